@@ -1,0 +1,1 @@
+"""agentrange policy engine: model, policies, identity, decisions and audit; pure Python."""

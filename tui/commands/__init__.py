@@ -1,0 +1,1 @@
+"""Subcommands of the ``agentrange`` command line, one module per command."""
