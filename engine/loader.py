@@ -1,0 +1,232 @@
+"""Load scenario files (from disk or the built-in library) into validated models.
+
+Stages: read (size limit, UTF-8) → parse YAML safely with positions → validate with pydantic
+→ check cross-references. Every failure raises :class:`~engine.errors.LoadError` naming the
+file, line, column and document path, what was found and what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.resources
+from functools import cache
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from engine.errors import LoadError, LoadErrors
+from engine.model import Scenario, reference_problems
+from engine.yamldoc import PathT, YamlDocument, decode, describe, load_yaml, read_text
+
+BUILTIN_PACKAGE = "scenarios"
+SCENARIO_FILE = "scenario.yaml"
+MAX_ERRORS = 20
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def builtin_root() -> Traversable:
+    """The directory of built-in scenarios shipped as package data."""
+    return importlib.resources.files(BUILTIN_PACKAGE)
+
+
+def builtin_names() -> list[str]:
+    """Names of the built-in scenarios, sorted."""
+    root = builtin_root()
+    return sorted(
+        entry.name for entry in root.iterdir()
+        if entry.is_dir() and (entry / SCENARIO_FILE).is_file()
+    )
+
+
+def resolve(ref: str | Path) -> tuple[str, Traversable | Path, str]:
+    """Find a scenario: a built-in name, a directory holding scenario.yaml, or a YAML file.
+
+    Returns:
+        (display name, the scenario file, display name of the file).
+
+    Raises:
+        LoadError: when nothing of that name exists.
+    """
+    text = str(ref)
+    path = Path(text)
+    if path.is_dir() and (path / SCENARIO_FILE).is_file():
+        path = path / SCENARIO_FILE
+    if path.is_file():
+        return text, path, str(path)
+    if "/" not in text and not text.endswith((".yaml", ".yml")):
+        entry = builtin_root() / text / SCENARIO_FILE
+        if entry.is_file():
+            return text, entry, f"builtin:{text}/{SCENARIO_FILE}"
+        names = builtin_names()
+        close = difflib.get_close_matches(text, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise LoadError(
+            text, f"a scenario file or a built-in scenario ({', '.join(names)}){hint}",
+            found="no such file or built-in",
+        )
+    raise LoadError(text, "an existing scenario file", found="no such file")
+
+
+def read_document(file: Traversable | Path, source: str) -> YamlDocument:
+    """Read and parse one YAML document from disk or package data."""
+    if isinstance(file, Path):
+        text = read_text(file, source)
+    else:
+        text = decode(file.read_bytes(), source)
+    return load_yaml(text, source)
+
+
+def load_scenario(ref: str | Path) -> Scenario:
+    """Load and validate a scenario by built-in name or path.
+
+    Raises:
+        LoadError: (or LoadErrors, its subclass listing several) for any problem.
+    """
+    _name, file, source = resolve(ref)
+    doc = read_document(file, source)
+    scenario = validate_document(doc, Scenario)
+    problems = reference_problems(scenario)
+    errors = [doc.error(path, expected, found) for path, expected, found in problems]
+    base: Traversable | Path = file.parent if isinstance(file, Path) else _parent(file, ref)
+    for i, profile in enumerate(scenario.profiles):
+        policy = base / profile.policy
+        if not policy.is_file():
+            errors.append(doc.error(("profiles", i, "policy"),
+                                    "a policy file next to the scenario",
+                                    f"no file {profile.policy!r}"))
+    if errors:
+        raise LoadErrors(errors[:MAX_ERRORS])
+    scenario._source = source
+    scenario._base = base
+    return scenario
+
+
+def _parent(file: Traversable, ref: str | Path) -> Traversable:
+    return builtin_root() / str(ref)
+
+
+def validate_document(doc: YamlDocument, model: type[M]) -> M:
+    """Validate a parsed document against a pydantic model, mapping errors to positions.
+
+    Raises:
+        LoadErrors: one entry per validation error (at most MAX_ERRORS).
+    """
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "a YAML mapping at the top level", describe(doc.data))
+    try:
+        return model.model_validate(_tuples(doc.data))
+    except ValidationError as exc:
+        raise LoadErrors([_to_load_error(doc, model, e) for e in exc.errors()[:MAX_ERRORS]]
+                         ) from None
+
+
+def _tuples(value: Any) -> Any:
+    # Models hold tuples (they are frozen); strict validation will not coerce lists.
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
+def _to_load_error(doc: YamlDocument, model: type[BaseModel], err: Any) -> LoadError:
+    path = _document_path(doc.data, err["loc"])
+    kind = err["type"]
+    msg = _clean(err["msg"])
+    if kind == "missing":
+        parent = path[:-1]
+        return doc.error(parent, f"required key {path[-1]!r}", "it missing")
+    if kind == "extra_forbidden":
+        known = _known_keys(model, path[:-1])
+        expected = "a known key"
+        if known:
+            close = difflib.get_close_matches(str(path[-1]), known, n=1)
+            expected = (f"did you mean {close[0]!r}? known keys: " if close
+                        else "one of the known keys: ") + ", ".join(known)
+        return doc.error(path, expected, f"unknown key {path[-1]!r}", key=True)
+    found = describe(_lookup(doc.data, path)) if _has(doc.data, path) else None
+    return doc.error(path, msg, found)
+
+
+def _clean(msg: str) -> str:
+    msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    msg = msg.replace("Input should be", "expected").replace("String should", "a string should")
+    return msg
+
+
+def _document_path(data: Any, loc: tuple[Any, ...]) -> PathT:
+    """Drop the parts of a pydantic location that are not in the document (union tags)."""
+    path: list[str | int] = []
+    cur = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(cur, dict) and isinstance(part, str) and part in cur:
+            path.append(part)
+            cur = cur[part]
+        elif isinstance(cur, list | tuple) and isinstance(part, int) and 0 <= part < len(cur):
+            path.append(part)
+            cur = cur[part]
+        elif last and isinstance(part, str | int) and isinstance(cur, dict):
+            path.append(part)
+        # otherwise: a union tag or validator name pydantic adds; not part of the document
+    return tuple(path)
+
+
+def _has(data: Any, path: PathT) -> bool:
+    cur = data
+    for part in path:
+        if isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        elif isinstance(cur, list | tuple) and isinstance(part, int) and part < len(cur):
+            cur = cur[part]
+        else:
+            return False
+    return True
+
+
+def _lookup(data: Any, path: PathT) -> Any:
+    cur = data
+    for part in path:
+        cur = cur[part]
+    return cur
+
+
+@cache
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
+def _known_keys(model: type[BaseModel], path: PathT) -> list[str]:
+    """The keys the schema allows for the mapping at ``path`` (best effort)."""
+    schema = _schema(model)
+    defs = schema.get("$defs", {})
+
+    def deref(node: dict[str, Any]) -> list[dict[str, Any]]:
+        if "$ref" in node:
+            return deref(defs[node["$ref"].rsplit("/", 1)[-1]])
+        for key in ("anyOf", "oneOf", "allOf"):
+            if key in node:
+                return [n for sub in node[key] for n in deref(sub)]
+        return [node]
+
+    nodes = deref(schema)
+    for part in path:
+        nxt: list[dict[str, Any]] = []
+        for node in nodes:
+            if isinstance(part, int):
+                if "items" in node:
+                    nxt.extend(deref(node["items"]))
+                for item in node.get("prefixItems", []):
+                    nxt.extend(deref(item))
+            elif part in node.get("properties", {}):
+                nxt.extend(deref(node["properties"][part]))
+        nodes = nxt
+    keys: list[str] = []
+    for node in nodes:
+        for key in node.get("properties", {}):
+            if key not in keys:
+                keys.append(key)
+    return keys

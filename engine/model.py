@@ -1,0 +1,669 @@
+"""The scenario model: agents, owners, tools, resources, incidents, profiles and expectations.
+
+Pydantic v2, strict, ``extra="forbid"`` and frozen: a scenario is validated once when it is
+loaded and never mutated afterwards. Cross-references (every tool, resource, role, agent and
+profile named anywhere) are checked by :func:`reference_problems` after parsing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
+
+from engine.durations import DURATION_HELP, parse_duration
+from engine.spiffe import (
+    SpiffeId,
+    SpiffeIdError,
+    agent_id,
+    validate_path_segment,
+    validate_trust_domain,
+)
+
+# --- field types -------------------------------------------------------------------------
+
+Id = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", min_length=1, max_length=128),
+]
+"""An identifier: letters, digits, '.', '-' and '_', starting with a letter or digit."""
+
+Glob = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9*?\[\]._-]+$", max_length=128)]
+
+
+def _duration(value: Any) -> Any:
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        try:
+            return parse_duration(value)
+        except ValueError:
+            pass
+        raise ValueError(f"expected {DURATION_HELP}, found {value!r}")
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(_duration), Field(ge=0)]
+"""A duration in seconds, written as "30s", "5m", "2h", "90d" or a number of seconds."""
+
+PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
+
+
+def _trust_domain(value: str) -> str:
+    try:
+        return validate_trust_domain(value)
+    except SpiffeIdError as exc:
+        raise ValueError(f"a SPIFFE trust domain: {exc.rule}") from None
+
+
+TrustDomain = Annotated[str, AfterValidator(_trust_domain)]
+
+
+def _spiffe_segment(value: str) -> str:
+    try:
+        return validate_path_segment(value)
+    except SpiffeIdError as exc:
+        raise ValueError(f"an agent name usable as a SPIFFE path segment: {exc.rule}") from None
+
+
+AgentName = Annotated[str, StringConstraints(max_length=128), AfterValidator(_spiffe_segment)]
+
+Sensitivity = Literal["public", "internal", "confidential", "restricted"]
+SENSITIVITY_RANK: dict[str, int] = {"public": 0, "internal": 1, "confidential": 2, "restricted": 3}
+Risk = Literal["low", "medium", "high", "critical"]
+Egress = Literal["none", "internal", "external"]
+AgentKind = Literal["internal", "vendor_hosted", "delegated_admin", "customer_facing"]
+Scalar = str | int | float | bool
+
+
+class Base(BaseModel):
+    """Shared configuration: strict types, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# --- the estate: owners, data, systems, tools -----------------------------------------------
+
+
+class Owner(Base):
+    """A person or function who can be held accountable."""
+
+    id: Id
+    name: str
+    kind: Literal["person", "function"] = "person"
+    title: str = ""
+    contact: str = ""
+
+
+class DataClass(Base):
+    """A class of data (PII, credentials, ...) with its sensitivity."""
+
+    id: Id
+    sensitivity: Sensitivity
+    description: str = ""
+
+
+class System(Base):
+    """A system that holds resources (a CRM, a cloud account, a registry)."""
+
+    id: Id
+    description: str = ""
+    owner: Id | None = None
+
+
+class Resource(Base):
+    """A set of records of one data class, held by one system."""
+
+    id: Id
+    system: Id
+    data_class: Id
+    records: int = Field(default=0, ge=0)
+    description: str = ""
+
+
+class Tool(Base):
+    """A tool an agent can call: one action on some resources, with egress and risk."""
+
+    id: Id
+    action: Id
+    resources: tuple[Id, ...] = ()
+    egress: Egress = "none"
+    customer_facing: bool = False
+    risk: Risk = "low"
+    description: str = ""
+
+
+class Role(Base):
+    """An RBAC role: the tools (globs allowed) and data classes it grants."""
+
+    id: Id
+    tools: tuple[Glob, ...] = ()
+    data_classes: tuple[Glob, ...] = ("*",)
+    description: str = ""
+
+
+class Vendor(Base):
+    """A third party that hosts agents, with the function that accepted its risk."""
+
+    id: Id
+    name: str
+    trust_domain: TrustDomain
+    owner: Id | None = None
+    revocation: str | None = None
+    """How trust in the vendor is withdrawn (e.g. "rotate federation bundle"); None = no path."""
+
+
+# --- agents, tasks and steps -----------------------------------------------------------------
+
+
+class ToolStep(Base):
+    """One tool call of a task plan, with the request attributes it carries."""
+
+    tool: Id
+    resource: Id | None = None
+    records: int = Field(default=0, ge=0)
+    duration: Duration = 1.0
+    amount: float | None = Field(default=None, ge=0)
+    destination: Literal["internal", "external"] | None = None
+    recipient: str | None = None
+    attributes: dict[Id, Scalar] = Field(default_factory=dict)
+    label: str = ""
+
+
+class DelegateStep(Base):
+    """Hand part of the work to another agent, which runs one of its tasks on our behalf."""
+
+    delegate: Id
+    task: Id
+    label: str = ""
+
+
+def _step_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return "delegate" if "delegate" in value else "tool"
+    if isinstance(value, DelegateStep):
+        return "delegate"
+    if isinstance(value, ToolStep):
+        return "tool"
+    return None
+
+
+Step = Annotated[
+    Annotated[ToolStep, Tag("tool")] | Annotated[DelegateStep, Tag("delegate")],
+    Discriminator(_step_kind, custom_error_type="step",
+                  custom_error_message="a step: a mapping with 'tool' or 'delegate'"),
+]
+
+
+class FixedArrival(Base):
+    """Task arrives every ``interval``, starting at ``start``."""
+
+    kind: Literal["fixed"]
+    interval: PositiveDuration
+    start: Duration = 0.0
+    count: int | None = Field(default=None, ge=1)
+
+
+class PoissonArrival(Base):
+    """Task arrives as a Poisson process of ``rate`` arrivals per ``per``."""
+
+    kind: Literal["poisson"]
+    rate: float = Field(gt=0)
+    per: PositiveDuration = 3600.0
+    start: Duration = 0.0
+    count: int | None = Field(default=None, ge=1)
+
+
+class ScriptedArrival(Base):
+    """Task arrives at the listed times."""
+
+    kind: Literal["scripted"]
+    at: tuple[Duration, ...] = Field(min_length=1)
+
+
+Arrival = Annotated[FixedArrival | PoissonArrival | ScriptedArrival, Field(discriminator="kind")]
+
+
+class Task(Base):
+    """A task plan an agent is approved to run, and when it arrives."""
+
+    id: Id
+    intent: str = ""
+    arrival: Arrival | None = None
+    """None: the task only runs when another agent delegates it."""
+    steps: tuple[Step, ...] = Field(min_length=1)
+
+
+class AgentOwners(Base):
+    """The three accountable owners; missing ones fail the readiness gate, not the load."""
+
+    business: Id | None = None
+    security: Id | None = None
+    incident: Id | None = None
+
+
+class Agent(Base):
+    """An autonomous execution subject with a workload identity, owners, roles and tasks."""
+
+    name: AgentName
+    kind: AgentKind = "internal"
+    description: str = ""
+    owners: AgentOwners = AgentOwners()
+    roles: tuple[Id, ...] = ()
+    intent: str = ""
+    vendor: Id | None = None
+    credential: Id | None = None
+    """Name of a static credential; agents naming the same one share it (NHI9)."""
+    tasks: tuple[Task, ...] = ()
+
+    _spiffe_id: SpiffeId | None = PrivateAttr(default=None)
+
+    @property
+    def spiffe_id(self) -> SpiffeId:
+        """The agent's SPIFFE ID (set by the scenario: it depends on the trust domain)."""
+        if self._spiffe_id is None:
+            raise RuntimeError(f"agent {self.name} is not part of a loaded scenario")
+        return self._spiffe_id
+
+
+# --- incidents, responses, approvals ----------------------------------------------------------
+
+IncidentKind = Literal[
+    "prompt_injection",
+    "credential_theft",
+    "rogue_agent",
+    "vendor_compromise",
+    "overbroad_delegated_admin",
+    "memory_poisoning",
+]
+
+
+class Incident(Base):
+    """A compromise injected at ``at``: its kind, victim agent and the attacker's plan."""
+
+    id: Id
+    kind: IncidentKind
+    at: Duration
+    agent: Id
+    description: str = ""
+    plan: tuple[Step, ...] = ()
+    """The attacker's goal, as steps (the hijacked plan, or what a thief replays)."""
+    repeat_every: Duration | None = None
+    """For thefts and rogue agents: retry the plan at this interval until it stops working."""
+    frameworks: tuple[str, ...] = ()
+
+
+ResponseKind = Literal["revoke_token", "quarantine_agent", "tighten_rule", "distrust_vendor"]
+
+
+class Response(Base):
+    """A containment action, scheduled at a time or after detection plus a reaction delay."""
+
+    id: Id
+    kind: ResponseKind
+    trigger: Literal["at", "detection"] = "detection"
+    at: Duration | None = None
+    delay: Duration = 0.0
+    agent: Id | None = None
+    rule: Id | None = None
+    vendor: Id | None = None
+
+    @model_validator(mode="after")
+    def _trigger_needs_time(self) -> Response:
+        if self.trigger == "at" and self.at is None:
+            raise ValueError("a response with trigger 'at' needs 'at'")
+        return self
+
+
+class Fatigue(Base):
+    """How approvers' judgement degrades with their queue (OWASP ASI09 / T10)."""
+
+    base_miss_rate: float = Field(default=0.02, ge=0, le=1)
+    """Chance of approving a malicious request with an empty queue."""
+    per_queued: float = Field(default=0.05, ge=0, le=1)
+    """Added chance per request waiting in the queue."""
+    max_miss_rate: float = Field(default=0.9, ge=0, le=1)
+
+
+class Approvers(Base):
+    """Human approvers: a pool with service times and an approval expiry."""
+
+    count: int = Field(default=1, ge=1)
+    service_time: PositiveDuration = 120.0
+    expiry: PositiveDuration = 1800.0
+    fatigue: Fatigue = Fatigue()
+
+
+# --- profiles and expectations -------------------------------------------------------------
+
+
+class Credentials(Base):
+    """How credentials are issued under a profile."""
+
+    mode: Literal["static", "jit"]
+    ttl: PositiveDuration
+    scope: Literal["wildcard", "role", "task"] = "role"
+    revoke_on_completion: bool = False
+    sender_constrained: bool = False
+    renew_before: Duration | None = None
+
+
+class Profile(Base):
+    """A policy profile to run the scenario under: credentials plus a policy file."""
+
+    id: Id
+    description: str = ""
+    production: bool = False
+    credentials: Credentials
+    policy: str = Field(min_length=1)
+    """Policy file, relative to the scenario file."""
+
+
+Comparable = float | str
+
+
+class MetricExpectation(Base):
+    """A bound on a run metric, e.g. ``records_exposed`` at most 100 under a profile."""
+
+    profile: Id
+    metric: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.]+$")]
+    eq: Comparable | None = None
+    lt: Comparable | None = None
+    lte: Comparable | None = None
+    gt: Comparable | None = None
+    gte: Comparable | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> MetricExpectation:
+        bounds = [b for b in ("eq", "lt", "lte", "gt", "gte") if getattr(self, b) is not None]
+        if len(bounds) != 1:
+            raise ValueError("exactly one of eq, lt, lte, gt, gte")
+        value = getattr(self, bounds[0])
+        if isinstance(value, str):
+            _duration(value)
+        return self
+
+    @property
+    def bound(self) -> tuple[str, float]:
+        """The comparison operator and its value in plain numbers (durations in seconds)."""
+        for op in ("eq", "lt", "lte", "gt", "gte"):
+            value = getattr(self, op)
+            if value is not None:
+                return op, float(_duration(value))
+        raise AssertionError("validated to have one bound")
+
+
+class DecisionRef(Base):
+    """Which request a decision expectation is about: an agent's task step (1-based)."""
+
+    agent: Id
+    task: Id
+    step: int = Field(ge=1)
+    incident: Id | None = None
+    """Set when the step belongs to an incident's plan rather than a task."""
+
+
+class DecisionExpectation(Base):
+    """The effect (and optionally the deciding rule) of one step under a profile."""
+
+    profile: Id
+    decision: DecisionRef
+    effect: Literal["allow", "deny", "require_approval"]
+    rule: Id | None = None
+    description: str = ""
+
+
+def _expect_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return "decision" if "decision" in value else "metric"
+    if isinstance(value, DecisionExpectation):
+        return "decision"
+    if isinstance(value, MetricExpectation):
+        return "metric"
+    return None
+
+
+Expectation = Annotated[
+    Annotated[MetricExpectation, Tag("metric")] | Annotated[DecisionExpectation, Tag("decision")],
+    Discriminator(_expect_kind, custom_error_type="expectation",
+                  custom_error_message="an expectation: 'metric' or 'decision'"),
+]
+
+
+# --- the scenario ------------------------------------------------------------------------------
+
+
+class Scenario(Base):
+    """A complete scenario: the estate, the agent fleet, incidents, profiles and expectations."""
+
+    name: Id
+    title: str = ""
+    description: str = ""
+    frameworks: tuple[str, ...] = ()
+    trust_domain: TrustDomain
+    seed: int = 0
+    duration: PositiveDuration
+    default_profile: Id | None = None
+    owners: tuple[Owner, ...] = ()
+    data_classes: tuple[DataClass, ...] = ()
+    systems: tuple[System, ...] = ()
+    resources: tuple[Resource, ...] = ()
+    tools: tuple[Tool, ...] = ()
+    roles: tuple[Role, ...] = ()
+    vendors: tuple[Vendor, ...] = ()
+    agents: tuple[Agent, ...] = Field(min_length=1)
+    incidents: tuple[Incident, ...] = ()
+    responses: tuple[Response, ...] = ()
+    approvers: Approvers = Approvers()
+    profiles: tuple[Profile, ...] = Field(min_length=1)
+    expect: tuple[Expectation, ...] = ()
+
+    _source: str = PrivateAttr(default="<memory>")
+    _base: Any = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Give every agent its SPIFFE ID and build the lookup indexes."""
+        vendors = {v.id: v for v in self.vendors}
+        for agent in self.agents:
+            domain = self.trust_domain
+            if agent.vendor is not None and agent.vendor in vendors:
+                domain = vendors[agent.vendor].trust_domain
+            agent._spiffe_id = agent_id(domain, agent.name)
+
+    # Lookups (built lazily; models are frozen so they never go stale).
+    def agent(self, name: str) -> Agent:
+        """The agent called ``name``."""
+        return _index(self, "agents", "name")[name]
+
+    def tool(self, tool_id: str) -> Tool:
+        """The tool with id ``tool_id``."""
+        return _index(self, "tools", "id")[tool_id]
+
+    def resource(self, resource_id: str) -> Resource:
+        """The resource with id ``resource_id``."""
+        return _index(self, "resources", "id")[resource_id]
+
+    def data_class(self, class_id: str) -> DataClass:
+        """The data class with id ``class_id``."""
+        return _index(self, "data_classes", "id")[class_id]
+
+    def role(self, role_id: str) -> Role:
+        """The role with id ``role_id``."""
+        return _index(self, "roles", "id")[role_id]
+
+    def owner(self, owner_id: str) -> Owner:
+        """The owner with id ``owner_id``."""
+        return _index(self, "owners", "id")[owner_id]
+
+    def profile(self, profile_id: str) -> Profile:
+        """The profile with id ``profile_id``."""
+        return _index(self, "profiles", "id")[profile_id]
+
+    def vendor(self, vendor_id: str) -> Vendor:
+        """The vendor with id ``vendor_id``."""
+        return _index(self, "vendors", "id")[vendor_id]
+
+    @property
+    def source(self) -> str:
+        """Where the scenario was loaded from (a path or ``builtin:<name>``)."""
+        return self._source
+
+    @property
+    def base(self) -> Any:
+        """The directory (a Path or importlib Traversable) relative paths resolve against."""
+        return self._base
+
+    @property
+    def default_profile_id(self) -> str:
+        """The profile a run uses when none is named."""
+        return self.default_profile or self.profiles[0].id
+
+
+def _index(scenario: Scenario, attr: str, key: str) -> dict[str, Any]:
+    cache: dict[str, dict[str, Any]] = scenario.__dict__.setdefault("_indexes", {})
+    if attr not in cache:
+        cache[attr] = {getattr(item, key): item for item in getattr(scenario, attr)}
+    return cache[attr]
+
+
+# --- cross-reference checks -------------------------------------------------------------------
+
+Problem = tuple[tuple[str | int, ...], str, str]
+"""(document path, what was expected, what was found)."""
+
+
+def reference_problems(s: Scenario) -> list[Problem]:
+    """Every duplicate id and dangling reference in a parsed scenario, with its document path."""
+    problems: list[Problem] = []
+    problems.extend(_duplicates(s))
+    owners = {o.id for o in s.owners}
+    classes = {d.id for d in s.data_classes}
+    systems = {x.id for x in s.systems}
+    resources = {r.id: r for r in s.resources}
+    tools = {t.id: t for t in s.tools}
+    roles = {r.id for r in s.roles}
+    vendors = {v.id for v in s.vendors}
+    agents = {a.name: a for a in s.agents}
+    profiles = {p.id for p in s.profiles}
+
+    def need(path: tuple[str | int, ...], value: str | None, known: Any, what: str) -> None:
+        if value is not None and value not in known:
+            problems.append((path, f"the id of a declared {what}", f"unknown {what} {value!r}"))
+
+    for i, x in enumerate(s.systems):
+        need(("systems", i, "owner"), x.owner, owners, "owner")
+    for i, r in enumerate(s.resources):
+        need(("resources", i, "system"), r.system, systems, "system")
+        need(("resources", i, "data_class"), r.data_class, classes, "data class")
+    for i, t in enumerate(s.tools):
+        for j, res in enumerate(t.resources):
+            need(("tools", i, "resources", j), res, resources, "resource")
+    for i, v in enumerate(s.vendors):
+        need(("vendors", i, "owner"), v.owner, owners, "owner")
+    for i, a in enumerate(s.agents):
+        base = ("agents", i)
+        for role_kind in ("business", "security", "incident"):
+            need((*base, "owners", role_kind), getattr(a.owners, role_kind), owners, "owner")
+        for j, role in enumerate(a.roles):
+            need((*base, "roles", j), role, roles, "role")
+        need((*base, "vendor"), a.vendor, vendors, "vendor")
+        if a.kind == "vendor_hosted" and a.vendor is None:
+            problems.append(((*base, "vendor"), "a vendor for a vendor_hosted agent", "none"))
+        task_ids: set[str] = set()
+        for j, task in enumerate(a.tasks):
+            if task.id in task_ids:
+                problems.append(((*base, "tasks", j, "id"), "unique task ids per agent",
+                                 f"duplicate task {task.id!r}"))
+            task_ids.add(task.id)
+            for k, step in enumerate(task.steps):
+                problems.extend(_step_problems((*base, "tasks", j, "steps", k), step,
+                                               tools, resources, agents))
+    for i, inc in enumerate(s.incidents):
+        need(("incidents", i, "agent"), inc.agent, agents, "agent")
+        for k, step in enumerate(inc.plan):
+            problems.extend(_step_problems(("incidents", i, "plan", k), step,
+                                           tools, resources, agents))
+    for i, resp in enumerate(s.responses):
+        need(("responses", i, "agent"), resp.agent, agents, "agent")
+        need(("responses", i, "vendor"), resp.vendor, vendors, "vendor")
+        if resp.kind in ("revoke_token", "quarantine_agent") and resp.agent is None:
+            problems.append((("responses", i, "agent"), f"an agent for {resp.kind}", "none"))
+        if resp.kind == "distrust_vendor" and resp.vendor is None:
+            problems.append((("responses", i, "vendor"), "a vendor for distrust_vendor", "none"))
+        if resp.kind == "tighten_rule" and resp.rule is None:
+            problems.append((("responses", i, "rule"), "a rule id for tighten_rule", "none"))
+    need(("default_profile",), s.default_profile, profiles, "profile")
+    for i, exp in enumerate(s.expect):
+        need(("expect", i, "profile"), exp.profile, profiles, "profile")
+        if isinstance(exp, DecisionExpectation):
+            ref = exp.decision
+            path = ("expect", i, "decision")
+            if ref.agent not in agents:
+                need((*path, "agent"), ref.agent, agents, "agent")
+                continue
+            steps: tuple[Any, ...] | None = None
+            if ref.incident is not None:
+                incident = next((x for x in s.incidents if x.id == ref.incident), None)
+                if incident is None:
+                    need((*path, "incident"), ref.incident, (), "incident")
+                    continue
+                steps = incident.plan
+            else:
+                task = next((t for t in agents[ref.agent].tasks if t.id == ref.task), None)
+                if task is None:
+                    problems.append(((*path, "task"), f"a task of agent {ref.agent!r}",
+                                     f"unknown task {ref.task!r}"))
+                    continue
+                steps = task.steps
+            if ref.step > len(steps):
+                problems.append(((*path, "step"), f"a step number from 1 to {len(steps)}",
+                                 str(ref.step)))
+    return problems
+
+
+def _step_problems(path: tuple[str | int, ...], step: ToolStep | DelegateStep,
+                   tools: dict[str, Tool], resources: dict[str, Resource],
+                   agents: dict[str, Agent]) -> Iterator[Problem]:
+    if isinstance(step, ToolStep):
+        tool = tools.get(step.tool)
+        if tool is None:
+            yield ((*path, "tool"), "the id of a declared tool", f"unknown tool {step.tool!r}")
+        if step.resource is not None:
+            if step.resource not in resources:
+                yield ((*path, "resource"), "the id of a declared resource",
+                       f"unknown resource {step.resource!r}")
+            elif tool is not None and tool.resources and step.resource not in tool.resources:
+                yield ((*path, "resource"), f"one of tool {tool.id!r}'s resources "
+                       f"({', '.join(tool.resources)})", repr(step.resource))
+    else:
+        target = agents.get(step.delegate)
+        if target is None:
+            yield ((*path, "delegate"), "the name of a declared agent",
+                   f"unknown agent {step.delegate!r}")
+        elif step.task not in {t.id for t in target.tasks}:
+            yield ((*path, "task"), f"a task of agent {step.delegate!r}",
+                   f"unknown task {step.task!r}")
+
+
+def _duplicates(s: Scenario) -> Iterator[Problem]:
+    for attr, key in (("owners", "id"), ("data_classes", "id"), ("systems", "id"),
+                      ("resources", "id"), ("tools", "id"), ("roles", "id"),
+                      ("vendors", "id"), ("agents", "name"), ("incidents", "id"),
+                      ("responses", "id"), ("profiles", "id")):
+        seen: set[str] = set()
+        for i, item in enumerate(getattr(s, attr)):
+            value = getattr(item, key)
+            if value in seen:
+                yield ((attr, i, key), f"unique {key}s in {attr}", f"duplicate {value!r}")
+            seen.add(value)

@@ -1,0 +1,1 @@
+"""The policy decision point: policy documents, compilation, decisions, sequences."""
