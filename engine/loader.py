@@ -138,7 +138,7 @@ def _to_load_error(doc: YamlDocument, model: type[BaseModel], err: Any) -> LoadE
     msg = _clean(err["msg"])
     if kind == "missing":
         parent = path[:-1]
-        return doc.error(parent, f"required key {path[-1]!r}", "it missing")
+        return doc.error(parent, f"required key {path[-1]!r} is missing")
     if kind == "extra_forbidden":
         known = _known_keys(model, path[:-1])
         expected = "a known key"

@@ -20,6 +20,7 @@ from pydantic import (
     PrivateAttr,
     StringConstraints,
     Tag,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -53,10 +54,23 @@ def _duration(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[float, BeforeValidator(_duration), Field(ge=0)]
+_DURATION_PATTERN = r"^\s*(\d+(\.\d+)?(ms|s|m|h|d|w))+\s*$|^\s*\d+(\.\d+)?\s*$"
+
+
+def _duration_schema(minimum: dict[str, float]) -> WithJsonSchema:
+    return WithJsonSchema({
+        "anyOf": [{"type": "number", **minimum},
+                  {"type": "string", "pattern": _DURATION_PATTERN}],
+        "description": DURATION_HELP,
+    })
+
+
+Duration = Annotated[float, BeforeValidator(_duration), Field(ge=0),
+                     _duration_schema({"minimum": 0})]
 """A duration in seconds, written as "30s", "5m", "2h", "90d" or a number of seconds."""
 
-PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
+PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0),
+                             _duration_schema({"exclusiveMinimum": 0})]
 
 
 def _trust_domain(value: str) -> str:
@@ -190,16 +204,16 @@ class DelegateStep(Base):
 
 def _step_kind(value: Any) -> str | None:
     if isinstance(value, dict):
-        return "delegate" if "delegate" in value else "tool"
+        return "delegate-step" if "delegate" in value else "tool-step"
     if isinstance(value, DelegateStep):
-        return "delegate"
+        return "delegate-step"
     if isinstance(value, ToolStep):
-        return "tool"
+        return "tool-step"
     return None
 
 
 Step = Annotated[
-    Annotated[ToolStep, Tag("tool")] | Annotated[DelegateStep, Tag("delegate")],
+    Annotated[ToolStep, Tag("tool-step")] | Annotated[DelegateStep, Tag("delegate-step")],
     Discriminator(_step_kind, custom_error_type="step",
                   custom_error_message="a step: a mapping with 'tool' or 'delegate'"),
 ]
@@ -426,16 +440,17 @@ class DecisionExpectation(Base):
 
 def _expect_kind(value: Any) -> str | None:
     if isinstance(value, dict):
-        return "decision" if "decision" in value else "metric"
+        return "decision-expectation" if "decision" in value else "metric-expectation"
     if isinstance(value, DecisionExpectation):
-        return "decision"
+        return "decision-expectation"
     if isinstance(value, MetricExpectation):
-        return "metric"
+        return "metric-expectation"
     return None
 
 
 Expectation = Annotated[
-    Annotated[MetricExpectation, Tag("metric")] | Annotated[DecisionExpectation, Tag("decision")],
+    Annotated[MetricExpectation, Tag("metric-expectation")]
+    | Annotated[DecisionExpectation, Tag("decision-expectation")],
     Discriminator(_expect_kind, custom_error_type="expectation",
                   custom_error_message="an expectation: 'metric' or 'decision'"),
 ]
@@ -620,12 +635,12 @@ def reference_problems(s: Scenario) -> list[Problem]:
                     continue
                 steps = incident.plan
             else:
-                task = next((t for t in agents[ref.agent].tasks if t.id == ref.task), None)
-                if task is None:
+                planned = next((t for t in agents[ref.agent].tasks if t.id == ref.task), None)
+                if planned is None:
                     problems.append(((*path, "task"), f"a task of agent {ref.agent!r}",
                                      f"unknown task {ref.task!r}"))
                     continue
-                steps = task.steps
+                steps = planned.steps
             if ref.step > len(steps):
                 problems.append(((*path, "step"), f"a step number from 1 to {len(steps)}",
                                  str(ref.step)))

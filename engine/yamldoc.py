@@ -203,11 +203,13 @@ class _Builder:
         try:
             if isinstance(node, SequenceNode):
                 if tag not in (_T + "seq",):
-                    raise self.fail(node, path, "a plain YAML list", f"tag {tag}")
+                    raise self.fail(node, path, "a plain YAML list (no custom tags)",
+                                    f"tag {tag}")
                 return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
             if isinstance(node, MappingNode):
                 if tag not in (_T + "map",):
-                    raise self.fail(node, path, "a plain YAML mapping", f"tag {tag}")
+                    raise self.fail(node, path, "a plain YAML mapping (no custom tags)",
+                                    f"tag {tag}")
                 return self.mapping(node, path)
         finally:
             self.active.discard(id(node))

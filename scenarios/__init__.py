@@ -1,0 +1,1 @@
+"""Built-in scenarios: YAML files and their policies, shipped as package data."""

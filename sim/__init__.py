@@ -1,0 +1,1 @@
+"""The agentrange discrete-event simulator: drives the engine through simpy scenarios."""

@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.errors import LoadError
+from engine.loader import builtin_names, load_scenario
+from engine.model import Scenario
+
+
+def load_error(path: Path) -> LoadError:
+    with pytest.raises(LoadError) as info:
+        load_scenario(path)
+    return info.value
+
+
+def test_builtin_scenario_loads_by_name() -> None:
+    s = load_scenario("support-pii-injection")
+    assert isinstance(s, Scenario)
+    assert s.source == "builtin:support-pii-injection/scenario.yaml"
+    assert str(s.agent("support-bot").spiffe_id) == "spiffe://acme.example/agent/support-bot"
+
+
+def test_every_builtin_scenario_loads() -> None:
+    names = builtin_names()
+    assert "support-pii-injection" in names
+    for name in names:
+        assert load_scenario(name).name == name
+
+
+def test_scenario_loads_from_a_directory_and_a_file(scenario_dir: Path) -> None:
+    assert load_scenario(scenario_dir).name == "support-pii-injection"
+    assert load_scenario(scenario_dir / "scenario.yaml").name == "support-pii-injection"
+
+
+def test_durations_are_seconds() -> None:
+    s = load_scenario("support-pii-injection")
+    assert s.duration == 8 * 3600
+    assert s.profile("static-rbac").credentials.ttl == 90 * 86400
+    assert s.profile("jit-context").credentials.ttl == 600
+
+
+def test_unknown_builtin_suggests_the_closest_name() -> None:
+    with pytest.raises(LoadError) as info:
+        load_scenario("support-pii-injektion")
+    assert "did you mean 'support-pii-injection'" in str(info.value)
+
+
+def test_missing_file_is_a_load_error(tmp_path: Path) -> None:
+    err = load_error(tmp_path / "nope.yaml")
+    assert "no such file" in str(err)
+
+
+def test_not_yaml_names_line_and_column(write_scenario: Callable[[Any], Path]) -> None:
+    path = write_scenario("name: x\nagents: [1, 2\n  : : :\n")
+    err = load_error(path)
+    assert err.file == str(path)
+    assert err.line is not None and err.line >= 2
+    assert "valid YAML" in str(err)
+
+
+def test_top_level_must_be_a_mapping(write_scenario: Callable[[Any], Path]) -> None:
+    err = load_error(write_scenario("- just\n- a list\n"))
+    assert "a YAML mapping at the top level" in str(err)
+
+
+def test_billion_laughs_is_refused(write_scenario: Callable[[Any], Path]) -> None:
+    lines = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in range(1, 10):
+        prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
+        lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    err = load_error(write_scenario("\n".join(lines) + "\n"))
+    assert "alias expansion bomb" in str(err)
+    assert err.line is not None
+
+
+def test_oversized_file_is_refused_before_parsing(write_scenario: Callable[[Any], Path]) -> None:
+    path = write_scenario("# " + "x" * (10 * 1024 * 1024) + "\n")
+    err = load_error(path)
+    assert "at most 10 MB" in str(err)
+
+
+def test_python_tags_never_construct_objects(write_scenario: Callable[[Any], Path]) -> None:
+    err = load_error(write_scenario("name: !!python/object/apply:os.system [echo hacked]\n"))
+    assert "no custom tags" in str(err)
+    assert (err.line, err.column) == (1, 7)
+
+
+def test_duplicate_keys_are_refused(write_scenario: Callable[[Any], Path]) -> None:
+    err = load_error(write_scenario("name: a\nname: b\n"))
+    assert "duplicate key 'name'" in str(err)
+    assert err.line == 2
+
+
+def test_wrong_type_names_the_path_and_what_was_found(
+    scenario_data: dict[str, Any], write_scenario: Callable[[Any], Path]
+) -> None:
+    scenario_data["agents"][0]["tasks"][0]["steps"][1]["records"] = "many"
+    err = load_error(write_scenario(scenario_data))
+    assert "agents[0].tasks[0].steps[1].records" in str(err)
+    assert "integer" in str(err) and "'many'" in str(err)
+    assert err.line is not None
+
+
+def test_unknown_key_lists_the_known_keys(
+    scenario_data: dict[str, Any], write_scenario: Callable[[Any], Path]
+) -> None:
+    scenario_data["agents"][0]["owner"] = "cx-lead"
+    err = load_error(write_scenario(scenario_data))
+    assert "agents[0].owner" in str(err)
+    assert "did you mean 'owners'?" in str(err)
+
+
+def test_missing_required_key(
+    scenario_data: dict[str, Any], write_scenario: Callable[[Any], Path]
+) -> None:
+    del scenario_data["tools"][2]["action"]
+    err = load_error(write_scenario(scenario_data))
+    assert "at tools[2]" in str(err) and "required key 'action'" in str(err)
+
+
+def test_dangling_reference_names_the_name_and_where(
+    scenario_data: dict[str, Any], write_scenario: Callable[[Any], Path]
+) -> None:
+    scenario_data["agents"][0]["tasks"][0]["steps"][2]["tool"] = "kb.serach"
+    err = load_error(write_scenario(scenario_data))
+    assert "agents[0].tasks[0].steps[2].tool" in str(err)
+    assert "unknown tool 'kb.serach'" in str(err)
+    assert err.line is not None
+
+
+def test_dangling_delegation_target(
+    scenario_data: dict[str, Any], write_scenario: Callable[[Any], Path]
+) -> None:
+    scenario_data["agents"][1]["tasks"][0]["steps"][1]["task"] = "no-such-task"
+    err = load_error(write_scenario(scenario_data))
+    assert "agents[1].tasks[0].steps[1].task" in str(err)
+    assert "unknown task 'no-such-task'" in str(err)
+
+
+def test_missing_policy_file(scenario_dir: Path) -> None:
+    (scenario_dir / "policies" / "jit-context.yaml").unlink()
+    err = load_error(scenario_dir)
+    assert "profiles[1].policy" in str(err) and "jit-context.yaml" in str(err)
+
+
+@pytest.mark.parametrize("ttl", [0, -5, "0s"])
+def test_zero_or_negative_ttl(
+    ttl: Any, scenario_data: dict[str, Any], write_scenario: Callable[[Any], Path]
+) -> None:
+    scenario_data["profiles"][1]["credentials"]["ttl"] = ttl
+    err = load_error(write_scenario(scenario_data))
+    assert "profiles[1].credentials.ttl" in str(err)
+    assert "greater than 0" in str(err)
+
+
+def test_malformed_duration(
+    scenario_data: dict[str, Any], write_scenario: Callable[[Any], Path]
+) -> None:
+    scenario_data["duration"] = "8 hours"
+    err = load_error(write_scenario(scenario_data))
+    assert "at duration" in str(err) and '"90d"' in str(err) and "'8 hours'" in str(err)
+
+
+def test_duplicate_ids(
+    scenario_data: dict[str, Any], write_scenario: Callable[[Any], Path]
+) -> None:
+    scenario_data["tools"].append(copy.deepcopy(scenario_data["tools"][0]))
+    err = load_error(write_scenario(scenario_data))
+    assert f"tools[{len(scenario_data['tools']) - 1}].id" in str(err)
+    assert "duplicate 'helpdesk.read_ticket'" in str(err)
+
+
+@pytest.mark.parametrize("name", ["support bot", "support/bot", "bot%20x", "..", ""])
+def test_spiffe_invalid_agent_name(
+    name: str, scenario_data: dict[str, Any], write_scenario: Callable[[Any], Path]
+) -> None:
+    scenario_data["agents"][0]["name"] = name
+    err = load_error(write_scenario(scenario_data))
+    assert "agents[0].name" in str(err)
+
+
+@pytest.mark.parametrize("domain", ["Acme Example", "acme.example:8443", "", "user@acme"])
+def test_spiffe_invalid_trust_domain(
+    domain: str, scenario_data: dict[str, Any], write_scenario: Callable[[Any], Path]
+) -> None:
+    scenario_data["trust_domain"] = domain
+    err = load_error(write_scenario(scenario_data))
+    assert "at trust_domain" in str(err) and "SPIFFE trust domain" in str(err)
+
+
+def test_several_errors_are_all_reported(
+    scenario_data: dict[str, Any], write_scenario: Callable[[Any], Path]
+) -> None:
+    scenario_data["seed"] = "seven"
+    scenario_data["duration"] = "soon"
+    err = load_error(write_scenario(scenario_data))
+    text = str(err)
+    assert "at seed" in text and "at duration" in text
+    assert len(text.splitlines()) == 2
+
+
+def test_vendor_hosted_agent_needs_a_vendor(
+    scenario_data: dict[str, Any], write_scenario: Callable[[Any], Path]
+) -> None:
+    scenario_data["agents"][1]["kind"] = "vendor_hosted"
+    err = load_error(write_scenario(scenario_data))
+    assert "agents[1].vendor" in str(err)
+
+
+def test_vendor_agents_live_in_the_vendor_trust_domain(
+    scenario_data: dict[str, Any], write_scenario: Callable[[Any], Path]
+) -> None:
+    scenario_data["vendors"] = [{"id": "helpco", "name": "HelpCo", "trust_domain": "helpco.example",
+                                 "owner": "cx-lead"}]
+    scenario_data["agents"][1].update(kind="vendor_hosted", vendor="helpco")
+    s = load_scenario(write_scenario(scenario_data))
+    assert str(s.agent("triage-bot").spiffe_id) == "spiffe://helpco.example/agent/triage-bot"

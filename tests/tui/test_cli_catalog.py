@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from ruamel.yaml import YAML
+
+from engine.loader import builtin_names, builtin_root
+from tui.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("agentrange ")
+
+
+def test_list_shows_every_builtin_with_profiles(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "list", "--format", "json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [r["name"] for r in rows] == builtin_names()
+    support = next(r for r in rows if r["name"] == "support-pii-injection")
+    assert support["profiles"] == ["static-rbac", "jit-context"]
+    assert "prompt injection" in support["title"]
+
+
+def test_list_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "list")
+    assert code == 0 and "support-pii-injection" in out
+
+
+def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "validate", "support-pii-injection")
+    assert code == 0 and out.startswith("ok: builtin:support-pii-injection")
+
+
+def test_validate_bad_file_exits_2_with_one_readable_message(
+    capsys: pytest.CaptureFixture[str], scenario_data: dict[str, Any],
+    write_scenario: Callable[[Any], Path],
+) -> None:
+    scenario_data["profiles"][0]["credentials"]["ttl"] = "-1d"
+    path = write_scenario(scenario_data)
+    code, _, err = run(capsys, "validate", str(path))
+    assert code == 2
+    assert err.startswith(f"agentrange: error: {path}:")
+    assert "profiles[0].credentials.ttl" in err
+    assert "Traceback" not in err
+
+
+def test_validate_reports_each_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run(capsys, "validate", "support-pii-injection", str(tmp_path / "x.yaml"))
+    assert code == 2
+    assert "ok: builtin:support-pii-injection" in out
+    assert "x.yaml" in err and "no such file" in err
+
+
+def test_schema_validates_every_builtin_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "schema")
+    assert code == 0
+    schema = json.loads(out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    yaml = YAML(typ="safe", pure=True)
+    for name in builtin_names():
+        doc = yaml.load((builtin_root() / name / "scenario.yaml").read_text())
+        errors = list(validator.iter_errors(doc))
+        assert not errors, [e.message for e in errors[:3]]
+
+
+def test_schema_rejects_an_unknown_key(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "schema")
+    validator = jsonschema.Draft202012Validator(json.loads(out))
+    doc = YAML(typ="safe", pure=True).load(
+        (builtin_root() / "support-pii-injection" / "scenario.yaml").read_text())
+    doc["agents"][0]["colour"] = "blue"
+    assert list(validator.iter_errors(doc))
+
+
+def test_console_script_never_prints_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    exe = Path(sys.executable).with_name("agentrange")
+    out = subprocess.run([str(exe), "validate", str(bad)], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert f"{bad}:" in out.stderr
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["validate"])
+    assert info.value.code == 2
+
+
+@pytest.mark.parametrize("command", ["list", "validate", "schema"])
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert "usage: agentrange " + command in capsys.readouterr().out

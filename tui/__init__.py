@@ -1,0 +1,1 @@
+"""The terminal faces of agentrange: the Textual dashboard and the command line."""

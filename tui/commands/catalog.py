@@ -1,0 +1,92 @@
+"""``agentrange list``, ``validate`` and ``schema``: what scenarios exist and whether files load."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from engine.errors import LoadError
+from engine.loader import builtin_names, load_scenario
+from engine.model import Scenario
+
+
+def register(sub: Any) -> None:
+    """Add the catalogue commands to the CLI."""
+    p = sub.add_parser("list", help="list the built-in scenarios",
+                       description="List the built-in scenarios with a one-line description.")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=run_list)
+
+    p = sub.add_parser("validate", help="check scenario files load cleanly",
+                       description="Load and validate scenario files (or built-in names); "
+                       "print every problem with file, line and column.")
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                   help="a scenario file, a directory holding scenario.yaml, or a built-in name")
+    p.set_defaults(func=run_validate)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the scenario format",
+                       description="Print the JSON Schema of scenario files (and policy files "
+                       "with --policy) so editors can complete and check them.")
+    p.add_argument("--policy", action="store_true", help="the policy-file schema instead")
+    p.set_defaults(func=run_schema)
+
+
+def summary(scenario: Scenario) -> str:
+    """The scenario's title or the first sentence of its description."""
+    if scenario.title:
+        return scenario.title
+    return scenario.description.split(". ")[0].strip()
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print the built-in scenarios."""
+    rows = []
+    for name in builtin_names():
+        s = load_scenario(name)
+        rows.append({"name": name, "title": summary(s),
+                     "profiles": [p.id for p in s.profiles],
+                     "frameworks": list(s.frameworks)})
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title="Built-in scenarios", title_justify="left")
+    table.add_column("scenario", style="bold cyan", no_wrap=True)
+    table.add_column("what it rehearses")
+    table.add_column("profiles", style="green")
+    for row in rows:
+        table.add_row(row["name"], row["title"], ", ".join(row["profiles"]))
+    Console().print(table)
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """Validate each named scenario; exit 2 if any fails."""
+    failed = 0
+    for ref in args.scenarios:
+        try:
+            s = load_scenario(ref)
+        except LoadError as exc:
+            failed += 1
+            print(f"agentrange: error: {exc}", file=sys.stderr)
+            continue
+        print(f"ok: {s.source}: {len(s.agents)} agents, {len(s.tools)} tools, "
+              f"{len(s.incidents)} incidents, profiles {', '.join(p.id for p in s.profiles)}")
+    return 2 if failed else 0
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    """Print the JSON Schema of the scenario (or policy) format."""
+    if args.policy:
+        from engine.policy.model import PolicyDocument
+
+        schema = PolicyDocument.model_json_schema()
+    else:
+        schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    print(json.dumps(schema, indent=2))
+    return 0
