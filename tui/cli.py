@@ -16,6 +16,8 @@ from engine.errors import AgentrangeError
 
 # Each module exposes ``register(subparsers)``; a command sets ``func(args) -> int``.
 COMMAND_MODULES = (
+    "tui.commands.tui",
+    "tui.commands.run",
     "tui.commands.catalog",
     "tui.commands.audit",
 )
@@ -54,8 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
-        parser.print_help()
-        return 0
+        # No command: open the dashboard on the default scenario, already playing.
+        func = _default_command(parser, args)
     try:
         return func(args)
     except AgentrangeError as exc:
@@ -66,6 +68,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _default_command(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> Callable[[argparse.Namespace], int]:
+    try:
+        from tui.commands.tui import open_dashboard
+    except ModuleNotFoundError:
+        def print_help(_: argparse.Namespace) -> int:
+            parser.print_help()
+            return 0
+
+        return print_help
+    return open_dashboard
 
 
 if __name__ == "__main__":
