@@ -1,0 +1,240 @@
+"""The policy decision: plain frozen data that every view renders and none recomputes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+
+class Effect(StrEnum):
+    """What the engine decided for a request (and what a rule asks for)."""
+
+    ALLOW = "allow"
+    DENY = "deny"
+    REQUIRE_APPROVAL = "require_approval"
+
+
+RESTRICTIVENESS: dict[str, int] = {Effect.ALLOW: 0, Effect.REQUIRE_APPROVAL: 1, Effect.DENY: 2}
+"""Order of effects: deny overrides approval overrides allow."""
+
+
+class Reason(StrEnum):
+    """Why the effect was reached."""
+
+    ALLOWED = "allowed"
+    """An enforced allow rule matched and nothing more restrictive did."""
+    EXPLICIT_DENY = "explicit_deny"
+    """An enforced deny rule matched (or a built-in limit such as delegation depth)."""
+    NO_MATCHING_ALLOW = "no_matching_allow"
+    """Default deny: no enforced rule allowed the request."""
+    APPROVAL_REQUIRED = "approval_required"
+    """An enforced require_approval rule matched and no deny did."""
+    INVALID_TOKEN = "invalid_token"
+    """The request's token failed verification; no rule was evaluated."""
+    ERROR = "error"
+    """Fail-closed: a rule that could have restricted the request could not be evaluated."""
+    SEQUENCE = "sequence"
+    """An enforced sequence rule was completed by this request and decided the effect."""
+
+
+class Envelope(StrEnum):
+    """Whose envelope a rule belongs to; the decision's accountable owner follows from it."""
+
+    BUSINESS = "business"
+    """What the agent may attempt: owned by the agent's business owner."""
+    SECURITY = "security"
+    """What the agent may access: owned by the agent's security owner."""
+    LEGAL = "legal"
+    """What is out of bounds for every agent: owned by the policy's legal owner."""
+
+
+class ShadowMatch(NamedTuple):
+    """A shadow rule (or sequence) that matched, and the effect it would have had."""
+
+    rule: str
+    effect: Effect
+
+
+class FailedCondition(NamedTuple):
+    """A rule that targeted the request but did not match: its first failed condition."""
+
+    rule: str
+    condition: str
+    """The failed condition as text, e.g. ``request.records lte 100``."""
+    path: str
+    """The attribute path the condition reads."""
+    actual: Any
+    """The attribute's actual value in the request (None when it is absent)."""
+
+
+class StepRef(NamedTuple):
+    """An earlier step of a matched sequence."""
+
+    time: float
+    tool: str | None
+    ref: Any
+    """The opaque reference the caller passed in that step's request (e.g. an event seq)."""
+
+
+class SequenceMatch(NamedTuple):
+    """A sequence rule this request completes, with the earlier steps that matched."""
+
+    sequence: str
+    effect: Effect
+    shadow: bool
+    steps: tuple[StepRef, ...]
+
+
+def _json(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, tuple | list | frozenset | set):
+        items = [_json(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, frozenset | set) else items
+    if isinstance(value, Mapping):
+        return {str(k): _json(v) for k, v in value.items()}
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of deciding one request, with everything needed to explain it.
+
+    Decisions are immutable and may be shared between identical requests.
+
+    Attributes:
+        effect: allow, deny or require_approval.
+        reason: Why (see :class:`Reason`).
+        rule: The deciding rule or sequence id (None for default deny or an invalid token).
+        matched: Enforced rules that matched, in policy order.
+        shadow: Shadow rules and sequences that matched, with the effect each would have had.
+        failed: For each rule that targeted the request but did not match, its first failed
+            condition with the attribute's actual value.
+        sequences: Sequences completed by this request (enforced and shadow), with the
+            earlier steps that matched.
+        obligations: Obligations of the enforced rules that produced the effect.
+        envelope: The envelope of the deciding rule.
+        owner: The accountable owner for that envelope (business or security owner of the
+            agent, or the policy's legal owner).
+        errors: Rules skipped because a condition could not be evaluated, the token's failure
+            reason and other problems, as text.
+        chain: The delegation chain, current actor first and the origin last; empty when the
+            request was not delegated.
+        hop: The earlier actor in the chain whose own decision restricted this one
+            (attenuation), or None.
+    """
+
+    effect: Effect
+    reason: Reason
+    rule: str | None = None
+    matched: tuple[str, ...] = ()
+    shadow: tuple[ShadowMatch, ...] = ()
+    failed: tuple[FailedCondition, ...] = ()
+    sequences: tuple[SequenceMatch, ...] = ()
+    obligations: tuple[str, ...] = ()
+    envelope: Envelope | None = None
+    owner: str | None = None
+    errors: tuple[str, ...] = ()
+    chain: tuple[str, ...] = ()
+    hop: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        """True when the request may go ahead without approval."""
+        return self.effect is Effect.ALLOW
+
+    @property
+    def origin(self) -> str | None:
+        """The agent that started the delegation chain (None when not delegated)."""
+        return self.chain[-1] if self.chain else None
+
+    def headline(self) -> str:
+        """One line: the effect and why."""
+        rule = self.rule
+        match self.reason:
+            case Reason.ALLOWED:
+                text = f"ALLOW by rule {rule}"
+            case Reason.EXPLICIT_DENY:
+                text = f"DENY by rule {rule} (explicit deny)"
+            case Reason.NO_MATCHING_ALLOW:
+                text = "DENY: no rule allowed it (default deny)"
+            case Reason.APPROVAL_REQUIRED:
+                text = f"APPROVAL REQUIRED by rule {rule}"
+            case Reason.INVALID_TOKEN:
+                detail = next((e for e in self.errors if e.startswith("token")), "token invalid")
+                text = f"DENY: invalid token ({detail})"
+            case Reason.ERROR:
+                by = f" because rule {rule} could not be evaluated" if rule else ""
+                text = f"{self.effect.upper().replace('_', ' ')} (fail-closed){by}"
+            case Reason.SEQUENCE:
+                verb = "DENY" if self.effect is Effect.DENY else "APPROVAL REQUIRED"
+                text = f"{verb} by sequence {rule}"
+        if self.envelope is not None:
+            text += f" [{self.envelope} envelope, owner {self.owner or 'unassigned'}]"
+        return text
+
+    def explain(self) -> str:
+        """A multi-line, human explanation of the decision."""
+        lines = [self.headline()]
+        if self.chain:
+            path = " -> ".join(reversed(self.chain))
+            lines.append(f"  delegation chain (origin first): {path}")
+            if self.hop is not None:
+                lines.append(f"  restricted by the permissions of earlier actor {self.hop}")
+        if self.matched:
+            lines.append(f"  matched rules: {', '.join(self.matched)}")
+        for s in self.sequences:
+            kind = "shadow sequence" if s.shadow else "sequence"
+            steps = "; ".join(
+                f"t={step.time:g} {step.tool or '?'}"
+                + (f" (ref {step.ref})" if step.ref is not None else "")
+                for step in s.steps
+            )
+            lines.append(f"  {kind} {s.sequence} completed ({s.effect}); earlier steps: {steps}")
+        for m in self.shadow:
+            lines.append(f"  shadow rule {m.rule} matched: would {_verb(m.effect)}")
+        for f in self.failed:
+            lines.append(f"  rule {f.rule} not matched: {f.condition} "
+                         f"(actual {f.path} = {_show(f.actual)})")
+        if self.obligations:
+            lines.append(f"  obligations: {', '.join(self.obligations)}")
+        for e in self.errors:
+            lines.append(f"  error: {e}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-compatible rendering with a stable key order."""
+        return {
+            "effect": str(self.effect),
+            "reason": str(self.reason),
+            "rule": self.rule,
+            "envelope": None if self.envelope is None else str(self.envelope),
+            "owner": self.owner,
+            "matched": list(self.matched),
+            "shadow": [{"rule": m.rule, "effect": str(m.effect)} for m in self.shadow],
+            "failed": [{"rule": f.rule, "condition": f.condition, "path": f.path,
+                        "actual": _json(f.actual)} for f in self.failed],
+            "sequences": [
+                {"sequence": s.sequence, "effect": str(s.effect), "shadow": s.shadow,
+                 "steps": [{"time": st.time, "tool": st.tool, "ref": _json(st.ref)}
+                           for st in s.steps]}
+                for s in self.sequences
+            ],
+            "obligations": list(self.obligations),
+            "errors": list(self.errors),
+            "chain": ({"origin": self.chain[-1], "actors": list(self.chain)}
+                      if self.chain else None),
+            "hop": self.hop,
+        }
+
+
+def _verb(effect: Effect) -> str:
+    return {"allow": "allow", "deny": "deny", "require_approval": "require approval"}[effect]
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "absent"
+    return repr(value)

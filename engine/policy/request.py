@@ -1,0 +1,161 @@
+"""The request the policy engine decides: one agent tool call as attribute namespaces.
+
+A :class:`Request` holds one read-only mapping per attribute namespace that policy conditions
+can name (``principal.*``, ``tool.*``, ``resource.*``, ``request.*``, ``task.*``, ``token.*``,
+``session.*``, ``chain.*``, ``time.*``; ``counter.*`` is computed by the engine). The
+simulator builds millions of them, so building one must be cheap: the static namespaces
+(principal, tool, resource) come from the ``*_attributes`` helpers below and should be built
+once per agent / tool / resource and reused; only request, task, token, session, chain and
+time change per call.
+
+The mappings are treated as immutable once passed in: the engine may cache results keyed by
+the values it read from them, so never mutate a mapping after a request using it was decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from engine.model import Agent, Resource, Scalar, Scenario, Tool
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+"""An empty namespace (for session/chain/time when the caller does not track them)."""
+
+SECONDS_PER_DAY = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One tool call to decide, as attribute namespaces.
+
+    Attributes:
+        principal: The acting agent (the current actor): ``id`` (agent name), ``spiffe_id``,
+            ``kind``, ``roles`` (tuple), ``vendor``, ``trust_domain``, ``owners``
+            (``{business, security, incident}``). See :func:`principal_attributes`.
+        action: The action performed (normally the tool's action, e.g. ``read``).
+        tool: ``id``, ``action``, ``egress``, ``customer_facing``, ``risk``.
+        resource: ``id``, ``system``, ``data_class``, ``sensitivity``, ``records`` (the total
+            held); None when the call touches no resource.
+        request: Per-call values: ``records``, ``amount``, ``destination``, ``recipient`` and
+            ``attributes`` (the step's free attributes, a mapping).
+        task: ``id``, ``intent``, ``approved`` (the task is in the agent's approved plans,
+            i.e. not an injected goal), ``step`` (1-based), ``run`` (this task run's id).
+        token: What identity verification reports (``Verification.attributes()``):
+            ``valid``, ``reason``, ``jti``, ``mode``, ``task_id``, ``ttl_remaining``, ``age``,
+            ``scope``, ``sender_constrained``, ``chain_depth``. The request is denied before
+            any rule runs unless ``valid`` is exactly True.
+        session: ``id`` (the task run id).
+        chain: The delegation chain: ``id`` (root task run id), ``origin`` (the agent that
+            started it), ``actors`` (agent names, current first as in RFC 8693 nesting),
+            ``depth`` (delegation hops, 0 when not delegated). See :func:`chain_attributes`.
+        time: ``now`` (simulated seconds), ``hour`` (0-23), ``weekday`` (0-6, Monday 0).
+        ref: An opaque reference to this step (e.g. the event sequence number) that sequence
+            matches report for the earlier steps.
+        hops: Optional principal mappings of the earlier actors (``chain.actors[1:]``, same
+            order) for delegation attenuation; when None the engine builds them from the
+            scenario by agent name.
+    """
+
+    principal: Mapping[str, Any]
+    action: str
+    tool: Mapping[str, Any]
+    token: Mapping[str, Any]
+    resource: Mapping[str, Any] | None = None
+    request: Mapping[str, Any] = EMPTY
+    task: Mapping[str, Any] = EMPTY
+    session: Mapping[str, Any] = EMPTY
+    chain: Mapping[str, Any] = EMPTY
+    time: Mapping[str, Any] = EMPTY
+    ref: Any = None
+    hops: tuple[Mapping[str, Any], ...] | None = None
+
+
+def principal_attributes(scenario: Scenario, agent: Agent | str) -> Mapping[str, Any]:
+    """The ``principal`` namespace of an agent (build once per agent and reuse it).
+
+    Args:
+        scenario: The loaded scenario the agent belongs to (gives its SPIFFE ID).
+        agent: The agent or its name.
+    """
+    if isinstance(agent, str):
+        agent = scenario.agent(agent)
+    spiffe = agent.spiffe_id
+    return MappingProxyType({
+        "id": agent.name,
+        "spiffe_id": str(spiffe),
+        "kind": agent.kind,
+        "roles": tuple(agent.roles),
+        "vendor": agent.vendor,
+        "trust_domain": spiffe.trust_domain,
+        "owners": MappingProxyType({
+            "business": agent.owners.business,
+            "security": agent.owners.security,
+            "incident": agent.owners.incident,
+        }),
+    })
+
+
+def tool_attributes(tool: Tool) -> Mapping[str, Any]:
+    """The ``tool`` namespace of a tool (build once per tool and reuse it)."""
+    return MappingProxyType({
+        "id": tool.id,
+        "action": tool.action,
+        "egress": tool.egress,
+        "customer_facing": tool.customer_facing,
+        "risk": tool.risk,
+    })
+
+
+def resource_attributes(scenario: Scenario, resource: Resource | str) -> Mapping[str, Any]:
+    """The ``resource`` namespace of a resource (build once per resource and reuse it)."""
+    if isinstance(resource, str):
+        resource = scenario.resource(resource)
+    sensitivity = scenario.data_class(resource.data_class).sensitivity
+    return MappingProxyType({
+        "id": resource.id,
+        "system": resource.system,
+        "data_class": resource.data_class,
+        "sensitivity": sensitivity,
+        "records": resource.records,
+    })
+
+
+def step_attributes(
+    records: int = 0,
+    amount: float | None = None,
+    destination: str | None = None,
+    recipient: str | None = None,
+    attributes: Mapping[str, Scalar] = EMPTY,
+) -> dict[str, Any]:
+    """The ``request`` namespace of one call (records, amount, destination, recipient, ...)."""
+    return {"records": records, "amount": amount, "destination": destination,
+            "recipient": recipient, "attributes": attributes}
+
+
+def chain_attributes(chain_id: str, actors: Sequence[str]) -> dict[str, Any]:
+    """The ``chain`` namespace: ``actors`` lists agent names, the current actor first.
+
+    Args:
+        chain_id: The root task run id of the delegation chain.
+        actors: Agent names, current actor first and the origin last (RFC 8693 nesting);
+            a request that was not delegated has one actor.
+    """
+    actors = tuple(actors)
+    return {"id": chain_id, "origin": actors[-1] if actors else None, "actors": actors,
+            "depth": max(len(actors) - 1, 0)}
+
+
+def time_attributes(now: float, *, offset: float = 0.0) -> dict[str, Any]:
+    """The ``time`` namespace at simulated time ``now``.
+
+    Args:
+        now: Simulated seconds since the start of the run.
+        offset: Seconds from a Monday 00:00 to the start of the run (0: runs start on a
+            Monday at midnight), so that ``hour`` and ``weekday`` are wall-clock-like.
+    """
+    clock = now + offset
+    return {"now": now, "hour": int(clock // 3600) % 24,
+            "weekday": int(clock // SECONDS_PER_DAY) % 7}
