@@ -891,7 +891,7 @@ class _Verifier:
                     seq,
                     f"line {n} repeats line {same.number} (seq {seq}) ahead of its place",
                 )
-            if seq > e and same is None:
+            if seq > e and same is None and self._linked_later(line):
                 return self._fail(
                     Problem.REORDERED,
                     n,
@@ -1057,6 +1057,19 @@ class _Verifier:
     def _next_line(self, number: int) -> _Line | None:
         return self._find(lambda o: True, after=number, before=number + 2)
 
+    def _linked_later(self, line: _Line) -> bool:
+        """Whether a later line links to ``line`` (a genuine record moved, not a forged one)."""
+        assert line.obj is not None
+        digest = line.obj["hash"]
+
+        def links(other: _Line) -> bool:
+            if other.is_checkpoint and other.obj is not None:
+                cp = other.obj.get("checkpoint")
+                return isinstance(cp, dict) and cp.get("hash") == digest
+            return other.consistent and other.obj is not None and other.obj.get("prev") == digest
+
+        return self._find(links, after=line.number, hint=digest.encode()) is not None
+
     def _continues(self, line: _Line) -> bool:
         """Whether the line after ``line`` links to it (or the file ends there)."""
         assert line.obj is not None
@@ -1127,12 +1140,14 @@ def iter_records(
     """Yield the log's records (header and checkpoints skipped) that match every filter given.
 
     This reads; it does not verify (use :func:`verify_log`). A partial last line, as left by a
-    killed run, is skipped. Records are read liberally; the fields consulted are ``time``
-    (simulated seconds), ``agent`` (SPIFFE ID, or an object with ``spiffe_id``/``id``/``name``),
-    ``agent_name``, ``chain`` (list of actors, earliest first), ``decision`` (an object with
-    ``effect``, ``rule`` (deciding), ``matched`` (list of rule ids or objects with ``rule``/``id``)
-    and ``envelope``). The other fields the simulator writes are ``task``, ``tool``, ``resource``,
-    ``data_class``, ``records``, ``jti``, ``owners`` and ``outcome``.
+    killed run, is skipped. Records are read liberally. The fields consulted are ``time``
+    (simulated seconds), ``agent`` (SPIFFE ID, name, or an object with ``spiffe_id``/``id``/
+    ``name``), ``agent_name``, ``chain`` (the delegation chain: a list of such actors, in any
+    order) and ``decision`` (an object with ``effect``, ``rule`` -- the deciding rule --,
+    ``matched`` -- rule ids or objects with ``rule``/``id`` -- and ``envelope``). The other
+    fields the simulator is expected to write are ``task``, ``tool``, ``resource``,
+    ``data_class``, ``records`` (records touched), ``jti``, ``owners`` and ``outcome``; its own
+    event number must not be called ``seq`` (see :data:`RESERVED_FIELDS`).
 
     Args:
         path: The log file.

@@ -1,0 +1,679 @@
+"""Tamper-evident audit log: writer, verifier (every tampering found and located), keys, query."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.audit import (
+    GENESIS,
+    AuditError,
+    AuditFileError,
+    AuditWriter,
+    Problem,
+    canonical_json,
+    derive_signing_key,
+    iter_records,
+    key_id,
+    load_private_key,
+    load_public_key,
+    save_private_key,
+    save_public_key,
+    verify_log,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = derive_signing_key(42)
+AGENTS = ("support-bot", "planner", "coder")
+
+
+def record(i: int) -> dict[str, Any]:
+    """A realistic decision record; the i-th one is deterministic."""
+    agent = AGENTS[i % 3]
+    return {
+        "time": 30.0 * i,
+        "agent": f"spiffe://acme.example/agent/{agent}",
+        "chain": [f"spiffe://acme.example/agent/{a}" for a in AGENTS[: i % 3 + 1]],
+        "task": f"task-{i // 2:04d}",
+        "tool": "crm.read" if i % 2 else "email.send",
+        "resource": "crm/customers",
+        "data_class": "customer_pii",
+        "records": i * 3,
+        "jti": f"acme-{i:08d}",
+        "decision": {
+            "effect": ("allow", "deny", "require_approval")[i % 3],
+            "rule": f"rule-{i % 4}",
+            "matched": [f"rule-{i % 4}", "baseline"],
+            "envelope": "security",
+        },
+        "owners": {"business": "ana@acme.example", "security": "bo@acme.example"},
+        "outcome": "executed",
+        "note": "résumé ✓",  # non-ASCII survives the canonical encoding unescaped
+    }
+
+
+def write_log(
+    path: Path, n: int = 10, every: int = 4, key: Any = KEY, run_id: str = "run-1"
+) -> Path:
+    with AuditWriter(path, key, run_id=run_id, checkpoint_every=every) as log:
+        for i in range(1, n + 1):
+            log.append(record(i))
+    return path
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    """10 records, checkpoints after seq 4 and 8, closing checkpoint after seq 10.
+
+    Lines: 1 header | 2-5 seq 1-4 | 6 cp(4) | 7-10 seq 5-8 | 11 cp(8) | 12-13 seq 9-10 | 14 cp.
+    """
+    return write_log(tmp_path / "audit.jsonl")
+
+
+def lines_of(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines(keepends=True)
+
+
+def rewrite(path: Path, lines: list[bytes]) -> Path:
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+def rehashed(obj: dict[str, Any]) -> bytes:
+    """A line for obj with a freshly computed hash, as a forger who knows the format writes it."""
+    body = {k: v for k, v in obj.items() if k != "hash"}
+    data = canonical_json(body).encode()
+    return data[:-1] + b',"hash":"' + hashlib.sha256(data).hexdigest().encode() + b'"}\n'
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def test_clean_log_verifies_with_and_without_pinned_key(log: Path) -> None:
+    for key in (None, KEY.public_key()):
+        report = verify_log(log, key)
+        assert report.ok, report.message
+        assert (report.records, report.checkpoints, report.signed_through) == (10, 3, 10)
+        assert report.problem is Problem.OK
+        assert report.message == "OK: 10 records, 3 checkpoints"
+        assert report.key_pinned is (key is not None)
+        assert report.run == "run-1"
+
+
+def test_lines_are_header_records_and_checkpoints_in_place(log: Path) -> None:
+    objs = [json.loads(raw) for raw in lines_of(log)]
+    assert len(objs) == 14
+    assert objs[0]["seq"] == 0 and objs[0]["prev"] == GENESIS
+    assert objs[0]["header"]["kid"] == key_id(KEY.public_key())
+    assert [o["checkpoint"]["seq"] for o in objs if "checkpoint" in o] == [4, 8, 10]
+    assert [o["checkpoint"]["final"] for o in objs if "checkpoint" in o] == [False, False, True]
+    records = [o for o in objs[1:] if "checkpoint" not in o]
+    assert [r["seq"] for r in records] == list(range(1, 11))
+    chain = [objs[0], *records]
+    for before, after in itertools.pairwise(chain):
+        assert after["prev"] == before["hash"]
+
+
+def test_hash_is_sha256_of_canonical_record_without_hash(log: Path) -> None:
+    raw = lines_of(log)[1]
+    obj = json.loads(raw)
+    body = {k: v for k, v in obj.items() if k != "hash"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert obj["hash"] == hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert "résumé ✓".encode() in raw
+
+
+def test_same_seed_and_records_give_a_byte_identical_log(tmp_path: Path) -> None:
+    a = write_log(tmp_path / "a.jsonl", key=derive_signing_key(7))
+    b = write_log(tmp_path / "b.jsonl", key=derive_signing_key(7))
+    c = write_log(tmp_path / "c.jsonl", key=derive_signing_key(8))
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes() != c.read_bytes()
+
+
+def test_append_returns_one_based_seq_and_checkpoints_land_on_the_interval(
+    tmp_path: Path,
+) -> None:
+    with AuditWriter(tmp_path / "x.jsonl", KEY, run_id="r", checkpoint_every=3) as log:
+        assert [log.append(record(i)) for i in range(6)] == [1, 2, 3, 4, 5, 6]
+        assert log.seq == 6
+    # Closing right after a periodic checkpoint adds the final one for the same seq.
+    report = verify_log(tmp_path / "x.jsonl")
+    assert report.ok and report.checkpoints == 3
+
+
+def test_empty_log_closed_is_ok(tmp_path: Path) -> None:
+    AuditWriter(tmp_path / "e.jsonl", KEY, run_id="r").close()
+    report = verify_log(tmp_path / "e.jsonl", KEY.public_key())
+    assert report.ok and report.records == 0 and report.checkpoints == 1
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ({"seq": 5}, "reserved"),
+        ({"hash": "x"}, "reserved"),
+        ({"checkpoint": {}}, "reserved"),
+        ({"value": {1, 2}}, "JSON-compatible"),
+        ({"value": float("nan")}, "JSON-compatible"),
+        ({"value": object()}, "JSON-compatible"),
+    ],
+)
+def test_records_the_log_cannot_hold_are_refused_and_leave_it_valid(
+    tmp_path: Path, bad: dict[str, Any], why: str
+) -> None:
+    with AuditWriter(tmp_path / "x.jsonl", KEY, run_id="r") as log:
+        log.append(record(1))
+        with pytest.raises(AuditError, match=why):
+            log.append(bad)
+        log.append(record(2))
+    report = verify_log(tmp_path / "x.jsonl")
+    assert report.ok and report.records == 2
+
+
+def test_cyclic_record_is_refused(tmp_path: Path) -> None:
+    cyclic: dict[str, Any] = {}
+    cyclic["self"] = cyclic
+    with AuditWriter(tmp_path / "x.jsonl", KEY, run_id="r") as log:
+        with pytest.raises(AuditError, match="JSON-compatible"):
+            log.append(cyclic)
+
+
+def test_append_after_close_is_an_error(tmp_path: Path) -> None:
+    log = AuditWriter(tmp_path / "x.jsonl", KEY, run_id="r")
+    log.close()
+    log.close()
+    assert log.closed
+    with pytest.raises(AuditError, match="closed"):
+        log.append(record(1))
+
+
+def test_existing_log_is_not_overwritten_unless_asked(log: Path) -> None:
+    before = log.read_bytes()
+    with pytest.raises(AuditFileError, match="already exists") as info:
+        AuditWriter(log, KEY, run_id="r")
+    assert info.value.path == str(log)
+    assert log.read_bytes() == before
+    AuditWriter(log, KEY, run_id="again", overwrite=True).close()
+    assert verify_log(log).run == "again"
+
+
+def test_records_with_nested_prev_and_seq_keys_verify(tmp_path: Path) -> None:
+    # Such records leave the verifier's fast path; the careful path must accept them too.
+    path = tmp_path / "nested.jsonl"
+    with AuditWriter(path, KEY, run_id="r", checkpoint_every=2) as log:
+        for i in range(5):
+            log.append({"step": {"seq": i, "prev": "0" * 64}, "time": float(i)})
+    assert verify_log(path, KEY.public_key()).ok
+    lines = lines_of(path)
+    lines[2] = lines[2].replace(b'"time":1.0', b'"time":1.5')
+    report = verify_log(rewrite(path, lines))
+    assert (report.problem, report.first_bad_line, report.first_bad_seq) == (
+        Problem.EDITED,
+        3,
+        2,
+    )
+
+
+# --------------------------------------------------------------------------- byte flips
+
+
+def line_of_offset(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+@pytest.mark.parametrize("mask", [0x01, 0x20, 0x80])
+def test_every_byte_flip_is_detected_and_located(tmp_path: Path, mask: int) -> None:
+    # Header, seq 1-2, cp(2), seq 3-4, cp(4), closing cp(4): every kind of line.
+    original = write_log(tmp_path / "small.jsonl", n=4, every=2).read_bytes()
+    path = tmp_path / "flipped.jsonl"
+    for offset in range(len(original)):
+        data = bytearray(original)
+        data[offset] ^= mask
+        path.write_bytes(bytes(data))
+        report = verify_log(path, KEY.public_key())
+        where = f"offset {offset} ({original[offset : offset + 1]!r})"
+        assert not report.ok, where
+        assert report.first_bad_line == line_of_offset(original, offset), (where, report)
+
+
+# --------------------------------------------------------------------------- structural tampering
+
+
+def test_deleted_record_is_found_where_the_gap_is(log: Path) -> None:
+    lines = lines_of(log)
+    del lines[2]  # seq 2
+    report = verify_log(rewrite(log, lines))
+    assert (report.problem, report.first_bad_line, report.first_bad_seq) == (
+        Problem.DELETED,
+        3,
+        2,
+    )
+    assert report.records == 1
+
+
+def test_deleted_record_just_before_a_checkpoint(log: Path) -> None:
+    lines = lines_of(log)
+    del lines[4]  # seq 4, the last before cp(4)
+    report = verify_log(rewrite(log, lines))
+    assert (report.problem, report.first_bad_line, report.first_bad_seq) == (
+        Problem.DELETED,
+        5,
+        4,
+    )
+
+
+def test_deleted_checkpoint(log: Path) -> None:
+    lines = lines_of(log)
+    del lines[5]  # cp(4)
+    report = verify_log(rewrite(log, lines))
+    assert (report.problem, report.first_bad_line) == (Problem.DELETED, 6)
+    assert "checkpoint after seq 4" in report.message
+    assert report.records == 4
+
+
+def test_renumbered_after_a_deletion_is_found_by_the_broken_link(log: Path) -> None:
+    lines = lines_of(log)
+    del lines[2]  # seq 2; the forger renumbers seq 3 to 2 and re-hashes that line
+    forged = json.loads(lines[2])
+    forged["seq"] = 2
+    lines[2] = rehashed(forged)
+    report = verify_log(rewrite(log, lines))
+    assert (report.problem, report.first_bad_line, report.first_bad_seq) == (
+        Problem.DELETED,
+        3,
+        2,
+    )
+
+
+@pytest.mark.parametrize(("a", "b", "bad_seq"), [(2, 3, 3), (11, 12, 10), (6, 7, 6)])
+def test_swapped_records_are_reported_as_reordered(log: Path, a: int, b: int, bad_seq: int) -> None:
+    lines = lines_of(log)
+    lines[a], lines[b] = lines[b], lines[a]
+    report = verify_log(rewrite(log, lines))
+    assert (report.problem, report.first_bad_line, report.first_bad_seq) == (
+        Problem.REORDERED,
+        a + 1,
+        bad_seq,
+    )
+
+
+def test_record_moved_later_is_reordered(log: Path) -> None:
+    lines = lines_of(log)
+    moved = lines.pop(2)  # seq 2 goes after seq 7
+    lines.insert(8, moved)
+    report = verify_log(rewrite(log, lines))
+    assert (report.problem, report.first_bad_line) == (Problem.REORDERED, 3)
+
+
+def test_record_moved_earlier_is_reordered(log: Path) -> None:
+    lines = lines_of(log)
+    moved = lines.pop(8)  # seq 7 goes before seq 2
+    lines.insert(2, moved)
+    report = verify_log(rewrite(log, lines))
+    assert (report.problem, report.first_bad_line, report.first_bad_seq) == (
+        Problem.REORDERED,
+        3,
+        7,
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "bad_line"),
+    [(2, 3, 4), (2, 9, 10), (12, 13, 14), (5, 6, 7), (13, 14, 15)],
+    ids=["adjacent", "later", "last-record", "checkpoint", "closing-checkpoint"],
+)
+def test_duplicated_lines(log: Path, source: int, target: int, bad_line: int) -> None:
+    lines = lines_of(log)
+    lines.insert(target, lines[source])
+    report = verify_log(rewrite(log, lines))
+    assert (report.problem, report.first_bad_line) == (Problem.DUPLICATED, bad_line)
+
+
+def test_inserted_record_that_fits_the_chain_is_found_by_its_successor(log: Path) -> None:
+    lines = lines_of(log)
+    prev = json.loads(lines[2])  # seq 2
+    fake = dict(record(99), seq=3, prev=prev["hash"])
+    lines.insert(3, rehashed(fake))
+    report = verify_log(rewrite(log, lines))
+    assert (report.problem, report.first_bad_line, report.first_bad_seq) == (
+        Problem.INSERTED,
+        4,
+        3,
+    )
+    assert report.records == 2
+
+
+@pytest.mark.parametrize("seq", [1, 3, 99])
+def test_inserted_record_with_a_foreign_seq(log: Path, seq: int) -> None:
+    lines = lines_of(log)
+    fake = dict(record(99), seq=seq, prev="f" * 64)
+    lines.insert(3, rehashed(fake))
+    report = verify_log(rewrite(log, lines))
+    assert (report.problem, report.first_bad_line, report.first_bad_seq) == (
+        Problem.INSERTED,
+        4,
+        seq,
+    )
+
+
+def test_record_appended_after_the_closing_checkpoint(log: Path) -> None:
+    lines = lines_of(log)
+    last = json.loads(lines[12])
+    lines.append(rehashed(dict(record(11), seq=11, prev=last["hash"])))
+    report = verify_log(rewrite(log, lines))
+    assert (report.problem, report.first_bad_line) == (Problem.INSERTED, 15)
+
+
+def test_checkpoint_from_another_run_signed_by_the_same_key(log: Path, tmp_path: Path) -> None:
+    other = lines_of(write_log(tmp_path / "other.jsonl", run_id="run-2"))
+    lines = lines_of(log)
+    lines[5] = other[5]
+    report = verify_log(rewrite(log, lines), KEY.public_key())
+    assert (report.problem, report.first_bad_line) == (Problem.INSERTED, 6)
+
+
+def test_edit_rehashed_through_the_segment_breaks_the_signed_checkpoint(log: Path) -> None:
+    lines = lines_of(log)
+    prev = json.loads(lines[0])["hash"]
+    for i in range(1, 5):  # edit seq 2, then re-hash seq 1-4 so the chain holds
+        obj = json.loads(lines[i])
+        obj["prev"] = prev
+        if obj["seq"] == 2:
+            obj["decision"]["effect"] = "allow"
+        lines[i] = rehashed(obj)
+        prev = json.loads(lines[i])["hash"]
+    report = verify_log(rewrite(log, lines))
+    assert (report.problem, report.first_bad_line) == (Problem.EDITED, 6)
+    assert report.records == 4 and report.signed_through is None
+
+
+def test_forger_who_resigns_with_own_key(log: Path, tmp_path: Path) -> None:
+    # Rewriting the whole log under another key is consistent on its own...
+    forged = write_log(tmp_path / "forged.jsonl", key=derive_signing_key("mallory"))
+    assert verify_log(forged).ok
+    # ...but not against the pinned key,
+    report = verify_log(forged, KEY.public_key())
+    assert (report.problem, report.first_bad_line) == (Problem.WRONG_KEY, 1)
+    # and keeping the genuine header while re-signing checkpoints fails their signatures.
+    lines = lines_of(log)
+    forged_lines = lines_of(write_log(tmp_path / "f2.jsonl", key=derive_signing_key("mallory")))
+    lines[5] = forged_lines[5]
+    report = verify_log(rewrite(log, lines))
+    assert (report.problem, report.first_bad_line) == (Problem.BAD_SIGNATURE, 6)
+
+
+def test_wrong_public_key_fails(log: Path) -> None:
+    report = verify_log(log, derive_signing_key(43).public_key())
+    assert not report.ok
+    assert report.problem is Problem.WRONG_KEY
+    assert report.first_bad_line == 1 and report.records == 0
+    assert key_id(KEY.public_key()) in report.message
+
+
+def test_non_json_line(log: Path) -> None:
+    lines = lines_of(log)
+    lines[3] = b"this is not json\n"
+    report = verify_log(rewrite(log, lines))
+    assert (report.problem, report.first_bad_line, report.records) == (Problem.MALFORMED, 4, 2)
+
+
+def test_re_encoded_line_with_the_same_content_is_malformed(log: Path) -> None:
+    lines = lines_of(log)
+    lines[3] = json.dumps(json.loads(lines[3])).encode() + b"\n"
+    report = verify_log(rewrite(log, lines))
+    assert (report.problem, report.first_bad_line) == (Problem.MALFORMED, 4)
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"{}\n", b'{"hello": 1}\n', b"[1,2]\n", b"\xff\xfe\n", b"NaN\n"]
+)
+def test_not_a_log(tmp_path: Path, content: bytes) -> None:
+    report = verify_log(rewrite(tmp_path / "x.jsonl", [content]))
+    assert not report.ok and report.first_bad_line == 1
+    assert report.problem in (Problem.MALFORMED, Problem.TRUNCATED)
+
+
+def test_unreadable_path_raises_our_error_naming_it(tmp_path: Path) -> None:
+    for path in (tmp_path / "missing.jsonl", tmp_path):
+        with pytest.raises(AuditFileError) as info:
+            verify_log(path)
+        assert info.value.path == str(path)
+
+
+# --------------------------------------------------------------------------- truncation
+
+
+def test_truncation_at_every_offset_reports_the_intact_records(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "small.jsonl", n=4, every=2)
+    original = log.read_bytes()
+    ends = [i + 1 for i, byte in enumerate(original) if byte == ord("\n")]
+    lines = lines_of(log)
+    cut_path = tmp_path / "cut.jsonl"
+    for size in range(len(original)):
+        cut = original[:size]
+        cut_path.write_bytes(cut)
+        report = verify_log(cut_path, KEY.public_key())
+        complete = sum(1 for e in ends if e <= size)
+        intact = sum(1 for raw in lines[1:complete] if not raw.startswith(b'{"checkpoint"'))
+        assert report.problem is Problem.TRUNCATED, (size, report)
+        assert report.records == intact, (size, report)
+        expected_line = complete + 1
+        assert report.first_bad_line == expected_line, (size, report)
+        if size and size in ends:
+            assert f"truncated after seq {intact}" in report.message
+
+
+def test_missing_closing_checkpoint_says_what_is_intact(log: Path) -> None:
+    lines = lines_of(log)
+    report = verify_log(rewrite(log, lines[:-1]))
+    assert report.problem is Problem.TRUNCATED
+    assert report.records == 10 and report.signed_through == 8
+    assert "truncated after seq 10" in report.message
+    assert "records 1..10 are intact (signed through seq 8)" in report.message
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from engine.audit import AuditWriter, derive_signing_key
+    log = AuditWriter(sys.argv[1], derive_signing_key(1), run_id="killed",
+                      checkpoint_every=100, buffer_size=4096)
+    i = 0
+    while True:
+        i += 1
+        log.append({"time": float(i), "agent": "spiffe://acme.example/agent/bot",
+                    "decision": {"effect": "allow"}, "pad": "x" * (i % 97)})
+        if i == 300:  # the checkpoint after seq 300 is on disk now
+            print("flushed", flush=True)
+    """
+)
+
+
+def test_log_of_a_run_killed_midway_verifies_up_to_its_last_complete_record(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "killed.jsonl"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "flushed"
+        time.sleep(0.2)  # let it write (and partly flush) many more records
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    assert child.returncode == -signal.SIGKILL
+    report = verify_log(path, derive_signing_key(1).public_key())
+    assert report.problem is Problem.TRUNCATED
+    assert report.records > 300 and report.signed_through is not None
+    assert report.signed_through >= 300
+    complete = [raw for raw in lines_of(path) if raw.endswith(b"\n")]
+    assert report.records == sum(1 for raw in complete[1:] if b'"checkpoint"' not in raw[:15])
+    assert f"truncated after seq {report.records}" in report.message
+    # What survived is readable: every intact record is there, in order.
+    seqs = [r["seq"] for r in iter_records(path)]
+    assert seqs == list(range(1, report.records + 1))
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_change_to_a_log_fails_and_never_raises(log: Path, data: st.DataObject) -> None:
+    original = log.read_bytes()
+    start = data.draw(st.integers(0, len(original)), label="start")
+    end = data.draw(st.integers(start, min(len(original), start + 80)), label="end")
+    new = data.draw(st.binary(max_size=40), label="replacement")
+    mutated = original[:start] + new + original[end:]
+    path = log.with_name("mutated.jsonl")
+    path.write_bytes(mutated)
+    report = verify_log(path, KEY.public_key())
+    assert report.ok is (mutated == original)
+    if not report.ok:
+        assert report.first_bad_line is not None and report.message
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def test_derived_key_is_deterministic_per_seed() -> None:
+    assert key_id(derive_signing_key(5).public_key()) == key_id(derive_signing_key(5).public_key())
+    assert key_id(derive_signing_key(5).public_key()) != key_id(derive_signing_key(6).public_key())
+    assert key_id(derive_signing_key("5").public_key()) == key_id(
+        derive_signing_key(5).public_key()
+    )
+
+
+def test_private_key_round_trip_with_owner_only_permissions(tmp_path: Path) -> None:
+    path = tmp_path / "audit.key"
+    path.write_text("old")
+    path.chmod(0o644)  # an existing, too-open file is tightened before the key goes in
+    save_private_key(KEY, path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert key_id(load_private_key(path).public_key()) == key_id(KEY.public_key())
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660])
+def test_private_key_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
+    path = tmp_path / "audit.key"
+    save_private_key(KEY, path)
+    path.chmod(mode)
+    with pytest.raises(AuditFileError, match="chmod 600") as info:
+        load_private_key(path)
+    assert info.value.path == str(path)
+
+
+def test_public_key_pem_pins_the_signer(log: Path, tmp_path: Path) -> None:
+    pem = tmp_path / "audit.pub.pem"
+    save_public_key(KEY.public_key(), pem)
+    assert pem.read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
+    assert verify_log(log, load_public_key(pem)).ok
+
+
+@pytest.mark.parametrize(
+    ("loader", "content", "why"),
+    [
+        (load_public_key, b"nonsense", "not a PEM public key"),
+        (load_private_key, b"nonsense", "not an unencrypted PEM private key"),
+        (load_public_key, None, "cannot read"),
+        (load_private_key, None, "cannot read"),
+    ],
+)
+def test_bad_key_files_are_clear_errors(
+    tmp_path: Path, loader: Callable[[Path], object], content: bytes | None, why: str
+) -> None:
+    path = tmp_path / "key.pem"
+    if content is not None:
+        path.write_bytes(content)
+        os.chmod(path, 0o600)
+    with pytest.raises(AuditFileError, match=why):
+        loader(path)
+
+
+def test_key_of_another_algorithm_is_refused(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    path = tmp_path / "p256.pem"
+    path.write_bytes(pem)
+    with pytest.raises(AuditFileError, match="Ed25519"):
+        load_public_key(path)
+
+
+# --------------------------------------------------------------------------- query
+
+
+def seqs(path: Path, **filters: Any) -> list[int]:
+    return [r["seq"] for r in iter_records(path, **filters)]
+
+
+def test_query_without_filters_yields_every_record_in_order(log: Path) -> None:
+    assert seqs(log) == list(range(1, 11))
+
+
+def test_query_filters(log: Path) -> None:
+    # record(i): agent AGENTS[i % 3]; effect by i % 3; rule-(i % 4); chain AGENTS[: i % 3 + 1];
+    # time 30 * i.
+    assert seqs(log, agent="spiffe://acme.example/agent/planner") == [1, 4, 7, 10]
+    assert seqs(log, agent="planner") == [1, 4, 7, 10]
+    assert seqs(log, agent="nobody") == []
+    assert seqs(log, effect="deny") == [1, 4, 7, 10]
+    assert seqs(log, effect="require_approval") == [2, 5, 8]
+    assert seqs(log, rule="rule-3") == [3, 7]
+    assert seqs(log, rule="baseline") == list(range(1, 11))
+    assert seqs(log, chain="planner") == [1, 2, 4, 5, 7, 8, 10]
+    assert seqs(log, chain="coder") == [2, 5, 8]
+    assert seqs(log, since=90, until=150) == [3, 4, 5]
+    assert seqs(log, since=271) == [10]
+    assert seqs(log, effect="deny", since=100, chain="support-bot") == [4, 7, 10]
+
+
+def test_query_is_liberal_about_record_shape(tmp_path: Path) -> None:
+    path = tmp_path / "shapes.jsonl"
+    with AuditWriter(path, KEY, run_id="r") as log:
+        log.append({"agent": {"spiffe_id": "spiffe://acme.example/agent/a", "name": "a"}})
+        log.append({"agent": "b", "chain": [{"name": "a"}], "decision": "weird"})
+        log.append({"decision": {"matched": [{"rule": "r1"}, {"id": "r2"}]}, "time": "noon"})
+    assert seqs(path, agent="a") == [1]
+    assert seqs(path, chain="a") == [1, 2]
+    assert seqs(path, rule="r2") == [3]
+    assert seqs(path, effect="allow") == []
+    assert seqs(path, since=0) == []
+
+
+def test_query_skips_a_partial_last_line_and_rejects_a_damaged_one(log: Path) -> None:
+    lines = lines_of(log)
+    rewrite(log, [*lines[:8], lines[8][:40]])
+    assert seqs(log) == [1, 2, 3, 4, 5, 6]
+    rewrite(log, [*lines[:3], b"garbage\n", *lines[3:]])
+    with pytest.raises(AuditFileError, match="line 4 is not JSON"):
+        seqs(log)
+    with pytest.raises(AuditFileError, match="cannot read"):
+        seqs(log.with_name("missing.jsonl"))
