@@ -106,8 +106,12 @@ def run_verify(args: argparse.Namespace) -> int:
         where += f", seq {report.first_bad_seq}"
     print(f"FAIL: {args.file}: {where}: {report.problem.value}: {report.message}")
     if report.problem is not Problem.TRUNCATED and report.records:
-        signed = report.signed_through or 0
-        print(f"records 1..{report.records} before it are intact (signed through seq {signed})")
+        signed = (
+            f"signed through seq {report.signed_through}"
+            if report.signed_through
+            else "none of them yet covered by a signed checkpoint"
+        )
+        print(f"records 1..{report.records} before it are intact ({signed})")
     return EXIT_FAILED
 
 
