@@ -1,5 +1,6 @@
 """The policy decision point: policy documents, compilation, decisions, sequences."""
 
+from engine.policy.compiler import CompiledPolicy, compile_policy, load_policy
 from engine.policy.decision import (
     Decision,
     Effect,
@@ -10,6 +11,8 @@ from engine.policy.decision import (
     ShadowMatch,
     StepRef,
 )
+from engine.policy.engine import PolicyEngine
+from engine.policy.errors import PolicyError, UnknownRuleError
 from engine.policy.model import PolicyDocument
 from engine.policy.request import (
     Request,
@@ -22,17 +25,23 @@ from engine.policy.request import (
 )
 
 __all__ = [
+    "CompiledPolicy",
     "Decision",
     "Effect",
     "Envelope",
     "FailedCondition",
     "PolicyDocument",
+    "PolicyEngine",
+    "PolicyError",
     "Reason",
     "Request",
     "SequenceMatch",
     "ShadowMatch",
     "StepRef",
+    "UnknownRuleError",
     "chain_attributes",
+    "compile_policy",
+    "load_policy",
     "principal_attributes",
     "resource_attributes",
     "step_attributes",

@@ -1,0 +1,725 @@
+"""The policy decision point: decides requests against a compiled policy, with state.
+
+State (sequence automata per scope key, counters) changes at exactly two moments:
+
+- :meth:`PolicyEngine.decide` records the request when its final effect is ALLOW (the
+  caller executes it): counters whose target matches add its measure; sequence steps it
+  matches advance their scope's automaton.
+- :meth:`PolicyEngine.commit` records a request that was executed after an approval
+  (``require_approval``) — call it once, when the step actually runs.
+
+A denied request never changes state, and deciding the same request twice without
+executing it changes nothing. Sessions and chains whose task runs finished are dropped with
+:meth:`PolicyEngine.end_session` / :meth:`PolicyEngine.end_chain`; agent- and task-scoped
+state is bounded by the number of agents and tasks, and windows are pruned on access.
+
+Speed: rules are indexed by tool, and the candidate rules for a (principal, action, tool,
+resource) combination are computed once. The stateless part of a decision is memoised per
+candidate set, keyed by the values of every attribute the candidates read — numbers are
+reduced to their position among the thresholds the conditions compare them with, which
+decides every comparison equally — so equal requests share one frozen Decision.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from engine.policy.compiler import (
+    CompiledCounter,
+    CompiledPolicy,
+    CompiledRule,
+    CompiledSequence,
+    CompiledStep,
+    TargetKey,
+)
+from engine.policy.conditions import Atom, EvalError, family
+from engine.policy.decision import (
+    RESTRICTIVENESS,
+    Decision,
+    Effect,
+    Envelope,
+    FailedCondition,
+    Reason,
+    SequenceMatch,
+    ShadowMatch,
+    StepRef,
+)
+from engine.policy.request import EMPTY, Request, principal_attributes
+
+MAX_PLANS = 50_000
+"""Distinct (principal, action, tool, resource) combinations kept before starting afresh."""
+MAX_MEMO = 20_000
+"""Memoised decisions per combination before its memo starts afresh."""
+MAX_VARIANTS = 64
+"""Copies of one memoised decision differing only in the actual values of failed conditions."""
+DEPTH_RULE = "delegation.max_depth"
+
+_ALLOW, _DENY, _APPROVAL = Effect.ALLOW, Effect.DENY, Effect.REQUIRE_APPROVAL
+_NO_CV: Mapping[str, Any] = EMPTY
+
+KeyFn = Callable[[Request, Mapping[str, Any]], tuple[Any, ...]]
+
+
+class _Entry:
+    """A memoised decision and how to adapt it to a request in the same equivalence class."""
+
+    __slots__ = ("decision", "dyn", "owner_env", "values", "variants")
+
+    def __init__(self, decision: Decision, dyn: tuple[tuple[int, Atom], ...],
+                 owner_env: str | None) -> None:
+        self.decision = decision
+        self.dyn = dyn
+        """(index in decision.failed, atom) for failed conditions on bucketed numbers."""
+        self.values = tuple(decision.failed[i].actual for i, _ in dyn)
+        self.variants: dict[tuple[Any, ...], Decision] = {}
+        self.owner_env = owner_env
+
+
+class _Plan:
+    """Everything about one (principal, action, tool, resource) combination."""
+
+    __slots__ = ("bucketed", "counter_reads", "counters", "key", "memo", "needs_time", "rules",
+                 "stateful", "steps")
+
+    def __init__(self, rules: tuple[CompiledRule, ...], counter_reads: tuple[CompiledCounter, ...],
+                 counters: tuple[CompiledCounter, ...],
+                 steps: tuple[tuple[CompiledSequence, int, CompiledStep], ...]) -> None:
+        self.rules = rules
+        self.counter_reads = counter_reads
+        self.counters = counters
+        self.steps = steps
+        self.stateful = bool(counter_reads or counters or steps)
+        self.needs_time = bool(steps) or any(
+            c.window is not None for c in (*counter_reads, *counters))
+        self.key, buckets = _key_function(rules)
+        atoms = {a.path: a for r in rules if r.cond is not None for a in r.cond.atoms}
+        self.bucketed: dict[str, Atom] = {p: atoms[p] for p in buckets}
+        self.memo: dict[tuple[Any, ...], _Entry] = {}
+
+
+class PolicyEngine:
+    """A stateful policy decision point over one compiled policy.
+
+    Args:
+        compiled: The policy, from :func:`~engine.policy.compiler.load_policy` or
+            :func:`~engine.policy.compiler.compile_policy`.
+    """
+
+    def __init__(self, compiled: CompiledPolicy) -> None:
+        self._base = compiled
+        self._policy = compiled
+        self._plans: dict[TargetKey, _Plan] = {}
+        self._counters: dict[str, dict[Any, dict[int, list[Any]]]] = {}
+        self._seq: dict[str, dict[Any, dict[int, list[Any]]]] = {}
+        self._hop_principals: dict[str, Mapping[str, Any]] = {}
+        self._small: dict[tuple[Any, ...], Decision] = {}
+        self.reset()
+
+    @property
+    def policy(self) -> CompiledPolicy:
+        """The policy in force (after any :meth:`tighten`)."""
+        return self._policy
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget all state and tightenings: back to the compiled policy as loaded."""
+        self._policy = self._base
+        self._plans = {}
+        self._counters = {"session": {}, "chain": {}, "agent": {}, "task": {}}
+        self._seq = {"session": {}, "chain": {}, "agent": {}}
+        self._small = {}
+
+    def tighten(self, rule_id: str) -> None:
+        """Enforce shadow rule or sequence ``rule_id`` from now on (no-op if already enforced).
+
+        Raises:
+            UnknownRuleError: when the policy has no rule or sequence with that id.
+        """
+        self._policy = self._policy.with_enforced(rule_id)
+        self._plans = {}
+        self._small = {}
+
+    def end_session(self, session_id: str) -> None:
+        """Drop the counters and sequence state of a finished task run."""
+        self._counters["session"].pop(session_id, None)
+        self._seq["session"].pop(session_id, None)
+
+    def end_chain(self, chain_id: str) -> None:
+        """Drop the counters and sequence state of a finished delegation chain."""
+        self._counters["chain"].pop(chain_id, None)
+        self._seq["chain"].pop(chain_id, None)
+
+    def state_size(self) -> int:
+        """Number of scope keys holding state (to check that memory stays bounded)."""
+        return sum(len(v) for v in self._counters.values()) + sum(
+            len(v) for v in self._seq.values())
+
+    # --- deciding ---------------------------------------------------------------------------
+
+    def decide(self, req: Request) -> Decision:
+        """Decide a request; records it in the state when the effect is ALLOW.
+
+        Never raises for a bad request: anything that cannot be evaluated is denied
+        (fail-closed) with the problem in ``errors``.
+        """
+        try:
+            if req.token.get("valid") is not True:
+                return self._invalid_token(req)
+            chain = req.chain
+            if chain and (chain.get("depth") or len(chain.get("actors") or ()) > 1):
+                return self._decide_delegated(req)
+            p = req.principal
+            roles = p.get("roles")
+            r = req.resource
+            if r is None:
+                key = (p.get("id"), p.get("kind"), roles, req.action, req.tool.get("id"),
+                       None, None)
+            else:
+                key = (p.get("id"), p.get("kind"), roles, req.action, req.tool.get("id"),
+                       r.get("id"), r.get("data_class"))
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = self._plan(key)
+            if not plan.stateful:
+                return self._stateless(req, plan, _NO_CV)
+            decision, hits, now = self._stateful(req, plan)
+            if decision.effect is _ALLOW:
+                self._apply(req, plan, hits, now)
+            return decision
+        except Exception as exc:  # the engine fails closed; it never raises on a request
+            return Decision(_DENY, Reason.ERROR, errors=(f"internal error: {exc!r}",))
+
+    def commit(self, req: Request) -> None:
+        """Record a request executed after approval (see the module docstring)."""
+        try:
+            plan = self._plan_for(req)
+        except (TypeError, AttributeError):
+            return
+        if not plan.stateful:
+            return
+        now = _number(req.time.get("now"))
+        if plan.needs_time and now is None:
+            return
+        cv = self._counter_values(req, plan, now)
+        hits = []
+        for seq, j, step in plan.steps:
+            try:
+                if step.cond is None or step.cond.test(req, cv):
+                    hits.append((seq, j))
+            except EvalError:
+                continue
+        self._apply(req, plan, hits, now)
+
+    # --- plans and memo ----------------------------------------------------------------------
+
+    def _plan_for(self, req: Request) -> _Plan:
+        key = _target_key(req, req.principal)
+        plan = self._plans.get(key)
+        return plan if plan is not None else self._plan(key)
+
+    def _plan(self, key: TargetKey) -> _Plan:
+        if type(key[2]) is not tuple:
+            roles = key[2]
+            norm = tuple(roles) if isinstance(roles, list | tuple) else roles
+            key = (key[0], key[1], norm, *key[3:])
+            hash(key)  # an unhashable principal/tool value fails here, and decide fails closed
+            found = self._plans.get(key)
+            if found is not None:
+                return found
+        policy = self._policy
+        rules = policy.candidates(key)
+        read = {a.path for r in rules if r.cond is not None for a in r.cond.atoms}
+        counter_reads = tuple(c for c in policy.counters if "counter." + c.id in read)
+        counters = tuple(c for c in policy.counters if c.target.matches(key))
+        steps = tuple((s, j, step) for s in policy.sequences
+                      for j, step in enumerate(s.steps) if step.target.matches(key))
+        plan = _Plan(rules, counter_reads, counters, steps)
+        if len(self._plans) >= MAX_PLANS:
+            self._plans = {}
+        self._plans[key] = plan
+        return plan
+
+    def _stateless(self, req: Request, plan: _Plan, cv: Mapping[str, Any]) -> Decision:
+        """The rules' decision (no sequences), memoised per equivalence class of requests."""
+        try:
+            mkey = plan.key(req, cv)
+            entry = plan.memo.get(mkey)
+        except TypeError:  # an unhashable attribute value: decide without the memo
+            return self._evaluate(req, plan, cv)
+        if entry is None:
+            decision = self._evaluate(req, plan, cv)
+            memo = plan.memo
+            if len(memo) >= MAX_MEMO:
+                memo.clear()
+            memo[mkey] = _entry(decision, plan)
+            return decision
+        decision = entry.decision
+        env = entry.owner_env
+        if env is not None:
+            owners = req.principal.get("owners")
+            current = owners.get(env) if owners else None
+            if current != decision.owner:
+                return self._evaluate(req, plan, cv)
+        if not entry.dyn:
+            return decision
+        values = tuple(atom.get(req, cv) for _, atom in entry.dyn)
+        if values == entry.values:
+            return decision
+        variant = entry.variants.get(values)
+        if variant is None:
+            failed = list(decision.failed)
+            for (i, _), value in zip(entry.dyn, values, strict=True):
+                failed[i] = failed[i]._replace(actual=value)
+            variant = replace(decision, failed=tuple(failed))
+            if len(entry.variants) >= MAX_VARIANTS:
+                entry.variants.clear()
+            entry.variants[values] = variant
+        return variant
+
+    def _evaluate(self, req: Request, plan: _Plan, cv: Mapping[str, Any]) -> Decision:
+        """Evaluate every candidate rule (the slow, complete path)."""
+        matched: list[CompiledRule] = []
+        shadow: list[ShadowMatch] = []
+        failed: list[FailedCondition] = []
+        errors: list[str] = []
+        errored: list[CompiledRule] = []
+        for rule in plan.rules:
+            cond = rule.cond
+            if cond is None:
+                ok = True
+            else:
+                try:
+                    ok = cond.test(req, cv)
+                except EvalError as exc:
+                    errors.append(f"rule {rule.id} skipped: {exc}")
+                    if not rule.shadow:
+                        errored.append(rule)
+                    continue
+            if ok:
+                if rule.shadow:
+                    shadow.append(ShadowMatch(rule.id, rule.effect))
+                else:
+                    matched.append(rule)
+            else:
+                assert cond is not None
+                text, path, actual = cond.failure(req, cv)
+                failed.append(FailedCondition(rule.id, text, path, actual))
+        decider = _first(matched, _DENY) or _first(matched, _APPROVAL) or _first(matched, _ALLOW)
+        if decider is None:
+            effect, reason = _DENY, Reason.NO_MATCHING_ALLOW
+        else:
+            effect = decider.effect
+            reason = {_DENY: Reason.EXPLICIT_DENY, _APPROVAL: Reason.APPROVAL_REQUIRED,
+                      _ALLOW: Reason.ALLOWED}[effect]
+        obligations: tuple[str, ...] = ()
+        if decider is not None:
+            obligations = tuple(dict.fromkeys(
+                o for r in matched if r.effect is effect for o in r.obligations))
+        for rule in errored:
+            if RESTRICTIVENESS[rule.effect] > RESTRICTIVENESS[effect]:
+                # Fail closed: a rule that might have restricted the request was skipped.
+                effect, reason, decider, obligations = _DENY, Reason.ERROR, rule, ()
+                break
+        envelope = decider.envelope if decider is not None else None
+        return Decision(
+            effect, reason, decider.id if decider is not None else None,
+            tuple(r.id for r in matched), tuple(shadow), tuple(failed), (), obligations,
+            envelope, self._owner(envelope, req.principal), tuple(errors),
+        )
+
+    def _owner(self, envelope: Envelope | None, principal: Mapping[str, Any]) -> str | None:
+        if envelope is None:
+            return None
+        if envelope is Envelope.LEGAL:
+            return self._policy.legal_owner
+        owners = principal.get("owners")
+        if not isinstance(owners, Mapping):
+            return None
+        owner = owners.get(str(envelope))
+        return owner if isinstance(owner, str) else None
+
+    # --- state: counters and sequences -----------------------------------------------------
+
+    def _stateful(self, req: Request, plan: _Plan
+                  ) -> tuple[Decision, list[tuple[CompiledSequence, int]], float | None]:
+        """Decide with counters and sequences; returns the matched steps for recording."""
+        now = _number(req.time.get("now"))
+        if plan.needs_time and now is None:
+            return (Decision(_DENY, Reason.ERROR, errors=(
+                "time.now is absent or not a number: the counters and sequence rules that "
+                "apply to this request need it",)), [], None)
+        cv = self._counter_values(req, plan, now) if plan.counter_reads else _NO_CV
+        base = self._stateless(req, plan, cv)
+        if not plan.steps:
+            return base, [], now
+        hits: list[tuple[CompiledSequence, int]] = []
+        completions: list[tuple[CompiledSequence, SequenceMatch]] = []
+        seq_errors: list[tuple[CompiledSequence, str]] = []
+        for seq, j, step in plan.steps:
+            try:
+                ok = step.cond is None or step.cond.test(req, cv)
+            except EvalError as exc:
+                if j == len(seq.steps) - 1 and self._prefix(req, seq, now) is not None:
+                    seq_errors.append((seq, f"sequence {seq.id} step {j + 1} skipped: {exc}"))
+                continue
+            if not ok:
+                continue
+            hits.append((seq, j))
+            if j == len(seq.steps) - 1:
+                prefix = self._prefix(req, seq, now)
+                if prefix is not None:
+                    completions.append((seq, SequenceMatch(seq.id, seq.effect, seq.shadow,
+                                                           prefix)))
+        if not completions and not seq_errors:
+            return base, hits, now
+        return self._with_sequences(req, base, completions, seq_errors), hits, now
+
+    def _prefix(self, req: Request, seq: CompiledSequence, now: float | None
+                ) -> tuple[StepRef, ...] | None:
+        """The earlier steps of ``seq`` matched in this request's scope, within the window."""
+        skey = _scope_key(req, seq.scope)
+        if skey is None or now is None:
+            return None
+        per_key = self._seq[seq.scope].get(skey)
+        if per_key is None:
+            return None
+        partials = per_key.get(seq.index)
+        if partials is None:
+            return None
+        last = partials[-1]
+        if last is None or now - last[0] > seq.window:
+            return None
+        steps: tuple[StepRef, ...] = last[1]
+        return steps
+
+    def _with_sequences(self, req: Request, base: Decision,
+                        completions: list[tuple[CompiledSequence, SequenceMatch]],
+                        seq_errors: list[tuple[CompiledSequence, str]]) -> Decision:
+        effect, reason, rule = base.effect, base.reason, base.rule
+        envelope, obligations = base.envelope, base.obligations
+        owner = base.owner
+        if reason not in (Reason.EXPLICIT_DENY, Reason.ERROR):
+            best: CompiledSequence | None = None
+            for seq, _ in completions:
+                if seq.shadow:
+                    continue
+                if best is None or RESTRICTIVENESS[seq.effect] > RESTRICTIVENESS[best.effect]:
+                    best = seq
+            if best is not None and (
+                    RESTRICTIVENESS[best.effect] > RESTRICTIVENESS[effect]
+                    or (reason is Reason.NO_MATCHING_ALLOW and best.effect is _DENY)):
+                effect, reason, rule = best.effect, Reason.SEQUENCE, best.id
+                envelope, obligations = best.envelope, best.obligations
+                owner = self._owner(envelope, req.principal)
+        for seq, _ in seq_errors:
+            if not seq.shadow and RESTRICTIVENESS[seq.effect] > RESTRICTIVENESS[effect]:
+                effect, reason, rule = _DENY, Reason.ERROR, seq.id
+                envelope, obligations = seq.envelope, ()
+                owner = self._owner(envelope, req.principal)
+                break
+        shadow = base.shadow + tuple(ShadowMatch(s.id, s.effect) for s, _ in completions
+                                     if s.shadow)
+        return replace(
+            base, effect=effect, reason=reason, rule=rule, envelope=envelope, owner=owner,
+            obligations=obligations, shadow=shadow,
+            sequences=tuple(m for _, m in completions),
+            errors=base.errors + tuple(text for _, text in seq_errors),
+        )
+
+    def _counter_values(self, req: Request, plan: _Plan, now: float | None) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for c in plan.counter_reads:
+            skey = _scope_key(req, c.scope)
+            if skey is None:
+                values[c.id] = None  # absent: conditions reading it fail closed
+                continue
+            total: float = 0
+            state = self._counters[c.scope].get(skey)
+            slot = state.get(c.index) if state is not None else None
+            if slot is not None:
+                if c.window is not None and now is not None:
+                    _prune(slot, now - c.window)
+                total = slot[0]
+            if c in plan.counters:
+                total += _measure(req, c)
+            values[c.id] = total
+        return values
+
+    def _apply(self, req: Request, plan: _Plan, hits: list[tuple[CompiledSequence, int]],
+               now: float | None) -> None:
+        """Record an executed request: counters add, sequence automata advance."""
+        for c in plan.counters:
+            skey = _scope_key(req, c.scope)
+            if skey is None:
+                continue
+            amount = _measure(req, c)
+            per_key = self._counters[c.scope].setdefault(skey, {})
+            slot = per_key.get(c.index)
+            if slot is None:
+                slot = per_key[c.index] = [0, deque() if c.window is not None else None]
+            slot[0] += amount
+            if slot[1] is not None and now is not None:
+                slot[1].append((now, amount))
+                _prune(slot, now - c.window)  # type: ignore[operator]
+        if not hits or now is None:
+            return
+        # Highest step first, so that one request never serves as two consecutive steps.
+        for seq, j in sorted(hits, key=lambda h: (h[0].index, -h[1])):
+            last = len(seq.steps) - 1
+            if j == last:
+                continue
+            skey = _scope_key(req, seq.scope)
+            if skey is None:
+                continue
+            per_key = self._seq[seq.scope].setdefault(skey, {})
+            partials = per_key.get(seq.index)
+            if partials is None:
+                partials = per_key[seq.index] = [None] * last
+            ref = StepRef(now, req.tool.get("id"), req.ref)
+            if j == 0:
+                partials[0] = (now, (ref,))
+                continue
+            prev = partials[j - 1]
+            if prev is None or now - prev[0] > seq.window:
+                continue
+            current = partials[j]
+            # Keep the partial match that started latest: it stays inside the window longest.
+            if current is None or current[0] <= prev[0] or now - current[0] > seq.window:
+                partials[j] = (prev[0], (*prev[1], ref))
+
+    # --- special decisions -----------------------------------------------------------------
+
+    def _invalid_token(self, req: Request) -> Decision:
+        token = req.token
+        reason = token.get("reason") if "valid" in token else "not verified (token.valid absent)"
+        owner = self._owner(Envelope.SECURITY, req.principal)
+        key = ("token", str(reason), owner)
+        decision = self._small.get(key)
+        if decision is None:
+            decision = Decision(_DENY, Reason.INVALID_TOKEN, envelope=Envelope.SECURITY,
+                                owner=owner, errors=(f"token {reason or 'invalid'}",))
+            self._small[key] = decision
+        return self._in_chain(decision, req.chain)
+
+    def _in_chain(self, decision: Decision, chain: Mapping[str, Any], hop: str | None = None
+                  ) -> Decision:
+        actors = tuple(chain.get("actors") or ()) if chain else ()
+        if len(actors) < 2:
+            return decision if hop is None else replace(decision, hop=hop)
+        return replace(decision, chain=actors, hop=hop)
+
+    def _decide_delegated(self, req: Request) -> Decision:
+        chain = req.chain
+        actors = tuple(chain.get("actors") or ())
+        depth = chain.get("depth")
+        if not isinstance(depth, int) or isinstance(depth, bool):
+            depth = max(len(actors) - 1, 0)
+        policy = self._policy
+        if policy.max_depth is not None and depth > policy.max_depth:
+            owner = self._owner(Envelope.SECURITY, req.principal)
+            return Decision(
+                _DENY, Reason.EXPLICIT_DENY, DEPTH_RULE, envelope=Envelope.SECURITY,
+                owner=owner, chain=actors,
+                errors=(f"delegation depth {depth} exceeds the policy's max_depth "
+                        f"{policy.max_depth}",))
+        plan = self._plan_for(req)
+        hits: list[tuple[CompiledSequence, int]] = []
+        now: float | None = None
+        if plan.stateful:
+            decision, hits, now = self._stateful(req, plan)
+        else:
+            decision = self._stateless(req, plan, _NO_CV)
+        restricting: str | None = None
+        if policy.attenuation and len(actors) > 1:
+            for name, principal in self._hops(req, actors):
+                if principal is None:
+                    decision = Decision(_DENY, Reason.ERROR, errors=(
+                        f"delegation hop {name!r} is not an agent of the scenario; cannot "
+                        "attenuate",))
+                    restricting = name
+                    break
+                hop_req = replace(req, principal=principal)
+                hop_plan = self._plan_for(hop_req)
+                cv = (self._counter_values(hop_req, hop_plan, now)
+                      if hop_plan.counter_reads else _NO_CV)
+                hop_decision = self._stateless(hop_req, hop_plan, cv)
+                if RESTRICTIVENESS[hop_decision.effect] > RESTRICTIVENESS[decision.effect]:
+                    decision, restricting = hop_decision, name
+        decision = self._in_chain(decision, chain, restricting)
+        if decision.effect is _ALLOW and plan.stateful:
+            self._apply(req, plan, hits, now)
+        return decision
+
+    def _hops(self, req: Request, actors: tuple[str, ...]
+              ) -> list[tuple[str, Mapping[str, Any] | None]]:
+        names = actors[1:]
+        if req.hops is not None and len(req.hops) == len(names):
+            return list(zip(names, req.hops, strict=True))
+        out: list[tuple[str, Mapping[str, Any] | None]] = []
+        scenario = self._policy.scenario
+        for name in names:
+            principal = self._hop_principals.get(name)
+            if principal is None:
+                try:
+                    principal = principal_attributes(scenario, name)
+                except KeyError:
+                    out.append((name, None))
+                    continue
+                self._hop_principals[name] = principal
+            out.append((name, principal))
+        return out
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _first(rules: list[CompiledRule], effect: Effect) -> CompiledRule | None:
+    for r in rules:
+        if r.effect is effect:
+            return r
+    return None
+
+
+def _number(value: Any) -> float | None:
+    t = type(value)
+    if (t is int or t is float) and value == value:
+        return value
+    return None
+
+
+def _measure(req: Request, c: CompiledCounter) -> float:
+    if c.measure is None:
+        return 1
+    value = _number(c.measure(req, _NO_CV))
+    return 0 if value is None else value
+
+
+def _prune(slot: list[Any], horizon: float) -> None:
+    events: deque[tuple[float, float]] | None = slot[1]
+    if events is None:
+        return
+    while events and events[0][0] <= horizon:
+        slot[0] -= events.popleft()[1]
+    if not events:
+        slot[0] = 0  # no drift from repeated float subtraction
+
+
+def _scope_key(req: Request, scope: str) -> Any:
+    if scope == "session":
+        return req.session.get("id")
+    if scope == "chain":
+        chain = req.chain
+        cid = chain.get("id") if chain else None
+        return cid if cid is not None else req.session.get("id")
+    if scope == "agent":
+        return req.principal.get("id")
+    pid, tid = req.principal.get("id"), req.task.get("id")
+    return None if pid is None or tid is None else (pid, tid)
+
+
+def _target_key(req: Request, p: Mapping[str, Any]) -> TargetKey:
+    r = req.resource
+    roles = p.get("roles")
+    if type(roles) is list:
+        roles = tuple(roles)
+    if r is None:
+        return (p.get("id"), p.get("kind"), roles, req.action, req.tool.get("id"), None, None)
+    return (p.get("id"), p.get("kind"), roles, req.action, req.tool.get("id"), r.get("id"),
+            r.get("data_class"))
+
+
+def _entry(decision: Decision, plan: _Plan) -> _Entry:
+    # Failed conditions on bucketed numeric paths carry a value that differs between
+    # requests sharing the memo entry; remember where they are so hits can patch them in.
+    bucketed = plan.bucketed
+    dyn = tuple((i, bucketed[f.path]) for i, f in enumerate(decision.failed)
+                if f.path in bucketed)
+    env = decision.envelope
+    owner_env = str(env) if env is Envelope.BUSINESS or env is Envelope.SECURITY else None
+    return _Entry(decision, dyn, owner_env)
+
+
+def _key_function(rules: tuple[CompiledRule, ...]) -> tuple[KeyFn, set[str]]:
+    """Build the memo-key function for a candidate set (generated code, for speed).
+
+    Returns the function and the paths it reduces to threshold positions.
+    """
+    atoms = [a for r in rules if r.cond is not None for a in r.cond.atoms]
+    paths = list(dict.fromkeys(a.path for a in atoms))
+    env: dict[str, Any] = {"bl": bisect_left, "Mapping": Mapping}
+    lines = ["def key(req, cv):"]
+    for i, path in enumerate(paths):
+        lines += _read_lines(i, path, env)
+        spec = _bucket_spec([a for a in atoms if a.path == path])
+        if spec is None:
+            lines.append(f"    k{i} = v{i} if type(v{i}) is str else (type(v{i}), v{i})")
+        else:
+            env[f"T{i}"], env[f"S{i}"] = spec
+            lines += [
+                f"    t = type(v{i})",
+                f"    if (t is int or t is float) and v{i} == v{i}:",
+                f"        k{i} = bl(T{i}, v{i}) * 2 + (v{i} in S{i})",
+                "    else:",
+                f"        k{i} = (t, v{i})",
+            ]
+    lines.append("    return (" + "".join(f"k{i}, " for i in range(len(paths))) + ")")
+    # Generated rather than looped: this runs for every request. Only validated attribute
+    # paths reach the code, as names bound in env.
+    exec("\n".join(lines), env)
+    fn: KeyFn = env["key"]
+    return fn, {p for i, p in enumerate(paths) if f"T{i}" in env}
+
+
+def _read_lines(i: int, path: str, env: dict[str, Any]) -> list[str]:
+    if path == "action":
+        return [f"    v{i} = req.action"]
+    ns, _, rest = path.partition(".")
+    env[f"K{i}"] = rest
+    if ns == "counter":
+        return [f"    v{i} = cv.get(K{i})"]
+    if rest.startswith("attributes.") and ns == "request":
+        first, second = "attributes", rest[len("attributes."):]
+    elif "." in rest:
+        first, second = rest.split(".", 1)
+    else:
+        return [f"    m = req.{ns}", f"    v{i} = None if m is None else m.get(K{i})"]
+    env[f"K{i}"], env[f"L{i}"] = first, second
+    return [
+        f"    m = req.{ns}",
+        f"    m = None if m is None else m.get(K{i})",
+        f"    v{i} = m.get(L{i}) if isinstance(m, Mapping) else None",
+    ]
+
+
+def _bucket_spec(atoms: list[Atom]) -> tuple[list[Any], frozenset[Any]] | None:
+    """Thresholds when every comparison on a path depends only on a number's position."""
+    thresholds: set[Any] = set()
+    for a in atoms:
+        if a.type.kind == "enum":
+            return None
+        if a.op == "exists":
+            continue
+        c = a.value
+        if a.op in ("lt", "lte", "gt", "gte"):
+            if family(c) != "number":
+                return None
+            thresholds.add(c)
+        elif a.op in ("eq", "ne"):
+            if c is None:
+                continue
+            if family(c) != "number":
+                return None
+            thresholds.add(c)
+        elif a.op in ("in", "not_in"):
+            numbers = [x for x in c if family(x) == "number"]
+            if not numbers:
+                return None
+            thresholds.update(numbers)
+        else:
+            return None
+    return sorted(thresholds), frozenset(thresholds)
