@@ -575,7 +575,6 @@ class _Verifier:
         self.every = DEFAULT_CHECKPOINT_EVERY
         self.expect = 1  # next record seq
         self.prev = GENESIS.encode()  # hash of the last accepted chain link
-        self.prev_obj: dict[str, Any] | None = None  # last accepted record, when known
         self.prev_line = 0  # line of the last accepted record
         self.due = False  # a checkpoint must come next
         self.closed = False
@@ -586,45 +585,60 @@ class _Verifier:
     # -- main loop
 
     def run(self) -> VerifyReport:
+        handle = self.handle
+        first = handle.readline()
+        if not first:
+            return self._fail(Problem.TRUNCATED, 1, None, "the log is empty: it has no header")
+        if first[-1:] != b"\n":
+            return self._partial_line(1, first)
+        bad = self._header(first)
+        if bad is not None:
+            return bad
+        # The loop keeps the chain state in locals (this is the hot path) and hands it to the
+        # careful path through self whenever a line needs more than the fast check.
         sha256 = hashlib.sha256
-        number = 0
-        for raw in self.handle:
+        mark, tail, checkpoint_start = _HASH_MARK, _TAIL_LEN, _CHECKPOINT_START
+        every = self.every
+        prev, expect, prev_line, fast = self.prev, self.expect, 0, True
+        number = 1
+        for raw in handle:
             number += 1
+            # Fast path: the line's bytes hash to its hash, and it has exactly one "prev" and
+            # one "seq" member, holding the expected values. Exactly one means it is the
+            # top-level member the writer put there; anything unusual takes the careful path.
+            if fast and raw[-tail:-67] == mark and raw[-3:] == b'"}\n':
+                body = raw[:-tail] + b"}"
+                digest = sha256(body).hexdigest().encode()
+                if digest == raw[-67:-3]:
+                    at = body.find(b'"prev":')
+                    if (
+                        body.startswith(b'"prev":"' + prev + b'"', at)
+                        and body.rfind(b'"prev":') == at
+                    ):
+                        token = b'"seq":%d' % expect
+                        at = body.rfind(b'"seq":')
+                        if (
+                            body.startswith(token, at)
+                            and body[at + len(token)] in b",}"
+                            and body.find(b'"seq":') == at
+                            and not raw.startswith(checkpoint_start)
+                        ):
+                            prev, prev_line = digest, number
+                            if expect % every == 0:
+                                fast = False
+                                self.due = True
+                            expect += 1
+                            continue
+            self.prev, self.expect, self.prev_line = prev, expect, prev_line
             if raw[-1:] != b"\n":
                 return self._partial_line(number, raw)
-            if number == 1:
-                bad = self._header(raw)
-                if bad is not None:
-                    return bad
-                continue
-            # Fast path: a record line whose bytes hash to its hash, whose only top-level-looking
-            # "prev"/"seq" members are the expected ones. Exactly one occurrence means it is the
-            # top-level member the writer put there; anything unusual takes the careful path.
-            if not (self.due or self.closed) and raw[-_TAIL_LEN:-67] == _HASH_MARK:
-                body = raw[:-_TAIL_LEN] + b"}"
-                digest = sha256(body).hexdigest().encode()
-                seq = self.expect
-                if (
-                    digest == raw[-67:-3]
-                    and raw[-3:] == b'"}\n'
-                    and body.count(b'"prev":') == 1
-                    and b'"prev":"' + self.prev + b'"' in body
-                    and body.count(b'"seq":') == 1
-                    and (b'"seq":%d,' % seq in body or body.endswith(b'"seq":%d}' % seq))
-                    and not raw.startswith(_CHECKPOINT_START)
-                ):
-                    self.prev = digest
-                    self.prev_obj = None
-                    self.prev_line = number
-                    self.expect = seq + 1
-                    self.due = seq % self.every == 0
-                    continue
             line = _parse(number, raw)
             bad = self._checkpoint(line) if line.is_checkpoint else self._record(line)
             if bad is not None:
                 return bad
-        if number == 0:
-            return self._fail(Problem.TRUNCATED, 1, None, "the log is empty: it has no header")
+            prev, expect, prev_line = self.prev, self.expect, self.prev_line
+            fast = not (self.due or self.closed)
+        self.prev, self.expect, self.prev_line = prev, expect, prev_line
         if not self.closed:
             return self._fail(
                 Problem.TRUNCATED,
@@ -796,7 +810,6 @@ class _Verifier:
             if self.due:
                 return self._missing_checkpoint(n)
             self.prev = obj["hash"].encode()
-            self.prev_obj = obj
             self.prev_line = n
             self.expect = seq + 1
             self.due = seq % self.every == 0

@@ -229,6 +229,23 @@ def test_records_with_nested_prev_and_seq_keys_verify(tmp_path: Path) -> None:
     )
 
 
+def test_a_nested_prev_cannot_vouch_for_a_forged_predecessor(tmp_path: Path) -> None:
+    # An agent that can get text into a record could plant the hash of a forged predecessor in a
+    # nested "prev"; the verifier must link through the top-level member only.
+    path = tmp_path / "planted.jsonl"
+    with AuditWriter(path, KEY, run_id="r") as log:
+        log.append(record(1))
+        forged = rehashed(dict(record(77), seq=2, prev=log.last_hash))
+        planted = json.loads(forged)["hash"]
+        log.append(record(2))
+        log.append({**record(3), "zz": {"prev": planted}})
+    lines = lines_of(path)
+    lines[2] = forged
+    report = verify_log(rewrite(path, lines), KEY.public_key())
+    assert not report.ok
+    assert (report.problem, report.first_bad_line, report.records) == (Problem.DELETED, 4, 2)
+
+
 # --------------------------------------------------------------------------- byte flips
 
 

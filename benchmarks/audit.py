@@ -1,0 +1,168 @@
+"""Audit log throughput: records/s written and verified, beside plain JSON of the same records.
+
+Writing includes the hash chain, buffered writes and a signed checkpoint every 1,000 records
+with flush + fsync at each; verifying checks every hash, link and signature.
+
+Run: ``python benchmarks/audit.py [--records N] [--repeats R] [--profile write|verify]``.
+Prints medians over the repeats and ratios; it is not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.audit import AuditWriter, canonical_json, derive_signing_key, verify_log
+
+WRITE_TARGET = 100_000.0
+VERIFY_TARGET = 200_000.0
+AGENTS = ("support-bot", "planner", "coder", "deployer", "vendor-crm-agent", "finance-bot")
+TOOLS = ("crm.read", "crm.export", "email.send", "repo.push", "deploy.run", "refund.issue")
+
+
+def make_records(n: int) -> list[dict[str, Any]]:
+    """N distinct decision records shaped like the simulator's (15 fields, nested decision)."""
+    out = []
+    for i in range(n):
+        agent = AGENTS[i % len(AGENTS)]
+        rule = f"{agent}-{TOOLS[i % len(TOOLS)]}"
+        out.append(
+            {
+                "event": i * 3 + 1,
+                "time": round(i * 0.731, 3),
+                "agent": f"spiffe://acme.example/agent/{agent}",
+                "chain": [f"spiffe://acme.example/agent/{a}" for a in AGENTS[: 1 + i % 3]],
+                "task": f"task-{i // 7:06d}",
+                "tool": TOOLS[i % len(TOOLS)],
+                "resource": f"crm/customers/{i % 5000}",
+                "data_class": ("customer_pii", "internal", "credentials", "public")[i % 4],
+                "records": (i * 7919) % 250,
+                "jti": f"acme-{i // 7:08d}",
+                "decision": {
+                    "effect": ("allow", "allow", "deny", "require_approval")[i % 4],
+                    "rule": rule,
+                    "matched": [rule, "baseline-allow"],
+                    "envelope": ("business", "security", "legal")[i % 3],
+                },
+                "owners": {
+                    "business": "ana@acme.example",
+                    "security": "bo@acme.example",
+                    "incident": "cy@acme.example",
+                },
+                "destination": "internal" if i % 5 else "external",
+                "session": f"s-{i % 97}",
+                "outcome": "executed" if i % 4 != 2 else "blocked",
+            }
+        )
+    return out
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def write_audit(path: Path, records: list[dict[str, Any]]) -> None:
+    key = derive_signing_key(1)
+    with AuditWriter(path, key, run_id="bench", overwrite=True) as log:
+        append = log.append
+        for rec in records:
+            append(rec)
+
+
+def write_plain(path: Path, records: list[dict[str, Any]]) -> None:
+    """The floor: canonical JSON Lines with no chain, no hashing, no signatures, no fsync."""
+    dumps = json.dumps
+    with open(path, "w", encoding="utf-8", buffering=1 << 20) as out:
+        for rec in records:
+            out.write(dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n")
+
+
+def encode_only(records: list[dict[str, Any]]) -> None:
+    """The floor for any writer of this format: the canonical encoding alone."""
+    for rec in records:
+        canonical_json(rec)
+
+
+def read_plain(path: Path) -> None:
+    """The floor for reading: parse every line, check nothing."""
+    loads = json.loads
+    with open(path, "rb") as handle:
+        for raw in handle:
+            loads(raw)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--profile", choices=("write", "verify"), help="pyinstrument one pass")
+    args = parser.parse_args()
+    records = make_records(args.records)
+    n = len(records)
+
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+        log = Path(tmp) / "bench.audit.jsonl"
+        plain = Path(tmp) / "bench.plain.jsonl"
+        if args.profile:
+            from pyinstrument import Profiler
+
+            write_audit(log, records)
+            profiler = Profiler()
+            with profiler:
+                if args.profile == "write":
+                    write_audit(log, records)
+                else:
+                    verify_log(log)
+            print(profiler.output_text(unicode=True, color=False))
+            return
+
+        t_write = median_seconds(lambda: write_audit(log, records), args.repeats)
+        t_plain_w = median_seconds(lambda: write_plain(plain, records), args.repeats)
+        t_encode = median_seconds(lambda: encode_only(records), args.repeats)
+        report = verify_log(log)
+        assert report.ok and report.records == n, report
+        t_verify = median_seconds(lambda: verify_log(log), args.repeats)
+        t_plain_r = median_seconds(lambda: read_plain(plain), args.repeats)
+        size = log.stat().st_size
+
+    write_rate = n / t_write
+    verify_rate = n / t_verify
+    print(
+        f"audit log benchmark: {n:,} records ({size / n:.0f} bytes/line), "
+        f"median of {args.repeats}, checkpoint every 1,000 (fsync each)"
+    )
+    print(
+        f"  write   {write_rate:>10,.0f} records/s   target {WRITE_TARGET:,.0f}  "
+        f"({write_rate / WRITE_TARGET:.2f}x target)"
+    )
+    print(
+        f"  verify  {verify_rate:>10,.0f} records/s   target {VERIFY_TARGET:,.0f}  "
+        f"({verify_rate / VERIFY_TARGET:.2f}x target)"
+    )
+    print(
+        f"  plain json.dumps + write  {n / t_plain_w:>10,.0f} records/s   "
+        f"(audit write costs {t_write / t_plain_w:.2f}x)"
+    )
+    print(
+        f"  canonical_json alone      {n / t_encode:>10,.0f} records/s   "
+        f"(audit write costs {t_write / t_encode:.2f}x)"
+    )
+    print(
+        f"  plain json.loads per line {n / t_plain_r:>10,.0f} records/s   "
+        f"(audit verify costs {t_verify / t_plain_r:.2f}x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
