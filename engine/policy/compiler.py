@@ -83,21 +83,28 @@ class CompiledTarget:
 
     def matches(self, key: TargetKey) -> bool:
         """Does a request with this target key fall under the target?"""
-        pid, kind, roles, action, tool, resource, data_class = key
-        if self.has_principals:
-            hit = (self.agents is not None and self.agents.matches(pid)) or (
-                self.kinds is not None and self.kinds.matches(kind)) or (
-                self.roles is not None and isinstance(roles, tuple | list)
-                and any(self.roles.matches(r) for r in roles))
-            if not hit:
-                return False
-        if self.actions is not None and not self.actions.matches(action):
+        if not self.matches_principal(key[0], key[1], key[2]):
             return False
-        if self.tools is not None and not self.tools.matches(tool):
+        if self.tools is not None and not self.tools.matches(key[4]):
             return False
-        if self.resources is not None and not self.resources.matches(resource):
+        return self.matches_rest(key)
+
+    def matches_principal(self, pid: Any, kind: Any, roles: Any) -> bool:
+        """Does a principal with this id, kind and roles fall under the target?"""
+        if not self.has_principals:
+            return True
+        return (self.agents is not None and self.agents.matches(pid)) or (
+            self.kinds is not None and self.kinds.matches(kind)) or (
+            self.roles is not None and isinstance(roles, tuple | list)
+            and any(self.roles.matches(r) for r in roles))
+
+    def matches_rest(self, key: TargetKey) -> bool:
+        """The facets other than principals and tools (used after the index has done those)."""
+        if self.actions is not None and not self.actions.matches(key[3]):
             return False
-        return self.data_classes is None or self.data_classes.matches(data_class)
+        if self.resources is not None and not self.resources.matches(key[5]):
+            return False
+        return self.data_classes is None or self.data_classes.matches(key[6])
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,20 +187,27 @@ class CompiledPolicy:
     attenuation: bool
     warnings: tuple[str, ...]
     scenario: Scenario
-    by_tool: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
-    any_tool: tuple[int, ...] = ()
-    glob_tool: tuple[int, ...] = ()
-    declared_tools: frozenset[str] = frozenset()
+    by_tool: Mapping[str, frozenset[int]] = field(default_factory=dict)
+    """Declared tool id -> rules whose target admits it (tool facet matches, or none)."""
+    by_agent: Mapping[str, frozenset[int]] = field(default_factory=dict)
+    """Declared agent name -> rules whose principal facet admits it as declared."""
+    agent_signature: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    """Declared agent name -> (kind, roles) as the scenario declares them."""
 
     def candidates(self, key: TargetKey) -> tuple[CompiledRule, ...]:
-        """Rules whose target matches ``key``, in document order (uses the tool index)."""
-        tool = key[4]
-        if tool in self.declared_tools:
-            pool: Iterable[int] = sorted((*self.by_tool.get(tool, ()), *self.any_tool))
-        else:
-            pool = sorted((*self.glob_tool, *self.any_tool))
+        """Rules whose target matches ``key``, in document order.
+
+        For a declared tool and a principal exactly as the scenario declares it, the tool
+        and agent indexes are intersected; anything else is matched rule by rule.
+        """
         rules = self.rules
-        return tuple(rules[i] for i in pool if rules[i].target.matches(key))
+        pid, tool = key[0], key[4]
+        tools = self.by_tool.get(tool)
+        sig = self.agent_signature.get(pid) if type(pid) is str else None
+        if tools is not None and sig is not None and sig == (key[1], key[2]):
+            pool = sorted(tools & self.by_agent[pid])
+            return tuple(rules[i] for i in pool if rules[i].target.matches_rest(key))
+        return tuple(r for r in rules if r.target.matches(key))
 
     def rule_ids(self) -> tuple[str, ...]:
         """Ids of every rule and sequence, in document order."""
@@ -308,26 +322,23 @@ class _Compiler:
         if self.problems:
             errors = [self.error(p, e, f) for p, e, f in self.problems[:MAX_ERRORS]]
             raise LoadErrors(errors)
-        by_tool: dict[str, list[int]] = {}
-        any_tool: list[int] = []
-        glob_tool: list[int] = []
-        for rule in rules:
-            tools = rule.target.tools
-            if tools is None:
-                any_tool.append(rule.index)
-                continue
-            for tid in self.universe["tools"]:
-                if tools.matches(tid):
-                    by_tool.setdefault(tid, []).append(rule.index)
-            if tools.globs:
-                glob_tool.append(rule.index)
+        by_tool = {
+            tid: frozenset(r.index for r in rules
+                           if r.target.tools is None or r.target.tools.matches(tid))
+            for tid in self.universe["tools"]
+        }
+        signature = {a.name: (a.kind, tuple(a.roles)) for a in self.scenario.agents}
+        by_agent = {
+            name: frozenset(r.index for r in rules
+                            if r.target.matches_principal(name, kind, roles))
+            for name, (kind, roles) in signature.items()
+        }
         return CompiledPolicy(
             name=d.policy, source=self.source, rules=rules, sequences=sequences,
             counters=counters, legal_owner=d.legal_owner, max_depth=d.delegation.max_depth,
             attenuation=d.delegation.attenuation, warnings=tuple(self.warnings),
-            scenario=self.scenario, by_tool={k: tuple(v) for k, v in by_tool.items()},
-            any_tool=tuple(any_tool), glob_tool=tuple(glob_tool),
-            declared_tools=self.universe["tools"],
+            scenario=self.scenario, by_tool=by_tool, by_agent=by_agent,
+            agent_signature=signature,
         )
 
     def _counter_ids(self, counters: tuple[CounterDef, ...]) -> frozenset[str]:

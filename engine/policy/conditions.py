@@ -83,19 +83,17 @@ class Node:
     kind: str
     children: tuple[Node, ...] = ()
 
-    def failure(self, req: Any, cv: Mapping[str, Any]) -> tuple[str, str, Any]:
-        """The first failed condition (text, path, actual value); call only when test is False."""
+    def failure(self, req: Any, cv: Mapping[str, Any]) -> tuple[str, str]:
+        """The first failed condition and the path it reads; call only when test is False.
+
+        For ``all`` it is the first child that failed; an ``any`` (every alternative failed)
+        or a ``not`` (the inner condition held) is reported whole, at its first path.
+        """
         if self.kind == "all":
             for child in self.children:
                 if not child.test(req, cv):
                     return child.failure(req, cv)
-        if self.kind == "atom":
-            atom = self.atoms[0]
-            return self.text, atom.path, atom.get(req, cv)
-        # any: every alternative failed; not: the inner condition held. Report the whole
-        # condition, located at the first attribute it reads.
-        first = self.atoms[0]
-        return self.text, first.path, first.get(req, cv)
+        return self.text, self.atoms[0].path
 
 
 @dataclass(frozen=True, eq=False)

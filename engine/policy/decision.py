@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -98,11 +98,33 @@ def _json(value: Any) -> Any:
     return str(value)
 
 
-@dataclass(frozen=True, slots=True)
+class _Core(NamedTuple):
+    """The part of a decision shared by every request in one equivalence class."""
+
+    effect: Effect
+    reason: Reason
+    rule: str | None
+    matched: tuple[str, ...]
+    shadow: tuple[ShadowMatch, ...]
+    failed: tuple[tuple[str, str, str, int], ...]
+    """(rule, condition, path, index of the actual value in the decision's values)."""
+    sequences: tuple[SequenceMatch, ...]
+    obligations: tuple[str, ...]
+    envelope: Envelope | None
+    errors: tuple[str, ...]
+
+
+_FIELDS = ("effect", "reason", "rule", "matched", "shadow", "failed", "sequences", "obligations",
+           "envelope", "owner", "errors", "chain", "hop")
+_set = object.__setattr__
+
+
 class Decision:
     """The outcome of deciding one request, with everything needed to explain it.
 
-    Decisions are immutable and may be shared between identical requests.
+    Immutable (slots, no attribute can be set) and compared by value. Internally the parts
+    that requests of one equivalence class share are held once, so the engine can hand out
+    a decision per request without copying its explanation.
 
     Attributes:
         effect: allow, deny or require_approval.
@@ -126,29 +148,142 @@ class Decision:
             (attenuation), or None.
     """
 
-    effect: Effect
-    reason: Reason
-    rule: str | None = None
-    matched: tuple[str, ...] = ()
-    shadow: tuple[ShadowMatch, ...] = ()
-    failed: tuple[FailedCondition, ...] = ()
-    sequences: tuple[SequenceMatch, ...] = ()
-    obligations: tuple[str, ...] = ()
-    envelope: Envelope | None = None
-    owner: str | None = None
-    errors: tuple[str, ...] = ()
-    chain: tuple[str, ...] = ()
-    hop: str | None = None
+    __slots__ = ("_core", "_values", "chain", "hop", "owner")
+
+    _core: _Core
+    _values: tuple[Any, ...]
+    owner: str | None
+    chain: tuple[str, ...]
+    hop: str | None
+
+    def __init__(
+        self,
+        effect: Effect,
+        reason: Reason,
+        rule: str | None = None,
+        matched: tuple[str, ...] = (),
+        shadow: tuple[ShadowMatch, ...] = (),
+        failed: tuple[FailedCondition, ...] = (),
+        sequences: tuple[SequenceMatch, ...] = (),
+        obligations: tuple[str, ...] = (),
+        envelope: Envelope | None = None,
+        owner: str | None = None,
+        errors: tuple[str, ...] = (),
+        chain: tuple[str, ...] = (),
+        hop: str | None = None,
+    ) -> None:
+        spec = tuple((f.rule, f.condition, f.path, i) for i, f in enumerate(failed))
+        _set(self, "_core", _Core(Effect(effect), Reason(reason), rule, tuple(matched),
+                                  tuple(shadow), spec, tuple(sequences), tuple(obligations),
+                                  None if envelope is None else Envelope(envelope),
+                                  tuple(errors)))
+        _set(self, "_values", tuple(f.actual for f in failed))
+        _set(self, "owner", owner)
+        _set(self, "chain", tuple(chain))
+        _set(self, "hop", hop)
+
+    @classmethod
+    def _make(cls, core: _Core, values: tuple[Any, ...], owner: str | None,
+              chain: tuple[str, ...] = (), hop: str | None = None) -> Decision:
+        """Build from a shared core and this request's attribute values (engine fast path)."""
+        self = object.__new__(cls)
+        _set(self, "_core", core)
+        _set(self, "_values", values)
+        _set(self, "owner", owner)
+        _set(self, "chain", chain)
+        _set(self, "hop", hop)
+        return self
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    # The shared fields, read through the core.
+    @property
+    def effect(self) -> Effect:
+        """allow, deny or require_approval."""
+        return self._core.effect
+
+    @property
+    def reason(self) -> Reason:
+        """Why the effect was reached."""
+        return self._core.reason
+
+    @property
+    def rule(self) -> str | None:
+        """The deciding rule or sequence id."""
+        return self._core.rule
+
+    @property
+    def matched(self) -> tuple[str, ...]:
+        """Enforced rules that matched, in policy order."""
+        return self._core.matched
+
+    @property
+    def shadow(self) -> tuple[ShadowMatch, ...]:
+        """Shadow rules and sequences that matched, with the effect each would have had."""
+        return self._core.shadow
+
+    @property
+    def failed(self) -> tuple[FailedCondition, ...]:
+        """Targeted-but-unmatched rules: first failed condition and the actual value."""
+        values = self._values
+        return tuple(FailedCondition(r, c, p, values[i]) for r, c, p, i in self._core.failed)
+
+    @property
+    def sequences(self) -> tuple[SequenceMatch, ...]:
+        """Sequences this request completes, with the earlier steps."""
+        return self._core.sequences
+
+    @property
+    def obligations(self) -> tuple[str, ...]:
+        """Obligations of the enforced rules that produced the effect."""
+        return self._core.obligations
+
+    @property
+    def envelope(self) -> Envelope | None:
+        """The envelope of the deciding rule."""
+        return self._core.envelope
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        """Problems met while deciding, as text."""
+        return self._core.errors
 
     @property
     def allowed(self) -> bool:
         """True when the request may go ahead without approval."""
-        return self.effect is Effect.ALLOW
+        return self._core.effect is Effect.ALLOW
 
     @property
     def origin(self) -> str | None:
         """The agent that started the delegation chain (None when not delegated)."""
         return self.chain[-1] if self.chain else None
+
+    def fields(self) -> dict[str, Any]:
+        """Every field by name, in declaration order."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
+    def replace(self, **changes: Any) -> Decision:
+        """A copy with some fields changed (like ``dataclasses.replace``)."""
+        unknown = set(changes) - set(_FIELDS)
+        if unknown:
+            raise TypeError(f"Decision has no field(s) {', '.join(sorted(unknown))}")
+        return Decision(**{**self.fields(), **changes})
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return self is other or self.fields() == other.fields()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.fields().values()))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.fields().items())
+        return f"Decision({inner})"
 
     def headline(self) -> str:
         """One line: the effect and why."""

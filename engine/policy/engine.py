@@ -42,11 +42,11 @@ from engine.policy.decision import (
     Decision,
     Effect,
     Envelope,
-    FailedCondition,
     Reason,
     SequenceMatch,
     ShadowMatch,
     StepRef,
+    _Core,
 )
 from engine.policy.request import EMPTY, Request, principal_attributes
 
@@ -54,51 +54,48 @@ MAX_PLANS = 50_000
 """Distinct (principal, action, tool, resource) combinations kept before starting afresh."""
 MAX_MEMO = 20_000
 """Memoised decisions per combination before its memo starts afresh."""
-MAX_VARIANTS = 64
-"""Copies of one memoised decision differing only in the actual values of failed conditions."""
+MAX_BUCKET_CACHE = 4096
+"""Numbers whose threshold class is cached, per attribute path and candidate set."""
 DEPTH_RULE = "delegation.max_depth"
 
 _ALLOW, _DENY, _APPROVAL = Effect.ALLOW, Effect.DENY, Effect.REQUIRE_APPROVAL
+_LEGAL = Envelope.LEGAL
+_make = Decision._make
 _NO_CV: Mapping[str, Any] = EMPTY
 
-KeyFn = Callable[[Request, Mapping[str, Any]], tuple[Any, ...]]
+KeyFn = Callable[[Request, Mapping[str, Any]], tuple[tuple[Any, ...], tuple[Any, ...]]]
+"""Returns (memo key, the values of the paths read, in path order)."""
 
 
-class _Entry:
-    """A memoised decision and how to adapt it to a request in the same equivalence class."""
+class _Shared:
+    """What all target combinations with the same candidate rules share: the memo."""
 
-    __slots__ = ("decision", "dyn", "owner_env", "values", "variants")
+    __slots__ = ("counter_reads", "index", "key", "memo", "rules")
 
-    def __init__(self, decision: Decision, dyn: tuple[tuple[int, Atom], ...],
-                 owner_env: str | None) -> None:
-        self.decision = decision
-        self.dyn = dyn
-        """(index in decision.failed, atom) for failed conditions on bucketed numbers."""
-        self.values = tuple(decision.failed[i].actual for i, _ in dyn)
-        self.variants: dict[tuple[Any, ...], Decision] = {}
-        self.owner_env = owner_env
+    def __init__(self, rules: tuple[CompiledRule, ...],
+                 counter_reads: tuple[CompiledCounter, ...]) -> None:
+        self.rules = rules
+        self.counter_reads = counter_reads
+        self.key, paths = _key_function(rules)
+        self.index = {p: i for i, p in enumerate(paths)}
+        # memo key -> [shared core, whether it needs the request's values, last decision]
+        self.memo: dict[tuple[Any, ...], list[Any]] = {}
 
 
 class _Plan:
     """Everything about one (principal, action, tool, resource) combination."""
 
-    __slots__ = ("bucketed", "counter_reads", "counters", "key", "memo", "needs_time", "rules",
-                 "stateful", "steps")
+    __slots__ = ("counter_reads", "counters", "needs_time", "shared", "stateful", "steps")
 
-    def __init__(self, rules: tuple[CompiledRule, ...], counter_reads: tuple[CompiledCounter, ...],
-                 counters: tuple[CompiledCounter, ...],
+    def __init__(self, shared: _Shared, counters: tuple[CompiledCounter, ...],
                  steps: tuple[tuple[CompiledSequence, int, CompiledStep], ...]) -> None:
-        self.rules = rules
-        self.counter_reads = counter_reads
+        self.shared = shared
+        self.counter_reads = shared.counter_reads
         self.counters = counters
         self.steps = steps
-        self.stateful = bool(counter_reads or counters or steps)
+        self.stateful = bool(self.counter_reads or counters or steps)
         self.needs_time = bool(steps) or any(
-            c.window is not None for c in (*counter_reads, *counters))
-        self.key, buckets = _key_function(rules)
-        atoms = {a.path: a for r in rules if r.cond is not None for a in r.cond.atoms}
-        self.bucketed: dict[str, Atom] = {p: atoms[p] for p in buckets}
-        self.memo: dict[tuple[Any, ...], _Entry] = {}
+            c.window is not None for c in (*self.counter_reads, *counters))
 
 
 class PolicyEngine:
@@ -113,6 +110,7 @@ class PolicyEngine:
         self._base = compiled
         self._policy = compiled
         self._plans: dict[TargetKey, _Plan] = {}
+        self._shared: dict[tuple[int, ...], _Shared] = {}
         self._counters: dict[str, dict[Any, dict[int, list[Any]]]] = {}
         self._seq: dict[str, dict[Any, dict[int, list[Any]]]] = {}
         self._hop_principals: dict[str, Mapping[str, Any]] = {}
@@ -130,6 +128,7 @@ class PolicyEngine:
         """Forget all state and tightenings: back to the compiled policy as loaded."""
         self._policy = self._base
         self._plans = {}
+        self._shared = {}
         self._counters = {"session": {}, "chain": {}, "agent": {}, "task": {}}
         self._seq = {"session": {}, "chain": {}, "agent": {}}
         self._small = {}
@@ -142,6 +141,7 @@ class PolicyEngine:
         """
         self._policy = self._policy.with_enforced(rule_id)
         self._plans = {}
+        self._shared = {}
         self._small = {}
 
     def end_session(self, session_id: str) -> None:
@@ -171,8 +171,10 @@ class PolicyEngine:
             if req.token.get("valid") is not True:
                 return self._invalid_token(req)
             chain = req.chain
-            if chain and (chain.get("depth") or len(chain.get("actors") or ()) > 1):
-                return self._decide_delegated(req)
+            if chain:
+                depth = chain.get("depth")
+                if depth or (depth is None and len(chain.get("actors") or ()) > 1):
+                    return self._decide_delegated(req)
             p = req.principal
             roles = p.get("roles")
             r = req.resource
@@ -186,7 +188,28 @@ class PolicyEngine:
             if plan is None:
                 plan = self._plan(key)
             if not plan.stateful:
-                return self._stateless(req, plan, _NO_CV)
+                # The hot path, inlined from _stateless: memo lookup, owner, shared decision.
+                shared = plan.shared
+                mkey, values = shared.key(req, _NO_CV)
+                entry = shared.memo.get(mkey)
+                if entry is None:
+                    return self._stateless(req, plan, _NO_CV)
+                core = entry[0]
+                env = core.envelope
+                if env is None:
+                    owner = None
+                elif env is _LEGAL:
+                    owner = self._policy.legal_owner
+                else:
+                    owners = p.get("owners")
+                    owner = owners.get(env) if owners is not None else None
+                if not entry[1]:
+                    values = ()
+                last = entry[2]
+                if last is not None and last.owner == owner and last._values == values:
+                    return last
+                decision = entry[2] = _make(core, values, owner)
+                return decision
             decision, hits, now = self._stateful(req, plan)
             if decision.effect is _ALLOW:
                 self._apply(req, plan, hits, now)
@@ -233,62 +256,63 @@ class PolicyEngine:
                 return found
         policy = self._policy
         rules = policy.candidates(key)
-        read = {a.path for r in rules if r.cond is not None for a in r.cond.atoms}
-        counter_reads = tuple(c for c in policy.counters if "counter." + c.id in read)
+        ids = tuple(r.index for r in rules)
+        shared = self._shared.get(ids)
+        if shared is None:
+            read = {a.path for r in rules if r.cond is not None for a in r.cond.atoms}
+            counter_reads = tuple(c for c in policy.counters if "counter." + c.id in read)
+            shared = self._shared[ids] = _Shared(rules, counter_reads)
         counters = tuple(c for c in policy.counters if c.target.matches(key))
         steps = tuple((s, j, step) for s in policy.sequences
                       for j, step in enumerate(s.steps) if step.target.matches(key))
-        plan = _Plan(rules, counter_reads, counters, steps)
+        plan = _Plan(shared, counters, steps)
         if len(self._plans) >= MAX_PLANS:
             self._plans = {}
+            self._shared = {}
         self._plans[key] = plan
         return plan
 
     def _stateless(self, req: Request, plan: _Plan, cv: Mapping[str, Any]) -> Decision:
         """The rules' decision (no sequences), memoised per equivalence class of requests."""
+        shared = plan.shared
+        mkey, values = shared.key(req, cv)
         try:
-            mkey = plan.key(req, cv)
-            entry = plan.memo.get(mkey)
+            entry = shared.memo.get(mkey)
         except TypeError:  # an unhashable attribute value: decide without the memo
-            return self._evaluate(req, plan, cv)
+            core = self._evaluate(req, shared, cv)
+            return Decision._make(core, values, self._owner(core.envelope, req.principal))
         if entry is None:
-            decision = self._evaluate(req, plan, cv)
-            memo = plan.memo
+            core = self._evaluate(req, shared, cv)
+            memo = shared.memo
             if len(memo) >= MAX_MEMO:
                 memo.clear()
-            memo[mkey] = _entry(decision, plan)
-            return decision
-        decision = entry.decision
-        env = entry.owner_env
-        if env is not None:
+            entry = memo[mkey] = [core, bool(core.failed), None]
+        core = entry[0]
+        env = core.envelope
+        if env is None:
+            owner = None
+        elif env is _LEGAL:
+            owner = self._policy.legal_owner
+        else:
             owners = req.principal.get("owners")
-            current = owners.get(env) if owners else None
-            if current != decision.owner:
-                return self._evaluate(req, plan, cv)
-        if not entry.dyn:
-            return decision
-        values = tuple(atom.get(req, cv) for _, atom in entry.dyn)
-        if values == entry.values:
-            return decision
-        variant = entry.variants.get(values)
-        if variant is None:
-            failed = list(decision.failed)
-            for (i, _), value in zip(entry.dyn, values, strict=True):
-                failed[i] = failed[i]._replace(actual=value)
-            variant = replace(decision, failed=tuple(failed))
-            if len(entry.variants) >= MAX_VARIANTS:
-                entry.variants.clear()
-            entry.variants[values] = variant
-        return variant
+            owner = owners.get(env) if owners is not None else None
+        if not entry[1]:
+            values = ()
+        last = entry[2]
+        if last is not None and last.owner == owner and last._values == values:
+            return last  # identical decisions are shared (they are immutable)
+        decision = entry[2] = Decision._make(core, values, owner)
+        return decision
 
-    def _evaluate(self, req: Request, plan: _Plan, cv: Mapping[str, Any]) -> Decision:
+    def _evaluate(self, req: Request, shared: _Shared, cv: Mapping[str, Any]) -> _Core:
         """Evaluate every candidate rule (the slow, complete path)."""
         matched: list[CompiledRule] = []
         shadow: list[ShadowMatch] = []
-        failed: list[FailedCondition] = []
+        failed: list[tuple[str, str, str, int]] = []
         errors: list[str] = []
         errored: list[CompiledRule] = []
-        for rule in plan.rules:
+        index = shared.index
+        for rule in shared.rules:
             cond = rule.cond
             if cond is None:
                 ok = True
@@ -307,8 +331,8 @@ class PolicyEngine:
                     matched.append(rule)
             else:
                 assert cond is not None
-                text, path, actual = cond.failure(req, cv)
-                failed.append(FailedCondition(rule.id, text, path, actual))
+                text, path = cond.failure(req, cv)
+                failed.append((rule.id, text, path, index[path]))
         decider = _first(matched, _DENY) or _first(matched, _APPROVAL) or _first(matched, _ALLOW)
         if decider is None:
             effect, reason = _DENY, Reason.NO_MATCHING_ALLOW
@@ -325,11 +349,10 @@ class PolicyEngine:
                 # Fail closed: a rule that might have restricted the request was skipped.
                 effect, reason, decider, obligations = _DENY, Reason.ERROR, rule, ()
                 break
-        envelope = decider.envelope if decider is not None else None
-        return Decision(
+        return _Core(
             effect, reason, decider.id if decider is not None else None,
             tuple(r.id for r in matched), tuple(shadow), tuple(failed), (), obligations,
-            envelope, self._owner(envelope, req.principal), tuple(errors),
+            decider.envelope if decider is not None else None, tuple(errors),
         )
 
     def _owner(self, envelope: Envelope | None, principal: Mapping[str, Any]) -> str | None:
@@ -400,8 +423,9 @@ class PolicyEngine:
     def _with_sequences(self, req: Request, base: Decision,
                         completions: list[tuple[CompiledSequence, SequenceMatch]],
                         seq_errors: list[tuple[CompiledSequence, str]]) -> Decision:
-        effect, reason, rule = base.effect, base.reason, base.rule
-        envelope, obligations = base.envelope, base.obligations
+        core = base._core
+        effect, reason, rule = core.effect, core.reason, core.rule
+        envelope, obligations = core.envelope, core.obligations
         owner = base.owner
         if reason not in (Reason.EXPLICIT_DENY, Reason.ERROR):
             best: CompiledSequence | None = None
@@ -422,14 +446,15 @@ class PolicyEngine:
                 envelope, obligations = seq.envelope, ()
                 owner = self._owner(envelope, req.principal)
                 break
-        shadow = base.shadow + tuple(ShadowMatch(s.id, s.effect) for s, _ in completions
+        shadow = core.shadow + tuple(ShadowMatch(s.id, s.effect) for s, _ in completions
                                      if s.shadow)
-        return replace(
-            base, effect=effect, reason=reason, rule=rule, envelope=envelope, owner=owner,
+        new = core._replace(
+            effect=effect, reason=reason, rule=rule, envelope=envelope,
             obligations=obligations, shadow=shadow,
             sequences=tuple(m for _, m in completions),
-            errors=base.errors + tuple(text for _, text in seq_errors),
+            errors=core.errors + tuple(text for _, text in seq_errors),
         )
+        return Decision._make(new, base._values, owner)
 
     def _counter_values(self, req: Request, plan: _Plan, now: float | None) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -510,8 +535,8 @@ class PolicyEngine:
                   ) -> Decision:
         actors = tuple(chain.get("actors") or ()) if chain else ()
         if len(actors) < 2:
-            return decision if hop is None else replace(decision, hop=hop)
-        return replace(decision, chain=actors, hop=hop)
+            actors = ()
+        return Decision._make(decision._core, decision._values, decision.owner, actors, hop)
 
     def _decide_delegated(self, req: Request) -> Decision:
         chain = req.chain
@@ -633,25 +658,14 @@ def _target_key(req: Request, p: Mapping[str, Any]) -> TargetKey:
             r.get("data_class"))
 
 
-def _entry(decision: Decision, plan: _Plan) -> _Entry:
-    # Failed conditions on bucketed numeric paths carry a value that differs between
-    # requests sharing the memo entry; remember where they are so hits can patch them in.
-    bucketed = plan.bucketed
-    dyn = tuple((i, bucketed[f.path]) for i, f in enumerate(decision.failed)
-                if f.path in bucketed)
-    env = decision.envelope
-    owner_env = str(env) if env is Envelope.BUSINESS or env is Envelope.SECURITY else None
-    return _Entry(decision, dyn, owner_env)
-
-
-def _key_function(rules: tuple[CompiledRule, ...]) -> tuple[KeyFn, set[str]]:
+def _key_function(rules: tuple[CompiledRule, ...]) -> tuple[KeyFn, list[str]]:
     """Build the memo-key function for a candidate set (generated code, for speed).
 
-    Returns the function and the paths it reduces to threshold positions.
+    Returns the function and the paths it reads, in the order of the values it returns.
     """
     atoms = [a for r in rules if r.cond is not None for a in r.cond.atoms]
     paths = list(dict.fromkeys(a.path for a in atoms))
-    env: dict[str, Any] = {"bl": bisect_left, "Mapping": Mapping}
+    env: dict[str, Any] = {"bucket": _bucket, "Mapping": Mapping}
     lines = ["def key(req, cv):"]
     for i, path in enumerate(paths):
         lines += _read_lines(i, path, env)
@@ -659,20 +673,36 @@ def _key_function(rules: tuple[CompiledRule, ...]) -> tuple[KeyFn, set[str]]:
         if spec is None:
             lines.append(f"    k{i} = v{i} if type(v{i}) is str else (type(v{i}), v{i})")
         else:
-            env[f"T{i}"], env[f"S{i}"] = spec
+            # A number's class: how many thresholds lie below it, and whether it equals one.
+            # Classes of numbers seen are cached (bool is excluded: True == 1 as a key).
+            env[f"T{i}"], env[f"S{i}"], env[f"C{i}"] = spec[0], spec[1], {}
             lines += [
                 f"    t = type(v{i})",
-                f"    if (t is int or t is float) and v{i} == v{i}:",
-                f"        k{i} = bl(T{i}, v{i}) * 2 + (v{i} in S{i})",
+                "    if t is int or t is float:",
+                f"        k{i} = C{i}.get(v{i})",
+                f"        if k{i} is None:",
+                f"            k{i} = bucket(T{i}, S{i}, C{i}, v{i})",
                 "    else:",
                 f"        k{i} = (t, v{i})",
             ]
-    lines.append("    return (" + "".join(f"k{i}, " for i in range(len(paths))) + ")")
+    keys = "".join(f"k{i}, " for i in range(len(paths)))
+    values = "".join(f"v{i}, " for i in range(len(paths)))
+    lines.append(f"    return ({keys}), ({values})")
     # Generated rather than looped: this runs for every request. Only validated attribute
     # paths reach the code, as names bound in env.
     exec("\n".join(lines), env)
     fn: KeyFn = env["key"]
-    return fn, {p for i, p in enumerate(paths) if f"T{i}" in env}
+    return fn, paths
+
+
+def _bucket(thresholds: list[Any], exact: frozenset[Any], cache: dict[Any, Any],
+            value: Any) -> Any:
+    if value != value:  # NaN compares false with everything: key it apart, uncached
+        return ("nan",)
+    k = bisect_left(thresholds, value) * 2 + (value in exact)
+    if len(cache) < MAX_BUCKET_CACHE:
+        cache[value] = k
+    return k
 
 
 def _read_lines(i: int, path: str, env: dict[str, Any]) -> list[str]:
@@ -686,8 +716,10 @@ def _read_lines(i: int, path: str, env: dict[str, Any]) -> list[str]:
         first, second = "attributes", rest[len("attributes."):]
     elif "." in rest:
         first, second = rest.split(".", 1)
-    else:
+    elif ns == "resource":  # the only namespace that may be None
         return [f"    m = req.{ns}", f"    v{i} = None if m is None else m.get(K{i})"]
+    else:
+        return [f"    v{i} = req.{ns}.get(K{i})"]
     env[f"K{i}"], env[f"L{i}"] = first, second
     return [
         f"    m = req.{ns}",
