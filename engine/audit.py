@@ -63,8 +63,10 @@ RESERVED_FIELDS = frozenset({"seq", "prev", "hash", "header", "checkpoint"})
 """Top-level names the log adds or uses to tell lines apart; a caller's record may not use them."""
 
 _HASH_MARK = b',"hash":"'
-# ',"hash":"' + 64 hex digits + '"}' + '\n': the fixed tail of every chained line.
+# Every chained line ends with ',"hash":"' + 64 hex digits + '"}\n'.
 _TAIL_LEN = len(_HASH_MARK) + 64 + 3
+_MARK_AT = slice(-_TAIL_LEN, -67)
+_DIGEST_AT = slice(-67, -3)
 _CHECKPOINT_START = b'{"checkpoint":'
 _HEX64 = re.compile(rb"[0-9a-f]{64}")
 _B64_SIG = re.compile(r"[A-Za-z0-9_-]{86}")
@@ -337,7 +339,7 @@ class AuditWriter:
             raise AuditFileError(path, "already exists; refusing to overwrite a log") from None
         except OSError as exc:
             raise AuditFileError(path, f"cannot create the log: {exc.strerror}") from None
-        self._file.write(line)
+        self._write(self._file, line)
         self._sync()
         self._sync_directory()
 
@@ -378,7 +380,7 @@ class AuditWriter:
         except (TypeError, ValueError, RecursionError) as exc:
             raise AuditError(f"record {seq} is not JSON-compatible: {exc}") from None
         digest = hashlib.sha256(data).hexdigest()
-        out.write(data[:-1] + _HASH_MARK + digest.encode() + b'"}\n')
+        self._write(out, data[:-1] + _HASH_MARK + digest.encode() + b'"}\n')
         self._seq = seq
         self._prev = digest
         if seq % self.checkpoint_every == 0:
@@ -414,13 +416,22 @@ class AuditWriter:
         }
         message = canonical_json(body).encode()
         sig = _b64url(self._key.sign(message)).encode()
-        self._file.write(_CHECKPOINT_START + message + b',"sig":"' + sig + b'"}\n')
+        self._write(self._file, _CHECKPOINT_START + message + b',"sig":"' + sig + b'"}\n')
         self._sync()
+
+    def _write(self, out: IO[bytes], line: bytes) -> None:
+        try:
+            out.write(line)
+        except OSError as exc:
+            raise AuditFileError(self.path, f"cannot write the log: {exc.strerror}") from None
 
     def _sync(self) -> None:
         assert self._file is not None
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            raise AuditFileError(self.path, f"cannot write the log: {exc.strerror}") from None
 
     def _sync_directory(self) -> None:
         # A new file's directory entry is only durable once its directory is synced.
@@ -597,7 +608,8 @@ class _Verifier:
         # The loop keeps the chain state in locals (this is the hot path) and hands it to the
         # careful path through self whenever a line needs more than the fast check.
         sha256 = hashlib.sha256
-        mark, tail, checkpoint_start = _HASH_MARK, _TAIL_LEN, _CHECKPOINT_START
+        mark, mark_at, digest_at = _HASH_MARK, _MARK_AT, _DIGEST_AT
+        tail, checkpoint_start = _TAIL_LEN, _CHECKPOINT_START
         every = self.every
         prev, expect, prev_line, fast = self.prev, self.expect, 0, True
         number = 1
@@ -606,10 +618,10 @@ class _Verifier:
             # Fast path: the line's bytes hash to its hash, and it has exactly one "prev" and
             # one "seq" member, holding the expected values. Exactly one means it is the
             # top-level member the writer put there; anything unusual takes the careful path.
-            if fast and raw[-tail:-67] == mark and raw[-3:] == b'"}\n':
+            if fast and raw[mark_at] == mark and raw[-3:] == b'"}\n':
                 body = raw[:-tail] + b"}"
                 digest = sha256(body).hexdigest().encode()
-                if digest == raw[-67:-3]:
+                if digest == raw[digest_at]:
                     at = body.find(b'"prev":')
                     if (
                         body.startswith(b'"prev":"' + prev + b'"', at)
