@@ -1146,6 +1146,18 @@ def _rule_ids(decision: dict[str, Any]) -> set[str]:
     return ids
 
 
+def _chain_actors(record: dict[str, Any], decision: dict[str, Any]) -> list[object]:
+    """The delegation chain as a list: the record's ``chain``, else the decision's.
+
+    Either may be a list of actors or a ``{"origin", "actors"}`` object (``Decision.to_dict``).
+    """
+    chain = record.get("chain", decision.get("chain"))
+    if isinstance(chain, dict):
+        actors = chain.get("actors")
+        return [chain.get("origin"), *(actors if isinstance(actors, list) else [])]
+    return chain if isinstance(chain, list) else []
+
+
 def _number(value: object) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
@@ -1165,12 +1177,17 @@ def iter_records(
     """Yield the log's records (header and checkpoints skipped) that match every filter given.
 
     This reads; it does not verify (use :func:`verify_log`). A partial last line, as left by a
-    killed run, is skipped. Records are read liberally. The fields consulted are ``time``
-    (simulated seconds), ``agent`` (SPIFFE ID, name, or an object with ``spiffe_id``/``id``/
-    ``name``), ``agent_name``, ``chain`` (the delegation chain: a list of such actors, in any
-    order) and ``decision`` (an object with ``effect``, ``rule`` -- the deciding rule --,
-    ``matched`` -- rule ids or objects with ``rule``/``id`` -- and ``envelope``). The other
-    fields the simulator is expected to write are ``task``, ``tool``, ``resource``,
+    killed run, is skipped. Records are read liberally. The fields consulted are:
+
+    * ``time``: simulated seconds;
+    * ``agent``: SPIFFE ID, name, or an object with ``spiffe_id``/``id``/``name``; also
+      ``agent_name``;
+    * ``chain``: the delegation chain, a list of such actors in any order or an
+      ``{"origin", "actors"}`` object; the decision's ``chain`` when the record has none;
+    * ``decision``: an object with ``effect``, ``rule`` (the deciding rule), ``matched`` (rule
+      ids, or objects with ``rule``/``id``) and ``envelope``.
+
+    The other fields the simulator is expected to write are ``task``, ``tool``, ``resource``,
     ``data_class``, ``records`` (records touched), ``jti``, ``owners`` and ``outcome``; its own
     event number must not be called ``seq`` (see :data:`RESERVED_FIELDS`).
 
@@ -1215,11 +1232,9 @@ def iter_records(
             if rule is not None and rule not in _rule_ids(decision):
                 continue
             if chain is not None:
-                actors = obj.get("chain")
                 found = _names(obj.get("agent")) | _names(obj.get("agent_name"))
-                if isinstance(actors, list):
-                    for actor in actors:
-                        found |= _names(actor)
+                for actor in _chain_actors(obj, decision):
+                    found |= _names(actor)
                 if chain not in found:
                     continue
             if since is not None or until is not None:

@@ -678,8 +678,12 @@ def test_query_is_liberal_about_record_shape(tmp_path: Path) -> None:
         log.append({"agent": {"spiffe_id": "spiffe://acme.example/agent/a", "name": "a"}})
         log.append({"agent": "b", "chain": [{"name": "a"}], "decision": "weird"})
         log.append({"decision": {"matched": [{"rule": "r1"}, {"id": "r2"}]}, "time": "noon"})
+        log.append({"decision": {"chain": {"origin": "a", "actors": ["c", "a"]}}})
+        log.append({"chain": {"origin": "d", "actors": ["e"]}})
     assert seqs(path, agent="a") == [1]
-    assert seqs(path, chain="a") == [1, 2]
+    assert seqs(path, chain="a") == [1, 2, 4]
+    assert seqs(path, chain="c") == [4]
+    assert seqs(path, chain="d") == [5]
     assert seqs(path, rule="r2") == [3]
     assert seqs(path, effect="allow") == []
     assert seqs(path, since=0) == []
