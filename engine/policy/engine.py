@@ -125,10 +125,15 @@ class PolicyEngine:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget all state and tightenings: back to the compiled policy as loaded."""
+        """Forget all state and tightenings: back to the compiled policy as loaded.
+
+        Compiled caches (candidate sets, memoised stateless decisions) are kept unless a
+        tightening changed the rules: they depend only on the policy.
+        """
+        if self._policy is not self._base:
+            self._plans = {}
+            self._shared = {}
         self._policy = self._base
-        self._plans = {}
-        self._shared = {}
         self._counters = {"session": {}, "chain": {}, "agent": {}, "task": {}}
         self._seq = {"session": {}, "chain": {}, "agent": {}}
         self._small = {}
