@@ -1,0 +1,178 @@
+"""Incident-response dialogs: inject an incident, revoke a token, quarantine an agent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar, NamedTuple, get_args
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, OptionList
+from textual.widgets.option_list import Option
+
+from engine.model import IncidentKind
+
+INCIDENT_KINDS: tuple[str, ...] = get_args(IncidentKind)
+"""Every incident kind the simulator can inject."""
+
+DIALOG_CSS = """
+%s {
+    align: center middle;
+    & > Vertical {
+        width: 72;
+        max-width: 100%%;
+        height: auto;
+        max-height: 90%%;
+        border: thick $accent;
+        background: $surface;
+        padding: 0 1;
+    }
+    & OptionList { height: auto; max-height: 12; }
+    & .dialog-buttons { height: auto; align-horizontal: right; margin-top: 1; }
+    & .dialog-buttons Button { margin-left: 1; }
+    & Label.dialog-help { color: $text-muted; }
+}
+"""
+
+
+class Injection(NamedTuple):
+    """What the user chose to inject."""
+
+    kind: str
+    agent: str
+
+
+class InjectDialog(ModalScreen[Injection | None]):
+    """Choose an agent and an incident kind; Enter on the kind injects it."""
+
+    DEFAULT_CSS = DIALOG_CSS % "InjectDialog"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, agents: Sequence[str]) -> None:
+        super().__init__()
+        self.agents = list(agents)
+
+    def compose(self) -> ComposeResult:
+        """Agent list, kind list, buttons."""
+        with Vertical() as box:
+            box.border_title = "inject an incident now"
+            yield Label("Which agent is hit, and how? Enter on a kind injects it.",
+                        classes="dialog-help")
+            with Horizontal(classes="dialog-lists"):
+                yield OptionList(*[Option(a, id=a) for a in self.agents], id="inject-agent")
+                yield OptionList(*[Option(k.replace("_", " "), id=k) for k in INCIDENT_KINDS],
+                                 id="inject-kind")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Inject", variant="error", id="inject-go")
+                yield Button("Cancel", id="inject-cancel")
+
+    def on_mount(self) -> None:
+        """Start on the first agent and kind."""
+        for list_id in ("#inject-agent", "#inject-kind"):
+            self.query_one(list_id, OptionList).highlighted = 0
+        self.query_one("#inject-agent", OptionList).focus()
+
+    def _choice(self) -> Injection | None:
+        agents = self.query_one("#inject-agent", OptionList)
+        kinds = self.query_one("#inject-kind", OptionList)
+        if agents.highlighted is None or kinds.highlighted is None:
+            return None
+        agent = agents.get_option_at_index(agents.highlighted).id
+        kind = kinds.get_option_at_index(kinds.highlighted).id
+        if agent is None or kind is None:
+            return None
+        return Injection(kind, agent)
+
+    @on(OptionList.OptionSelected, "#inject-agent")
+    def _agent_chosen(self) -> None:
+        self.query_one("#inject-kind", OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#inject-kind")
+    @on(Button.Pressed, "#inject-go")
+    def _go(self) -> None:
+        self.dismiss(self._choice())
+
+    @on(Button.Pressed, "#inject-cancel")
+    def action_cancel(self) -> None:
+        """Close without injecting."""
+        self.dismiss(None)
+
+
+class _PickOne(ModalScreen[str | None]):
+    """A list to pick one target from; Enter or a click confirms."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    TITLE_TEXT = ""
+    HELP_TEXT = ""
+
+    def options(self) -> list[Option]:
+        """The targets."""
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        """Help line, the list, a cancel button."""
+        with Vertical() as box:
+            box.border_title = self.TITLE_TEXT
+            yield Label(self.HELP_TEXT, classes="dialog-help")
+            yield OptionList(*self.options(), id="pick")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="pick-cancel")
+
+    def on_mount(self) -> None:
+        """Focus the list on its first enabled entry."""
+        pick = self.query_one("#pick", OptionList)
+        pick.focus()
+        pick.action_first()
+
+    @on(OptionList.OptionSelected, "#pick")
+    def _chosen(self, message: OptionList.OptionSelected) -> None:
+        self.dismiss(message.option.id)
+
+    @on(Button.Pressed, "#pick-cancel")
+    def action_cancel(self) -> None:
+        """Close without acting."""
+        self.dismiss(None)
+
+
+class RevokeDialog(_PickOne):
+    """Pick a live token, or an agent to revoke all its tokens.
+
+    Args:
+        holders: Agent name -> ids of the live tokens it holds.
+    """
+
+    DEFAULT_CSS = DIALOG_CSS % "RevokeDialog"
+    TITLE_TEXT = "revoke a credential"
+    HELP_TEXT = "Revoke one token, or an agent's every token. The next request with it is denied."
+
+    def __init__(self, holders: Mapping[str, Sequence[str]]) -> None:
+        super().__init__()
+        self.holders = {k: list(v) for k, v in holders.items()}
+
+    def options(self) -> list[Option]:
+        """An entry per agent, then one per live token under it."""
+        opts: list[Option] = []
+        for agent, tokens in self.holders.items():
+            label = f"{agent}: every token" + ("" if tokens else " (none live)")
+            opts.append(Option(label, id=agent))
+            opts.extend(Option(f"    token {jti}", id=jti) for jti in tokens[:20])
+        return opts
+
+
+class QuarantineDialog(_PickOne):
+    """Pick an agent to quarantine."""
+
+    DEFAULT_CSS = DIALOG_CSS % "QuarantineDialog"
+    TITLE_TEXT = "quarantine an agent"
+    HELP_TEXT = "A quarantined agent starts nothing more and its credentials are withdrawn."
+
+    def __init__(self, agents: Sequence[str]) -> None:
+        super().__init__()
+        self.agents = list(agents)
+
+    def options(self) -> list[Option]:
+        """One entry per agent."""
+        return [Option(a, id=a) for a in self.agents]

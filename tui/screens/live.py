@@ -1,0 +1,403 @@
+"""The live-run screen: header, agent roster, decision stream, chains, alerts, blast radius."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Input
+from textual.worker import get_current_worker
+
+from engine.model import Scenario
+from sim.events import Event, EventKind
+from tui.screens.catalogue import RuleCatalogue
+from tui.screens.playback import (
+    Driver,
+    Playback,
+    PlaybackFailed,
+    SimTick,
+    SinkBuffer,
+    faster,
+    slower,
+)
+from tui.widgets.agent_roster import AgentRoster
+from tui.widgets.alert_list import AlertList
+from tui.widgets.blast_panel import BlastPanel
+from tui.widgets.chain_tree import ChainTree
+from tui.widgets.decision_stream import DecisionStream
+from tui.widgets.key_footer import KeyFooter
+from tui.widgets.run_header import RunHeader
+
+if TYPE_CHECKING:
+    from tui.app import AgentrangeApp
+
+REFRESH = 0.2
+"""Wall seconds between redraws of the slower panels (roster, chains) while playing."""
+
+TOKEN_MEMORY = 2000
+"""Token records kept for the decision detail (oldest forgotten first)."""
+
+
+class LiveScreen(Screen[None]):
+    """One simulation playing live, with the controls a trainer or responder needs.
+
+    Args:
+        scenario: The loaded scenario.
+        profile_id: The profile to run under.
+        seed: The run's seed (None: the scenario's).
+        speed: Initial speed, simulated seconds per wall second.
+        autoplay: Start playing at once (else paused at time zero).
+        pause_at: Pause by itself once the simulated clock reaches this time.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_pause", "Pause", key_display="space"),
+        Binding(".", "step", "Step", key_display="."),
+        Binding("+,equals_sign", "faster", "Faster", key_display="+"),
+        Binding("-", "slower", "Slower", key_display="-"),
+        Binding("f", "filter", "Filter"),
+        Binding("a", "next_alert", "Alert"),
+        Binding("c", "compare", "Compare"),
+        Binding("s", "scenarios", "Scenarios"),
+        Binding("i", "inject", "Inject"),
+        Binding("r", "revoke", "Revoke"),
+        Binding("x", "quarantine", "Quarantine"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, scenario: Scenario, profile_id: str, *, seed: int | None = None,
+                 speed: float = 600.0, autoplay: bool = True,
+                 pause_at: float | None = None) -> None:
+        super().__init__()
+        self.scenario = scenario
+        self.profile_id = profile_id
+        self.seed = scenario.seed if seed is None else seed
+        self.playback = Playback(speed, playing=autoplay)
+        self.pause_at = pause_at
+        self.sink = SinkBuffer()
+        self.sim: Any = None
+        self.driver: Driver | None = None
+        self.now = 0.0
+        self.done = False
+        self.result: Any = None
+        self.tokens: OrderedDict[str, Event] = OrderedDict()
+        self.incidents: dict[str, Event] = {}
+        self.fleet: dict[str, Mapping[str, Any]] = {}
+        self.events_seen = 0
+        self.ticks_handled = 0
+        self.longest_tick = 0.0
+        self.blast: Mapping[str, Any] | None = None
+        self._last_refresh = 0.0
+        self._catalogue: RuleCatalogue | None = None
+
+    @property
+    def agentrange(self) -> AgentrangeApp:
+        """The app, typed."""
+        from tui.app import AgentrangeApp
+
+        assert isinstance(self.app, AgentrangeApp)
+        return self.app
+
+    # --- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        """Header, main column (roster, stream), side column (blast, chains, alerts), footer."""
+        yield RunHeader(id="run-header")
+        with Horizontal(id="live-body"):
+            with Vertical(id="live-main"):
+                roster = AgentRoster(id="roster")
+                roster.border_title = "agents"
+                yield roster
+                stream = DecisionStream(id="stream")
+                stream.border_title = "decisions"
+                yield stream
+                yield Input(placeholder="filter: words every row must contain "
+                            "(e.g. deny support-bot); Esc clears", id="filter")
+            with Vertical(id="live-side"):
+                blast = BlastPanel(id="blast")
+                blast.border_title = "blast radius"
+                yield blast
+                chains = ChainTree(id="chains")
+                chains.border_title = "escalation chains"
+                yield chains
+                alerts = AlertList(id="alerts")
+                alerts.border_title = "alerts"
+                yield alerts
+        yield KeyFooter(compact=True)
+
+    def on_mount(self) -> None:
+        """Build the simulation and start playing it in a worker thread."""
+        header = self.query_one(RunHeader)
+        header.scenario = self.scenario.name
+        header.profile = self.profile_id
+        header.end = self.scenario.duration
+        header.speed = self.playback.speed
+        header.paused = self.playback.paused
+        self.query_one("#filter", Input).display = False
+        self.query_one(DecisionStream).focus()
+        self.sim = self.agentrange.new_simulation(self.scenario, self.profile_id, self.seed,
+                                                  self.sink)
+        self.driver = Driver([self.sim], [self.sink], self.playback,
+                             end=self.scenario.duration, observe=self.agentrange.observe)
+        self._play()
+
+    def on_unmount(self) -> None:
+        """Stop the worker with the screen."""
+        self.playback.stop()
+
+    @work(thread=True, exclusive=True, group="sim", exit_on_error=False)
+    def _play(self) -> None:
+        """Drive the simulation (worker thread); the UI hears of it only through messages."""
+        worker = get_current_worker()
+        assert self.driver is not None
+        try:
+            self.driver.run(self.post_message, lambda: worker.is_cancelled)
+        except Exception as exc:  # the simulation failed: tell the screen, keep the app
+            self.post_message(PlaybackFailed(exc))
+
+    # --- ticks ---------------------------------------------------------------------------
+
+    def on_sim_tick(self, message: SimTick) -> None:
+        """Hand the tick's events to every panel in one batched update."""
+        started = time.monotonic()
+        try:
+            self._apply(message)
+        finally:
+            self.playback.consumed()
+            self.ticks_handled += 1
+            self.longest_tick = max(self.longest_tick, time.monotonic() - started)
+
+    def _apply(self, message: SimTick) -> None:
+        frame = message.frames[0]
+        events = frame.events
+        self.events_seen += len(events)
+        self.now = frame.now
+        self._remember(events)
+        stream = self.query_one(DecisionStream)
+        roster = self.query_one(AgentRoster)
+        chains = self.query_one(ChainTree)
+        alerts = self.query_one(AlertList)
+        header = self.query_one(RunHeader)
+        with self.app.batch_update():
+            stream.add_events(events)
+            roster_changed = roster.add_events(events)
+            chains.add_events(events)
+            alerts.add_events(events)
+            if frame.snapshot is not None:
+                self.blast = frame.snapshot
+            wall = time.monotonic()
+            slow_due = (wall - self._last_refresh >= REFRESH or message.paused or frame.done
+                        or (roster_changed and wall - self._last_refresh >= REFRESH / 4))
+            if slow_due:
+                self._last_refresh = wall
+                header.now = frame.now
+                header.speed = message.speed
+                header.paused = self.playback.paused
+                roster.now = frame.now
+                roster.refresh(layout=roster_changed)
+                chains.redraw()
+                self.query_one(BlastPanel).blast = self.blast
+        if self.pause_at is not None and frame.now >= self.pause_at and not self.playback.paused:
+            self.pause_at = None
+            self.playback.pause()
+            header.paused = True
+        if frame.done and not self.done:
+            self.done = True
+            header.done = True
+            header.now = frame.now
+            self.agentrange.run_finished(self)
+
+    def _remember(self, events: tuple[Event, ...]) -> None:
+        """Keep what the detail and incident dialogs look up: tokens, incidents, the fleet."""
+        tokens = self.tokens
+        for event in events:
+            kind = event.kind
+            if kind is EventKind.DECISION:
+                continue
+            if kind is EventKind.TOKEN_ISSUED:
+                tokens[str(event.data.get("jti"))] = event
+                if len(tokens) > TOKEN_MEMORY:
+                    tokens.popitem(last=False)
+            elif kind is EventKind.INCIDENT:
+                self.incidents[str(event.data.get("id"))] = event
+            elif kind is EventKind.RUN_STARTED:
+                self.fleet = {str(a["name"]): a for a in event.data.get("agents") or ()}
+
+    def on_playback_failed(self, message: PlaybackFailed) -> None:
+        """A simulation error ends playback with a clear notice, not a traceback."""
+        self.done = True
+        self.query_one(RunHeader).done = True
+        self.notify(f"The simulation stopped: {message.error}", title="simulation error",
+                    severity="error", timeout=30)
+
+    # --- reactions to widgets ------------------------------------------------------------
+
+    @on(DecisionStream.Selected)
+    def _open_detail(self, message: DecisionStream.Selected) -> None:
+        from tui.screens.detail import DecisionDetailScreen
+
+        event = message.event
+        token = self.tokens.get(str(event.data.get("jti")))
+        incident = self.incidents.get(str(event.data.get("incident")))
+        agent = self.fleet.get(event.agent or "")
+        self.app.push_screen(DecisionDetailScreen(
+            event, token=token, incident=incident, agent=agent,
+            rules=self.catalogue, scenario=self.scenario))
+
+    @property
+    def catalogue(self) -> RuleCatalogue:
+        """Descriptions and framework references of the profile's rules (loaded once)."""
+        if self._catalogue is None:
+            self._catalogue = RuleCatalogue.load(self.scenario, self.profile_id)
+        return self._catalogue
+
+    @on(AlertList.Jumped)
+    def _show_alert(self, message: AlertList.Jumped) -> None:
+        stream = self.query_one(DecisionStream)
+        stream.select_near(message.event.time, message.event.agent)
+
+    @on(Input.Submitted, "#filter")
+    def _apply_filter(self, message: Input.Submitted) -> None:
+        self.query_one(DecisionStream).filter_text = message.value
+        stream = self.query_one(DecisionStream)
+        stream.border_subtitle = f"filter: {message.value}" if message.value else ""
+        message.input.display = False
+        stream.focus()
+
+    def on_key(self, event: Any) -> None:
+        """Escape in the filter clears it."""
+        filt = self.query_one("#filter", Input)
+        if event.key == "escape" and filt.display:
+            filt.value = ""
+            filt.display = False
+            stream = self.query_one(DecisionStream)
+            stream.filter_text = ""
+            stream.border_subtitle = ""
+            stream.focus()
+            event.stop()
+
+    # --- actions -------------------------------------------------------------------------
+
+    def _show_playback(self) -> None:
+        header = self.query_one(RunHeader)
+        header.paused = self.playback.paused
+        header.speed = self.playback.speed
+
+    def action_toggle_pause(self) -> None:
+        """Pause or resume the simulated clock."""
+        self.playback.toggle()
+        self._show_playback()
+
+    def action_step(self) -> None:
+        """Pause, then advance to the next decision."""
+        self.playback.pause()
+        self.playback.request_step()
+        self._show_playback()
+
+    def action_faster(self) -> None:
+        """Play faster."""
+        self.playback.speed = faster(self.playback.speed)
+        self._show_playback()
+
+    def action_slower(self) -> None:
+        """Play slower."""
+        self.playback.speed = slower(self.playback.speed)
+        self._show_playback()
+
+    def action_filter(self) -> None:
+        """Show the filter box for the decision stream."""
+        filt = self.query_one("#filter", Input)
+        filt.display = True
+        filt.focus()
+
+    def action_next_alert(self) -> None:
+        """Jump to the next alert and the decision it came from."""
+        if self.query_one(AlertList).next_alert() is None:
+            self.notify("No alerts yet.", timeout=2)
+
+    def action_compare(self) -> None:
+        """Run the scenario's profiles side by side."""
+        self.agentrange.open_compare(self.scenario, None, self.seed)
+
+    def action_scenarios(self) -> None:
+        """Choose another scenario."""
+        self.agentrange.open_picker()
+
+    def action_quit(self) -> None:
+        """Leave agentrange."""
+        self.app.exit()
+
+    def _dialog_agents(self) -> list[str]:
+        return list(self.query_one(AgentRoster).agents) or [a.name for a in self.scenario.agents]
+
+    def _pause_for_dialog(self) -> bool:
+        was_playing = not self.playback.paused
+        self.playback.pause()
+        self._show_playback()
+        return was_playing
+
+    def _after_dialog(self, was_playing: bool) -> None:
+        if was_playing and not self.done:
+            self.playback.resume()
+        self._show_playback()
+
+    def action_inject(self) -> None:
+        """Inject an incident now: which agent, which kind."""
+        from tui.screens.incident import InjectDialog, Injection
+
+        if self.done:
+            self.notify("The run has ended.", timeout=3)
+            return
+        was_playing = self._pause_for_dialog()
+
+        def injected(choice: Injection | None) -> None:
+            if choice is not None:
+                self.sim.inject(choice.kind, choice.agent)
+                self.notify(f"Injected {choice.kind.replace('_', ' ')} into {choice.agent} "
+                            f"at {self.now:.0f}s.", title="incident", timeout=4)
+            self._after_dialog(was_playing)
+
+        self.app.push_screen(InjectDialog(self._dialog_agents()), injected)
+
+    def action_revoke(self) -> None:
+        """Revoke a live token (or every token of an agent)."""
+        from tui.screens.incident import RevokeDialog
+
+        if self.done:
+            self.notify("The run has ended.", timeout=3)
+            return
+        was_playing = self._pause_for_dialog()
+        roster = self.query_one(AgentRoster)
+        holders = {name: roster.live_tokens(name) for name in self._dialog_agents()}
+
+        def revoked(target: str | None) -> None:
+            if target is not None:
+                self.sim.revoke(target)
+                self.notify(f"Revoked {target}.", title="response", timeout=4)
+            self._after_dialog(was_playing)
+
+        self.app.push_screen(RevokeDialog(holders), revoked)
+
+    def action_quarantine(self) -> None:
+        """Quarantine an agent: it may start nothing more."""
+        from tui.screens.incident import QuarantineDialog
+
+        if self.done:
+            self.notify("The run has ended.", timeout=3)
+            return
+        was_playing = self._pause_for_dialog()
+
+        def quarantined(agent: str | None) -> None:
+            if agent is not None:
+                self.sim.quarantine(agent)
+                self.notify(f"Quarantined {agent}.", title="response", timeout=4)
+            self._after_dialog(was_playing)
+
+        self.app.push_screen(QuarantineDialog(self._dialog_agents()), quarantined)
