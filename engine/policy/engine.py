@@ -22,6 +22,7 @@ decides every comparison equally — so equal requests share one frozen Decision
 
 from __future__ import annotations
 
+import contextlib
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -33,7 +34,6 @@ from engine.policy.compiler import (
     CompiledPolicy,
     CompiledRule,
     CompiledSequence,
-    CompiledStep,
     TargetKey,
 )
 from engine.policy.conditions import Atom, EvalError, family
@@ -53,7 +53,9 @@ from engine.policy.request import EMPTY, Request, principal_attributes
 MAX_PLANS = 50_000
 """Distinct (principal, action, tool, resource) combinations kept before starting afresh."""
 MAX_MEMO = 20_000
-"""Memoised decisions per combination before its memo starts afresh."""
+"""Memoised decision classes per candidate set before its memo starts afresh."""
+MAX_VARIANTS = 256
+"""Shared decisions per class (one per distinct set of attribute values) before starting afresh."""
 MAX_BUCKET_CACHE = 4096
 """Numbers whose threshold class is cached, per attribute path and candidate set."""
 DEPTH_RULE = "delegation.max_depth"
@@ -63,23 +65,31 @@ _LEGAL = Envelope.LEGAL
 _make = Decision._make
 _NO_CV: Mapping[str, Any] = EMPTY
 
-KeyFn = Callable[[Request, Mapping[str, Any]], tuple[tuple[Any, ...], tuple[Any, ...]]]
-"""Returns (memo key, the values of the paths read, in path order)."""
+StepEntry = tuple[CompiledSequence, int, "Callable[[Request, Mapping[str, Any]], bool] | None",
+                  bool]
+"""A sequence step a plan's requests may match: (sequence, step index, condition, is last)."""
+ProbeFn = Callable[[Request, Mapping[str, Any]], Decision]
+"""Decides a request from the memo of one candidate set (calling the miss function if new)."""
+MissFn = Callable[["_Shared", Request, Mapping[str, Any], "tuple[Any, ...] | None",
+                   tuple[Any, ...]], Decision]
+"""Evaluates a request the memo does not know: (shared, request, counters, key, values)."""
 
 
 class _Shared:
     """What all target combinations with the same candidate rules share: the memo."""
 
-    __slots__ = ("counter_reads", "index", "key", "memo", "rules")
+    __slots__ = ("counter_reads", "index", "memo", "probe", "rules")
 
     def __init__(self, rules: tuple[CompiledRule, ...],
-                 counter_reads: tuple[CompiledCounter, ...]) -> None:
+                 counter_reads: tuple[CompiledCounter, ...], legal_owner: str | None,
+                 miss: MissFn) -> None:
         self.rules = rules
         self.counter_reads = counter_reads
-        self.key, paths = _key_function(rules)
-        self.index = {p: i for i, p in enumerate(paths)}
-        # memo key -> [shared core, whether it needs the request's values, last decision]
+        # memo key -> [shared core, whether it needs the request's values,
+        #              {values: decision} for the distinct values seen]
         self.memo: dict[tuple[Any, ...], list[Any]] = {}
+        self.probe, paths = _probe_function(self, legal_owner, miss)
+        self.index = {p: i for i, p in enumerate(paths)}
 
 
 class _Plan:
@@ -88,7 +98,7 @@ class _Plan:
     __slots__ = ("counter_reads", "counters", "needs_time", "shared", "stateful", "steps")
 
     def __init__(self, shared: _Shared, counters: tuple[CompiledCounter, ...],
-                 steps: tuple[tuple[CompiledSequence, int, CompiledStep], ...]) -> None:
+                 steps: tuple[StepEntry, ...]) -> None:
         self.shared = shared
         self.counter_reads = shared.counter_reads
         self.counters = counters
@@ -193,28 +203,7 @@ class PolicyEngine:
             if plan is None:
                 plan = self._plan(key)
             if not plan.stateful:
-                # The hot path, inlined from _stateless: memo lookup, owner, shared decision.
-                shared = plan.shared
-                mkey, values = shared.key(req, _NO_CV)
-                entry = shared.memo.get(mkey)
-                if entry is None:
-                    return self._stateless(req, plan, _NO_CV)
-                core = entry[0]
-                env = core.envelope
-                if env is None:
-                    owner = None
-                elif env is _LEGAL:
-                    owner = self._policy.legal_owner
-                else:
-                    owners = p.get("owners")
-                    owner = owners.get(env) if owners is not None else None
-                if not entry[1]:
-                    values = ()
-                last = entry[2]
-                if last is not None and last.owner == owner and last._values == values:
-                    return last
-                decision = entry[2] = _make(core, values, owner)
-                return decision
+                return plan.shared.probe(req, _NO_CV)
             decision, hits, now = self._stateful(req, plan)
             if decision.effect is _ALLOW:
                 self._apply(req, plan, hits, now)
@@ -233,11 +222,10 @@ class PolicyEngine:
         now = _number(req.time.get("now"))
         if plan.needs_time and now is None:
             return
-        cv = self._counter_values(req, plan, now)
         hits = []
-        for seq, j, step in plan.steps:
+        for seq, j, test, _last in plan.steps:
             try:
-                if step.cond is None or step.cond.test(req, cv):
+                if test is None or test(req, _NO_CV):
                     hits.append((seq, j))
             except EvalError:
                 continue
@@ -266,10 +254,15 @@ class PolicyEngine:
         if shared is None:
             read = {a.path for r in rules if r.cond is not None for a in r.cond.atoms}
             counter_reads = tuple(c for c in policy.counters if "counter." + c.id in read)
-            shared = self._shared[ids] = _Shared(rules, counter_reads)
+            shared = self._shared[ids] = _Shared(rules, counter_reads, policy.legal_owner,
+                                                 self._miss)
         counters = tuple(c for c in policy.counters if c.target.matches(key))
-        steps = tuple((s, j, step) for s in policy.sequences
-                      for j, step in enumerate(s.steps) if step.target.matches(key))
+        # Highest step first within a sequence, so that recording a request never lets it
+        # serve as two consecutive steps.
+        steps = tuple(
+            (s, j, None if step.cond is None else step.cond.test, j == len(s.steps) - 1)
+            for s in policy.sequences
+            for j, step in reversed(list(enumerate(s.steps))) if step.target.matches(key))
         plan = _Plan(shared, counters, steps)
         if len(self._plans) >= MAX_PLANS:
             self._plans = {}
@@ -279,34 +272,22 @@ class PolicyEngine:
 
     def _stateless(self, req: Request, plan: _Plan, cv: Mapping[str, Any]) -> Decision:
         """The rules' decision (no sequences), memoised per equivalence class of requests."""
-        shared = plan.shared
-        mkey, values = shared.key(req, cv)
-        try:
-            entry = shared.memo.get(mkey)
-        except TypeError:  # an unhashable attribute value: decide without the memo
-            core = self._evaluate(req, shared, cv)
-            return Decision._make(core, values, self._owner(core.envelope, req.principal))
-        if entry is None:
-            core = self._evaluate(req, shared, cv)
+        return plan.shared.probe(req, cv)
+
+    def _miss(self, shared: _Shared, req: Request, cv: Mapping[str, Any],
+              mkey: tuple[Any, ...] | None, values: tuple[Any, ...]) -> Decision:
+        """Evaluate a request of a class the memo has not seen (mkey None: not memoisable)."""
+        core = self._evaluate(req, shared, cv)
+        decision = _make(core, values if core.failed else (),
+                         self._owner(core.envelope, req.principal))
+        if mkey is not None:
             memo = shared.memo
             if len(memo) >= MAX_MEMO:
                 memo.clear()
-            entry = memo[mkey] = [core, bool(core.failed), None]
-        core = entry[0]
-        env = core.envelope
-        if env is None:
-            owner = None
-        elif env is _LEGAL:
-            owner = self._policy.legal_owner
-        else:
-            owners = req.principal.get("owners")
-            owner = owners.get(env) if owners is not None else None
-        if not entry[1]:
-            values = ()
-        last = entry[2]
-        if last is not None and last.owner == owner and last._values == values:
-            return last  # identical decisions are shared (they are immutable)
-        decision = entry[2] = Decision._make(core, values, owner)
+            variants: dict[tuple[Any, ...], Decision] = {}
+            with contextlib.suppress(TypeError):  # unhashable values are just not shared
+                variants[decision._values] = decision
+            memo[mkey] = [core, bool(core.failed), variants]
         return decision
 
     def _evaluate(self, req: Request, shared: _Shared, cv: Mapping[str, Any]) -> _Core:
@@ -363,12 +344,10 @@ class PolicyEngine:
     def _owner(self, envelope: Envelope | None, principal: Mapping[str, Any]) -> str | None:
         if envelope is None:
             return None
-        if envelope is Envelope.LEGAL:
+        if envelope is _LEGAL:
             return self._policy.legal_owner
         owners = principal.get("owners")
-        if not isinstance(owners, Mapping):
-            return None
-        owner = owners.get(str(envelope))
+        owner = owners.get(envelope) if owners is not None else None
         return owner if isinstance(owner, str) else None
 
     # --- state: counters and sequences -----------------------------------------------------
@@ -376,29 +355,33 @@ class PolicyEngine:
     def _stateful(self, req: Request, plan: _Plan
                   ) -> tuple[Decision, list[tuple[CompiledSequence, int]], float | None]:
         """Decide with counters and sequences; returns the matched steps for recording."""
-        now = _number(req.time.get("now"))
-        if plan.needs_time and now is None:
-            return (Decision(_DENY, Reason.ERROR, errors=(
-                "time.now is absent or not a number: the counters and sequence rules that "
-                "apply to this request need it",)), [], None)
+        now = req.time.get("now")
+        t = type(now)
+        if not (t is int or t is float) or now != now:
+            now = None
+            if plan.needs_time:
+                return (Decision(_DENY, Reason.ERROR, errors=(
+                    "time.now is absent or not a number: the counters and sequence rules that "
+                    "apply to this request need it",)), [], None)
         cv = self._counter_values(req, plan, now) if plan.counter_reads else _NO_CV
-        base = self._stateless(req, plan, cv)
-        if not plan.steps:
-            return base, [], now
+        base = plan.shared.probe(req, cv)
         hits: list[tuple[CompiledSequence, int]] = []
+        if not plan.steps:
+            return base, hits, now
         completions: list[tuple[CompiledSequence, SequenceMatch]] = []
         seq_errors: list[tuple[CompiledSequence, str]] = []
-        for seq, j, step in plan.steps:
-            try:
-                ok = step.cond is None or step.cond.test(req, cv)
-            except EvalError as exc:
-                if j == len(seq.steps) - 1 and self._prefix(req, seq, now) is not None:
-                    seq_errors.append((seq, f"sequence {seq.id} step {j + 1} skipped: {exc}"))
-                continue
-            if not ok:
-                continue
+        for seq, j, test, last in plan.steps:
+            if test is not None:
+                try:
+                    if not test(req, cv):
+                        continue
+                except EvalError as exc:
+                    if last and self._prefix(req, seq, now) is not None:
+                        seq_errors.append((seq, f"sequence {seq.id} step {j + 1} skipped: "
+                                                f"{exc}"))
+                    continue
             hits.append((seq, j))
-            if j == len(seq.steps) - 1:
+            if last:
                 prefix = self._prefix(req, seq, now)
                 if prefix is not None:
                     completions.append((seq, SequenceMatch(seq.id, seq.effect, seq.shadow,
@@ -498,19 +481,20 @@ class PolicyEngine:
                 _prune(slot, now - c.window)  # type: ignore[operator]
         if not hits or now is None:
             return
-        # Highest step first, so that one request never serves as two consecutive steps.
-        for seq, j in sorted(hits, key=lambda h: (h[0].index, -h[1])):
+        ref: StepRef | None = None
+        for seq, j in hits:  # in plan order: highest step first within a sequence
             last = len(seq.steps) - 1
             if j == last:
                 continue
             skey = _scope_key(req, seq.scope)
             if skey is None:
                 continue
+            if ref is None:
+                ref = StepRef(now, req.tool.get("id"), req.ref)
             per_key = self._seq[seq.scope].setdefault(skey, {})
             partials = per_key.get(seq.index)
             if partials is None:
                 partials = per_key[seq.index] = [None] * last
-            ref = StepRef(now, req.tool.get("id"), req.ref)
             if j == 0:
                 partials[0] = (now, (ref,))
                 continue
@@ -663,15 +647,21 @@ def _target_key(req: Request, p: Mapping[str, Any]) -> TargetKey:
             r.get("data_class"))
 
 
-def _key_function(rules: tuple[CompiledRule, ...]) -> tuple[KeyFn, list[str]]:
-    """Build the memo-key function for a candidate set (generated code, for speed).
+def _probe_function(shared: _Shared, legal_owner: str | None, miss: MissFn
+                    ) -> tuple[ProbeFn, list[str]]:
+    """Generate the memo probe of a candidate set: read, classify, look up, adapt.
 
-    Returns the function and the paths it reads, in the order of the values it returns.
+    Returns the function and the paths it reads (the order of a decision's values).
+    Generated rather than looped because it runs for every request; only validated
+    attribute paths reach the code, and every constant is bound as a name in ``env``.
     """
-    atoms = [a for r in rules if r.cond is not None for a in r.cond.atoms]
+    atoms = [a for r in shared.rules if r.cond is not None for a in r.cond.atoms]
     paths = list(dict.fromkeys(a.path for a in atoms))
-    env: dict[str, Any] = {"bucket": _bucket, "Mapping": Mapping}
-    lines = ["def key(req, cv):"]
+    env: dict[str, Any] = {"bucket": _bucket, "Mapping": Mapping, "memo_get": shared.memo.get,
+                           "MAX_VARIANTS": MAX_VARIANTS,
+                           "miss": miss, "shared": shared, "make": _make, "LEGAL": _LEGAL,
+                           "legal_owner": legal_owner}
+    lines = ["def probe(req, cv):"]
     for i, path in enumerate(paths):
         lines += _read_lines(i, path, env)
         spec = _bucket_spec([a for a in atoms if a.path == path])
@@ -692,11 +682,39 @@ def _key_function(rules: tuple[CompiledRule, ...]) -> tuple[KeyFn, list[str]]:
             ]
     keys = "".join(f"k{i}, " for i in range(len(paths)))
     values = "".join(f"v{i}, " for i in range(len(paths)))
-    lines.append(f"    return ({keys}), ({values})")
-    # Generated rather than looped: this runs for every request. Only validated attribute
-    # paths reach the code, as names bound in env.
+    lines += [
+        f"    mkey = ({keys})",
+        "    try:",
+        "        entry = memo_get(mkey)",
+        "    except TypeError:  # an unhashable value: decide without the memo",
+        f"        return miss(shared, req, cv, None, ({values}))",
+        "    if entry is None:",
+        f"        return miss(shared, req, cv, mkey, ({values}))",
+        "    core = entry[0]",
+        "    env = core.envelope",
+        "    if env is None:",
+        "        owner = None",
+        "    elif env is LEGAL:",
+        "        owner = legal_owner",
+        "    else:",
+        "        owners = req.principal.get('owners')",
+        "        owner = None if owners is None else owners.get(env)",
+        f"    values = ({values}) if entry[1] else ()",
+        "    # Identical decisions are shared (they are immutable): one per distinct values.",
+        "    variants = entry[2]",
+        "    try:",
+        "        decision = variants.get(values)",
+        "    except TypeError:",
+        "        return make(core, values, owner)",
+        "    if decision is not None and decision.owner == owner:",
+        "        return decision",
+        "    if len(variants) >= MAX_VARIANTS:",
+        "        variants.clear()",
+        "    decision = variants[values] = make(core, values, owner)",
+        "    return decision",
+    ]
     exec("\n".join(lines), env)
-    fn: KeyFn = env["key"]
+    fn: ProbeFn = env["probe"]
     return fn, paths
 
 
