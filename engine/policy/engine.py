@@ -27,6 +27,7 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from types import CodeType
 from typing import Any
 
 from engine.policy.compiler import (
@@ -36,7 +37,16 @@ from engine.policy.compiler import (
     CompiledSequence,
     TargetKey,
 )
-from engine.policy.conditions import Atom, EvalError, family
+from engine.policy.conditions import (
+    Atom,
+    EvalError,
+    _contains,
+    _eq,
+    _glob,
+    _in,
+    _ordered,
+    family,
+)
 from engine.policy.decision import (
     RESTRICTIVENESS,
     Decision,
@@ -58,6 +68,8 @@ MAX_VARIANTS = 256
 """Shared decisions per class (one per distinct set of attribute values) before starting afresh."""
 MAX_BUCKET_CACHE = 4096
 """Numbers whose threshold class is cached, per attribute path and candidate set."""
+MAX_CODE = 1024
+"""Distinct shapes of generated probe code kept compiled."""
 DEPTH_RULE = "delegation.max_depth"
 
 _ALLOW, _DENY, _APPROVAL = Effect.ALLOW, Effect.DENY, Effect.REQUIRE_APPROVAL
@@ -78,7 +90,7 @@ MissFn = Callable[["_Shared", Request, Mapping[str, Any], "tuple[Any, ...] | Non
 class _Shared:
     """What all target combinations with the same candidate rules share: the memo."""
 
-    __slots__ = ("counter_reads", "index", "memo", "probe", "rules")
+    __slots__ = ("counter_reads", "evaluate", "index", "memo", "probe", "rules")
 
     def __init__(self, rules: tuple[CompiledRule, ...],
                  counter_reads: tuple[CompiledCounter, ...], legal_owner: str | None,
@@ -90,6 +102,7 @@ class _Shared:
         self.memo: dict[tuple[Any, ...], list[Any]] = {}
         self.probe, paths = _probe_function(self, legal_owner, miss)
         self.index = {p: i for i, p in enumerate(paths)}
+        self.evaluate = _evaluator_function(rules, self.index)
 
 
 class _Plan:
@@ -277,7 +290,7 @@ class PolicyEngine:
     def _miss(self, shared: _Shared, req: Request, cv: Mapping[str, Any],
               mkey: tuple[Any, ...] | None, values: tuple[Any, ...]) -> Decision:
         """Evaluate a request of a class the memo has not seen (mkey None: not memoisable)."""
-        core = self._evaluate(req, shared, cv)
+        core = self._evaluate(req, shared, cv, values)
         decision = _make(core, values if core.failed else (),
                          self._owner(core.envelope, req.principal))
         if mkey is not None:
@@ -290,35 +303,10 @@ class PolicyEngine:
             memo[mkey] = [core, bool(core.failed), variants]
         return decision
 
-    def _evaluate(self, req: Request, shared: _Shared, cv: Mapping[str, Any]) -> _Core:
-        """Evaluate every candidate rule (the slow, complete path)."""
-        matched: list[CompiledRule] = []
-        shadow: list[ShadowMatch] = []
-        failed: list[tuple[str, str, str, int]] = []
-        errors: list[str] = []
-        errored: list[CompiledRule] = []
-        index = shared.index
-        for rule in shared.rules:
-            cond = rule.cond
-            if cond is None:
-                ok = True
-            else:
-                try:
-                    ok = cond.test(req, cv)
-                except EvalError as exc:
-                    errors.append(f"rule {rule.id} skipped: {exc}")
-                    if not rule.shadow:
-                        errored.append(rule)
-                    continue
-            if ok:
-                if rule.shadow:
-                    shadow.append(ShadowMatch(rule.id, rule.effect))
-                else:
-                    matched.append(rule)
-            else:
-                assert cond is not None
-                text, path = cond.failure(req, cv)
-                failed.append((rule.id, text, path, index[path]))
+    def _evaluate(self, req: Request, shared: _Shared, cv: Mapping[str, Any],
+                  values: tuple[Any, ...]) -> _Core:
+        """Evaluate every candidate rule (the complete path, for a class not yet memoised)."""
+        matched, shadow, failed, errors, errored = shared.evaluate(req, cv, values)
         decider = _first(matched, _DENY) or _first(matched, _APPROVAL) or _first(matched, _ALLOW)
         if decider is None:
             effect, reason = _DENY, Reason.NO_MATCHING_ALLOW
@@ -713,9 +701,117 @@ def _probe_function(shared: _Shared, legal_owner: str | None, miss: MissFn
         "    decision = variants[values] = make(core, values, owner)",
         "    return decision",
     ]
-    exec("\n".join(lines), env)
+    exec(_compiled("\n".join(lines)), env)
     fn: ProbeFn = env["probe"]
     return fn, paths
+
+
+EvalFn = Callable[[Request, Mapping[str, Any], tuple[Any, ...]], tuple[
+    list[CompiledRule], list[ShadowMatch], list[tuple[str, str, str, int]], list[str],
+    list[CompiledRule]]]
+"""Evaluates every candidate rule: (matched, shadow, failed, errors, errored enforced rules)."""
+
+
+def _evaluator_function(rules: tuple[CompiledRule, ...], index: Mapping[str, int]) -> EvalFn:
+    """Generate the evaluation of a candidate set over the values the probe already read.
+
+    Conditions that are one comparison or an ``all`` of comparisons become straight-line
+    code that knows which comparison failed first; other shapes call their closures.
+    Semantics are those of :mod:`engine.policy.conditions` (the helpers are shared).
+    """
+    env: dict[str, Any] = {"EvalError": EvalError, "NUM": frozenset((int, float)),
+                           "eq": _eq, "in_": _in, "ordered": _ordered, "glob": _glob,
+                           "contains": _contains, "ShadowMatch": ShadowMatch}
+    lines = ["def evaluate(req, cv, vals):",
+             "    matched = []; shadow = []; failed = []; errors = []; errored = []"]
+    for i in range(len(index)):
+        lines.append(f"    v{i} = vals[{i}]")
+    for k, rule in enumerate(rules):
+        env[f"R{k}"], env[f"ID{k}"] = rule, rule.id
+        env[f"SH{k}"] = ShadowMatch(rule.id, rule.effect)
+        on_match = f"shadow.append(SH{k})" if rule.shadow else f"matched.append(R{k})"
+        on_error = [f"        errors.append('rule ' + ID{k} + ' skipped: ' + str(exc))"]
+        if not rule.shadow:
+            on_error.append(f"        errored.append(R{k})")
+        cond = rule.cond
+        if cond is None:
+            lines.append(f"    {on_match}")
+            continue
+        flat = cond.kind == "atom" or (
+            cond.kind == "all" and all(c.kind == "atom" for c in cond.children))
+        if flat:
+            parts = [cond] if cond.kind == "atom" else list(cond.children)
+            lines.append("    try:")
+            for n, part in enumerate(parts):
+                atom = part.atoms[0]
+                expr = _atom_expression(f"A{k}_{n}", atom, index[atom.path], env)
+                env[f"F{k}_{n}"] = (rule.id, part.text, atom.path, index[atom.path])
+                lines.append(f"        {'if' if n == 0 else 'elif'} not {expr}:")
+                lines.append(f"            failed.append(F{k}_{n})")
+            lines.append("        else:")
+            lines.append(f"            {on_match}")
+        else:
+            env[f"N{k}"], env[f"T{k}"] = cond, cond.test
+            lines += [
+                "    try:",
+                f"        if T{k}(req, cv):",
+                f"            {on_match}",
+                "        else:",
+                f"            text, path = N{k}.failure(req, cv)",
+                f"            failed.append((ID{k}, text, path, INDEX[path]))",
+            ]
+            env["INDEX"] = index
+        lines.append("    except EvalError as exc:")
+        lines += on_error
+    lines.append("    return matched, shadow, failed, errors, errored")
+    exec(_compiled("\n".join(lines)), env)
+    fn: EvalFn = env["evaluate"]
+    return fn
+
+
+def _atom_expression(name: str, atom: Atom, i: int, env: dict[str, Any]) -> str:
+    """A parenthesised expression for one comparison on ``v{i}`` (constants bound in env)."""
+    env[f"{name}c"], env[f"{name}p"] = atom.value, atom.path
+    v, c, p = f"v{i}", f"{name}c", f"{name}p"
+    op = atom.op
+    if op == "exists":
+        return f"({v} is not None)" if atom.value else f"({v} is None)"
+    if op in ("eq", "ne"):
+        test = f"eq({p}, {v}, {c})"
+        if isinstance(atom.value, str):
+            test = f"({v} == {c} if type({v}) is str else {test})"
+        return f"({test})" if op == "eq" else f"(not {test})"
+    if op in ("in", "not_in"):
+        test = f"in_({p}, {v}, {c})"
+        strings = frozenset(x for x in atom.value if isinstance(x, str))
+        if strings:
+            env[f"{name}s"] = strings
+            test = f"({v} in {name}s if type({v}) is str else {test})"
+        if op == "in":
+            return f"({test})"
+        return f"({v} is None or not {test})"
+    if op == "contains":
+        return f"contains({p}, {v}, {c})"
+    if op == "glob":
+        return f"glob({p}, {v}, {c})"
+    if atom.type.kind == "enum":
+        env[f"{name}r"] = {m: n for n, m in enumerate(atom.type.values)}
+        return f"ordered({p}, {op!r}, {v}, {c}, {name}r)"
+    symbol = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}[op]
+    return f"({v} {symbol} {c} if type({v}) in NUM else ordered({p}, {op!r}, {v}, {c}, None))"
+
+
+_CODE: dict[str, CodeType] = {}
+
+
+def _compiled(source: str) -> CodeType:
+    """Compile generated source once per shape (constants live in env, not in the text)."""
+    code = _CODE.get(source)
+    if code is None:
+        if len(_CODE) >= MAX_CODE:
+            _CODE.clear()
+        code = _CODE[source] = compile(source, "<agentrange policy probe>", "exec")
+    return code
 
 
 def _bucket(thresholds: list[Any], exact: frozenset[Any], cache: dict[Any, Any],
