@@ -27,7 +27,7 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from types import CodeType
+from types import CodeType, MappingProxyType
 from typing import Any
 
 from engine.policy.compiler import (
@@ -133,6 +133,7 @@ class PolicyEngine:
         self._base = compiled
         self._policy = compiled
         self._plans: dict[TargetKey, _Plan] = {}
+        self._by_identity: dict[tuple[int, int, int, Any], tuple[Any, Any, Any, _Plan]] = {}
         self._shared: dict[tuple[int, ...], _Shared] = {}
         self._counters: dict[str, dict[Any, dict[int, list[Any]]]] = {}
         self._seq: dict[str, dict[Any, dict[int, list[Any]]]] = {}
@@ -155,6 +156,7 @@ class PolicyEngine:
         """
         if self._policy is not self._base:
             self._plans = {}
+            self._by_identity = {}
             self._shared = {}
         self._policy = self._base
         self._counters = {"session": {}, "chain": {}, "agent": {}, "task": {}}
@@ -169,6 +171,7 @@ class PolicyEngine:
         """
         self._policy = self._policy.with_enforced(rule_id)
         self._plans = {}
+        self._by_identity = {}
         self._shared = {}
         self._small = {}
 
@@ -203,18 +206,14 @@ class PolicyEngine:
                 depth = chain.get("depth")
                 if depth or (depth is None and len(chain.get("actors") or ()) > 1):
                     return self._decide_delegated(req)
-            p = req.principal
-            roles = p.get("roles")
-            r = req.resource
-            if r is None:
-                key = (p.get("id"), p.get("kind"), roles, req.action, req.tool.get("id"),
-                       None, None)
+            # Read-only views (what the *_attributes helpers build) cannot change, so their
+            # identity stands for their content: look the plan up by identity first.
+            p, t, r = req.principal, req.tool, req.resource
+            known = self._by_identity.get((id(p), id(t), id(r), req.action))
+            if known is not None and known[0] is p and known[1] is t and known[2] is r:
+                plan = known[3]
             else:
-                key = (p.get("id"), p.get("kind"), roles, req.action, req.tool.get("id"),
-                       r.get("id"), r.get("data_class"))
-            plan = self._plans.get(key)
-            if plan is None:
-                plan = self._plan(key)
+                plan = self._plan_by_value(req)
             if not plan.stateful:
                 return plan.shared.probe(req, _NO_CV)
             decision, hits, now = self._stateful(req, plan)
@@ -245,6 +244,19 @@ class PolicyEngine:
         self._apply(req, plan, hits, now)
 
     # --- plans and memo ----------------------------------------------------------------------
+
+    def _plan_by_value(self, req: Request) -> _Plan:
+        p, t, r = req.principal, req.tool, req.resource
+        key = _target_key(req, p)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plan(key)
+        if type(p) is MappingProxyType and type(t) is MappingProxyType and (
+                r is None or type(r) is MappingProxyType):
+            if len(self._by_identity) >= MAX_PLANS:
+                self._by_identity = {}
+            self._by_identity[(id(p), id(t), id(r), req.action)] = (p, t, r, plan)
+        return plan
 
     def _plan_for(self, req: Request) -> _Plan:
         key = _target_key(req, req.principal)
@@ -279,6 +291,7 @@ class PolicyEngine:
         plan = _Plan(shared, counters, steps)
         if len(self._plans) >= MAX_PLANS:
             self._plans = {}
+            self._by_identity = {}
             self._shared = {}
         self._plans[key] = plan
         return plan

@@ -8,8 +8,10 @@ simulator builds millions of them, so building one must be cheap: the static nam
 once per agent / tool / resource and reused; only request, task, token, session, chain and
 time change per call.
 
-The mappings are treated as immutable once passed in: the engine may cache results keyed by
-the values it read from them, so never mutate a mapping after a request using it was decided.
+The mappings are treated as immutable once passed in: the engine caches results keyed by
+the values it read from them, and recognises the read-only views the helpers return
+(``MappingProxyType``) by identity — never mutate a mapping, or the dict behind such a view,
+after a request using it was decided.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ class _Empty(Mapping[str, Any]):
 
     def __getitem__(self, key: str) -> Any:
         raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Always the default (without raising and catching KeyError on the hot path)."""
+        return default
 
     def __iter__(self) -> Iterator[str]:
         return iter(())
