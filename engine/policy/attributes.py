@@ -185,17 +185,3 @@ def getter(path: str) -> Getter:
 
     return get2
 
-
-def read_path(namespaces: Mapping[str, Any], path: str) -> Any:
-    """Read ``path`` from plain nested mappings (the slow, obvious way; for tools and tests)."""
-    cur: Any = namespaces
-    parts = path.split(".")
-    if path.startswith(FREE_PREFIX):
-        parts = ["request", "attributes", path[len(FREE_PREFIX):]]
-    elif path.startswith(COUNTER_PREFIX):
-        parts = ["counter", path[len(COUNTER_PREFIX):]]
-    for part in parts:
-        if not isinstance(cur, Mapping) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur

@@ -13,11 +13,15 @@ executing it changes nothing. Sessions and chains whose task runs finished are d
 :meth:`PolicyEngine.end_session` / :meth:`PolicyEngine.end_chain`; agent- and task-scoped
 state is bounded by the number of agents and tasks, and windows are pruned on access.
 
-Speed: rules are indexed by tool, and the candidate rules for a (principal, action, tool,
-resource) combination are computed once. The stateless part of a decision is memoised per
-candidate set, keyed by the values of every attribute the candidates read — numbers are
-reduced to their position among the thresholds the conditions compare them with, which
-decides every comparison equally — so equal requests share one frozen Decision.
+Speed: rules are indexed by tool and agent, and the candidate rules for a (principal,
+action, tool, resource) combination are computed once (found by identity for the read-only
+views the request helpers build). The stateless part of a decision is memoised per candidate
+set, keyed by the values of every attribute the candidates read — numbers are reduced to
+their position among the thresholds the conditions compare them with, which decides every
+comparison equally. A memo hit costs one generated function (read, classify, look up); a
+miss runs generated straight-line evaluation. Decisions share their explanation and carry
+their own attribute values, so failed conditions report each request's actual values, and
+requests with identical values share one frozen Decision.
 """
 
 from __future__ import annotations
@@ -348,8 +352,9 @@ class PolicyEngine:
         if envelope is _LEGAL:
             return self._policy.legal_owner
         owners = principal.get("owners")
-        owner = owners.get(envelope) if owners is not None else None
-        return owner if isinstance(owner, str) else None
+        # Read exactly as the generated probe reads it, so memoised decisions compare equal.
+        owner: str | None = owners.get(envelope) if owners is not None else None
+        return owner
 
     # --- state: counters and sequences -----------------------------------------------------
 
