@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,16 @@ _TOKEN = {"valid": True, "reason": "ok", "mode": "jit", "ttl_remaining": 300.0, 
           "scope": ("tool:*",), "sender_constrained": True, "chain_depth": 0}
 
 
+_VIEWS: dict[tuple[int, str, str], Mapping[str, Any]] = {}
+
+
+def _view(key: tuple[int, str, str], build: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:
+    # Built once per agent, tool and resource and reused, as the simulator does.
+    if key not in _VIEWS:
+        _VIEWS[key] = build()
+    return _VIEWS[key]
+
+
 def make_request(
     agent: str = "support-bot",
     tool: str = "crm.lookup",
@@ -130,11 +140,12 @@ def make_request(
         resource = t.resources[0] if t.resources else None
     actors = tuple(chain) if chain is not None else (agent,)
     return Request(
-        principal=principal_attributes(scenario, agent),
+        principal=_view((id(scenario), "principal", agent), lambda: principal_attributes(scenario, agent)),
         action=t.action,
-        tool=tool_attributes(t),
+        tool=_view((id(scenario), "tool", tool), lambda: tool_attributes(t)),
         token=dict(_TOKEN) if token is None else token,
-        resource=resource_attributes(scenario, resource) if isinstance(resource, str) else None,
+        resource=(_view((id(scenario), "resource", resource), lambda: resource_attributes(scenario, resource))
+                  if isinstance(resource, str) else None),
         request=step_attributes(records, amount, destination, recipient, attributes or {}),
         task={"id": task, "intent": "", "approved": approved, "step": 1, "run": session},
         session={"id": session},
