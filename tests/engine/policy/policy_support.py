@@ -139,13 +139,17 @@ def make_request(
     if resource is True:
         resource = t.resources[0] if t.resources else None
     actors = tuple(chain) if chain is not None else (agent,)
+    sid = id(scenario)
+    view = None
+    if isinstance(resource, str):
+        name = resource
+        view = _view((sid, "resource", name), lambda: resource_attributes(scenario, name))
     return Request(
-        principal=_view((id(scenario), "principal", agent), lambda: principal_attributes(scenario, agent)),
+        principal=_view((sid, "principal", agent), lambda: principal_attributes(scenario, agent)),
         action=t.action,
-        tool=_view((id(scenario), "tool", tool), lambda: tool_attributes(t)),
+        tool=_view((sid, "tool", tool), lambda: tool_attributes(t)),
         token=dict(_TOKEN) if token is None else token,
-        resource=(_view((id(scenario), "resource", resource), lambda: resource_attributes(scenario, resource))
-                  if isinstance(resource, str) else None),
+        resource=view,
         request=step_attributes(records, amount, destination, recipient, attributes or {}),
         task={"id": task, "intent": "", "approved": approved, "step": 1, "run": session},
         session={"id": session},
