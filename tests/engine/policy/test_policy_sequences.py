@@ -194,6 +194,17 @@ def test_finished_sessions_leave_no_state(make_engine: Make) -> None:
     assert engine.state_size() == 0
 
 
+def test_finished_chains_leave_no_state(make_engine: Make) -> None:
+    engine = make_engine(sequence_policy("chain"))
+    engine.decide(pii(now=1, session="sub", chain_id="root"))
+    assert engine.state_size() == 1
+    engine.end_session("sub")
+    assert engine.state_size() == 1  # chain-scoped state outlives the sub-task's session
+    engine.end_chain("root")
+    assert engine.state_size() == 0
+    assert engine.decide(mail(now=2, session="sub", chain_id="root")).allowed
+
+
 # --- counters --------------------------------------------------------------------------
 
 
