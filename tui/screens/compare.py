@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 REFRESH = 0.25
 """Wall seconds between redraws of the metrics while playing."""
 
+CHART_POINTS = 600
+"""Samples per chart line over the whole run (at fixed simulated times)."""
+
 
 class CompareScreen(Screen[None]):
     """Several profiles of one scenario run side by side, in lock-step, on the same seed.
@@ -65,8 +68,7 @@ class CompareScreen(Screen[None]):
         self.scenario = scenario
         self.profiles = list(profiles)
         self.seed = scenario.seed if seed is None else seed
-        self.playback = Playback(speed, playing=autoplay)
-        self.pause_at = pause_at
+        self.playback = Playback(speed, playing=autoplay, pause_at=pause_at)
         self.sinks = [SinkBuffer() for _ in self.profiles]
         self.sims: list[Any] = []
         self.driver: Driver | None = None
@@ -110,7 +112,8 @@ class CompareScreen(Screen[None]):
         self.sims = [self.agentrange.new_simulation(self.scenario, p, self.seed, sink)
                      for p, sink in zip(self.profiles, self.sinks, strict=True)]
         self.driver = Driver(self.sims, self.sinks, self.playback, end=self.scenario.duration,
-                             observe=self.agentrange.observe)
+                             observe=self.agentrange.observe,
+                             grid=max(1.0, self.scenario.duration / CHART_POINTS))
         chart = self.query_one(LineChart)
         for p in self.profiles:
             chart.add_point(p, 0.0, 0.0)
@@ -145,8 +148,9 @@ class CompareScreen(Screen[None]):
             self.events[i] += len(frame.events)
             if frame.snapshot is not None:
                 self.snapshots[profile] = frame.snapshot
-                chart.add_point(profile, frame.now,
-                                float(frame.snapshot.get("records") or 0))
+            for when, snapshot in frame.samples:
+                if snapshot is not None:
+                    chart.add_point(profile, when, float(snapshot.get("records") or 0))
         wall = time.monotonic()
         if wall - self._last_refresh >= REFRESH or message.paused or message.done:
             self._last_refresh = wall
@@ -157,10 +161,6 @@ class CompareScreen(Screen[None]):
                 chart.refresh()
                 self.query_one(MetricsTable).results = {
                     p: self._live_metrics(p) for p in self.profiles}
-        if self.pause_at is not None and message.now >= self.pause_at:
-            self.pause_at = None
-            self.playback.pause()
-            header.paused = True
         if message.done and not self.done:
             self.done = True
             header.done = True

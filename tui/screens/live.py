@@ -79,8 +79,7 @@ class LiveScreen(Screen[None]):
         self.scenario = scenario
         self.profile_id = profile_id
         self.seed = scenario.seed if seed is None else seed
-        self.playback = Playback(speed, playing=autoplay)
-        self.pause_at = pause_at
+        self.playback = Playback(speed, playing=autoplay, pause_at=pause_at)
         self.sink = SinkBuffer()
         self.sim: Any = None
         self.driver: Driver | None = None
@@ -204,10 +203,6 @@ class LiveScreen(Screen[None]):
                 roster.refresh(layout=roster_changed)
                 chains.redraw()
                 self.query_one(BlastPanel).blast = self.blast
-        if self.pause_at is not None and frame.now >= self.pause_at and not self.playback.paused:
-            self.pause_at = None
-            self.playback.pause()
-            header.paused = True
         if frame.done and not self.done:
             self.done = True
             header.done = True

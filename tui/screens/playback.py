@@ -58,6 +58,8 @@ class Frame(NamedTuple):
     done: bool
     snapshot: Any
     """Whatever the screen's ``observe`` read from the simulation after the step."""
+    samples: tuple[tuple[float, Any], ...] = ()
+    """(time, snapshot) at every multiple of the driver's ``grid`` passed during the tick."""
 
 
 class SimTick(Message):
@@ -137,8 +139,11 @@ def slower(speed: float) -> float:
 class Playback:
     """Playback controls shared by the UI thread and the worker (thread-safe)."""
 
-    def __init__(self, speed: float, *, playing: bool = True) -> None:
+    def __init__(self, speed: float, *, playing: bool = True,
+                 pause_at: float | None = None) -> None:
         self._lock = threading.Lock()
+        self.pause_at = pause_at
+        """Simulated time at which playback pauses by itself (exactly there; None: never)."""
         self._speed = speed
         self._paused = not playing
         self._steps = 0
@@ -241,19 +246,23 @@ class Driver:
         end: Simulated time at which the runs end.
         observe: Read a snapshot of a simulation after each step (worker thread).
         max_batch: At unbounded speed, aim for about this many events per tick.
+        grid: When set, also stop at every multiple of ``grid`` simulated seconds and sample
+            ``observe`` there, so a chart's points fall at the same times on every run.
     """
 
     def __init__(self, sims: Sequence[LiveSim], sinks: Sequence[SinkBuffer],
                  playback: Playback, *, end: float,
                  observe: Callable[[LiveSim], Any] | None = None,
-                 max_batch: int = 4000) -> None:
+                 max_batch: int = 4000, grid: float | None = None) -> None:
         self.sims = list(sims)
         self.sinks = list(sinks)
         self.playback = playback
         self.end = end
         self.observe = observe
         self.max_batch = max_batch
+        self.grid = grid
         self._chunk = 60.0
+        self._samples: list[list[tuple[float, Any]]] = [[] for _ in self.sims]
 
     @property
     def now(self) -> float:
@@ -267,15 +276,37 @@ class Driver:
 
     def _advance(self, target: float) -> None:
         target = min(target, self.end)
+        pb = self.playback
+        stop = pb.pause_at
+        if stop is not None and target >= stop:
+            # Land exactly on the pause time, so a paused run shows the same state every time.
+            target = stop
+            pb.pause_at = None
+            pb.pause()
+        grid = self.grid
+        if grid is not None and self.observe is not None:
+            observe = self.observe
+            k = math.floor(self.now / grid) + 1
+            while k * grid <= target:
+                mark = k * grid
+                for sim, samples in zip(self.sims, self._samples, strict=True):
+                    if not sim.done:
+                        sim.step_until(mark)
+                    samples.append((mark, observe(sim)))
+                k += 1
         for sim in self.sims:
             if not sim.done:
                 sim.step_until(target)
 
     def _frames(self) -> tuple[Frame, ...]:
         observe = self.observe
-        return tuple(
-            Frame(sink.drain(), sim.now, sim.done, observe(sim) if observe else None)
-            for sim, sink in zip(self.sims, self.sinks, strict=True))
+        frames = tuple(
+            Frame(sink.drain(), sim.now, sim.done, observe(sim) if observe else None,
+                  tuple(samples))
+            for sim, sink, samples in zip(self.sims, self.sinks, self._samples, strict=True))
+        for samples in self._samples:
+            samples.clear()
+        return frames
 
     def step(self, quantum: float) -> tuple[Frame, ...]:
         """Advance until some simulation decides a request (or the run ends)."""
@@ -321,12 +352,13 @@ class Driver:
             else:
                 self._advance(self.now + speed * dt)
             frames = self._frames()
+            paused = pb.paused
             if math.isinf(speed):
                 n = max(1, max(len(f.events) for f in frames))
                 self._chunk = min(max(self._chunk * min(2.0, max(0.5, self.max_batch / n)),
                                       0.001), 86400.0)
             pb.posted()
-            post(SimTick(frames, speed, False))
+            post(SimTick(frames, speed, paused))
             if math.isfinite(speed):
                 spare = TICK - (time.monotonic() - started)
                 if spare > 0:
@@ -338,6 +370,7 @@ def _merge(batches: list[tuple[Frame, ...]]) -> tuple[Frame, ...]:
     merged: list[Frame] = []
     for i in range(len(batches[0])):
         events = tuple(e for batch in batches for e in batch[i].events)
+        samples = tuple(s for batch in batches for s in batch[i].samples)
         last = batches[-1][i]
-        merged.append(Frame(events, last.now, last.done, last.snapshot))
+        merged.append(Frame(events, last.now, last.done, last.snapshot, samples))
     return tuple(merged)
