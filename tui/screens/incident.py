@@ -176,3 +176,24 @@ class QuarantineDialog(_PickOne):
     def options(self) -> list[Option]:
         """One entry per agent."""
         return [Option(a, id=a) for a in self.agents]
+
+
+class TightenDialog(_PickOne):
+    """Pick a shadow rule or sequence of the policy to enforce from now on.
+
+    Args:
+        rules: (rule id, description) of the policy's shadow rules and sequences.
+    """
+
+    DEFAULT_CSS = DIALOG_CSS % "TightenDialog"
+    TITLE_TEXT = "tighten a rule"
+    HELP_TEXT = "Enforce a rule that so far only ran in shadow mode."
+
+    def __init__(self, rules: Sequence[tuple[str, str]]) -> None:
+        super().__init__()
+        self.rules = list(rules)
+
+    def options(self) -> list[Option]:
+        """One entry per shadow rule."""
+        return [Option(f"{rule}  {description}".rstrip(), id=rule)
+                for rule, description in self.rules]

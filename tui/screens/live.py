@@ -69,6 +69,7 @@ class LiveScreen(Screen[None]):
         Binding("i", "inject", "Inject"),
         Binding("r", "revoke", "Revoke"),
         Binding("x", "quarantine", "Quarantine"),
+        Binding("t", "tighten", "Tighten a rule", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -189,6 +190,8 @@ class LiveScreen(Screen[None]):
             roster_changed = roster.add_events(events)
             chains.add_events(events)
             alerts.add_events(events)
+            blast = self.query_one(BlastPanel)
+            blast_changed = blast.add_events(events)
             if frame.snapshot is not None:
                 self.blast = frame.snapshot
             wall = time.monotonic()
@@ -202,7 +205,10 @@ class LiveScreen(Screen[None]):
                 roster.now = frame.now
                 roster.refresh(layout=roster_changed)
                 chains.redraw()
-                self.query_one(BlastPanel).blast = self.blast
+                blast.now = frame.now
+                blast.blast = self.blast
+                if blast_changed:
+                    blast.refresh(layout=True)
         if frame.done and not self.done:
             self.done = True
             header.done = True
@@ -396,3 +402,23 @@ class LiveScreen(Screen[None]):
             self._after_dialog(was_playing)
 
         self.app.push_screen(QuarantineDialog(self._dialog_agents()), quarantined)
+
+    def action_tighten(self) -> None:
+        """Enforce one of the policy's shadow rules from now on."""
+        from tui.screens.incident import TightenDialog
+
+        shadow = [(r.id, r.description) for r in self.catalogue.rules.values() if r.shadow]
+        if self.done or not shadow:
+            self.notify("The run has ended." if self.done else
+                        "This profile's policy has no shadow rules to enforce.", timeout=4)
+            return
+        was_playing = self._pause_for_dialog()
+
+        def tightened(rule: str | None) -> None:
+            if rule is not None:
+                self.sim.tighten(rule)
+                self.notify(f"Rule {rule} is enforced from now on.", title="response",
+                            timeout=4)
+            self._after_dialog(was_playing)
+
+        self.app.push_screen(TightenDialog(shadow), tightened)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from rich.table import Table
@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from sim.events import Event
 from tui.widgets.formatting import count, duration
 
 
@@ -27,7 +28,9 @@ class BlastPanel(Widget):
 
     The parent sets :attr:`blast` to the simulation's current blast-radius figures, a mapping
     with ``records``, ``potential_records``, ``systems``, ``data_classes`` (counts or lists of
-    names), ``exposure_window`` (seconds) and optionally ``open`` (exposure still running).
+    names), ``exposure_window`` (seconds) and optionally ``open`` (exposure still running),
+    and feeds events so each incident shows how long it has gone uncontained, or the time to
+    detect and contain that the simulator reported.
     """
 
     DEFAULT_CSS = """
@@ -50,6 +53,36 @@ class BlastPanel(Widget):
 
     blast: reactive[Mapping[str, Any] | None] = reactive(None, layout=True)
     """The latest blast-radius figures (None before the first report)."""
+
+    now: reactive[float] = reactive(0.0)
+    """The simulated clock, for the time an incident has gone uncontained."""
+
+    def __init__(self, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.incidents: dict[str, dict[str, Any]] = {}
+        """Incident id -> {"start": time, "detected": seconds, "contained": seconds}."""
+
+    def add_events(self, batch: Iterable[Event]) -> bool:
+        """Follow incidents and their containment; True when the panel must redraw."""
+        changed = False
+        for event in batch:
+            kind = event.kind
+            if kind == "incident":
+                key = str(event.data.get("id"))
+                self.incidents[key] = {"start": event.time, "detected": None,
+                                       "contained": None}
+                changed = True
+            elif kind == "contained":
+                entry = self.incidents.get(str(event.data.get("incident")))
+                if entry is not None:
+                    entry["detected"] = event.data.get("time_to_detect")
+                    entry["contained"] = event.data.get("time_to_contain")
+                    changed = True
+        if len(self.incidents) > 20:
+            for key in list(self.incidents)[:-20]:
+                del self.incidents[key]
+        return changed
 
     def render(self) -> Table:
         """A two-column grid of figures."""
@@ -74,4 +107,14 @@ class BlastPanel(Widget):
             text.append("  still open", style=self.get_component_rich_style(
                 "blast-panel--open"))
         table.add_row("exposure", text)
+        for key, entry in self.incidents.items():
+            if entry["contained"] is None:
+                status = Text(f"open {duration(self.now - entry['start'])}",
+                              style=self.get_component_rich_style("blast-panel--exposed"))
+            else:
+                status = Text(f"contained in {duration(entry['contained'])}",
+                              style=self.get_component_rich_style("blast-panel--clean"))
+                if entry["detected"] is not None:
+                    status.append(f", seen at {duration(entry['detected'])}")
+            table.add_row(Text(key, overflow="ellipsis", no_wrap=True), status)
         return table
