@@ -262,7 +262,12 @@ class LiveScreen(Screen[None]):
     @on(AlertList.Jumped)
     def _show_alert(self, message: AlertList.Jumped) -> None:
         stream = self.query_one(DecisionStream)
-        stream.select_near(message.event.time, message.event.agent)
+        seq = message.event.data.get("decision")
+        if isinstance(seq, int) and stream.select_seq(seq):
+            return
+        if not stream.select_near(message.event.time, message.event.agent):
+            self.notify("The decision behind this alert is older than the stream keeps.",
+                        timeout=3)
 
     @on(Input.Submitted, "#filter")
     def _apply_filter(self, message: Input.Submitted) -> None:

@@ -134,7 +134,8 @@ class PickerScreen(Screen[Choice | None]):
             listing.border_title = "scenarios"
             yield listing
             with Vertical(id="picker-side"):
-                about = VerticalScroll(Static(id="picker-about-text"), id="picker-about")
+                about = VerticalScroll(Static(id="picker-about-text"), id="picker-about",
+                                       can_focus=False)
                 about.border_title = "about"
                 yield about
                 profiles = OptionList(id="picker-profiles")

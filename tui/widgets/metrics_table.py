@@ -23,6 +23,13 @@ def metric(result: Mapping[str, Any], path: str) -> Any:
     return node
 
 
+def _size(value: Any) -> str:
+    """A count, or how many names a list holds."""
+    if isinstance(value, list | tuple):
+        return count(len(value))
+    return count(value)
+
+
 def _ratio(result: Mapping[str, Any]) -> str:
     stopped = metric(result, "out_of_scope.stopped")
     attempts = metric(result, "out_of_scope.attempts")
@@ -44,8 +51,8 @@ ROWS: tuple[tuple[str, Callable[[Mapping[str, Any]], str], str | None], ...] = (
      "blast_radius.records"),
     ("could reach", lambda r: count(metric(r, "blast_radius.potential_records")),
      "blast_radius.potential_records"),
-    ("data classes / systems", lambda r: f"{count(metric(r, 'blast_radius.data_classes'))} / "
-     f"{count(metric(r, 'blast_radius.systems'))}", None),
+    ("data classes / systems", lambda r: f"{_size(metric(r, 'blast_radius.data_classes'))} / "
+     f"{_size(metric(r, 'blast_radius.systems'))}", None),
     ("exposure window", lambda r: _seconds(metric(r, "blast_radius.exposure_window")),
      "blast_radius.exposure_window"),
     ("time to detect", lambda r: _seconds(metric(r, "time_to_detect")), "time_to_detect"),
