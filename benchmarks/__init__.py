@@ -1,0 +1,1 @@
+"""Performance benchmarks: scripts that print medians and ratios (not timed tests)."""
