@@ -8,10 +8,12 @@ same records, so they cannot disagree.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import IO, Any
+
+from engine.policy.decision import Decision
 
 
 class EventKind(StrEnum):
@@ -64,6 +66,48 @@ class Outcome(StrEnum):
     REVOKED = "revoked"
 
 
+class DecisionRecord(Mapping[str, Any]):
+    """A decision as the read-only mapping ``Decision.to_dict()`` gives, rendered on demand.
+
+    The simulator makes millions of decisions and most events are never rendered, so the
+    dictionary is built the first time anyone reads it. ``decision`` is the frozen
+    :class:`~engine.policy.decision.Decision` itself (for ``explain()``).
+    """
+
+    __slots__ = ("_dict", "decision")
+
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+        self._dict: dict[str, Any] | None = None
+
+    def _data(self) -> dict[str, Any]:
+        data = self._dict
+        if data is None:
+            data = self._dict = self.decision.to_dict()
+        return data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def __repr__(self) -> str:
+        return f"DecisionRecord({self._data()!r})"
+
+
+def _plain(value: Any) -> Any:
+    """JSON fallback: mappings that are not dicts (a DecisionRecord) become dicts."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    return str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One immutable record of the event stream."""
@@ -76,13 +120,15 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible form with a stable key order."""
+        data = {k: dict(v) if isinstance(v, DecisionRecord) else v
+                for k, v in self.data.items()}
         return {"seq": self.seq, "time": self.time, "kind": str(self.kind),
-                "agent": self.agent, "data": dict(self.data)}
+                "agent": self.agent, "data": data}
 
     def to_json(self) -> str:
         """One canonical JSON line (sorted data keys), identical across identical runs."""
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False, default=str)
+                          ensure_ascii=False, default=_plain)
 
 
 Sink = Callable[[Event], None]

@@ -1,0 +1,166 @@
+"""Run metrics, kept incrementally while the simulation runs, and the frozen ``RunResult``.
+
+``RunResult.to_dict()`` is the documented, stable JSON shape that ``--format json`` prints and
+that scenario ``expect:`` assertions address with dotted paths. Keys are only ever added,
+never renamed::
+
+    {
+      "scenario": str, "profile": str, "seed": int,
+      "time": float,            # simulated seconds reached
+      "duration": float,        # the run's planned end
+      "done": bool,
+      "events": int,            # events emitted
+      "decisions": {"total", "allow", "deny", "require_approval"},
+      "outcomes": {"executed", "blocked", "awaiting_approval", "expired", "revoked"},
+      "out_of_scope": {"attempts", "stopped"},
+      "blast_radius": {"records", "egress_records", "data_classes", "systems",
+                       "potential_records", "exposure_window"},
+      "time_to_detect": float | null, "time_to_contain": float | null,
+      "delivery": {"tasks_started", "tasks_completed", "tasks_failed",
+                   "task_latency_p50", "task_latency_p95", "approval_wait_mean",
+                   "benign_steps", "benign_denied", "benign_denied_rate"},
+      "approvals": {"requested", "approved", "rejected", "expired", "fatigue_misses"},
+      "alerts": {"total", "deny", "token", "sequence", "shadow", "threshold"},
+      "tokens": {"issued", "revoked", "expired", "renewed"},
+      "audit": {"decisions", "logged", "attributable", "coverage"},
+      "incidents": [{"id", "kind", "agent", "start", "detected_at", "contained_at",
+                     "time_to_detect", "time_to_contain", "how", "open",
+                     "exposure_window", "blast_radius": {...}}]
+    }
+
+Meanings: ``blast_radius.records`` sums, over incidents, the records compromised principals
+and attackers actually touched (per resource, capped at its size); ``data_classes`` and
+``systems`` count the union of what they touched; ``potential_records`` sums what their
+credentials could reach; ``exposure_window`` is the longest exposure (seconds);
+``time_to_detect`` / ``time_to_contain`` are the longest over incidents (null when an
+incident was never detected / contained, or when there were none). Delivery figures count
+top-level benign task runs (not delegated sub-tasks, not attacker goals); latency runs from
+arrival to completion, approval waits included; ``benign_denied`` counts benign steps whose
+decision was deny. ``audit.logged`` counts decision records written to an attached audit
+log (null without one); ``audit.attributable`` counts decisions whose token names the very
+workload that acted (not a shared credential) and whose agent has an accountable owner.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DecisionKey = tuple[str, str, str, int, str | None]
+"""(agent, task, run ordinal, step, incident): the same logical request across profiles."""
+
+OUTCOMES = ("executed", "blocked", "awaiting_approval", "expired", "revoked")
+ALERT_REASONS = ("deny", "token", "sequence", "shadow", "threshold")
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile (0..1) of ``values`` by linear interpolation (None when empty)."""
+    if not values:
+        return None
+    data = sorted(values)
+    pos = (len(data) - 1) * q
+    lo = math.floor(pos)
+    hi = math.ceil(pos)
+    if lo == hi:
+        return data[lo]
+    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+
+
+class Metrics:
+    """Counters the runner updates as things happen (cheap increments, no event parsing)."""
+
+    def __init__(self, *, record_decisions: bool = True) -> None:
+        self.allow = 0
+        self.deny = 0
+        self.approval = 0
+        self.outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
+        self.oos_attempts = 0
+        self.oos_stopped = 0
+        self.benign_steps = 0
+        self.benign_denied = 0
+        self.tasks_started = 0
+        self.tasks_completed = 0
+        self.tasks_failed = 0
+        self.latencies: list[float] = []
+        self.approvals_requested = 0
+        self.approvals_approved = 0
+        self.approvals_rejected = 0
+        self.approvals_expired = 0
+        self.fatigue_misses = 0
+        self.approval_waits = 0.0
+        self.approval_resolved = 0
+        self.alerts: dict[str, int] = dict.fromkeys(ALERT_REASONS, 0)
+        self.tokens_issued = 0
+        self.tokens_revoked = 0
+        self.tokens_expired = 0
+        self.tokens_renewed = 0
+        self.audit_logged: int | None = None
+        self.attributable = 0
+        self.record_decisions = record_decisions
+        self.decisions: dict[DecisionKey, tuple[str, str]] = {}
+        """Key -> (effect, tool) of every decision (when recording)."""
+
+    @property
+    def total(self) -> int:
+        """Decisions made."""
+        return self.allow + self.deny + self.approval
+
+    def stopped(self, outcome: str) -> None:
+        """An out-of-scope attempt ended without executing."""
+        self.oos_stopped += 1
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one run: its figures (see the module docstring) and its decisions.
+
+    Attributes:
+        scenario: Scenario name.
+        profile: Profile id.
+        seed: The seed the run used.
+        data: The figures, in the documented shape (read them with :meth:`metric`).
+        decisions: Key -> (effect, tool) of every decision, for comparisons.
+    """
+
+    scenario: str
+    profile: str
+    seed: int
+    data: Mapping[str, Any]
+    decisions: Mapping[DecisionKey, tuple[str, str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON shape (a fresh copy)."""
+        return copy.deepcopy(dict(self.data))
+
+    def metric(self, path: str) -> Any:
+        """The value at a dotted path such as ``blast_radius.records`` (KeyError if absent)."""
+        node: Any = self.data
+        for part in path.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                raise KeyError(path)
+            node = node[part]
+        return node
+
+    def effect_of(self, agent: str, task: str, step: int,
+                  incident: str | None = None) -> str | None:
+        """The effect of the first run's step ``step`` of an agent's task (None: not made).
+
+        With ``incident`` the step is one of that incident's (the hijacked or poisoned run,
+        or an attacker's replay); without it, a step of a benign run.
+        """
+        best: tuple[int, str] | None = None
+        for (a, t, run, s, inc), (effect, _tool) in self.decisions.items():
+            if a == agent and t == task and s == step and inc == incident:
+                order = _ordinal(run)
+                if best is None or order < best[0]:
+                    best = (order, effect)
+        return None if best is None else best[1]
+
+
+def _ordinal(run: str) -> int:
+    head = run.split("/", 1)[0]
+    digits = head.rsplit("#", 1)[-1]
+    return int(digits) if digits.isdigit() else 0
