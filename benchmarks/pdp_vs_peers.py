@@ -18,9 +18,16 @@ repeats), the ratios and whether the targets were met. A separate line measures 
 session tracking and 10 sequence rules (the peers have no sequence rules), checked against a
 reference of the sequence semantics.
 
-Run: ``python benchmarks/pdp_vs_peers.py [--quick] [--repeats R] [--seed S] [--profile]``.
-It prints figures; it is not a test (``tests/engine/test_bench_pdp_smoke.py`` runs ``--quick``
-for agreement only).
+agentrange is timed two ways: a fresh engine per repeat (its per-candidate-set code and memo
+are built while deciding, as at the start of a run), and "steady": an engine that has already
+decided as many other requests of the same fleet (another seed), as in a long simulation. The
+peers are given their cheapest inputs: Cedar gets its context pre-serialised to JSON, Casbin
+gets integers in its p lines (no parsing in the matcher).
+
+Run: ``python benchmarks/pdp_vs_peers.py [--quick] [--seed S] [--repeats R] [--cedar-repeats R]
+[--casbin-repeats R] [--profile fresh|steady|sequences|sequences-steady]`` (about 5 minutes at
+full size, most of it in the peers). It prints figures; it is not a test
+(``tests/engine/test_bench_pdp_smoke.py`` runs the quick mode for agreement only).
 """
 
 from __future__ import annotations
@@ -556,7 +563,8 @@ def reference_outcome(w: Workload, call: Call) -> tuple[str, frozenset[str]]:
     matching deny rule, or every matching allow rule.
     """
     agent = w.agent_by_name[call.agent]
-    allows, denies = [], []
+    allows: list[str] = []
+    denies: list[str] = []
     for r in w.rules:
         if rule_matches(r, agent, call):
             (denies if r.effect == "deny" else allows).append(r.id)
@@ -965,7 +973,7 @@ def casbin_enforcer(w: Workload) -> Any:
     """An enforcer with the model, the p lines and the g lines loaded."""
     import logging
 
-    import casbin
+    import casbin  # type: ignore[import-untyped]
 
     model = casbin.Enforcer.new_model(text=CASBIN_MODEL)
     enforcer = casbin.Enforcer(model)
@@ -1009,38 +1017,45 @@ class Agreement:
 
     checked: int
     counts: dict[str, int]
-    disagreements: list[str]
+    """Reference outcomes by kind."""
+    mismatched: set[int] = field(default_factory=set)
+    """Indexes of the calls some engine got wrong."""
+    examples: list[str] = field(default_factory=list)
+    """The first disagreements, as text."""
 
     @property
     def ok(self) -> bool:
         """True when every engine agreed with the reference on every request."""
-        return not self.disagreements
+        return not self.mismatched
+
+    def add(self, i: int, text: str, limit: int = 20) -> None:
+        """Record that call ``i`` was decided differently (keeping the first few texts)."""
+        self.mismatched.add(i)
+        if len(self.examples) < limit:
+            self.examples.append(text)
 
 
 def check_agreement(w: Workload, reference: Sequence[tuple[str, frozenset[str]]],
-                    engines: dict[str, Sequence[tuple[str, frozenset[str]] | bool]],
-                    limit: int = 20) -> Agreement:
+                    engines: dict[str, Sequence[tuple[str, frozenset[str]] | bool]]
+                    ) -> Agreement:
     """Compare each engine's outcome with the reference, call by call.
 
     An engine's answer is either (outcome, deciding rules) — compared in full — or a bool
     (allowed), compared with ``outcome == allow``.
     """
-    counts = {ALLOW: 0, DENY: 0, NO_MATCH: 0}
-    problems: list[str] = []
+    result = Agreement(len(reference), {ALLOW: 0, DENY: 0, NO_MATCH: 0})
     for i, (outcome, rules) in enumerate(reference):
-        counts[outcome] += 1
+        result.counts[outcome] += 1
         for name, answers in engines.items():
             got = answers[i]
             if isinstance(got, bool):
                 same = got == (outcome == ALLOW)
             else:
                 same = got == (outcome, rules)
-            if not same and len(problems) < limit:
-                problems.append(f"call {i} {w.calls[i]}: reference {outcome} "
-                                f"{sorted(rules)}, {name} {got}")
-            elif not same:
-                problems.append("")
-    return Agreement(len(reference), counts, problems)
+            if not same:
+                result.add(i, f"call {i} {w.calls[i]}: reference {outcome} {sorted(rules)}, "
+                              f"{name} {got}")
+    return result
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
@@ -1105,7 +1120,8 @@ def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: i
     base_allowed = [o == ALLOW for o, _ in reference]
     seq_s, seq_decisions = timed(
         lambda: run_agentrange(compiled_seq, requests, w.session_last), reps)
-    warm_s, warm_decisions, seq_warm_s, seq_warm_decisions = 1.0, ar_decisions, 1.0, []
+    warm_s, warm_decisions, seq_warm_s = 1.0, ar_decisions, 1.0
+    seq_warm_decisions: list[Decision] = []
     if time_it:
         warmup = warmup_requests(w, scenario)
         warm_s, warm_decisions = timed_steady(compiled, warmup, requests, frozenset(), reps)
@@ -1120,10 +1136,10 @@ def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: i
         "casbin": casbin_results,
     })
     seq_reference = reference_sequence_allowed(w, base_allowed)
-    seq_agreement = _check_sequences(w, seq_reference, seq_decisions)
+    runs = {"agentrange": seq_decisions}
     if seq_warm_decisions:
-        warm_check = _check_sequences(w, seq_reference, seq_warm_decisions)
-        seq_agreement.disagreements += warm_check.disagreements
+        runs["agentrange (warmed)"] = seq_warm_decisions
+    seq_agreement = _check_sequences(w, seq_reference, runs)
 
     report = Report(sizes, agreement, seq_agreement)
     report.rates = {"agentrange": n / ar_s, "agentrange_steady": n / warm_s,
@@ -1189,16 +1205,17 @@ def _first_failed(decisions: Sequence[Decision]) -> int:
     return 0
 
 
-def _check_sequences(w: Workload, expected: Sequence[bool], decisions: Sequence[Decision]
-                     ) -> Agreement:
-    problems = []
-    counts = {ALLOW: 0, "not_allow": 0}
-    for i, (want, d) in enumerate(zip(expected, decisions, strict=True)):
-        counts[ALLOW if want else "not_allow"] += 1
-        if want != (d.effect is Effect.ALLOW):
-            problems.append(f"call {i} {w.calls[i]}: reference allowed={want}, agentrange "
-                            f"{d.headline()}" if len(problems) < 20 else "")
-    return Agreement(len(expected), counts, problems)
+def _check_sequences(w: Workload, expected: Sequence[bool],
+                     runs: dict[str, Sequence[Decision]]) -> Agreement:
+    result = Agreement(len(expected), {ALLOW: 0, "not_allow": 0})
+    for i, want in enumerate(expected):
+        result.counts[ALLOW if want else "not_allow"] += 1
+        for name, decisions in runs.items():
+            d = decisions[i]
+            if want != (d.effect is Effect.ALLOW):
+                result.add(i, f"call {i} {w.calls[i]}: reference allowed={want}, {name} "
+                              f"{d.headline()}")
+    return result
 
 
 def _print_agreement(out: Callable[[str], None], a: Agreement, s: Agreement,
@@ -1210,18 +1227,16 @@ def _print_agreement(out: Callable[[str], None], a: Agreement, s: Agreement,
         out(f"agreement: agentrange, cedarpy and PyCasbin agree with the reference on all "
             f"{a.checked} requests (agentrange and Cedar also on the deciding rules)")
     else:
-        out(f"DISAGREEMENT on {len(a.disagreements)} of {a.checked} requests:")
-        for line in a.disagreements:
-            if line:
-                out(f"  {line}")
+        out(f"DISAGREEMENT on {len(a.mismatched)} of {a.checked} requests:")
+        for line in a.examples:
+            out(f"  {line}")
     if s.ok:
         out(f"sequences: agentrange agrees with the sequence reference on all {s.checked} "
             f"requests ({seq_denials} denied by a sequence rule)")
     else:
-        out(f"SEQUENCE DISAGREEMENT on {len(s.disagreements)} of {s.checked} requests:")
-        for line in s.disagreements:
-            if line:
-                out(f"  {line}")
+        out(f"SEQUENCE DISAGREEMENT on {len(s.mismatched)} of {s.checked} requests:")
+        for line in s.examples:
+            out(f"  {line}")
 
 
 def _print_rates(out: Callable[[str], None], r: Report, reps: tuple[int, int, int]) -> None:
@@ -1257,19 +1272,44 @@ def _print_rates(out: Callable[[str], None], r: Report, reps: tuple[int, int, in
             f"{label} {'met' if met else 'NOT met'}" for label, met in checks))
 
 
-def profile(sizes: Sizes, seed: int, *, sequences: bool) -> None:
-    """Profile agentrange deciding the workload (fresh engine) with pyinstrument."""
+PROFILE_MODES = ("fresh", "steady", "sequences", "sequences-steady")
+
+
+def profile(sizes: Sizes, seed: int, mode: str) -> None:
+    """Profile agentrange deciding the workload with pyinstrument and print the call tree.
+
+    Args:
+        sizes: Workload sizes (the profile covers ``sizes.repeats`` passes).
+        seed: Workload seed.
+        mode: ``fresh`` (a new engine per pass), ``steady`` (an engine warmed on other
+            requests, as in the benchmark), and the same two with the sequence rules.
+    """
     from pyinstrument import Profiler
 
+    sequences = mode.startswith("sequences")
     w = make_workload(sizes, seed)
     scenario = build_scenario(w)
     compiled = compile_agentrange(w, scenario, sequences=sequences)
     requests = agentrange_requests(w, scenario)
+    ends = w.session_last if sequences else frozenset()
+    warmup = warmup_requests(w, scenario) if mode.endswith("steady") else None
     profiler = Profiler(interval=0.0002)
-    profiler.start()
     for _ in range(sizes.repeats):
-        run_agentrange(compiled, requests, w.session_last if sequences else frozenset())
-    profiler.stop()
+        if warmup is None:
+            profiler.start()
+            run_agentrange(compiled, requests, ends)
+        else:
+            # timed_steady warms untimed; profile only its timed pass.
+            engine = PolicyEngine(compiled)
+            for r in warmup[0]:
+                engine.decide(r)
+            engine.reset()
+            profiler.start()
+            for i, r in enumerate(requests):
+                engine.decide(r)
+                if i in ends:
+                    engine.end_session(r.session["id"])
+        profiler.stop()
     print(profiler.output_text(unicode=False, color=False, show_all=False))
 
 
@@ -1284,12 +1324,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="cedarpy repeats (default 3: ~20 s each at full size)")
     parser.add_argument("--casbin-repeats", type=int, default=1,
                         help="PyCasbin repeats (default 1: ~100 s at full size)")
-    parser.add_argument("--profile", choices=("stateless", "sequences"), default=None,
+    parser.add_argument("--profile", choices=PROFILE_MODES, default=None,
                         help="profile agentrange with pyinstrument instead of benchmarking")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     if args.profile:
-        profile(sizes, args.seed, sequences=args.profile == "sequences")
+        profile(sizes, args.seed, args.profile)
         return 0
     report = run(sizes, args.seed, repeats=args.repeats, cedar_repeats=args.cedar_repeats,
                  casbin_repeats=args.casbin_repeats)
