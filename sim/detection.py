@@ -12,6 +12,7 @@ Rules (tunable with :class:`DetectionConfig`):
 - ``shadow``: a shadow rule that would have denied the request matched.
 - ``threshold``: an executed request moved at least ``bulk_records`` records, or an agent
   collected ``deny_burst`` denies within ``deny_window`` seconds (once per window).
+- ``approval``: a human approver rejected a request (they judged it malicious).
 """
 
 from __future__ import annotations
@@ -130,3 +131,8 @@ class Detector:
             return [AlertSpec("high", "threshold", None,
                               f"{agent}: {tool} moved {records} records")]
         return []
+
+    def rejected(self, agent: str, tool: str) -> list[AlertSpec]:
+        """Alerts raised when an approver rejects a request."""
+        return [AlertSpec("high", "approval", None,
+                          f"{agent}: approver rejected {tool}")]

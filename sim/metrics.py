@@ -20,7 +20,7 @@ never renamed::
                    "task_latency_p50", "task_latency_p95", "approval_wait_mean",
                    "benign_steps", "benign_denied", "benign_denied_rate"},
       "approvals": {"requested", "approved", "rejected", "expired", "fatigue_misses"},
-      "alerts": {"total", "deny", "token", "sequence", "shadow", "threshold"},
+      "alerts": {"total", "deny", "token", "sequence", "shadow", "threshold", "approval"},
       "tokens": {"issued", "revoked", "expired", "renewed"},
       "audit": {"decisions", "logged", "attributable", "coverage"},
       "incidents": [{"id", "kind", "agent", "start", "detected_at", "contained_at",
@@ -53,7 +53,7 @@ DecisionKey = tuple[str, str, str, int, str | None]
 """(agent, task, run ordinal, step, incident): the same logical request across profiles."""
 
 OUTCOMES = ("executed", "blocked", "awaiting_approval", "expired", "revoked")
-ALERT_REASONS = ("deny", "token", "sequence", "shadow", "threshold")
+ALERT_REASONS = ("deny", "token", "sequence", "shadow", "threshold", "approval")
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -53,7 +53,7 @@ from engine.policy import CompiledPolicy, Decision, Effect, PolicyEngine, Reques
 from engine.policy.decision import Reason
 from engine.policy.errors import UnknownRuleError
 from engine.policy.request import chain_attributes
-from sim.approvals import ApproverPool
+from sim.approvals import ApprovalResult, ApproverPool
 from sim.arrivals import arrival_times
 from sim.detection import AlertSpec, DetectionConfig, Detector
 from sim.events import DecisionRecord, Event, EventKind, Outcome, Sink
@@ -556,10 +556,14 @@ class Simulation:
         state = self.agents[step.delegate]
         task = self.world.tasks[(step.delegate, step.task)]
         run_id = f"{parent.id}/{number}>{step.delegate}/{step.task}"
-        incident = item.incident if item.incident is not None else None
+        incident = item.incident
         if incident is None:
             plan = self._benign_plan(state.name, task)
+            for pid in state.poisoned:
+                plan = plan + self._incident_plan(state.name, task, self.incidents[pid].incident)
+                incident = pid
         else:
+            # Work handed on by a compromised run serves the attacker's goal too.
             plan = tuple(PlanItem(i.spec, i.delegate, i.approved, incident)
                          for i in self._benign_plan(state.name, task))
         cred = None
@@ -690,10 +694,11 @@ class Simulation:
         assert spec is not None
         agent = run.agent.name
         malicious = item.incident is not None or run.attacker
+        pending = self.approvers.submit(malicious)
         self._emit(EventKind.APPROVAL_REQUESTED, agent, {
             "run": run.id, "task": run.task.id, "step": number, "tool": spec.tool_id,
-            "queue": self.approvers.waiting + 1, "decision": seq, "incident": item.incident})
-        result = yield env.process(self.approvers.review(malicious))
+            "queue": self.approvers.waiting, "decision": seq, "incident": item.incident})
+        result: ApprovalResult = yield pending
         metrics = self.metrics
         metrics.approvals_requested += 1
         metrics.approval_waits += result.waited
@@ -704,6 +709,8 @@ class Simulation:
         elif not result.approved:
             outcome = _BLOCKED
             metrics.approvals_rejected += 1
+            ist = self.incidents.get(item.incident) if item.incident is not None else None
+            self._raise(self.detector.rejected(agent, spec.tool_id), agent, seq, ist)
         else:
             metrics.approvals_approved += 1
             if result.fatigue_miss:
