@@ -18,7 +18,7 @@ it executed, and reads the figures back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Protocol
@@ -319,8 +319,3 @@ def totals(compromises: Iterable[Compromise], now: float) -> dict[str, Any]:
             "systems": len(systems), "potential_records": potential,
             "exposure_window": window if items else 0.0,
             "data_class_names": sorted(classes), "system_names": sorted(systems)}
-
-
-def as_mapping(reach: Reach) -> Mapping[str, Any]:
-    """A reach as a read-only-style plain dict (for events)."""
-    return reach.to_dict()
