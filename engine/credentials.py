@@ -34,8 +34,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import jwt
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import ECAlgorithm
 
 from engine.errors import AgentrangeError
@@ -53,13 +55,30 @@ MODES = ("static", "jit")
 DEFAULT_MAX_TOKEN_BYTES = 8192
 DEFAULT_MAX_CHAIN_DEPTH = 4
 DEFAULT_CACHE_SIZE = 65536
-SUPPORTED_ALGORITHMS: Mapping[str, tuple[ECAlgorithm, type[ec.EllipticCurve]]] = {
-    "ES256": (ECAlgorithm(ECAlgorithm.SHA256), ec.SECP256R1),
-    "ES384": (ECAlgorithm(ECAlgorithm.SHA384), ec.SECP384R1),
-    "ES512": (ECAlgorithm(ECAlgorithm.SHA512), ec.SECP521R1),
+_PARSE_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _Alg:
+    """An ECDSA JWS algorithm (RFC 7518 §3.4): curve, hash, and the r || s size."""
+
+    name: str
+    curve: type[ec.EllipticCurve]
+    ecdsa: ec.ECDSA
+    coordinate_bytes: int
+
+
+SUPPORTED_ALGORITHMS: Mapping[str, _Alg] = {
+    "ES256": _Alg("ES256", ec.SECP256R1, ec.ECDSA(hashes.SHA256()), 32),
+    "ES384": _Alg("ES384", ec.SECP384R1, ec.ECDSA(hashes.SHA384()), 48),
+    "ES512": _Alg("ES512", ec.SECP521R1, ec.ECDSA(hashes.SHA512()), 66),
 }
 """Algorithms a verifier may allow: asymmetric ones JWT-SVID §2.1 permits and we can check."""
 
+_ES256_SIGNER = ECAlgorithm(ECAlgorithm.SHA256)
+_HEADER_CACHE_SIZE = 1024
+# json.dumps with non-default options builds a new encoder per call; build it once.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _ALLOWED_HEADER = frozenset({"alg", "kid", "typ"})  # JWT-SVID §2: no other header parameters
 _ACT_MEMBERS = frozenset({"sub", "iss", "act"})  # RFC 8693 §4.1: identity claims only
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
@@ -726,6 +745,9 @@ class CredentialBroker:
         # A thumbprint prefix: stable for a key, distinct across keys and trust domains.
         kid = jwk_thumbprint(public)[:16]
         self.bundle.add_key(kid, public)
+        # The header is the same for every token of a key: encode it once.
+        header = _COMPACT_JSON({"alg": "ES256", "kid": kid, "typ": "JWT"})
+        self._header_segment = _b64encode(header.encode("ascii"))
         return key, kid
 
     def _spiffe(self, value: SpiffeId | str, what: str) -> tuple[str, str]:
@@ -780,6 +802,12 @@ class CredentialBroker:
             raise CredentialError(
                 f"broker for {self.trust_domain} cannot issue a token for {sub}"
             )
+        if not math.isfinite(now):
+            raise CredentialError(f"now must be a finite time, not {now!r}")
+        if task_id is not None and not isinstance(task_id, str):
+            raise CredentialError(f"task_id must be a string, not {task_id!r}")
+        if holder_thumbprint is not None and not isinstance(holder_thumbprint, str):
+            raise CredentialError("holder_thumbprint must be an RFC 7638 thumbprint string")
         if not (ttl > 0 and math.isfinite(ttl)):
             raise CredentialError(f"ttl must be a positive number of seconds, not {ttl!r}")
         if mode not in MODES:
@@ -813,9 +841,12 @@ class CredentialBroker:
             claims["act"] = act
         if holder_thumbprint is not None:
             claims["cnf"] = {"jkt": holder_thumbprint}
-        token = jwt.encode(
-            claims, self._key, algorithm="ES256", headers={"kid": self.kid, "typ": "JWT"}
-        )
+        # What jwt.encode does, minus re-encoding the constant header and its generic
+        # checks: compact JSON, base64url, and pyjwt's own ES256 signer (r || s, RFC 7518).
+        payload = _COMPACT_JSON(claims)
+        signing_input = f"{self._header_segment}.{_b64encode(payload.encode('ascii'))}"
+        signature = _ES256_SIGNER.sign(signing_input.encode("ascii"), self._key)
+        token = f"{signing_input}.{_b64encode(signature)}"
         issued = IssuedToken(
             token, jti, sub, aud, now, exp, scope, task_id, chain, holder_thumbprint, mode,
             self.kid, self.trust_domain,
@@ -1028,6 +1059,10 @@ class _Entry:
         self.tgen = -1
 
 
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
 def _b64decode(segment: str) -> bytes:
     """Strict base64url (RFC 7515 §2): no padding, no stray characters, canonical last bits."""
     if len(segment) % 4 == 1 or _B64URL.fullmatch(segment) is None:
@@ -1116,6 +1151,10 @@ class TokenVerifier:
         self._algs = {alg: SUPPORTED_ALGORITHMS[alg] for alg in algs}
         self._cache: dict[str, _Entry] = {}
         self._cache_size = cache_size
+        # Subjects, actors and scopes repeat across tokens: parse each distinct string once.
+        self._ids: dict[str, SpiffeId] = {}
+        self._scopes: dict[str, Scope] = {}
+        self._headers: dict[str, tuple[_Alg, str]] = {}
 
     @property
     def cached_tokens(self) -> int:
@@ -1231,6 +1270,64 @@ class TokenVerifier:
         p64, dot2, s64 = rest.partition(".")
         if not dot or not dot2 or "." in s64:
             return fail(TokenReason.MALFORMED, "expected three dot-separated segments (JWS)")
+        parsed: tuple[_Alg, str] | Verification | None = self._headers.get(h64)
+        if parsed is None:
+            parsed = self._parse_header(h64)
+        if isinstance(parsed, Verification):
+            return parsed
+        algorithm, kid = parsed
+        try:
+            payload = _decode_json(p64)
+        except (ValueError, RecursionError):
+            return fail(TokenReason.MALFORMED, "payload is not base64url-encoded JSON")
+        if not isinstance(payload, dict):
+            return fail(TokenReason.MALFORMED, "payload is not a JSON object")
+
+        # The subject picks the trust bundle (JWT-SVID validation), so it is read before the
+        # signature is checked; nothing else in the payload is trusted until then.
+        sub = payload.get("sub")
+        if sub is None:
+            return fail(TokenReason.MISSING_CLAIM, "no sub claim")
+        try:
+            if not isinstance(sub, str):
+                raise SpiffeIdError(str(sub)[:40], "sub must be a string")
+            sid = self._spiffe_id(sub)
+        except SpiffeIdError as exc:
+            return fail(TokenReason.INVALID_CLAIM, f"sub is not a SPIFFE ID: {exc.rule}")
+        td = sid.trust_domain
+        if self.revocations.is_distrusted(td):
+            return fail(TokenReason.TRUST_DOMAIN_DISTRUSTED, f"trust domain {td} is distrusted")
+        bundle = self.trust.get(td)
+        if bundle is None:
+            return fail(TokenReason.FOREIGN_TRUST_DOMAIN, f"trust domain {td} is not trusted")
+        public_key = bundle.key(kid, now)
+        if public_key is None:
+            return fail(TokenReason.UNKNOWN_KID, f"kid {kid[:40]!r} is not in the {td} bundle")
+        if not isinstance(public_key.curve, algorithm.curve):
+            return fail(
+                TokenReason.ALG_NOT_ALLOWED, f"alg {algorithm.name} does not match key {kid}"
+            )
+        try:
+            signature = _b64decode(s64)
+        except ValueError:
+            return fail(TokenReason.MALFORMED, "signature is not base64url")
+        size = algorithm.coordinate_bytes
+        if len(signature) != 2 * size:
+            return fail(TokenReason.BAD_SIGNATURE, f"signature is not {2 * size} bytes (r || s)")
+        der = encode_dss_signature(
+            int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
+        )
+        try:
+            public_key.verify(der, token[: len(h64) + 1 + len(p64)].encode("ascii"),
+                              algorithm.ecdsa)
+        except InvalidSignature:
+            return fail(TokenReason.BAD_SIGNATURE, f"signature does not verify with key {kid}")
+
+        return self._check_claims(token, payload, sid, kid, bundle)
+
+    def _parse_header(self, h64: str) -> tuple[_Alg, str] | Verification:
+        """Check a header segment: JSON object, allowed alg, JWT-SVID parameters, a kid."""
+        fail = _failure
         try:
             header = _decode_json(h64)
         except (ValueError, RecursionError):
@@ -1256,45 +1353,11 @@ class TokenVerifier:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             return fail(TokenReason.UNKNOWN_KID, "header has no kid")
-        try:
-            payload = _decode_json(p64)
-        except (ValueError, RecursionError):
-            return fail(TokenReason.MALFORMED, "payload is not base64url-encoded JSON")
-        if not isinstance(payload, dict):
-            return fail(TokenReason.MALFORMED, "payload is not a JSON object")
-
-        # The subject picks the trust bundle (JWT-SVID validation), so it is read before the
-        # signature is checked; nothing else in the payload is trusted until then.
-        sub = payload.get("sub")
-        if sub is None:
-            return fail(TokenReason.MISSING_CLAIM, "no sub claim")
-        try:
-            if not isinstance(sub, str):
-                raise SpiffeIdError(str(sub)[:40], "sub must be a string")
-            sid = SpiffeId.parse(sub)
-        except SpiffeIdError as exc:
-            return fail(TokenReason.INVALID_CLAIM, f"sub is not a SPIFFE ID: {exc.rule}")
-        td = sid.trust_domain
-        if self.revocations.is_distrusted(td):
-            return fail(TokenReason.TRUST_DOMAIN_DISTRUSTED, f"trust domain {td} is distrusted")
-        bundle = self.trust.get(td)
-        if bundle is None:
-            return fail(TokenReason.FOREIGN_TRUST_DOMAIN, f"trust domain {td} is not trusted")
-        public_key = bundle.key(kid, now)
-        if public_key is None:
-            return fail(TokenReason.UNKNOWN_KID, f"kid {kid[:40]!r} is not in the {td} bundle")
-        verifier, curve = algorithm
-        if not isinstance(public_key.curve, curve):
-            return fail(TokenReason.ALG_NOT_ALLOWED, f"alg {alg} does not match key {kid}")
-        try:
-            signature = _b64decode(s64)
-        except ValueError:
-            return fail(TokenReason.MALFORMED, "signature is not base64url")
-        if not verifier.verify(token[: len(h64) + 1 + len(p64)].encode("ascii"), public_key,
-                               signature):
-            return fail(TokenReason.BAD_SIGNATURE, f"signature does not verify with key {kid}")
-
-        return self._check_claims(token, payload, sid, kid, bundle)
+        # Every token of a key shares its header: remember good ones (bounded).
+        if len(self._headers) >= _HEADER_CACHE_SIZE:
+            self._headers.clear()
+        self._headers[h64] = (algorithm, kid)
+        return algorithm, kid
 
     def _check_claims(
         self, token: str, payload: dict[str, Any], sid: SpiffeId, kid: str, bundle: TrustBundle
@@ -1328,10 +1391,16 @@ class TokenVerifier:
         task_id = payload.get("task_id")
         if task_id is not None and not isinstance(task_id, str):
             return fail(TokenReason.INVALID_CLAIM, "task_id must be a string")
-        try:
-            scope = Scope.parse(payload["scope"])
-        except ScopeError as exc:
-            return fail(TokenReason.INVALID_CLAIM, str(exc))
+        claim = payload["scope"]
+        scope = self._scopes.get(claim) if isinstance(claim, str) else None
+        if scope is None:
+            try:
+                scope = Scope.parse(claim)
+            except ScopeError as exc:
+                return fail(TokenReason.INVALID_CLAIM, str(exc))
+            if len(self._scopes) >= _PARSE_CACHE_SIZE:
+                self._scopes.clear()
+            self._scopes[claim] = scope
         holder = None
         if "cnf" in payload:
             cnf = payload["cnf"]
@@ -1361,6 +1430,15 @@ class TokenVerifier:
         cache[token] = entry
         return entry
 
+    def _spiffe_id(self, value: str) -> SpiffeId:
+        sid = self._ids.get(value)
+        if sid is None:
+            sid = SpiffeId.parse(value)
+            if len(self._ids) >= _PARSE_CACHE_SIZE:
+                self._ids.clear()
+            self._ids[value] = sid
+        return sid
+
     def _parse_act(self, act: Any, sub: str) -> tuple[str, ...] | Verification:
         """The actors of a nested ``act`` claim, current first; refusals for bad chains."""
         fail = _failure
@@ -1378,7 +1456,7 @@ class TokenVerifier:
                     f"delegation chain deeper than {self.max_chain_depth}",
                 )
             try:
-                actor = SpiffeId.parse(node["sub"])
+                actor = self._spiffe_id(node["sub"])
             except SpiffeIdError as exc:
                 return fail(
                     TokenReason.ACT_CHAIN_MALFORMED, f"actor is not a SPIFFE ID: {exc.rule}"

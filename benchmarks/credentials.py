@@ -1,0 +1,246 @@
+"""Credential costs: mint, first verify and cached verify, beside raw pyjwt/cryptography ES256.
+
+Measured in one run on the same key and claims:
+
+- raw cryptography ECDSA P-256 sign / verify of a token's signing input;
+- raw pyjwt ``jwt.encode`` / ``jwt.decode`` (ES256, audience checked) of the same claims;
+- ``CredentialBroker.mint`` (a JIT token with task id and scope);
+- ``TokenVerifier.verify`` of a token never seen before (signature + every check);
+- ``TokenVerifier.verify`` of a token already verified once (the simulator's hot path),
+  with tool and data class, and ``Verification.attributes(now)`` (built per request).
+
+Targets (issue 4): cached verify <= 3 us per request; mint and first verify within 1.2x of
+the raw library cost. Prints medians over the repeats and ratios; it is not a test.
+
+Run: ``python benchmarks/credentials.py [--repeats R] [--signed N] [--cached N]
+[--profile mint|first|cached]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import jwt
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from engine.credentials import CredentialBroker, Scope, TokenVerifier
+from engine.keys import signing_key
+
+T0 = 1767225600.0
+TD = "acme.example"
+AUD = "spiffe://acme.example/gateway"
+SUBJECT = "spiffe://acme.example/agent/support-bot"
+SCOPE = Scope.of(["crm.read", "kb.search", "email.send"], ["customer_pii", "public"])
+CACHED_TARGET_US = 3.0
+SIGNED_RATIO_TARGET = 1.2
+RATIOS = {
+    "mint/pyjwt_encode": ("mint", "pyjwt_encode"),
+    "mint/raw_sign": ("mint", "raw_sign"),
+    "first/pyjwt_decode": ("first_verify", "pyjwt_decode"),
+    "first/raw_verify": ("first_verify", "raw_verify"),
+}
+
+
+def time_per_op_us(run: Callable[[int], None], n: int) -> float:
+    """Microseconds per operation of one ``run(n)``."""
+    start = time.perf_counter()
+    run(n)
+    return (time.perf_counter() - start) / n * 1e6
+
+
+class Bench:
+    """The objects every measurement shares."""
+
+    def __init__(self) -> None:
+        self.broker = CredentialBroker(TD, seed=1, audience=AUD, retire_grace=0)
+        self.verifier = self.broker.verifier(cache_size=1 << 20)
+        self.key = signing_key(1, TD, 0)  # the broker's own key, so raw and ours sign alike
+        self.public = self.key.public_key()
+        sample = self.broker.mint(SUBJECT, now=T0, ttl=600, scope=SCOPE, task_id="run-0")
+        self.claims = dict(jwt.decode(sample.token, options={"verify_signature": False}))
+        self.headers = {"kid": self.broker.kid, "typ": "JWT"}
+        self.signing_input = sample.token.rsplit(".", 1)[0].encode()
+        self.raw_signature = self.key.sign(self.signing_input, ec.ECDSA(hashes.SHA256()))
+        self.sample = sample.token
+        self.counter = 0
+
+    def fresh_tokens(self, n: int) -> list[str]:
+        """N tokens the verifier has not seen (minting is not timed)."""
+        tokens = []
+        for _ in range(n):
+            self.counter += 1
+            tokens.append(
+                self.broker.mint(SUBJECT, now=T0, ttl=600, scope=SCOPE,
+                                 task_id=f"run-{self.counter}").token
+            )
+        return tokens
+
+
+def measure(repeats: int, signed: int, cached: int) -> dict[str, float]:
+    """Median microseconds per operation for every measured path."""
+    b = Bench()
+    ecdsa = ec.ECDSA(hashes.SHA256())
+    key, public, msg, sig = b.key, b.public, b.signing_input, b.raw_signature
+    claims, headers = b.claims, b.headers
+
+    def raw_sign(n: int) -> None:
+        for _ in range(n):
+            key.sign(msg, ecdsa)
+
+    def raw_verify(n: int) -> None:
+        for _ in range(n):
+            public.verify(sig, msg, ecdsa)
+
+    def pyjwt_encode(n: int) -> None:
+        for _ in range(n):
+            jwt.encode(claims, key, algorithm="ES256", headers=headers)
+
+    tokens_for_decode = b.fresh_tokens(1)
+    options = {"verify_exp": False, "verify_nbf": False, "verify_iat": False}
+
+    def pyjwt_decode(n: int) -> None:
+        token = tokens_for_decode[0]
+        for _ in range(n):
+            jwt.decode(token, public, algorithms=["ES256"], audience=AUD, options=options)
+
+    broker = b.broker
+
+    def mint(n: int) -> None:
+        for i in range(n):
+            broker.mint(SUBJECT, now=T0, ttl=600, scope=SCOPE, task_id=f"m-{i}")
+
+    verifier = b.verifier
+    pending: list[list[str]] = [b.fresh_tokens(signed) for _ in range(repeats)]
+
+    def first_verify(n: int) -> None:
+        for token in pending.pop():
+            verifier.verify(token, now=T0 + 1, tool="crm.read", data_class="customer_pii")
+
+    token = b.sample
+    verifier.verify(token, now=T0 + 1)
+
+    def cached_verify(n: int) -> None:
+        verify = verifier.verify
+        for _ in range(n):
+            verify(token, now=T0 + 1, tool="crm.read", data_class="customer_pii")
+
+    result = verifier.verify(token, now=T0 + 1)
+
+    def attributes(n: int) -> None:
+        for _ in range(n):
+            result.attributes(T0 + 1)
+
+    def empty(n: int) -> None:
+        for _ in range(n):
+            pass
+
+    paths: dict[str, tuple[Callable[[int], None], int]] = {
+        "raw_sign": (raw_sign, signed),
+        "raw_verify": (raw_verify, signed),
+        "pyjwt_encode": (pyjwt_encode, signed),
+        "pyjwt_decode": (pyjwt_decode, signed),
+        "mint": (mint, signed),
+        "first_verify": (first_verify, signed),
+        "cached_verify": (cached_verify, cached),
+        "attributes": (attributes, cached),
+        "loop": (empty, cached),
+    }
+    # Round-robin: each repeat times every path once, so drift and other load on the machine
+    # hit all paths alike; ratios are taken within a repeat, then the median is reported.
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(repeats):
+        for name, (run, n) in paths.items():
+            samples[name].append(time_per_op_us(run, n))
+    figures = {name: statistics.median(values) for name, values in samples.items()}
+    for name, (num, den) in RATIOS.items():
+        figures[name] = statistics.median(
+            a / b for a, b in zip(samples[num], samples[den], strict=True)
+        )
+    # Keep the broker's registry from growing across repeats of a long benchmark.
+    broker.prune(T0 + 10**6)
+    return figures
+
+
+def report(f: dict[str, float]) -> None:
+    """Print the figures, rates and ratios."""
+    print(f"{'path':<34}{'us/op':>10}{'ops/s':>12}")
+    rows = [
+        ("cryptography ES256 sign (raw)", "raw_sign"),
+        ("pyjwt encode ES256", "pyjwt_encode"),
+        ("broker.mint (JIT, scoped)", "mint"),
+        ("cryptography ES256 verify (raw)", "raw_verify"),
+        ("pyjwt decode ES256 (+aud)", "pyjwt_decode"),
+        ("verifier: first verify", "first_verify"),
+        ("verifier: cached verify", "cached_verify"),
+        ("Verification.attributes(now)", "attributes"),
+        ("(empty loop iteration)", "loop"),
+    ]
+    for label, key in rows:
+        print(f"{label:<34}{f[key]:>10.2f}{1e6 / f[key]:>12,.0f}")
+    print()
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    target = SIGNED_RATIO_TARGET
+    print("ratios (median of per-repeat ratios):")
+    print(f"  mint / pyjwt encode            {f['mint/pyjwt_encode']:6.2f}x  (target <= {target}x) "
+          f"{verdict(f['mint/pyjwt_encode'] <= target)}")
+    print(f"  mint / raw cryptography sign   {f['mint/raw_sign']:6.2f}x  (target <= {target}x) "
+          f"{verdict(f['mint/raw_sign'] <= target)}")
+    print(f"  first verify / pyjwt decode    {f['first/pyjwt_decode']:6.2f}x  (target <= {target}x)"
+          " "
+          f"{verdict(f['first/pyjwt_decode'] <= target)}")
+    print(f"  first verify / raw verify      {f['first/raw_verify']:6.2f}x  (target <= {target}x) "
+          f"{verdict(f['first/raw_verify'] <= target)}")
+    print(f"  cached verify                  {f['cached_verify']:6.2f} us (target <= "
+          f"{CACHED_TARGET_US} us) {verdict(f['cached_verify'] <= CACHED_TARGET_US)}")
+    print(f"  cached / first verify          {f['cached_verify'] / f['first_verify']:8.4f}x")
+
+
+def profile(kind: str, signed: int, cached: int) -> None:
+    """Profile one path with pyinstrument and print the call tree."""
+    from pyinstrument import Profiler
+
+    b = Bench()
+    profiler = Profiler(interval=0.0001)
+    if kind == "mint":
+        profiler.start()
+        for i in range(signed * 5):
+            b.broker.mint(SUBJECT, now=T0, ttl=600, scope=SCOPE, task_id=f"p-{i}")
+    elif kind == "first":
+        tokens = b.fresh_tokens(signed * 5)
+        profiler.start()
+        for token in tokens:
+            b.verifier.verify(token, now=T0 + 1, tool="crm.read", data_class="customer_pii")
+    else:
+        verifier: TokenVerifier = b.verifier
+        token = b.sample
+        profiler.start()
+        for _ in range(cached):
+            verifier.verify(token, now=T0 + 1, tool="crm.read", data_class="customer_pii")
+    profiler.stop()
+    print(profiler.output_text(unicode=False, color=False))
+
+
+def main() -> None:
+    """Parse options, measure and print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=11)
+    parser.add_argument("--signed", type=int, default=300, help="signing/verifying ops per repeat")
+    parser.add_argument("--cached", type=int, default=100_000, help="cached verifies per repeat")
+    parser.add_argument("--profile", choices=["mint", "first", "cached"])
+    args = parser.parse_args()
+    if args.profile:
+        profile(args.profile, args.signed, args.cached)
+        return
+    print(f"repeats={args.repeats} signed ops/repeat={args.signed} "
+          f"cached ops/repeat={args.cached} (medians)\n")
+    report(measure(args.repeats, args.signed, args.cached))
+
+
+if __name__ == "__main__":
+    main()
