@@ -7,7 +7,8 @@ Measured in one run on the same key and claims:
 - ``CredentialBroker.mint`` (a JIT token with task id and scope);
 - ``TokenVerifier.verify`` of a token never seen before (signature + every check);
 - ``TokenVerifier.verify`` of a token already verified once (the simulator's hot path),
-  with tool and data class, and ``Verification.attributes(now)`` (built per request).
+  with tool and data class; the same after any revocation (which makes a cached token
+  re-run its revocation and trust checks once); ``Verification.attributes(now)``.
 
 Targets (issue 4): cached verify <= 3 us per request; mint and first verify within 1.2x of
 the raw library cost. Prints medians over the repeats and ratios; it is not a test.
@@ -128,6 +129,19 @@ def measure(repeats: int, signed: int, cached: int) -> dict[str, float]:
         for _ in range(n):
             verify(token, now=T0 + 1, tool="crm.read", data_class="customer_pii")
 
+    revocations = broker.revocations
+    unrelated = iter(range(10**9))
+
+    def revoke_only(n: int) -> None:
+        for _ in range(n):
+            revocations.revoke_token(TD, f"other-{next(unrelated)}", now=T0)
+
+    def revoke_then_verify(n: int) -> None:
+        verify = verifier.verify
+        for _ in range(n):
+            revocations.revoke_token(TD, f"other-{next(unrelated)}", now=T0)
+            verify(token, now=T0 + 1, tool="crm.read", data_class="customer_pii")
+
     result = verifier.verify(token, now=T0 + 1)
 
     def attributes(n: int) -> None:
@@ -146,6 +160,8 @@ def measure(repeats: int, signed: int, cached: int) -> dict[str, float]:
         "mint": (mint, signed),
         "first_verify": (first_verify, signed),
         "cached_verify": (cached_verify, cached),
+        "revoke_only": (revoke_only, cached // 10),
+        "revoke_then_verify": (revoke_then_verify, cached // 10),
         "attributes": (attributes, cached),
         "loop": (empty, cached),
     }
@@ -156,6 +172,9 @@ def measure(repeats: int, signed: int, cached: int) -> dict[str, float]:
         for name, (run, n) in paths.items():
             samples[name].append(time_per_op_us(run, n))
     figures = {name: statistics.median(values) for name, values in samples.items()}
+    figures["cached_recheck"] = statistics.median(
+        a - b for a, b in zip(samples["revoke_then_verify"], samples["revoke_only"], strict=True)
+    )
     for name, (num, den) in RATIOS.items():
         figures[name] = statistics.median(
             a / b for a, b in zip(samples[num], samples[den], strict=True)
@@ -176,6 +195,7 @@ def report(f: dict[str, float]) -> None:
         ("pyjwt decode ES256 (+aud)", "pyjwt_decode"),
         ("verifier: first verify", "first_verify"),
         ("verifier: cached verify", "cached_verify"),
+        ("  ... after a revocation elsewhere", "cached_recheck"),
         ("Verification.attributes(now)", "attributes"),
         ("(empty loop iteration)", "loop"),
     ]
