@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import random
 import statistics
 
@@ -27,7 +28,7 @@ def test_poisson_arrivals_have_the_configured_rate() -> None:
     arrival = PoissonArrival(kind="poisson", rate=30.0, per=3600.0)
     times = list(arrival_times(arrival, random.Random(5), 3600.0 * 400))
     assert abs(len(times) / 400 - 30.0) / 30.0 < 0.03
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert abs(statistics.fmean(gaps) - 120.0) / 120.0 < 0.03
     assert times == sorted(times)
 
