@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import IO, Any
+from types import MappingProxyType
+from typing import IO, Any, NamedTuple
 
 from engine.policy.decision import Decision
 
@@ -108,15 +108,29 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One immutable record of the event stream."""
+_NO_DATA: Mapping[str, Any] = MappingProxyType({})
+
+
+class Event(NamedTuple):
+    """One immutable record of the event stream.
+
+    A named tuple rather than a frozen dataclass: the simulator makes one or two per tool
+    call, and building a tuple costs a fraction of setting frozen attributes one by one.
+
+    Attributes:
+        seq: 0-based position in the run's stream.
+        time: Simulated seconds.
+        kind: What happened.
+        agent: The agent it concerns (None for run-level events).
+        data: The kind's fields (documented on :class:`EventKind`); sequences may be tuples,
+            enums are ``StrEnum`` members (both serialise as JSON lists and strings).
+    """
 
     seq: int
     time: float
     kind: EventKind
     agent: str | None = None
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = _NO_DATA
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible form with a stable key order."""

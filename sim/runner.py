@@ -65,7 +65,7 @@ from sim.incidents import (
     frameworks_of,
 )
 from sim.metrics import Metrics, RunResult, percentile
-from sim.wallet import Credential, Wallet, scope_claims
+from sim.wallet import Credential, Wallet
 from sim.world import EPOCH, EVERYTHING, WEEK_OFFSET, StepSpec, World, intersect_scope
 
 _ALLOW, _DENY, _APPROVAL = Effect.ALLOW, Effect.DENY, Effect.REQUIRE_APPROVAL
@@ -73,6 +73,7 @@ _EXECUTED, _BLOCKED, _AWAITING = Outcome.EXECUTED, Outcome.BLOCKED, Outcome.AWAI
 _EXPIRED, _REVOKED = Outcome.EXPIRED, Outcome.REVOKED
 _INVALID = Reason.INVALID_TOKEN
 _DECISION = EventKind.DECISION
+_new_event = tuple.__new__
 
 
 class SimulationError(AgentrangeError):
@@ -102,6 +103,8 @@ class AgentState:
     name: str
     model: Agent
     principal: Mapping[str, Any]
+    accountable: bool = False
+    """It has a security owner, so its decisions are attributable to someone."""
     quarantined: bool = False
     static: Credential | None = None
     rogue: str | None = None
@@ -183,11 +186,14 @@ class Simulation:
                              self._credential_ended, self.end)
         self.approvers = ApproverPool(self.env, scenario.approvers, self.rng("approvers"))
         self.detector = Detector(detection)
+        self._bulk = self.detector.config.bulk_records
+        self._records: dict[int, DecisionRecord] = {}
         self.audit = audit
         if audit is not None:
             self.metrics.audit_logged = 0
         self.agents: dict[str, AgentState] = {
-            a.name: AgentState(a.name, a, self.world.principal_ns[a.name])
+            a.name: AgentState(a.name, a, self.world.principal_ns[a.name],
+                               a.owners.security is not None)
             for a in scenario.agents}
         self.incidents: dict[str, IncidentState] = {}
         self._holding: dict[str, list[IncidentState]] = {}
@@ -350,7 +356,7 @@ class Simulation:
     def _emit(self, kind: EventKind, agent: str | None, data: dict[str, Any]) -> int:
         seq = self._seq
         self._seq = seq + 1
-        self._sink(Event(seq, self.env.now, kind, agent, data))
+        self._sink(_new_event(Event, (seq, self.env.now, kind, agent, data)))
         return seq
 
     # --- credentials -------------------------------------------------------------------------
@@ -487,7 +493,7 @@ class Simulation:
         name = state.name
         metrics = self.metrics
         self._emit(EventKind.TASK_STARTED, name, {
-            "task": run.task.id, "run": run.id, "chain": list(run.actors),
+            "task": run.task.id, "run": run.id, "chain": run.actors,
             "delegated_by": run.parent.agent.name if run.parent is not None else None,
             "incident": run.incident, "attacker": run.attacker})
         if run.top:
@@ -507,11 +513,15 @@ class Simulation:
         reason = ""
         ok = True
         jit = self.jit
+        renewing = self.creds.renew_before is not None and (not jit or run.own_cred)
+        attacker = run.attacker
+        decide = self._decide
+        timeout = env.timeout
         for number, item in enumerate(run.plan, 1):
-            if state.quarantined and not run.attacker:
+            if state.quarantined and not attacker:
                 ok, reason = False, "quarantined"
                 break
-            if run.attacker and ist is not None and ist.contained and ist.compromise.how \
+            if attacker and ist is not None and ist.contained and ist.compromise.how \
                     in ("quarantine", "distrusted"):
                 ok, reason = False, "contained"
                 break
@@ -524,16 +534,16 @@ class Simulation:
                     break
                 done += 1
                 continue
-            if not jit or run.own_cred:
-                renewed = (self._static_for(state) if not jit and not run.attacker
+            if renewing:
+                renewed = (self._static_for(state) if not jit and not attacker
                            and run.cred is state.static else self.wallet.renew_if_due(cred))
                 if renewed is not None and renewed is not cred:
                     cred = run.cred = renewed
                     if ist is not None:
                         self._hold(ist, cred)
-            outcome, request, seq = self._decide(run, item, number, cred)
+            outcome, request, seq = decide(run, item, number, cred)
             if outcome is _EXECUTED:
-                yield env.timeout(spec.duration)
+                yield timeout(spec.duration)
                 done += 1
                 continue
             if outcome is _AWAITING:
@@ -579,14 +589,14 @@ class Simulation:
         latency = env.now - run.arrival
         if ok:
             self._emit(EventKind.TASK_COMPLETED, name, {
-                "task": run.task.id, "run": run.id, "chain": list(run.actors),
+                "task": run.task.id, "run": run.id, "chain": run.actors,
                 "latency": latency, "steps": steps, "incident": run.incident})
             if run.top:
                 self.metrics.tasks_completed += 1
                 self.metrics.latencies.append(latency)
         else:
             self._emit(EventKind.TASK_FAILED, name, {
-                "task": run.task.id, "run": run.id, "chain": list(run.actors),
+                "task": run.task.id, "run": run.id, "chain": run.actors,
                 "reason": reason, "steps": steps, "incident": run.incident})
             if run.top:
                 self.metrics.tasks_failed += 1
@@ -608,8 +618,8 @@ class Simulation:
 
     def _decide(self, run: TaskRun, item: PlanItem, number: int, cred: Credential
                 ) -> tuple[Outcome, Request, int]:
-        env = self.env
-        now = env.now
+        # The hot path: one call per tool step. Locals and plain increments on purpose.
+        now = self.env.now
         wall = EPOCH + now
         spec = item.spec
         assert spec is not None
@@ -618,21 +628,27 @@ class Simulation:
             presenter_thumbprint=run.presenter)
         clock = now + WEEK_OFFSET
         seq = self._seq
-        principal = run.principal if run.principal is not None else run.agent.principal
+        state = run.agent
+        principal = run.principal or state.principal
+        task = run.task
+        approved = item.approved
         request = Request(
             principal, spec.action, spec.tool_ns, verification.attributes(wall),
             spec.resource_ns, spec.request_ns,
-            {"id": run.task.id, "intent": run.task.intent, "approved": item.approved,
-             "step": number, "run": run.id},
+            {"id": task.id, "intent": task.intent, "approved": approved, "step": number,
+             "run": run.id},
             run.session_ns, run.chain_ns,
             {"now": now, "hour": int(clock // 3600) % 24, "weekday": int(clock // 86400) % 7},
             seq, run.hops)
         decision = self.engine.decide(request)
         effect = decision.effect
-        token_reason = str(verification.reason)
+        token_reason = verification.reason
+        metrics = self.metrics
         if effect is _ALLOW:
             outcome = _EXECUTED
+            metrics.allow += 1
         elif effect is _DENY:
+            metrics.deny += 1
             outcome = _BLOCKED
             if decision.reason is _INVALID:
                 if token_reason == "revoked":
@@ -641,51 +657,60 @@ class Simulation:
                     outcome = _EXPIRED
         else:
             outcome = _AWAITING
-        agent = run.agent.name
-        incident = item.incident
-        self._emit(_DECISION, agent, {
-            "run": run.id, "chain": list(run.actors), "task": run.task.id, "step": number,
-            "tool": spec.tool_id, "action": spec.action, "resource": spec.resource,
-            "data_class": spec.data_class, "system": spec.system, "records": spec.records,
-            "amount": spec.step.amount, "destination": spec.destination, "jti": cred.jti,
-            "token_reason": token_reason, "decision": DecisionRecord(decision),
-            "outcome": str(outcome), "incident": incident, "attacker": run.attacker,
-            "approved": item.approved,
-        })
-        metrics = self.metrics
-        if effect is _ALLOW:
-            metrics.allow += 1
-        elif effect is _DENY:
-            metrics.deny += 1
-        else:
             metrics.approval += 1
+        agent = state.name
+        incident = item.incident
+        attacker = run.attacker
+        records = spec.records
+        self._seq = seq + 1
+        self._sink(_new_event(Event, (seq, now, _DECISION, agent, {
+            "run": run.id, "chain": run.actors, "task": task.id, "step": number,
+            "tool": spec.tool_id, "action": spec.action, "resource": spec.resource,
+            "data_class": spec.data_class, "system": spec.system, "records": records,
+            "amount": spec.amount, "destination": spec.destination, "jti": cred.jti,
+            "token_reason": token_reason, "decision": self._record(decision),
+            "outcome": outcome, "incident": incident, "attacker": attacker,
+            "approved": approved,
+        })))
         metrics.outcomes[outcome] += 1
-        benign = incident is None and not run.attacker
-        if benign:
+        if incident is None and not attacker:
             metrics.benign_steps += 1
             if effect is _DENY:
                 metrics.benign_denied += 1
-        if not item.approved:
+        if not approved:
             metrics.oos_attempts += 1
             if outcome is not _EXECUTED and outcome is not _AWAITING:
                 metrics.oos_stopped += 1
         if metrics.record_decisions:
-            metrics.decisions[(agent, run.task.id, run.id, number, incident)] = (
-                str(effect), spec.tool_id)
-        if cred.holder == agent and not cred.shared \
-                and run.agent.model.owners.security is not None:
+            metrics.decisions[(agent, task.id, run.id, number, incident)] = (
+                effect.value, spec.tool_id)
+        if cred.holder == agent and state.accountable and not cred.shared:
             metrics.attributable += 1
         if self.audit is not None:
             self._audit(run, spec, number, cred, decision, outcome, incident, seq)
         ist = self.incidents.get(incident) if incident is not None else None
-        if outcome is _EXECUTED and ist is not None:
-            ist.compromise.realised.add(spec.tool, spec.resource, spec.records,
-                                        spec.destination)
+        if outcome is _EXECUTED:
+            if ist is not None:
+                ist.compromise.realised.add(spec.tool, spec.resource, records,
+                                            spec.destination)
+            if records < self._bulk and not decision.sequences and not decision.shadow:
+                return outcome, request, seq  # nothing a detector would flag
         alerts = self.detector.decision(now, agent, spec.tool_id, decision, token_reason,
-                                        spec.records if outcome is _EXECUTED else None)
+                                        records if outcome is _EXECUTED else None)
         if alerts:
             self._raise(alerts, agent, seq, ist)
         return outcome, request, seq
+
+    def _record(self, decision: Decision) -> DecisionRecord:
+        # The engine hands out one shared Decision per distinct outcome, so one record
+        # (and its rendered dict) serves every event carrying it.
+        records = self._records
+        record = records.get(id(decision))
+        if record is None or record.decision is not decision:
+            if len(records) >= 4096:
+                records.clear()
+            record = records[id(decision)] = DecisionRecord(decision)
+        return record
 
     def _approval(self, run: TaskRun, item: PlanItem, number: int, cred: Credential,
                   request: Request, seq: int) -> Generator[simpy.Event, Any, Outcome]:
@@ -728,7 +753,7 @@ class Simulation:
         self._emit(EventKind.APPROVAL_RESOLVED, agent, {
             "run": run.id, "task": run.task.id, "step": number, "tool": spec.tool_id,
             "approved": result.approved, "waited": result.waited, "expired": result.expired,
-            "fatigue_miss": result.fatigue_miss, "outcome": str(outcome), "decision": seq,
+            "fatigue_miss": result.fatigue_miss, "outcome": outcome, "decision": seq,
             "incident": item.incident})
         if not item.approved and outcome is not _EXECUTED:
             metrics.oos_stopped += 1
@@ -751,7 +776,7 @@ class Simulation:
         owners = run.agent.model.owners
         self.audit.append({
             "event": seq, "time": self.env.now, "agent": cred.subject,
-            "agent_name": run.agent.name, "chain": list(run.actors), "task": run.task.id,
+            "agent_name": run.agent.name, "chain": run.actors, "task": run.task.id,
             "run": run.id, "step": number, "tool": spec.tool_id, "resource": spec.resource,
             "data_class": spec.data_class, "records": spec.records, "jti": cred.jti,
             "decision": {"effect": str(decision.effect), "reason": str(decision.reason),
@@ -1128,8 +1153,3 @@ def load_profile_policy(scenario: Scenario, profile_id: str) -> CompiledPolicy:
     file = base / profile.policy
     source = f"{scenario.source.rsplit('/', 1)[0]}/{profile.policy}"
     return load_policy(file, scenario, source=source)
-
-
-def scope_list(cred: Credential) -> list[str]:
-    """A credential's scope as claim entries (for reports)."""
-    return scope_claims(cred.scope)

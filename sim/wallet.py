@@ -32,7 +32,7 @@ from engine.credentials import (
 from engine.keys import jwk_thumbprint, workload_key
 from engine.model import Credentials, Scenario
 from sim.events import EventKind
-from sim.world import EPOCH, WILDCARD, ScopeSets
+from sim.world import EPOCH, ScopeSets
 
 AUDIENCE = "spiffe://agentrange/gateway"
 """The audience every token is minted for: the tool gateway the policy engine guards."""
@@ -99,17 +99,22 @@ class Credential:
         return self.state == "live"
 
 
+_SCOPES: dict[ScopeSets, Scope] = {}
+
+
 def scope_value(scope: ScopeSets) -> Scope:
-    """The broker's Scope for a (tools, data classes) pair."""
-    return Scope(tools=scope[0], data_classes=scope[1])
+    """The broker's Scope for a (tools, data classes) pair (built once per distinct pair)."""
+    found = _SCOPES.get(scope)
+    if found is None:
+        if len(_SCOPES) >= 4096:
+            _SCOPES.clear()
+        found = _SCOPES[scope] = Scope(tools=scope[0], data_classes=scope[1])
+    return found
 
 
-def scope_claims(scope: ScopeSets) -> list[str]:
+def scope_claims(scope: ScopeSets) -> tuple[str, ...]:
     """The scope as the claim's entries (``tool:<id>``, ``data:<class>``, or ``*``)."""
-    tools, classes = scope
-    if WILDCARD in tools and WILDCARD in classes:
-        return ["*"]
-    return [f"tool:{t}" for t in sorted(tools)] + [f"data:{c}" for c in sorted(classes)]
+    return scope_value(scope).entries
 
 
 class Wallet:

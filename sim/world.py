@@ -56,8 +56,9 @@ class StepSpec:
         request_ns: The ``request`` namespace of this step (shared: its values are fixed).
     """
 
-    __slots__ = ("action", "data_class", "destination", "duration", "records", "request_ns",
-                 "resource", "resource_ns", "step", "system", "tool", "tool_id", "tool_ns")
+    __slots__ = ("action", "amount", "data_class", "destination", "duration", "records",
+                 "request_ns", "resource", "resource_ns", "step", "system", "tool", "tool_id",
+                 "tool_ns")
 
     def __init__(self, world: World, step: ToolStep) -> None:
         scenario = world.scenario
@@ -81,6 +82,7 @@ class StepSpec:
             self.data_class = res.data_class
             self.system = res.system
         self.records = step.records
+        self.amount = step.amount
         self.duration = step.duration
         self.destination = step.destination
         self.request_ns: Mapping[str, Any] = MappingProxyType(step_attributes(

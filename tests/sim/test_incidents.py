@@ -202,7 +202,7 @@ def test_vendor_compromise_mints_fresh_tokens_until_the_vendor_is_distrusted() -
                           "delay": "5m"}]
     sim, events = run(data, "jit", READS_AND_MAIL)
     forged = [e for e in kinds(events, "token_issued") if e.data["incident"] == "inc"]
-    assert len(forged) == 2 and all(e.data["scope"] == ["*"] for e in forged)  # 30m, 33m
+    assert len(forged) == 2 and all(list(e.data["scope"]) == ["*"] for e in forged)  # 30m, 33m
     assert all(e.data["sub"].startswith("spiffe://acme.vendor/") for e in forged)
     incident = sim.result().metric("incidents")[0]
     assert (incident["how"], incident["time_to_contain"]) == ("distrusted", 300.0)
@@ -217,8 +217,8 @@ def test_overbroad_delegated_admin_acts_with_a_wildcard_delegated_token() -> Non
                           "agent": "helper", "plan": EXFIL[:1]}]
     sim, events = run(data, "jit", READS_AND_MAIL)
     grant = next(e for e in kinds(events, "token_issued") if e.data["incident"] == "inc")
-    assert grant.data["scope"] == ["*"] and grant.data["actors"] == ["helper"]
+    assert list(grant.data["scope"]) == ["*"] and grant.data["actors"] == ["helper"]
     assert grant.data["sub"] == "spiffe://corp.example/agent/worker"
     step = incident_decisions(events)[0]
-    assert step.data["chain"] == ["helper", "worker"] and step.data["outcome"] == "executed"
+    assert step.data["chain"] == ("helper", "worker") and step.data["outcome"] == "executed"
     assert sim.result().metric("blast_radius.potential_records") == 5300

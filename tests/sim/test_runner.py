@@ -40,7 +40,7 @@ def test_static_profile_mints_one_long_lived_token_per_agent_at_start() -> None:
         (0.0, "worker", "static"), (0.0, "helper", "static")]
     jtis = {e.data["jti"] for e in decisions(events) if e.agent == "worker"}
     assert jtis == {issued[0].data["jti"]}
-    assert issued[0].data["scope"] == ["tool:crm.export", "tool:crm.read", "tool:mail.out",
+    assert list(issued[0].data["scope"]) == ["tool:crm.export", "tool:crm.read", "tool:mail.out",
                                        "tool:wiki.read", "data:docs", "data:pii"]
 
 
@@ -64,7 +64,7 @@ def test_jit_profile_mints_a_task_scoped_token_per_run_and_revokes_it_at_the_end
     assert len(issued) == 1
     token = issued[0].data
     assert token["task"] == "job" and token["sender_constrained"] and token["ttl"] == 300
-    assert token["scope"] == ["tool:crm.read", "tool:wiki.read", "data:docs", "data:pii"]
+    assert list(token["scope"]) == ["tool:crm.read", "tool:wiki.read", "data:docs", "data:pii"]
     revoked = [e for e in kinds(events, "token_revoked") if e.data["jti"] == token["jti"]]
     assert revoked[0].time == 15.0 and revoked[0].data["reason"] == "task_completed"
 
@@ -73,14 +73,14 @@ def test_a_delegated_run_uses_a_token_carrying_the_delegator_as_act() -> None:
     _, events = run(with_delegation(base()), "jit")
     child = next(e for e in kinds(events, "task_started")
                  if e.data["delegated_by"] == "worker")
-    assert child.agent == "helper" and child.data["chain"] == ["helper", "worker"]
+    assert child.agent == "helper" and child.data["chain"] == ("helper", "worker")
     token = next(e for e in kinds(events, "token_issued") if e.data["run"] == child.data["run"])
     assert token.data["sub"] == "spiffe://corp.example/agent/worker"
     assert token.data["actors"] == ["helper"]
     # The delegated scope is the delegate's task scope within the delegator's.
-    assert token.data["scope"] == ["tool:wiki.read", "data:docs"]
+    assert list(token.data["scope"]) == ["tool:wiki.read", "data:docs"]
     step = decisions(events, run=child.data["run"])[0]
-    assert step.data["chain"] == ["helper", "worker"] and step.data["outcome"] == "executed"
+    assert step.data["chain"] == ("helper", "worker") and step.data["outcome"] == "executed"
     assert step.data["decision"]["chain"] == {"origin": "worker", "actors": ["helper", "worker"]}
 
 
@@ -89,7 +89,7 @@ def test_a_delegator_task_token_covers_the_tasks_it_delegates() -> None:
     data["agents"][0]["tasks"][0]["steps"] = [{"delegate": "helper", "task": "lookup"}]
     _, events = run(data, "jit")
     token = next(e for e in kinds(events, "token_issued") if e.data["run"] == "worker/job#1")
-    assert token.data["scope"] == ["tool:wiki.read", "data:docs"]
+    assert list(token.data["scope"]) == ["tool:wiki.read", "data:docs"]
 
 
 def test_tokens_expire_as_simulated_time_events_and_then_fail() -> None:

@@ -1,0 +1,333 @@
+"""Simulator throughput: a generated fleet of 1,000 agents making 1,000,000 tool calls.
+
+For a static and a JIT profile it prints tool calls per second, the time spent signing
+(minting) and verifying tokens measured around those calls, our own time per tool call
+without them, peak memory, and, measured in the same process, raw simpy events per second
+as a reference. Each profile runs in a fresh child process (so peak RSS is that profile's
+own) and the figures are medians over the repeats. Events go to a streaming sink that keeps
+nothing (``--sink jsonl`` writes them to /dev/null as JSON Lines instead).
+
+Targets (issue 5): static >= 100,000 tool calls/s; JIT: our own time per tool call,
+excluding signing and verifying, <= 10 us; peak RSS < 1 GB.
+
+Run: ``python benchmarks/sim_throughput.py [--agents N] [--calls N] [--repeats R]
+[--profiles static,jit] [--policy contextual|rbac] [--sink count|jsonl]
+[--profile-with pyinstrument]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import simpy
+
+from engine.loader import _tuples
+from engine.model import Scenario, reference_problems
+from engine.policy import CompiledPolicy, PolicyDocument, compile_policy
+from sim.events import Event, JsonlSink
+from sim.runner import Simulation
+
+STEPS_PER_TASK = 5
+STATIC_TARGET = 100_000.0
+OWN_TARGET_US = 10.0
+RSS_TARGET_MB = 1024.0
+N_TOOLS = 24
+N_RESOURCES = 12
+CLASSES = ("pii", "finance", "docs", "tickets")
+
+
+def fleet(agents: int, calls: int) -> Scenario:
+    """A generated scenario: ``agents`` agents whose runs add up to ``calls`` tool calls.
+
+    Each agent has one task of five tool steps (one second each) arriving every minute,
+    with a fixed count of runs; every fifth agent hands its last step to a peer by
+    delegation. Four roles split the 24 tools; data classes, systems and records vary.
+    """
+    runs = max(1, calls // (agents * STEPS_PER_TASK))
+    resources = [{"id": f"res{r}", "system": f"sys{r % 4}", "data_class": CLASSES[r % 4],
+                  "records": 1000 * (r + 1)} for r in range(N_RESOURCES)]
+    tools = [{"id": f"tool{t}", "action": ("read", "write", "export", "send")[t % 4],
+              "resources": [f"res{t % N_RESOURCES}"],
+              "egress": "external" if t % 4 == 3 else "none"} for t in range(N_TOOLS)]
+    roles = [{"id": f"role{k}", "tools": [f"tool{t}" for t in range(N_TOOLS) if t % 4 != k]}
+             for k in range(4)]
+    agent_list = []
+    for a in range(agents):
+        role = a % 4
+        usable = [t for t in range(N_TOOLS) if t % 4 != role and t % 4 != 2]
+        steps: list[dict[str, Any]] = []
+        for s in range(STEPS_PER_TASK):
+            t = usable[(a + 3 * s) % len(usable)]
+            steps.append({"tool": f"tool{t}", "resource": f"res{t % N_RESOURCES}",
+                          "records": 1 + (a + s) % 5, "duration": 1.0})
+        agent_list.append({
+            "name": f"agent-{a:04d}", "roles": [f"role{role}"],
+            "owners": {"business": "biz", "security": "sec", "incident": "soc"},
+            "tasks": [{"id": "work", "steps": steps,
+                       "arrival": {"kind": "fixed", "interval": 60.0, "start": float(a % 60),
+                                   "count": runs}}]})
+    data = {
+        "name": "fleet", "trust_domain": "fleet.example", "seed": 1,
+        "duration": float(runs * 60 + 120),
+        "owners": [{"id": o, "name": o} for o in ("biz", "sec", "soc", "dpo")],
+        "data_classes": [{"id": c, "sensitivity": "confidential"} for c in CLASSES],
+        "systems": [{"id": f"sys{k}"} for k in range(4)],
+        "resources": resources, "tools": tools, "roles": roles, "agents": agent_list,
+        "approvers": {"count": 4, "service_time": 60.0, "expiry": 1800.0},
+        "profiles": [
+            {"id": "static", "credentials": {"mode": "static", "ttl": "90d", "scope": "role"},
+             "policy": "generated"},
+            {"id": "jit", "credentials": {"mode": "jit", "ttl": "10m", "scope": "task",
+                                          "revoke_on_completion": True,
+                                          "sender_constrained": True},
+             "policy": "generated"},
+        ],
+    }
+    scenario = Scenario.model_validate(_tuples(data))
+    problems = reference_problems(scenario)
+    if problems:
+        raise SystemExit(f"generated scenario is invalid: {problems[:3]}")
+    return scenario
+
+
+def fleet_policy(scenario: Scenario, *, rbac_only: bool = False) -> CompiledPolicy:
+    """Role rules with record caps, a legal deny, a counter and a shadow sequence.
+
+    With ``rbac_only``: the four role rules alone, without conditions.
+    """
+    rules: list[dict[str, Any]] = [
+        {"id": f"role{k}-tools", "envelope": "security", "effect": "allow",
+         "target": {"principals": [f"role:role{k}"]},
+         **({} if rbac_only else {"when": {"attr": "request.records", "lte": 100}})}
+        for k in range(4)]
+    if rbac_only:
+        doc = {"policy": "generated-rbac", "rules": rules}
+        return compile_policy(PolicyDocument.model_validate(_tuples(doc)), scenario)
+    rules += [
+        {"id": "no-export-of-pii", "envelope": "legal", "effect": "deny",
+         "target": {"actions": ["export"], "data_classes": ["pii"]}},
+        {"id": "bulk-reads", "envelope": "legal", "effect": "deny",
+         "target": {"data_classes": ["pii", "finance"]},
+         "when": {"attr": "counter.records-per-run", "gt": 1000}},
+        {"id": "off-plan", "envelope": "business", "effect": "deny", "mode": "shadow",
+         "when": {"attr": "task.approved", "eq": False}},
+    ]
+    doc = {
+        "policy": "generated", "legal_owner": "dpo",
+        "counters": [{"id": "records-per-run", "scope": "session",
+                      "measure": "request.records", "target": {"data_classes": ["pii"]}}],
+        "rules": rules,
+        "sequences": [{"id": "read-then-send", "envelope": "legal", "effect": "deny",
+                       "mode": "shadow", "scope": "session", "window": "10m",
+                       "steps": [{"target": {"data_classes": ["pii"], "actions": ["read"]}},
+                                 {"target": {"actions": ["send"]}}]}],
+    }
+    return compile_policy(PolicyDocument.model_validate(_tuples(doc)), scenario)
+
+
+class CountingSink:
+    """A streaming sink that keeps nothing: it counts events."""
+
+    def __init__(self) -> None:
+        self.events = 0
+
+    def __call__(self, event: Event) -> None:
+        """Count one event."""
+        self.events += 1
+
+
+class Timed:
+    """Wraps a callable and adds up the wall time spent in it."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.seconds = 0.0
+        self.calls = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+            self.calls += 1
+
+
+def instrument(sim: Simulation) -> dict[str, Timed]:
+    """Time minting, signature verification and every verify call of a simulation."""
+    timers: dict[str, Timed] = {}
+    for broker in sim.wallet.brokers.values():
+        timer = timers.setdefault("mint", Timed(None))
+        original = broker.mint
+
+        def mint(*args: Any, _fn: Any = original, _t: Timed = timer, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return _fn(*args, **kwargs)
+            finally:
+                _t.seconds += time.perf_counter() - start
+                _t.calls += 1
+
+        broker.mint = mint  # type: ignore[method-assign]
+    verifier = sim.wallet.verifier
+    timers["verify"] = Timed(verifier.verify)
+    verifier.verify = timers["verify"]  # type: ignore[method-assign]
+    timers["signature"] = Timed(verifier._verify_signed)
+    verifier._verify_signed = timers["signature"]  # type: ignore[method-assign]
+    return timers
+
+
+def one_run(profile: str, agents: int, calls: int, sink_kind: str,
+            policy_kind: str) -> dict[str, Any]:
+    """Build and run one simulation; the figures of that run.
+
+    Minting and verification are timed by wrappers (two clock reads per call, well under
+    a microsecond), so one run gives both the throughput and the split.
+    """
+    scenario = fleet(agents, calls)
+    policy = fleet_policy(scenario, rbac_only=policy_kind == "rbac")
+    sink: Any = CountingSink()
+    devnull = None
+    if sink_kind == "jsonl":
+        devnull = open(os.devnull, "w", encoding="utf-8")
+        sink = JsonlSink(devnull)
+    sim = Simulation(scenario, profile, policy=policy, sink=sink, record_decisions=False)
+    timers = instrument(sim)
+    start = time.perf_counter()
+    result = sim.run()
+    elapsed = time.perf_counter() - start
+    if devnull is not None:
+        devnull.close()
+    decisions = result.metric("decisions.total")
+    figures = {"profile": profile, "seconds": elapsed, "calls": decisions,
+               "calls_per_s": decisions / elapsed,
+               "events": result.metric("events"),
+               "allow": result.metric("decisions.allow"),
+               "tokens": result.metric("tokens.issued"),
+               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    for name, timer in timers.items():
+        figures[f"{name}_s"] = timer.seconds
+        figures[f"{name}_calls"] = timer.calls
+    return figures
+
+
+def raw_simpy(events: int = 1_000_000, processes: int = 1000) -> float:
+    """Events per second of bare simpy: processes that only wait on timeouts."""
+    env = simpy.Environment()
+    per = events // processes
+
+    def proc() -> Any:
+        for _ in range(per):
+            yield env.timeout(1.0)
+
+    for _ in range(processes):
+        env.process(proc())
+    start = time.perf_counter()
+    env.run()
+    return per * processes / (time.perf_counter() - start)
+
+
+def child(args: argparse.Namespace) -> None:
+    """Run one profile once and print its figures as JSON (in a fresh process)."""
+    figures = one_run(args.child, args.agents, args.calls, args.sink, args.policy)
+    figures["raw_simpy_events_per_s"] = raw_simpy()
+    print(json.dumps(figures))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profiles", default="static,jit")
+    parser.add_argument("--sink", choices=("count", "jsonl"), default="count")
+    parser.add_argument("--profile-with", choices=("pyinstrument",), default=None,
+                        help="profile one run of the first profile and print the report")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--policy", choices=("contextual", "rbac"), default="contextual",
+                        help="the generated policy: role rules with record caps, a counter "
+                        "and sequences (default), or role rules only")
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    profiles = [p for p in args.profiles.split(",") if p]
+    if args.profile_with:
+        from pyinstrument import Profiler
+
+        scenario = fleet(args.agents, args.calls)
+        sim = Simulation(scenario, profiles[0], policy=fleet_policy(scenario),
+                         sink=CountingSink(), record_decisions=False)
+        with Profiler() as profiler:
+            sim.run()
+        print(profiler.output_text(unicode=True, color=False, show_all=False))
+        return
+    print(f"sim throughput: {args.agents} agents, {args.calls:,} tool calls, "
+          f"{args.repeats} repeats per profile, policy={args.policy}, sink={args.sink}, "
+          f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    for profile in profiles:
+        report(profile, [_spawn(args, profile) for _ in range(args.repeats)])
+
+
+def _spawn(args: argparse.Namespace, profile: str) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", profile, "--agents", str(args.agents),
+           "--calls", str(args.calls), "--sink", args.sink, "--policy", args.policy]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def report(profile: str, runs: list[dict[str, Any]]) -> None:
+    """Print medians over the runs of one profile, and the split of the time."""
+
+    def med(key: str) -> float:
+        return statistics.median(float(r[key]) for r in runs)
+
+    calls = med("calls")
+    rate = med("calls_per_s")
+    seconds = med("seconds")
+    simpy_rate = med("raw_simpy_events_per_s")
+    print(f"\n[{profile}] {calls:,.0f} tool calls ({med('allow'):,.0f} allowed), "
+          f"{med('events'):,.0f} events, {med('tokens'):,.0f} tokens minted")
+    print(f"  wall time            median {seconds:8.2f} s   (runs: "
+          f"{', '.join(format(r['seconds'], '.2f') for r in runs)})")
+    print(f"  tool calls/s         median {rate:10,.0f}")
+    print(f"  raw simpy events/s   median {simpy_rate:10,.0f}   (tool calls per raw simpy "
+          f"event: {rate / simpy_rate:.3f})")
+    mint = med("mint_s")
+    verify = med("verify_s")
+    signature = med("signature_s")
+    per_call = 1e6 / calls
+    own = seconds - mint - verify
+    print(f"  signing (mint)       {mint:8.2f} s {100 * mint / seconds:5.1f}%  "
+          f"{med('mint_calls'):,.0f} tokens, {mint * per_call:6.2f} us per tool call")
+    print(f"  verifying (all)      {verify:8.2f} s {100 * verify / seconds:5.1f}%  "
+          f"{verify * per_call:6.2f} us per tool call; signatures (first verification of "
+          f"{med('signature_calls'):,.0f} tokens) {signature:.2f} s")
+    print(f"  our own time         {own * per_call:6.2f} us per tool call without signing and "
+          f"verifying (target <= {OWN_TARGET_US:g} us); "
+          f"{(seconds - mint - signature) * per_call:.2f} us if cached verifications count "
+          f"as ours")
+    rss = max(float(r["peak_rss_mb"]) for r in runs)
+    print(f"  peak RSS             {rss:8.1f} MB (target < {RSS_TARGET_MB:g} MB): "
+          f"{'met' if rss < RSS_TARGET_MB else 'NOT met'}")
+    if profile == "static":
+        verdict = "met" if rate >= STATIC_TARGET else "NOT met"
+        print(f"  target >= {STATIC_TARGET:,.0f} tool calls/s: {verdict}")
+    else:
+        verdict = "met" if own * per_call <= OWN_TARGET_US else "NOT met"
+        print(f"  target <= {OWN_TARGET_US:g} us own time per tool call: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
