@@ -17,43 +17,71 @@ from engine.policy.decision import Decision
 
 
 class EventKind(StrEnum):
-    """What happened. The ``data`` of each kind is documented beside it."""
+    """What happened. The ``data`` of each kind is documented beside it.
+
+    ``agent`` is the agent an event concerns (the requester for decisions, the holder for
+    tokens, the victim for incidents), None for run-level events. Times are simulated
+    seconds; ``run`` ids are stable across profiles (``<agent>/<task>#<n>`` for the n-th
+    arrival, ``<parent run>/<step>><agent>/<task>`` for delegated runs,
+    ``<agent>/<task>!<incident>#<n>`` for hijacked runs, ``<agent>/<incident>!replay#<n>``
+    for an attacker's replays). ``chain`` lists agent names, current actor first.
+    """
 
     RUN_STARTED = "run_started"
-    """data: scenario, profile, seed, duration, agents (list of {name, spiffe_id, kind, owners})."""
+    """data: scenario, profile, seed, duration, epoch (Unix time of simulated 0),
+    credentials (the profile's settings: mode, ttl, scope, revoke_on_completion,
+    sender_constrained, renew_before), policy (id), agents (list of {name, spiffe_id, kind,
+    owners: {business, security, incident}, vendor, roles})."""
     TASK_STARTED = "task_started"
-    """data: task, run, chain, delegated_by (agent or None), incident (id or None)."""
+    """data: task, run, chain, delegated_by (agent or None), incident (id or None),
+    attacker (bool)."""
     TASK_COMPLETED = "task_completed"
-    """data: task, run, chain, latency, steps, incident."""
+    """data: task, run, chain, latency (seconds since arrival), steps, incident."""
     TASK_FAILED = "task_failed"
-    """data: task, run, chain, reason (denied|token|approval_expired|quarantined|...), incident."""
+    """data: task, run, chain, reason (denied|token|approval_rejected|approval_expired|
+    quarantined|delegate_failed|no_credential|contained), steps (executed before), incident."""
     TOKEN_ISSUED = "token_issued"
-    """data: jti, mode, ttl, exp, scope (list), task, run, actors (list), sender_constrained."""
+    """data: jti, mode (static|jit), ttl, exp (simulated time), scope (claim entries),
+    task, run, sub (SPIFFE ID: the origin of a delegation), actors (agent names of the
+    ``act`` chain, current first; empty when not delegated), sender_constrained, holders
+    (agents holding it: several for a shared static credential), shared, renewed_from
+    (jti or None), incident (set when an attacker or an over-broad grant minted it)."""
     TOKEN_EXPIRED = "token_expired"
     """data: jti."""
     TOKEN_REVOKED = "token_revoked"
-    """data: jti, reason (task_completed|quarantine|response|live|vendor_distrust)."""
+    """data: jti, reason (task_completed|task_failed|quarantine|response|live|
+    vendor_distrust), incident."""
     DECISION = "decision"
-    """data: run, chain (list of agent names, current first), task, step (1-based), tool,
-    action, resource, data_class, records, amount, destination, jti, token_reason,
-    decision (Decision.to_dict()), outcome (Outcome), incident (id or None),
-    attacker (bool: made by an attacker process replaying a stolen token)."""
+    """data: run, chain, task, step (1-based), tool, action, resource, data_class, system,
+    records, amount, destination, jti, token_reason (``ok`` or the verifier's reason code),
+    decision (``Decision.to_dict()`` as a read-only mapping; ``.decision`` on it is the
+    Decision itself), outcome (:class:`Outcome`), incident (id or None), attacker (bool:
+    an attacker replaying a stolen or forged token), approved (bool: the step is part of
+    the approved task plan; False is an out-of-scope attempt)."""
     APPROVAL_REQUESTED = "approval_requested"
-    """data: run, task, step, tool, queue (length after joining)."""
+    """data: run, task, step, tool, queue (requests waiting after it joined; 0 when an
+    approver took it at once), decision (seq of the decision event), incident."""
     APPROVAL_RESOLVED = "approval_resolved"
     """data: run, task, step, tool, approved (bool), waited (seconds), expired (bool),
-    fatigue_miss (bool: a malicious request approved because of approver load)."""
+    fatigue_miss (bool: a malicious request approved because of approver load), outcome
+    (what became of the step: executed, blocked, expired or revoked), decision (seq),
+    incident."""
     INCIDENT = "incident"
-    """data: id, kind, description, frameworks (list)."""
+    """data: id, kind, description, frameworks (list), plan (tool ids, ``delegate:<agent>``
+    for delegations)."""
     ALERT = "alert"
-    """data: id, severity, reason (deny|sequence|threshold|token), rule, incident, message."""
+    """data: id, severity (low|medium|high), reason (deny|token|sequence|shadow|threshold|
+    approval), rule, incident (id when the alert concerns an incident's request), message,
+    decision (seq of the decision event that raised it)."""
     RESPONSE = "response"
-    """data: id, kind (revoke_token|quarantine_agent|tighten_rule|distrust_vendor), target,
-    trigger (at|detection|live), incident."""
+    """data: id (the scenario response id, or ``live``), kind (revoke_token|
+    quarantine_agent|tighten_rule|distrust_vendor), target (agent, jti, rule or vendor),
+    trigger (at|detection|live), incident, applied (bool), error (why not applied)."""
     CONTAINED = "contained"
-    """data: incident, time_to_detect, time_to_contain, how."""
+    """data: incident, time_to_detect (seconds or None), time_to_contain, how (quarantine|
+    revoked|expired|blocked|distrusted|sender_constrained), exposure_window."""
     RUN_ENDED = "run_ended"
-    """data: time, events, decisions."""
+    """data: time, events (emitted, this one included), decisions."""
 
 
 class Outcome(StrEnum):
