@@ -128,7 +128,7 @@ def comparison_of(scenario: Scenario, profiles: Sequence[str], seed: int,
         raise SimulationError("one result per profile is needed to compare")
     keys: dict[DecisionKey, str] = {}
     for result in results:
-        for key, (_effect, tool) in result.decisions.items():
+        for key, (_effect, tool, _rule) in result.decisions.items():
             keys.setdefault(key, tool)
     diff: list[DiffEntry] = []
     common = 0

@@ -52,6 +52,9 @@ from typing import Any
 DecisionKey = tuple[str, str, str, int, str | None]
 """(agent, task, run ordinal, step, incident): the same logical request across profiles."""
 
+DecisionFacts = tuple[str, str, str | None]
+"""(effect, tool, deciding rule) of one decision."""
+
 OUTCOMES = ("executed", "blocked", "awaiting_approval", "expired", "revoked")
 ALERT_REASONS = ("deny", "token", "sequence", "shadow", "threshold", "approval")
 
@@ -100,8 +103,8 @@ class Metrics:
         self.audit_logged: int | None = None
         self.attributable = 0
         self.record_decisions = record_decisions
-        self.decisions: dict[DecisionKey, tuple[str, str]] = {}
-        """Key -> (effect, tool) of every decision (when recording)."""
+        self.decisions: dict[DecisionKey, DecisionFacts] = {}
+        """Key -> (effect, tool, deciding rule) of every decision (when recording)."""
 
     @property
     def total(self) -> int:
@@ -122,14 +125,15 @@ class RunResult:
         profile: Profile id.
         seed: The seed the run used.
         data: The figures, in the documented shape (read them with :meth:`metric`).
-        decisions: Key -> (effect, tool) of every decision, for comparisons.
+        decisions: Key -> (effect, tool, deciding rule) of every decision, for comparisons
+            and expectations.
     """
 
     scenario: str
     profile: str
     seed: int
     data: Mapping[str, Any]
-    decisions: Mapping[DecisionKey, tuple[str, str]] = field(default_factory=dict)
+    decisions: Mapping[DecisionKey, DecisionFacts] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON shape (a fresh copy)."""
@@ -146,17 +150,24 @@ class RunResult:
 
     def effect_of(self, agent: str, task: str, step: int,
                   incident: str | None = None) -> str | None:
-        """The effect of the first run's step ``step`` of an agent's task (None: not made).
+        """The effect of step ``step`` of an agent's first run of a task (None: not made)."""
+        facts = self.decision_of(agent, task, step, incident)
+        return None if facts is None else facts[0]
+
+    def decision_of(self, agent: str, task: str, step: int,
+                    incident: str | None = None) -> DecisionFacts | None:
+        """(effect, tool, rule) of step ``step`` of an agent's first run of a task.
 
         With ``incident`` the step is one of that incident's (the hijacked or poisoned run,
-        or an attacker's replay); without it, a step of a benign run.
+        or an attacker's replay); without it, a step of a benign run. None when no such
+        request was made.
         """
-        best: tuple[int, str] | None = None
-        for (a, t, run, s, inc), (effect, _tool) in self.decisions.items():
+        best: tuple[tuple[int, str], DecisionFacts] | None = None
+        for (a, t, run, s, inc), facts in self.decisions.items():
             if a == agent and t == task and s == step and inc == incident:
-                order = _ordinal(run)
+                order = (_ordinal(run), run)
                 if best is None or order < best[0]:
-                    best = (order, effect)
+                    best = (order, facts)
         return None if best is None else best[1]
 
 

@@ -683,7 +683,7 @@ class Simulation:
                 metrics.oos_stopped += 1
         if metrics.record_decisions:
             metrics.decisions[(agent, task.id, run.id, number, incident)] = (
-                effect.value, spec.tool_id)
+                effect.value, spec.tool_id, decision.rule)
         if cred.holder == agent and state.accountable and not cred.shared:
             metrics.attributable += 1
         if self.audit is not None:
