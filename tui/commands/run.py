@@ -111,9 +111,10 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         out.print(_rich_table(f"{scenario.name} under {result.profile} (seed {result.seed})",
                               ["metric", result.profile], _metric_rows([result])))
-        incidents = result.data.get("incidents") or []
-        if incidents:
-            out.print(_rich_table("incidents", *_incident_rows(incidents)))
+        for incident in result.data.get("incidents") or []:
+            out.print(_rich_table(
+                f"incident {incident.get('id')}: {incident.get('kind')} on "
+                f"{incident.get('agent')}", ["", "value"], _incident_facts(incident)))
         if args.events:
             out.print(f"events: {args.events}")
         if args.audit:
@@ -316,6 +317,21 @@ def _incident_rows(incidents: Sequence[Mapping[str, Any]]) -> tuple[list[str], l
              _secs(i.get("time_to_detect")), _secs(i.get("time_to_contain")),
              str(i.get("how") or "-")] for i in incidents]
     return header, rows
+
+
+def _incident_facts(incident: Mapping[str, Any]) -> list[list[str]]:
+    blast = incident.get("blast_radius") or {}
+    return [
+        ["records touched", _num(blast.get("records"))],
+        ["records sent out", _num(blast.get("egress_records"))],
+        ["data classes", ", ".join(blast.get("data_classes") or ()) or "-"],
+        ["systems", ", ".join(blast.get("systems") or ()) or "-"],
+        ["could reach", f"{_num(blast.get('potential_records'))} records"],
+        ["exposure window", _secs(incident.get("exposure_window"))],
+        ["time to detect", _secs(incident.get("time_to_detect"))],
+        ["time to contain", _secs(incident.get("time_to_contain"))
+         + (f" ({incident.get('how')})" if incident.get("how") else "")],
+    ]
 
 
 def _diff_rows(comparison: Comparison, n: int) -> tuple[list[str], list[list[str]]]:
