@@ -32,11 +32,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import simpy
 
-from engine.loader import _tuples
 from engine.model import Scenario, reference_problems
 from engine.policy import CompiledPolicy, PolicyDocument, compile_policy
 from sim.events import Event, JsonlSink
 from sim.runner import Simulation
+
+
+def _tuples(value: Any) -> Any:
+    """Lists as tuples, recursively (the models are frozen and strict)."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
 
 STEPS_PER_TASK = 5
 STATIC_TARGET = 100_000.0

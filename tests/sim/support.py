@@ -5,11 +5,19 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from engine.loader import _tuples
 from engine.model import Scenario, reference_problems
 from engine.policy import CompiledPolicy, PolicyDocument, compile_policy
 from sim.events import Event
 from sim.runner import Simulation
+
+
+def _tuples(value: Any) -> Any:
+    """Lists as tuples, recursively (the models are frozen and strict)."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
 
 
 def scenario(data: dict[str, Any]) -> Scenario:
