@@ -14,7 +14,7 @@ its holder's workload key (``cnf.jkt``); every workload has its own deterministi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,8 +147,11 @@ class Wallet:
             self.brokers[domain] = CredentialBroker(
                 domain, seed=seed, audience=AUDIENCE, trust=self.trust,
                 revocations=self.revocations)
+        # Tokens are used during their task run only, so a cache a few times the fleet
+        # holds every live one; a larger one only keeps dead tokens in memory.
         self.verifier = TokenVerifier(self.trust, audience=AUDIENCE,
-                                      revocations=self.revocations)
+                                      revocations=self.revocations,
+                                      cache_size=max(4096, 8 * len(scenario.agents)))
         self.spiffe: dict[str, str] = {a.name: str(a.spiffe_id) for a in scenario.agents}
         self.domain: dict[str, str] = {a.name: a.spiffe_id.trust_domain
                                        for a in scenario.agents}
@@ -164,6 +167,15 @@ class Wallet:
         self.expired = 0
         self.renewed = 0
         self.mint_listeners: list[Callable[[Credential], None]] = []
+        if credentials.mode == "jit":
+            env.process(self._prune_every(max(credentials.ttl, 300.0)))
+
+    def _prune_every(self, interval: float) -> Generator[simpy.Event, Any, None]:
+        """Let the brokers forget long-expired tokens, so memory stays flat in long runs."""
+        while self.env.now + interval < self.end:
+            yield self.env.timeout(interval)
+            for broker in self.brokers.values():
+                broker.prune(EPOCH + self.env.now)
 
     # --- minting ------------------------------------------------------------------------
 
