@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from engine.loader import load_scenario
-from engine.policy import load_policy
 from sim.compare import compare
 from sim.expectations import check
 from sim.metrics import RunResult
@@ -27,7 +26,6 @@ from sim.runner import Simulation
 
 NAME = "support-pii-injection"
 GOLDEN = Path(__file__).parent / "golden" / f"{NAME}.json"
-REFERENCE_POLICIES = Path(__file__).parent / "fixtures" / "support-policies"
 REGEN = os.environ.get("AGENTRANGE_REGEN_GOLDEN") == "1"
 SUMMARY = ("decisions", "outcomes", "out_of_scope", "blast_radius", "time_to_detect",
            "time_to_contain", "delivery", "approvals", "alerts", "tokens")
@@ -64,22 +62,11 @@ def test_the_scenario_run_matches_its_golden_summary() -> None:
 def test_the_shipped_policies_meet_the_scenarios_expectations() -> None:
     scenario = load_scenario(NAME)
     results = {p.id: Simulation(scenario, p.id).run() for p in scenario.profiles}
-    failed = [v for v in check(scenario, results) if not v.passed]
-    assert not failed, "\n".join(f"[{v.profile}] expected {v.what}; got {v.actual}"
-                                 for v in failed)
-
-
-def test_reference_policies_meet_the_scenarios_expectations() -> None:
-    # The simulator's side of the scenario's promises: with a plain RBAC policy and a
-    # contextual one (tests/sim/fixtures/support-policies), every expectation holds.
-    scenario = load_scenario(NAME)
-    results = {}
-    for profile in scenario.profiles:
-        policy = load_policy(REFERENCE_POLICIES / f"{profile.id}.yaml", scenario)
-        results[profile.id] = Simulation(scenario, profile.id, policy=policy).run()
     verdicts = check(scenario, results)
     assert len(verdicts) == len(scenario.expect)
-    assert all(v.passed for v in verdicts), [v for v in verdicts if not v.passed]
+    failed = [v for v in verdicts if not v.passed]
+    assert not failed, "\n".join(f"[{v.profile}] expected {v.what}; got {v.actual}"
+                                 for v in failed)
     static, jit = results["static-rbac"], results["jit-context"]
     assert static.decision_of("support-bot", "answer-ticket", 3, "ticket-injection") == (
         "allow", "email.send_external", "support-agent-role")
