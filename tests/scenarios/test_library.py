@@ -1,0 +1,156 @@
+"""Every built-in scenario end to end: golden summary, expectations, governance gain and cost.
+
+Each scenario in ``scenarios/`` runs headless with its own seed under each of its profiles,
+once per test session, writing an audit log. The tests then check:
+
+- the run's summary metrics and decision counts equal the checked-in golden file
+  ``tests/scenarios/golden/<scenario>.json`` (a behaviour change shows up as a readable diff;
+  after an intended change regenerate with ``AGENTRANGE_REGEN_GOLDEN=1 pytest tests/scenarios``
+  and review the diff like code);
+- every ``expect:`` assertion of the scenario holds under its shipped policies;
+- the governed profile (marked ``production``) measurably cuts the blast radius of the weak
+  baseline (the first profile not marked production), and what that costs is visible;
+- every decision made was logged, and the log verifies (issue 6's coverage requirement).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from collections import Counter
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.audit import AuditWriter, derive_signing_key, verify_log
+from engine.loader import builtin_names, load_scenario
+from engine.model import Scenario
+from sim.expectations import check
+from sim.metrics import RunResult
+from sim.runner import Simulation
+
+GOLDEN = Path(__file__).parent / "golden"
+REGEN = os.environ.get("AGENTRANGE_REGEN_GOLDEN") == "1"
+SUMMARY = ("decisions", "outcomes", "out_of_scope", "blast_radius", "time_to_detect",
+           "time_to_contain", "delivery", "approvals", "alerts", "tokens", "audit")
+BLAST_AXES = ("records", "egress_records", "systems", "data_classes", "potential_records",
+              "exposure_window")
+NAMES = builtin_names()
+
+
+@cache
+def _runs(name: str, log_dir: str) -> tuple[Scenario, dict[str, tuple[RunResult, Path]]]:
+    scenario = load_scenario(name)
+    runs: dict[str, tuple[RunResult, Path]] = {}
+    for profile in scenario.profiles:
+        log = Path(log_dir) / f"{name}.{profile.id}.audit.jsonl"
+        with AuditWriter(log, derive_signing_key(scenario.seed), run_id=f"{name}/{profile.id}",
+                         overwrite=True) as audit:
+            result = Simulation(scenario, profile.id, audit=audit).run()
+        runs[profile.id] = (result, log)
+    return scenario, runs
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("scenario-logs"))
+
+
+def summary(result: RunResult) -> dict[str, Any]:
+    """What the golden file pins: summary metrics and decision counts per tool and effect."""
+    data = result.to_dict()
+    out: dict[str, Any] = {key: data[key] for key in SUMMARY}
+    counts = Counter(f"{tool} {effect}" for effect, tool, _rule in result.decisions.values())
+    out["decisions_by_tool"] = dict(sorted(counts.items()))
+    out["incidents"] = [{k: i[k] for k in ("id", "how", "time_to_detect", "time_to_contain",
+                                           "exposure_window")} for i in data["incidents"]]
+    return out
+
+
+def weak_and_governed(scenario: Scenario) -> tuple[str, str]:
+    """The weak baseline (first non-production profile) and the governed one (production)."""
+    weak = [p.id for p in scenario.profiles if not p.production]
+    governed = [p.id for p in scenario.profiles if p.production]
+    assert weak and governed, (f"{scenario.name} needs a weak baseline and a governed profile "
+                               "marked production: true")
+    return weak[0], governed[0]
+
+
+def test_there_are_built_in_scenarios() -> None:
+    assert "support-pii-injection" in NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_scenario_matches_its_golden_summary(name: str, log_dir: str) -> None:
+    _, runs = _runs(name, log_dir)
+    actual = {pid: summary(result) for pid, (result, _) in runs.items()}
+    text = json.dumps(actual, indent=2, sort_keys=True) + "\n"
+    golden = GOLDEN / f"{name}.json"
+    if REGEN or not golden.exists():
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(text)
+        if not REGEN:
+            pytest.fail(f"wrote the missing golden file {golden}; review and commit it")
+        return
+    expected = golden.read_text()
+    if text != expected:
+        diff = "".join(difflib.unified_diff(expected.splitlines(keepends=True),
+                                            text.splitlines(keepends=True),
+                                            "golden", "this run", n=2))
+        pytest.fail(f"{name} differs from its golden summary (regenerate with "
+                    f"AGENTRANGE_REGEN_GOLDEN=1 if intended):\n{diff}")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_scenarios_expectations_hold(name: str, log_dir: str) -> None:
+    scenario, runs = _runs(name, log_dir)
+    assert scenario.expect, f"{name} states no expectations"
+    verdicts = check(scenario, {pid: result for pid, (result, _) in runs.items()})
+    assert len(verdicts) == len(scenario.expect)
+    failed = [v for v in verdicts if not v.passed]
+    assert not failed, "\n".join(f"[{v.profile}] expected {v.what}; got {v.actual}"
+                                 for v in failed)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_scenario_is_described_and_mapped(name: str) -> None:
+    scenario = load_scenario(name)
+    assert scenario.title and len(scenario.description.split()) >= 20
+    assert scenario.frameworks, f"{name} names no framework items"
+    assert len(scenario.profiles) >= 2
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_governance_cuts_the_blast_radius_or_shows_its_cost(name: str, log_dir: str) -> None:
+    scenario, runs = _runs(name, log_dir)
+    weak_id, governed_id = weak_and_governed(scenario)
+    weak, governed = runs[weak_id][0].to_dict(), runs[governed_id][0].to_dict()
+    if scenario.incidents:
+        w = [weak["blast_radius"][axis] or 0 for axis in BLAST_AXES]
+        g = [governed["blast_radius"][axis] or 0 for axis in BLAST_AXES]
+        worse = [a for a, x, y in zip(BLAST_AXES, w, g, strict=True) if y > x]
+        assert not worse, f"{governed_id} has a larger blast radius than {weak_id} on {worse}"
+        assert g != w, f"{governed_id} does not cut the blast radius of {weak_id}"
+    # What governance costs must be visible: approval waits, slower tasks or benign denials.
+    wd, gd = weak["delivery"], governed["delivery"]
+    costs = {
+        "approval wait": (gd["approval_wait_mean"] or 0) > (wd["approval_wait_mean"] or 0),
+        "latency": (gd["task_latency_p95"] or 0) > (wd["task_latency_p95"] or 0),
+        "benign denials": gd["benign_denied"] > wd["benign_denied"],
+        "approvals": governed["approvals"]["requested"] > weak["approvals"]["requested"],
+    }
+    assert any(costs.values()), f"{name}: {governed_id} shows no cost over {weak_id}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_decision_is_logged_and_the_log_verifies(name: str, log_dir: str) -> None:
+    _, runs = _runs(name, log_dir)
+    for pid, (result, log) in runs.items():
+        audit = result.to_dict()["audit"]
+        assert audit["decisions"] == audit["logged"] == result.to_dict()["decisions"]["total"]
+        report = verify_log(log)
+        assert report.ok, f"{name}/{pid}: {report.message}"
+        assert report.records == audit["logged"], (name, pid)
