@@ -20,6 +20,10 @@ COMMAND_MODULES = (
     "tui.commands.run",
     "tui.commands.catalog",
     "tui.commands.audit",
+    "tui.commands.report",
+    "tui.commands.check",
+    "tui.commands.policytest",
+    "tui.commands.replay",
 )
 
 
