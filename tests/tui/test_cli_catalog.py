@@ -112,3 +112,25 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
         main([command, "--help"])
     assert info.value.code == 0
     assert "usage: agentrange " + command in capsys.readouterr().out
+
+
+def test_validate_compiles_every_profiles_policy(capsys: pytest.CaptureFixture[str],
+                                                 scenario_dir: Path) -> None:
+    policy = scenario_dir / "policies" / "jit-context.yaml"
+    text = policy.read_text()
+    assert "attr: request.records, lte: 10" in text
+    policy.write_text(text.replace("attr: request.records, lte: 10",
+                                   "attr: request.recrds, lte: 10"))
+    code, out, err = run(capsys, "validate", str(scenario_dir / "scenario.yaml"))
+    assert code == 2 and out == ""
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if "request.records, lte" in t)
+    assert f"{policy}:{line}:" in err
+    assert "did you mean 'request.records'" in err
+    assert "Traceback" not in err
+
+
+def test_validate_passes_every_builtin_with_its_policies(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "validate", *builtin_names())
+    assert code == 0, err
+    assert out.count("ok: ") == len(builtin_names())

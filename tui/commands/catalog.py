@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.errors import LoadError
-from engine.loader import builtin_names, load_scenario
+from engine.loader import builtin_names, load_profile_policies, load_scenario
 from engine.model import Scenario
 
 
@@ -70,6 +70,7 @@ def run_validate(args: argparse.Namespace) -> int:
     for ref in args.scenarios:
         try:
             s = load_scenario(ref)
+            load_profile_policies(s)
         except LoadError as exc:
             failed += 1
             print(f"agentrange: error: {exc}", file=sys.stderr)
