@@ -1,0 +1,383 @@
+"""Replay a recorded run's requests under another policy and diff the decisions.
+
+``agentrange run --events FILE`` records every decision with the request's facts. This module
+rebuilds each request from its event (and from the scenario, for what the event does not
+carry: the step's recipient and free attributes, the task's intent), re-decides the requests
+in recorded order with a fresh :class:`~engine.policy.PolicyEngine` over the new policy, and
+reports which decisions change. State evolves as the engine's own rules say: a request the
+new policy allows is recorded by ``decide``; one executed after an approval in the recording
+is committed when its approval resolved; one the new policy sends to approval although the
+recording executed it is committed at once (the approver is assumed to say yes); sessions and
+chains end when their task runs end; a ``tighten_rule`` response enforces the rule if the new
+policy has it. Replaying a run under its own policy therefore reproduces every decision.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import LoadError
+from engine.model import Incident, Scenario, Task, ToolStep
+from engine.policy import CompiledPolicy, Decision, PolicyEngine, Request, UnknownRuleError
+from engine.policy.request import chain_attributes
+from engine.spiffe import SpiffeId
+from sim.events import EventKind
+from sim.world import EPOCH, WEEK_OFFSET, StepSpec, World
+
+_DELEGATED = re.compile(r"/\d+>")
+MAX_LINE_BYTES = 16 * 1024 * 1024
+
+
+class EventsError(LoadError):
+    """A recorded events file that cannot be replayed (missing, garbled, truncated)."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The recording: the run's header and its events in order.
+
+    Attributes:
+        source: The file it was read from.
+        header: The ``run_started`` data (scenario, profile, policy, credentials, epoch).
+        events: Every event as its JSON mapping, each with the line it came from.
+    """
+
+    source: str
+    header: Mapping[str, Any]
+    events: tuple[tuple[int, Mapping[str, Any]], ...]
+
+
+def read_events(path: str | Path) -> Recorded:
+    """Read an events file (JSON Lines, the ``--events`` output of ``agentrange run``).
+
+    Raises:
+        EventsError: naming the file and line of a missing file, a line that is not a JSON
+            object, an event without its fields, or a file with no ``run_started`` header.
+    """
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise EventsError(name, "an existing events file", found="no such file") from None
+    except IsADirectoryError:
+        raise EventsError(name, "an events file", found="a directory") from None
+    except OSError as exc:
+        raise EventsError(name, "a readable file", found=exc.strerror or str(exc)) from None
+    events: list[tuple[int, Mapping[str, Any]]] = []
+    header: Mapping[str, Any] | None = None
+    for number, line in enumerate(raw.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            text = line.decode("utf-8")
+            event = json.loads(text)
+        except UnicodeDecodeError:
+            raise EventsError(name, "UTF-8 JSON Lines", line=number,
+                              found="bytes that are not UTF-8") from None
+        except json.JSONDecodeError as exc:
+            found = "a truncated line" if exc.pos >= len(text.rstrip()) else exc.msg
+            raise EventsError(name, "one JSON event per line", line=number,
+                              column=exc.colno, found=found) from None
+        _check_event(name, number, event)
+        if event["kind"] == EventKind.RUN_STARTED:
+            if header is not None:
+                raise EventsError(name, "the events of one run", line=number,
+                                  found="a second run_started")
+            header = event["data"]
+        elif header is None:
+            raise EventsError(name, "a run_started event first", line=number,
+                              found=f"a {event['kind']} event")
+        events.append((number, event))
+    if header is None:
+        raise EventsError(name, "a run_started event (the events of one run)",
+                          found="no events" if not events else "no header")
+    return Recorded(name, header, tuple(events))
+
+
+_FIELDS: dict[str, tuple[str, ...]] = {
+    EventKind.RUN_STARTED: ("scenario", "profile"),
+    EventKind.DECISION: ("run", "chain", "task", "step", "tool", "jti", "token_reason",
+                         "decision", "incident", "attacker", "approved"),
+    EventKind.TOKEN_ISSUED: ("jti", "mode", "ttl", "scope", "task", "sub", "actors",
+                             "sender_constrained"),
+    EventKind.APPROVAL_RESOLVED: ("outcome", "decision"),
+    EventKind.TASK_COMPLETED: ("run",),
+    EventKind.TASK_FAILED: ("run",),
+    EventKind.RESPONSE: ("kind", "target", "applied"),
+}
+
+
+def _check_event(name: str, number: int, event: Any) -> None:
+    if not isinstance(event, dict):
+        raise EventsError(name, "a JSON object per line", line=number,
+                          found=type(event).__name__)
+    for key in ("seq", "time", "kind", "data"):
+        if key not in event:
+            raise EventsError(name, f"an event with '{key}'", line=number,
+                              found=f"keys {', '.join(sorted(event)) or 'none'}")
+    if not isinstance(event["data"], dict) or not isinstance(event["time"], int | float):
+        raise EventsError(name, "an event whose data is an object and time a number",
+                          line=number, found="other types")
+    missing = [k for k in _FIELDS.get(event["kind"], ()) if k not in event["data"]]
+    if missing:
+        raise EventsError(name, f"a {event['kind']} event with {', '.join(missing)}",
+                          line=number, found="those fields missing")
+    if event["kind"] == EventKind.DECISION and not isinstance(event["data"]["decision"], dict):
+        raise EventsError(name, "a decision event whose 'decision' is an object",
+                          line=number, found=type(event["data"]["decision"]).__name__)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One request whose decision differs under the new policy."""
+
+    seq: int
+    time: float
+    agent: str
+    run: str
+    task: str
+    step: int
+    tool: str
+    resource: str | None
+    incident: str | None
+    old_effect: str
+    old_rule: str | None
+    new_effect: str
+    new_rule: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible form."""
+        return {"seq": self.seq, "time": self.time, "agent": self.agent, "run": self.run,
+                "task": self.task, "step": self.step, "tool": self.tool,
+                "resource": self.resource, "incident": self.incident,
+                "old": {"effect": self.old_effect, "rule": self.old_rule},
+                "new": {"effect": self.new_effect, "rule": self.new_rule}}
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """The decision diff of a recorded run under a new policy.
+
+    Attributes:
+        scenario: The scenario name.
+        profile: The profile the run was recorded under.
+        old_policy: The recorded policy id.
+        new_policy: The policy replayed.
+        total: Requests re-decided.
+        changes: Requests whose effect changed, in recorded order.
+        rule_changes: Requests with the same effect but another deciding rule.
+        notes: What could not be replayed exactly (e.g. a tightened rule the new policy
+            lacks).
+    """
+
+    scenario: str
+    profile: str
+    old_policy: str
+    new_policy: str
+    total: int
+    changes: tuple[Change, ...]
+    rule_changes: int = 0
+    notes: tuple[str, ...] = ()
+    old_effects: Mapping[str, int] = field(default_factory=dict)
+    new_effects: Mapping[str, int] = field(default_factory=dict)
+
+    def matrix(self) -> dict[tuple[str, str], int]:
+        """(old effect, new effect) -> how many requests moved that way."""
+        return dict(Counter((c.old_effect, c.new_effect) for c in self.changes))
+
+    def groups(self) -> dict[tuple[str | None, str | None], list[Change]]:
+        """Changes grouped by (old deciding rule, new deciding rule), largest group first."""
+        out: dict[tuple[str | None, str | None], list[Change]] = {}
+        for c in self.changes:
+            out.setdefault((c.old_rule, c.new_rule), []).append(c)
+        return dict(sorted(out.items(), key=lambda kv: (-len(kv[1]), str(kv[0]))))
+
+    def to_dict(self, examples: int = 5) -> dict[str, Any]:
+        """JSON-compatible form with up to ``examples`` changes per group."""
+        return {
+            "scenario": self.scenario, "profile": self.profile,
+            "old_policy": self.old_policy, "new_policy": self.new_policy,
+            "total": self.total, "changed": len(self.changes),
+            "rule_changes": self.rule_changes,
+            "effects": {"old": dict(self.old_effects), "new": dict(self.new_effects)},
+            "matrix": [{"from": a, "to": b, "count": n}
+                       for (a, b), n in sorted(self.matrix().items())],
+            "groups": [{"old_rule": o, "new_rule": n, "count": len(cs),
+                        "examples": [c.to_dict() for c in cs[:examples]]}
+                       for (o, n), cs in self.groups().items()],
+            "notes": list(self.notes),
+        }
+
+
+class _Rebuilder:
+    """Rebuilds the engine's Request of each decision event."""
+
+    def __init__(self, scenario: Scenario, recorded: Recorded) -> None:
+        self.scenario = scenario
+        self.world = World(scenario)
+        self.source = recorded.source
+        self.epoch = float(recorded.header.get("epoch", EPOCH))
+        self.tokens: dict[str, tuple[float, Mapping[str, Any]]] = {}
+        self.incidents: dict[str, Incident] = {i.id: i for i in scenario.incidents}
+        self.specs: dict[tuple[str, str, str | None, bool, int, str, str], StepSpec] = {}
+
+    def token_issued(self, time: float, data: Mapping[str, Any]) -> None:
+        self.tokens[data["jti"]] = (time, data)
+
+    def token(self, line: int, data: Mapping[str, Any], now: float) -> dict[str, Any]:
+        reason = data["token_reason"]
+        found = self.tokens.get(data["jti"])
+        attrs: dict[str, Any] = {"valid": reason == "ok", "reason": reason, "jti": data["jti"]}
+        if found is None:
+            if reason == "ok":
+                raise EventsError(self.source, f"a token_issued event for token "
+                                  f"{data['jti']!r} before its use", line=line,
+                                  found="none")
+            return attrs
+        minted, tok = found
+        sub = SpiffeId.parse(tok["sub"])
+        iat = self.epoch + minted
+        wall = self.epoch + now
+        attrs.update({
+            "mode": tok["mode"], "task_id": tok["task"], "scope": tuple(tok["scope"]),
+            "sender_constrained": tok["sender_constrained"],
+            "chain_depth": len(tok["actors"]), "issuer": f"spiffe://{sub.trust_domain}",
+            "trust_domain": sub.trust_domain,
+            "ttl_remaining": (iat + tok["ttl"]) - wall, "age": wall - iat})
+        return attrs
+
+    def spec(self, line: int, agent: str, data: Mapping[str, Any]) -> tuple[StepSpec, Task]:
+        task_id, number, tool = data["task"], int(data["step"]), data["tool"]
+        incident = data["incident"]
+        run = data["run"]
+        key = (agent, task_id, incident, bool(data["attacker"]), number, tool,
+               "replay" if "!replay#" in run else "hijack" if "!" in run else "run")
+        for steps, task in self._plans(agent, task_id, incident, run, bool(data["attacker"])):
+            if 1 <= number <= len(steps):
+                step = steps[number - 1]
+                if isinstance(step, ToolStep) and step.tool == tool:
+                    found = self.specs.get(key)
+                    if found is None:
+                        found = self.specs[key] = self.world.spec(step)
+                    return found, task
+        raise EventsError(self.source, f"a step of the scenario: step {number} of "
+                          f"{agent}'s task {task_id} calling {tool}", line=line,
+                          found="no such step (is this the scenario that was run?)")
+
+    def _plans(self, agent: str, task_id: str, incident: str | None, run: str,
+               attacker: bool) -> Iterator[tuple[Sequence[Any], Task]]:
+        try:
+            model = self.scenario.agent(agent)
+        except KeyError:
+            return
+        task = next((t for t in model.tasks if t.id == task_id), None)
+        inc = self.incidents.get(incident) if incident is not None else None
+        if attacker and inc is not None:
+            steps = inc.plan or (model.tasks[0].steps if model.tasks else ())
+            yield steps, Task(id=inc.id, intent=f"attacker goal ({inc.kind})", steps=steps)
+            return
+        if task is None:
+            return
+        if inc is not None:
+            if "!" in run:  # a hijacked run: the incident's plan in place of the task's
+                yield inc.plan, task
+            # A rogue agent's runs follow the incident's plan; poisoned runs append it.
+            yield inc.plan, task
+            yield (*task.steps, *inc.plan), task
+        yield task.steps, task
+
+    def request(self, line: int, event: Mapping[str, Any]) -> Request:
+        data = event["data"]
+        agent = event["agent"]
+        now = float(event["time"])
+        spec, task = self.spec(line, agent, data)
+        actors = tuple(data["chain"]) or (agent,)
+        run = data["run"]
+        root = _DELEGATED.split(run, 1)[0]
+        principal = self.world.principal_ns.get(agent)
+        if principal is None:
+            raise EventsError(self.source, "an agent of the scenario", line=line,
+                              found=f"agent {agent!r}")
+        hops = None
+        if len(actors) > 1:
+            try:
+                hops = tuple(self.world.principal_ns[a] for a in actors[1:])
+            except KeyError as exc:
+                raise EventsError(self.source, "agents of the scenario in the chain",
+                                  line=line, found=f"agent {exc.args[0]!r}") from None
+        clock = now + WEEK_OFFSET
+        return Request(
+            principal, spec.action, spec.tool_ns, self.token(line, data, now),
+            spec.resource_ns, spec.request_ns,
+            {"id": task.id, "intent": task.intent, "approved": bool(data["approved"]),
+             "step": int(data["step"]), "run": run},
+            {"id": run}, chain_attributes(root, actors),
+            {"now": now, "hour": int(clock // 3600) % 24, "weekday": int(clock // 86400) % 7},
+            event["seq"], hops)
+
+
+def replay(scenario: Scenario, recorded: Recorded, policy: CompiledPolicy) -> ReplayResult:
+    """Re-decide every recorded request under ``policy`` and diff the decisions.
+
+    Raises:
+        EventsError: when an event cannot be matched to the scenario.
+    """
+    engine = PolicyEngine(policy)
+    rebuild = _Rebuilder(scenario, recorded)
+    pending: dict[int, tuple[Request, Decision]] = {}
+    changes: list[Change] = []
+    old_effects: Counter[str] = Counter()
+    new_effects: Counter[str] = Counter()
+    notes: list[str] = []
+    total = 0
+    rule_changes = 0
+    for line, event in recorded.events:
+        kind, data = event["kind"], event["data"]
+        if kind == EventKind.TOKEN_ISSUED:
+            rebuild.token_issued(float(event["time"]), data)
+        elif kind == EventKind.DECISION:
+            req = rebuild.request(line, event)
+            new = engine.decide(req)
+            old = data["decision"]
+            old_effect, old_rule = str(old.get("effect")), old.get("rule")
+            new_effect = str(new.effect)
+            total += 1
+            old_effects[old_effect] += 1
+            new_effects[new_effect] += 1
+            if new_effect == "require_approval":
+                if old_effect == "require_approval":
+                    pending[event["seq"]] = (req, new)
+                elif data.get("outcome") == "executed":
+                    engine.commit(req)
+            if old_effect != new_effect:
+                changes.append(Change(
+                    event["seq"], float(event["time"]), event["agent"], data["run"],
+                    data["task"], int(data["step"]), data["tool"], data.get("resource"),
+                    data["incident"], old_effect, old_rule, new_effect, new.rule))
+            elif old_rule != new.rule:
+                rule_changes += 1
+        elif kind == EventKind.APPROVAL_RESOLVED:
+            held = pending.pop(data["decision"], None)
+            if held is not None and data["outcome"] == "executed":
+                engine.commit(held[0])
+        elif kind in (EventKind.TASK_COMPLETED, EventKind.TASK_FAILED):
+            run = data["run"]
+            engine.end_session(run)
+            if not _DELEGATED.search(run):
+                engine.end_chain(run)
+        elif kind == EventKind.RESPONSE and data["kind"] == "tighten_rule" and data["applied"]:
+            try:
+                engine.tighten(data["target"])
+            except UnknownRuleError:
+                notes.append(f"line {line}: the run tightened rule {data['target']!r}, which "
+                             f"policy {policy.name} does not have")
+    header = recorded.header
+    return ReplayResult(str(header.get("scenario")), str(header.get("profile")),
+                        str(header.get("policy")), policy.name, total, tuple(changes),
+                        rule_changes, tuple(notes), dict(old_effects), dict(new_effects))
