@@ -1,0 +1,115 @@
+"""``agentrange replay``: what a policy change would have done to a recorded run's traffic.
+
+Reads the ``--events`` output of ``agentrange run``, re-decides every request under another
+policy (:mod:`sim.replay`, no re-simulation) and prints the decision diff: how many changed,
+a from -> to matrix, and the changes grouped by old and new deciding rule with examples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from engine.errors import AgentrangeError
+from engine.loader import load_scenario
+from engine.policy import load_policy
+from sim.replay import ReplayResult, read_events, replay
+
+EFFECTS = ("allow", "require_approval", "deny")
+
+
+class ReplayCommandError(AgentrangeError):
+    """Events and scenario that do not belong together."""
+
+
+def register(sub: Any) -> None:
+    """Add the ``replay`` command to the CLI."""
+    p = sub.add_parser(
+        "replay", help="re-decide a recorded run's requests under another policy",
+        description="Re-decide every request of a recorded run (the --events output of "
+        "'agentrange run') under another policy, without re-simulating, and report the "
+        "decision diff: how many changed, from what to what, grouped by rule, with examples. "
+        "Exit 0 whatever changed unless --fail-on-change.")
+    p.add_argument("events", metavar="EVENTS.jsonl", help="the events file of a run")
+    p.add_argument("--policy", required=True, metavar="NEW.yaml",
+                   help="the policy file to replay the requests under")
+    p.add_argument("--scenario", metavar="SCENARIO",
+                   help="the scenario the run was of (default: the built-in named in the "
+                   "events file's header)")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="output format (default: table)")
+    p.add_argument("--examples", type=int, default=5, metavar="N",
+                   help="example requests per group of changes (default 5)")
+    p.add_argument("--fail-on-change", action="store_true",
+                   help="exit 1 when any decision changes")
+    p.set_defaults(func=replay_command)
+
+
+def replay_command(args: argparse.Namespace) -> int:
+    """Replay the events under the policy and print the diff."""
+    recorded = read_events(args.events)
+    name = str(recorded.header.get("scenario"))
+    scenario = load_scenario(args.scenario or name)
+    if scenario.name != name:
+        raise ReplayCommandError(
+            f"{args.events}: recorded for scenario {name!r}, but {args.scenario or name} "
+            f"is scenario {scenario.name!r}")
+    policy = load_policy(args.policy, scenario)
+    result = replay(scenario, recorded, policy)
+    if args.format == "json":
+        print(json.dumps(result.to_dict(max(args.examples, 0)), indent=2))
+    else:
+        print_table(result, max(args.examples, 0))
+    return 1 if args.fail_on_change and result.changes else 0
+
+
+def print_table(result: ReplayResult, examples: int) -> None:
+    """The diff for people: a summary line, the from -> to matrix and the groups."""
+    console = Console(highlight=False, soft_wrap=True,
+                      width=None if sys.stdout.isatty() else 140)
+    share = 100.0 * len(result.changes) / result.total if result.total else 0.0
+    console.print(
+        f"[bold]{escape(result.scenario)}[/]: {result.total} requests recorded under profile "
+        f"{escape(result.profile)} (policy {escape(result.old_policy)}), re-decided under "
+        f"policy {escape(result.new_policy)}: [bold]{len(result.changes)} changed[/] "
+        f"({share:.1f}%); {result.rule_changes} kept their effect under another rule")
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    if not result.changes:
+        return
+    matrix = result.matrix()
+    table = Table(title="decisions: recorded (rows) -> replayed (columns)",
+                  title_justify="left")
+    table.add_column("recorded \\ new")
+    for effect in EFFECTS:
+        table.add_column(effect, justify="right")
+    for old in EFFECTS:
+        cells = []
+        for new in EFFECTS:
+            if old == new:
+                cells.append("[dim]-[/]")
+            else:
+                n = matrix.get((old, new), 0)
+                cells.append(str(n) if n else "[dim]0[/]")
+        table.add_row(old, *cells)
+    console.print(table)
+    groups = Table(title="changes by deciding rule", title_justify="left", show_lines=True)
+    groups.add_column("recorded rule")
+    groups.add_column("new rule")
+    groups.add_column("count", justify="right")
+    groups.add_column("examples (seq time agent run step tool: old -> new)")
+    for (old_rule, new_rule), changes in result.groups().items():
+        lines = [f"#{c.seq} {c.time:.0f}s {c.agent} {c.run} step {c.step} {c.tool}: "
+                 f"{c.old_effect} -> {c.new_effect}" for c in changes[:examples]]
+        if len(changes) > examples:
+            lines.append(f"... and {len(changes) - examples} more")
+        groups.add_row(escape(old_rule or "(default deny)"),
+                       escape(new_rule or "(default deny)"), str(len(changes)),
+                       escape("\n".join(lines)))
+    console.print(groups)
