@@ -131,7 +131,9 @@ class AgentrangeApp(App[int]):
             elif playback is not None and was_playing:
                 playback.resume()
 
-        self.push_screen(PickerScreen(self.roots), chosen)
+        playing = getattr(under, "scenario", None)
+        current = playing.name if isinstance(playing, Scenario) else DEFAULT_SCENARIO
+        self.push_screen(PickerScreen(self.roots, current=current), chosen)
 
     def run_finished(self, screen: Any) -> None:
         """A live run ended: show the debrief (if enabled)."""

@@ -179,19 +179,25 @@ class LiveScreen(Screen[None]):
         events = frame.events
         self.events_seen += len(events)
         self.now = frame.now
-        self._remember(events)
+        # One pass splits the batch: decisions are most of it and only two panels want them.
+        decision = EventKind.DECISION
+        decisions = [e for e in events if e.kind is decision]
+        others = ([e for e in events if e.kind is not decision]
+                  if len(decisions) < len(events) else [])
+        sequenced = [e for e in decisions if e.data["decision"].get("sequences")]
+        self._remember(others)
         stream = self.query_one(DecisionStream)
         roster = self.query_one(AgentRoster)
         chains = self.query_one(ChainTree)
         alerts = self.query_one(AlertList)
         header = self.query_one(RunHeader)
         with self.app.batch_update():
-            stream.add_events(events)
-            roster_changed = roster.add_events(events)
-            chains.add_events(events)
-            alerts.add_events(events)
+            stream.add_events(decisions)
+            roster_changed = roster.add_events(others)
+            chains.add_events(others + sequenced if sequenced else others)
+            alerts.add_events(others)
             blast = self.query_one(BlastPanel)
-            blast_changed = blast.add_events(events)
+            blast_changed = blast.add_events(others)
             if frame.snapshot is not None:
                 self.blast = frame.snapshot
             wall = time.monotonic()
@@ -215,7 +221,7 @@ class LiveScreen(Screen[None]):
             header.now = frame.now
             self.agentrange.run_finished(self)
 
-    def _remember(self, events: tuple[Event, ...]) -> None:
+    def _remember(self, events: list[Event]) -> None:
         """Keep what the detail and incident dialogs look up: tokens, incidents, the fleet."""
         tokens = self.tokens
         for event in events:

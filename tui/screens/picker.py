@@ -100,6 +100,7 @@ class PickerScreen(Screen[Choice | None]):
     Args:
         roots: Directories searched for scenario files (default: the working directory).
         entries: Pre-loaded entries (skips the search; for tests and the app's cache).
+        current: The scenario name to highlight first (the one playing, or the default).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -120,10 +121,11 @@ class PickerScreen(Screen[Choice | None]):
     """
 
     def __init__(self, roots: Sequence[Path] | None = None,
-                 entries: list[Entry] | None = None) -> None:
+                 entries: list[Entry] | None = None, current: str | None = None) -> None:
         super().__init__()
         self.roots = list(roots) if roots is not None else [Path.cwd()]
         self.entries = entries
+        self.current = current
 
     def compose(self) -> ComposeResult:
         """Scenario list on the left, description and profiles on the right."""
@@ -149,6 +151,7 @@ class PickerScreen(Screen[Choice | None]):
             self.entries = catalogue(self.roots)
         listing = self.query_one("#picker-list", OptionList)
         last_origin = None
+        start: int | None = None
         for i, entry in enumerate(self.entries):
             if entry.origin != last_origin:
                 if last_origin is not None:
@@ -162,8 +165,14 @@ class PickerScreen(Screen[Choice | None]):
             elif entry.origin == "file":
                 label.append(f"  {entry.ref}", style="dim")
             listing.add_option(Option(label, id=str(i)))
+            if start is None and entry.scenario is not None and (
+                    entry.scenario.name == self.current):
+                start = listing.option_count - 1
         listing.focus()
-        listing.action_first()
+        if start is None:
+            listing.action_first()
+        else:
+            listing.highlighted = start
 
     @property
     def selected(self) -> Entry | None:

@@ -253,7 +253,7 @@ class Driver:
     def __init__(self, sims: Sequence[LiveSim], sinks: Sequence[SinkBuffer],
                  playback: Playback, *, end: float,
                  observe: Callable[[LiveSim], Any] | None = None,
-                 max_batch: int = 4000, grid: float | None = None) -> None:
+                 max_batch: int = 1500, grid: float | None = None) -> None:
         self.sims = list(sims)
         self.sinks = list(sinks)
         self.playback = playback

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from sim.events import Event
+from sim.events import Event, EventKind
 from tui.widgets.formatting import clock
 
 SEVERITY_CLASS = {"critical": "critical", "high": "high", "medium": "medium", "low": "low"}
@@ -80,18 +80,26 @@ class AlertList(OptionList):
 
     def add_events(self, batch: Iterable[Event]) -> int:
         """Append the alerts of a batch; returns how many were added."""
-        new = [e for e in batch if e.kind == "alert"]
+        alert = EventKind.ALERT
+        new = [e for e in batch if e.kind is alert]
         if not new:
             return 0
         self.total += len(new)
         new = new[-self.capacity:]
         self.alerts.extend(new)
-        self.add_options([Option(self._label(e), id=f"alert-{e.seq}") for e in new])
         overflow = len(self.alerts) - self.capacity
         if overflow > 0:
+            # Rebuilding once is cheaper than removing options one at a time from the top.
             for _ in range(overflow):
                 self.alerts.popleft()
-                self.remove_option_at_index(0)
+            highlighted = self.highlighted
+            self.clear_options()
+            self.add_options([Option(self._label(e), id=f"alert-{e.seq}")
+                              for e in self.alerts])
+            if highlighted is not None:
+                self.highlighted = max(0, highlighted - overflow)
+        else:
+            self.add_options([Option(self._label(e), id=f"alert-{e.seq}") for e in new])
         return len(new)
 
     def next_alert(self) -> Event | None:

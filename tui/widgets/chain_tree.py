@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.widgets import Tree
 
 from sim.events import Event
+from sim.events import EventKind as K
 from tui.widgets.formatting import clock
 
 
@@ -49,18 +50,24 @@ class ChainState:
         return any(t.status == "running" for t in self.tasks)
 
 
-def _key(value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return tuple(value)
-    return value
+def root_run(run: Any) -> str:
+    """The top-level run a (possibly delegated) run belongs to: the chain's identity.
+
+    Delegated runs are named ``<parent run>/<step>><agent>/<task>``, so the root is what
+    precedes the first ``>`` without its step number.
+    """
+    text = str(run)
+    head, sep, _ = text.partition(">")
+    return head.rpartition("/")[0] if sep else text
 
 
 class ChainTree(Tree[str]):
     """Delegation chains in progress (and recently flagged ones), flagged ones highlighted.
 
     A chain shows when it delegates, runs an incident's plan or completes a sequence rule;
-    single-task chains are too many to be useful here. The tree keeps at most ``capacity``
-    chains.
+    single-task chains are too many to be useful here. A chain is one top-level run and the
+    runs it delegated (keyed by the root run id). At most ``4 * capacity`` chains are held
+    and the newest ``max_shown`` of those worth showing are drawn.
     """
 
     DEFAULT_CSS = """
@@ -79,11 +86,13 @@ class ChainTree(Tree[str]):
         "chain-tree--done",
     }
 
-    def __init__(self, capacity: int = 40, *, name: str | None = None,
+    def __init__(self, capacity: int = 40, max_shown: int = 12, *, name: str | None = None,
                  id: str | None = None, classes: str | None = None) -> None:
         super().__init__("chains", name=name, id=id, classes=classes)
         self.show_root = False
         self.capacity = capacity
+        self.max_shown = max_shown
+        """How many chains the tree draws (the newest); the rest wait in memory."""
         self.chains: OrderedDict[Any, ChainState] = OrderedDict()
         self._dirty = False
 
@@ -95,11 +104,13 @@ class ChainTree(Tree[str]):
     def add_events(self, batch: Iterable[Event]) -> bool:
         """Follow task starts and ends and sequence matches; True when the tree must redraw."""
         chains = self.chains
+        started, completed, failed = K.TASK_STARTED, K.TASK_COMPLETED, K.TASK_FAILED
+        decision_kind = K.DECISION
         for event in batch:
             kind = event.kind
-            if kind == "task_started":
+            if kind is started:
                 d = event.data
-                key = _key(d.get("chain"))
+                key = root_run(d.get("run"))
                 state = chains.get(key)
                 if state is None:
                     state = chains[key] = ChainState(key=key, started=event.time)
@@ -110,22 +121,23 @@ class ChainTree(Tree[str]):
                     state.incident = str(d.get("incident"))
                 if d.get("delegated_by") or state.flagged:
                     self._dirty = True
-            elif kind in ("task_completed", "task_failed"):
+            elif kind is completed or kind is failed:
                 d = event.data
-                state = chains.get(_key(d.get("chain")))
+                run = d.get("run")
+                state = chains.get(root_run(run))
                 if state is None:
                     continue
                 for node in state.tasks:
-                    if node.run == d.get("run") and node.agent == event.agent:
-                        node.status = ("done" if kind == "task_completed"
+                    if node.run == run:
+                        node.status = ("done" if kind is completed
                                        else f"failed: {d.get('reason', '?')}")
                 if len(state.tasks) > 1 or state.flagged:
                     self._dirty = True
                 if not state.open and not state.flagged:
                     del chains[state.key]
-            elif kind == "decision":
-                decision = event.data.get("decision") or {}
-                sequences = decision.get("sequences") or ()
+            elif kind is decision_kind:
+                record = event.data.get("decision") or {}
+                sequences = record.get("sequences") or ()
                 if not sequences:
                     continue
                 state = self._chain_of(event)
@@ -140,15 +152,14 @@ class ChainTree(Tree[str]):
         return self._dirty
 
     def _chain_of(self, event: Event) -> ChainState:
-        # Decisions carry the agent chain, not the chain id: file the match under the newest
-        # open chain with a task run of this agent, else a chain of its own.
-        for state in reversed(self.chains.values()):
-            if any(t.agent == event.agent and t.status == "running" for t in state.tasks):
-                return state
-        key = ("decision", event.seq)
-        state = self.chains[key] = ChainState(key=key, started=event.time)
-        state.tasks.append(TaskNode(str(event.agent), str(event.data.get("task")),
-                                    event.data.get("run"), None, status="?"))
+        run = event.data.get("run")
+        key = root_run(run)
+        state = self.chains.get(key)
+        if state is None:
+            # The chain's start is no longer held (trimmed): the match gets a chain of its own.
+            state = self.chains[key] = ChainState(key=key, started=event.time)
+            state.tasks.append(TaskNode(str(event.agent), str(event.data.get("task")), run,
+                                        None, status="?"))
         return state
 
     def _trim(self) -> None:
@@ -164,7 +175,7 @@ class ChainTree(Tree[str]):
     def shown(self) -> list[ChainState]:
         """The chains the tree shows: flagged and delegating ones, newest last."""
         picked = [s for s in self.chains.values() if s.flagged or len(s.tasks) > 1]
-        return picked[-self.capacity:]
+        return picked[-self.max_shown:]
 
     def redraw(self) -> None:
         """Rebuild the tree from the chain states if anything changed."""

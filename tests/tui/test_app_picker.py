@@ -1,0 +1,108 @@
+"""Pilot tests of the scenario picker: built-ins and files on disk; Enter runs."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import OptionList, Static
+
+from tui.app import make_app
+from tui.screens.live import LiveScreen
+from tui.screens.picker import PickerScreen
+
+
+async def wait_for(pilot: Pilot[int], predicate: Callable[[], bool],
+                   timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.02)
+
+
+def plain(static: Static) -> str:
+    """The text a Static shows, rendered without styles."""
+    console = Console(width=160, record=True, file=io.StringIO())
+    console.print(static.content)
+    return console.export_text()
+
+
+def listed(screen: PickerScreen) -> list[str]:
+    assert screen.entries is not None
+    return [e.ref for e in screen.entries]
+
+
+async def test_picker_lists_builtins_and_files_on_disk(scenario_dir: Path,
+                                                       tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "scenario.yaml").write_text("name: broken\nagents: 3\n")
+    app = make_app(pick=True, roots=[tmp_path], autoplay=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen)
+                       and app.screen.entries is not None)
+        screen = app.screen
+        assert isinstance(screen, PickerScreen)
+        refs = listed(screen)
+        assert "support-pii-injection" in refs
+        # The default scenario is highlighted first, so Enter plays it.
+        assert screen.selected is not None and screen.selected.ref == "support-pii-injection"
+        assert str(scenario_dir / "scenario.yaml") in refs
+        bad = next(e for e in screen.entries or [] if e.ref == str(broken / "scenario.yaml"))
+        assert bad.scenario is None and bad.problem and "scenario.yaml" in bad.problem
+        about = screen.query_one("#picker-about-text", Static)
+        assert "Support bot" in plain(about)
+        profiles = screen.query_one("#picker-profiles", OptionList)
+        assert [profiles.get_option_at_index(i).id for i in range(profiles.option_count)] == [
+            "static-rbac", "jit-context"]
+
+
+async def test_enter_runs_the_highlighted_scenario_with_the_chosen_profile(
+        tmp_path: Path) -> None:
+    app = make_app(pick=True, roots=[tmp_path], autoplay=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen)
+                       and app.screen.entries is not None)
+        await pilot.press("tab")
+        profiles = app.screen.query_one("#picker-profiles", OptionList)
+        assert profiles.has_focus
+        profiles.highlighted = 0
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
+        screen = app.screen
+        assert isinstance(screen, LiveScreen)
+        assert screen.scenario.name == "support-pii-injection"
+        assert screen.profile_id == "static-rbac"
+
+
+async def test_escape_on_a_first_picker_quits(tmp_path: Path) -> None:
+    app = make_app(pick=True, roots=[tmp_path])
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.is_running)
+
+
+async def test_a_scenario_that_does_not_load_is_explained_not_run(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.scenario.yaml"
+    shutil.copy(Path(__file__), broken)
+    app = make_app(pick=True, roots=[tmp_path])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen)
+                       and app.screen.entries is not None)
+        screen = app.screen
+        assert isinstance(screen, PickerScreen)
+        listing = screen.query_one("#picker-list", OptionList)
+        index = next(i for i in range(listing.option_count)
+                     if listing.get_option_at_index(i).id == str(len(listed(screen)) - 1))
+        listing.highlighted = index
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.screen is screen
+        assert "broken.scenario.yaml" in plain(screen.query_one("#picker-about-text", Static))

@@ -1,0 +1,70 @@
+"""Streaming a long real run through the dashboard keeps its memory bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from engine.loader import load_scenario
+from sim.events import Event
+from tui.app import make_app
+from tui.screens.live import TOKEN_MEMORY, LiveScreen
+from tui.widgets.alert_list import AlertList
+from tui.widgets.chain_tree import ChainTree
+from tui.widgets.decision_stream import DecisionStream
+
+EVENTS = 100_000
+HOURS = 1500.0
+"""Simulated hours of the support scenario that produce well over EVENTS events."""
+
+
+async def wait_for(pilot: Pilot[int], predicate: Callable[[], bool],
+                   timeout: float = 120.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.02)
+
+
+def resident_bytes() -> int:
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * 4096
+
+
+def live_events() -> int:
+    return sum(1 for o in gc.get_objects() if type(o) is Event)
+
+
+async def test_streaming_100k_events_keeps_memory_bounded() -> None:
+    scenario = load_scenario("support-pii-injection")
+    scenario = scenario.model_copy(update={"duration": HOURS * 3600.0})
+    app = make_app(scenario, profile="static-rbac", speed=math.inf, debrief=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen)
+                       and app.screen.events_seen >= EVENTS // 5)
+        screen = app.screen
+        assert isinstance(screen, LiveScreen)
+        gc.collect()
+        early_rss, early_events = resident_bytes(), live_events()
+        await wait_for(pilot, lambda: screen.events_seen >= EVENTS)
+        screen.playback.pause()
+        await wait_for(pilot, lambda: screen.playback.inflight == 0)
+        gc.collect()
+        late_rss, late_events = resident_bytes(), live_events()
+        stream = screen.query_one(DecisionStream)
+        assert stream.total > stream.capacity and stream.kept == stream.capacity
+        alerts = screen.query_one(AlertList)
+        assert len(alerts.alerts) <= alerts.capacity
+        assert len(screen.tokens) <= TOKEN_MEMORY
+        chains = screen.query_one(ChainTree)
+        assert len(chains.chains) <= chains.capacity * 4
+        # What the app holds does not grow with the stream: four times the events, about the
+        # same number of records alive and no more than a few MB more resident memory.
+        assert late_events <= early_events + 1000, (early_events, late_events)
+        assert late_rss - early_rss < 32 * 2**20, (early_rss, late_rss)
