@@ -1,0 +1,235 @@
+"""Readiness checks: each check fires on the dirty fixture and not on the clean one."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from ruamel.yaml import YAML
+
+from engine.errors import LoadError
+from engine.readiness import (
+    REGISTRY,
+    SEVERITIES,
+    Finding,
+    cited_frameworks,
+    fails,
+    load_subject,
+    never_matches,
+    run_checks,
+    shadowed_by,
+    to_json,
+    to_sarif,
+)
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+CLEAN = FIXTURES / "readiness" / "clean"
+DIRTY = FIXTURES / "readiness" / "dirty"
+SCHEMA = json.loads((FIXTURES / "sarif-schema-2.1.0.json").read_text())
+FRAMEWORKS_DOC = Path("/work/shared/frameworks.md")
+
+
+@pytest.fixture(scope="module")
+def clean() -> list[Finding]:
+    return run_checks(load_subject(CLEAN))
+
+
+@pytest.fixture(scope="module")
+def dirty() -> list[Finding]:
+    return run_checks(load_subject(DIRTY))
+
+
+def _copy(tmp_path: Path, src: Path = CLEAN) -> Path:
+    dest = tmp_path / src.name
+    shutil.copytree(src, dest)
+    return dest
+
+
+def _edit(path: Path, change: Any) -> None:
+    yaml = YAML(typ="safe", pure=True)
+    data = yaml.load(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data, indent=1))
+
+
+def test_clean_fixture_has_no_findings(clean: list[Finding]) -> None:
+    assert clean == []
+
+
+@pytest.mark.parametrize("check_id", list(REGISTRY))
+def test_each_check_fires_on_dirty_and_not_on_clean(check_id: str, clean: list[Finding],
+                                                    dirty: list[Finding]) -> None:
+    assert any(f.check == check_id for f in dirty), f"{check_id} did not fire"
+    assert not any(f.check == check_id for f in clean)
+
+
+def test_registry_is_documented_and_ordered() -> None:
+    assert list(REGISTRY) == sorted(REGISTRY)
+    assert len(REGISTRY) >= 13
+    for check in REGISTRY.values():
+        assert re.fullmatch(r"AR\d{3}", check.id)
+        assert check.severity in SEVERITIES
+        assert check.frameworks and check.summary
+        assert len(check.help) > 40, check.id
+
+
+def test_cited_framework_ids_are_in_the_shared_reference() -> None:
+    if not FRAMEWORKS_DOC.is_file():
+        pytest.skip("shared frameworks.md not present")
+    text = FRAMEWORKS_DOC.read_text()
+    for ref in cited_frameworks():
+        assert f"| {ref} |" in text or f"| {ref} (" in text, ref
+
+
+def test_cited_framework_ids_are_in_the_catalogue() -> None:
+    frameworks = pytest.importorskip("engine.frameworks")
+    for ref in sorted(cited_frameworks()):
+        assert frameworks.ref(ref) is not None, ref
+
+
+def test_findings_point_at_the_offending_line(dirty: list[Finding]) -> None:
+    def line(f: Finding) -> str:
+        path = DIRTY / f.file.split(f"{DIRTY.name}/", 1)[1]
+        assert f.line is not None
+        return path.read_text().splitlines()[f.line - 1]
+
+    by_check = {f.check: f for f in dirty}
+    assert "ttl: 90d" in line(by_check["AR002"])
+    assert "owners:" in line(by_check["AR001"])
+    assert "credential: shared-key" in line(by_check["AR005"])
+    assert "id: admin-grants" in line(by_check["AR007"])
+    assert "mode: shadow" in line(by_check["AR011"])
+    assert "id: vendor-kb" in line(by_check["AR013"])
+    assert all(f.column is not None for f in dirty)
+
+
+def test_never_matching_rules_are_reported_with_the_reason(dirty: list[Finding]) -> None:
+    messages = {f.message for f in dirty if f.check == "AR012"}
+    assert any("small-and-large" in m and "contradict" in m for m in messages)
+    assert any("lookup-kb" in m and "target matches no" in m for m in messages)
+    assert any("external-kb" in m and "never hold" in m for m in messages)
+    assert not any("support-role" in m or "refunds" in m for m in messages)
+
+
+def test_never_matches_and_shadowed_by_directly() -> None:
+    subject = load_subject(DIRTY)
+    policy = subject.policies["prod"]
+    rules = {r.id: r for r in policy.rules}
+    assert never_matches(subject, policy, rules["support-role"]) is None
+    assert never_matches(subject, policy, rules["injected-goals"]) is None
+    assert shadowed_by(subject, policy, rules["vendor-kb"]) == ("no-vendor-agents",)
+    assert shadowed_by(subject, policy, rules["support-role"]) is None
+
+
+def test_a_conditional_deny_does_not_shadow_an_allow(tmp_path: Path) -> None:
+    root = _copy(tmp_path, DIRTY)
+
+    def conditional(data: dict[str, Any]) -> None:
+        deny = next(r for r in data["rules"] if r["id"] == "no-vendor-agents")
+        deny["when"] = {"attr": "request.records", "gt": 100}
+
+    _edit(root / "policies" / "dirty.yaml", conditional)
+    findings = run_checks(load_subject(root), ["AR013"])
+    assert findings == []
+
+
+def test_egress_chain_covered_by_a_sequence_is_not_reported(tmp_path: Path) -> None:
+    root = _copy(tmp_path, DIRTY)
+
+    def add_sequence(data: dict[str, Any]) -> None:
+        data["sequences"] = [{"id": "pii-then-mail", "envelope": "legal", "effect": "deny",
+                              "window": "10m", "steps": [
+                                  {"target": {"data_classes": ["pii"]}},
+                                  {"target": {"tools": ["mail.send_external"]}}]}]
+
+    _edit(root / "policies" / "dirty.yaml", add_sequence)
+    assert run_checks(load_subject(root), ["AR009"]) == []
+
+
+def test_shadow_sequence_does_not_cover_the_chain(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+
+    def shadow(data: dict[str, Any]) -> None:
+        data["sequences"][0]["mode"] = "shadow"
+
+    _edit(root / "policies" / "prod.yaml", shadow)
+    checks = {f.check for f in run_checks(load_subject(root))}
+    assert checks == {"AR009", "AR011"}
+
+
+def test_ttl_threshold_is_configurable(tmp_path: Path) -> None:
+    assert run_checks(load_subject(CLEAN, max_ttl=300), ["AR002"])[0].severity == "medium"
+    assert run_checks(load_subject(CLEAN, max_ttl=600), ["AR002"]) == []
+
+
+def test_non_production_findings_do_not_gate_unless_asked(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+
+    def legacy(data: dict[str, Any]) -> None:
+        data["profiles"].append({"id": "legacy", "credentials": {
+            "mode": "static", "ttl": "90d", "scope": "role"}, "policy": "policies/prod.yaml"})
+
+    _edit(root / "scenario.yaml", legacy)
+    findings = run_checks(load_subject(root))
+    assert {f.check for f in findings} == {"AR002", "AR003"}
+    assert all(f.profiles == ("legacy",) and not f.production for f in findings)
+    assert not fails(findings, "low")
+    assert fails(findings, "high", all_profiles=True)
+
+
+def test_scenario_wide_findings_gate(dirty: list[Finding]) -> None:
+    owners = [f for f in dirty if f.check == "AR001"]
+    assert owners and all(f.gating for f in owners)
+    assert fails(owners, "high")
+    assert not fails(owners, "critical")
+
+
+def test_json_counts_by_severity(dirty: list[Finding]) -> None:
+    doc = to_json(dirty, scanned=["x"])
+    assert sum(doc["counts"].values()) == len(dirty) == len(doc["findings"])
+    assert doc["findings"][0]["frameworks"]
+
+
+def test_sarif_is_valid_and_carries_rules_and_locations(dirty: list[Finding]) -> None:
+    log = to_sarif(dirty, base=str(DIRTY.parent), version="1.2.3")
+    jsonschema.validate(log, SCHEMA)
+    run = log["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == list(REGISTRY)
+    assert all(r["properties"]["tags"] and r["shortDescription"]["text"] for r in rules)
+    assert len(run["results"]) == len(dirty)
+    for result, finding in zip(run["results"], dirty, strict=True):
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == finding.check
+        loc = result["locations"][0]["physicalLocation"]
+        assert loc["artifactLocation"]["uri"].startswith("dirty/")
+        assert loc["region"]["startLine"] == finding.line
+    levels = {r["level"] for r in run["results"]}
+    assert levels <= {"note", "warning", "error"}
+
+
+def test_sarif_schema_fixture_is_the_complete_official_one() -> None:
+    assert SCHEMA["id"].startswith("https://docs.oasis-open.org/sarif/sarif/v2.1.0/")
+    assert len(SCHEMA["definitions"]) == 52
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"version": "2.1.0", "runs": [{"results": []}]}, SCHEMA)
+
+
+def test_bad_policy_file_is_a_load_error(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    (root / "policies" / "prod.yaml").write_text("policy: prod\nrules: [\n")
+    with pytest.raises(LoadError) as info:
+        load_subject(root)
+    assert "prod.yaml" in str(info.value) and info.value.line is not None
+
+
+def test_builtins_load_and_check_quickly() -> None:
+    from engine.loader import builtin_names
+
+    for name in builtin_names():
+        findings = run_checks(load_subject(name))
+        assert all(f.file.startswith(f"builtin:{name}/") for f in findings)
