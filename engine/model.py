@@ -634,6 +634,11 @@ def reference_problems(s: Scenario) -> list[Problem]:
                     need((*path, "incident"), ref.incident, (), "incident")
                     continue
                 steps = incident.plan
+                poisoned = next((t for t in agents[ref.agent].tasks if t.id == ref.task), None)
+                if incident.kind == "memory_poisoning" and poisoned is not None:
+                    # A poisoned run does its task's plan and then the attacker's: its steps
+                    # are numbered through both.
+                    steps = poisoned.steps + incident.plan
             else:
                 planned = next((t for t in agents[ref.agent].tasks if t.id == ref.task), None)
                 if planned is None:

@@ -220,3 +220,19 @@ def test_vendor_agents_live_in_the_vendor_trust_domain(
     scenario_data["agents"][1].update(kind="vendor_hosted", vendor="helpco")
     s = load_scenario(write_scenario(scenario_data))
     assert str(s.agent("triage-bot").spiffe_id) == "spiffe://helpco.example/agent/triage-bot"
+
+
+def test_poisoned_steps_are_numbered_after_the_tasks_own(
+        scenario_data: dict[str, Any], write_scenario: Callable[[Any], Path]) -> None:
+    # A poisoned run does its task's five steps, then the attacker's one: steps 1..6.
+    scenario_data["incidents"].append({
+        "id": "poisoned-notes", "kind": "memory_poisoning", "at": "1h", "agent": "support-bot",
+        "plan": [{"tool": "email.send_external", "records": 1, "destination": "external"}]})
+    ref = {"agent": "support-bot", "task": "answer-ticket", "incident": "poisoned-notes"}
+    scenario_data["expect"] = [{"profile": "jit-context", "effect": "deny",
+                                "decision": {**ref, "step": 6}}]
+    assert load_scenario(write_scenario(scenario_data)).expect[0].decision.step == 6
+    scenario_data["expect"][0]["decision"]["step"] = 7
+    err = load_error(write_scenario(scenario_data))
+    assert err.path == "expect[0].decision.step"
+    assert "a step number from 1 to 6" in str(err)
