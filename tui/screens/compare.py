@@ -39,6 +39,12 @@ CHART_POINTS = 600
 """Samples per chart line over the whole run (at fixed simulated times)."""
 
 
+def observe_result(sim: Any) -> Mapping[str, Any]:
+    """A run's metrics so far in ``RunResult.to_dict()`` shape (read in the worker thread)."""
+    result: Mapping[str, Any] = sim.result().to_dict()
+    return result
+
+
 class CompareScreen(Screen[None]):
     """Several profiles of one scenario run side by side, in lock-step, on the same seed.
 
@@ -112,12 +118,14 @@ class CompareScreen(Screen[None]):
         self.sims = [self.agentrange.new_simulation(self.scenario, p, self.seed, sink)
                      for p, sink in zip(self.profiles, self.sinks, strict=True)]
         self.driver = Driver(self.sims, self.sinks, self.playback, end=self.scenario.duration,
-                             observe=self.agentrange.observe,
+                             observe=observe_result,
                              grid=max(1.0, self.scenario.duration / CHART_POINTS))
         chart = self.query_one(LineChart)
         for p in self.profiles:
             chart.add_point(p, 0.0, 0.0)
-        self.query_one(MetricsTable).results = {p: {} for p in self.profiles}
+        table = self.query_one(MetricsTable)
+        table.running = True
+        table.results = {p: {} for p in self.profiles}
         self._play()
 
     def on_unmount(self) -> None:
@@ -150,7 +158,8 @@ class CompareScreen(Screen[None]):
                 self.snapshots[profile] = frame.snapshot
             for when, snapshot in frame.samples:
                 if snapshot is not None:
-                    chart.add_point(profile, when, float(snapshot.get("records") or 0))
+                    records = snapshot["blast_radius"]["records"]
+                    chart.add_point(profile, when, float(records or 0))
         wall = time.monotonic()
         if wall - self._last_refresh >= REFRESH or message.paused or message.done:
             self._last_refresh = wall
@@ -167,8 +176,7 @@ class CompareScreen(Screen[None]):
             self._finish()
 
     def _live_metrics(self, profile: str) -> Mapping[str, Any]:
-        snapshot = self.snapshots.get(profile) or {}
-        return {"blast_radius": snapshot}
+        return self.snapshots.get(profile) or {}
 
     @work(thread=True, exclusive=True, group="compare-end", exit_on_error=False)
     def _finish(self) -> None:
@@ -186,7 +194,9 @@ class CompareScreen(Screen[None]):
     def _show_comparison(self, comparison: Any) -> None:
         results = {p: r.to_dict() for p, r in zip(self.profiles, comparison.results,
                                                    strict=True)}
-        self.query_one(MetricsTable).results = results
+        table = self.query_one(MetricsTable)
+        table.running = False
+        table.results = results
         rows = [DiffRow(d.request, tuple(d.effects)) for d in comparison.diff]
         self.query_one(DecisionDiff).show(self.profiles, rows, comparison.summary)
 

@@ -22,6 +22,14 @@ from tui.widgets.formatting import chain_text, clock, count, duration, effect_la
 EFFECT_STYLE = {"allow": "bold green", "deny": "bold red", "require_approval": "bold yellow"}
 
 
+_NO_RULE = {
+    "no_matching_allow": "none: no rule allowed it (default deny)",
+    "invalid_token": "none: the token failed verification, so no rule was evaluated",
+    "error": "none: a rule could not be evaluated (fail closed)",
+}
+"""What the deciding-rule row says when no rule decided, by the decision's reason."""
+
+
 def _grid(rows: Iterable[tuple[str, Any]]) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="dim", no_wrap=True)
@@ -201,8 +209,7 @@ class DecisionDetailScreen(ModalScreen[None]):
         rows: list[tuple[str, Any]] = []
         rule = decision.get("rule")
         rows.append(("deciding rule", self._rule_row(rule) if rule else Text(
-            "none: no rule allowed it (default deny)" if decision.get("effect") == "deny"
-            else "none")))
+            _NO_RULE.get(str(decision.get("reason")), "none"))))
         for i, matched in enumerate(decision.get("matched") or ()):
             rows.append(("matched" if i == 0 else "", self._rule_row(matched, "default")))
         for i, shadow in enumerate(decision.get("shadow") or ()):

@@ -73,6 +73,7 @@ class ChainTree(Tree[str]):
     DEFAULT_CSS = """
     ChainTree {
         height: 1fr;
+        overflow-x: hidden;
         background: $surface;
         & > .chain-tree--flagged { color: $error; text-style: bold; }
         & > .chain-tree--shadow { color: $warning; }
@@ -197,6 +198,11 @@ class ChainTree(Tree[str]):
                 label.stylize(flagged)
             elif not state.open:
                 label.stylize(done)
+            if len(state.tasks) <= 1 and not state.sequences:
+                if origin is not None:
+                    label.append(f" ({origin.status})", style=done)
+                self.root.add_leaf(label)
+                continue
             node = self.root.add(label, expand=True)
             for task in state.tasks[1:]:
                 text = Text(f"{task.delegated_by or '?'} -> {task.agent} {task.task}")

@@ -46,6 +46,10 @@ def _seconds(value: Any) -> str:
     return "never" if value is None else duration(float(value))
 
 
+def _seconds_so_far(value: Any) -> str:
+    return "not yet" if value is None else duration(float(value))
+
+
 ROWS: tuple[tuple[str, Callable[[Mapping[str, Any]], str], str | None], ...] = (
     ("records exposed", lambda r: count(metric(r, "blast_radius.records")),
      "blast_radius.records"),
@@ -71,6 +75,10 @@ ROWS: tuple[tuple[str, Callable[[Mapping[str, Any]], str], str | None], ...] = (
 )
 """(label, how to show it, the metric that ranks profiles: lower is better) per row."""
 
+SO_FAR: dict[str, str] = {"time to detect": "time_to_detect",
+                          "time to contain": "time_to_contain"}
+"""Rows whose missing value reads "not yet" while the runs go on (label -> metric)."""
+
 
 class MetricsTable(Widget):
     """Security gain next to delivery cost, per profile; the best value of a row is marked."""
@@ -85,6 +93,9 @@ class MetricsTable(Widget):
     results: reactive[dict[str, Mapping[str, Any]]] = reactive(dict, layout=True)
     """Profile id -> its run's metrics (``RunResult.to_dict()`` shape), in column order."""
 
+    running: reactive[bool] = reactive(False)
+    """The runs are still going: a time not reached yet reads "not yet" rather than "never"."""
+
     def render(self) -> Table:
         """One row per metric, one column per profile."""
         table = Table(box=None, expand=True, padding=(0, 1), show_edge=False,
@@ -93,7 +104,11 @@ class MetricsTable(Widget):
         for profile in self.results:
             table.add_column(profile, justify="right", no_wrap=True, overflow="ellipsis")
         for label, show, rank in ROWS:
-            values = [show(r) for r in self.results.values()]
+            if self.running and label in SO_FAR:
+                values = [_seconds_so_far(metric(r, SO_FAR[label]))
+                          for r in self.results.values()]
+            else:
+                values = [show(r) for r in self.results.values()]
             cells: list[str | Text] = list(values)
             if rank is not None and len(self.results) > 1:
                 raw = [metric(r, rank) for r in self.results.values()]

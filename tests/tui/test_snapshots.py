@@ -1,0 +1,84 @@
+"""SVG snapshots of the main screens: fixed seed, paused at a fixed simulated time, fixed size.
+
+Regenerate after an intended change with ``pytest tests/tui/test_snapshots.py
+--snapshot-update`` and review the SVGs under ``tests/tui/__snapshots__/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from textual.pilot import Pilot
+
+from tui.app import make_app
+from tui.screens.compare import CompareScreen
+from tui.screens.detail import DecisionDetailScreen
+from tui.screens.live import LiveScreen
+from tui.widgets.decision_stream import DecisionStream
+
+SCENARIO = "support-pii-injection"
+AFTER_INCIDENT = 2 * 3600.0 + 900
+
+
+async def wait_for(pilot: Pilot[Any], predicate: Callable[[], bool],
+                   timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.02)
+
+
+def paused_live(when: float) -> Callable[[Pilot[Any]], Any]:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen)
+                       and app.screen.now == when and app.screen.playback.paused
+                       and app.screen.playback.inflight == 0)
+        await pilot.pause(0.1)
+
+    return run_before
+
+
+def test_live_run_on_an_80x24_terminal(snap_compare: Any) -> None:
+    app = make_app(SCENARIO, speed=3600, pause_at=AFTER_INCIDENT)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=paused_live(AFTER_INCIDENT))
+
+
+def test_live_run_on_a_large_terminal(snap_compare: Any) -> None:
+    app = make_app(SCENARIO, profile="static-rbac", speed=3600, pause_at=AFTER_INCIDENT)
+    assert snap_compare(app, terminal_size=(160, 45), run_before=paused_live(AFTER_INCIDENT))
+
+
+def test_decision_detail_of_the_injected_export(snap_compare: Any) -> None:
+    app = make_app(SCENARIO, speed=3600, pause_at=AFTER_INCIDENT)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await paused_live(AFTER_INCIDENT)(pilot)
+        screen = pilot.app.screen
+        stream = screen.query_one(DecisionStream)
+        export = next(e for e in stream.rows if e.data.get("incident")
+                      and e.data.get("tool") == "crm.export_customers")
+        stream.select_seq(export.seq)
+        stream.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, DecisionDetailScreen))
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=(100, 40), run_before=run_before)
+
+
+def test_compare_paused_after_the_incident(snap_compare: Any) -> None:
+    app = make_app(SCENARIO, compare="static-rbac,jit-context", speed=3600,
+                   pause_at=4 * 3600.0)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
+                       and app.screen.now == 4 * 3600.0 and app.screen.playback.paused
+                       and app.screen.playback.inflight == 0)
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)
