@@ -19,6 +19,7 @@ from typing import Any
 from engine.errors import LoadError, LoadErrors
 from engine.model import Scenario
 from engine.policy.attributes import Getter, attribute_type, getter
+from engine.policy.codegen import RuleCheck, rule_check
 from engine.policy.conditions import Node, Problem, compile_when
 from engine.policy.decision import Effect, Envelope
 from engine.policy.errors import UnknownRuleError
@@ -120,6 +121,11 @@ class CompiledRule:
     cond: Node | None
     obligations: tuple[str, ...]
     description: str = ""
+    check: RuleCheck | None = field(default=None, repr=False)
+    """The condition as generated code (None: no condition); see
+    :func:`engine.policy.codegen.rule_check`."""
+    failures: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    """What each failure number of ``check`` reports: (condition text, attribute path)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -372,12 +378,19 @@ class _Compiler:
 
     def _rule(self, i: int, rule: Rule, counters: frozenset[str]) -> CompiledRule:
         loc: PathT = ("rules", i)
+        before = len(self.problems)
+        cond = compile_when(rule.when, (*loc, "when"), counters, self.problems)
+        check: RuleCheck | None = None
+        failures: tuple[tuple[str, str], ...] = ()
+        if cond is not None and len(self.problems) == before:
+            # Generated once per rule here, so deciding never generates code per rule.
+            check, failures = rule_check(cond)
         return CompiledRule(
             index=i, id=rule.id, effect=Effect(rule.effect), shadow=rule.mode == "shadow",
             envelope=self._envelope(loc, rule.envelope),
             target=self._target((*loc, "target"), rule.target),
-            cond=compile_when(rule.when, (*loc, "when"), counters, self.problems),
-            obligations=rule.obligations, description=rule.description,
+            cond=cond, obligations=rule.obligations, description=rule.description,
+            check=check, failures=failures,
         )
 
     def _sequence(self, i: int, seq: SequenceRule) -> CompiledSequence:

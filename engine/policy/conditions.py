@@ -156,7 +156,10 @@ def _contains(path: str, v: Any, c: Any) -> bool:
     fv = family(v)
     if fv == "list":
         fc = family(c)
-        return any(family(e) == fc and e == c for e in v)
+        for e in v:  # a loop, not any(): this runs for every role check
+            if family(e) == fc and e == c:
+                return True
+        return False
     if fv == "str" and family(c) == "str":
         return c in v
     raise _mismatch(path, v, c)

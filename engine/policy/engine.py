@@ -31,9 +31,10 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from types import CodeType, MappingProxyType
+from types import MappingProxyType
 from typing import Any
 
+from engine.policy.codegen import compiled, read_lines, rule_check
 from engine.policy.compiler import (
     CompiledCounter,
     CompiledPolicy,
@@ -41,16 +42,7 @@ from engine.policy.compiler import (
     CompiledSequence,
     TargetKey,
 )
-from engine.policy.conditions import (
-    Atom,
-    EvalError,
-    _contains,
-    _eq,
-    _glob,
-    _in,
-    _ordered,
-    family,
-)
+from engine.policy.conditions import Atom, EvalError, family
 from engine.policy.decision import (
     RESTRICTIVENESS,
     Decision,
@@ -72,13 +64,13 @@ MAX_VARIANTS = 256
 """Shared decisions per class (one per distinct set of attribute values) before starting afresh."""
 MAX_BUCKET_CACHE = 4096
 """Numbers whose threshold class is cached, per attribute path and candidate set."""
-MAX_CODE = 1024
-"""Distinct shapes of generated probe code kept compiled."""
 DEPTH_RULE = "delegation.max_depth"
 
 _ALLOW, _DENY, _APPROVAL = Effect.ALLOW, Effect.DENY, Effect.REQUIRE_APPROVAL
 _LEGAL = Envelope.LEGAL
 _make = Decision._make
+_REASONS = {_DENY: Reason.EXPLICIT_DENY, _APPROVAL: Reason.APPROVAL_REQUIRED,
+            _ALLOW: Reason.ALLOWED}
 _NO_CV: Mapping[str, Any] = EMPTY
 
 StepEntry = tuple[CompiledSequence, int, "Callable[[Request, Mapping[str, Any]], bool] | None",
@@ -106,7 +98,7 @@ class _Shared:
         self.memo: dict[tuple[Any, ...], list[Any]] = {}
         self.probe, paths = _probe_function(self, legal_owner, miss)
         self.index = {p: i for i, p in enumerate(paths)}
-        self.evaluate = _evaluator_function(rules, self.index)
+        self.evaluate = _evaluator(rules, self.index)
 
 
 class _Plan:
@@ -323,14 +315,20 @@ class PolicyEngine:
     def _evaluate(self, req: Request, shared: _Shared, cv: Mapping[str, Any],
                   values: tuple[Any, ...]) -> _Core:
         """Evaluate every candidate rule (the complete path, for a class not yet memoised)."""
-        matched, shadow, failed, errors, errored = shared.evaluate(req, cv, values)
-        decider = _first(matched, _DENY) or _first(matched, _APPROVAL) or _first(matched, _ALLOW)
+        matched, shadow, failed, errors, errored = shared.evaluate(req, cv)
+        decider: CompiledRule | None = None
+        best = -1
+        for r in matched:  # the first deny, else the first approval, else the first allow
+            rank = RESTRICTIVENESS[r.effect]
+            if rank > best:
+                best, decider = rank, r
+                if rank == 2:
+                    break
         if decider is None:
             effect, reason = _DENY, Reason.NO_MATCHING_ALLOW
         else:
             effect = decider.effect
-            reason = {_DENY: Reason.EXPLICIT_DENY, _APPROVAL: Reason.APPROVAL_REQUIRED,
-                      _ALLOW: Reason.ALLOWED}[effect]
+            reason = _REASONS[effect]
         obligations: tuple[str, ...] = ()
         if decider is not None:
             obligations = tuple(dict.fromkeys(
@@ -342,7 +340,7 @@ class PolicyEngine:
                 break
         return _Core(
             effect, reason, decider.id if decider is not None else None,
-            tuple(r.id for r in matched), tuple(shadow), tuple(failed), (), obligations,
+            tuple([r.id for r in matched]), tuple(shadow), tuple(failed), (), obligations,
             decider.envelope if decider is not None else None, tuple(errors),
         )
 
@@ -669,7 +667,7 @@ def _probe_function(shared: _Shared, legal_owner: str | None, miss: MissFn
                            "legal_owner": legal_owner}
     lines = ["def probe(req, cv):"]
     for i, path in enumerate(paths):
-        lines += _read_lines(i, path, env)
+        lines += read_lines(i, path, env)
         spec = _bucket_spec([a for a in atoms if a.path == path])
         if spec is None:
             lines.append(f"    k{i} = v{i} if type(v{i}) is str else (type(v{i}), v{i})")
@@ -719,117 +717,56 @@ def _probe_function(shared: _Shared, legal_owner: str | None, miss: MissFn
         "    decision = variants[values] = make(core, values, owner)",
         "    return decision",
     ]
-    exec(_compiled("\n".join(lines)), env)
+    exec(compiled("\n".join(lines)), env)
     fn: ProbeFn = env["probe"]
     return fn, paths
 
 
-EvalFn = Callable[[Request, Mapping[str, Any], tuple[Any, ...]], tuple[
+EvalFn = Callable[[Request, Mapping[str, Any]], tuple[
     list[CompiledRule], list[ShadowMatch], list[tuple[str, str, str, int]], list[str],
     list[CompiledRule]]]
 """Evaluates every candidate rule: (matched, shadow, failed, errors, errored enforced rules)."""
 
 
-def _evaluator_function(rules: tuple[CompiledRule, ...], index: Mapping[str, int]) -> EvalFn:
-    """Generate the evaluation of a candidate set over the values the probe already read.
+def _evaluator(rules: tuple[CompiledRule, ...], index: Mapping[str, int]) -> EvalFn:
+    """Generate the evaluation of a candidate set: each rule's check, in document order.
 
-    Conditions that are one comparison or an ``all`` of comparisons become straight-line
-    code that knows which comparison failed first; other shapes call their closures.
-    Semantics are those of :mod:`engine.policy.conditions` (the helpers are shared).
+    The checks were generated once per rule by the compiler; this only strings calls to
+    them together (the text depends on the rules' shapes alone, so it compiles rarely).
     """
-    env: dict[str, Any] = {"EvalError": EvalError, "NUM": frozenset((int, float)),
-                           "eq": _eq, "in_": _in, "ordered": _ordered, "glob": _glob,
-                           "contains": _contains, "ShadowMatch": ShadowMatch}
-    lines = ["def evaluate(req, cv, vals):",
+    env: dict[str, Any] = {"EvalError": EvalError}
+    lines = ["def evaluate(req, cv):",
              "    matched = []; shadow = []; failed = []; errors = []; errored = []"]
-    for i in range(len(index)):
-        lines.append(f"    v{i} = vals[{i}]")
     for k, rule in enumerate(rules):
-        env[f"R{k}"], env[f"ID{k}"] = rule, rule.id
-        env[f"SH{k}"] = ShadowMatch(rule.id, rule.effect)
-        on_match = f"shadow.append(SH{k})" if rule.shadow else f"matched.append(R{k})"
-        on_error = [f"        errors.append('rule ' + ID{k} + ' skipped: ' + str(exc))"]
-        if not rule.shadow:
-            on_error.append(f"        errored.append(R{k})")
-        cond = rule.cond
-        if cond is None:
+        check, failures = rule.check, rule.failures
+        if rule.cond is not None and check is None:  # built without the compiler
+            check, failures = rule_check(rule.cond)
+        env[f"R{k}"] = rule
+        on_match = f"matched.append(R{k})"
+        if rule.shadow:
+            env[f"SH{k}"] = ShadowMatch(rule.id, rule.effect)
+            on_match = f"shadow.append(SH{k})"
+        if check is None:
             lines.append(f"    {on_match}")
             continue
-        flat = cond.kind == "atom" or (
-            cond.kind == "all" and all(c.kind == "atom" for c in cond.children))
-        if flat:
-            parts = [cond] if cond.kind == "atom" else list(cond.children)
-            lines.append("    try:")
-            for n, part in enumerate(parts):
-                atom = part.atoms[0]
-                expr = _atom_expression(f"A{k}_{n}", atom, index[atom.path], env)
-                env[f"F{k}_{n}"] = (rule.id, part.text, atom.path, index[atom.path])
-                lines.append(f"        {'if' if n == 0 else 'elif'} not {expr}:")
-                lines.append(f"            failed.append(F{k}_{n})")
-            lines.append("        else:")
-            lines.append(f"            {on_match}")
-        else:
-            env[f"N{k}"], env[f"T{k}"] = cond, cond.test
-            lines += [
-                "    try:",
-                f"        if T{k}(req, cv):",
-                f"            {on_match}",
-                "        else:",
-                f"            text, path = N{k}.failure(req, cv)",
-                f"            failed.append((ID{k}, text, path, INDEX[path]))",
-            ]
-            env["INDEX"] = index
-        lines.append("    except EvalError as exc:")
-        lines += on_error
+        env[f"C{k}"], env[f"E{k}"] = check, f"rule {rule.id} skipped: "
+        env[f"F{k}"] = tuple((rule.id, text, path, index[path]) for text, path in failures)
+        lines += [
+            "    try:",
+            f"        n = C{k}(req, cv)",
+            "    except EvalError as exc:",
+            f"        errors.append(E{k} + str(exc))",
+            *([] if rule.shadow else [f"        errored.append(R{k})"]),
+            "    else:",
+            "        if n < 0:",
+            f"            {on_match}",
+            "        else:",
+            f"            failed.append(F{k}[n])",
+        ]
     lines.append("    return matched, shadow, failed, errors, errored")
-    exec(_compiled("\n".join(lines)), env)
+    exec(compiled("\n".join(lines)), env)
     fn: EvalFn = env["evaluate"]
     return fn
-
-
-def _atom_expression(name: str, atom: Atom, i: int, env: dict[str, Any]) -> str:
-    """A parenthesised expression for one comparison on ``v{i}`` (constants bound in env)."""
-    env[f"{name}c"], env[f"{name}p"] = atom.value, atom.path
-    v, c, p = f"v{i}", f"{name}c", f"{name}p"
-    op = atom.op
-    if op == "exists":
-        return f"({v} is not None)" if atom.value else f"({v} is None)"
-    if op in ("eq", "ne"):
-        test = f"eq({p}, {v}, {c})"
-        if isinstance(atom.value, str):
-            test = f"({v} == {c} if type({v}) is str else {test})"
-        return f"({test})" if op == "eq" else f"(not {test})"
-    if op in ("in", "not_in"):
-        test = f"in_({p}, {v}, {c})"
-        strings = frozenset(x for x in atom.value if isinstance(x, str))
-        if strings:
-            env[f"{name}s"] = strings
-            test = f"({v} in {name}s if type({v}) is str else {test})"
-        if op == "in":
-            return f"({test})"
-        return f"({v} is None or not {test})"
-    if op == "contains":
-        return f"contains({p}, {v}, {c})"
-    if op == "glob":
-        return f"glob({p}, {v}, {c})"
-    if atom.type.kind == "enum":
-        env[f"{name}r"] = {m: n for n, m in enumerate(atom.type.values)}
-        return f"ordered({p}, {op!r}, {v}, {c}, {name}r)"
-    symbol = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}[op]
-    return f"({v} {symbol} {c} if type({v}) in NUM else ordered({p}, {op!r}, {v}, {c}, None))"
-
-
-_CODE: dict[str, CodeType] = {}
-
-
-def _compiled(source: str) -> CodeType:
-    """Compile generated source once per shape (constants live in env, not in the text)."""
-    code = _CODE.get(source)
-    if code is None:
-        if len(_CODE) >= MAX_CODE:
-            _CODE.clear()
-        code = _CODE[source] = compile(source, "<agentrange policy probe>", "exec")
-    return code
 
 
 def _bucket(thresholds: list[Any], exact: frozenset[Any], cache: dict[Any, Any],
@@ -840,29 +777,6 @@ def _bucket(thresholds: list[Any], exact: frozenset[Any], cache: dict[Any, Any],
     if len(cache) < MAX_BUCKET_CACHE:
         cache[value] = k
     return k
-
-
-def _read_lines(i: int, path: str, env: dict[str, Any]) -> list[str]:
-    if path == "action":
-        return [f"    v{i} = req.action"]
-    ns, _, rest = path.partition(".")
-    env[f"K{i}"] = rest
-    if ns == "counter":
-        return [f"    v{i} = cv.get(K{i})"]
-    if rest.startswith("attributes.") and ns == "request":
-        first, second = "attributes", rest[len("attributes."):]
-    elif "." in rest:
-        first, second = rest.split(".", 1)
-    elif ns == "resource":  # the only namespace that may be None
-        return [f"    m = req.{ns}", f"    v{i} = None if m is None else m.get(K{i})"]
-    else:
-        return [f"    v{i} = req.{ns}.get(K{i})"]
-    env[f"K{i}"], env[f"L{i}"] = first, second
-    return [
-        f"    m = req.{ns}",
-        f"    m = None if m is None else m.get(K{i})",
-        f"    v{i} = m.get(L{i}) if isinstance(m, Mapping) else None",
-    ]
 
 
 def _bucket_spec(atoms: list[Atom]) -> tuple[list[Any], frozenset[Any]] | None:
