@@ -126,8 +126,9 @@ def _check_event(name: str, number: int, event: Any) -> None:
                           line=number, found="other types")
     missing = [k for k in _FIELDS.get(event["kind"], ()) if k not in event["data"]]
     if missing:
-        raise EventsError(name, f"a {event['kind']} event with {', '.join(missing)}",
-                          line=number, found="those fields missing")
+        raise EventsError(name, f"a {event['kind']} event with "
+                          f"{', '.join(_FIELDS[event['kind']])}", line=number,
+                          found=f"no {', '.join(missing)}")
     if event["kind"] == EventKind.DECISION and not isinstance(event["data"]["decision"], dict):
         raise EventsError(name, "a decision event whose 'decision' is an object",
                           line=number, found=type(event["data"]["decision"]).__name__)
