@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -168,14 +169,15 @@ def _table(findings: Sequence[Finding], refs: Sequence[str], args: argparse.Name
                       show_lines=True)
         table.add_column("severity", no_wrap=True)
         table.add_column("check", no_wrap=True)
-        table.add_column("location", overflow="fold", max_width=48)
+        table.add_column("location", overflow="fold", max_width=56)
         table.add_column("finding")
         for f in findings:
             scope = "" if not f.profiles else (
-                f" [dim]({'production' if f.production else 'non-production'} profile: "
-                f"{', '.join(f.profiles)})[/]")
+                f" [dim](profile{'s' if len(f.profiles) > 1 else ''} "
+                f"{', '.join(f.profiles)}; {'production' if f.production else 'not production'})"
+                "[/]")
             table.add_row(f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]",
-                          f"{f.check}\n[dim]{f.name}[/]", f.where,
+                          f"{f.check}\n[dim]{f.name}[/]", _display(f.where),
                           f"{_escape(f.message)}{scope}\n[green]fix:[/] {_escape(f.remediation)}"
                           f"\n[dim]refs: {', '.join(f.frameworks)}[/]")
         console.print(table)
@@ -186,6 +188,14 @@ def _table(findings: Sequence[Finding], refs: Sequence[str], args: argparse.Name
     gate = ("gate off (--fail-on never)" if args.fail_on == "never"
             else f"gate: {verdict} (fail on {args.fail_on} or above, {scope})")
     console.print(f"{len(findings)} finding(s): {counts}; {gate}")
+
+
+def _display(where: str) -> str:
+    """A location relative to the working directory when it is under it (shorter to read)."""
+    if where.startswith("builtin:") or not os.path.isabs(where):
+        return where
+    rel = os.path.relpath(where)
+    return where if rel.startswith("..") else rel
 
 
 def _escape(text: str) -> str:
