@@ -38,7 +38,7 @@ from engine.model import (
 )
 from engine.policy.compiler import CompiledPolicy, CompiledRule, compile_policy
 from engine.policy.conditions import Atom, EvalError, Node
-from engine.policy.decision import Effect
+from engine.policy.decision import RESTRICTIVENESS, Effect
 from engine.policy.model import PolicyDocument
 from engine.policy.request import (
     EMPTY,
@@ -507,8 +507,10 @@ def effects(subject: Subject, policy: CompiledPolicy, call: Call
             ) -> dict[Effect, Witness] | None:
     """The effects the enforced rules can produce for a call, each with a witness.
 
-    Sequences and counters' history are not modelled (counter values range freely). None
-    when the candidate space is too large.
+    Sequences and counters' history are not modelled (counter values range freely). As the
+    engine does, an enforced rule whose condition cannot be evaluated and that would have been
+    more restrictive than the outcome turns it into a deny (fail closed). None when the
+    candidate space is too large.
     """
     rules = [r for r in policy.candidates(call.key) if not r.shadow]
     combos = assignments([r.cond for r in rules])
@@ -518,17 +520,36 @@ def effects(subject: Subject, policy: CompiledPolicy, call: Call
     out: dict[Effect, Witness] = {}
     for values in combos:
         req, cv = sp.request(values)
-        matched = [r.effect for r in rules if holds(r.cond, req, cv)]
+        matched: list[Effect] = []
+        errored: list[Effect] = []
+        for r in rules:
+            verdict = _outcome(r.cond, req, cv)
+            if verdict is None:
+                errored.append(r.effect)
+            elif verdict:
+                matched.append(r.effect)
         if Effect.DENY in matched or not matched:
             effect = Effect.DENY
         elif Effect.REQUIRE_APPROVAL in matched:
             effect = Effect.REQUIRE_APPROVAL
         else:
             effect = Effect.ALLOW
+        if any(RESTRICTIVENESS[e] > RESTRICTIVENESS[effect] for e in errored):
+            effect = Effect.DENY
         out.setdefault(effect, Witness(call, values))
         if len(out) == 3:
             break
     return out
+
+
+def _outcome(node: Node | None, req: Request, cv: Mapping[str, Any]) -> bool | None:
+    """True or False, or None when the condition cannot be evaluated (the rule is skipped)."""
+    if node is None:
+        return True
+    try:
+        return node.test(req, cv)
+    except EvalError:
+        return None
 
 
 def _calls(subject: Subject) -> tuple[Call, ...]:

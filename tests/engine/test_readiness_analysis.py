@@ -159,6 +159,9 @@ def test_analysis_agrees_with_brute_force(rule_list: list[dict[str, Any]]) -> No
 
 @settings(max_examples=15, deadline=None)
 @given(st.lists(rules(), min_size=1, max_size=3))
+@example([{"envelope": "security", "effect": "allow", "target": {}},
+          {"envelope": "security", "effect": "deny", "target": {},
+           "when": {"attr": "request.records", "lt": 5}}])  # absent records: fail closed
 def test_effect_witnesses_reproduce_in_the_engine(rule_list: list[dict[str, Any]]) -> None:
     policy = _policy(rule_list)
     subject = _subject(policy)
