@@ -200,20 +200,47 @@ class CompiledPolicy:
     agent_signature: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
     """Declared agent name -> (kind, roles) as the scenario declares them."""
 
+    masks: Mapping[str, Mapping[Any, int]] = field(default_factory=dict)
+    """Facet name -> declared value (and None) -> bitmask of the rules whose facet admits it
+    (bit ``i``: rule index ``i``). Facets: agents, tools, actions, resources, data_classes."""
+
     def candidates(self, key: TargetKey) -> tuple[CompiledRule, ...]:
         """Rules whose target matches ``key``, in document order.
 
-        For a declared tool and a principal exactly as the scenario declares it, the tool
-        and agent indexes are intersected; anything else is matched rule by rule.
+        For a declared tool and a principal exactly as the scenario declares it, the
+        per-facet bitmasks are ANDed; anything else is matched rule by rule.
         """
         rules = self.rules
         pid, tool = key[0], key[4]
-        tools = self.by_tool.get(tool)
+        masks = self.masks
+        by_tool = masks.get("tools")
+        m = by_tool.get(tool) if by_tool is not None and type(tool) is str else None
         sig = self.agent_signature.get(pid) if type(pid) is str else None
-        if tools is not None and sig is not None and sig == (key[1], key[2]):
-            pool = sorted(tools & self.by_agent[pid])
-            return tuple(rules[i] for i in pool if rules[i].target.matches_rest(key))
-        return tuple(r for r in rules if r.target.matches(key))
+        if m is None or sig is None or sig != (key[1], key[2]):
+            return tuple(r for r in rules if r.target.matches(key))
+        m &= masks["agents"][pid]
+        m &= self._mask("actions", key[3])
+        m &= self._mask("resources", key[5])
+        m &= self._mask("data_classes", key[6])
+        out = []
+        while m:
+            low = m & -m
+            out.append(rules[low.bit_length() - 1])
+            m ^= low
+        return tuple(out)
+
+    def _mask(self, facet: str, value: Any) -> int:
+        """Bitmask of the rules whose ``facet`` admits ``value`` (matched when not indexed)."""
+        if value is None or type(value) is str:
+            found = self.masks[facet].get(value)
+            if found is not None:
+                return found
+        mask = 0
+        for r in self.rules:
+            f = getattr(r.target, facet)
+            if f is None or f.matches(value):
+                mask |= 1 << r.index
+        return mask
 
     def rule_ids(self) -> tuple[str, ...]:
         """Ids of every rule and sequence, in document order."""
@@ -236,6 +263,13 @@ class CompiledPolicy:
         known = ", ".join(self.rule_ids()) or "none"
         raise UnknownRuleError(f"policy {self.name} has no rule or sequence {rule_id!r} "
                                f"(known: {known})")
+
+
+def _bits(indexes: Iterable[int]) -> int:
+    mask = 0
+    for i in indexes:
+        mask |= 1 << i
+    return mask
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -339,12 +373,22 @@ class _Compiler:
                             if r.target.matches_principal(name, kind, roles))
             for name, (kind, roles) in signature.items()
         }
+        masks: dict[str, dict[Any, int]] = {
+            "tools": {t: _bits(ids) for t, ids in by_tool.items()},
+            "agents": {a: _bits(ids) for a, ids in by_agent.items()},
+        }
+        for facet in ("actions", "resources", "data_classes"):
+            masks[facet] = {
+                value: _bits(r.index for r in rules if getattr(r.target, facet) is None
+                             or getattr(r.target, facet).matches(value))
+                for value in (*self.universe[facet], None)
+            }
         return CompiledPolicy(
             name=d.policy, source=self.source, rules=rules, sequences=sequences,
             counters=counters, legal_owner=d.legal_owner, max_depth=d.delegation.max_depth,
             attenuation=d.delegation.attenuation, warnings=tuple(self.warnings),
             scenario=self.scenario, by_tool=by_tool, by_agent=by_agent,
-            agent_signature=signature,
+            agent_signature=signature, masks=masks,
         )
 
     def _counter_ids(self, counters: tuple[CounterDef, ...]) -> frozenset[str]:

@@ -728,6 +728,10 @@ EvalFn = Callable[[Request, Mapping[str, Any]], tuple[
 """Evaluates every candidate rule: (matched, shadow, failed, errors, errored enforced rules)."""
 
 
+def _holds(req: Request, cv: Mapping[str, Any]) -> int:
+    return -1
+
+
 def _evaluator(rules: tuple[CompiledRule, ...], index: Mapping[str, int]) -> EvalFn:
     """Generate the evaluation of a candidate set: each rule's check, in document order.
 
@@ -746,10 +750,9 @@ def _evaluator(rules: tuple[CompiledRule, ...], index: Mapping[str, int]) -> Eva
         if rule.shadow:
             env[f"SH{k}"] = ShadowMatch(rule.id, rule.effect)
             on_match = f"shadow.append(SH{k})"
-        if check is None:
-            lines.append(f"    {on_match}")
-            continue
-        env[f"C{k}"], env[f"E{k}"] = check, f"rule {rule.id} skipped: "
+        # A rule without a condition calls a check that always holds: the text then depends
+        # only on the number of rules and which are shadow, so it compiles once per shape.
+        env[f"C{k}"], env[f"E{k}"] = check or _holds, f"rule {rule.id} skipped: "
         env[f"F{k}"] = tuple((rule.id, text, path, index[path]) for text, path in failures)
         lines += [
             "    try:",
