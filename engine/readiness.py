@@ -59,6 +59,9 @@ MAX_ASSIGNMENTS = 4096
 GRANT_ACTIONS = frozenset({"grant", "assign", "elevate", "assign_role", "grant_role",
                            "add_member", "create_credential", "create_key", "impersonate"})
 """Tool actions that hand out privileges (AR007)."""
+WRITE_ACTIONS = frozenset({"write", "update", "delete", "create", "send", "publish", "deploy",
+                           "refund", "grant", "revoke", "assign", "execute", "post", "push"})
+"""Tool actions that put data somewhere rather than read it (not a "read" for AR009)."""
 SENSITIVE = SENSITIVITY_RANK["confidential"]
 """Data classes at or above this sensitivity count as sensitive (AR009)."""
 TOOL_URI = "https://github.com/agentrange/agentrange"
@@ -875,18 +878,20 @@ def check_egress_chain(subject: Subject, check: Check) -> Iterator[Finding]:
                 unconditional = Effect.ALLOW in found and not any(
                     r.cond is not None for r in policy.candidates(call.key) if not r.shadow)
                 egress.append((call, reachable[0], unconditional))
-            elif call.sensitivity is not None and \
-                    SENSITIVITY_RANK[call.sensitivity] >= SENSITIVE:
+            elif call.sensitivity is not None and call.tool.action not in WRITE_ACTIONS \
+                    and SENSITIVITY_RANK[call.sensitivity] >= SENSITIVE:
                 reads.append(call)
         grouped: dict[tuple[str, tuple[str, ...], Effect, bool], list[str]] = {}
         for agent, (reads, egress) in by_agent.items():
             for out, effect, unconditional in egress:
                 uncovered = tuple(sorted({r.data_class for r in reads if r.data_class
                                           and not _sequence_covers(policy, r, out)}))
-                if uncovered:
-                    grouped.setdefault((out.tool.id, uncovered, effect, unconditional),
-                                       []).append(agent)
+                agents = grouped.setdefault((out.tool.id, uncovered, effect, unconditional), [])
+                if uncovered and agent not in agents:
+                    agents.append(agent)
         for (tool, uncovered, effect, unconditional), agents in grouped.items():
+            if not agents:
+                continue
             how = "allowed" if effect is Effect.ALLOW else "reachable with approval"
             who = agents[0] if len(agents) == 1 else f"{len(agents)} agents ({', '.join(agents)})"
             yield check.finding(
