@@ -6,7 +6,10 @@ compiled rules over the scenario's finite space of calls (every agent x tool x r
 could touch) and, for the attributes a request carries at run time, over a finite set of
 candidate values that is complete for the comparisons the conditions make (every threshold,
 the points between and beyond them, every operand, absent); so "never matches" and "always
-overridden" are proofs over that space, not guesses from rule text.
+overridden" are proofs over that space, not guesses from rule text. Every run-time attribute
+is taken as possibly absent and independent of the others, which can only make the analysis
+report less (a rule that matches only when, say, ``task.approved`` is absent is not reported
+as dead), never report a rule that can in fact match.
 """
 
 from __future__ import annotations

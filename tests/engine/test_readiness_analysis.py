@@ -35,7 +35,7 @@ CALLS = calls(SCENARIO)
 RECORDS = (None, 0, 4, 5, 7.5, 10, 50, 100, 101)
 AMOUNTS = (None, 0, 50, 75, 100, 200)
 RECIPIENTS = (None, "customer", "other")
-APPROVED = (True, False)
+APPROVED = (None, True, False)  # absence is a case the analysis also covers
 
 PRINCIPALS = ("support-bot", "refund-bot", "admin-bot", "vendor-bot", "role:support",
               "kind:customer_facing", "kind:delegated_admin", "*-bot")
@@ -134,6 +134,8 @@ APART = {"all": [{"attr": "request.records", "lt": 5}, {"attr": "request.records
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(rules(), min_size=1, max_size=4))
 @example([{"envelope": "security", "effect": "allow", "target": {}, "when": BETWEEN}])
+@example([{"envelope": "security", "effect": "allow", "target": {"tools": ["crm.lookup"]},
+           "when": {"not": {"attr": "task.approved", "eq": False}}}])
 @example([{"envelope": "security", "effect": "deny", "target": {}, "when": APART}])
 @example([{"envelope": "security", "effect": "deny", "target": {"tools": ["kb.search"]},
            "when": {"attr": "tool.egress", "eq": "external"}}])
