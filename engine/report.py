@@ -9,15 +9,20 @@ Definitions:
 
 * **Out-of-scope attempt**: an audited request that either
 
-  1. serves an incident or an attacker (its record names an ``incident``, or ``attacker`` is
-     true) **and** is not part of the agent's approved plan for that task. "Approved" is the
-     record's ``approved`` flag, or the event stream's when given; failing both, with the
-     scenario, the step's (tool, resource) pair is looked up in the task's plan (the
-     simulator's own plan-conformance test); with neither, every incident or attacker step
-     counts. A hijacked run's legitimate first steps (reading the ticket that carries the
-     injection) are therefore not attempts; an attacker's replays always are; or
-  2. was denied, whoever made it (a benign request refused is still a request outside what
+  1. serves an incident (its record names an ``incident``) **and** is not part of the
+     agent's approved plan for that task. "Approved" is the record's ``approved`` flag, or
+     the event stream's when given; failing both, with the scenario, the step's (tool,
+     resource) pair is looked up in the task's plan (the simulator's own plan-conformance
+     test); with neither, every incident step counts. A hijacked run's legitimate first steps
+     (reading the ticket that carries the injection) are therefore not attempts; or
+  2. is made by an attacker (``attacker`` true: e.g. replaying a stolen token), whatever it
+     does -- a thief repeating the agent's own routine steps is still not the agent; or
+  3. was denied, whoever made it (a benign request refused is still a request outside what
      the policy allows).
+
+  Each attempt carries ``off_plan`` (plan conformance, judged the same way for everyone), so
+  the simulator's own ``out_of_scope`` metric (off-plan steps only) is exactly the attempts
+  with ``off_plan`` true.
 
   An attempt is **stopped** when it did not execute: denied (by a rule, the default deny, a
   failed token check or a fail-closed error), or held for approval and then rejected or
@@ -28,8 +33,9 @@ Definitions:
   the same decision and outcome) are folded into one entry with a count and the first and
   last time, so an attacker replaying a token every minute for hours is one row, not 600.
 * **Envelope broken**: for a stopped or held attempt, the envelope of the control that
-  stopped it (the decision's envelope); for one that ran, ``business`` -- it was outside the
-  agent's approved intent, and nothing stopped it.
+  stopped it (the decision's envelope); for an attacker's step that ran, ``security`` -- a
+  credential let someone else act as the agent; for any other step that ran, ``business``
+  -- it was outside the agent's approved intent, and nothing stopped it.
 * **Accountable owners**: the owner of each envelope involved -- the agent's business owner
   for intent, its security owner for access, the policy's legal owner for the legal
   envelope -- and, for an incident step, the agent's incident owner.
@@ -203,6 +209,7 @@ class Attempt:
         spiffe_id: Its SPIFFE ID.
         chain: The delegation chain, current actor first.
         incident: The incident the step served, if any.
+        off_plan: The step was outside the agent's approved plan (None: not known).
         attacker: The step was made by an attacker (e.g. replaying a stolen token).
         task: The task id.
         tool: The tool called.
@@ -229,6 +236,7 @@ class Attempt:
     spiffe_id: str
     chain: tuple[str, ...]
     incident: str | None
+    off_plan: bool | None
     attacker: bool
     task: str
     tool: str
@@ -515,16 +523,15 @@ def build_report(
             r["tools"].add(tool)
             if _text(record.get("data_class")):
                 r["data_classes"].add(record["data_class"])
-        if effect != "deny":
-            if incident is None and not attacker:
-                continue
-            approved = record.get("approved")
-            if not isinstance(approved, bool):
-                approved = known.approved if known is not None else None
-            if approved is None and plans is not None and not attacker:
-                approved = plans.approved(agent, task, tool, resource)
-            if approved:
-                continue
+        if effect != "deny" and incident is None and not attacker:
+            continue
+        approved = record.get("approved")
+        if not isinstance(approved, bool):
+            approved = known.approved if known is not None else None
+        if approved is None and plans is not None:
+            approved = plans.approved(agent, task, tool, resource)
+        if effect != "deny" and approved and not attacker:
+            continue
         token_reason = _text(record.get("token_reason"))
         if token_reason is None and known is not None:
             token_reason = known.token_reason
@@ -532,7 +539,8 @@ def build_report(
         key = (agent, _chain(record, agent), incident, attacker, task, tool, resource,
                _text(record.get("data_class")), effect, _text(decision.get("reason")),
                _text(decision.get("rule")), token_reason, outcome,
-               _text(decision.get("envelope")), _text(decision.get("owner")), owners)
+               _text(decision.get("envelope")), _text(decision.get("owner")), owners,
+               None if approved is None else not approved)
         group = groups.get(key)
         if group is None:
             seq = record.get("seq")
@@ -543,7 +551,7 @@ def build_report(
                 "first_seq": seq if isinstance(seq, int) else 0, "effect": effect,
                 "reason": key[9] or "?", "rule": key[10], "token_reason": token_reason,
                 "outcome": outcome, "decision_envelope": key[13], "decision_owner": key[14],
-                "owners": owners,
+                "owners": owners, "off_plan": key[16],
             })
         group.count += 1
         group.records += amount
@@ -599,7 +607,7 @@ def _attempt(group: _Group, rules: Mapping[str, RuleInfo], legal_owner: str | No
     owners = dict(a["owners"])
     envelope = a["decision_envelope"] or "security"
     if stopped is False:
-        envelope = "business"
+        envelope = "security" if a["attacker"] else "business"
     accountable: list[tuple[str, str]] = []
 
     def add(role: str, owner: str | None) -> None:
@@ -643,7 +651,8 @@ def _attempt(group: _Group, rules: Mapping[str, RuleInfo], legal_owner: str | No
 
     return Attempt(
         agent=a["agent"], spiffe_id=a["spiffe_id"], chain=a["chain"], incident=a["incident"],
-        attacker=a["attacker"], task=a["task"], tool=a["tool"], resource=a["resource"],
+        off_plan=a["off_plan"], attacker=a["attacker"], task=a["task"], tool=a["tool"],
+        resource=a["resource"],
         data_class=a["data_class"], records=group.records, count=group.count,
         first_time=a["first_time"], last_time=group.last_time, first_seq=a["first_seq"],
         effect=effect, reason=reason, rule=rule, token_reason=token_reason, outcome=outcome,
@@ -831,6 +840,8 @@ class _View:
         if a.attacker:
             who += " (attacker holding its credential)"
         serves = a.incident or ("attacker" if a.attacker else "its own work (benign)")
+        serves += {True: ", off the approved plan", False: ", a step of the approved plan",
+                   None: ""}[a.off_plan]
         when = _when(a.first_time)
         if a.count > 1:
             when = f"{a.count:,} times, {when} to {_when(a.last_time)}"

@@ -113,9 +113,10 @@ def test_attempt_counts_agree_with_the_simulators_metric(
     s = load_scenario(BUILTIN)
     for profile, report in reports.items():
         metric = Simulation(s, profile).run().to_dict()["out_of_scope"]
-        incident_rows = [a for a in report.attempts if a.incident or a.attacker]
-        assert sum(a.count for a in incident_rows) == metric["attempts"]
-        assert sum(a.count for a in incident_rows if a.stopped) == metric["stopped"]
+        off_plan = [a for a in report.attempts if a.off_plan]
+        assert sum(a.count for a in off_plan) == metric["attempts"]
+        assert sum(a.count for a in off_plan if a.stopped) == metric["stopped"]
+        assert all(a.off_plan is not None for a in report.attempts)
 
 
 def test_incident_entry_says_what_it_reached_and_what_stopped_it(
@@ -149,8 +150,10 @@ def test_the_log_alone_gives_the_same_attempts_as_the_run(tmp_path: Path) -> Non
     for profile in ("static-rbac", "jit-context"):
         with_events, _ = builtin_run(tmp_path / "a", profile)
         alone, _ = builtin_run(tmp_path / "b", profile, with_facts=False)
-        key = [(a.incident, a.tool, a.count, a.stopped) for a in with_events.attempts]
-        assert key == [(a.incident, a.tool, a.count, a.stopped) for a in alone.attempts]
+        key = [(a.incident, a.tool, a.count, a.stopped, a.off_plan)
+               for a in with_events.attempts]
+        assert key == [(a.incident, a.tool, a.count, a.stopped, a.off_plan)
+                       for a in alone.attempts]
 
 
 def test_same_log_gives_the_same_bytes(tmp_path: Path) -> None:
