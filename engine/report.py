@@ -813,7 +813,8 @@ class _View:
 
     def incident_rows(self, i: IncidentEntry) -> list[tuple[str, str]]:
         reached = i.reached
-        reach = f"{_count(reached.get('records'))} records touched"
+        touched = _count(reached.get("records"))
+        reach = f"{touched} record{'' if touched == '1' else 's'} touched"
         if reached.get("egress_records") is not None:
             reach += f" ({_count(reached.get('egress_records'))} sent out)"
         reach += (f"; data classes {_list(reached.get('data_classes'))}"
@@ -899,6 +900,10 @@ class _Markdown(_View):
             lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in self.gap_rows()]
             lines += ["", f"Why it matters: {_md(fw.MISSING_OWNERS_REFS.why)} "
                       f"({_md(', '.join(fw.MISSING_OWNERS_REFS.refs))})"]
+            described = [g for g in r.owner_gaps if g.description]
+            if described:
+                lines.append("")
+                lines += [f"- **{_md(g.agent)}**: {_md(g.description)}" for g in described]
         else:
             lines.append("None: every agent names a business, a security and an incident owner.")
         lines += ["", "## Incidents", ""]

@@ -223,6 +223,8 @@ def test_an_agent_without_owners_is_called_out_first(tmp_path: Path) -> None:
     section = text[first:text.index("## Incidents")]
     assert "| orphan | security, incident | own (Owner) | NONE NAMED | NONE NAMED |" in section
     assert "GOVERN 2.1" in section
+    escaped = r'\<script\>alert("owned")\</script\> & \<b\>bold\</b\>'
+    assert f"- **orphan**: {escaped}" in section
 
 
 def test_a_rule_that_stops_an_attempt_is_named_with_its_own_frameworks(tmp_path: Path) -> None:
