@@ -515,11 +515,17 @@ def build_report(
         task = _text(record.get("task")) or "?"
         amount = int(_num(record.get("records")) or 0)
         if incident is not None and outcome == "executed":
-            r = reach.setdefault(incident, {"records": 0, "data_classes": set(), "tools": set()})
+            r = reach.setdefault(incident, {"records": 0, "data_classes": set(), "tools": set(),
+                                            "systems": set()})
             if resource is not None:
                 # Records read from a resource; a step without one (an email) passes on
                 # records already counted.
                 r["records"] += amount
+                if scenario is not None:
+                    try:
+                        r["systems"].add(scenario.resource(resource).system)
+                    except KeyError:
+                        pass
             r["tools"].add(tool)
             if _text(record.get("data_class")):
                 r["data_classes"].add(record["data_class"])
@@ -710,7 +716,8 @@ def _incidents(scenario: Scenario | None, result: Mapping[str, Any] | None,
         else:
             r = reach.get(iid, {})
             reached = {"records": r.get("records", 0), "egress_records": None,
-                       "data_classes": sorted(r.get("data_classes", ())), "systems": None,
+                       "data_classes": sorted(r.get("data_classes", ())),
+                       "systems": sorted(r.get("systems", ())) or None,
                        "tools": sorted(r.get("tools", ()))}
         if scenario is not None and model is not None:
             try:
@@ -821,7 +828,7 @@ class _View:
                   f"; systems {_list(reached.get('systems'))}"
                   f"; tools {_list(reached.get('tools'))}")
         if i.detected_at is None and i.contained_at is None and i.how is None:
-            status = "not known from the log alone (run it with the scenario)"
+            status = "not in the audit log (agentrange report SCENARIO runs it and shows them)"
         else:
             status = (f"detected {_when(i.detected_at)}, contained {_when(i.contained_at)}"
                       + (f" ({i.how})" if i.how else ""))
