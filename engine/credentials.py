@@ -574,7 +574,8 @@ class RevocationList:
 
     def __init__(self) -> None:
         self.generation = 0
-        """Bumped on every revocation, so cached verifications get rechecked."""
+        """Bumped on every revocation of a subject, key or trust domain, so cached
+        verifications get rechecked (a single token's revocation is looked up per use)."""
         self._tokens: dict[tuple[str, str], tuple[float, float | None]] = {}
         self._subjects: dict[str, float] = {}
         self._keys: dict[tuple[str, str], float] = {}
@@ -590,8 +591,9 @@ class RevocationList:
         key = (trust_domain, jti)
         if key in self._tokens:
             return False
+        # No generation bump: it would make verifiers recheck every other cached token;
+        # they look this token up by (trust domain, jti) on every use instead.
         self._tokens[key] = (now, expires_at)
-        self.generation += 1
         return True
 
     def revoke_subject(self, spiffe_id: str, *, now: float) -> None:
@@ -1034,7 +1036,7 @@ class _Entry:
     """A token whose signature and static claims verified (the per-token cache value)."""
 
     __slots__ = ("actors", "auds", "bundle", "exp_limit", "gen", "jkt", "kid", "nbf_limit",
-                 "ok", "scope", "tgen")
+                 "ok", "rkey", "scope", "tgen")
 
     def __init__(
         self,
@@ -1055,6 +1057,8 @@ class _Entry:
         self.jkt = ok.holder
         self.scope = scope
         self.actors = ok.actors
+        self.rkey = (ok.trust_domain or "", ok.jti or "")
+        """How the revocation list keys this token."""
         self.gen = -1  # forces the revocation check on first use
         self.tgen = -1
 
@@ -1218,7 +1222,9 @@ class TokenVerifier:
                 TokenReason.WRONG_AUDIENCE,
                 f"token is for {', '.join(entry.auds)}, not {self.audience}",
             )
-        if entry.gen != self.revocations.generation or entry.tgen != self.trust.generation:
+        revocations = self.revocations
+        if entry.gen != revocations.generation or entry.tgen != self.trust.generation \
+                or entry.rkey in revocations._tokens:
             refused = self._recheck(entry, now)
             if refused is not None:
                 return refused
@@ -1237,7 +1243,7 @@ class TokenVerifier:
         return entry.ok
 
     def _recheck(self, entry: _Entry, now: float) -> Verification | None:
-        """Revocation and trust checks, run when either changed since the last success."""
+        """Revocation and trust checks, when either changed or this token was revoked."""
         ok = entry.ok
         td = ok.trust_domain or ""
         refused = self.revocations.check(

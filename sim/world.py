@@ -107,6 +107,7 @@ class World:
             r.id: resource_attributes(scenario, r) for r in scenario.resources}
         self._specs: dict[int, tuple[ToolStep, StepSpec]] = {}
         self._task_scopes: dict[tuple[str, str], ScopeSets] = {}
+        self._role_scopes: dict[tuple[str, ...], ScopeSets] = {}
         self._plans: dict[str, frozenset[tuple[str, str | None]]] = {}
         self.tasks: dict[tuple[str, str], Task] = {
             (a.name, t.id): t for a in scenario.agents for t in a.tasks}
@@ -179,10 +180,17 @@ class World:
 
     def role_scope(self, agent: Agent) -> ScopeSets:
         """Everything the agent's roles grant: tools matching their globs, data classes too."""
+        key = tuple(agent.roles)
+        found = self._role_scopes.get(key)
+        if found is None:  # fleets share few role sets: match the globs once per set
+            found = self._role_scopes[key] = self._roles_scope(key)
+        return found
+
+    def _roles_scope(self, roles: tuple[str, ...]) -> ScopeSets:
         scenario = self.scenario
         tools: set[str] = set()
         classes: set[str] = set()
-        for role_id in agent.roles:
+        for role_id in roles:
             role = scenario.role(role_id)
             tools |= {t.id for t in scenario.tools if _matches(t.id, role.tools)}
             classes |= {d.id for d in scenario.data_classes

@@ -440,12 +440,9 @@ class PolicyEngine:
                 break
         shadow = core.shadow + tuple(ShadowMatch(s.id, s.effect) for s, _ in completions
                                      if s.shadow)
-        new = core._replace(
-            effect=effect, reason=reason, rule=rule, envelope=envelope,
-            obligations=obligations, shadow=shadow,
-            sequences=tuple(m for _, m in completions),
-            errors=core.errors + tuple(text for _, text in seq_errors),
-        )
+        new = _Core(effect, reason, rule, core.matched, shadow, core.failed,
+                    tuple([m for _, m in completions]), obligations, envelope,
+                    core.errors + tuple([text for _, text in seq_errors]))
         return Decision._make(new, base._values, owner)
 
     def _counter_values(self, req: Request, plan: _Plan, now: float | None) -> dict[str, Any]:
