@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.audit import verify_log
+from engine.audit import load_public_key, verify_log
 from tui.cli import main
 
 SCENARIO = "support-pii-injection"
@@ -78,6 +78,36 @@ def test_run_writes_the_event_stream_and_an_audit_log(
     report = verify_log(audit)
     assert report.ok and report.records == result["decisions"]["total"]
     assert result["audit"]["logged"] == result["audit"]["decisions"]
+
+
+def test_the_audit_log_is_signed_with_the_callers_key_and_pinned_by_it(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    key = tmp_path / "audit-key.pem"
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    assert run(capsys, "run", SCENARIO, "--until", "30m", "--audit-log", str(first),
+               "--audit-key", str(key))[0] == 0
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert run(capsys, "run", SCENARIO, "--until", "30m", "--audit-log", str(second),
+               "--audit-key", str(key))[0] == 0
+    pinned = load_public_key(f"{first}.pub.pem")
+    assert verify_log(second, pinned).ok and verify_log(first, pinned).ok
+    # A fresh key per run when none is given: the first run's key does not vouch for it.
+    other = tmp_path / "other.jsonl"
+    assert run(capsys, "run", SCENARIO, "--until", "30m", "--audit-log", str(other))[0] == 0
+    assert verify_log(other, load_public_key(f"{other}.pub.pem")).ok
+    assert not verify_log(other, pinned).ok
+
+
+def test_a_loose_audit_key_file_is_refused(capsys: pytest.CaptureFixture[str],
+                                          tmp_path: Path) -> None:
+    key = tmp_path / "audit-key.pem"
+    assert run(capsys, "run", SCENARIO, "--until", "10m", "--audit-log",
+               str(tmp_path / "a.jsonl"), "--audit-key", str(key))[0] == 0
+    key.chmod(0o644)
+    code, _, err = run(capsys, "run", SCENARIO, "--until", "10m", "--audit-log",
+                       str(tmp_path / "b.jsonl"), "--audit-key", str(key))
+    assert code == 2 and str(key) in err and "Traceback" not in err
+    assert not (tmp_path / "b.jsonl").exists()
 
 
 def test_compare_json_has_results_and_a_diff(capsys: pytest.CaptureFixture[str]) -> None:

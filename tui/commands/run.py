@@ -17,11 +17,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from engine.audit import AuditWriter, derive_signing_key
+from engine.audit import AuditWriter, load_private_key, save_private_key, save_public_key
 from engine.durations import DURATION_HELP, format_duration, parse_duration
 from engine.errors import AgentrangeError
 from engine.loader import load_scenario
@@ -52,8 +53,12 @@ def register(sub: Any) -> None:
     p.add_argument("--profile", metavar="P", help="profile id (default: the scenario's)")
     p.add_argument("--events", metavar="FILE.jsonl",
                    help="write every event as one JSON line to this file")
-    p.add_argument("--audit", metavar="FILE.jsonl",
+    p.add_argument("--audit-log", "--audit", dest="audit", metavar="FILE.jsonl",
                    help="write a hash-chained, signed decision log to this file")
+    p.add_argument("--audit-key", metavar="KEY.pem",
+                   help="Ed25519 private key that signs the log's checkpoints; created (mode "
+                        "0600) when missing. Default: a fresh key for this run, whose public "
+                        "half is written next to the log as FILE.jsonl.pub.pem")
     p.set_defaults(func=run_command)
 
     p = sub.add_parser(
@@ -93,7 +98,7 @@ def run_command(args: argparse.Namespace) -> int:
         profile = args.profile or scenario.default_profile_id
         audit = None
         if args.audit:
-            audit = _audit_writer(args.audit, scenario, profile, sim_seed)
+            audit = _audit_writer(args.audit, args.audit_key, scenario, profile, sim_seed)
             stack.callback(audit.close)
         sim = Simulation(scenario, profile, seed=sim_seed, sink=sink, until=until,
                          audit=audit)
@@ -119,7 +124,7 @@ def run_command(args: argparse.Namespace) -> int:
             out.print(f"events: {args.events}")
         if args.audit:
             out.print(f"audit log: {args.audit} (check it with: agentrange audit verify "
-                      f"{args.audit})")
+                      f"{args.audit} --key {args.audit}.pub.pem)")
     return 0
 
 
@@ -190,12 +195,32 @@ def _open(stack: contextlib.ExitStack, path: str) -> IO[str]:
         raise RunCommandError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
-def _audit_writer(path: str, scenario: Scenario, profile: str, seed: int) -> AuditWriter:
+def _audit_writer(path: str, key_path: str | None, scenario: Scenario, profile: str,
+                  seed: int) -> AuditWriter:
+    """Open a new audit log signed with the given key, or with a fresh one.
+
+    The public half is always written next to the log as ``FILE.pub.pem``.
+
+    A key derived from public facts (scenario, seed) would let anyone re-sign an edited log,
+    so the signing key is either the caller's or generated for this run; its public half is
+    saved so ``agentrange audit verify --key`` can pin the signer.
+    """
     if Path(path).exists():
         raise RunCommandError(f"{path}: already exists; refusing to overwrite an audit log")
-    key = derive_signing_key(f"{scenario.name}:{profile}:{seed}")
-    return AuditWriter(path, key, run_id=f"{scenario.name}/{profile}/{seed}",
-                       meta={"scenario": scenario.name, "profile": profile, "seed": seed})
+    if key_path is not None and Path(key_path).exists():
+        key = load_private_key(key_path)
+    else:
+        key = Ed25519PrivateKey.generate()
+        if key_path is not None:
+            save_private_key(key, key_path)
+    # Kept next to the log for convenience; a verifier that wants to pin the signer should
+    # hold its own copy (whoever can rewrite the log can rewrite this file too).
+    save_public_key(key.public_key(), f"{path}.pub.pem")
+    meta: dict[str, Any] = {"scenario": scenario.name, "profile": profile, "seed": seed}
+    if not scenario.source.startswith("builtin:"):
+        # A scenario file, so `agentrange report --audit-log` can find it from anywhere.
+        meta["source"] = str(Path(scenario.source).resolve())
+    return AuditWriter(path, key, run_id=f"{scenario.name}/{profile}/{seed}", meta=meta)
 
 
 # --- driving with a progress bar -----------------------------------------------------------
