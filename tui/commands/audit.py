@@ -174,7 +174,7 @@ def run_show(args: argparse.Namespace) -> int:
             table.add_row(
                 _cell(record, "seq"),
                 Text(format_duration(when) if isinstance(when, int | float) else ""),
-                Text(_short(record.get("agent"))),
+                Text(str(record.get("agent_name") or _short(record.get("agent")))),
                 _cell(record, "tool"),
                 _cell(record, "resource"),
                 _cell(record, "data_class"),
