@@ -26,7 +26,6 @@ requests with identical values share one frozen Decision.
 
 from __future__ import annotations
 
-import contextlib
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -307,8 +306,10 @@ class PolicyEngine:
             if len(memo) >= MAX_MEMO:
                 memo.clear()
             variants: dict[tuple[Any, ...], Decision] = {}
-            with contextlib.suppress(TypeError):  # unhashable values are just not shared
+            try:
                 variants[decision._values] = decision
+            except TypeError:  # unhashable values are just not shared
+                pass
             memo[mkey] = [core, bool(core.failed), variants]
         return decision
 
@@ -331,8 +332,9 @@ class PolicyEngine:
             reason = _REASONS[effect]
         obligations: tuple[str, ...] = ()
         if decider is not None:
-            obligations = tuple(dict.fromkeys(
-                o for r in matched if r.effect is effect for o in r.obligations))
+            obs = [o for r in matched if r.effect is effect for o in r.obligations]
+            if obs:
+                obligations = tuple(dict.fromkeys(obs))
         for rule in errored:
             if RESTRICTIVENESS[rule.effect] > RESTRICTIVENESS[effect]:
                 # Fail closed: a rule that might have restricted the request was skipped.
