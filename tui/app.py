@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -19,19 +20,26 @@ from tui.screens.playback import LiveSim, SinkBuffer, default_speed
 DEFAULT_SCENARIO = "support-pii-injection"
 """What ``agentrange`` with no arguments plays."""
 
-SimulationFactory = Callable[[Scenario, str, int, Sink], LiveSim]
-"""Builds a simulation: (scenario, profile id, seed, sink) -> a simulation to play."""
+class SimulationFactory(Protocol):
+    """Builds a simulation to play: (scenario, profile id, seed, sink)."""
+
+    def __call__(self, scenario: Scenario, profile: str, seed: int, sink: Sink, *,
+                 record_decisions: bool = True) -> LiveSim:
+        """A simulation; ``record_decisions`` keeps every decision's key for a diff."""
+        ...
 
 
 class UnknownProfileError(AgentrangeError):
     """A profile named on the command line is not one of the scenario's."""
 
 
-def real_simulation(scenario: Scenario, profile: str, seed: int, sink: Sink) -> LiveSim:
+def real_simulation(scenario: Scenario, profile: str, seed: int, sink: Sink, *,
+                    record_decisions: bool = True) -> LiveSim:
     """The simulator the product ships: :class:`sim.runner.Simulation`."""
     from sim.runner import Simulation
 
-    sim: LiveSim = Simulation(scenario, profile, seed=seed, sink=sink)
+    sim: LiveSim = Simulation(scenario, profile, seed=seed, sink=sink,
+                              record_decisions=record_decisions)
     return sim
 
 
@@ -72,6 +80,10 @@ class AgentrangeApp(App[int]):
 
     def on_mount(self) -> None:
         """Open the picker, a comparison or the live run, as the factory was told."""
+        # Everything alive now (modules, styles, the scenario) lives as long as the app: keep
+        # it out of the cyclic collector, whose full passes would otherwise stall frames.
+        gc.collect()
+        gc.freeze()
         scenario = self.start_scenario
         if self.start_pick or scenario is None:
             self.open_picker()
@@ -81,10 +93,23 @@ class AgentrangeApp(App[int]):
             self.open_live(scenario, self.start_profile or scenario.default_profile_id,
                            replace=True)
 
+    def on_unmount(self) -> None:
+        """Hand the frozen objects back to the collector (tests build many apps)."""
+        gc.unfreeze()
+
     def new_simulation(self, scenario: Scenario, profile: str, seed: int,
-                       sink: SinkBuffer) -> Any:
-        """A simulation for a screen to play (the factory the app was built with)."""
-        return self.simulation_factory(scenario, profile, seed, sink)
+                       sink: SinkBuffer, *, record_decisions: bool = True) -> Any:
+        """A simulation for a screen to play (the factory the app was built with).
+
+        Args:
+            scenario: The scenario.
+            profile: The profile id.
+            seed: The run's seed.
+            sink: Where it emits events.
+            record_decisions: Keep every decision's key (a comparison's diff needs them).
+        """
+        return self.simulation_factory(scenario, profile, seed, sink,
+                                       record_decisions=record_decisions)
 
     def _speed_for(self, scenario: Scenario) -> float:
         return self.speed if self.speed is not None else default_speed(scenario)

@@ -147,6 +147,7 @@ class CompareScreen(Screen[None]):
             self._apply(message)
         finally:
             self.playback.consumed()
+            self.call_after_refresh(self.playback.painted)
 
     def _apply(self, message: SimTick) -> None:
         chart = self.query_one(LineChart)

@@ -41,8 +41,18 @@ if TYPE_CHECKING:
 REFRESH = 0.2
 """Wall seconds between redraws of the slower panels (roster, chains) while playing."""
 
+STREAM_REFRESH = 0.1
+"""Wall seconds between repaints of the decision stream while playing."""
+
 TOKEN_MEMORY = 2000
 """Token records kept for the decision detail (oldest forgotten first)."""
+
+
+def _completes_sequence(event: Event) -> bool:
+    """A decision that completed a sequence rule (read without rendering the whole record)."""
+    record = event.data["decision"]
+    decision = getattr(record, "decision", None)
+    return bool(decision.sequences if decision is not None else record.get("sequences"))
 
 
 class LiveScreen(Screen[None]):
@@ -95,6 +105,7 @@ class LiveScreen(Screen[None]):
         self.longest_tick = 0.0
         self.blast: Mapping[str, Any] | None = None
         self._last_refresh = 0.0
+        self._last_stream = 0.0
         self._catalogue: RuleCatalogue | None = None
 
     @property
@@ -142,8 +153,9 @@ class LiveScreen(Screen[None]):
         header.paused = self.playback.paused
         self.query_one("#filter", Input).display = False
         self.query_one(DecisionStream).focus()
+        # A single run shows no diff, so it need not remember every decision's key.
         self.sim = self.agentrange.new_simulation(self.scenario, self.profile_id, self.seed,
-                                                  self.sink)
+                                                  self.sink, record_decisions=False)
         self.driver = Driver([self.sim], [self.sink], self.playback,
                              end=self.scenario.duration, observe=self.agentrange.observe)
         self._play()
@@ -171,6 +183,7 @@ class LiveScreen(Screen[None]):
             self._apply(message)
         finally:
             self.playback.consumed()
+            self.call_after_refresh(self.playback.painted)
             self.ticks_handled += 1
             self.longest_tick = max(self.longest_tick, time.monotonic() - started)
 
@@ -184,7 +197,7 @@ class LiveScreen(Screen[None]):
         decisions = [e for e in events if e.kind is decision]
         others = ([e for e in events if e.kind is not decision]
                   if len(decisions) < len(events) else [])
-        sequenced = [e for e in decisions if e.data["decision"].get("sequences")]
+        sequenced = [e for e in decisions if _completes_sequence(e)]
         self._remember(others)
         stream = self.query_one(DecisionStream)
         roster = self.query_one(AgentRoster)
@@ -193,6 +206,7 @@ class LiveScreen(Screen[None]):
         header = self.query_one(RunHeader)
         with self.app.batch_update():
             stream.add_events(decisions)
+            rows_before = len(roster.agents)
             roster_changed = roster.add_events(others)
             chains.add_events(others + sequenced if sequenced else others)
             alerts.add_events(others)
@@ -201,15 +215,19 @@ class LiveScreen(Screen[None]):
             if frame.snapshot is not None:
                 self.blast = frame.snapshot
             wall = time.monotonic()
-            slow_due = (wall - self._last_refresh >= REFRESH or message.paused or frame.done
-                        or (roster_changed and wall - self._last_refresh >= REFRESH / 4))
-            if slow_due:
+            settled = message.paused or frame.done
+            if settled or wall - self._last_stream >= STREAM_REFRESH:
+                self._last_stream = wall
+                stream.flush()
+            if settled or wall - self._last_refresh >= REFRESH:
                 self._last_refresh = wall
                 header.now = frame.now
                 header.speed = message.speed
                 header.paused = self.playback.paused
                 roster.now = frame.now
-                roster.refresh(layout=roster_changed)
+                if roster_changed:
+                    # A full reflow only when the roster gains rows; else repaint it alone.
+                    roster.refresh(layout=len(roster.agents) != rows_before)
                 chains.redraw()
                 blast.now = frame.now
                 blast.blast = self.blast

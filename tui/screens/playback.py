@@ -5,7 +5,9 @@ changes :class:`Playback` (thread-safe) and calls the simulations' live controls
 simulator applies at its next step. Each tick the worker drains the events the simulations
 emitted into :class:`SinkBuffer` sinks and posts ONE :class:`SimTick` carrying them all; it
 waits while two ticks are still unprocessed, so a busy UI slows the simulation down instead of
-queueing without bound.
+queueing without bound. It also waits (briefly) until the UI has repainted after a tick: the
+worker and the UI share one interpreter lock, and a simulation computing while the UI paints
+would stretch every frame into a visible stall.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ TICK = 0.05
 
 MAX_INFLIGHT = 2
 """Ticks posted but not yet handled before the worker waits (back-pressure)."""
+
+PAINT_WAIT = 0.1
+"""Longest the worker waits for the UI to repaint after a tick before it computes the next."""
 
 
 class LiveSim(Protocol):
@@ -150,6 +155,8 @@ class Playback:
         self._wake = threading.Event()
         self._slots = threading.Condition()
         self._inflight = 0
+        self._painted = threading.Event()
+        self._painted.set()
         self.stopped = False
 
     @property
@@ -205,6 +212,7 @@ class Playback:
         """Ask the worker to finish (the screen is going away)."""
         self.stopped = True
         self._wake.set()
+        self._painted.set()
         with self._slots:
             self._slots.notify_all()
 
@@ -215,8 +223,17 @@ class Playback:
 
     def posted(self) -> None:
         """Worker side: a tick went out."""
+        self._painted.clear()
         with self._slots:
             self._inflight += 1
+
+    def painted(self) -> None:
+        """UI side: the screen repainted after handling a tick."""
+        self._painted.set()
+
+    def wait_painted(self, timeout: float = PAINT_WAIT) -> None:
+        """Worker side: give the UI the interpreter until it has repainted (or ``timeout``)."""
+        self._painted.wait(timeout)
 
     def consumed(self) -> None:
         """UI side: a tick was handled."""
@@ -333,6 +350,7 @@ class Driver:
                 return
             if not pb.wait_for_slot():
                 continue
+            pb.wait_painted()
             if pb.paused:
                 if pb.take_step():
                     quantum = max(1.0, pb.speed * TICK) if math.isfinite(pb.speed) else 60.0

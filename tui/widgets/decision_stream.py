@@ -16,11 +16,15 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from sim.events import Event
+from sim.events import Event, EventKind
 from tui.widgets.formatting import chain_text, clock, effect_label
 
 Cells = tuple[str, str, str, str, str, str, str, str]
 """time, agent, chain, tool, resource, effect, rule, marker."""
+
+_NO_RULE = {"no_matching_allow": "default deny", "invalid_token": "bad token",
+            "error": "error: fail closed"}
+"""The rule column when no rule decided, by the decision's reason."""
 
 
 class DecisionStream(ScrollView, can_focus=True):
@@ -28,7 +32,8 @@ class DecisionStream(ScrollView, can_focus=True):
 
     The parent feeds events with :meth:`add_events`; the widget keeps at most ``capacity``
     decisions, renders only the visible lines and follows the newest row until the user moves
-    the cursor up (End follows again).
+    the cursor up (End follows again). New rows show on the next :meth:`flush` (the parent
+    paces redraws: at full speed a tick arrives faster than a repaint is worth).
     """
 
     DEFAULT_CSS = """
@@ -95,23 +100,26 @@ class DecisionStream(ScrollView, can_focus=True):
         self._cells: dict[int, Cells] = {}
         self._haystacks: dict[int, str] = {}
         self._cursor_seq: int | None = None
+        self._stale = False
         self.total = 0
         """Decisions seen since the run started (not only those kept)."""
 
     # --- data in -----------------------------------------------------------------------
 
     def add_events(self, batch: Iterable[Event]) -> int:
-        """Append the decision events of a batch; returns how many were decisions."""
-        before = self.total
-        rows = self._rows
-        for event in batch:
-            if event.kind == "decision":
-                rows.append(event)
-                self.total += 1
-        added = self.total - before
-        if added:
+        """Append the decision events of a batch (shown at the next flush); returns how many."""
+        decision = EventKind.DECISION
+        new = [e for e in batch if e.kind is decision]
+        if new:
+            self._rows.extend(new)
+            self.total += len(new)
+            self._stale = True
+        return len(new)
+
+    def flush(self) -> None:
+        """Show the rows added since the last flush (filter, follow the newest, repaint)."""
+        if self._stale:
             self._rebuild()
-        return added
 
     def clear(self) -> None:
         """Forget every row (a new run starts)."""
@@ -123,7 +131,8 @@ class DecisionStream(ScrollView, can_focus=True):
 
     @property
     def rows(self) -> list[Event]:
-        """The decisions currently shown, oldest first (after the filter)."""
+        """The decisions kept and passing the filter, oldest first (flushed first)."""
+        self.flush()
         return list(self._visible)
 
     @property
@@ -134,11 +143,13 @@ class DecisionStream(ScrollView, can_focus=True):
     @property
     def cursor_event(self) -> Event | None:
         """The decision under the cursor."""
+        self.flush()
         index = self._cursor_index()
         return None if index is None else self._visible[index]
 
     def select_seq(self, seq: int) -> bool:
         """Put the cursor on the decision with this sequence number, if it is still shown."""
+        self.flush()
         for i, event in enumerate(self._visible):
             if event.seq == seq:
                 self._move_to(i)
@@ -147,6 +158,7 @@ class DecisionStream(ScrollView, can_focus=True):
 
     def select_near(self, time: float, agent: str | None = None) -> bool:
         """Put the cursor on the last shown decision at or before ``time`` (by ``agent``)."""
+        self.flush()
         best: int | None = None
         for i, event in enumerate(self._visible):
             if event.time > time:
@@ -171,6 +183,7 @@ class DecisionStream(ScrollView, can_focus=True):
         return all(term in hay for term in terms)
 
     def _rebuild(self) -> None:
+        self._stale = False
         terms = self.filter_text.lower().split()
         if terms:
             self._visible = [e for e in self._rows if self._matches(e, terms)]
@@ -201,6 +214,7 @@ class DecisionStream(ScrollView, can_focus=True):
         return None
 
     def _move_to(self, index: int) -> None:
+        self.flush()
         if not self._visible:
             return
         index = max(0, min(index, len(self._visible) - 1))
@@ -216,6 +230,7 @@ class DecisionStream(ScrollView, can_focus=True):
 
     def action_cursor(self, delta: int) -> None:
         """Move the cursor by ``delta`` rows."""
+        self.flush()
         index = self._cursor_index()
         if index is None:
             index = len(self._visible)
@@ -240,6 +255,7 @@ class DecisionStream(ScrollView, can_focus=True):
         """Click moves the cursor; a click on the cursor row opens its details."""
         if event.y < 1:
             return
+        self.flush()
         index = int(self.scroll_y) + event.y - 1
         if not 0 <= index < len(self._visible):
             return
@@ -264,8 +280,7 @@ class DecisionStream(ScrollView, can_focus=True):
                 str(d.get("tool") or ""),
                 str(d.get("resource") or ""),
                 effect_label(str(decision.get("effect", ""))),
-                str(decision.get("rule") or ("default deny"
-                                              if decision.get("effect") == "deny" else "")),
+                str(decision.get("rule") or _NO_RULE.get(str(decision.get("reason")), "")),
                 marker,
             )
             self._cells[event.seq] = cells
