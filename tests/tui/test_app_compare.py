@@ -9,6 +9,7 @@ from textual.pilot import Pilot
 
 from tui.app import make_app
 from tui.screens.compare import CompareScreen
+from tui.screens.picker import PickerScreen
 from tui.widgets.decision_diff import DecisionDiff
 from tui.widgets.line_chart import LineChart
 from tui.widgets.metrics_table import MetricsTable
@@ -66,3 +67,33 @@ async def test_compare_keeps_the_runs_in_lock_step_and_pauses_them_together() ->
         assert times[0] == times[1]
         await pilot.press("space")
         await wait_for(pilot, lambda: all(sim.now > 3 * 3600.0 for sim in screen.sims))
+
+
+async def test_step_and_speed_keys_drive_both_runs_together() -> None:
+    app = make_app(SCENARIO, compare=PROFILES, speed=600, autoplay=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
+                       and len(app.screen.sims) == 2)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        await pilot.pause(0.2)
+        assert [sim.now for sim in screen.sims] == [0.0, 0.0]
+        await pilot.press(".")
+        await wait_for(pilot, lambda: screen.sims[0].now > 0 and screen.playback.inflight == 0)
+        stepped = [sim.now for sim in screen.sims]
+        assert stepped[0] == stepped[1] and screen.playback.paused
+        await pilot.press("+")
+        assert screen.playback.speed == 1200
+        await pilot.press("-", "-")
+        assert screen.playback.speed == 300
+        assert screen.query_one(RunHeader).speed == 300
+
+
+async def test_escape_on_a_first_compare_opens_the_picker() -> None:
+    app = make_app(SCENARIO, compare=PROFILES, autoplay=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running)

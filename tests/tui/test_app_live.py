@@ -317,6 +317,33 @@ async def test_every_key_is_in_the_footer_at_80x24_and_in_the_command_palette() 
         assert {b.description for b in bindings} <= palette
 
 
+async def test_escape_cancels_a_response_dialog_and_playing_resumes() -> None:
+    app = make_app(SCENARIO, speed=600)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen.now > 0)
+        screen = live(app)
+        for key, dialog in (("r", RevokeDialog), ("x", QuarantineDialog), ("i", InjectDialog)):
+            await pilot.press(key)
+            await wait_for(pilot, lambda d=dialog: isinstance(app.screen, d))
+            assert screen.playback.paused, key
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is screen)
+            assert not screen.playback.paused, key
+        assert not screen.incidents or all(
+            e.data["id"] == "ticket-injection" for e in screen.incidents.values())
+
+
+async def test_tighten_without_shadow_rules_says_so_and_opens_nothing() -> None:
+    app = make_app(SCENARIO, autoplay=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
+        screen = live(app)
+        await pilot.press("t")
+        await pilot.pause(0.1)
+        assert app.screen is screen
+        assert any("no shadow rules" in str(n.message) for n in app._notifications)
+
+
 async def test_the_end_of_a_run_shows_the_debrief_against_the_baseline() -> None:
     app = make_app(SCENARIO, speed=float("inf"))
     async with app.run_test(size=(120, 40)) as pilot:
@@ -331,3 +358,8 @@ async def test_the_end_of_a_run_shows_the_debrief_against_the_baseline() -> None
         assert debrief.result is not None and debrief.baseline is not None
         assert (debrief.result["blast_radius"]["records"]
                 < debrief.baseline["blast_radius"]["records"])
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        assert app.screen.profiles == ["static-rbac", "jit-context"]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen.done)
