@@ -1,4 +1,4 @@
-"""Tamper-evident decision log: hash-chained JSON Lines, signed checkpoints, verifier and query.
+r"""Tamper-evident decision log: hash-chained JSON Lines, signed checkpoints, verifier and query.
 
 File format (one JSON object per line, UTF-8, each line ends with a newline):
 
@@ -15,11 +15,40 @@ File format (one JSON object per line, UTF-8, each line ends with a newline):
   ``sig`` is the unpadded base64url Ed25519 signature over the canonical encoding of the
   ``checkpoint`` object; it covers the seq and hash of the last record, hence the whole chain.
 
-``hash`` is the SHA-256 hex digest of the canonical JSON encoding of the line without its
-``hash`` member: sorted keys, ``separators=(",", ":")``, ``ensure_ascii=False``, no NaN, UTF-8.
-The writer emits exactly that encoding with ``,"hash":"<hex>"}`` spliced over its closing brace,
-so the digest is also ``sha256(line[: line.rindex(',"hash":"')] + "}")`` -- a verifier in any
-language can check it without re-encoding.
+``hash`` is the SHA-256 hex digest of the canonical encoding (below) of the line without its
+``hash`` member. The writer emits exactly that encoding with ``,"hash":"<hex>"}`` spliced over
+its closing brace, so the digest is also ``sha256(line[: line.rindex(',"hash":"')] + "}")`` -- a
+verifier in any language can check it without re-encoding.
+
+Canonical encoding (format version 1; :func:`canonical_bytes`). It is byte for byte what
+``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+allow_nan=False).encode("utf-8")`` writes for JSON data, with one rule stricter:
+
+* **Objects**: ``{`` members ``}`` without whitespace, ``"key":value`` joined by ``,``; members
+  sorted by key in code point order (which is also UTF-8 byte order). Keys must be strings.
+* **Arrays**: ``[`` values joined by ``,`` ``]``.
+* **Strings**: UTF-8. ``"`` and ``\`` are escaped with a backslash; U+0008, U+0009, U+000A,
+  U+000C and U+000D as ``\b \t \n \f \r``; the other characters below U+0020 as
+  ``\u00xx`` (lowercase hex); every other character, U+007F, U+2028 and U+2029 included, as
+  itself. A lone surrogate cannot be UTF-8: refused.
+* **Integers**: decimal, ``-`` for negatives, any size (up to Python's 4,300-digit limit).
+  ``true`` and ``false`` are booleans, never 1 and 0; ``null`` is None.
+* **Floats**: Python's ``repr``: the shortest digits that round-trip. For 1e-4 <= abs(x) < 1e16
+  positional with at least one digit after the point (``0.0001``, ``2.5``, ``1e15`` as
+  ``1000000000000000.0``); otherwise a mantissa and an exponent of at least two digits with its
+  sign (``1e-05``, ``2.5e-07``, ``1e+16``, ``5e-324``). ``-0.0`` keeps its sign. NaN and the
+  infinities are refused.
+* **Python values accepted**: dict (str keys), list, tuple, str, int, float (subclasses of these
+  encode as their base value; an ``IntEnum`` as its number, a ``StrEnum`` as its string), bool
+  and None. Anything else (sets, bytes, datetimes, plain enums, UUIDs, cycles) is refused.
+
+orjson is a fast path, not the definition: it is used only for values built from exactly those
+types whose floats lie where orjson writes them as ``repr`` does (see :func:`_orjson_safe`);
+anything else (tiny or huge floats, big integers, subclasses, surrogates, deep nesting) takes
+the standard library's encoder. Both produce the bytes above, which the tests check; version 1
+logs written before orjson was adopted are the same bytes, so the format version stays 1. The
+verifier hashes a record's raw bytes and re-encodes only the header, checkpoints and lines it
+must classify, with the same function.
 
 Why Ed25519 rather than ECDSA P-256: its signatures are deterministic, so a run with the same
 seed and the same records produces a byte-identical log (the project's determinism rule); it
@@ -47,6 +76,7 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -109,31 +139,101 @@ _C_ENCODER = (
 _PY_ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 )
+_SCALARS = frozenset({str, int, bool, type(None)})
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS
 
 
-def _encode(value: object) -> str:
+def _string_keys(value: object) -> None:
+    """Refuse a non-string key anywhere (the stdlib encoder would write ``1`` as ``"1"``)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"object keys must be strings, not {type(key).__name__}")
+            _string_keys(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _string_keys(item)
+
+
+def _reference_bytes(value: object) -> bytes:
+    """The canonical encoding by the standard library: the definition, for any accepted value."""
+    _string_keys(value)
     if _C_ENCODER is not None:
-        return "".join(_C_ENCODER(value, 0))
-    return _PY_ENCODER.encode(value)  # pragma: no cover - CPython ships the C encoder
+        text = "".join(_C_ENCODER(value, 0))
+    else:  # pragma: no cover - CPython ships the C encoder
+        text = _PY_ENCODER.encode(value)
+    return text.encode("utf-8")
 
 
-def canonical_json(value: object) -> str:
-    """Encode a JSON-compatible value canonically (the encoding the log hashes and signs).
+def _orjson_safe(value: object) -> bool:
+    """Whether orjson writes ``value`` exactly as the canonical form does.
 
-    Sorted keys, no whitespace, UTF-8 characters kept as they are, NaN and infinities refused.
+    True when the value is built from dicts, lists, tuples, str, int, bool and None of exactly
+    those types and floats with 1e-4 <= abs(x) < 1e16 or 0.0: there orjson and ``repr`` both write
+    the shortest round-trip digits positionally. Outside that range orjson writes ``1e-7``
+    where ``repr`` writes ``1e-07``, and it writes NaN and infinities as ``null`` instead of
+    refusing them; it would also accept plain enums and UUIDs. Integers beyond 64 bits, non-string
+    keys and lone surrogates make orjson raise, which sends the value to the reference encoder.
+    """
+    kind = type(value)
+    if kind is dict:
+        items: Any = value.values()  # type: ignore[attr-defined]
+    elif kind is list or kind is tuple:
+        items = value
+    elif kind is float:
+        return 1e-4 <= abs(value) < 1e16 or value == 0.0  # type: ignore[arg-type]
+    else:
+        return kind in _SCALARS
+    scalars = _SCALARS
+    for item in items:
+        kind = type(item)
+        if kind in scalars:
+            continue
+        if kind is float:
+            if not (1e-4 <= abs(item) < 1e16 or item == 0.0):
+                return False
+        elif kind is dict or kind is list or kind is tuple:
+            if not _orjson_safe(item):
+                return False
+        else:
+            return False
+    return True
+
+
+def canonical_bytes(value: object) -> bytes:
+    """Encode a JSON-compatible value in the log's canonical form (see the module docstring).
+
+    The writer hashes and signs these bytes and the verifier re-encodes with this function, so
+    the two cannot disagree. A pure function: equal JSON values give equal bytes (dict order,
+    list or tuple, and which encoder ran make no difference).
 
     Raises:
-        AuditError: when the value is not JSON-compatible (or is cyclic).
+        AuditError: when the value is not JSON-compatible (NaN, infinity, a non-string key, a
+            lone surrogate, a set, a cycle, ...).
     """
     try:
-        return _encode(value)
+        if _orjson_safe(value):
+            try:
+                return orjson.dumps(value, option=_ORJSON_OPTIONS)
+            except TypeError:
+                pass  # big integer, lone surrogate, nesting deeper than orjson's 254 levels
+        return _reference_bytes(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise AuditError(f"not JSON-compatible: {exc}") from None
 
 
+def canonical_json(value: object) -> str:
+    """The canonical encoding (:func:`canonical_bytes`) as text.
+
+    Raises:
+        AuditError: when the value is not JSON-compatible (or is cyclic).
+    """
+    return canonical_bytes(value).decode("utf-8")
+
+
 def _chained_line(body: Mapping[str, Any]) -> tuple[bytes, str]:
     """Return the line (with newline) and the hash for a body that has seq and prev."""
-    data = canonical_json(body).encode()
+    data = canonical_bytes(body)
     digest = hashlib.sha256(data).hexdigest()
     return data[:-1] + _HASH_MARK + digest.encode() + b'"}\n', digest
 
@@ -171,7 +271,7 @@ def public_jwk(key: Ed25519PublicKey) -> dict[str, str]:
 
 def key_id(key: Ed25519PublicKey) -> str:
     """The key's id: its RFC 7638 JWK thumbprint (SHA-256, base64url)."""
-    return _b64url(hashlib.sha256(canonical_json(public_jwk(key)).encode()).digest())
+    return _b64url(hashlib.sha256(canonical_bytes(public_jwk(key))).digest())
 
 
 def _public_key_from_jwk(jwk: object) -> Ed25519PublicKey | None:
@@ -376,9 +476,9 @@ class AuditWriter:
             raise AuditError(f"record uses field name(s) reserved by the audit log: {clash}")
         seq = self._seq + 1
         try:
-            data = _encode({**record, "seq": seq, "prev": self._prev}).encode()
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise AuditError(f"record {seq} is not JSON-compatible: {exc}") from None
+            data = canonical_bytes({**record, "seq": seq, "prev": self._prev})
+        except AuditError as exc:
+            raise AuditError(f"record {seq} is {exc}") from None
         digest = hashlib.sha256(data).hexdigest()
         self._write(out, data[:-1] + _HASH_MARK + digest.encode() + b'"}\n')
         self._seq = seq
@@ -414,7 +514,7 @@ class AuditWriter:
             "run": self.run_id,
             "seq": self._seq,
         }
-        message = canonical_json(body).encode()
+        message = canonical_bytes(body)
         sig = _b64url(self._key.sign(message)).encode()
         self._write(self._file, _CHECKPOINT_START + message + b',"sig":"' + sig + b'"}\n')
         self._sync()
@@ -975,7 +1075,7 @@ class _Verifier:
             return self._fail(Problem.MALFORMED, n, None, f"line {n} is not a valid checkpoint")
         assert isinstance(body, dict) and isinstance(sig, str)
         try:
-            canonical = canonical_json(obj).encode() + b"\n"
+            canonical = canonical_bytes(obj) + b"\n"
         except AuditError:
             canonical = b""
         if canonical != line.raw:
@@ -987,7 +1087,7 @@ class _Verifier:
         try:
             if _B64_SIG.fullmatch(sig) is None or _b64url(_b64url_decode(sig)) != sig:
                 raise InvalidSignature
-            self.key.verify(_b64url_decode(sig), canonical_json(body).encode())
+            self.key.verify(_b64url_decode(sig), canonical_bytes(body))
         except (InvalidSignature, ValueError, binascii.Error):
             return self._fail(
                 Problem.BAD_SIGNATURE,
