@@ -19,7 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.audit import AuditWriter, canonical_json, derive_signing_key, verify_log
+from engine.audit import (
+    AuditWriter,
+    _orjson_safe,
+    _reference_bytes,
+    canonical_bytes,
+    derive_signing_key,
+    verify_log,
+)
 
 WRITE_TARGET = 100_000.0
 VERIFY_TARGET = 200_000.0
@@ -28,7 +35,12 @@ TOOLS = ("crm.read", "crm.export", "email.send", "repo.push", "deploy.run", "ref
 
 
 def make_records(n: int) -> list[dict[str, Any]]:
-    """N distinct decision records shaped like the simulator's (15 fields, nested decision)."""
+    """N distinct decision records shaped like the simulator's (17 fields, nested decision).
+
+    Like ``sim.runner``'s: the chain is a tuple, most records have no incident (None), times
+    are floats. One record in 500 carries a float below 1e-4 (written as ``1e-05``), which the
+    orjson fast path hands to the standard library encoder.
+    """
     out = []
     for i in range(n):
         agent = AGENTS[i % len(AGENTS)]
@@ -36,9 +48,9 @@ def make_records(n: int) -> list[dict[str, Any]]:
         out.append(
             {
                 "event": i * 3 + 1,
-                "time": round(i * 0.731, 3),
+                "time": round(i * 0.731, 3) if i % 500 else i * 1e-9,
                 "agent": f"spiffe://acme.example/agent/{agent}",
-                "chain": [f"spiffe://acme.example/agent/{a}" for a in AGENTS[: 1 + i % 3]],
+                "chain": tuple(f"spiffe://acme.example/agent/{a}" for a in AGENTS[: 1 + i % 3]),
                 "task": f"task-{i // 7:06d}",
                 "tool": TOOLS[i % len(TOOLS)],
                 "resource": f"crm/customers/{i % 5000}",
@@ -59,6 +71,8 @@ def make_records(n: int) -> list[dict[str, Any]]:
                 "destination": "internal" if i % 5 else "external",
                 "session": f"s-{i % 97}",
                 "outcome": "executed" if i % 4 != 2 else "blocked",
+                "incident": None if i % 50 else "prompt-injection",
+                "attacker": i % 50 == 0,
             }
         )
     return out
@@ -106,7 +120,13 @@ def write_plain(path: Path, records: list[dict[str, Any]]) -> None:
 def encode_only(records: list[dict[str, Any]]) -> None:
     """The floor for any writer of this format: the canonical encoding alone."""
     for rec in records:
-        canonical_json(rec)
+        canonical_bytes(rec)
+
+
+def encode_stdlib(records: list[dict[str, Any]]) -> None:
+    """The canonical encoding by the standard library alone (the encoder before orjson)."""
+    for rec in records:
+        _reference_bytes(rec)
 
 
 def read_plain(path: Path) -> None:
@@ -145,6 +165,7 @@ def main() -> None:
         t_write = median_seconds(lambda: write_audit(log, records), args.repeats, "write")
         t_plain_w = median_seconds(lambda: write_plain(plain, records), args.repeats)
         t_encode = median_seconds(lambda: encode_only(records), args.repeats)
+        t_stdlib = median_seconds(lambda: encode_stdlib(records), args.repeats)
         report = verify_log(log)
         assert report.ok and report.records == n, report
         t_verify = median_seconds(lambda: verify_log(log), args.repeats, "verify")
@@ -173,8 +194,13 @@ def main() -> None:
         f"(audit write costs {t_write / t_plain_w:.2f}x)"
     )
     print(
-        f"  canonical_json alone      {n / t_encode:>10,.0f} records/s   "
+        f"  canonical_bytes alone     {n / t_encode:>10,.0f} records/s   "
         f"(audit write costs {t_write / t_encode:.2f}x)"
+    )
+    print(
+        f"  stdlib canonical encoder  {n / t_stdlib:>10,.0f} records/s   "
+        f"(canonical_bytes is {t_stdlib / t_encode:.2f}x faster; orjson fast path taken by "
+        f"{sum(map(_orjson_safe, records)) / n:.1%} of records)"
     )
     print(
         f"  plain json.loads per line {n / t_plain_r:>10,.0f} records/s   "
