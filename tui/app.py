@@ -80,10 +80,7 @@ class AgentrangeApp(App[int]):
 
     def on_mount(self) -> None:
         """Open the picker, a comparison or the live run, as the factory was told."""
-        # Everything alive now (modules, styles, the scenario) lives as long as the app: keep
-        # it out of the cyclic collector, whose full passes would otherwise stall frames.
-        gc.collect()
-        gc.freeze()
+        self.settle_memory()
         scenario = self.start_scenario
         if self.start_pick or scenario is None:
             self.open_picker()
@@ -92,6 +89,16 @@ class AgentrangeApp(App[int]):
         else:
             self.open_live(scenario, self.start_profile or scenario.default_profile_id,
                            replace=True)
+
+    def settle_memory(self) -> None:
+        """Keep what is alive now out of the cyclic garbage collector's full passes.
+
+        Modules, styles, the scenario and a new run's simulation live as long as the screen
+        or the app; a full collection walks all of them and stalls a frame for tens of
+        milliseconds each time. Called at start-up and when a run's screen has built it.
+        """
+        gc.collect()
+        gc.freeze()
 
     def on_unmount(self) -> None:
         """Hand the frozen objects back to the collector (tests build many apps)."""

@@ -51,7 +51,7 @@ async def test_compare_runs_both_profiles_to_the_end_and_shows_both() -> None:
 
 
 async def test_compare_keeps_the_runs_in_lock_step_and_pauses_them_together() -> None:
-    app = make_app(SCENARIO, compare=PROFILES, speed=3600, pause_at=3 * 3600.0)
+    app = make_app(SCENARIO, compare=PROFILES, speed=float("inf"), pause_at=3 * 3600.0)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
                        and app.screen.playback.paused and app.screen.now == 3 * 3600.0

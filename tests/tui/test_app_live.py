@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import math
 from collections.abc import Callable
 
 from rich.console import Console
@@ -25,6 +26,8 @@ from tui.widgets.run_header import RunHeader
 
 SCENARIO = "support-pii-injection"
 INCIDENT_AT = 2 * 3600.0
+FAST = math.inf
+"""As fast as the UI keeps up: tests that pause at a fixed time need not wait for it."""
 
 
 async def wait_for(pilot: Pilot[int], predicate: Callable[[], bool],
@@ -118,7 +121,7 @@ async def test_plus_and_minus_change_the_speed() -> None:
 
 
 async def test_filter_shows_only_matching_decisions() -> None:
-    app = make_app(SCENARIO, speed=3600, pause_at=INCIDENT_AT + 600)
+    app = make_app(SCENARIO, speed=FAST, pause_at=INCIDENT_AT + 600)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await paused_at(pilot, app, INCIDENT_AT + 600)
         stream = screen.query_one(DecisionStream)
@@ -134,7 +137,7 @@ async def test_filter_shows_only_matching_decisions() -> None:
 
 
 async def test_a_jumps_to_the_next_alert_and_the_decision_behind_it() -> None:
-    app = make_app(SCENARIO, speed=3600, pause_at=INCIDENT_AT + 600)
+    app = make_app(SCENARIO, speed=FAST, pause_at=INCIDENT_AT + 600)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await paused_at(pilot, app, INCIDENT_AT + 600)
         alerts = screen.query_one(AlertList)
@@ -150,7 +153,7 @@ async def test_a_jumps_to_the_next_alert_and_the_decision_behind_it() -> None:
 
 
 async def test_enter_opens_the_decision_detail_with_the_deciding_rule() -> None:
-    app = make_app(SCENARIO, speed=3600, pause_at=INCIDENT_AT + 600)
+    app = make_app(SCENARIO, speed=FAST, pause_at=INCIDENT_AT + 600)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await paused_at(pilot, app, INCIDENT_AT + 600)
         stream = screen.query_one(DecisionStream)
@@ -171,7 +174,7 @@ async def test_enter_opens_the_decision_detail_with_the_deciding_rule() -> None:
 
 
 async def test_clicking_a_row_selects_it_and_clicking_again_opens_it() -> None:
-    app = make_app(SCENARIO, speed=3600, pause_at=3600)
+    app = make_app(SCENARIO, speed=FAST, pause_at=3600)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await paused_at(pilot, app, 3600)
         stream = screen.query_one(DecisionStream)
@@ -218,7 +221,7 @@ async def test_revoke_ends_the_token_in_the_simulation() -> None:
 
 
 async def test_quarantine_marks_the_agent_and_it_starts_nothing_more() -> None:
-    app = make_app(SCENARIO, speed=3600, pause_at=1800)
+    app = make_app(SCENARIO, speed=FAST, pause_at=1800)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await paused_at(pilot, app, 1800)
         await pilot.press("x")
@@ -242,7 +245,7 @@ async def test_quarantine_marks_the_agent_and_it_starts_nothing_more() -> None:
 
 
 async def test_inject_starts_the_chosen_incident_on_the_chosen_agent() -> None:
-    app = make_app(SCENARIO, speed=3600, pause_at=1800)
+    app = make_app(SCENARIO, speed=FAST, pause_at=1800)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await paused_at(pilot, app, 1800)
         await pilot.press("i")

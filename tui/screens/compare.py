@@ -117,6 +117,7 @@ class CompareScreen(Screen[None]):
         header.paused = self.playback.paused
         self.sims = [self.agentrange.new_simulation(self.scenario, p, self.seed, sink)
                      for p, sink in zip(self.profiles, self.sinks, strict=True)]
+        self.agentrange.settle_memory()
         self.driver = Driver(self.sims, self.sinks, self.playback, end=self.scenario.duration,
                              observe=observe_result,
                              grid=max(1.0, self.scenario.duration / CHART_POINTS))

@@ -156,6 +156,7 @@ class LiveScreen(Screen[None]):
         # A single run shows no diff, so it need not remember every decision's key.
         self.sim = self.agentrange.new_simulation(self.scenario, self.profile_id, self.seed,
                                                   self.sink, record_decisions=False)
+        self.agentrange.settle_memory()
         self.driver = Driver([self.sim], [self.sink], self.playback,
                              end=self.scenario.duration, observe=self.agentrange.observe)
         self._play()
