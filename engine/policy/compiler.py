@@ -3,7 +3,8 @@
 Stages: read the YAML (safe, with positions) → validate into :class:`PolicyDocument` →
 check against the scenario (attribute paths, operator/type compatibility, the tools, roles,
 agents, actions, resources and data classes targets name, owners) → compile targets into
-matchers, conditions into closures, and index rules by tool. Deciding never touches YAML
+matchers, conditions into closures and generated checks, and index rules by facet
+(bitmasks per agent, tool, action, resource and data class). Deciding never touches YAML
 or pydantic again.
 """
 

@@ -13,15 +13,17 @@ executing it changes nothing. Sessions and chains whose task runs finished are d
 :meth:`PolicyEngine.end_session` / :meth:`PolicyEngine.end_chain`; agent- and task-scoped
 state is bounded by the number of agents and tasks, and windows are pruned on access.
 
-Speed: rules are indexed by tool and agent, and the candidate rules for a (principal,
-action, tool, resource) combination are computed once (found by identity for the read-only
-views the request helpers build). The stateless part of a decision is memoised per candidate
-set, keyed by the values of every attribute the candidates read — numbers are reduced to
-their position among the thresholds the conditions compare them with, which decides every
-comparison equally. A memo hit costs one generated function (read, classify, look up); a
-miss runs generated straight-line evaluation. Decisions share their explanation and carry
-their own attribute values, so failed conditions report each request's actual values, and
-requests with identical values share one frozen Decision.
+Speed: each rule's condition is generated straight-line code once, when the policy is
+compiled (:mod:`engine.policy.codegen`), and candidate rules are found by ANDing per-facet
+rule bitmasks (agents, tools, actions, resources, data classes); the candidate rules for a
+(principal, action, tool, resource) combination are computed once (found by identity for the
+read-only views the request helpers build). The stateless part of a decision is memoised
+per candidate set, keyed by the values of every attribute the candidates read — numbers are
+reduced to their position among the thresholds the conditions compare them with, which
+decides every comparison equally. A memo hit costs one generated function (read, classify,
+look up); a miss calls the candidates' generated checks in document order. Decisions share
+their explanation and carry their own attribute values, so failed conditions report each
+request's actual values, and requests with identical values share one frozen Decision.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from types import MappingProxyType
+from types import CodeType, MappingProxyType
 from typing import Any
 
 from engine.policy.codegen import compiled, read_lines, rule_check
@@ -660,20 +662,43 @@ def _probe_function(shared: _Shared, legal_owner: str | None, miss: MissFn
     """
     atoms = [a for r in shared.rules if r.cond is not None for a in r.cond.atoms]
     paths = list(dict.fromkeys(a.path for a in atoms))
-    env: dict[str, Any] = {"bucket": _bucket, "Mapping": Mapping, "memo_get": shared.memo.get,
-                           "MAX_VARIANTS": MAX_VARIANTS,
+    specs = [_bucket_spec([a for a in atoms if a.path == path]) for path in paths]
+    shape = tuple((path, spec is None) for path, spec in zip(paths, specs, strict=True))
+    found = _PROBES.get(shape)
+    if found is None:
+        if len(_PROBES) >= MAX_SHAPES:
+            _PROBES.clear()
+        found = _PROBES[shape] = _probe_code(shape)
+    code, constants = found
+    env: dict[str, Any] = {**constants, "bucket": _bucket, "Mapping": Mapping,
+                           "memo_get": shared.memo.get, "MAX_VARIANTS": MAX_VARIANTS,
                            "miss": miss, "shared": shared, "make": _make, "LEGAL": _LEGAL,
                            "legal_owner": legal_owner}
+    for i, spec in enumerate(specs):
+        if spec is not None:
+            env[f"T{i}"], env[f"S{i}"], env[f"C{i}"] = spec[0], spec[1], {}
+    exec(code, env)
+    fn: ProbeFn = env["probe"]
+    return fn, paths
+
+
+_PROBES: dict[tuple[tuple[str, bool], ...], tuple[CodeType, dict[str, Any]]] = {}
+_EVALUATORS: dict[tuple[bool, ...], CodeType] = {}
+MAX_SHAPES = 4096
+"""Probe and evaluator shapes kept compiled (the source of each is built once per shape)."""
+
+
+def _probe_code(shape: tuple[tuple[str, bool], ...]) -> tuple[CodeType, dict[str, Any]]:
+    """The probe's code for paths read in this order, each bucketed or not; its constants."""
+    constants: dict[str, Any] = {}
     lines = ["def probe(req, cv):"]
-    for i, path in enumerate(paths):
-        lines += read_lines(i, path, env)
-        spec = _bucket_spec([a for a in atoms if a.path == path])
-        if spec is None:
+    for i, (path, plain) in enumerate(shape):
+        lines += read_lines(i, path, constants)
+        if plain:
             lines.append(f"    k{i} = v{i} if type(v{i}) is str else (type(v{i}), v{i})")
         else:
             # A number's class: how many thresholds lie below it, and whether it equals one.
             # Classes of numbers seen are cached (bool is excluded: True == 1 as a key).
-            env[f"T{i}"], env[f"S{i}"], env[f"C{i}"] = spec[0], spec[1], {}
             lines += [
                 f"    t = type(v{i})",
                 "    if t is int or t is float:",
@@ -683,8 +708,8 @@ def _probe_function(shared: _Shared, legal_owner: str | None, miss: MissFn
                 "    else:",
                 f"        k{i} = (t, v{i})",
             ]
-    keys = "".join(f"k{i}, " for i in range(len(paths)))
-    values = "".join(f"v{i}, " for i in range(len(paths)))
+    keys = "".join(f"k{i}, " for i in range(len(shape)))
+    values = "".join(f"v{i}, " for i in range(len(shape)))
     lines += [
         f"    mkey = ({keys})",
         "    try:",
@@ -716,9 +741,7 @@ def _probe_function(shared: _Shared, legal_owner: str | None, miss: MissFn
         "    decision = variants[values] = make(core, values, owner)",
         "    return decision",
     ]
-    exec(compiled("\n".join(lines)), env)
-    fn: ProbeFn = env["probe"]
-    return fn, paths
+    return compiled("\n".join(lines)), constants
 
 
 EvalFn = Callable[[Request, Mapping[str, Any]], tuple[
@@ -738,27 +761,51 @@ def _evaluator(rules: tuple[CompiledRule, ...], index: Mapping[str, int]) -> Eva
     them together (the text depends on the rules' shapes alone, so it compiles rarely).
     """
     env: dict[str, Any] = {"EvalError": EvalError}
-    lines = ["def evaluate(req, cv):",
-             "    matched = []; shadow = []; failed = []; errors = []; errored = []"]
     for k, rule in enumerate(rules):
         check, failures = rule.check, rule.failures
         if rule.cond is not None and check is None:  # built without the compiler
             check, failures = rule_check(rule.cond)
-        env[f"R{k}"] = rule
-        on_match = f"matched.append(R{k})"
+        names = _names(k)
+        env[names[0]] = rule
         if rule.shadow:
-            env[f"SH{k}"] = ShadowMatch(rule.id, rule.effect)
-            on_match = f"shadow.append(SH{k})"
-        # A rule without a condition calls a check that always holds: the text then depends
-        # only on the number of rules and which are shadow, so it compiles once per shape.
-        env[f"C{k}"], env[f"E{k}"] = check or _holds, f"rule {rule.id} skipped: "
-        env[f"F{k}"] = tuple((rule.id, text, path, index[path]) for text, path in failures)
+            env[names[4]] = ShadowMatch(rule.id, rule.effect)
+        # A rule without a condition calls a check that always holds, so the text depends
+        # only on the number of rules and which are shadow: built once per shape.
+        env[names[1]], env[names[2]] = check or _holds, f"rule {rule.id} skipped: "
+        env[names[3]] = tuple([(rule.id, text, path, index[path]) for text, path in failures])
+    shape = tuple(rule.shadow for rule in rules)
+    code = _EVALUATORS.get(shape)
+    if code is None:
+        if len(_EVALUATORS) >= MAX_SHAPES:
+            _EVALUATORS.clear()
+        code = _EVALUATORS[shape] = _evaluator_code(shape)
+    exec(code, env)
+    fn: EvalFn = env["evaluate"]
+    return fn
+
+
+_NAMES: list[tuple[str, str, str, str, str]] = []
+
+
+def _names(k: int) -> tuple[str, str, str, str, str]:
+    """The env names of candidate ``k``: rule, check, error prefix, failures, shadow match."""
+    while len(_NAMES) <= k:
+        n = len(_NAMES)
+        _NAMES.append((f"R{n}", f"C{n}", f"E{n}", f"F{n}", f"SH{n}"))
+    return _NAMES[k]
+
+
+def _evaluator_code(shadow: tuple[bool, ...]) -> CodeType:
+    lines = ["def evaluate(req, cv):",
+             "    matched = []; shadow = []; failed = []; errors = []; errored = []"]
+    for k, is_shadow in enumerate(shadow):
+        on_match = f"shadow.append(SH{k})" if is_shadow else f"matched.append(R{k})"
         lines += [
             "    try:",
             f"        n = C{k}(req, cv)",
             "    except EvalError as exc:",
             f"        errors.append(E{k} + str(exc))",
-            *([] if rule.shadow else [f"        errored.append(R{k})"]),
+            *([] if is_shadow else [f"        errored.append(R{k})"]),
             "    else:",
             "        if n < 0:",
             f"            {on_match}",
@@ -766,9 +813,7 @@ def _evaluator(rules: tuple[CompiledRule, ...], index: Mapping[str, int]) -> Eva
             f"            failed.append(F{k}[n])",
         ]
     lines.append("    return matched, shadow, failed, errors, errored")
-    exec(compiled("\n".join(lines)), env)
-    fn: EvalFn = env["evaluate"]
-    return fn
+    return compiled("\n".join(lines))
 
 
 def _bucket(thresholds: list[Any], exact: frozenset[Any], cache: dict[Any, Any],
