@@ -269,15 +269,18 @@ async def test_inject_starts_the_chosen_incident_on_the_chosen_agent() -> None:
 
 
 async def test_c_opens_compare_and_escape_comes_back() -> None:
-    app = make_app(SCENARIO, autoplay=False)
+    app = make_app(SCENARIO, speed=600)
     async with app.run_test() as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
         screen = live(app)
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
         assert app.screen.profiles == ["static-rbac", "jit-context"]
+        # The live run waits underneath while the comparison plays.
+        assert screen.playback.paused
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen)
+        assert not screen.playback.paused
 
 
 async def test_s_opens_the_picker_and_escape_resumes_the_run() -> None:

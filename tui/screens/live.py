@@ -106,6 +106,7 @@ class LiveScreen(Screen[None]):
         self.blast: Mapping[str, Any] | None = None
         self._last_refresh = 0.0
         self._last_stream = 0.0
+        self._resume_on_return = False
         self._catalogue: RuleCatalogue | None = None
 
     @property
@@ -354,8 +355,15 @@ class LiveScreen(Screen[None]):
             self.notify("No alerts yet.", timeout=2)
 
     def action_compare(self) -> None:
-        """Run the scenario's profiles side by side."""
+        """Run the scenario's profiles side by side (this run waits, paused, underneath)."""
+        self._resume_on_return = self._pause_for_dialog()
         self.agentrange.open_compare(self.scenario, None, self.seed)
+
+    def on_screen_resume(self) -> None:
+        """Back from the comparison: play on if the run was playing when it opened."""
+        if self._resume_on_return:
+            self._resume_on_return = False
+            self._after_dialog(True)
 
     def action_scenarios(self) -> None:
         """Choose another scenario."""
