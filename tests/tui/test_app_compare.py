@@ -71,7 +71,7 @@ async def test_compare_keeps_the_runs_in_lock_step_and_pauses_them_together() ->
 
 async def test_step_and_speed_keys_drive_both_runs_together() -> None:
     app = make_app(SCENARIO, compare=PROFILES, speed=600, autoplay=False)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
                        and len(app.screen.sims) == 2)
         screen = app.screen

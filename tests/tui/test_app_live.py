@@ -154,7 +154,7 @@ async def test_a_jumps_to_the_next_alert_and_the_decision_behind_it() -> None:
 
 async def test_enter_opens_the_decision_detail_with_the_deciding_rule() -> None:
     app = make_app(SCENARIO, speed=FAST, pause_at=INCIDENT_AT + 600)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         screen = await paused_at(pilot, app, INCIDENT_AT + 600)
         stream = screen.query_one(DecisionStream)
         # Under jit-context the incident's e-mail step needs approval by a named rule.
