@@ -124,6 +124,7 @@ class CompareScreen(Screen[None]):
         chart = self.query_one(LineChart)
         for p in self.profiles:
             chart.add_point(p, 0.0, 0.0)
+        self.add_class("-running")
         table = self.query_one(MetricsTable)
         table.running = True
         table.results = {p: {} for p in self.profiles}
@@ -196,6 +197,7 @@ class CompareScreen(Screen[None]):
     def _show_comparison(self, comparison: Any) -> None:
         results = {p: r.to_dict() for p, r in zip(self.profiles, comparison.results,
                                                    strict=True)}
+        self.remove_class("-running")
         table = self.query_one(MetricsTable)
         table.running = False
         table.results = results
