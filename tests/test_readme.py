@@ -26,3 +26,9 @@ def test_ci_installs_and_tests_exactly_as_the_readme_says() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert install in ci.splitlines()
     assert runner in ci.splitlines()
+
+
+def test_the_first_command_opens_the_dashboard() -> None:
+    # `agentrange` alone is the product's front door (tests/tui/test_app_live.py drives it).
+    run_command, _ = readme_commands()
+    assert run_command.endswith("&& pip install . && agentrange")
