@@ -1242,7 +1242,8 @@ def _print_agreement(out: Callable[[str], None], a: Agreement, s: Agreement,
 def _print_rates(out: Callable[[str], None], r: Report, reps: tuple[int, int, int]) -> None:
     rates = r.rates
     out(f"machine: {os.cpu_count()} cores, Python {platform.python_version()} "
-        f"({platform.python_implementation()}), {platform.machine()}")
+        f"({platform.python_implementation()}), {platform.machine()}, load average "
+        f"{os.getloadavg()[0]:.1f} (a shared machine's figures are lower when it is high)")
     out(f"decisions/s, median of {reps[0]} repeats (cedarpy: {reps[1]}, PyCasbin: {reps[2]}); "
         "every decision kept:")
     rows = (

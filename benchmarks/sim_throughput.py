@@ -213,14 +213,16 @@ def one_run(profile: str, agents: int, calls: int, sink_kind: str,
         sink = JsonlSink(devnull)
     sim = Simulation(scenario, profile, policy=policy, sink=sink, record_decisions=False)
     timers = instrument(sim)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     result = sim.run()
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     if devnull is not None:
         devnull.close()
     decisions = result.metric("decisions.total")
     figures = {"profile": profile, "seconds": elapsed, "calls": decisions,
-               "calls_per_s": decisions / elapsed,
+               "calls_per_s": decisions / elapsed, "cpu_s": cpu,
+               "load_average": os.getloadavg()[0],
                "events": result.metric("events"),
                "allow": result.metric("decisions.allow"),
                "tokens": result.metric("tokens.issued"),
@@ -310,7 +312,12 @@ def report(profile: str, runs: list[dict[str, Any]]) -> None:
           f"{med('events'):,.0f} events, {med('tokens'):,.0f} tokens minted")
     print(f"  wall time            median {seconds:8.2f} s   (runs: "
           f"{', '.join(format(r['seconds'], '.2f') for r in runs)})")
-    print(f"  tool calls/s         median {rate:10,.0f}")
+    # On a shared machine wall time includes waiting for a core: CPU time and the load
+    # average say how much of a slow figure is the machine's.
+    cpu_rate = statistics.median(float(r["calls"]) / float(r["cpu_s"]) for r in runs
+                                 if r.get("cpu_s"))
+    print(f"  tool calls/s         median {rate:10,.0f}   (per CPU-second {cpu_rate:,.0f}; "
+          f"load average {med('load_average'):.1f} on {os.cpu_count()} cores)")
     print(f"  raw simpy events/s   median {simpy_rate:10,.0f}   (tool calls per raw simpy "
           f"event: {rate / simpy_rate:.3f})")
     mint = med("mint_s")
