@@ -98,7 +98,7 @@ def run_command(args: argparse.Namespace) -> int:
         profile = args.profile or scenario.default_profile_id
         audit = None
         if args.audit:
-            audit = _audit_writer(args.audit, args.audit_key, scenario, profile, sim_seed)
+            audit = open_audit_log(args.audit, args.audit_key, scenario, profile, sim_seed)
             stack.callback(audit.close)
         sim = Simulation(scenario, profile, seed=sim_seed, sink=sink, until=until,
                          audit=audit)
@@ -195,8 +195,8 @@ def _open(stack: contextlib.ExitStack, path: str) -> IO[str]:
         raise RunCommandError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
-def _audit_writer(path: str, key_path: str | None, scenario: Scenario, profile: str,
-                  seed: int) -> AuditWriter:
+def open_audit_log(path: str, key_path: str | None, scenario: Scenario, profile: str,
+                   seed: int, *, writer: type[AuditWriter] = AuditWriter) -> AuditWriter:
     """Open a new audit log signed with the given key, or with a fresh one.
 
     The public half is always written next to the log as ``FILE.pub.pem``.
@@ -220,7 +220,7 @@ def _audit_writer(path: str, key_path: str | None, scenario: Scenario, profile: 
     if not scenario.source.startswith("builtin:"):
         # A scenario file, so `agentrange report --audit-log` can find it from anywhere.
         meta["source"] = str(Path(scenario.source).resolve())
-    return AuditWriter(path, key, run_id=f"{scenario.name}/{profile}/{seed}", meta=meta)
+    return writer(path, key, run_id=f"{scenario.name}/{profile}/{seed}", meta=meta)
 
 
 # --- driving with a progress bar -----------------------------------------------------------

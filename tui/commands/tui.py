@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.audit import AuditWriter
 from engine.errors import AgentrangeError
+from engine.model import Scenario
+from sim.events import Sink
+from tui.commands.run import open_audit_log
 
 
 class TerminalError(AgentrangeError):
@@ -49,6 +55,11 @@ def register(sub: Any) -> None:
                    help="simulated seconds per second, e.g. 60 or 600x, or max "
                    "(default: the first incident shows within about 15 seconds)")
     p.add_argument("--paused", action="store_true", help="open paused at time zero")
+    p.add_argument("--audit-log", metavar="FILE.jsonl",
+                   help="write the first run's decisions to a signed audit log (closed, with "
+                        "its final checkpoint, when the dashboard quits)")
+    p.add_argument("--audit-key", metavar="KEY.pem",
+                   help="Ed25519 key that signs the audit log (as for `agentrange run`)")
     p.set_defaults(func=open_dashboard)
 
 
@@ -66,6 +77,9 @@ def open_dashboard(args: argparse.Namespace) -> int:
     scenario = getattr(args, "scenario", None)
     if scenario is None and not pick:
         scenario = DEFAULT_SCENARIO
+    audited = None
+    if getattr(args, "audit_log", None):
+        audited = AuditedSimulation(args.audit_log, getattr(args, "audit_key", None))
     app = make_app(
         scenario=Path(scenario) if scenario and Path(scenario).exists() else scenario,
         profile=getattr(args, "profile", None),
@@ -74,9 +88,62 @@ def open_dashboard(args: argparse.Namespace) -> int:
         speed=getattr(args, "speed", None),
         autoplay=not getattr(args, "paused", False),
         seed=getattr(args, "seed", None),
+        simulation=audited,
     )
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise TerminalError("the dashboard needs an interactive terminal; for a headless "
                             "run use `agentrange run`")
-    app.run()
+    try:
+        app.run()
+    finally:
+        if audited is not None:
+            audited.close()
     return app.return_code or 0
+
+
+class SerialAuditWriter(AuditWriter):
+    """An audit log the simulation worker thread appends to and the main thread closes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lock = threading.Lock()
+
+    def append(self, record: Mapping[str, Any]) -> int:
+        """Append one record (never interleaved with closing)."""
+        with self._lock:
+            return super().append(record)
+
+    def close(self) -> None:
+        """Write the final checkpoint once no append is in flight."""
+        with self._lock:
+            super().close()
+
+
+class AuditedSimulation:
+    """Builds the dashboard's simulations; the first one writes a signed audit log.
+
+    Later runs (a comparison, a scenario from the picker, the debrief's baseline) play
+    unaudited: one log holds one run.
+    """
+
+    def __init__(self, path: str, key_path: str | None) -> None:
+        self.path = path
+        self.key_path = key_path
+        self.writer: AuditWriter | None = None
+
+    def __call__(self, scenario: Scenario, profile: str, seed: int, sink: Sink, *,
+                 record_decisions: bool = True) -> Any:
+        """A real simulation, audited when it is the first."""
+        from sim.runner import Simulation
+
+        audit = None
+        if self.writer is None:
+            audit = self.writer = open_audit_log(self.path, self.key_path, scenario, profile,
+                                                 seed, writer=SerialAuditWriter)
+        return Simulation(scenario, profile, seed=seed, sink=sink,
+                          record_decisions=record_decisions, audit=audit)
+
+    def close(self) -> None:
+        """Close the log with its final signed checkpoint."""
+        if self.writer is not None and not self.writer.closed:
+            self.writer.close()
