@@ -160,9 +160,10 @@ class RunResult:
 
         With ``incident`` the step is one of that incident's (the hijacked or poisoned run,
         or an attacker's replay); without it, a step of a benign run. None when no such
-        request was made.
+        request was made. "First" is by run number: a delegated run counts by its root run's
+        number, then its own.
         """
-        best: tuple[tuple[int, str], DecisionFacts] | None = None
+        best: tuple[tuple[tuple[int, ...], str], DecisionFacts] | None = None
         for (a, t, run, s, inc), facts in self.decisions.items():
             if a == agent and t == task and s == step and inc == incident:
                 order = (_ordinal(run), run)
@@ -171,7 +172,14 @@ class RunResult:
         return None if best is None else best[1]
 
 
-def _ordinal(run: str) -> int:
-    head = run.split("/", 1)[0]
-    digits = head.rsplit("#", 1)[-1]
-    return int(digits) if digits.isdigit() else 0
+def _ordinal(run: str) -> tuple[int, ...]:
+    """The run numbers along a run id (``a/t#3>b/u#1`` → (3, 1)), so runs sort by start."""
+    numbers = []
+    for part in run.split("#")[1:]:
+        digits = ""
+        for ch in part:
+            if not ch.isdigit():
+                break
+            digits += ch
+        numbers.append(int(digits) if digits else 0)
+    return tuple(numbers)

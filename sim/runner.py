@@ -541,6 +541,15 @@ class Simulation:
                     cred = run.cred = renewed
                     if ist is not None:
                         self._hold(ist, cred)
+            if jit and run.own_cred and not attacker and cred.state != "revoked" \
+                    and env.now >= cred.exp and cred.incident is None:
+                # The task outlived its token (a long wait on a delegate, say): a JIT
+                # workload asks its broker again rather than failing the task.
+                fresh = self.wallet.reissue(cred)
+                if fresh is not None:
+                    cred = run.cred = fresh
+                    if ist is not None:
+                        self._hold(ist, cred)
             outcome, request, seq = decide(run, item, number, cred)
             if outcome is _EXECUTED:
                 yield timeout(spec.duration)
@@ -548,6 +557,7 @@ class Simulation:
                 continue
             if outcome is _AWAITING:
                 outcome = yield from self._approval(run, item, number, cred, request, seq)
+                cred = run.cred  # re-issued when it expired during the wait
                 if outcome is _EXECUTED:
                     done += 1
                     continue
@@ -746,6 +756,19 @@ class Simulation:
             else:
                 # The token may have expired or been revoked during the wait.
                 check = self.wallet.verify(cred, spec.tool_id, spec.data_class, run.presenter)
+                if (not check.ok and str(check.reason) == "expired" and self.jit
+                        and run.own_cred and not run.attacker and cred.incident is None):
+                    # A JIT workload asks its broker for a fresh task token, as at the start
+                    # of the task; a revoked one stays revoked.
+                    fresh = self.wallet.reissue(cred)
+                    if fresh is not None:
+                        cred = run.cred = fresh
+                        ist = (self.incidents.get(item.incident) if item.incident is not None
+                               else None)
+                        if ist is not None:
+                            self._hold(ist, cred)
+                        check = self.wallet.verify(cred, spec.tool_id, spec.data_class,
+                                                   run.presenter)
                 if not check.ok:
                     reason = str(check.reason)
                     outcome = (_REVOKED if reason == "revoked" else

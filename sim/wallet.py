@@ -262,6 +262,17 @@ class Wallet:
                             shared_by=cred.holders, renewed_from=cred.jti)
         return cred if renewed is None else renewed
 
+    def reissue(self, cred: Credential) -> Credential | None:
+        """A replacement for a task's own token that expired while its holder waited.
+
+        A workload whose request sat in an approval queue past its token's lifetime asks its
+        broker again, as it would at the start of the task: same holder, scope, task, run and
+        chain, a fresh lifetime. None when the broker refuses (a quarantined agent in the chain).
+        """
+        return self.mint(cred.holder, scope=cred.scope, mode=cred.mode, task=cred.task,
+                         run=cred.run, chain=cred.chain[1:], bind=cred.cnf is not None,
+                         shared_by=cred.holders, renewed_from=cred.jti)
+
     # --- verification ---------------------------------------------------------------------
 
     def verify(self, cred: Credential, tool: str, data_class: str | None,

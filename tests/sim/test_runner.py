@@ -116,12 +116,35 @@ def test_renewal_replaces_a_token_before_it_expires() -> None:
     assert sim.result().metric("tokens.renewed") >= 4
 
 
-def test_jit_runs_longer_than_the_ttl_fail_on_the_expired_token() -> None:
+def test_a_jit_run_that_outlives_its_token_asks_for_a_fresh_one() -> None:
     data = base()
     data["agents"][0]["tasks"][0]["steps"][0]["duration"] = "6m"
     _, events = run(data, "jit")
     second = decisions(events, run="worker/job#1")
-    assert [e.data["outcome"] for e in second] == ["executed", "expired"]
+    assert [e.data["outcome"] for e in second] == ["executed", "executed"]
+    issued = [e for e in kinds(events, "token_issued") if e.data["run"] == "worker/job#1"]
+    first, fresh = issued
+    assert fresh.data["renewed_from"] == first.data["jti"]
+    assert fresh.time == second[1].time == 360.0  # asked for when the next step needs it
+    assert second[0].data["jti"] == first.data["jti"]
+    assert second[1].data["jti"] == fresh.data["jti"]
+    # The expired token itself stays dead: whoever copied it cannot use it.
+    assert first.data["jti"] in {e.data["jti"] for e in kinds(events, "token_expired")}
+
+
+def test_a_stolen_jit_token_is_not_renewed_for_the_thief() -> None:
+    data = base(incidents=[{"id": "theft", "kind": "credential_theft", "at": "1m",
+                            "agent": "worker", "repeat_every": "2m",
+                            "plan": [{"tool": "crm.read", "records": 50}]}])
+    data["agents"][0]["tasks"][0]["steps"][0]["duration"] = "6m"
+    data["profiles"][1]["credentials"]["sender_constrained"] = False  # a bearer token
+    _, events = run(data, "jit")
+    thief = [e for e in decisions(events) if e.data.get("incident") == "theft"]
+    assert thief[0].data["outcome"] == "executed"
+    assert thief[-1].data["outcome"] in ("expired", "revoked")
+    assert thief[-1].time <= 300.0 + 120.0  # dead by the next replay after its 5m TTL
+    assert not [e for e in kinds(events, "token_issued")
+                if e.data["renewed_from"] and e.data["incident"] is not None]
 
 
 APPROVE_MAIL = {"policy": "mail", "rules": [
@@ -169,13 +192,29 @@ def test_an_approval_not_given_in_time_expires_and_fails_the_task() -> None:
     assert sim.result().metric("approvals.expired") == len(resolved)
 
 
-def test_a_token_that_expires_during_the_approval_wait_stops_the_step() -> None:
+def test_a_token_that_expires_during_the_approval_wait_is_reissued() -> None:
     data = mail_task(base(approvers={"count": 1, "service_time": "10m", "expiry": "1h"}))
-    data["approvers"]["count"] = 1
     _sim, events = run(data, "jit", APPROVE_MAIL)
     resolved = kinds(events, "approval_resolved")
     late = [e for e in resolved if e.data["approved"] and e.data["waited"] > 300 - 15]
-    assert late and all(e.data["outcome"] == "expired" for e in late)
+    assert late and all(e.data["outcome"] == "executed" for e in late)
+    renewed = {e.time for e in kinds(events, "token_issued") if e.data["renewed_from"]}
+    assert all(e.time in renewed for e in late)
+
+
+def test_a_token_revoked_during_the_approval_wait_stays_revoked() -> None:
+    data = mail_task(base(approvers={"count": 1, "service_time": "10m", "expiry": "1h"}))
+    s = scenario(data)
+    events: list[Event] = []
+    sim = Simulation(s, "jit", policy=policy(s, APPROVE_MAIL), sink=events.append)
+    sim.step_until(16.0)  # worker/job#1 has asked for approval of its mail
+    assert kinds(events, "approval_requested")
+    sim.quarantine("worker")
+    sim.run()
+    first = next(e for e in kinds(events, "approval_resolved") if e.data["run"] == "worker/job#1")
+    assert first.data["outcome"] != "executed"
+    assert not [e for e in kinds(events, "token_issued")
+                if e.data["renewed_from"] and e.time >= 16.0]
 
 
 def test_default_deny_blocks_the_step_and_fails_the_task() -> None:
