@@ -344,6 +344,20 @@ def ref(id: str) -> FrameworkRef:
     return found
 
 
+def unknown_id_problem(id: str) -> tuple[str, str] | None:
+    """(expected, found) describing why ``id`` is not a framework id; None when it is.
+
+    For loaders that report a bad id at its place in a document.
+    """
+    if is_known(id):
+        return None
+    canonical = normalise(id)
+    close = difflib.get_close_matches(canonical, list(CATALOGUE), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return (f"a framework id such as ASI01, T6, NHI7:2025, LLM06:2025, L6 or GOVERN 2.1{hint}",
+            f"unknown framework id {id!r}")
+
+
 def is_known(id: str) -> bool:
     """Whether the id (in any accepted short form) is in the catalogue."""
     return normalise(id) in CATALOGUE

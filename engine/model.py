@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from engine.durations import DURATION_HELP, parse_duration
+from engine.frameworks import unknown_id_problem
 from engine.spiffe import (
     SpiffeId,
     SpiffeIdError,
@@ -576,6 +577,15 @@ def reference_problems(s: Scenario) -> list[Problem]:
         if value is not None and value not in known:
             problems.append((path, f"the id of a declared {what}", f"unknown {what} {value!r}"))
 
+    def framework_ids(path: tuple[str | int, ...], ids: tuple[str, ...]) -> None:
+        for k, fid in enumerate(ids):
+            problem = unknown_id_problem(fid)
+            if problem is not None:
+                problems.append(((*path, k), *problem))
+
+    framework_ids(("frameworks",), s.frameworks)
+    for i, inc in enumerate(s.incidents):
+        framework_ids(("incidents", i, "frameworks"), inc.frameworks)
     for i, x in enumerate(s.systems):
         need(("systems", i, "owner"), x.owner, owners, "owner")
     for i, r in enumerate(s.resources):

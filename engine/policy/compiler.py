@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import LoadError, LoadErrors
+from engine.frameworks import unknown_id_problem
 from engine.model import Scenario
 from engine.policy.attributes import Getter, attribute_type, getter
 from engine.policy.codegen import RuleCheck, rule_check
@@ -402,6 +403,13 @@ class _Compiler:
         return frozenset(seen)
 
     def _unique_ids(self, rules: tuple[Rule, ...], sequences: tuple[SequenceRule, ...]) -> None:
+        cited = [("rules", i, r.frameworks) for i, r in enumerate(rules)]
+        cited += [("sequences", i, q.frameworks) for i, q in enumerate(sequences)]
+        for section, i, ids in cited:
+            for k, fid in enumerate(ids):
+                problem = unknown_id_problem(fid)
+                if problem is not None:
+                    self.problems.append(((section, i, "frameworks", k), *problem))
         seen: set[str] = set()
         items = [("rules", i, r.id) for i, r in enumerate(rules)]
         items += [("sequences", i, s.id) for i, s in enumerate(sequences)]

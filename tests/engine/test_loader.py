@@ -236,3 +236,28 @@ def test_poisoned_steps_are_numbered_after_the_tasks_own(
     err = load_error(write_scenario(scenario_data))
     assert err.path == "expect[0].decision.step"
     assert "a step number from 1 to 6" in str(err)
+
+
+def test_an_unknown_framework_id_names_its_place_and_a_close_one(
+        scenario_data: dict[str, Any], write_scenario: Callable[[Any], Path]) -> None:
+    scenario_data["frameworks"] = ["ASI01", "NHI7", "ASI-13"]
+    err = load_error(write_scenario(scenario_data))
+    assert err.path == "frameworks[2]"
+    assert "unknown framework id 'ASI-13'" in str(err) and "did you mean" in str(err)
+    scenario_data["frameworks"] = ["ASI01", "nhi7", "GOVERN-2.1", "LLM6", "cross-layer"]
+    assert load_scenario(write_scenario(scenario_data)).frameworks[1] == "nhi7"
+
+
+def test_a_policy_rule_citing_an_unknown_framework_id_fails_validation(
+        scenario_dir: Path) -> None:
+    from engine.loader import load_profile_policies
+
+    policy = scenario_dir / "policies" / "jit-context.yaml"
+    text = policy.read_text()
+    anchor = "  - id: no-pii-export\n"
+    assert anchor in text
+    policy.write_text(text.replace(anchor, anchor + "    frameworks: [LLM02, GOVERN 9.9]\n"))
+    with pytest.raises(LoadError) as info:
+        load_profile_policies(load_scenario(scenario_dir))
+    assert "unknown framework id 'GOVERN 9.9'" in str(info.value)
+    assert ".frameworks[1]" in str(info.value)
