@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from engine.audit import load_public_key, verify_log
-from tests.tui.test_app_live import paused_at
+from tests.tui.pilot_support import paused_at
 from tui.app import make_app
 from tui.commands.tui import AuditedSimulation
 from tui.screens.live import LiveScreen

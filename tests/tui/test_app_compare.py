@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
-from textual.pilot import Pilot
-
+from tests.tui.pilot_support import wait_for
 from tui.app import make_app
 from tui.screens.compare import CompareScreen
 from tui.screens.picker import PickerScreen
@@ -17,15 +13,6 @@ from tui.widgets.run_header import RunHeader
 
 SCENARIO = "support-pii-injection"
 PROFILES = ["static-rbac", "jit-context"]
-
-
-async def wait_for(pilot: Pilot[int], predicate: Callable[[], bool],
-                   timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.02)
 
 
 async def test_compare_runs_both_profiles_to_the_end_and_shows_both() -> None:

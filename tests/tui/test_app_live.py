@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import io
 import math
-from collections.abc import Callable
 
-from rich.console import Console
-from textual.pilot import Pilot
 from textual.widgets import OptionList, Static
 from textual.widgets._footer import FooterKey
 
-from tui.app import AgentrangeApp, make_app
+from tests.tui.pilot_support import live, paused_at, plain, wait_for
+from tui.app import make_app
 from tui.screens.compare import CompareScreen
 from tui.screens.debrief import DebriefScreen
 from tui.screens.detail import DecisionDetailScreen
@@ -28,37 +24,6 @@ SCENARIO = "support-pii-injection"
 INCIDENT_AT = 2 * 3600.0
 FAST = math.inf
 """As fast as the UI keeps up: tests that pause at a fixed time need not wait for it."""
-
-
-async def wait_for(pilot: Pilot[int], predicate: Callable[[], bool],
-                   timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.02)
-
-
-def plain(static: Static) -> str:
-    """The text a Static shows, rendered without styles."""
-    console = Console(width=160, record=True, file=io.StringIO())
-    console.print(static.content)
-    return console.export_text()
-
-
-def live(app: AgentrangeApp) -> LiveScreen:
-    screen = app.screen
-    assert isinstance(screen, LiveScreen), f"expected the live screen, found {screen!r}"
-    return screen
-
-
-async def paused_at(pilot: Pilot[int], app: AgentrangeApp, when: float) -> LiveScreen:
-    """Wait until the live run has paused itself at ``when`` and the UI has caught up."""
-    await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen)
-                   and app.screen.sim is not None and app.screen.sim.now == when
-                   and app.screen.playback.paused and app.screen.playback.inflight == 0
-                   and app.screen.now == when)
-    return live(app)
 
 
 async def test_no_arguments_opens_the_default_scenario_already_playing() -> None:

@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import io
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
-from rich.console import Console
-from textual.pilot import Pilot
 from textual.widgets import OptionList, Static
 
+from tests.tui.pilot_support import plain, wait_for
 from tui.app import make_app
 from tui.screens.live import LiveScreen
 from tui.screens.picker import PickerScreen
-
-
-async def wait_for(pilot: Pilot[int], predicate: Callable[[], bool],
-                   timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.02)
-
-
-def plain(static: Static) -> str:
-    """The text a Static shows, rendered without styles."""
-    console = Console(width=160, record=True, file=io.StringIO())
-    console.print(static.content)
-    return console.export_text()
 
 
 def listed(screen: PickerScreen) -> list[str]:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import math
-from collections.abc import Callable
 from pathlib import Path
-
-from textual.pilot import Pilot
 
 from engine.loader import load_scenario
 from sim.events import Event
+from tests.tui.pilot_support import wait_for
 from tui.app import make_app
 from tui.screens.live import TOKEN_MEMORY, LiveScreen
 from tui.widgets.alert_list import AlertList
@@ -21,15 +18,6 @@ from tui.widgets.decision_stream import DecisionStream
 EVENTS = 100_000
 HOURS = 1500.0
 """Simulated hours of the support scenario that produce well over EVENTS events."""
-
-
-async def wait_for(pilot: Pilot[int], predicate: Callable[[], bool],
-                   timeout: float = 120.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.02)
 
 
 def resident_bytes() -> int:

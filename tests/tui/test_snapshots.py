@@ -6,12 +6,12 @@ Regenerate after an intended change with ``pytest tests/tui/test_snapshots.py
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from textual.pilot import Pilot
 
+from tests.tui.pilot_support import wait_for
 from tui.app import make_app
 from tui.screens.compare import CompareScreen
 from tui.screens.detail import DecisionDetailScreen
@@ -20,15 +20,6 @@ from tui.widgets.decision_stream import DecisionStream
 
 SCENARIO = "support-pii-injection"
 AFTER_INCIDENT = 2 * 3600.0 + 900
-
-
-async def wait_for(pilot: Pilot[Any], predicate: Callable[[], bool],
-                   timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.02)
 
 
 def paused_live(when: float) -> Callable[[Pilot[Any]], Any]:
