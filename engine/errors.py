@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 
+def location(file: str, line: int | None, column: int | None) -> str:
+    """``file:line:column``, as much of it as is known (the form editors and CI jump to)."""
+    parts = [file]
+    if line is not None:
+        parts.append(str(line))
+        if column is not None:
+            parts.append(str(column))
+    return ":".join(parts)
+
 class AgentrangeError(Exception):
     """Base class of every error agentrange raises on purpose."""
 
@@ -40,12 +49,7 @@ class LoadError(AgentrangeError):
     @property
     def where(self) -> str:
         """``file:line:column`` (as much of it as is known)."""
-        parts = [self.file]
-        if self.line is not None:
-            parts.append(str(self.line))
-            if self.column is not None:
-                parts.append(str(self.column))
-        return ":".join(parts)
+        return location(self.file, self.line, self.column)
 
     def render(self) -> str:
         """One readable message: where, the document path, what was found and expected."""

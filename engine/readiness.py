@@ -22,6 +22,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from engine.errors import location
 from engine.loader import (
     load_scenario,
     policy_source,
@@ -111,12 +112,7 @@ class Finding:
     @property
     def where(self) -> str:
         """``file:line:column`` as far as known."""
-        parts = [self.file]
-        if self.line is not None:
-            parts.append(str(self.line))
-            if self.column is not None:
-                parts.append(str(self.column))
-        return ":".join(parts)
+        return location(self.file, self.line, self.column)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible form."""
