@@ -189,6 +189,8 @@ class Simulation:
         self._bulk = self.detector.config.bulk_records
         self._records: dict[int, DecisionRecord] = {}
         self.audit = audit
+        # Decisions held for approval are logged once their fate is known (seq -> facts).
+        self._audit_pending: dict[int, tuple[Any, ...]] = {}
         if audit is not None:
             self.metrics.audit_logged = 0
         self.agents: dict[str, AgentState] = {
@@ -273,7 +275,16 @@ class Simulation:
             if response.trigger == "at":
                 env.process(self._response_at(response))
 
+    def flush_audit(self) -> None:
+        """Log the decisions still waiting for an approver, as awaiting (a run cut short)."""
+        if self.audit is None:
+            return
+        pending, self._audit_pending = self._audit_pending, {}
+        for seq in sorted(pending):
+            self._audit(*pending[seq], outcome=_AWAITING)
+
     def _finish_run(self) -> None:
+        self.flush_audit()
         self._ended = True
         self._emit(EventKind.RUN_ENDED, None, {"time": self.env.now, "events": self._seq + 1,
                                                "decisions": self.metrics.total})
@@ -697,7 +708,12 @@ class Simulation:
         if cred.holder == agent and state.accountable and not cred.shared:
             metrics.attributable += 1
         if self.audit is not None:
-            self._audit(run, spec, number, cred, decision, outcome, incident, seq)
+            facts = (run, spec, number, cred, decision, incident, seq, now, approved,
+                     token_reason)
+            if outcome is _AWAITING:
+                self._audit_pending[seq] = facts
+            else:
+                self._audit(*facts, outcome=outcome)
         ist = self.incidents.get(incident) if incident is not None else None
         if outcome is _EXECUTED:
             if ist is not None:
@@ -778,6 +794,12 @@ class Simulation:
             "approved": result.approved, "waited": result.waited, "expired": result.expired,
             "fatigue_miss": result.fatigue_miss, "outcome": outcome, "decision": seq,
             "incident": item.incident})
+        if self.audit is not None:
+            facts = self._audit_pending.pop(seq, None)
+            if facts is not None:
+                self._audit(*facts, outcome=outcome, approval={
+                    "approved": result.approved, "expired": result.expired,
+                    "waited": result.waited, "resolved": env.now})
         if not item.approved and outcome is not _EXECUTED:
             metrics.oos_stopped += 1
         if outcome is not _EXECUTED:
@@ -794,11 +816,14 @@ class Simulation:
         return _EXECUTED
 
     def _audit(self, run: TaskRun, spec: StepSpec, number: int, cred: Credential,
-               decision: Decision, outcome: Outcome, incident: str | None, seq: int) -> None:
+               decision: Decision, incident: str | None, seq: int, when: float,
+               on_plan: bool, token_reason: str, *, outcome: Outcome,
+               approval: dict[str, Any] | None = None) -> None:
+        """Log one decision with its outcome (for one held for approval, the approval's)."""
         assert self.audit is not None
         owners = run.agent.model.owners
         self.audit.append({
-            "event": seq, "time": self.env.now, "agent": cred.subject,
+            "event": seq, "time": when, "agent": cred.subject,
             "agent_name": run.agent.name, "chain": run.actors, "task": run.task.id,
             "run": run.id, "step": number, "tool": spec.tool_id, "resource": spec.resource,
             "data_class": spec.data_class, "records": spec.records, "jti": cred.jti,
@@ -808,7 +833,8 @@ class Simulation:
                                       else str(decision.envelope)),
                          "owner": decision.owner},
             "owners": owners.model_dump(mode="json"), "outcome": str(outcome),
-            "incident": incident, "attacker": run.attacker,
+            "incident": incident, "attacker": run.attacker, "approved": on_plan,
+            "token_reason": str(token_reason), "approval": approval,
         })
         logged = self.metrics.audit_logged
         self.metrics.audit_logged = (logged or 0) + 1

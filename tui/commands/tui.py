@@ -130,20 +130,25 @@ class AuditedSimulation:
         self.path = path
         self.key_path = key_path
         self.writer: AuditWriter | None = None
+        self.audited: Any = None
 
     def __call__(self, scenario: Scenario, profile: str, seed: int, sink: Sink, *,
                  record_decisions: bool = True) -> Any:
         """A real simulation, audited when it is the first."""
         from sim.runner import Simulation
 
-        audit = None
-        if self.writer is None:
-            audit = self.writer = open_audit_log(self.path, self.key_path, scenario, profile,
-                                                 seed, writer=SerialAuditWriter)
-        return Simulation(scenario, profile, seed=seed, sink=sink,
-                          record_decisions=record_decisions, audit=audit)
+        if self.writer is not None:
+            return Simulation(scenario, profile, seed=seed, sink=sink,
+                              record_decisions=record_decisions)
+        self.writer = open_audit_log(self.path, self.key_path, scenario, profile, seed,
+                                     writer=SerialAuditWriter)
+        self.audited = Simulation(scenario, profile, seed=seed, sink=sink,
+                                  record_decisions=record_decisions, audit=self.writer)
+        return self.audited
 
     def close(self) -> None:
-        """Close the log with its final signed checkpoint."""
+        """Log what still waits for an approver, then close with the final checkpoint."""
         if self.writer is not None and not self.writer.closed:
+            if self.audited is not None:
+                self.audited.flush_audit()
             self.writer.close()
