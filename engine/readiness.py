@@ -15,6 +15,7 @@ as dead), never report a rule that can in fact match.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -455,21 +456,28 @@ def assignments(nodes: Iterable[Node | None]) -> Iterator[dict[str, Any]] | None
     Returns None when there are more than :data:`MAX_ASSIGNMENTS` (the caller then reports
     nothing rather than guess).
     """
-    atoms: dict[str, list[Atom]] = {}
-    for node in nodes:
-        if node is None:
-            continue
-        for atom in node.atoms:
-            if not _is_static(atom.path):
-                atoms.setdefault(atom.path, []).append(atom)
-    paths = sorted(atoms)
-    values = [candidates(atoms[p]) for p in paths]
-    total = 1
-    for v in values:
-        total *= len(v)
-    if total > MAX_ASSIGNMENTS:
+    atoms = (atom for node in nodes if node is not None for atom in node.atoms
+             if not _is_static(atom.path))
+    grid = _value_grid(atoms)
+    if grid is None:
         return None
+    paths, values = grid
     return (dict(zip(paths, combo, strict=True)) for combo in itertools.product(*values))
+
+
+def _value_grid(atoms: Iterable[Atom]) -> tuple[list[str], list[Any]] | None:
+    """The paths the atoms read, sorted, and each path's candidate values.
+
+    None when the grid would hold more than :data:`MAX_ASSIGNMENTS` combinations.
+    """
+    by_path: dict[str, list[Atom]] = {}
+    for atom in atoms:
+        by_path.setdefault(atom.path, []).append(atom)
+    paths = sorted(by_path)
+    values = [candidates(by_path[p]) for p in paths]
+    if math.prod(len(v) for v in values) > MAX_ASSIGNMENTS:
+        return None
+    return paths, values
 
 
 @dataclass(frozen=True)
@@ -999,16 +1007,10 @@ def never_matches(subject: Subject, policy: CompiledPolicy, rule: CompiledRule) 
 
 def _contradictory(node: Node) -> bool:
     """Unsatisfiable even with static attributes free: the conditions exclude each other."""
-    atoms: dict[str, list[Atom]] = {}
-    for atom in node.atoms:
-        atoms.setdefault(atom.path, []).append(atom)
-    paths = sorted(atoms)
-    values = [candidates(atoms[p]) for p in paths]
-    total = 1
-    for v in values:
-        total *= len(v)
-    if total > MAX_ASSIGNMENTS:
+    grid = _value_grid(node.atoms)
+    if grid is None:
         return False
+    paths, values = grid
     for combo in itertools.product(*values):
         spaces: dict[str, Any] = {}
         cv: dict[str, Any] = {}

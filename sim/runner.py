@@ -40,6 +40,7 @@ import simpy
 from engine.audit import AuditWriter
 from engine.blast import Compromise, delegates_of, totals
 from engine.errors import AgentrangeError
+from engine.loader import policy_source
 from engine.model import (
     Agent,
     DelegateStep,
@@ -416,6 +417,25 @@ class Simulation:
         return self.wallet.mint(state.name, scope=scope, mode="jit", task=run.task.id,
                                 run=run.id, chain=run.actors[1:])
 
+    def _reissue_expired(self, run: TaskRun, cred: Credential,
+                         ist: IncidentState | None) -> Credential:
+        """The run's token, or a fresh one when its own JIT task token has expired.
+
+        A workload whose task outlived its token (a long wait on a delegate or an approver)
+        asks its broker again, as at the start of the task. Revoked tokens, attackers' runs
+        and tokens an attacker minted are never renewed.
+        """
+        if not (run.own_cred and not run.attacker and cred.incident is None
+                and cred.state != "revoked" and self.env.now >= cred.exp):
+            return cred
+        fresh = self.wallet.reissue(cred)
+        if fresh is None:
+            return cred
+        run.cred = fresh
+        if ist is not None:
+            self._hold(ist, fresh)
+        return fresh
+
     def _credential_ended(self, cred: Credential, how: str) -> None:
         for ist in self._holding.pop(cred.jti, ()):
             ist.held.discard(cred.jti)
@@ -552,15 +572,8 @@ class Simulation:
                     cred = run.cred = renewed
                     if ist is not None:
                         self._hold(ist, cred)
-            if jit and run.own_cred and not attacker and cred.state != "revoked" \
-                    and env.now >= cred.exp and cred.incident is None:
-                # The task outlived its token (a long wait on a delegate, say): a JIT
-                # workload asks its broker again rather than failing the task.
-                fresh = self.wallet.reissue(cred)
-                if fresh is not None:
-                    cred = run.cred = fresh
-                    if ist is not None:
-                        self._hold(ist, cred)
+            if jit and env.now >= cred.exp:
+                cred = self._reissue_expired(run, cred, ist)
             outcome, request, seq = decide(run, item, number, cred)
             if outcome is _EXECUTED:
                 yield timeout(spec.duration)
@@ -772,17 +785,12 @@ class Simulation:
             else:
                 # The token may have expired or been revoked during the wait.
                 check = self.wallet.verify(cred, spec.tool_id, spec.data_class, run.presenter)
-                if (not check.ok and str(check.reason) == "expired" and self.jit
-                        and run.own_cred and not run.attacker and cred.incident is None):
-                    # A JIT workload asks its broker for a fresh task token, as at the start
-                    # of the task; a revoked one stays revoked.
-                    fresh = self.wallet.reissue(cred)
-                    if fresh is not None:
-                        cred = run.cred = fresh
-                        ist = (self.incidents.get(item.incident) if item.incident is not None
-                               else None)
-                        if ist is not None:
-                            self._hold(ist, cred)
+                if not check.ok and str(check.reason) == "expired" and self.jit:
+                    ist = (self.incidents.get(item.incident) if item.incident is not None
+                           else None)
+                    fresh = self._reissue_expired(run, cred, ist)
+                    if fresh is not cred:
+                        cred = fresh
                         check = self.wallet.verify(cred, spec.tool_id, spec.data_class,
                                                    run.presenter)
                 if not check.ok:
@@ -1199,6 +1207,5 @@ def load_profile_policy(scenario: Scenario, profile_id: str) -> CompiledPolicy:
     if base is None:
         raise SimulationError(f"scenario {scenario.name} was not loaded from a file; pass a "
                               "compiled policy for profile " + profile_id)
-    file = base / profile.policy
-    source = f"{scenario.source.rsplit('/', 1)[0]}/{profile.policy}"
-    return load_policy(file, scenario, source=source)
+    return load_policy(base / profile.policy, scenario,
+                       source=policy_source(scenario, profile.policy))

@@ -256,10 +256,7 @@ class Wallet:
             return cred
         if cred.exp - self.env.now > margin:
             return cred
-        chain = cred.chain[1:]
-        renewed = self.mint(cred.holder, scope=cred.scope, mode=cred.mode, task=cred.task,
-                            run=cred.run, chain=chain, bind=cred.cnf is not None,
-                            shared_by=cred.holders, renewed_from=cred.jti)
+        renewed = self.reissue(cred)
         return cred if renewed is None else renewed
 
     def reissue(self, cred: Credential) -> Credential | None:
