@@ -119,13 +119,13 @@ def atom_expression(name: str, atom: Atom, v: str, env: dict[str, Any]) -> str:
     return f"({v} {symbol} {c} if type({v}) in NUM else ordered({p}, {op!r}, {v}, {c}, None))"
 
 
-def _items(node: Node) -> list[Node]:
+def condition_items(node: Node) -> list[Node]:
     """The conjuncts whose first failure explains a failed condition (nested alls flattened)."""
     if node.kind != "all":
         return [node]
     out: list[Node] = []
     for child in node.children:
-        out += _items(child)
+        out += condition_items(child)
     return out
 
 
@@ -161,7 +161,7 @@ def rule_check(cond: Node) -> tuple[RuleCheck, tuple[tuple[str, str], ...]]:
         lines += read_lines(i, path, env)
     failures = []
     counter = [0]
-    for n, item in enumerate(_items(cond)):
+    for n, item in enumerate(condition_items(cond)):
         lines.append(f"    if not {_expression(item, variables, env, counter)}:")
         lines.append(f"        return {n}")
         failures.append((item.text, item.atoms[0].path if item.atoms else ""))
@@ -169,3 +169,17 @@ def rule_check(cond: Node) -> tuple[RuleCheck, tuple[tuple[str, str], ...]]:
     exec(compiled("\n".join(lines)), env)
     fn: RuleCheck = env["check"]
     return fn, tuple(failures)
+
+
+def item_test(item: Node) -> Callable[[Any], bool]:
+    """Generate ``test(value)`` for a condition item that reads a single attribute path.
+
+    Truthy when the item holds for that value of its path; raises EvalError exactly where
+    the item's part of :func:`rule_check` would.
+    """
+    env = helpers()
+    path = item.atoms[0].path
+    expression = _expression(item, {path: "v"}, env, [0])
+    exec(compiled(f"def test(v):\n    return {expression}"), env)
+    fn: Callable[[Any], bool] = env["test"]
+    return fn

@@ -33,6 +33,7 @@ from engine.policy.model import (
     SequenceRule,
     Target,
 )
+from engine.policy.tables import Tables
 from engine.yamldoc import PathT, YamlDocument, render_path
 
 MAX_ERRORS = 20
@@ -205,31 +206,39 @@ class CompiledPolicy:
     masks: Mapping[str, Mapping[Any, int]] = field(default_factory=dict)
     """Facet name -> declared value (and None) -> bitmask of the rules whose facet admits it
     (bit ``i``: rule index ``i``). Facets: agents, tools, actions, resources, data_classes."""
+    tables: Tables | None = field(default=None, repr=False)
+    """The rules' condition tables (see :mod:`engine.policy.tables`); they depend on the
+    conditions alone, so enforcing a shadow rule keeps them."""
 
     def candidates(self, key: TargetKey) -> tuple[CompiledRule, ...]:
-        """Rules whose target matches ``key``, in document order.
+        """Rules whose target matches ``key``, in document order."""
+        rules = self.rules
+        out = []
+        m = self.candidate_mask(key)
+        while m:
+            low = m & -m
+            out.append(rules[low.bit_length() - 1])
+            m ^= low
+        return tuple(out)
+
+    def candidate_mask(self, key: TargetKey) -> int:
+        """Bitmask of the rules whose target matches ``key`` (bit ``i``: rule index ``i``).
 
         For a declared tool and a principal exactly as the scenario declares it, the
         per-facet bitmasks are ANDed; anything else is matched rule by rule.
         """
-        rules = self.rules
         pid, tool = key[0], key[4]
         masks = self.masks
         by_tool = masks.get("tools")
         m = by_tool.get(tool) if by_tool is not None and type(tool) is str else None
         sig = self.agent_signature.get(pid) if type(pid) is str else None
         if m is None or sig is None or sig != (key[1], key[2]):
-            return tuple(r for r in rules if r.target.matches(key))
+            return _bits(r.index for r in self.rules if r.target.matches(key))
         m &= masks["agents"][pid]
         m &= self._mask("actions", key[3])
         m &= self._mask("resources", key[5])
         m &= self._mask("data_classes", key[6])
-        out = []
-        while m:
-            low = m & -m
-            out.append(rules[low.bit_length() - 1])
-            m ^= low
-        return tuple(out)
+        return m
 
     def _mask(self, facet: str, value: Any) -> int:
         """Bitmask of the rules whose ``facet`` admits ``value`` (matched when not indexed)."""
@@ -390,7 +399,7 @@ class _Compiler:
             counters=counters, legal_owner=d.legal_owner, max_depth=d.delegation.max_depth,
             attenuation=d.delegation.attenuation, warnings=tuple(self.warnings),
             scenario=self.scenario, by_tool=by_tool, by_agent=by_agent,
-            agent_signature=signature, masks=masks,
+            agent_signature=signature, masks=masks, tables=Tables(rules),
         )
 
     def _counter_ids(self, counters: tuple[CounterDef, ...]) -> frozenset[str]:

@@ -28,9 +28,8 @@ request's actual values, and requests with identical values share one frozen Dec
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from types import CodeType, MappingProxyType
 from typing import Any
@@ -43,7 +42,7 @@ from engine.policy.compiler import (
     CompiledSequence,
     TargetKey,
 )
-from engine.policy.conditions import Atom, EvalError, family
+from engine.policy.conditions import EvalError
 from engine.policy.decision import (
     RESTRICTIVENESS,
     Decision,
@@ -56,15 +55,14 @@ from engine.policy.decision import (
     _Core,
 )
 from engine.policy.request import EMPTY, Request, principal_attributes
+from engine.policy.tables import PathTable, Tables
 
 MAX_PLANS = 50_000
 """Distinct (principal, action, tool, resource) combinations kept before starting afresh."""
+MAX_CORES = 20_000
+"""Explanations (one per distinct stop set) kept per candidate set before starting afresh."""
 MAX_MEMO = 20_000
-"""Memoised decision classes per candidate set before its memo starts afresh."""
-MAX_VARIANTS = 256
-"""Shared decisions per class (one per distinct set of attribute values) before starting afresh."""
-MAX_BUCKET_CACHE = 4096
-"""Numbers whose threshold class is cached, per attribute path and candidate set."""
+"""Combinations of value classes memoised per candidate set before starting afresh."""
 DEPTH_RULE = "delegation.max_depth"
 
 _ALLOW, _DENY, _APPROVAL = Effect.ALLOW, Effect.DENY, Effect.REQUIRE_APPROVAL
@@ -78,28 +76,176 @@ StepEntry = tuple[CompiledSequence, int, "Callable[[Request, Mapping[str, Any]],
                   bool]
 """A sequence step a plan's requests may match: (sequence, step index, condition, is last)."""
 ProbeFn = Callable[[Request, Mapping[str, Any]], Decision]
-"""Decides a request from the memo of one candidate set (calling the miss function if new)."""
-MissFn = Callable[["_Shared", Request, Mapping[str, Any], "tuple[Any, ...] | None",
-                   tuple[Any, ...]], Decision]
-"""Evaluates a request the memo does not know: (shared, request, counters, key, values)."""
+"""Decides a request against one candidate set's rules (generated per set)."""
+FullFn = Callable[["_Shared", Request, Mapping[str, Any], tuple[Any, ...]], Decision]
+"""Evaluates a request rule by rule: (shared, request, counters, values)."""
+MissFn = Callable[["_Shared", Any], "_BitCore | object"]
+"""Explains a memo key not seen before: (shared, key) -> explanation, or ERROR."""
+ERROR = object()
+"""Memo value of classes for which some condition raises: decide those rule by rule."""
 
 
 class _Shared:
-    """What all target combinations with the same candidate rules share: the memo."""
+    """What all target combinations with the same candidate rules share.
 
-    __slots__ = ("counter_reads", "evaluate", "index", "memo", "probe", "rules")
+    Attributes:
+        rules: The candidate rules, in document order.
+        mask: Their bitmask (bit ``i``: rule index ``i``).
+        paths: Every path their conditions read, in first-read order: the order of a
+            decision's values.
+        cores: Stop set -> the explanation built for it.
+        probe: The generated decision function of the set.
+    """
 
-    def __init__(self, rules: tuple[CompiledRule, ...],
+    __slots__ = ("_evaluate", "cores", "counter_reads", "index", "local", "mask", "memo",
+                 "paths", "probe", "rule_at", "rules", "slow", "stops", "terms")
+
+    def __init__(self, rules: tuple[CompiledRule, ...], mask: int,
                  counter_reads: tuple[CompiledCounter, ...], legal_owner: str | None,
+                 all_rules: tuple[CompiledRule, ...], tables: Tables, full: FullFn,
                  miss: MissFn) -> None:
         self.rules = rules
+        self.mask = mask
+        self.rule_at = all_rules.__getitem__
+        n = tables.n
+        stops = 0
+        for c in range(2 * tables.positions):
+            stops |= mask << (c * n)
+        self.stops = stops
+        """The rules' bits at every item position, stop and error bits alike."""
         self.counter_reads = counter_reads
-        # memo key -> [shared core, whether it needs the request's values,
-        #              {values: decision} for the distinct values seen]
-        self.memo: dict[tuple[Any, ...], list[Any]] = {}
-        self.probe, paths = _probe_function(self, legal_owner, miss)
-        self.index = {p: i for i, p in enumerate(paths)}
-        self.evaluate = _evaluator(rules, self.index)
+        rule_paths = tables.rule_paths
+        self.paths = tuple(dict.fromkeys(
+            p for r in rules if r.cond is not None for p in rule_paths[r.index]))
+        self.index = {p: i for i, p in enumerate(self.paths)}
+        self.slow = tuple(r for r in rules if r.index in tables.slow)
+        self.memo: dict[Any, _BitCore | object] = {}
+        """Classes of the request's values (and slow rules' results) -> explanation."""
+        self.cores: dict[int, _BitCore] = {}
+        """Stop set -> explanation (many combinations of classes stop the same items)."""
+        self.terms: list[tuple[bool, Any]] = []
+        """What each part of a memo key stands for: (True, the entry of each local class of
+        a path) or (False, a slow rule's bit for each failed item number)."""
+        self.local: list[tuple[PathTable, dict[int, int], dict[int, int]]] = []
+        """Per path with a table: (table, its class -> local class, entry -> local class).
+        A local class is a path's classes that stop the same items of these rules, so the
+        memo keeps one explanation for what these rules cannot tell apart."""
+        self._evaluate: EvalFn | None = None
+        self.probe = _probe_function(self, tables, legal_owner, full, miss)
+
+    def localise(self, i: int, k: int) -> int:
+        """The local class of class ``k`` of the ``i``-th path with a table."""
+        table, of_class, of_entry = self.local[i]
+        entry = table.entries[k] & self.stops
+        found = of_entry.get(entry)
+        if found is None:
+            entries = self.terms[i][1]
+            found = of_entry[entry] = len(entries)
+            entries.append(entry)
+        if len(of_class) >= MAX_MEMO:
+            of_class.clear()
+        of_class[k] = found
+        return found
+
+    @property
+    def evaluate(self) -> EvalFn:
+        """Rule-by-rule evaluation (generated when first needed: errors are rare)."""
+        if self._evaluate is None:
+            self._evaluate = _evaluator(self.rules, self.index)
+        return self._evaluate
+
+
+class _BitCore:
+    """An explanation read off a stop set: effect and deciding rule now, the lists on demand.
+
+    The stop set already says, for every candidate rule, whether it matched and which item
+    failed first; the matched ids, shadow matches and failed conditions are only spelled out
+    as tuples when first read. Immutable once built (the cached tuples are a pure function
+    of the stop set and the rules).
+    """
+
+    __slots__ = ("_failed", "_matched", "_shadow", "effect", "envelope", "firsts",
+                 "matched_bits", "obligations", "plain", "reason", "rule", "shadow_bits",
+                 "shared")
+
+    sequences: tuple[SequenceMatch, ...] = ()
+    errors: tuple[str, ...] = ()
+
+    def __init__(self, shared: _Shared, effect: Effect, reason: Reason,
+                 decider: CompiledRule | None, obligations: tuple[str, ...],
+                 matched_bits: int, shadow_bits: int, firsts: tuple[int, ...]) -> None:
+        self.shared = shared
+        self.effect = effect
+        self.reason = reason
+        self.rule = decider.id if decider is not None else None
+        self.envelope = decider.envelope if decider is not None else None
+        self.obligations = obligations
+        self.matched_bits = matched_bits
+        self.shadow_bits = shadow_bits
+        self.firsts = firsts
+        """Per item position c: the rules whose first stopped item is at c."""
+        self._matched: tuple[str, ...] | None = None
+        self._shadow: tuple[ShadowMatch, ...] | None = None
+        self._failed: tuple[tuple[str, str, str, int], ...] | None = None
+        self.plain: Decision | None = None
+        """The decision of a request with nothing failed (it holds no values): shared."""
+
+    @property
+    def matched(self) -> tuple[str, ...]:
+        """Ids of the enforced rules that matched, in document order."""
+        if self._matched is None:
+            by_index = self.shared.rule_at
+            self._matched = tuple([by_index(i).id for i in _bit_indexes(self.matched_bits)])
+        return self._matched
+
+    @property
+    def shadow(self) -> tuple[ShadowMatch, ...]:
+        """Shadow rules that matched, in document order."""
+        if self._shadow is None:
+            by_index = self.shared.rule_at
+            self._shadow = tuple([ShadowMatch(r.id, r.effect) for r in
+                                  map(by_index, _bit_indexes(self.shadow_bits))])
+        return self._shadow
+
+    @property
+    def failed(self) -> tuple[tuple[str, str, str, int], ...]:
+        """(rule, condition, path, value index) of each rule that did not match."""
+        if self._failed is None:
+            at: dict[int, int] = {}
+            for c, bits in enumerate(self.firsts):
+                for i in _bit_indexes(bits):
+                    at[i] = c
+            shared = self.shared
+            index = shared.index
+            out = []
+            for i in sorted(at):
+                rule = shared.rule_at(i)
+                text, path = _failures(rule)[at[i]]
+                out.append((rule.id, text, path, index[path]))
+            self._failed = tuple(out)
+        return self._failed
+
+
+def _mask_of(rules: Iterable[CompiledRule]) -> int:
+    mask = 0
+    for r in rules:
+        mask |= 1 << r.index
+    return mask
+
+
+def _bit_indexes(bits: int) -> list[int]:
+    out = []
+    while bits:
+        low = bits & -bits
+        out.append(low.bit_length() - 1)
+        bits ^= low
+    return out
+
+
+def _failures(rule: CompiledRule) -> tuple[tuple[str, str], ...]:
+    if rule.check is None and rule.cond is not None:  # built without the compiler
+        return rule_check(rule.cond)[1]
+    return rule.failures
 
 
 class _Plan:
@@ -131,11 +277,15 @@ class PolicyEngine:
         self._policy = compiled
         self._plans: dict[TargetKey, _Plan] = {}
         self._by_identity: dict[tuple[int, int, int, Any], tuple[Any, Any, Any, _Plan]] = {}
-        self._shared: dict[tuple[int, ...], _Shared] = {}
+        self._shared: dict[int, _Shared] = {}
         self._counters: dict[str, dict[Any, dict[int, list[Any]]]] = {}
         self._seq: dict[str, dict[Any, dict[int, list[Any]]]] = {}
         self._hop_principals: dict[str, Mapping[str, Any]] = {}
         self._small: dict[tuple[Any, ...], Decision] = {}
+        self._tables: Tables | None = None
+        self._enforced = 0
+        self._by_effect: dict[Effect, int] = {}
+        self._obliged = 0
         self.reset()
 
     @property
@@ -155,6 +305,7 @@ class PolicyEngine:
             self._plans = {}
             self._by_identity = {}
             self._shared = {}
+            self._tables = None
         self._policy = self._base
         self._counters = {"session": {}, "chain": {}, "agent": {}, "task": {}}
         self._seq = {"session": {}, "chain": {}, "agent": {}}
@@ -170,6 +321,7 @@ class PolicyEngine:
         self._plans = {}
         self._by_identity = {}
         self._shared = {}
+        self._tables = None
         self._small = {}
 
     def end_session(self, session_id: str) -> None:
@@ -270,14 +422,15 @@ class PolicyEngine:
             if found is not None:
                 return found
         policy = self._policy
-        rules = policy.candidates(key)
-        ids = tuple(r.index for r in rules)
-        shared = self._shared.get(ids)
+        mask = policy.candidate_mask(key)
+        shared = self._shared.get(mask)
         if shared is None:
+            rules = tuple(policy.rules[i] for i in _bit_indexes(mask))
             read = {a.path for r in rules if r.cond is not None for a in r.cond.atoms}
             counter_reads = tuple(c for c in policy.counters if "counter." + c.id in read)
-            shared = self._shared[ids] = _Shared(rules, counter_reads, policy.legal_owner,
-                                                 self._miss)
+            shared = self._shared[mask] = _Shared(
+                rules, mask, counter_reads, policy.legal_owner, policy.rules,
+                self._tables_for(policy), self._full, self._miss)
         counters = tuple(c for c in policy.counters if c.target.matches(key))
         # Highest step first within a sequence, so that recording a request never lets it
         # serve as two consecutive steps.
@@ -297,23 +450,84 @@ class PolicyEngine:
         """The rules' decision (no sequences), memoised per equivalence class of requests."""
         return plan.shared.probe(req, cv)
 
-    def _miss(self, shared: _Shared, req: Request, cv: Mapping[str, Any],
-              mkey: tuple[Any, ...] | None, values: tuple[Any, ...]) -> Decision:
-        """Evaluate a request of a class the memo has not seen (mkey None: not memoisable)."""
+    def _tables_for(self, policy: CompiledPolicy) -> Tables:
+        """This engine's copy of the policy's condition tables (its own value caches)."""
+        if self._tables is None:
+            tables = policy.tables if policy.tables is not None else Tables(policy.rules)
+            self._tables = tables.fresh()
+            rules = policy.rules
+            self._enforced = _mask_of(r for r in rules if not r.shadow)
+            self._by_effect = {e: _mask_of(r for r in rules if not r.shadow and r.effect is e)
+                               for e in (_DENY, _APPROVAL, _ALLOW)}
+            self._obliged = _mask_of(r for r in rules if r.obligations)
+        return self._tables
+
+    def _full(self, shared: _Shared, req: Request, cv: Mapping[str, Any],
+              values: tuple[Any, ...]) -> Decision:
+        """Evaluate rule by rule (a condition raised, or a value cannot key a table)."""
         core = self._evaluate(req, shared, cv, values)
-        decision = _make(core, values if core.failed else (),
-                         self._owner(core.envelope, req.principal))
-        if mkey is not None:
-            memo = shared.memo
-            if len(memo) >= MAX_MEMO:
-                memo.clear()
-            variants: dict[tuple[Any, ...], Decision] = {}
-            try:
-                variants[decision._values] = decision
-            except TypeError:  # unhashable values are just not shared
-                pass
-            memo[mkey] = [core, bool(core.failed), variants]
-        return decision
+        return _make(core, values if core.failed else (),
+                     self._owner(core.envelope, req.principal))
+
+    def _miss(self, shared: _Shared, key: Any) -> _BitCore | object:
+        """Explain a combination of classes not seen before (ERROR: some condition raises)."""
+        tables = self._tables
+        assert tables is not None
+        s = 0
+        for (is_path, found), k in zip(shared.terms, key if type(key) is tuple else (key,),
+                                       strict=True):
+            if is_path:
+                s |= found[k]
+            elif k >= 0:
+                s |= found[k]
+        s &= shared.stops
+        memo = shared.memo
+        if len(memo) >= MAX_MEMO:
+            memo.clear()
+        if s.bit_length() > tables.width:
+            memo[key] = ERROR
+            return ERROR
+        core = shared.cores.get(s)
+        if core is None:
+            core = self._core(shared, s)
+        memo[key] = core
+        return core
+
+    def _core(self, shared: _Shared, s: int) -> _BitCore:
+        """Read the explanation off a stop set (see :mod:`engine.policy.tables`)."""
+        tables = self._tables
+        assert tables is not None
+        n = tables.n
+        every = (1 << n) - 1
+        seen = 0
+        firsts = []
+        for c in range(tables.positions):
+            stops = (s >> (c * n)) & every
+            firsts.append(stops & ~seen)
+            seen |= stops
+        matched = shared.mask & ~seen
+        enforced = matched & self._enforced
+        by_effect = self._by_effect
+        decider: CompiledRule | None = None
+        effect, reason = _DENY, Reason.NO_MATCHING_ALLOW
+        for e in (_DENY, _APPROVAL, _ALLOW):  # the first deny, else approval, else allow
+            bits = enforced & by_effect[e]
+            if bits:
+                decider = shared.rule_at((bits & -bits).bit_length() - 1)
+                effect, reason = e, _REASONS[e]
+                break
+        obligations: tuple[str, ...] = ()
+        obliged = enforced & by_effect[effect] & self._obliged if decider is not None else 0
+        if obliged:
+            obligations = tuple(dict.fromkeys(
+                o for i in _bit_indexes(obliged) for o in shared.rule_at(i).obligations))
+        core = _BitCore(shared, effect, reason, decider, obligations, enforced,
+                        matched & ~self._enforced, tuple(firsts) if s else ())
+        cores = shared.cores
+        if len(cores) >= MAX_CORES:
+            cores.clear()
+        cores[s] = core
+        return core
 
     def _evaluate(self, req: Request, shared: _Shared, cv: Mapping[str, Any],
                   values: tuple[Any, ...]) -> _Core:
@@ -652,74 +866,98 @@ def _target_key(req: Request, p: Mapping[str, Any]) -> TargetKey:
             r.get("data_class"))
 
 
-def _probe_function(shared: _Shared, legal_owner: str | None, miss: MissFn
-                    ) -> tuple[ProbeFn, list[str]]:
-    """Generate the memo probe of a candidate set: read, classify, look up, adapt.
+def _probe_function(shared: _Shared, tables: Tables, legal_owner: str | None, full: FullFn,
+                    miss: MissFn) -> ProbeFn:
+    """Generate the decision function of a candidate set: read, classify, look up, adapt.
 
-    Returns the function and the paths it reads (the order of a decision's values).
     Generated rather than looped because it runs for every request; only validated
-    attribute paths reach the code, and every constant is bound as a name in ``env``.
+    attribute paths reach the code, and every constant is bound as a name in ``env``. The
+    text depends only on the kinds of the paths read and the number of slow rules, so it
+    compiles once per shape.
     """
-    atoms = [a for r in shared.rules if r.cond is not None for a in r.cond.atoms]
-    paths = list(dict.fromkeys(a.path for a in atoms))
-    specs = [_bucket_spec([a for a in atoms if a.path == path]) for path in paths]
-    shape = tuple((path, spec is None) for path, spec in zip(paths, specs, strict=True))
-    found = _PROBES.get(shape)
-    if found is None:
+    item_paths = tables.item_paths
+    fast = {p for r in shared.rules if r.index in item_paths for p in item_paths[r.index]}
+    kinds = []
+    env: dict[str, Any] = {"Mapping": Mapping, "EvalError": EvalError, "full": full,
+                           "shared": shared, "memo_get": shared.memo.get, "miss": miss,
+                           "localise": shared.localise,
+                           "ERROR": ERROR, "make": _make, "LEGAL": _LEGAL,
+                           "legal_owner": legal_owner}
+    terms = shared.terms
+    for i, path in enumerate(shared.paths):
+        table = tables.paths.get(path) if path in fast else None
+        if table is None:
+            kinds.append("-")
+            continue
+        kinds.append("n" if table.numeric else "p")
+        env[f"C{i}"] = table.classify
+        env[f"G{i}"] = (table.by_number if table.numeric else table.by_key).get
+        of_class: dict[int, int] = {}
+        env[f"T{i}"], env[f"J{i}"] = of_class.get, len(terms)
+        shared.local.append((table, of_class, {}))
+        terms.append((True, []))
+    n = tables.n
+    for k, rule in enumerate(shared.slow):
+        env[f"SC{k}"] = rule.check
+        terms.append((False, tuple(1 << (c * n + rule.index) for c in range(tables.positions))))
+    shape = (tuple(zip(shared.paths, kinds, strict=True)), len(shared.slow))
+    code = _PROBES.get(shape)
+    if code is None:
         if len(_PROBES) >= MAX_SHAPES:
             _PROBES.clear()
-        found = _PROBES[shape] = _probe_code(shape)
-    code, constants = found
-    env: dict[str, Any] = {**constants, "bucket": _bucket, "Mapping": Mapping,
-                           "memo_get": shared.memo.get, "MAX_VARIANTS": MAX_VARIANTS,
-                           "miss": miss, "shared": shared, "make": _make, "LEGAL": _LEGAL,
-                           "legal_owner": legal_owner}
-    for i, spec in enumerate(specs):
-        if spec is not None:
-            env[f"T{i}"], env[f"S{i}"], env[f"C{i}"] = spec[0], spec[1], {}
+        code = _PROBES[shape] = _probe_code(shape, env)
+    else:
+        for i, path in enumerate(shared.paths):
+            read_lines(i, path, env)
     exec(code, env)
     fn: ProbeFn = env["probe"]
-    return fn, paths
+    return fn
 
 
-_PROBES: dict[tuple[tuple[str, bool], ...], tuple[CodeType, dict[str, Any]]] = {}
+_PROBES: dict[tuple[tuple[tuple[str, str], ...], int], CodeType] = {}
 _EVALUATORS: dict[tuple[bool, ...], CodeType] = {}
 MAX_SHAPES = 4096
 """Probe and evaluator shapes kept compiled (the source of each is built once per shape)."""
 
 
-def _probe_code(shape: tuple[tuple[str, bool], ...]) -> tuple[CodeType, dict[str, Any]]:
-    """The probe's code for paths read in this order, each bucketed or not; its constants."""
-    constants: dict[str, Any] = {}
+def _probe_code(shape: tuple[tuple[tuple[str, str], ...], int], env: dict[str, Any]
+                ) -> CodeType:
+    """The probe's code for paths read in this order (each: table n/p or value only -)."""
+    paths, slow = shape
     lines = ["def probe(req, cv):"]
-    for i, (path, plain) in enumerate(shape):
-        lines += read_lines(i, path, constants)
-        if plain:
-            lines.append(f"    k{i} = v{i} if type(v{i}) is str else (type(v{i}), v{i})")
+    for i, (path, _kind) in enumerate(paths):
+        lines += read_lines(i, path, env)
+    values = "".join(f"v{i}, " for i in range(len(paths)))
+    keys = []
+    lines.append("    try:")
+    for i, (_path, kind) in enumerate(paths):
+        if kind == "n":  # bool is not a number here (True == 1 as a key)
+            lines += [f"        t = type(v{i})",
+                      f"        k{i} = G{i}(v{i}) if t is int or t is float else None"]
+        elif kind == "p":
+            lines.append(f"        k{i} = G{i}(v{i} if type(v{i}) is str else (type(v{i}), v{i}))")
         else:
-            # A number's class: how many thresholds lie below it, and whether it equals one.
-            # Classes of numbers seen are cached (bool is excluded: True == 1 as a key).
-            lines += [
-                f"    t = type(v{i})",
-                "    if t is int or t is float:",
-                f"        k{i} = C{i}.get(v{i})",
-                f"        if k{i} is None:",
-                f"            k{i} = bucket(T{i}, S{i}, C{i}, v{i})",
-                "    else:",
-                f"        k{i} = (t, v{i})",
-            ]
-    keys = "".join(f"k{i}, " for i in range(len(shape)))
-    values = "".join(f"v{i}, " for i in range(len(shape)))
+            continue
+        lines += [f"        if k{i} is None:",
+                  f"            k{i} = C{i}(v{i})",
+                  f"        l{i} = T{i}(k{i})",
+                  f"        if l{i} is None:",
+                  f"            l{i} = localise(J{i}, k{i})"]
+        keys.append(f"l{i}")
+    for k in range(slow):
+        lines.append(f"        n{k} = SC{k}(req, cv)")
+        keys.append(f"n{k}")
+    key = keys[0] if len(keys) == 1 else "(" + "".join(f"{k}, " for k in keys) + ")"
     lines += [
-        f"    mkey = ({keys})",
-        "    try:",
-        "        entry = memo_get(mkey)",
-        "    except TypeError:  # an unhashable value: decide without the memo",
-        f"        return miss(shared, req, cv, None, ({values}))",
-        "    if entry is None:",
-        f"        return miss(shared, req, cv, mkey, ({values}))",
-        "    core = entry[0]",
-        "    env = core.envelope",
+        f"        key = {key}",
+        "    except (TypeError, EvalError):  # unhashable value or an error: rule by rule",
+        f"        return full(shared, req, cv, ({values}))",
+        "    c = memo_get(key)",
+        "    if c is None:",
+        "        c = miss(shared, key)",
+        "    if c is ERROR:  # some condition raises: rule by rule says where and what",
+        f"        return full(shared, req, cv, ({values}))",
+        "    env = c.envelope",
         "    if env is None:",
         "        owner = None",
         "    elif env is LEGAL:",
@@ -727,21 +965,15 @@ def _probe_code(shape: tuple[tuple[str, bool], ...]) -> tuple[CodeType, dict[str
         "    else:",
         "        owners = req.principal.get('owners')",
         "        owner = None if owners is None else owners.get(env)",
-        f"    values = ({values}) if entry[1] else ()",
-        "    # Identical decisions are shared (they are immutable): one per distinct values.",
-        "    variants = entry[2]",
-        "    try:",
-        "        decision = variants.get(values)",
-        "    except TypeError:",
-        "        return make(core, values, owner)",
-        "    if decision is not None and decision.owner == owner:",
-        "        return decision",
-        "    if len(variants) >= MAX_VARIANTS:",
-        "        variants.clear()",
-        "    decision = variants[values] = make(core, values, owner)",
-        "    return decision",
+        "    if c.firsts:",
+        f"        return make(c, ({values}), owner)",
+        "    # Nothing failed: the decision holds no request values, so one is shared.",
+        "    d = c.plain",
+        "    if d is None or d.owner != owner:",
+        "        d = c.plain = make(c, (), owner)",
+        "    return d",
     ]
-    return compiled("\n".join(lines)), constants
+    return compiled("\n".join(lines))
 
 
 EvalFn = Callable[[Request, Mapping[str, Any]], tuple[
@@ -814,42 +1046,3 @@ def _evaluator_code(shadow: tuple[bool, ...]) -> CodeType:
         ]
     lines.append("    return matched, shadow, failed, errors, errored")
     return compiled("\n".join(lines))
-
-
-def _bucket(thresholds: list[Any], exact: frozenset[Any], cache: dict[Any, Any],
-            value: Any) -> Any:
-    if value != value:  # NaN compares false with everything: key it apart, uncached
-        return ("nan",)
-    k = bisect_left(thresholds, value) * 2 + (value in exact)
-    if len(cache) < MAX_BUCKET_CACHE:
-        cache[value] = k
-    return k
-
-
-def _bucket_spec(atoms: list[Atom]) -> tuple[list[Any], frozenset[Any]] | None:
-    """Thresholds when every comparison on a path depends only on a number's position."""
-    thresholds: set[Any] = set()
-    for a in atoms:
-        if a.type.kind == "enum":
-            return None
-        if a.op == "exists":
-            continue
-        c = a.value
-        if a.op in ("lt", "lte", "gt", "gte"):
-            if family(c) != "number":
-                return None
-            thresholds.add(c)
-        elif a.op in ("eq", "ne"):
-            if c is None:
-                continue
-            if family(c) != "number":
-                return None
-            thresholds.add(c)
-        elif a.op in ("in", "not_in"):
-            numbers = [x for x in c if family(x) == "number"]
-            if not numbers:
-                return None
-            thresholds.update(numbers)
-        else:
-            return None
-    return sorted(thresholds), frozenset(thresholds)
