@@ -207,10 +207,17 @@ class Wallet:
         env = self.env
         now = env.now
         ttl = self.config.ttl if ttl is None else ttl
-        earlier = tuple(chain)
-        origin = earlier[-1] if earlier else agent
-        actors = (agent, *earlier[:-1]) if earlier else ()
-        sharers = tuple(a for a in shared_by if a != agent)
+        # A JIT task token (no chain, no sharers) is the common case: no tuples to build.
+        earlier = chain if type(chain) is tuple else tuple(chain)
+        spiffe = self.spiffe
+        if earlier:
+            origin = earlier[-1]
+            actors: tuple[str, ...] = (agent, *earlier[:-1])
+            actor_ids = tuple([spiffe[a] for a in actors])
+        else:
+            origin = agent
+            actors = actor_ids = ()
+        sharers = tuple([a for a in shared_by if a != agent]) if shared_by else ()
         if bind is None:
             bind = self.config.sender_constrained
         # A secret several workloads share cannot be bound to one workload's key.
@@ -218,32 +225,40 @@ class Wallet:
         domain = self.domain[origin]
         try:
             issued = self.brokers[domain].mint(
-                self.spiffe[origin], now=EPOCH + now, ttl=ttl, scope=scope_value(scope),
-                task_id=task, actors=tuple(self.spiffe[a] for a in actors),
-                holder_thumbprint=cnf, mode=mode)
+                spiffe[origin], now=EPOCH + now, ttl=ttl, scope=scope_value(scope),
+                task_id=task, actors=actor_ids, holder_thumbprint=cnf, mode=mode)
         except QuarantinedError:
             return None
-        cred = Credential(issued.jti, issued.token, agent, origin, issued.sub, domain, now,
-                          now + ttl, scope, mode, task, run, actors, cnf, bool(sharers),
+        jti = issued.jti
+        exp = now + ttl
+        cred = Credential(jti, issued.token, agent, origin, issued.sub, domain, now,
+                          exp, scope, mode, task, run, actors, cnf, bool(sharers),
                           incident)
-        cred.holders = {agent, *sharers}
-        self.live[cred.jti] = cred
-        for holder in cred.holders:
-            self.by_agent[holder][cred.jti] = cred
+        if sharers:
+            holders = cred.holders = {agent, *sharers}
+            for holder in holders:
+                self.by_agent[holder][jti] = cred
+            listed = sorted(holders)
+        else:
+            cred.holders = {agent}
+            self.by_agent[agent][jti] = cred
+            listed = [agent]
+        self.live[jti] = cred
         self.issued += 1
         if renewed_from is not None:
             self.renewed += 1
         self.emit(EventKind.TOKEN_ISSUED, agent, {
-            "jti": cred.jti, "mode": mode, "ttl": ttl, "exp": cred.exp,
+            "jti": jti, "mode": mode, "ttl": ttl, "exp": exp,
             "scope": scope_claims(scope), "task": task, "run": run, "sub": issued.sub,
             "actors": list(actors), "sender_constrained": cnf is not None,
-            "holders": sorted(cred.holders), "shared": cred.shared,
+            "holders": listed, "shared": cred.shared,
             "renewed_from": renewed_from, "incident": incident,
         })
-        if cred.exp < self.end:
+        if exp < self.end:
             env.timeout(ttl).callbacks.append(_Expiry(self, cred))
-        for listener in list(self.mint_listeners):
-            listener(cred)
+        if self.mint_listeners:
+            for listener in list(self.mint_listeners):
+                listener(cred)
         return cred
 
     def renew_if_due(self, cred: Credential) -> Credential:
