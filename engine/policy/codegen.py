@@ -167,7 +167,7 @@ def rule_check(cond: Node) -> tuple[RuleCheck, tuple[tuple[str, str], ...]]:
         failures.append((item.text, item.atoms[0].path if item.atoms else ""))
     lines.append("    return -1")
     exec(compiled("\n".join(lines)), env)
-    fn: RuleCheck = env["check"]
+    fn: RuleCheck = env.pop("check")  # not left in its own globals: no reference cycle
     return fn, tuple(failures)
 
 
@@ -181,5 +181,22 @@ def item_test(item: Node) -> Callable[[Any], bool]:
     path = item.atoms[0].path
     expression = _expression(item, {path: "v"}, env, [0])
     exec(compiled(f"def test(v):\n    return {expression}"), env)
-    fn: Callable[[Any], bool] = env["test"]
+    fn: Callable[[Any], bool] = env.pop("test")
+    return fn
+
+
+def condition_test(cond: Node) -> Callable[[Any, Mapping[str, Any]], bool]:
+    """Generate ``test(request, counter values)`` for a whole condition: True when it holds.
+
+    The same truth and the same EvalError as the condition's closure, as generated code.
+    """
+    env = helpers()
+    paths = list(dict.fromkeys(a.path for a in cond.atoms))
+    lines = ["def test(req, cv):"]
+    for i, path in enumerate(paths):
+        lines += read_lines(i, path, env)
+    variables = {p: f"v{i}" for i, p in enumerate(paths)}
+    lines.append(f"    return bool({_expression(cond, variables, env, [0])})")
+    exec(compiled("\n".join(lines)), env)
+    fn: Callable[[Any, Mapping[str, Any]], bool] = env.pop("test")
     return fn

@@ -10,7 +10,7 @@ or pydantic again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from importlib.resources.abc import Traversable
@@ -21,7 +21,7 @@ from engine.errors import LoadError, LoadErrors
 from engine.frameworks import unknown_id_problem
 from engine.model import Scenario
 from engine.policy.attributes import Getter, attribute_type, getter
-from engine.policy.codegen import RuleCheck, rule_check
+from engine.policy.codegen import RuleCheck, condition_test, rule_check
 from engine.policy.conditions import Node, Problem, compile_when
 from engine.policy.decision import Effect, Envelope
 from engine.policy.errors import UnknownRuleError
@@ -138,6 +138,8 @@ class CompiledStep:
     target: CompiledTarget
     cond: Node | None
     label: str
+    test: Callable[[Any, Mapping[str, Any]], bool] | None = field(default=None, repr=False)
+    """The condition as generated code (None: no condition, or built without the compiler)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -462,10 +464,13 @@ class _Compiler:
             sloc = (*loc, "steps", j)
             # Counters are not readable in steps: steps are also matched when a request is
             # committed, where the counters of the decision are no longer current.
+            before = len(self.problems)
+            cond = compile_when(step.when, (*sloc, "when"), frozenset(), self.problems)
             steps.append(CompiledStep(
                 target=self._target((*sloc, "target"), step.target),
-                cond=compile_when(step.when, (*sloc, "when"), frozenset(), self.problems),
-                label=step.label,
+                cond=cond, label=step.label,
+                test=condition_test(cond) if cond is not None and len(self.problems) == before
+                else None,
             ))
         return CompiledSequence(
             index=i, id=seq.id, effect=Effect(seq.effect), shadow=seq.mode == "shadow",

@@ -77,10 +77,6 @@ StepEntry = tuple[CompiledSequence, int, "Callable[[Request, Mapping[str, Any]],
 """A sequence step a plan's requests may match: (sequence, step index, condition, is last)."""
 ProbeFn = Callable[[Request, Mapping[str, Any]], Decision]
 """Decides a request against one candidate set's rules (generated per set)."""
-FullFn = Callable[["_Shared", Request, Mapping[str, Any], tuple[Any, ...]], Decision]
-"""Evaluates a request rule by rule: (shared, request, counters, values)."""
-MissFn = Callable[["_Shared", Any], "_BitCore | object"]
-"""Explains a memo key not seen before: (shared, key) -> explanation, or ERROR."""
 ERROR = object()
 """Memo value of classes for which some condition raises: decide those rule by rule."""
 
@@ -94,16 +90,17 @@ class _Shared:
         paths: Every path their conditions read, in first-read order: the order of a
             decision's values.
         cores: Stop set -> the explanation built for it.
-        probe: The generated decision function of the set.
+
+    Nothing here refers back to the engine or to the generated probe (which refers to
+    this), so a dropped engine is freed by reference counting, without the cycle collector.
     """
 
     __slots__ = ("_evaluate", "cores", "counter_reads", "index", "local", "mask", "memo",
-                 "paths", "probe", "rule_at", "rules", "slow", "stops", "terms")
+                 "paths", "plain", "rule_at", "rules", "slow", "stops", "terms")
 
     def __init__(self, rules: tuple[CompiledRule, ...], mask: int,
-                 counter_reads: tuple[CompiledCounter, ...], legal_owner: str | None,
-                 all_rules: tuple[CompiledRule, ...], tables: Tables, full: FullFn,
-                 miss: MissFn) -> None:
+                 counter_reads: tuple[CompiledCounter, ...],
+                 all_rules: tuple[CompiledRule, ...], tables: Tables) -> None:
         self.rules = rules
         self.mask = mask
         self.rule_at = all_rules.__getitem__
@@ -123,6 +120,9 @@ class _Shared:
         """Classes of the request's values (and slow rules' results) -> explanation."""
         self.cores: dict[int, _BitCore] = {}
         """Stop set -> explanation (many combinations of classes stop the same items)."""
+        self.plain: dict[_BitCore, Decision] = {}
+        """Explanation with nothing failed -> the decision shared by its requests (held
+        here, not on the explanation, which the decision refers to: no reference cycle)."""
         self.terms: list[tuple[bool, Any]] = []
         """What each part of a memo key stands for: (True, the entry of each local class of
         a path) or (False, a slow rule's bit for each failed item number)."""
@@ -131,7 +131,6 @@ class _Shared:
         A local class is a path's classes that stop the same items of these rules, so the
         memo keeps one explanation for what these rules cannot tell apart."""
         self._evaluate: EvalFn | None = None
-        self.probe = _probe_function(self, tables, legal_owner, full, miss)
 
     def localise(self, i: int, k: int) -> int:
         """The local class of class ``k`` of the ``i``-th path with a table."""
@@ -164,9 +163,8 @@ class _BitCore:
     of the stop set and the rules).
     """
 
-    __slots__ = ("_failed", "_matched", "_shadow", "effect", "envelope", "firsts",
-                 "matched_bits", "obligations", "plain", "reason", "rule", "shadow_bits",
-                 "shared")
+    __slots__ = ("_failed", "_matched", "_shadow", "effect", "envelope", "firsts", "index",
+                 "matched_bits", "obligations", "reason", "rule", "rule_at", "shadow_bits")
 
     sequences: tuple[SequenceMatch, ...] = ()
     errors: tuple[str, ...] = ()
@@ -174,7 +172,8 @@ class _BitCore:
     def __init__(self, shared: _Shared, effect: Effect, reason: Reason,
                  decider: CompiledRule | None, obligations: tuple[str, ...],
                  matched_bits: int, shadow_bits: int, firsts: tuple[int, ...]) -> None:
-        self.shared = shared
+        self.rule_at = shared.rule_at
+        self.index = shared.index
         self.effect = effect
         self.reason = reason
         self.rule = decider.id if decider is not None else None
@@ -187,14 +186,12 @@ class _BitCore:
         self._matched: tuple[str, ...] | None = None
         self._shadow: tuple[ShadowMatch, ...] | None = None
         self._failed: tuple[tuple[str, str, str, int], ...] | None = None
-        self.plain: Decision | None = None
-        """The decision of a request with nothing failed (it holds no values): shared."""
 
     @property
     def matched(self) -> tuple[str, ...]:
         """Ids of the enforced rules that matched, in document order."""
         if self._matched is None:
-            by_index = self.shared.rule_at
+            by_index = self.rule_at
             self._matched = tuple([by_index(i).id for i in _bit_indexes(self.matched_bits)])
         return self._matched
 
@@ -202,7 +199,7 @@ class _BitCore:
     def shadow(self) -> tuple[ShadowMatch, ...]:
         """Shadow rules that matched, in document order."""
         if self._shadow is None:
-            by_index = self.shared.rule_at
+            by_index = self.rule_at
             self._shadow = tuple([ShadowMatch(r.id, r.effect) for r in
                                   map(by_index, _bit_indexes(self.shadow_bits))])
         return self._shadow
@@ -215,11 +212,10 @@ class _BitCore:
             for c, bits in enumerate(self.firsts):
                 for i in _bit_indexes(bits):
                     at[i] = c
-            shared = self.shared
-            index = shared.index
+            index = self.index
             out = []
             for i in sorted(at):
-                rule = shared.rule_at(i)
+                rule = self.rule_at(i)
                 text, path = _failures(rule)[at[i]]
                 out.append((rule.id, text, path, index[path]))
             self._failed = tuple(out)
@@ -248,14 +244,140 @@ def _failures(rule: CompiledRule) -> tuple[tuple[str, str], ...]:
     return rule.failures
 
 
+class _Context:
+    """What the generated probes call on a miss: the tables and the policy's rule masks.
+
+    Held apart from the engine so that probes refer to it and not to the engine (no cycle).
+    """
+
+    __slots__ = ("by_effect", "enforced", "legal_owner", "obliged", "tables")
+
+    def __init__(self, policy: CompiledPolicy) -> None:
+        tables = policy.tables if policy.tables is not None else Tables(policy.rules)
+        self.tables = tables.fresh()
+        rules = policy.rules
+        self.enforced = _mask_of(r for r in rules if not r.shadow)
+        self.by_effect = {e: _mask_of(r for r in rules if not r.shadow and r.effect is e)
+                          for e in (_DENY, _APPROVAL, _ALLOW)}
+        self.obliged = _mask_of(r for r in rules if r.obligations)
+        self.legal_owner = policy.legal_owner
+
+    def full(self, shared: _Shared, req: Request, cv: Mapping[str, Any],
+              values: tuple[Any, ...]) -> Decision:
+        """Evaluate rule by rule (a condition raised, or a value cannot key a table)."""
+        core = _evaluate(shared, req, cv)
+        envelope = core.envelope
+        if envelope is None:
+            owner = None
+        elif envelope is _LEGAL:
+            owner = self.legal_owner
+        else:
+            owners = req.principal.get("owners")
+            owner = owners.get(envelope) if owners is not None else None
+        return _make(core, values if core.failed else (), owner)
+
+    def miss(self, shared: _Shared, key: Any) -> _BitCore | object:
+        """Explain a combination of classes not seen before (ERROR: some condition raises)."""
+        tables = self.tables
+        s = 0
+        for (is_path, found), k in zip(shared.terms, key if type(key) is tuple else (key,),
+                                       strict=True):
+            if is_path:
+                s |= found[k]
+            elif k >= 0:
+                s |= found[k]
+        s &= shared.stops
+        memo = shared.memo
+        if len(memo) >= MAX_MEMO:
+            memo.clear()
+        if s.bit_length() > tables.width:
+            memo[key] = ERROR
+            return ERROR
+        core = shared.cores.get(s)
+        if core is None:
+            core = self.core(shared, s)
+        memo[key] = core
+        return core
+
+    def core(self, shared: _Shared, s: int) -> _BitCore:
+        """Read the explanation off a stop set (see :mod:`engine.policy.tables`)."""
+        tables = self.tables
+        n = tables.n
+        every = (1 << n) - 1
+        seen = 0
+        firsts = []
+        for c in range(tables.positions):
+            stops = (s >> (c * n)) & every
+            firsts.append(stops & ~seen)
+            seen |= stops
+        matched = shared.mask & ~seen
+        enforced = matched & self.enforced
+        by_effect = self.by_effect
+        decider: CompiledRule | None = None
+        effect, reason = _DENY, Reason.NO_MATCHING_ALLOW
+        for e in (_DENY, _APPROVAL, _ALLOW):  # the first deny, else approval, else allow
+            bits = enforced & by_effect[e]
+            if bits:
+                decider = shared.rule_at((bits & -bits).bit_length() - 1)
+                effect, reason = e, _REASONS[e]
+                break
+        obligations: tuple[str, ...] = ()
+        obliged = enforced & by_effect[effect] & self.obliged if decider is not None else 0
+        if obliged:
+            obligations = tuple(dict.fromkeys(
+                o for i in _bit_indexes(obliged) for o in shared.rule_at(i).obligations))
+        core = _BitCore(shared, effect, reason, decider, obligations, enforced,
+                        matched & ~self.enforced, tuple(firsts) if s else ())
+        cores = shared.cores
+        if len(cores) >= MAX_CORES:
+            cores.clear()
+        cores[s] = core
+        return core
+
+
+def _evaluate(shared: _Shared, req: Request, cv: Mapping[str, Any]) -> _Core:
+    """Evaluate every candidate rule (the complete path, for a class not yet memoised)."""
+    matched, shadow, failed, errors, errored = shared.evaluate(req, cv)
+    decider: CompiledRule | None = None
+    best = -1
+    for r in matched:  # the first deny, else the first approval, else the first allow
+        rank = RESTRICTIVENESS[r.effect]
+        if rank > best:
+            best, decider = rank, r
+            if rank == 2:
+                break
+    if decider is None:
+        effect, reason = _DENY, Reason.NO_MATCHING_ALLOW
+    else:
+        effect = decider.effect
+        reason = _REASONS[effect]
+    obligations: tuple[str, ...] = ()
+    if decider is not None:
+        obs = [o for r in matched if r.effect is effect for o in r.obligations]
+        if obs:
+            obligations = tuple(dict.fromkeys(obs))
+    for rule in errored:
+        if RESTRICTIVENESS[rule.effect] > RESTRICTIVENESS[effect]:
+            # Fail closed: a rule that might have restricted the request was skipped.
+            effect, reason, decider, obligations = _DENY, Reason.ERROR, rule, ()
+            break
+    return _Core(
+        effect, reason, decider.id if decider is not None else None,
+        tuple([r.id for r in matched]), tuple(shadow), tuple(failed), (), obligations,
+        decider.envelope if decider is not None else None, tuple(errors),
+    )
+
+
 class _Plan:
     """Everything about one (principal, action, tool, resource) combination."""
 
-    __slots__ = ("counter_reads", "counters", "needs_time", "shared", "stateful", "steps")
+    __slots__ = ("counter_reads", "counters", "needs_time", "probe", "shared", "stateful",
+                 "steps")
 
-    def __init__(self, shared: _Shared, counters: tuple[CompiledCounter, ...],
+    def __init__(self, shared: _Shared, probe: ProbeFn, counters: tuple[CompiledCounter, ...],
                  steps: tuple[StepEntry, ...]) -> None:
         self.shared = shared
+        self.probe = probe
         self.counter_reads = shared.counter_reads
         self.counters = counters
         self.steps = steps
@@ -277,15 +399,12 @@ class PolicyEngine:
         self._policy = compiled
         self._plans: dict[TargetKey, _Plan] = {}
         self._by_identity: dict[tuple[int, int, int, Any], tuple[Any, Any, Any, _Plan]] = {}
-        self._shared: dict[int, _Shared] = {}
+        self._shared: dict[int, tuple[_Shared, ProbeFn]] = {}
         self._counters: dict[str, dict[Any, dict[int, list[Any]]]] = {}
         self._seq: dict[str, dict[Any, dict[int, list[Any]]]] = {}
         self._hop_principals: dict[str, Mapping[str, Any]] = {}
         self._small: dict[tuple[Any, ...], Decision] = {}
-        self._tables: Tables | None = None
-        self._enforced = 0
-        self._by_effect: dict[Effect, int] = {}
-        self._obliged = 0
+        self._ctx: _Context | None = None
         self.reset()
 
     @property
@@ -305,7 +424,7 @@ class PolicyEngine:
             self._plans = {}
             self._by_identity = {}
             self._shared = {}
-            self._tables = None
+            self._ctx = None
         self._policy = self._base
         self._counters = {"session": {}, "chain": {}, "agent": {}, "task": {}}
         self._seq = {"session": {}, "chain": {}, "agent": {}}
@@ -321,7 +440,7 @@ class PolicyEngine:
         self._plans = {}
         self._by_identity = {}
         self._shared = {}
-        self._tables = None
+        self._ctx = None
         self._small = {}
 
     def end_session(self, session_id: str) -> None:
@@ -364,7 +483,7 @@ class PolicyEngine:
             else:
                 plan = self._plan_by_value(req)
             if not plan.stateful:
-                return plan.shared.probe(req, _NO_CV)
+                return plan.probe(req, _NO_CV)
             decision, hits, now = self._stateful(req, plan)
             if decision.effect is _ALLOW:
                 self._apply(req, plan, hits, now)
@@ -423,22 +542,24 @@ class PolicyEngine:
                 return found
         policy = self._policy
         mask = policy.candidate_mask(key)
-        shared = self._shared.get(mask)
-        if shared is None:
+        known = self._shared.get(mask)
+        if known is None:
             rules = tuple(policy.rules[i] for i in _bit_indexes(mask))
             read = {a.path for r in rules if r.cond is not None for a in r.cond.atoms}
             counter_reads = tuple(c for c in policy.counters if "counter." + c.id in read)
-            shared = self._shared[mask] = _Shared(
-                rules, mask, counter_reads, policy.legal_owner, policy.rules,
-                self._tables_for(policy), self._full, self._miss)
+            ctx = self._context(policy)
+            shared = _Shared(rules, mask, counter_reads, policy.rules, ctx.tables)
+            known = self._shared[mask] = (shared, _probe_function(shared, ctx))
+        shared, probe = known
         counters = tuple(c for c in policy.counters if c.target.matches(key))
         # Highest step first within a sequence, so that recording a request never lets it
         # serve as two consecutive steps.
         steps = tuple(
-            (s, j, None if step.cond is None else step.cond.test, j == len(s.steps) - 1)
+            (s, j, None if step.cond is None else step.test or step.cond.test,
+             j == len(s.steps) - 1)
             for s in policy.sequences
             for j, step in reversed(list(enumerate(s.steps))) if step.target.matches(key))
-        plan = _Plan(shared, counters, steps)
+        plan = _Plan(shared, probe, counters, steps)
         if len(self._plans) >= MAX_PLANS:
             self._plans = {}
             self._by_identity = {}
@@ -448,119 +569,13 @@ class PolicyEngine:
 
     def _stateless(self, req: Request, plan: _Plan, cv: Mapping[str, Any]) -> Decision:
         """The rules' decision (no sequences), memoised per equivalence class of requests."""
-        return plan.shared.probe(req, cv)
+        return plan.probe(req, cv)
 
-    def _tables_for(self, policy: CompiledPolicy) -> Tables:
-        """This engine's copy of the policy's condition tables (its own value caches)."""
-        if self._tables is None:
-            tables = policy.tables if policy.tables is not None else Tables(policy.rules)
-            self._tables = tables.fresh()
-            rules = policy.rules
-            self._enforced = _mask_of(r for r in rules if not r.shadow)
-            self._by_effect = {e: _mask_of(r for r in rules if not r.shadow and r.effect is e)
-                               for e in (_DENY, _APPROVAL, _ALLOW)}
-            self._obliged = _mask_of(r for r in rules if r.obligations)
-        return self._tables
-
-    def _full(self, shared: _Shared, req: Request, cv: Mapping[str, Any],
-              values: tuple[Any, ...]) -> Decision:
-        """Evaluate rule by rule (a condition raised, or a value cannot key a table)."""
-        core = self._evaluate(req, shared, cv, values)
-        return _make(core, values if core.failed else (),
-                     self._owner(core.envelope, req.principal))
-
-    def _miss(self, shared: _Shared, key: Any) -> _BitCore | object:
-        """Explain a combination of classes not seen before (ERROR: some condition raises)."""
-        tables = self._tables
-        assert tables is not None
-        s = 0
-        for (is_path, found), k in zip(shared.terms, key if type(key) is tuple else (key,),
-                                       strict=True):
-            if is_path:
-                s |= found[k]
-            elif k >= 0:
-                s |= found[k]
-        s &= shared.stops
-        memo = shared.memo
-        if len(memo) >= MAX_MEMO:
-            memo.clear()
-        if s.bit_length() > tables.width:
-            memo[key] = ERROR
-            return ERROR
-        core = shared.cores.get(s)
-        if core is None:
-            core = self._core(shared, s)
-        memo[key] = core
-        return core
-
-    def _core(self, shared: _Shared, s: int) -> _BitCore:
-        """Read the explanation off a stop set (see :mod:`engine.policy.tables`)."""
-        tables = self._tables
-        assert tables is not None
-        n = tables.n
-        every = (1 << n) - 1
-        seen = 0
-        firsts = []
-        for c in range(tables.positions):
-            stops = (s >> (c * n)) & every
-            firsts.append(stops & ~seen)
-            seen |= stops
-        matched = shared.mask & ~seen
-        enforced = matched & self._enforced
-        by_effect = self._by_effect
-        decider: CompiledRule | None = None
-        effect, reason = _DENY, Reason.NO_MATCHING_ALLOW
-        for e in (_DENY, _APPROVAL, _ALLOW):  # the first deny, else approval, else allow
-            bits = enforced & by_effect[e]
-            if bits:
-                decider = shared.rule_at((bits & -bits).bit_length() - 1)
-                effect, reason = e, _REASONS[e]
-                break
-        obligations: tuple[str, ...] = ()
-        obliged = enforced & by_effect[effect] & self._obliged if decider is not None else 0
-        if obliged:
-            obligations = tuple(dict.fromkeys(
-                o for i in _bit_indexes(obliged) for o in shared.rule_at(i).obligations))
-        core = _BitCore(shared, effect, reason, decider, obligations, enforced,
-                        matched & ~self._enforced, tuple(firsts) if s else ())
-        cores = shared.cores
-        if len(cores) >= MAX_CORES:
-            cores.clear()
-        cores[s] = core
-        return core
-
-    def _evaluate(self, req: Request, shared: _Shared, cv: Mapping[str, Any],
-                  values: tuple[Any, ...]) -> _Core:
-        """Evaluate every candidate rule (the complete path, for a class not yet memoised)."""
-        matched, shadow, failed, errors, errored = shared.evaluate(req, cv)
-        decider: CompiledRule | None = None
-        best = -1
-        for r in matched:  # the first deny, else the first approval, else the first allow
-            rank = RESTRICTIVENESS[r.effect]
-            if rank > best:
-                best, decider = rank, r
-                if rank == 2:
-                    break
-        if decider is None:
-            effect, reason = _DENY, Reason.NO_MATCHING_ALLOW
-        else:
-            effect = decider.effect
-            reason = _REASONS[effect]
-        obligations: tuple[str, ...] = ()
-        if decider is not None:
-            obs = [o for r in matched if r.effect is effect for o in r.obligations]
-            if obs:
-                obligations = tuple(dict.fromkeys(obs))
-        for rule in errored:
-            if RESTRICTIVENESS[rule.effect] > RESTRICTIVENESS[effect]:
-                # Fail closed: a rule that might have restricted the request was skipped.
-                effect, reason, decider, obligations = _DENY, Reason.ERROR, rule, ()
-                break
-        return _Core(
-            effect, reason, decider.id if decider is not None else None,
-            tuple([r.id for r in matched]), tuple(shadow), tuple(failed), (), obligations,
-            decider.envelope if decider is not None else None, tuple(errors),
-        )
+    def _context(self, policy: CompiledPolicy) -> _Context:
+        """What deciding against this policy needs beyond a candidate set (built once)."""
+        if self._ctx is None:
+            self._ctx = _Context(policy)
+        return self._ctx
 
     def _owner(self, envelope: Envelope | None, principal: Mapping[str, Any]) -> str | None:
         if envelope is None:
@@ -586,7 +601,7 @@ class PolicyEngine:
                     "time.now is absent or not a number: the counters and sequence rules that "
                     "apply to this request need it",)), [], None)
         cv = self._counter_values(req, plan, now) if plan.counter_reads else _NO_CV
-        base = plan.shared.probe(req, cv)
+        base = plan.probe(req, cv)
         hits: list[tuple[CompiledSequence, int]] = []
         if not plan.steps:
             return base, hits, now
@@ -709,7 +724,7 @@ class PolicyEngine:
             if skey is None:
                 continue
             if ref is None:
-                ref = StepRef(now, req.tool.get("id"), req.ref)
+                ref = _new_tuple(StepRef, (now, req.tool.get("id"), req.ref))
             per_key = self._seq[seq.scope].setdefault(skey, {})
             partials = per_key.get(seq.index)
             if partials is None:
@@ -811,6 +826,10 @@ class PolicyEngine:
 # --- helpers ------------------------------------------------------------------------------
 
 
+_new_tuple = tuple.__new__
+"""Builds a NamedTuple from a tuple in C (its generated ``__new__`` is a Python lambda)."""
+
+
 def _first(rules: list[CompiledRule], effect: Effect) -> CompiledRule | None:
     for r in rules:
         if r.effect is effect:
@@ -866,8 +885,7 @@ def _target_key(req: Request, p: Mapping[str, Any]) -> TargetKey:
             r.get("data_class"))
 
 
-def _probe_function(shared: _Shared, tables: Tables, legal_owner: str | None, full: FullFn,
-                    miss: MissFn) -> ProbeFn:
+def _probe_function(shared: _Shared, ctx: _Context) -> ProbeFn:
     """Generate the decision function of a candidate set: read, classify, look up, adapt.
 
     Generated rather than looped because it runs for every request; only validated
@@ -875,14 +893,16 @@ def _probe_function(shared: _Shared, tables: Tables, legal_owner: str | None, fu
     text depends only on the kinds of the paths read and the number of slow rules, so it
     compiles once per shape.
     """
+    tables = ctx.tables
     item_paths = tables.item_paths
     fast = {p for r in shared.rules if r.index in item_paths for p in item_paths[r.index]}
     kinds = []
-    env: dict[str, Any] = {"Mapping": Mapping, "EvalError": EvalError, "full": full,
-                           "shared": shared, "memo_get": shared.memo.get, "miss": miss,
-                           "localise": shared.localise,
+    env: dict[str, Any] = {"Mapping": Mapping, "EvalError": EvalError, "full": ctx.full,
+                           "shared": shared, "memo_get": shared.memo.get, "miss": ctx.miss,
+                           "localise": shared.localise, "plain": shared.plain,
+                           "plain_get": shared.plain.get, "MAX_CORES": MAX_CORES,
                            "ERROR": ERROR, "make": _make, "LEGAL": _LEGAL,
-                           "legal_owner": legal_owner}
+                           "legal_owner": ctx.legal_owner}
     terms = shared.terms
     for i, path in enumerate(shared.paths):
         table = tables.paths.get(path) if path in fast else None
@@ -910,7 +930,7 @@ def _probe_function(shared: _Shared, tables: Tables, legal_owner: str | None, fu
         for i, path in enumerate(shared.paths):
             read_lines(i, path, env)
     exec(code, env)
-    fn: ProbeFn = env["probe"]
+    fn: ProbeFn = env.pop("probe")  # not left in its own globals: no reference cycle
     return fn
 
 
@@ -968,9 +988,11 @@ def _probe_code(shape: tuple[tuple[tuple[str, str], ...], int], env: dict[str, A
         "    if c.firsts:",
         f"        return make(c, ({values}), owner)",
         "    # Nothing failed: the decision holds no request values, so one is shared.",
-        "    d = c.plain",
+        "    d = plain_get(c)",
         "    if d is None or d.owner != owner:",
-        "        d = c.plain = make(c, (), owner)",
+        "        if len(plain) >= MAX_CORES:",
+        "            plain.clear()",
+        "        d = plain[c] = make(c, (), owner)",
         "    return d",
     ]
     return compiled("\n".join(lines))
@@ -1012,7 +1034,7 @@ def _evaluator(rules: tuple[CompiledRule, ...], index: Mapping[str, int]) -> Eva
             _EVALUATORS.clear()
         code = _EVALUATORS[shape] = _evaluator_code(shape)
     exec(code, env)
-    fn: EvalFn = env["evaluate"]
+    fn: EvalFn = env.pop("evaluate")
     return fn
 
 

@@ -18,6 +18,7 @@ from policy_support import SCENARIO_MODEL, make_request
 
 from engine.loader import _tuples
 from engine.policy import compile_policy
+from engine.policy.codegen import condition_items, condition_test, item_test
 from engine.policy.conditions import EvalError
 from engine.policy.model import PolicyDocument
 
@@ -78,6 +79,19 @@ def test_generated_check_agrees_with_closures(when: Any, x: Any, records: Any, d
     cond, check = rule.cond, rule.check
     expected = _outcome(lambda: cond.test(req, {}))
     got = _outcome(lambda: check(req, {}))
+    # The whole condition as one generated test (sequence steps use it) agrees too.
+    whole = condition_test(cond)
+    assert _outcome(lambda: whole(req, {})) == (
+        expected if expected[0] == "error" else ("ok", bool(expected[1])))
+    # So does each single-path item as the condition tables evaluate it: on its value alone.
+    for item in condition_items(cond):
+        paths = {a.path for a in item.atoms}
+        if len(paths) == 1:
+            value = item.atoms[0].get(req, {})
+            test = item_test(item)
+            want = _outcome(lambda item=item: item.test(req, {}))
+            have = _outcome(lambda test=test, value=value: bool(test(value)))
+            assert have == (want if want[0] == "error" else ("ok", bool(want[1])))
     if expected[0] == "error":
         assert got == expected
         return
