@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import FrozenInstanceError
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 
 class Effect(StrEnum):
@@ -114,6 +114,35 @@ class _Core(NamedTuple):
     errors: tuple[str, ...]
 
 
+class _Explanation(Protocol):
+    """What a decision reads its shared fields from.
+
+    A :class:`_Core`, or the engine's explanation read off a stop set (which spells its
+    lists out as tuples when first read).
+    """
+
+    @property
+    def effect(self) -> Effect: ...
+    @property
+    def reason(self) -> Reason: ...
+    @property
+    def rule(self) -> str | None: ...
+    @property
+    def matched(self) -> tuple[str, ...]: ...
+    @property
+    def shadow(self) -> tuple[ShadowMatch, ...]: ...
+    @property
+    def failed(self) -> tuple[tuple[str, str, str, int], ...]: ...
+    @property
+    def sequences(self) -> tuple[SequenceMatch, ...]: ...
+    @property
+    def obligations(self) -> tuple[str, ...]: ...
+    @property
+    def envelope(self) -> Envelope | None: ...
+    @property
+    def errors(self) -> tuple[str, ...]: ...
+
+
 _FIELDS = ("effect", "reason", "rule", "matched", "shadow", "failed", "sequences", "obligations",
            "envelope", "owner", "errors", "chain", "hop")
 _set = object.__setattr__
@@ -150,7 +179,7 @@ class Decision:
 
     __slots__ = ("_core", "_values", "chain", "hop", "owner")
 
-    _core: _Core
+    _core: _Explanation
     _values: tuple[Any, ...]
     owner: str | None
     chain: tuple[str, ...]
@@ -183,7 +212,7 @@ class Decision:
         _set(self, "hop", hop)
 
     @staticmethod
-    def _make(core: _Core, values: tuple[Any, ...], owner: str | None,
+    def _make(core: _Explanation, values: tuple[Any, ...], owner: str | None,
               chain: tuple[str, ...] = (), hop: str | None = None) -> Decision:
         """Build from a shared core and this request's attribute values (engine fast path).
 

@@ -13,17 +13,22 @@ executing it changes nothing. Sessions and chains whose task runs finished are d
 :meth:`PolicyEngine.end_session` / :meth:`PolicyEngine.end_chain`; agent- and task-scoped
 state is bounded by the number of agents and tasks, and windows are pruned on access.
 
-Speed: each rule's condition is generated straight-line code once, when the policy is
-compiled (:mod:`engine.policy.codegen`), and candidate rules are found by ANDing per-facet
-rule bitmasks (agents, tools, actions, resources, data classes); the candidate rules for a
-(principal, action, tool, resource) combination are computed once (found by identity for the
-read-only views the request helpers build). The stateless part of a decision is memoised
-per candidate set, keyed by the values of every attribute the candidates read — numbers are
-reduced to their position among the thresholds the conditions compare them with, which
-decides every comparison equally. A memo hit costs one generated function (read, classify,
-look up); a miss calls the candidates' generated checks in document order. Decisions share
-their explanation and carry their own attribute values, so failed conditions report each
-request's actual values, and requests with identical values share one frozen Decision.
+Speed: conditions are compiled with the policy into per-path *condition tables*
+(:mod:`engine.policy.tables`): for each value of an attribute path (for numbers: each
+position among the thresholds the policy compares the path with), a bitset of the rule items
+it stops. Candidate rules for a (principal, action, tool, resource) combination are found
+once, by ANDing per-facet rule bitmasks (agents, tools, actions, resources, data classes).
+Deciding a request reads the paths its candidates' conditions name, maps each value to its
+class — local to the candidate set: classes that stop the same items of these rules are one —
+and looks the combination up in the set's memo. A combination not seen before ORs the
+classes' bitsets into the request's stop set, from which the effect, the deciding rule and
+the whole explanation (matched rules, shadow matches, each unmatched rule's first failed
+item) follow with a few integer operations; stop sets seen before share their explanation.
+Rules with an item that reads several paths run their generated check per request
+(:mod:`engine.policy.codegen`), and any request on which a condition raises is decided rule
+by rule, so errors say exactly where and what. Decisions carry their own attribute values,
+so failed conditions report each request's actual values. Nothing refers back to the
+engine, so a dropped engine and its decisions are freed by reference counting.
 """
 
 from __future__ import annotations
