@@ -34,7 +34,7 @@ engine, so a dropped engine and its decisions are freed by reference counting.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import CodeType, MappingProxyType
 from typing import Any
@@ -101,7 +101,7 @@ class _Shared:
     """
 
     __slots__ = ("_evaluate", "cores", "counter_reads", "index", "local", "mask", "memo",
-                 "paths", "plain", "rule_at", "rules", "slow", "stops", "terms")
+                 "paths", "plain", "positions", "rule_at", "rules", "slow", "stops", "terms")
 
     def __init__(self, rules: tuple[CompiledRule, ...], mask: int,
                  counter_reads: tuple[CompiledCounter, ...],
@@ -115,6 +115,9 @@ class _Shared:
             stops |= mask << (c * n)
         self.stops = stops
         """The rules' bits at every item position, stop and error bits alike."""
+        self.positions = max((len(_failures(r)) for r in rules if r.cond is not None),
+                             default=0)
+        """The most items any of these rules has."""
         self.counter_reads = counter_reads
         rule_paths = tables.rule_paths
         self.paths = tuple(dict.fromkeys(
@@ -128,9 +131,9 @@ class _Shared:
         self.plain: dict[_BitCore, Decision] = {}
         """Explanation with nothing failed -> the decision shared by its requests (held
         here, not on the explanation, which the decision refers to: no reference cycle)."""
-        self.terms: list[tuple[bool, Any]] = []
-        """What each part of a memo key stands for: (True, the entry of each local class of
-        a path) or (False, a slow rule's bit for each failed item number)."""
+        self.terms: list[Sequence[int]] = []
+        """What each part of a memo key stands for: the entry of each local class of a path,
+        or a slow rule's bit for each failed item number (and 0 last, for -1: it held)."""
         self.local: list[tuple[PathTable, dict[int, int], dict[int, int]]] = []
         """Per path with a table: (table, its class -> local class, entry -> local class).
         A local class is a path's classes that stop the same items of these rules, so the
@@ -143,7 +146,8 @@ class _Shared:
         entry = table.entries[k] & self.stops
         found = of_entry.get(entry)
         if found is None:
-            entries = self.terms[i][1]
+            entries = self.terms[i]
+            assert isinstance(entries, list)
             found = of_entry[entry] = len(entries)
             entries.append(entry)
         if len(of_class) >= MAX_MEMO:
@@ -168,15 +172,16 @@ class _BitCore:
     of the stop set and the rules).
     """
 
-    __slots__ = ("_failed", "_matched", "_shadow", "effect", "envelope", "firsts", "index",
-                 "matched_bits", "obligations", "reason", "rule", "rule_at", "shadow_bits")
+    __slots__ = ("_failed", "_matched", "_shadow", "effect", "envelope", "index",
+                 "matched_bits", "n", "obligations", "reason", "rule", "rule_at", "shadow_bits",
+                 "stops")
 
     sequences: tuple[SequenceMatch, ...] = ()
     errors: tuple[str, ...] = ()
 
     def __init__(self, shared: _Shared, effect: Effect, reason: Reason,
                  decider: CompiledRule | None, obligations: tuple[str, ...],
-                 matched_bits: int, shadow_bits: int, firsts: tuple[int, ...]) -> None:
+                 matched_bits: int, shadow_bits: int, stops: int, n: int) -> None:
         self.rule_at = shared.rule_at
         self.index = shared.index
         self.effect = effect
@@ -186,8 +191,9 @@ class _BitCore:
         self.obligations = obligations
         self.matched_bits = matched_bits
         self.shadow_bits = shadow_bits
-        self.firsts = firsts
-        """Per item position c: the rules whose first stopped item is at c."""
+        self.stops = stops
+        """The stop set: bit ``c * n + r`` when item ``c`` of rule ``r`` did not hold."""
+        self.n = n
         self._matched: tuple[str, ...] | None = None
         self._shadow: tuple[ShadowMatch, ...] | None = None
         self._failed: tuple[tuple[str, str, str, int], ...] | None = None
@@ -214,9 +220,14 @@ class _BitCore:
         """(rule, condition, path, value index) of each rule that did not match."""
         if self._failed is None:
             at: dict[int, int] = {}
-            for c, bits in enumerate(self.firsts):
-                for i in _bit_indexes(bits):
-                    at[i] = c
+            n, every = self.n, (1 << self.n) - 1
+            s = self.stops
+            c = 0
+            while s:  # the lowest item position at which each rule stopped
+                for i in _bit_indexes(s & every):
+                    at.setdefault(i, c)
+                s >>= n
+                c += 1
             index = self.index
             out = []
             for i in sorted(at):
@@ -285,12 +296,8 @@ class _Context:
         """Explain a combination of classes not seen before (ERROR: some condition raises)."""
         tables = self.tables
         s = 0
-        for (is_path, found), k in zip(shared.terms, key if type(key) is tuple else (key,),
-                                       strict=True):
-            if is_path:
-                s |= found[k]
-            elif k >= 0:
-                s |= found[k]
+        for found, k in zip(shared.terms, key if type(key) is tuple else (key,), strict=True):
+            s |= found[k]
         s &= shared.stops
         memo = shared.memo
         if len(memo) >= MAX_MEMO:
@@ -310,12 +317,9 @@ class _Context:
         n = tables.n
         every = (1 << n) - 1
         seen = 0
-        firsts = []
-        for c in range(tables.positions):
-            stops = (s >> (c * n)) & every
-            firsts.append(stops & ~seen)
-            seen |= stops
-        matched = shared.mask & ~seen
+        for c in range(shared.positions):  # rules stopped at any item
+            seen |= s >> (c * n)
+        matched = shared.mask & ~(seen & every)
         enforced = matched & self.enforced
         by_effect = self.by_effect
         decider: CompiledRule | None = None
@@ -332,7 +336,7 @@ class _Context:
             obligations = tuple(dict.fromkeys(
                 o for i in _bit_indexes(obliged) for o in shared.rule_at(i).obligations))
         core = _BitCore(shared, effect, reason, decider, obligations, enforced,
-                        matched & ~self.enforced, tuple(firsts) if s else ())
+                        matched & ~self.enforced, s, n)
         cores = shared.cores
         if len(cores) >= MAX_CORES:
             cores.clear()
@@ -550,9 +554,11 @@ class PolicyEngine:
         known = self._shared.get(mask)
         if known is None:
             rules = tuple(policy.rules[i] for i in _bit_indexes(mask))
-            read = {a.path for r in rules if r.cond is not None for a in r.cond.atoms}
-            counter_reads = tuple(c for c in policy.counters if "counter." + c.id in read)
             ctx = self._context(policy)
+            counter_reads: tuple[CompiledCounter, ...] = ()
+            if policy.counters:
+                read = {p for r in rules for p in ctx.tables.rule_paths.get(r.index, ())}
+                counter_reads = tuple(c for c in policy.counters if "counter." + c.id in read)
             shared = _Shared(rules, mask, counter_reads, policy.rules, ctx.tables)
             known = self._shared[mask] = (shared, _probe_function(shared, ctx))
         shared, probe = known
@@ -920,11 +926,11 @@ def _probe_function(shared: _Shared, ctx: _Context) -> ProbeFn:
         of_class: dict[int, int] = {}
         env[f"T{i}"], env[f"J{i}"] = of_class.get, len(terms)
         shared.local.append((table, of_class, {}))
-        terms.append((True, []))
+        terms.append([])
     n = tables.n
     for k, rule in enumerate(shared.slow):
         env[f"SC{k}"] = rule.check
-        terms.append((False, tuple(1 << (c * n + rule.index) for c in range(tables.positions))))
+        terms.append((*(1 << (c * n + rule.index) for c in range(tables.positions)), 0))
     shape = (tuple(zip(shared.paths, kinds, strict=True)), len(shared.slow))
     code = _PROBES.get(shape)
     if code is None:
@@ -990,7 +996,7 @@ def _probe_code(shape: tuple[tuple[tuple[str, str], ...], int], env: dict[str, A
         "    else:",
         "        owners = req.principal.get('owners')",
         "        owner = None if owners is None else owners.get(env)",
-        "    if c.firsts:",
+        "    if c.stops:",
         f"        return make(c, ({values}), owner)",
         "    # Nothing failed: the decision holds no request values, so one is shared.",
         "    d = plain_get(c)",
