@@ -613,11 +613,12 @@ class PolicyEngine:
                     "apply to this request need it",)), [], None)
         cv = self._counter_values(req, plan, now) if plan.counter_reads else _NO_CV
         base = plan.probe(req, cv)
-        hits: list[tuple[CompiledSequence, int]] = []
         if not plan.steps:
-            return base, hits, now
-        completions: list[tuple[CompiledSequence, SequenceMatch]] = []
-        seq_errors: list[tuple[CompiledSequence, str]] = []
+            return base, [], now
+        hits: list[tuple[CompiledSequence, int]] = []
+        # Built only when a sequence completes or errs (rare): most requests need neither.
+        completions: list[tuple[CompiledSequence, SequenceMatch]] | None = None
+        seq_errors: list[tuple[CompiledSequence, str]] | None = None
         for seq, j, test, last in plan.steps:
             if test is not None:
                 try:
@@ -625,6 +626,8 @@ class PolicyEngine:
                         continue
                 except EvalError as exc:
                     if last and self._prefix(req, seq, now) is not None:
+                        if seq_errors is None:
+                            seq_errors = []
                         seq_errors.append((seq, f"sequence {seq.id} step {j + 1} skipped: "
                                                 f"{exc}"))
                     continue
@@ -632,11 +635,14 @@ class PolicyEngine:
             if last:
                 prefix = self._prefix(req, seq, now)
                 if prefix is not None:
+                    if completions is None:
+                        completions = []
                     completions.append((seq, SequenceMatch(seq.id, seq.effect, seq.shadow,
                                                            prefix)))
-        if not completions and not seq_errors:
+        if completions is None and seq_errors is None:
             return base, hits, now
-        return self._with_sequences(req, base, completions, seq_errors), hits, now
+        return (self._with_sequences(req, base, completions or [], seq_errors or []), hits,
+                now)
 
     def _prefix(self, req: Request, seq: CompiledSequence, now: float | None
                 ) -> tuple[StepRef, ...] | None:
