@@ -22,17 +22,22 @@ agentrange is timed two ways: a fresh engine per repeat (its per-candidate-set c
 are built while deciding, as at the start of a run), and "steady": an engine that has already
 decided as many other requests of the same fleet (another seed), as in a long simulation. The
 peers are given their cheapest inputs: Cedar gets its context pre-serialised to JSON, Casbin
-gets integers in its p lines (no parsing in the matcher).
+gets integers in its p lines (no parsing in the matcher). Before timing, the heap that setup
+built (three workloads, ~200k objects) is frozen with ``gc.freeze()``, as a long-running
+decision point freezes what it loaded, so that the cycle collector's full passes do not
+rescan it; ``--no-freeze`` times without. The share of agentrange's time spent in the
+collector is printed either way.
 
 Run: ``python benchmarks/pdp_vs_peers.py [--quick] [--seed S] [--repeats R] [--cedar-repeats R]
-[--casbin-repeats R] [--profile fresh|steady|sequences|sequences-steady]`` (about 5 minutes at
-full size, most of it in the peers). It prints figures; it is not a test
+[--casbin-repeats R] [--no-freeze] [--profile fresh|steady|sequences|sequences-steady]``
+(about 5 minutes at full size, most of it in the peers). It prints figures; it is not a test
 (``tests/engine/test_bench_pdp_smoke.py`` runs the quick mode for agreement only).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -1058,14 +1063,47 @@ def check_agreement(w: Workload, reference: Sequence[tuple[str, frozenset[str]]]
     return result
 
 
-def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+class GcClock:
+    """Time spent in the cyclic garbage collector while switched on (via ``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.timed = 0.0
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+    def run(self, fn: Callable[[], Any]) -> tuple[float, Any]:
+        """Call ``fn``; its wall time (collections included) and result."""
+        gc.callbacks.append(self._callback)
+        start = time.perf_counter()
+        try:
+            result = fn()
+        finally:
+            elapsed = time.perf_counter() - start
+            gc.callbacks.remove(self._callback)
+        self.timed += elapsed
+        return elapsed, result
+
+    @property
+    def share(self) -> float:
+        """Collector time as a share of the timed calls."""
+        return self.seconds / self.timed if self.timed else 0.0
+
+
+def timed(fn: Callable[[], Any], repeats: int, clock: GcClock | None = None
+          ) -> tuple[float, Any]:
     """Median wall time of ``fn`` over ``repeats`` runs, and the last result."""
+    clock = clock or GcClock()
     times = []
     result = None
     for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
+        elapsed, result = clock.run(fn)
+        times.append(elapsed)
     return statistics.median(times), result
 
 
@@ -1081,7 +1119,7 @@ class Report:
 
 
 def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: int | None = None,
-        casbin_repeats: int = 1, time_it: bool = True,
+        casbin_repeats: int = 1, time_it: bool = True, freeze: bool = True,
         out: Callable[[str], None] = print) -> Report:
     """Build the workload, cross-check the three engines, and time them.
 
@@ -1092,6 +1130,7 @@ def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: i
         cedar_repeats: Repeats for cedarpy (default: ``sizes.cedar_repeats``).
         casbin_repeats: Repeats for PyCasbin (it is by far the slowest).
         time_it: False: decide once per engine and check agreement only.
+        freeze: Freeze the setup heap (``gc.freeze()``) before timing.
         out: Where lines go.
     """
     reps = repeats or sizes.repeats
@@ -1114,19 +1153,28 @@ def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: i
         f"in {len(ROLES)} roles, {len(TOOLS)} tools, {len(DATA_CLASSES)} data classes, "
         f"{n} requests in {len(w.session_last)} sessions (setup {setup_s:.1f} s)")
 
-    ar_s, ar_decisions = timed(lambda: run_agentrange(compiled, requests), reps)
+    freeze = freeze and time_it
+    if freeze:
+        # What setup built (three engines' workloads) stays for the whole run: moved out of
+        # the collector's way, as a long-running decision point does after loading.
+        gc.collect()
+        gc.freeze()
+    clocks = {"fresh": GcClock(), "steady": GcClock()}
+    ar_s, ar_decisions = timed(lambda: run_agentrange(compiled, requests), reps,
+                               clocks["fresh"])
     cedar_s, cedar_results = timed(lambda: run_cedar(cedar), cedar_reps)
     casbin_s, casbin_results = timed(lambda: run_casbin(enforcer, casbin_reqs), casbin_repeats)
     base_allowed = [o == ALLOW for o, _ in reference]
     seq_s, seq_decisions = timed(
-        lambda: run_agentrange(compiled_seq, requests, w.session_last), reps)
+        lambda: run_agentrange(compiled_seq, requests, w.session_last), reps, clocks["fresh"])
     warm_s, warm_decisions, seq_warm_s = 1.0, ar_decisions, 1.0
     seq_warm_decisions: list[Decision] = []
     if time_it:
         warmup = warmup_requests(w, scenario)
-        warm_s, warm_decisions = timed_steady(compiled, warmup, requests, frozenset(), reps)
+        warm_s, warm_decisions = timed_steady(compiled, warmup, requests, frozenset(), reps,
+                                              clocks["steady"])
         seq_warm_s, seq_warm_decisions = timed_steady(compiled_seq, warmup, requests,
-                                                      w.session_last, reps)
+                                                      w.session_last, reps, clocks["steady"])
 
     effects = {r.id: r.effect for r in w.rules}
     agreement = check_agreement(w, reference, {
@@ -1148,7 +1196,11 @@ def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: i
                     "agentrange_sequences_steady": n / seq_warm_s}
     report.extra = {"sequence_denials": sum(1 for d in seq_decisions
                                             if d.reason is Reason.SEQUENCE),
+                    "gc_share": {mode: c.share for mode, c in clocks.items()},
+                    "frozen": freeze,
                     "explanation": ar_decisions[_first_failed(ar_decisions)].explain()}
+    if freeze:
+        gc.unfreeze()
     _print_agreement(out, agreement, seq_agreement, report.extra["sequence_denials"])
     if time_it:
         _print_rates(out, report, (reps, cedar_reps, casbin_repeats))
@@ -1163,8 +1215,8 @@ def warmup_requests(w: Workload, scenario: Scenario) -> tuple[list[Request], fro
 
 
 def timed_steady(compiled: Any, warmup: tuple[list[Request], frozenset[int]],
-                 requests: Sequence[Request], session_last: frozenset[int], repeats: int
-                 ) -> tuple[float, list[Decision]]:
+                 requests: Sequence[Request], session_last: frozenset[int], repeats: int,
+                 clock: GcClock | None = None) -> tuple[float, list[Decision]]:
     """Median time of one pass over ``requests`` by an engine that has already decided others.
 
     The engine first decides the warm-up requests (untimed), so its compiled caches are
@@ -1180,16 +1232,20 @@ def timed_steady(compiled: Any, warmup: tuple[list[Request], frozenset[int]],
                 engine.end_session(r.session["id"])
         engine.reset()
         decide, end = engine.decide, engine.end_session
-        start = time.perf_counter()
-        if session_last:
-            decisions = []
+
+        def one_pass(decide: Callable[[Request], Decision] = decide,
+                     end: Callable[[str], None] = end) -> list[Decision]:
+            if not session_last:
+                return [decide(r) for r in requests]
+            out = []
             for i, r in enumerate(requests):
-                decisions.append(decide(r))
+                out.append(decide(r))
                 if i in session_last:
                     end(r.session["id"])
-        else:
-            decisions = [decide(r) for r in requests]
-        times.append(time.perf_counter() - start)
+            return out
+
+        elapsed, decisions = (clock or GcClock()).run(one_pass)
+        times.append(elapsed)
     return statistics.median(times), decisions
 
 
@@ -1262,6 +1318,11 @@ def _print_rates(out: Callable[[str], None], r: Report, reps: tuple[int, int, in
     out(f"ratios: agentrange / cedarpy = {rates['agentrange'] / cedar:.1f}x fresh, "
         f"{rates['agentrange_steady'] / cedar:.1f}x steady; agentrange / PyCasbin = "
         f"{rates['agentrange'] / casbin:.0f}x fresh; cedarpy / PyCasbin = {cedar / casbin:.0f}x")
+    shares = r.extra["gc_share"]
+    out(f"agentrange time in the cyclic garbage collector: {shares['fresh']:.0%} fresh, "
+        f"{shares['steady']:.0%} steady"
+        + (" (setup heap frozen with gc.freeze() before timing)" if r.extra["frozen"]
+           else " (--no-freeze: setup heap not frozen)"))
     for mode, suffix in (("fresh", ""), ("steady", "_steady")):
         rate, seq = rates["agentrange" + suffix], rates["agentrange_sequences" + suffix]
         checks = (
@@ -1325,6 +1386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="cedarpy repeats (default 3: ~20 s each at full size)")
     parser.add_argument("--casbin-repeats", type=int, default=1,
                         help="PyCasbin repeats (default 1: ~100 s at full size)")
+    parser.add_argument("--no-freeze", action="store_true",
+                        help="leave the setup heap to the cycle collector (no gc.freeze())")
     parser.add_argument("--profile", choices=PROFILE_MODES, default=None,
                         help="profile agentrange with pyinstrument instead of benchmarking")
     args = parser.parse_args(argv)
@@ -1333,7 +1396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile(sizes, args.seed, args.profile)
         return 0
     report = run(sizes, args.seed, repeats=args.repeats, cedar_repeats=args.cedar_repeats,
-                 casbin_repeats=args.casbin_repeats)
+                 casbin_repeats=args.casbin_repeats, freeze=not args.no_freeze)
     if not (report.agreement.ok and report.sequence_agreement.ok):
         print("FAILED: the engines disagree (see above)", file=sys.stderr)
         return 1
