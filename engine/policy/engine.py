@@ -647,10 +647,11 @@ class PolicyEngine:
     def _prefix(self, req: Request, seq: CompiledSequence, now: float | None
                 ) -> tuple[StepRef, ...] | None:
         """The earlier steps of ``seq`` matched in this request's scope, within the window."""
-        skey = _scope_key(req, seq.scope)
+        scope = seq.scope
+        skey = req.session.get("id") if scope == "session" else _scope_key(req, scope)
         if skey is None or now is None:
             return None
-        per_key = self._seq[seq.scope].get(skey)
+        per_key = self._seq[scope].get(skey)
         if per_key is None:
             return None
         partials = per_key.get(seq.index)
@@ -722,7 +723,10 @@ class PolicyEngine:
             if skey is None:
                 continue
             amount = _measure(req, c)
-            per_key = self._counters[c.scope].setdefault(skey, {})
+            scoped = self._counters[c.scope]
+            per_key = scoped.get(skey)
+            if per_key is None:  # not setdefault: that builds a dict on every call
+                per_key = scoped[skey] = {}
             slot = per_key.get(c.index)
             if slot is None:
                 slot = per_key[c.index] = [0, deque() if c.window is not None else None]
@@ -737,12 +741,16 @@ class PolicyEngine:
             last = len(seq.steps) - 1
             if j == last:
                 continue
-            skey = _scope_key(req, seq.scope)
+            scope = seq.scope
+            skey = req.session.get("id") if scope == "session" else _scope_key(req, scope)
             if skey is None:
                 continue
             if ref is None:
                 ref = _new_tuple(StepRef, (now, req.tool.get("id"), req.ref))
-            per_key = self._seq[seq.scope].setdefault(skey, {})
+            scoped = self._seq[scope]
+            per_key = scoped.get(skey)
+            if per_key is None:
+                per_key = scoped[skey] = {}
             partials = per_key.get(seq.index)
             if partials is None:
                 partials = per_key[seq.index] = [None] * last
