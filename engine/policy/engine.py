@@ -946,32 +946,35 @@ def _probe_function(shared: _Shared, ctx: _Context) -> ProbeFn:
         env[f"SC{k}"] = rule.check
         terms.append((*(1 << (c * n + rule.index) for c in range(tables.positions)), 0))
     shape = (tuple(zip(shared.paths, kinds, strict=True)), len(shared.slow))
-    code = _PROBES.get(shape)
-    if code is None:
+    found = _PROBES.get(shape)
+    if found is None:
         if len(_PROBES) >= MAX_SHAPES:
             _PROBES.clear()
-        code = _PROBES[shape] = _probe_code(shape, env)
-    else:
-        for i, path in enumerate(shared.paths):
-            read_lines(i, path, env)
+        constants: dict[str, Any] = {}
+        found = _PROBES[shape] = (_probe_code(shape, constants), constants)
+    code, constants = found
+    env.update(constants)
     exec(code, env)
     fn: ProbeFn = env.pop("probe")  # not left in its own globals: no reference cycle
     return fn
 
 
-_PROBES: dict[tuple[tuple[tuple[str, str], ...], int], CodeType] = {}
+_PROBES: dict[tuple[tuple[tuple[str, str], ...], int], tuple[CodeType, dict[str, Any]]] = {}
 _EVALUATORS: dict[tuple[bool, ...], CodeType] = {}
 MAX_SHAPES = 4096
 """Probe and evaluator shapes kept compiled (the source of each is built once per shape)."""
 
 
-def _probe_code(shape: tuple[tuple[tuple[str, str], ...], int], env: dict[str, Any]
+def _probe_code(shape: tuple[tuple[tuple[str, str], ...], int], constants: dict[str, Any]
                 ) -> CodeType:
-    """The probe's code for paths read in this order (each: table n/p or value only -)."""
+    """The probe's code for paths read in this order (each: table n/p or value only -).
+
+    The names of the attribute keys it reads go into ``constants``.
+    """
     paths, slow = shape
     lines = ["def probe(req, cv):"]
     for i, (path, _kind) in enumerate(paths):
-        lines += read_lines(i, path, env)
+        lines += read_lines(i, path, constants)
     values = "".join(f"v{i}, " for i in range(len(paths)))
     keys = []
     lines.append("    try:")
