@@ -1,0 +1,87 @@
+"""Condition tables at their edges: value classes that must not be merged, cache overflow.
+
+The tables key numbers by their position among the policy's thresholds and everything else
+by (type, value); these cases would silently merge classes if the keying were wrong, so
+each decision is checked against the condition closures (the slow, plain evaluation).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from policy_support import make_request
+
+from engine.policy import PolicyEngine
+from engine.policy import tables as tables_module
+from engine.policy.conditions import EvalError
+
+Make = Callable[[str], PolicyEngine]
+
+POLICY = """
+    policy: p
+    rules:
+      - id: small
+        envelope: security
+        effect: allow
+        when: {all: [{attr: request.records, lte: 10}, {attr: request.attributes.x, ne: "b"}]}
+      - id: exact-one
+        envelope: security
+        effect: allow
+        when: {attr: request.records, eq: 1}
+      - id: mixed
+        envelope: business
+        effect: require_approval
+        when: {any: [{attr: request.records, gt: 1000}, {attr: request.destination, eq: external}]}
+"""
+
+
+def expected(engine: PolicyEngine, **request: Any) -> dict[str, Any]:
+    """What the closures say: per rule, matched / failed / error."""
+    req = make_request(**request)
+    out = {}
+    for rule in engine.policy.rules:
+        assert rule.cond is not None
+        try:
+            out[rule.id] = "match" if rule.cond.test(req, {}) else "fail"
+        except EvalError:
+            out[rule.id] = "error"
+    return out
+
+
+def got(engine: PolicyEngine, **request: Any) -> dict[str, Any]:
+    d = engine.decide(make_request(**request))
+    out = {r: "match" for r in d.matched}
+    out.update({f.rule: "fail" for f in d.failed})
+    out.update({e.split()[1]: "error" for e in d.errors if e.startswith("rule ")})
+    if d.effect == "require_approval":
+        out["mixed"] = "match"
+    return out
+
+
+VALUES: list[Any] = [1, True, 1.0, 0, False, 10, 10.5, 11, math.nan, -0.0, "1", None, 1001,
+                     float("inf"), 2**70, [1], (1,)]
+
+
+@pytest.mark.parametrize("order", [VALUES, list(reversed(VALUES))])
+def test_classes_of_equal_looking_values_stay_apart(make_engine: Make, order: list[Any]) -> None:
+    engine = make_engine(POLICY)
+    for value in order * 2:  # the second round hits the caches the first one filled
+        for dest in ("external", "internal", 3):
+            request = {"records": value, "destination": dest, "attributes": {"x": value}}
+            assert got(engine, **request) == expected(engine, **request), (value, dest)
+
+
+def test_an_overflowing_value_cache_starts_afresh_without_reusing_classes(
+        make_engine: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tables_module, "MAX_VALUES", 4)
+    engine = make_engine(POLICY)
+    values = [f"v{i}" for i in range(12)] + ["b", "external"]
+    for _ in range(3):
+        for value in values:
+            for records in (5, 5000):
+                request = {"records": records, "destination": value,
+                           "attributes": {"x": value}}
+                assert got(engine, **request) == expected(engine, **request), (value, records)
