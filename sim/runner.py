@@ -253,8 +253,9 @@ class Simulation:
     def run(self) -> RunResult:
         """Run to the end and return the result.
 
-        For the duration of the run the cyclic garbage collector's young generation is
-        collected less often (see :func:`fewer_gc_passes`); its settings are restored after.
+        Run on the main thread, the cyclic garbage collector's young generation is collected
+        less often for the duration (see :func:`fewer_gc_passes`); its settings are restored
+        after.
         """
         with fewer_gc_passes():
             self.step_until(self.end)
@@ -711,13 +712,16 @@ class Simulation:
         incident = item.incident
         attacker = run.attacker
         records = spec.records
+        record = self._records.get(id(decision))
+        if record is None or record.decision is not decision:
+            record = self._record(decision)
         self._seq = seq + 1
         self._sink(_new_event(Event, (seq, now, _DECISION, agent, {
             "run": run.id, "chain": run.actors, "task": task.id, "step": number,
             "tool": spec.tool_id, "action": spec.action, "resource": spec.resource,
             "data_class": spec.data_class, "system": spec.system, "records": records,
             "amount": spec.amount, "destination": spec.destination, "jti": cred.jti,
-            "token_reason": token_reason, "decision": self._record(decision),
+            "token_reason": token_reason, "decision": record,
             "outcome": outcome, "incident": incident, "attacker": attacker,
             "approved": approved,
         })))
@@ -1203,24 +1207,29 @@ class _Scope:
         self.data_classes = scope[1]
 
 
-YOUNG_GC_THRESHOLD = 50_000
+YOUNG_GC_THRESHOLD = 100_000
 """Container allocations between young-generation collections during :meth:`Simulation.run`."""
 
 
 @contextmanager
 def fewer_gc_passes() -> Iterator[None]:
-    """Raise the cyclic collector's young-generation threshold for a block; restore it after.
+    """On the main thread, raise the collector's young-generation threshold for a block.
 
     A tool call allocates a few dozen short-lived containers (namespaces, the request, the
     event) that reference counting frees, and the simulator makes no reference cycles on its
-    hot path; with the default threshold (700) a long run spends several microseconds per
-    tool call in collector passes that free nothing. Garbage cycles made elsewhere (a sink)
-    are still collected, a little later. The setting is process-wide; nested uses restore the
-    outer one.
+    hot path; with the default threshold (700) a long run spends microseconds per tool call
+    in collector passes that free nothing. Garbage cycles made elsewhere (a sink) are still
+    collected, a little later. The setting is process-wide, so only the main thread changes
+    it (a headless run): a run in a worker thread (the dashboard's) leaves it alone, and no
+    two threads can restore each other's values out of order. Nested uses restore the outer
+    setting.
     """
     before = gc.get_threshold()
-    if before[0] and before[0] < YOUNG_GC_THRESHOLD:
-        gc.set_threshold(YOUNG_GC_THRESHOLD, *before[1:])
+    if threading.current_thread() is not threading.main_thread() or not before[0] \
+            or before[0] >= YOUNG_GC_THRESHOLD:
+        yield
+        return
+    gc.set_threshold(YOUNG_GC_THRESHOLD, *before[1:])
     try:
         yield
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 from typing import Any
 
 from sim.events import Event
@@ -79,5 +80,25 @@ def test_a_higher_threshold_already_set_is_left_alone() -> None:
         with fewer_gc_passes():
             assert gc.get_threshold()[0] == 10 * YOUNG_GC_THRESHOLD
         assert gc.get_threshold()[0] == 10 * YOUNG_GC_THRESHOLD
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_a_run_in_a_worker_thread_leaves_the_collector_setting_alone() -> None:
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        seen: list[tuple[int, ...]] = []
+        s = scenario(base())
+
+        def sink(event: Event) -> None:
+            seen.append(gc.get_threshold())
+
+        worker = threading.Thread(
+            target=lambda: Simulation(s, "jit", policy=policy(s, TIME_RULES), sink=sink).run())
+        worker.start()
+        worker.join()
+        assert seen and all(t == (700, 10, 10) for t in seen)
+        assert gc.get_threshold() == (700, 10, 10)
     finally:
         gc.set_threshold(*before)
