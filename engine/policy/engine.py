@@ -101,7 +101,7 @@ class _Shared:
     """
 
     __slots__ = ("_evaluate", "cores", "counter_reads", "index", "local", "mask", "memo",
-                 "paths", "plain", "positions", "rule_at", "rules", "slow", "stops", "terms")
+                 "paths", "plain", "positions", "rule_at", "rules", "slow", "span", "terms")
 
     def __init__(self, rules: tuple[CompiledRule, ...], mask: int,
                  counter_reads: tuple[CompiledCounter, ...],
@@ -110,11 +110,11 @@ class _Shared:
         self.mask = mask
         self.rule_at = all_rules.__getitem__
         n = tables.n
-        stops = 0
+        span = 0
         for c in range(2 * tables.positions):
-            stops |= mask << (c * n)
-        self.stops = stops
-        """The rules' bits at every item position, stop and error bits alike."""
+            span |= mask << (c * n)
+        self.span = span
+        """These rules' bits at every item position, stop and error bits alike."""
         self.positions = max((len(_failures(r)) for r in rules if r.cond is not None),
                              default=0)
         """The most items any of these rules has."""
@@ -143,7 +143,7 @@ class _Shared:
     def localise(self, i: int, k: int) -> int:
         """The local class of class ``k`` of the ``i``-th path with a table."""
         table, of_class, of_entry = self.local[i]
-        entry = table.entries[k] & self.stops
+        entry = table.entries[k] & self.span
         found = of_entry.get(entry)
         if found is None:
             entries = self.terms[i]
@@ -298,7 +298,7 @@ class _Context:
         s = 0
         for found, k in zip(shared.terms, key if type(key) is tuple else (key,), strict=True):
             s |= found[k]
-        s &= shared.stops
+        s &= shared.span
         memo = shared.memo
         if len(memo) >= MAX_MEMO:
             memo.clear()
