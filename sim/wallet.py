@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
+from heapq import heappop, heappush
 from typing import Any
 
 import simpy
+from simpy.events import NORMAL
 
 from engine.credentials import (
     CredentialBroker,
@@ -167,6 +169,9 @@ class Wallet:
         self.expired = 0
         self.renewed = 0
         self.mint_listeners: list[Callable[[Credential], None]] = []
+        # Pending expiries (exp, event id, credential); see _schedule_expiry.
+        self._expiries: list[tuple[float, int, Credential]] = []
+        self._armed: set[int] = set()
         if credentials.mode == "jit":
             env.process(self._prune_every(max(credentials.ttl, 300.0)))
 
@@ -255,7 +260,7 @@ class Wallet:
             "renewed_from": renewed_from, "incident": incident,
         })
         if exp < self.end:
-            env.timeout(ttl).callbacks.append(_Expiry(self, cred))
+            self._schedule_expiry(cred, ttl)
         if self.mint_listeners:
             for listener in list(self.mint_listeners):
                 listener(cred)
@@ -294,6 +299,47 @@ class Wallet:
                                     data_class=data_class, presenter_thumbprint=presenter)
 
     # --- ending ---------------------------------------------------------------------------
+
+    def _schedule_expiry(self, cred: Credential, ttl: float) -> None:
+        """Expire ``cred`` after ``ttl`` exactly as a timeout scheduled now would, lazily.
+
+        JIT tokens are mostly revoked when their task ends, long before they expire; a
+        timeout per token would keep thousands of dead entries in simpy's queue, deepening
+        every push and pop of the run. Instead the expiry takes its event id now (its place
+        among events of the same instant, as a timeout made now would) and waits in the
+        wallet's own heap; only the earliest pending expiry sits in simpy's queue, under
+        that id. Expiries whose token already ended never enter it: they would do nothing.
+        """
+        env = self.env
+        entry = (env.now + ttl, next(env._eid), cred)
+        heappush(self._expiries, entry)
+        if self._expiries[0] is entry:
+            self._arm(entry)
+
+    def _arm(self, entry: tuple[float, int, Credential]) -> None:
+        """Put one pending expiry into simpy's queue, in the place its event id gives it."""
+        event = simpy.Event(self.env)
+        event._ok = True
+        event._value = None
+        event.callbacks.append(_Expiry(self, entry[2]))
+        self._armed.add(entry[1])
+        heappush(self.env._queue, (entry[0], NORMAL, entry[1], event))
+
+    def _expired_now(self, cred: Credential) -> None:
+        """The earliest pending expiry fired: expire its token and arm the next live one."""
+        heap = self._expiries
+        # simpy fires events in (time, priority, id) order and the earliest pending expiry
+        # is always armed, so the one firing is the wallet heap's first.
+        _, eid, first = heappop(heap)
+        assert first is cred, "expiries fired out of order"
+        self._armed.discard(eid)
+        self._expire(cred)
+        armed = self._armed
+        while heap and heap[0][1] not in armed and not heap[0][2].live:
+            heappop(heap)  # ended before expiring: its expiry would do nothing
+        # An armed first entry (live or not) fires and pops itself in its turn.
+        if heap and heap[0][1] not in armed:
+            self._arm(heap[0])
 
     def _expire(self, cred: Credential) -> None:
         if not cred.live:
@@ -369,7 +415,7 @@ class Wallet:
 
 
 class _Expiry:
-    """The callback a token's expiry timeout runs (a class: cheaper than a closure to type)."""
+    """The callback a token's expiry event runs (a class: cheaper than a closure to type)."""
 
     __slots__ = ("cred", "wallet")
 
@@ -378,4 +424,4 @@ class _Expiry:
         self.cred = cred
 
     def __call__(self, _event: simpy.Event) -> None:
-        self.wallet._expire(self.cred)
+        self.wallet._expired_now(self.cred)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Generator
 from typing import Any
+
+import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.events import Event
 from sim.runner import YOUNG_GC_THRESHOLD, Simulation, fewer_gc_passes
-from tests.sim.support import base, kinds, policy, run, scenario
+from sim.world import EVERYTHING
+from tests.sim.support import ALLOW_ALL, base, kinds, policy, run, scenario
 
 TIME_RULES = {"policy": "clock", "rules": [
     {"id": "everything", "envelope": "security", "effect": "allow"},
@@ -102,3 +108,68 @@ def test_a_run_in_a_worker_thread_leaves_the_collector_setting_alone() -> None:
         assert gc.get_threshold() == (700, 10, 10)
     finally:
         gc.set_threshold(*before)
+
+
+def test_token_expiries_fire_at_their_time_in_mint_order_whatever_the_lifetimes() -> None:
+    s = scenario(base(duration="2h"))
+    events: list[Event] = []
+    sim = Simulation(s, "jit", policy=policy(s, ALLOW_ALL), sink=events.append)
+    sim.step_until(10.0)
+    wallet = sim.wallet
+    longest = wallet.mint("helper", scope=EVERYTHING, mode="jit", ttl=600.0)
+    short = wallet.mint("helper", scope=EVERYTHING, mode="jit", ttl=100.0)
+    revoked = wallet.mint("helper", scope=EVERYTHING, mode="jit", ttl=50.0)
+    same_instant = wallet.mint("helper", scope=EVERYTHING, mode="jit", ttl=100.0)
+    assert None not in (longest, short, revoked, same_instant)
+    assert revoked is not None and wallet.revoke(revoked, "live")
+    sim.run()
+    mine = {c.jti for c in (longest, short, revoked, same_instant) if c is not None}
+    expired = [(e.time, e.data["jti"]) for e in kinds(events, "token_expired")
+               if e.data["jti"] in mine]
+    assert short is not None and same_instant is not None and longest is not None
+    assert expired == [(110.0, short.jti), (110.0, same_instant.jti), (610.0, longest.jti)]
+    assert revoked.state == "revoked"
+    # The worker's task tokens, revoked when each task ended, never expired.
+    assert all(e.data["jti"] in mine for e in kinds(events, "token_expired"))
+
+
+Op = tuple[int, float, int | None]
+"""(mint at, lifetime, revoke this many seconds later or never)."""
+
+
+def _expiry_stream(ops: list[Op], *, reference: bool) -> list[str]:
+    s = scenario(base(duration="1h"))
+    events: list[Event] = []
+    sim = Simulation(s, "jit", policy=policy(s, ALLOW_ALL), sink=events.append)
+    wallet, env = sim.wallet, sim.env
+    if reference:
+        # What the wallet did before: one simpy timeout per token, made when it is minted.
+        def one_timeout(cred: Any, ttl: float) -> None:
+            env.timeout(ttl).callbacks.append(lambda _e, c=cred: wallet._expire(c))
+
+        wallet._schedule_expiry = one_timeout  # type: ignore[method-assign]
+
+    def revoke_later(cred: Any, after: int) -> Generator[simpy.Event, Any, None]:
+        yield env.timeout(after)
+        wallet.revoke(cred, "live")
+
+    def script() -> Generator[simpy.Event, Any, None]:
+        for at, ttl, revoke_after in sorted(ops, key=lambda op: op[0]):
+            if at > env.now:
+                yield env.timeout(at - env.now)
+            cred = wallet.mint("helper", scope=EVERYTHING, mode="jit", ttl=ttl)
+            if revoke_after is not None:
+                env.process(revoke_later(cred, revoke_after))
+
+    sim.step_until(1.0)
+    env.process(script())
+    sim.run()
+    return [e.to_json() for e in events]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 900), st.sampled_from([30.0, 60.0, 300.0, 600.0]),
+                          st.one_of(st.none(), st.integers(0, 700))),
+                min_size=1, max_size=10))
+def test_lazy_expiries_give_the_stream_of_one_timeout_per_token(ops: list[Op]) -> None:
+    assert _expiry_stream(ops, reference=False) == _expiry_stream(ops, reference=True)
