@@ -80,8 +80,14 @@ _NO_CV: Mapping[str, Any] = EMPTY
 StepEntry = tuple[CompiledSequence, int, "Callable[[Request, Mapping[str, Any]], bool] | None",
                   bool]
 """A sequence step a plan's requests may match: (sequence, step index, condition, is last)."""
-ProbeFn = Callable[[Request, Mapping[str, Any]], Decision]
-"""Decides a request against one candidate set's rules (generated per set)."""
+ProbeFn = Callable[[Request, Mapping[str, Any], "tuple[Any, ...] | None"], Decision]
+"""Decides a request against one candidate set's rules (generated per set); the last
+argument is what :data:`StaticsFn` returned for the request's principal, tool and resource
+views, or None to read and class them."""
+StaticsFn = Callable[[Request], "tuple[Any, ...] | None"]
+"""Reads and classes what a candidate set's conditions read from the principal, tool,
+resource and action (the same for every request with the same views); None when a value
+cannot be classed (the probe then decides those requests rule by rule)."""
 ERROR = object()
 """Memo value of classes for which some condition raises: decide those rule by rule."""
 
@@ -381,12 +387,13 @@ class _Plan:
     """Everything about one (principal, action, tool, resource) combination."""
 
     __slots__ = ("counter_reads", "counters", "needs_time", "probe", "shared", "stateful",
-                 "steps")
+                 "statics", "steps")
 
-    def __init__(self, shared: _Shared, probe: ProbeFn, counters: tuple[CompiledCounter, ...],
-                 steps: tuple[StepEntry, ...]) -> None:
+    def __init__(self, shared: _Shared, probe: ProbeFn, statics: StaticsFn | None,
+                 counters: tuple[CompiledCounter, ...], steps: tuple[StepEntry, ...]) -> None:
         self.shared = shared
         self.probe = probe
+        self.statics = statics
         self.counter_reads = shared.counter_reads
         self.counters = counters
         self.steps = steps
@@ -407,8 +414,9 @@ class PolicyEngine:
         self._base = compiled
         self._policy = compiled
         self._plans: dict[TargetKey, _Plan] = {}
-        self._by_identity: dict[tuple[int, int, int, Any], tuple[Any, Any, Any, _Plan]] = {}
-        self._shared: dict[int, tuple[_Shared, ProbeFn]] = {}
+        self._by_identity: dict[tuple[int, int, int, Any],
+                                tuple[Any, Any, Any, _Plan, tuple[Any, ...] | None]] = {}
+        self._shared: dict[int, tuple[_Shared, ProbeFn, StaticsFn | None]] = {}
         self._counters: dict[str, dict[Any, dict[int, list[Any]]]] = {}
         self._seq: dict[str, dict[Any, dict[int, list[Any]]]] = {}
         self._hop_principals: dict[str, Mapping[str, Any]] = {}
@@ -488,12 +496,12 @@ class PolicyEngine:
             p, t, r = req.principal, req.tool, req.resource
             known = self._by_identity.get((id(p), id(t), id(r), req.action))
             if known is not None and known[0] is p and known[1] is t and known[2] is r:
-                plan = known[3]
+                plan, st = known[3], known[4]
             else:
-                plan = self._plan_by_value(req)
+                plan, st = self._plan_by_value(req), None
             if not plan.stateful:
-                return plan.probe(req, _NO_CV)
-            decision, hits, now = self._stateful(req, plan)
+                return plan.probe(req, _NO_CV, st)
+            decision, hits, now = self._stateful(req, plan, st)
             if decision.effect is _ALLOW:
                 self._apply(req, plan, hits, now)
             return decision
@@ -532,7 +540,9 @@ class PolicyEngine:
                 r is None or type(r) is MappingProxyType):
             if len(self._by_identity) >= MAX_PLANS:
                 self._by_identity = {}
-            self._by_identity[(id(p), id(t), id(r), req.action)] = (p, t, r, plan)
+            # What the candidates read from these immutable views is read and classed once.
+            st = plan.statics(req) if plan.statics is not None else None
+            self._by_identity[(id(p), id(t), id(r), req.action)] = (p, t, r, plan, st)
         return plan
 
     def _plan_for(self, req: Request) -> _Plan:
@@ -560,8 +570,8 @@ class PolicyEngine:
                 read = {p for r in rules for p in ctx.tables.rule_paths.get(r.index, ())}
                 counter_reads = tuple(c for c in policy.counters if "counter." + c.id in read)
             shared = _Shared(rules, mask, counter_reads, policy.rules, ctx.tables)
-            known = self._shared[mask] = (shared, _probe_function(shared, ctx))
-        shared, probe = known
+            known = self._shared[mask] = (shared, *_probe_function(shared, ctx))
+        shared, probe, statics = known
         counters = tuple(c for c in policy.counters if c.target.matches(key))
         # Highest step first within a sequence, so that recording a request never lets it
         # serve as two consecutive steps.
@@ -570,7 +580,7 @@ class PolicyEngine:
              j == len(s.steps) - 1)
             for s in policy.sequences
             for j, step in reversed(list(enumerate(s.steps))) if step.target.matches(key))
-        plan = _Plan(shared, probe, counters, steps)
+        plan = _Plan(shared, probe, statics, counters, steps)
         if len(self._plans) >= MAX_PLANS:
             self._plans = {}
             self._by_identity = {}
@@ -580,7 +590,7 @@ class PolicyEngine:
 
     def _stateless(self, req: Request, plan: _Plan, cv: Mapping[str, Any]) -> Decision:
         """The rules' decision (no sequences), memoised per equivalence class of requests."""
-        return plan.probe(req, cv)
+        return plan.probe(req, cv, None)
 
     def _context(self, policy: CompiledPolicy) -> _Context:
         """What deciding against this policy needs beyond a candidate set (built once)."""
@@ -600,7 +610,7 @@ class PolicyEngine:
 
     # --- state: counters and sequences -----------------------------------------------------
 
-    def _stateful(self, req: Request, plan: _Plan
+    def _stateful(self, req: Request, plan: _Plan, st: tuple[Any, ...] | None = None
                   ) -> tuple[Decision, list[tuple[CompiledSequence, int]], float | None]:
         """Decide with counters and sequences; returns the matched steps for recording."""
         now = req.time.get("now")
@@ -612,7 +622,7 @@ class PolicyEngine:
                     "time.now is absent or not a number: the counters and sequence rules that "
                     "apply to this request need it",)), [], None)
         cv = self._counter_values(req, plan, now) if plan.counter_reads else _NO_CV
-        base = plan.probe(req, cv)
+        base = plan.probe(req, cv, st)
         if not plan.steps:
             return base, [], now
         hits: list[tuple[CompiledSequence, int]] = []
@@ -910,7 +920,7 @@ def _target_key(req: Request, p: Mapping[str, Any]) -> TargetKey:
             r.get("data_class"))
 
 
-def _probe_function(shared: _Shared, ctx: _Context) -> ProbeFn:
+def _probe_function(shared: _Shared, ctx: _Context) -> tuple[ProbeFn, StaticsFn | None]:
     """Generate the decision function of a candidate set: read, classify, look up, adapt.
 
     Generated rather than looped because it runs for every request; only validated
@@ -956,7 +966,8 @@ def _probe_function(shared: _Shared, ctx: _Context) -> ProbeFn:
     env.update(constants)
     exec(code, env)
     fn: ProbeFn = env.pop("probe")  # not left in its own globals: no reference cycle
-    return fn
+    statics: StaticsFn | None = env.pop("statics", None)
+    return fn, statics
 
 
 _PROBES: dict[tuple[tuple[tuple[str, str], ...], int], tuple[CodeType, dict[str, Any]]] = {}
@@ -965,33 +976,64 @@ MAX_SHAPES = 4096
 """Probe and evaluator shapes kept compiled (the source of each is built once per shape)."""
 
 
+STATIC_NAMESPACES = ("principal", "tool", "resource")
+"""Namespaces a request takes from the read-only views of its agent, tool and resource."""
+
+
+def _is_static(path: str) -> bool:
+    return path == "action" or path.partition(".")[0] in STATIC_NAMESPACES
+
+
 def _probe_code(shape: tuple[tuple[tuple[str, str], ...], int], constants: dict[str, Any]
                 ) -> CodeType:
     """The probe's code for paths read in this order (each: table n/p or value only -).
 
-    The names of the attribute keys it reads go into ``constants``.
+    Paths of the principal, tool and resource (and the action) can come precomputed, as
+    ``st``: their values then their local classes, from the ``statics`` function generated
+    alongside when there are any. The names of the attribute keys read go into ``constants``.
     """
     paths, slow = shape
-    lines = ["def probe(req, cv):"]
-    for i, (path, _kind) in enumerate(paths):
-        lines += read_lines(i, path, constants)
-    values = "".join(f"v{i}, " for i in range(len(paths)))
-    keys = []
-    lines.append("    try:")
-    for i, (_path, kind) in enumerate(paths):
+    static = [i for i, (path, _kind) in enumerate(paths) if _is_static(path)]
+    dynamic = [i for i in range(len(paths)) if i not in static]
+
+    def classify(i: int, kind: str, indent: str) -> list[str]:
         if kind == "n":  # bool is not a number here (True == 1 as a key)
-            lines += [f"        t = type(v{i})",
-                      f"        k{i} = G{i}(v{i}) if t is int or t is float else None"]
-        elif kind == "p":
-            lines.append(f"        k{i} = G{i}(v{i} if type(v{i}) is str else (type(v{i}), v{i}))")
+            head = [f"t = type(v{i})", f"k{i} = G{i}(v{i}) if t is int or t is float else None"]
         else:
-            continue
-        lines += [f"        if k{i} is None:",
-                  f"            k{i} = C{i}(v{i})",
-                  f"        l{i} = T{i}(k{i})",
-                  f"        if l{i} is None:",
-                  f"            l{i} = localise(J{i}, k{i})"]
-        keys.append(f"l{i}")
+            head = [f"k{i} = G{i}(v{i} if type(v{i}) is str else (type(v{i}), v{i}))"]
+        body = [*head, f"if k{i} is None:", f"    k{i} = C{i}(v{i})", f"l{i} = T{i}(k{i})",
+                f"if l{i} is None:", f"    l{i} = localise(J{i}, k{i})"]
+        return [indent + line for line in body]
+
+    static_reads = [line for i in static for line in read_lines(i, paths[i][0], constants)]
+    classed = [i for i in static if paths[i][1] != "-"]
+    unpack = "".join(f"v{i}, " for i in static) + "".join(f"l{i}, " for i in classed)
+    lines = []
+    if static:
+        lines += ["def statics(req):", *static_reads]
+        if classed:
+            lines.append("    try:")
+            for i in classed:
+                lines += classify(i, paths[i][1], "        ")
+            lines += ["    except (TypeError, EvalError):",
+                      "        return None"]
+        lines.append(f"    return ({unpack})")
+    lines.append("def probe(req, cv, st=None):")
+    for i in dynamic:
+        lines += read_lines(i, paths[i][0], constants)
+    if static:
+        lines += ["    if st is not None:", f"        {unpack.rstrip()} = st"]
+        lines += ["    else:", *("    " + line for line in static_reads)]
+    values = "".join(f"v{i}, " for i in range(len(paths)))
+    keys = [f"l{i}" for i in range(len(paths)) if paths[i][1] != "-"]
+    lines.append("    try:")
+    if classed:
+        lines.append("        if st is None:")
+        for i in classed:
+            lines += classify(i, paths[i][1], "            ")
+    for i in dynamic:
+        if paths[i][1] != "-":
+            lines += classify(i, paths[i][1], "        ")
     for k in range(slow):
         lines.append(f"        n{k} = SC{k}(req, cv)")
         keys.append(f"n{k}")

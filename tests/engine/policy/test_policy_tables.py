@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -85,3 +86,38 @@ def test_an_overflowing_value_cache_starts_afresh_without_reusing_classes(
                 request = {"records": records, "destination": value,
                            "attributes": {"x": value}}
                 assert got(engine, **request) == expected(engine, **request), (value, records)
+
+
+STATIC_POLICY = """
+    policy: p
+    rules:
+      - id: support-on-sensitive
+        envelope: security
+        effect: allow
+        when: {all: [{attr: principal.roles, contains: support},
+                     {attr: resource.sensitivity, gte: confidential},
+                     {attr: request.records, lte: 10}]}
+      - id: by-kind
+        envelope: security
+        effect: allow
+        when: {all: [{attr: principal.kind, eq: internal}, {attr: action, eq: read}]}
+"""
+
+
+def test_principal_tool_and_resource_values_classed_once_per_view_stay_exact(
+        make_engine: Make) -> None:
+    engine = make_engine(STATIC_POLICY)
+    for _ in range(2):  # the second round uses what the views' first requests classed
+        for agent in ("support-bot", "ops-bot"):
+            for records in (1, 50):
+                req = make_request(agent, records=records)
+                # A plain dict with other roles is read as a value, never by identity.
+                other = replace(req, principal={**req.principal, "roles": ("ops",)})
+                for r in (req, other):
+                    d = engine.decide(r)
+                    want = {}
+                    for rule in engine.policy.rules:
+                        assert rule.cond is not None
+                        want[rule.id] = rule.cond.test(r, {})
+                    assert {m: True for m in d.matched} == {k: v for k, v in want.items() if v}
+                    assert {f.rule for f in d.failed} == {k for k, v in want.items() if not v}
