@@ -20,7 +20,8 @@ it stops. Candidate rules for a (principal, action, tool, resource) combination 
 once, by ANDing per-facet rule bitmasks (agents, tools, actions, resources, data classes).
 Deciding a request reads the paths its candidates' conditions name, maps each value to its
 class — local to the candidate set: classes that stop the same items of these rules are one —
-and looks the combination up in the set's memo. A combination not seen before ORs the
+and looks the combination up in the set's memo (what it reads from the read-only principal,
+tool and resource views is read and classed once per view). A combination not seen before ORs the
 classes' bitsets into the request's stop set, from which the effect, the deciding rule and
 the whole explanation (matched rules, shadow matches, each unmatched rule's first failed
 item) follow with a few integer operations; stop sets seen before share their explanation.
