@@ -69,6 +69,8 @@ MAX_CORES = 20_000
 """Explanations (one per distinct stop set) kept per candidate set before starting afresh."""
 MAX_MEMO = 20_000
 """Combinations of value classes memoised per candidate set before starting afresh."""
+MAX_DECISIONS = 4096
+"""Shared decisions (one per explanation and values) kept per candidate set."""
 DEPTH_RULE = "delegation.max_depth"
 
 _ALLOW, _DENY, _APPROVAL = Effect.ALLOW, Effect.DENY, Effect.REQUIRE_APPROVAL
@@ -107,8 +109,8 @@ class _Shared:
     this), so a dropped engine is freed by reference counting, without the cycle collector.
     """
 
-    __slots__ = ("_evaluate", "cores", "counter_reads", "index", "local", "mask", "memo",
-                 "paths", "plain", "positions", "rule_at", "rules", "slow", "span", "terms")
+    __slots__ = ("_evaluate", "cores", "counter_reads", "decisions", "index", "local", "mask",
+                 "memo", "paths", "positions", "rule_at", "rules", "slow", "span", "terms")
 
     def __init__(self, rules: tuple[CompiledRule, ...], mask: int,
                  counter_reads: tuple[CompiledCounter, ...],
@@ -135,9 +137,9 @@ class _Shared:
         """Classes of the request's values (and slow rules' results) -> explanation."""
         self.cores: dict[int, _BitCore] = {}
         """Stop set -> explanation (many combinations of classes stop the same items)."""
-        self.plain: dict[_BitCore, Decision] = {}
-        """Explanation with nothing failed -> the decision shared by its requests (held
-        here, not on the explanation, which the decision refers to: no reference cycle)."""
+        self.decisions: dict[tuple[_BitCore, tuple[Any, ...]], Decision] = {}
+        """(explanation, values) -> the decision its requests share (held here, not on the
+        explanation, which the decision refers to: no reference cycle)."""
         self.terms: list[Sequence[int]] = []
         """What each part of a memo key stands for: the entry of each local class of a path,
         or a slow rule's bit for each failed item number (and 0 last, for -1: it held)."""
@@ -935,8 +937,9 @@ def _probe_function(shared: _Shared, ctx: _Context) -> tuple[ProbeFn, StaticsFn 
     kinds = []
     env: dict[str, Any] = {"Mapping": Mapping, "EvalError": EvalError, "full": ctx.full,
                            "shared": shared, "memo_get": shared.memo.get, "miss": ctx.miss,
-                           "localise": shared.localise, "plain": shared.plain,
-                           "plain_get": shared.plain.get, "MAX_CORES": MAX_CORES,
+                           "localise": shared.localise, "decisions": shared.decisions,
+                           "decisions_get": shared.decisions.get,
+                           "MAX_DECISIONS": MAX_DECISIONS,
                            "ERROR": ERROR, "make": _make, "LEGAL": _LEGAL,
                            "legal_owner": ctx.legal_owner}
     terms = shared.terms
@@ -1056,14 +1059,17 @@ def _probe_code(shape: tuple[tuple[tuple[str, str], ...], int], constants: dict[
         "    else:",
         "        owners = req.principal.get('owners')",
         "        owner = None if owners is None else owners.get(env)",
-        "    if c.stops:",
-        f"        return make(c, ({values}), owner)",
-        "    # Nothing failed: the decision holds no request values, so one is shared.",
-        "    d = plain_get(c)",
+        "    # Requests with the same explanation and values share one (immutable) decision;",
+        "    # one with nothing failed holds no values.",
+        f"    values = ({values}) if c.stops else ()",
+        "    try:",
+        "        d = decisions_get((c, values))",
+        "    except TypeError:  # an unhashable value: a decision of its own",
+        "        return make(c, values, owner)",
         "    if d is None or d.owner != owner:",
-        "        if len(plain) >= MAX_CORES:",
-        "            plain.clear()",
-        "        d = plain[c] = make(c, (), owner)",
+        "        if len(decisions) >= MAX_DECISIONS:",
+        "            decisions.clear()",
+        "        d = decisions[(c, values)] = make(c, values, owner)",
         "    return d",
     ]
     return compiled("\n".join(lines))

@@ -155,3 +155,8 @@ def test_failed_actual_values_follow_each_request_through_the_memo(make_engine: 
     assert first.failed[0].actual == 500
     assert second.failed[0].actual == 700
     assert engine.decide(make_request(records=5)) is engine.decide(make_request(records=5))
+    # Identical requests share one decision (the simulator renders each decision once) ...
+    again = engine.decide(make_request(records=500))
+    assert again is engine.decide(make_request(records=500)) and again == first
+    # ... and a request with other values never gets another request's values.
+    assert engine.decide(make_request(records=700)).failed[0].actual == 700
