@@ -16,7 +16,7 @@ from typing import Any
 from engine.model import Scenario
 from sim.events import Sink
 from sim.metrics import DecisionKey, RunResult
-from sim.runner import Simulation, SimulationError
+from sim.runner import Simulation, SimulationError, fewer_gc_passes
 
 
 @dataclass(frozen=True)
@@ -179,8 +179,9 @@ def drive(sim: Simulation, progress: Callable[[str, float], None] | None = None,
     if progress is None:
         return sim.run()
     end = sim.end
-    for i in range(1, chunks + 1):
-        sim.step_until(end * i / chunks)
-        progress(label, sim.now)
-    sim.step_until(end)
+    with fewer_gc_passes():  # as Simulation.run does
+        for i in range(1, chunks + 1):
+            sim.step_until(end * i / chunks)
+            progress(label, sim.now)
+        sim.step_until(end)
     return sim.result()
