@@ -21,8 +21,9 @@ once, by ANDing per-facet rule bitmasks (agents, tools, actions, resources, data
 Deciding a request reads the paths its candidates' conditions name, maps each value to its
 class — local to the candidate set: classes that stop the same items of these rules are one —
 and looks the combination up in the set's memo (what it reads from the read-only principal,
-tool and resource views is read and classed once per view). A combination not seen before ORs the
-classes' bitsets into the request's stop set, from which the effect, the deciding rule and
+tool and resource views is read and classed once per view). A combination not seen before ORs
+the classes' bitsets (gathered once per local class into the set's own small bitsets) into
+the request's stop set, from which the effect, the deciding rule and
 the whole explanation (matched rules, shadow matches, each unmatched rule's first failed
 item) follow with a few integer operations; stop sets seen before share their explanation.
 Rules with an item that reads several paths run their generated check per request
@@ -35,7 +36,7 @@ engine, so a dropped engine and its decisions are freed by reference counting.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from types import CodeType, MappingProxyType
 from typing import Any
@@ -109,24 +110,41 @@ class _Shared:
     this), so a dropped engine is freed by reference counting, without the cycle collector.
     """
 
-    __slots__ = ("_evaluate", "cores", "counter_reads", "decisions", "index", "local", "mask",
-                 "memo", "paths", "positions", "rule_at", "rules", "slow", "span", "terms")
+    __slots__ = ("_evaluate", "by_effect", "cores", "counter_reads", "decisions", "enforced",
+                 "index", "local", "local_bit", "m", "mask", "memo", "obliged", "paths",
+                 "positions", "rule_at", "rules", "slow", "span", "terms", "width")
 
     def __init__(self, rules: tuple[CompiledRule, ...], mask: int,
                  counter_reads: tuple[CompiledCounter, ...],
                  all_rules: tuple[CompiledRule, ...], tables: Tables) -> None:
         self.rules = rules
         self.mask = mask
-        self.rule_at = all_rules.__getitem__
-        n = tables.n
+        self.rule_at = rules.__getitem__
+        """The rule at a local index (a candidate's place in ``rules``)."""
+        n, m = tables.n, len(rules)
+        self.m = m
+        self.positions = max((len(_failures(r)) for r in rules if r.cond is not None),
+                             default=0)
+        """The most items any of these rules has."""
+        self.width = self.positions * m
+        """Local stop sets: bit ``c * m + j`` when item ``c`` of rule ``j`` (its place in
+        ``rules``) did not hold; the same ``width`` higher when it raised."""
         span = 0
         for c in range(2 * tables.positions):
             span |= mask << (c * n)
         self.span = span
-        """These rules' bits at every item position, stop and error bits alike."""
-        self.positions = max((len(_failures(r)) for r in rules if r.cond is not None),
-                             default=0)
-        """The most items any of these rules has."""
+        """These rules' bits at every item position of the tables' entries."""
+        self.local_bit: dict[int, int] = {}
+        """A table entry's bit -> the local stop set's bit, for these rules' items."""
+        for j, r in enumerate(rules):
+            for c in range(len(_failures(r)) if r.cond is not None else 0):
+                self.local_bit[c * n + r.index] = c * m + j
+                self.local_bit[tables.width + c * n + r.index] = self.width + c * m + j
+        self.enforced = _local_mask(rules, lambda r: not r.shadow)
+        """Local bits of these rules that are enforced (and per effect, and with obligations)."""
+        self.by_effect = {e: _local_mask(rules, _enforced_with(e)) for e in (_DENY, _APPROVAL,
+                                                                           _ALLOW)}
+        self.obliged = _local_mask(rules, lambda r: bool(r.obligations))
         self.counter_reads = counter_reads
         rule_paths = tables.rule_paths
         self.paths = tuple(dict.fromkeys(
@@ -152,7 +170,13 @@ class _Shared:
     def localise(self, i: int, k: int) -> int:
         """The local class of class ``k`` of the ``i``-th path with a table."""
         table, of_class, of_entry = self.local[i]
-        entry = table.entries[k] & self.span
+        bits = table.entries[k] & self.span
+        local_bit = self.local_bit
+        entry = 0
+        while bits:  # gather these rules' bits into the local stop set's places
+            low = bits & -bits
+            entry |= 1 << local_bit[low.bit_length() - 1]
+            bits ^= low
         found = of_entry.get(entry)
         if found is None:
             entries = self.terms[i]
@@ -247,10 +271,15 @@ class _BitCore:
         return self._failed
 
 
-def _mask_of(rules: Iterable[CompiledRule]) -> int:
+def _enforced_with(effect: Effect) -> Callable[[CompiledRule], bool]:
+    return lambda r: not r.shadow and r.effect is effect
+
+
+def _local_mask(rules: Sequence[CompiledRule], test: Callable[[CompiledRule], bool]) -> int:
     mask = 0
-    for r in rules:
-        mask |= 1 << r.index
+    for j, r in enumerate(rules):
+        if test(r):
+            mask |= 1 << j
     return mask
 
 
@@ -270,21 +299,16 @@ def _failures(rule: CompiledRule) -> tuple[tuple[str, str], ...]:
 
 
 class _Context:
-    """What the generated probes call on a miss: the tables and the policy's rule masks.
+    """What the generated probes call on a miss: this engine's tables and the legal owner.
 
     Held apart from the engine so that probes refer to it and not to the engine (no cycle).
     """
 
-    __slots__ = ("by_effect", "enforced", "legal_owner", "obliged", "tables")
+    __slots__ = ("legal_owner", "tables")
 
     def __init__(self, policy: CompiledPolicy) -> None:
         tables = policy.tables if policy.tables is not None else Tables(policy.rules)
         self.tables = tables.fresh()
-        rules = policy.rules
-        self.enforced = _mask_of(r for r in rules if not r.shadow)
-        self.by_effect = {e: _mask_of(r for r in rules if not r.shadow and r.effect is e)
-                          for e in (_DENY, _APPROVAL, _ALLOW)}
-        self.obliged = _mask_of(r for r in rules if r.obligations)
         self.legal_owner = policy.legal_owner
 
     def full(self, shared: _Shared, req: Request, cv: Mapping[str, Any],
@@ -303,15 +327,13 @@ class _Context:
 
     def miss(self, shared: _Shared, key: Any) -> _BitCore | object:
         """Explain a combination of classes not seen before (ERROR: some condition raises)."""
-        tables = self.tables
         s = 0
         for found, k in zip(shared.terms, key if type(key) is tuple else (key,), strict=True):
             s |= found[k]
-        s &= shared.span
         memo = shared.memo
         if len(memo) >= MAX_MEMO:
             memo.clear()
-        if s.bit_length() > tables.width:
+        if s.bit_length() > shared.width:
             memo[key] = ERROR
             return ERROR
         core = shared.cores.get(s)
@@ -321,16 +343,14 @@ class _Context:
         return core
 
     def core(self, shared: _Shared, s: int) -> _BitCore:
-        """Read the explanation off a stop set (see :mod:`engine.policy.tables`)."""
-        tables = self.tables
-        n = tables.n
-        every = (1 << n) - 1
+        """Read the explanation off a (local) stop set (see :mod:`engine.policy.tables`)."""
+        m = shared.m
         seen = 0
         for c in range(shared.positions):  # rules stopped at any item
-            seen |= s >> (c * n)
-        matched = shared.mask & ~(seen & every)
-        enforced = matched & self.enforced
-        by_effect = self.by_effect
+            seen |= s >> (c * m)
+        matched = ((1 << m) - 1) & ~seen
+        enforced = matched & shared.enforced
+        by_effect = shared.by_effect
         decider: CompiledRule | None = None
         effect, reason = _DENY, Reason.NO_MATCHING_ALLOW
         for e in (_DENY, _APPROVAL, _ALLOW):  # the first deny, else approval, else allow
@@ -340,12 +360,12 @@ class _Context:
                 effect, reason = e, _REASONS[e]
                 break
         obligations: tuple[str, ...] = ()
-        obliged = enforced & by_effect[effect] & self.obliged if decider is not None else 0
+        obliged = enforced & by_effect[effect] & shared.obliged if decider is not None else 0
         if obliged:
             obligations = tuple(dict.fromkeys(
                 o for i in _bit_indexes(obliged) for o in shared.rule_at(i).obligations))
         core = _BitCore(shared, effect, reason, decider, obligations, enforced,
-                        matched & ~self.enforced, s, n)
+                        matched & ~shared.enforced, s, m)
         cores = shared.cores
         if len(cores) >= MAX_CORES:
             cores.clear()
@@ -955,10 +975,10 @@ def _probe_function(shared: _Shared, ctx: _Context) -> tuple[ProbeFn, StaticsFn 
         env[f"T{i}"], env[f"J{i}"] = of_class.get, len(terms)
         shared.local.append((table, of_class, {}))
         terms.append([])
-    n = tables.n
     for k, rule in enumerate(shared.slow):
         env[f"SC{k}"] = rule.check
-        terms.append((*(1 << (c * n + rule.index) for c in range(tables.positions)), 0))
+        j = shared.rules.index(rule)
+        terms.append((*(1 << (c * shared.m + j) for c in range(shared.positions)), 0))
     shape = (tuple(zip(shared.paths, kinds, strict=True)), len(shared.slow))
     found = _PROBES.get(shape)
     if found is None:
