@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
@@ -47,17 +47,29 @@ def test_time_rules_see_the_hour_and_weekday_of_each_request() -> None:
     assert effects == {"allow", "deny"}
 
 
+def _thresholds_seen(start: Callable[[Callable[[], None]], None]) -> list[tuple[int, ...]]:
+    """The collector thresholds each event of a JIT run saw (the run started by ``start``)."""
+    seen: list[tuple[int, ...]] = []
+    s = scenario(base())
+
+    def sink(event: Event) -> None:
+        seen.append(gc.get_threshold())
+
+    start(lambda: Simulation(s, "jit", policy=policy(s, TIME_RULES), sink=sink).run())
+    return seen
+
+
+def _in_worker(run: Callable[[], None]) -> None:
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+
+
 def test_run_collects_young_garbage_less_often_and_restores_the_setting() -> None:
     before = gc.get_threshold()
     gc.set_threshold(700, 10, 10)
     try:
-        seen: list[tuple[int, ...]] = []
-        s = scenario(base())
-
-        def sink(event: Event) -> None:
-            seen.append(gc.get_threshold())
-
-        Simulation(s, "jit", policy=policy(s, TIME_RULES), sink=sink).run()
+        seen = _thresholds_seen(lambda run: run())
         assert seen and all(t == (YOUNG_GC_THRESHOLD, 10, 10) for t in seen)
         assert gc.get_threshold() == (700, 10, 10)
     finally:
@@ -94,16 +106,7 @@ def test_a_run_in_a_worker_thread_leaves_the_collector_setting_alone() -> None:
     before = gc.get_threshold()
     gc.set_threshold(700, 10, 10)
     try:
-        seen: list[tuple[int, ...]] = []
-        s = scenario(base())
-
-        def sink(event: Event) -> None:
-            seen.append(gc.get_threshold())
-
-        worker = threading.Thread(
-            target=lambda: Simulation(s, "jit", policy=policy(s, TIME_RULES), sink=sink).run())
-        worker.start()
-        worker.join()
+        seen = _thresholds_seen(_in_worker)
         assert seen and all(t == (700, 10, 10) for t in seen)
         assert gc.get_threshold() == (700, 10, 10)
     finally:
