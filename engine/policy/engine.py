@@ -101,7 +101,6 @@ class _Shared:
 
     Attributes:
         rules: The candidate rules, in document order.
-        mask: Their bitmask (bit ``i``: rule index ``i``).
         paths: Every path their conditions read, in first-read order: the order of a
             decision's values.
         cores: Stop set -> the explanation built for it.
@@ -111,14 +110,12 @@ class _Shared:
     """
 
     __slots__ = ("_evaluate", "by_effect", "cores", "counter_reads", "decisions", "enforced",
-                 "index", "local", "local_bit", "m", "mask", "memo", "obliged", "paths",
+                 "index", "local", "local_bit", "m", "memo", "obliged", "paths",
                  "positions", "rule_at", "rules", "slow", "span", "terms", "width")
 
     def __init__(self, rules: tuple[CompiledRule, ...], mask: int,
-                 counter_reads: tuple[CompiledCounter, ...],
-                 all_rules: tuple[CompiledRule, ...], tables: Tables) -> None:
+                 counter_reads: tuple[CompiledCounter, ...], tables: Tables) -> None:
         self.rules = rules
-        self.mask = mask
         self.rule_at = rules.__getitem__
         """The rule at a local index (a candidate's place in ``rules``)."""
         n, m = tables.n, len(rules)
@@ -592,7 +589,7 @@ class PolicyEngine:
             if policy.counters:
                 read = {p for r in rules for p in ctx.tables.rule_paths.get(r.index, ())}
                 counter_reads = tuple(c for c in policy.counters if "counter." + c.id in read)
-            shared = _Shared(rules, mask, counter_reads, policy.rules, ctx.tables)
+            shared = _Shared(rules, mask, counter_reads, ctx.tables)
             known = self._shared[mask] = (shared, *_probe_function(shared, ctx))
         shared, probe, statics = known
         counters = tuple(c for c in policy.counters if c.target.matches(key))
@@ -886,13 +883,6 @@ class PolicyEngine:
 
 _new_tuple = tuple.__new__
 """Builds a NamedTuple from a tuple in C (its generated ``__new__`` is a Python lambda)."""
-
-
-def _first(rules: list[CompiledRule], effect: Effect) -> CompiledRule | None:
-    for r in rules:
-        if r.effect is effect:
-            return r
-    return None
 
 
 def _number(value: Any) -> float | None:
