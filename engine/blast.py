@@ -11,7 +11,9 @@ it executed, and reads the figures back.
 - **Realised set**: what executed steps touched. Records are counted per resource as the
   cumulative records read, capped at the resource's size (reading the same table twice does
   not expose more customers than it holds); records carried by steps that touch no resource
-  (an email with an attachment) are counted apart as ``egress_records``.
+  (an email with an attachment) are counted apart as ``egress_records``. Money moved by
+  executed steps that carry an ``amount`` (refunds issued, payments sent) is summed as
+  ``amount``: a refund bot's blast radius is measured in money, not rows.
 - **Exposure window**: from the start of the compromise until its credentials stopped
   working (expiry, revocation) or it was contained, or until now while it is still open.
 """
@@ -137,8 +139,8 @@ def delegates_of(scenario: Scenario, agent: str) -> tuple[str, ...]:
 class Realised:
     """Accumulates what executed steps touched (see the module docstring for counting)."""
 
-    __slots__ = ("_by_resource", "_scenario", "actions", "data_classes", "egress_records",
-                 "resources", "steps", "systems", "tools")
+    __slots__ = ("_by_resource", "_scenario", "actions", "amount", "data_classes",
+                 "egress_records", "resources", "steps", "systems", "tools")
 
     def __init__(self, scenario: Scenario) -> None:
         self._scenario = scenario
@@ -149,10 +151,11 @@ class Realised:
         self.data_classes: set[str] = set()
         self.systems: set[str] = set()
         self.egress_records = 0
+        self.amount: float = 0
         self.steps = 0
 
     def add(self, tool: Tool, resource: str | None, records: int,
-            destination: str | None = None) -> None:
+            destination: str | None = None, amount: float | None = None) -> None:
         """Record one executed step.
 
         Args:
@@ -160,8 +163,11 @@ class Realised:
             resource: The resource it touched, if any.
             records: Records the step read or carried.
             destination: ``external`` when the step sent data outside.
+            amount: Money the step moved (a refund, a payment), if any.
         """
         self.steps += 1
+        if amount:
+            self.amount += amount
         self.tools.add(tool.id)
         self.actions.add(tool.action)
         if resource is not None:
@@ -283,6 +289,7 @@ class Compromise:
             "blast_radius": {
                 "records": realised.records,
                 "egress_records": realised.egress_records,
+                "amount": realised.amount,
                 "steps": realised.steps,
                 "data_classes": sorted(realised.data_classes),
                 "systems": sorted(realised.systems),
@@ -299,23 +306,26 @@ class Compromise:
 def totals(compromises: Iterable[Compromise], now: float) -> dict[str, Any]:
     """Blast radius summed over compromises: records summed, classes and systems as unions.
 
-    Returns a mapping with ``records``, ``egress_records``, ``data_classes`` and ``systems``
-    (counts), ``potential_records``, ``exposure_window`` (the longest, seconds) and the
-    name lists ``data_class_names`` / ``system_names``.
+    Returns a mapping with ``records``, ``egress_records``, ``amount`` (money moved),
+    ``data_classes`` and ``systems`` (counts), ``potential_records``, ``exposure_window``
+    (the longest, seconds) and the name lists ``data_class_names`` / ``system_names``.
     """
     items = list(compromises)
     classes: set[str] = set()
     systems: set[str] = set()
     records = egress = potential = 0
+    amount: float = 0
     window = 0.0
     for c in items:
         classes |= c.realised.data_classes
         systems |= c.realised.systems
         records += c.realised.records
         egress += c.realised.egress_records
+        amount += c.realised.amount
         potential += c.potential().records
         window = max(window, c.exposure_window(now))
-    return {"records": records, "egress_records": egress, "data_classes": len(classes),
+    return {"records": records, "egress_records": egress, "amount": amount,
+            "data_classes": len(classes),
             "systems": len(systems), "potential_records": potential,
             "exposure_window": window if items else 0.0,
             "data_class_names": sorted(classes), "system_names": sorted(systems)}

@@ -277,7 +277,8 @@ class IncidentEntry:
         detected_at: When it was detected, if it was and the run result is known.
         contained_at: When it was contained, likewise.
         how: How it was contained (``quarantine``, ``blocked`` ...), if known.
-        reached: What it touched: records, egress_records, data_classes, systems, tools.
+        reached: What it touched: records, egress_records, amount (money moved; None when
+            unknown), data_classes, systems, tools.
         attempts: Out-of-scope attempts serving it.
         stopped: How many of them were stopped.
         stopped_by: The distinct controls that stopped them.
@@ -711,11 +712,12 @@ def _incidents(scenario: Scenario | None, result: Mapping[str, Any] | None,
             refs.extend(mapping.refs)
         blast = fact.get("blast_radius")
         if isinstance(blast, Mapping):
-            reached = {k: blast.get(k) for k in ("records", "egress_records", "data_classes",
-                                                  "systems", "tools")}
+            reached = {k: blast.get(k) for k in ("records", "egress_records", "amount",
+                                                  "data_classes", "systems", "tools")}
         else:
             r = reach.get(iid, {})
             reached = {"records": r.get("records", 0), "egress_records": None,
+                       "amount": None,
                        "data_classes": sorted(r.get("data_classes", ())),
                        "systems": sorted(r.get("systems", ())) or None,
                        "tools": sorted(r.get("tools", ()))}
@@ -751,6 +753,13 @@ def _when(seconds: float | None) -> str:
 def _count(value: object) -> str:
     number = _num(value)
     return "-" if number is None else f"{int(number):,}"
+
+
+def _money(value: object) -> str:
+    number = _num(value)
+    if number is None:
+        return "-"
+    return f"{number:,.2f}" if number != int(number) else f"{int(number):,}"
 
 
 def _plural(n: int, noun: str) -> str:
@@ -824,6 +833,8 @@ class _View:
         reach = f"{touched} record{'' if touched == '1' else 's'} touched"
         if reached.get("egress_records") is not None:
             reach += f" ({_count(reached.get('egress_records'))} sent out)"
+        if reached.get("amount"):
+            reach += f"; money moved {_money(reached.get('amount'))}"
         reach += (f"; data classes {_list(reached.get('data_classes'))}"
                   f"; systems {_list(reached.get('systems'))}"
                   f"; tools {_list(reached.get('tools'))}")

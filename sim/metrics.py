@@ -14,7 +14,7 @@ never renamed::
       "outcomes": {"executed", "blocked", "awaiting_approval", "expired", "revoked"},
       "out_of_scope": {"attempts", "stopped"},
       "blast_radius": {"records", "egress_records", "data_classes", "systems",
-                       "potential_records", "exposure_window"},
+                       "potential_records", "exposure_window", "amount"},
       "time_to_detect": float | null, "time_to_contain": float | null,
       "delivery": {"tasks_started", "tasks_completed", "tasks_failed",
                    "task_latency_p50", "task_latency_p95", "approval_wait_mean",
@@ -30,8 +30,10 @@ never renamed::
 
 Meanings: ``blast_radius.records`` sums, over incidents, the records compromised principals
 and attackers actually touched (per resource, capped at its size); ``data_classes`` and
-``systems`` count the union of what they touched; ``potential_records`` sums what their
-credentials could reach; ``exposure_window`` is the longest exposure (seconds);
+``systems`` count the union of what they touched; ``amount`` sums the money their
+executed steps moved (each step's ``amount``: refunds issued, payments);
+``potential_records`` sums what their credentials could reach; ``exposure_window`` is the
+longest exposure (seconds);
 ``time_to_detect`` / ``time_to_contain`` are the longest over incidents (null when an
 incident was never detected / contained, or when there were none). Delivery figures count
 top-level benign task runs (not delegated sub-tasks, not attacker goals); latency runs from

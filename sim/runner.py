@@ -750,7 +750,7 @@ class Simulation:
         if outcome is _EXECUTED:
             if ist is not None:
                 ist.compromise.realised.add(spec.tool, spec.resource, records,
-                                            spec.destination)
+                                            spec.destination, spec.amount)
             if records < self._bulk and not decision.sequences and not decision.shadow:
                 return outcome, request, seq  # nothing a detector would flag
         alerts = self.detector.decision(now, agent, spec.tool_id, decision, token_reason,
@@ -835,7 +835,7 @@ class Simulation:
         ist = self.incidents.get(item.incident) if item.incident is not None else None
         if ist is not None:
             ist.compromise.realised.add(spec.tool, spec.resource, spec.records,
-                                        spec.destination)
+                                        spec.destination, spec.amount)
         alerts = self.detector.executed(agent, spec.tool_id, spec.records)
         if alerts:
             self._raise(alerts, agent, seq, ist)
@@ -1137,14 +1137,15 @@ class Simulation:
     def blast_radius(self) -> dict[str, Any]:
         """The blast radius so far, summed over incidents, for live panels.
 
-        Keys: ``records``, ``egress_records``, ``potential_records``, ``systems`` and
+        Keys: ``records``, ``egress_records``, ``amount`` (money moved),
+        ``potential_records``, ``systems`` and
         ``data_classes`` (lists of names), ``exposure_window`` (seconds) and ``open``
         (an exposure is still running).
         """
         now = self.env.now
         figures = totals((i.compromise for i in self.incidents.values()), now)
         return {"records": figures["records"], "egress_records": figures["egress_records"],
-                "potential_records": figures["potential_records"],
+                "amount": figures["amount"], "potential_records": figures["potential_records"],
                 "systems": figures["system_names"], "data_classes": figures["data_class_names"],
                 "exposure_window": figures["exposure_window"] if self.incidents else None,
                 "open": any(i.compromise.open for i in self.incidents.values())}
@@ -1169,7 +1170,7 @@ class Simulation:
             "out_of_scope": {"attempts": m.oos_attempts, "stopped": m.oos_stopped},
             "blast_radius": {k: blast[k] for k in ("records", "egress_records", "data_classes",
                                                    "systems", "potential_records",
-                                                   "exposure_window")},
+                                                   "exposure_window", "amount")},
             "time_to_detect": _worst(detect),
             "time_to_contain": _worst(contain),
             "delivery": {

@@ -70,6 +70,19 @@ def test_realised_records_are_capped_per_resource_and_egress_counted_apart() -> 
     assert realised.systems == {"crm"} and realised.actions == {"read", "send"}
 
 
+def test_money_moved_is_summed_per_executed_step() -> None:
+    s = estate()
+    one = Compromise("1", "prompt_injection", "a", 0.0, s)
+    two = Compromise("2", "prompt_injection", "a", 0.0, s)
+    one.realised.add(s.tool("mail.out"), None, 8, "external", 3960.0)
+    one.realised.add(s.tool("mail.out"), None, 1, "external", 40.5)
+    one.realised.add(s.tool("crm.read"), "crm.people", 1)  # moves no money
+    two.realised.add(s.tool("mail.out"), None, 1, "external", 0.0)
+    assert one.realised.amount == 4000.5 and two.realised.amount == 0
+    assert one.summary(10.0)["blast_radius"]["amount"] == 4000.5
+    assert totals([one, two], 10.0)["amount"] == 4000.5
+
+
 def test_exposure_runs_until_containment_or_now() -> None:
     c = Compromise("i", "credential_theft", "a", 100.0, estate())
     assert c.open and c.exposure_window(250.0) == 150.0

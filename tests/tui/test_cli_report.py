@@ -39,6 +39,18 @@ def test_report_on_a_scenario_runs_it_and_prints_markdown(
     assert "detected 2h20s" in out
 
 
+def test_report_names_the_money_an_incident_moved(capsys: pytest.CaptureFixture[str]) -> None:
+    # Under the approval gate alone a tired approver lets the fraudulent refund through.
+    code, out, err = run(capsys, "report", "refunds-customer-facing", "--profile",
+                         "static-rbac")
+    assert code == 0, err
+    assert "money moved 3,960;" in out
+    code, out, err = run(capsys, "run", "refunds-customer-facing", "--profile", "static-rbac")
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if "money moved" in line]
+    assert rows and "3,960" in rows[0], out  # the run's summary table comes first
+
+
 def test_report_on_a_log_reads_scenario_profile_and_seed_from_its_header(
         capsys: pytest.CaptureFixture[str], static_log: Path) -> None:
     code, out, err = run(capsys, "report", "--audit-log", str(static_log))

@@ -309,6 +309,7 @@ METRICS: tuple[tuple[str, Callable[[Mapping[str, Any]], str]], ...] = (
      f"{_num(_get(d, 'out_of_scope.attempts'))}"),
     ("records exposed", lambda d: _num(_get(d, "blast_radius.records"))),
     ("records sent out", lambda d: _num(_get(d, "blast_radius.egress_records"))),
+    ("money moved", lambda d: _num(_get(d, "blast_radius.amount"))),
     ("data classes / systems touched", lambda d: f"{_num(_get(d, 'blast_radius.data_classes'))}"
      f" / {_num(_get(d, 'blast_radius.systems'))}"),
     ("records reachable", lambda d: _num(_get(d, "blast_radius.potential_records"))),
@@ -351,6 +352,7 @@ def _incident_facts(incident: Mapping[str, Any]) -> list[list[str]]:
     return [
         ["records touched", _num(blast.get("records"))],
         ["records sent out", _num(blast.get("egress_records"))],
+        ["money moved", _num(blast.get("amount"))],
         ["data classes", ", ".join(blast.get("data_classes") or ()) or "-"],
         ["systems", ", ".join(blast.get("systems") or ()) or "-"],
         ["could reach", f"{_num(blast.get('potential_records'))} records"],
