@@ -95,6 +95,8 @@ class BlastPanel(Widget):
         style = self.get_component_rich_style(
             "blast-panel--exposed" if records else "blast-panel--clean")
         table.add_row("records exposed", Text(count(records), style=style))
+        if blast.get("amount"):  # only where steps move money (refunds, payments)
+            table.add_row("money moved", Text(count(blast.get("amount")), style=style))
         if blast.get("potential_records") is not None:
             table.add_row("could reach", count(blast.get("potential_records")))
         for key, title in (("systems", "systems"), ("data_classes", "data classes")):

@@ -53,6 +53,7 @@ def _seconds_so_far(value: Any) -> str:
 ROWS: tuple[tuple[str, Callable[[Mapping[str, Any]], str], str | None], ...] = (
     ("records exposed", lambda r: count(metric(r, "blast_radius.records")),
      "blast_radius.records"),
+    ("money moved", lambda r: count(metric(r, "blast_radius.amount")), "blast_radius.amount"),
     ("could reach", lambda r: count(metric(r, "blast_radius.potential_records")),
      "blast_radius.potential_records"),
     ("data classes / systems", lambda r: f"{_size(metric(r, 'blast_radius.data_classes'))} / "
