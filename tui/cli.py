@@ -18,6 +18,7 @@ from engine.errors import AgentrangeError
 COMMAND_MODULES = (
     "tui.commands.tui",
     "tui.commands.run",
+    "tui.commands.sweep",
     "tui.commands.catalog",
     "tui.commands.audit",
     "tui.commands.report",

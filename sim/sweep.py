@@ -1,0 +1,539 @@
+"""Sweep: one scenario over many seeds, profiles and parameter values, in parallel, summarised.
+
+A single run answers "what happened with this seed"; a sweep answers what a policy choice does
+across seeds: a grid of profiles x parameter combinations x seeds, each cell summarised per
+metric (median, mean, min, max, p95 and how many runs had no value, e.g. never contained).
+
+Parameters are varied by dotted path (``--vary`` on the command line):
+
+- ``profile.<path>`` changes each swept profile, e.g. ``profile.credentials.ttl=5m,15m,1h``;
+- any other path changes the scenario document, e.g. ``approvers.count=1,2,4`` or
+  ``approvers.fatigue.per_queued=0.02,0.06``; numeric segments index lists
+  (``incidents.0.at=1h,3h``).
+
+Each variant is re-validated like a loaded scenario, so a bad value is an error naming the
+parameter and what was expected, and every profile's policy is compiled against it before
+anything runs. Runs go to a local process pool (``jobs`` > 1) or run in this process; every run
+owns its seed, so the results, kept in grid order, are the same whatever the number of jobs.
+
+``SweepResult.to_dict()`` is the JSON shape ``agentrange sweep --format json`` prints; keys are
+only ever added::
+
+    {"scenario": str, "seeds": [int], "runs": int,
+     "vary": {name: [value, ...]}, "metrics": [path],
+     "cells": [{"profile": str, "values": {name: value}, "label": str,
+                "metrics": {path: {"median", "mean", "min", "max", "p95", "missing",
+                                   "values": [one per seed, null where the run had none]}}}]}
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from itertools import product
+from multiprocessing import get_context
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.errors import AgentrangeError, LoadError
+from engine.loader import load_profile_policies
+from engine.model import Scenario, reference_problems
+from engine.policy import CompiledPolicy
+from sim.metrics import percentile
+from sim.runner import Simulation, load_profile_policy
+
+DEFAULT_SEEDS = 10
+"""Seeds swept when none are given: the scenario's own and the next ones."""
+DEFAULT_METRICS = (
+    "blast_radius.records",
+    "blast_radius.amount",
+    "blast_radius.exposure_window",
+    "time_to_contain",
+    "delivery.task_latency_p95",
+    "delivery.approval_wait_mean",
+    "delivery.benign_denied_rate",
+)
+"""What a sweep summarises by default: harm on one side, the cost of governance on the other
+(``blast_radius.amount`` only where the scenario's steps move money)."""
+MAX_RUNS = 10_000
+"""Runs one sweep may ask for (a typo in a seed range should not start a million runs)."""
+
+
+class SweepError(AgentrangeError):
+    """A bad sweep option: a parameter path or value, a seed list, a metric, a profile."""
+
+
+@dataclass(frozen=True)
+class Variation:
+    """One varied parameter: where (a dotted path) and the values to try.
+
+    Attributes:
+        name: The path as written (``profile.credentials.ttl``).
+        path: Its segments after the optional ``profile.`` prefix (list indexes as ints).
+        profile: True when the path is inside each swept profile.
+        values: The values to try, in order.
+    """
+
+    name: str
+    path: tuple[str | int, ...]
+    profile: bool
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the grid: a profile and one value of each variation."""
+
+    profile: str
+    values: tuple[tuple[str, Any], ...]
+    """(variation name, value), in the variations' order."""
+
+    @property
+    def label(self) -> str:
+        """``jit-context ttl=5m``: the profile, then each varied value by its last segment."""
+        parts = [self.profile]
+        parts += [f"{name.rsplit('.', 1)[-1]}={_text(v)}" for name, v in self.values]
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One metric over the runs of one cell.
+
+    Attributes:
+        values: The value of each run, in seed order (None: the run had none).
+        median, mean, low, high, p95: Over the runs that had a value (None if none did).
+        missing: Runs without a value (never detected or contained, no approvals...).
+    """
+
+    values: tuple[float | None, ...]
+    median: float | None
+    mean: float | None
+    low: float | None
+    high: float | None
+    p95: float | None
+    missing: int
+
+    @staticmethod
+    def of(values: Sequence[float | None]) -> Summary:
+        """Summarise the values of one metric over a cell's runs."""
+        present = [float(v) for v in values if v is not None]
+        if not present:
+            return Summary(tuple(values), None, None, None, None, None, len(values))
+        return Summary(tuple(values), statistics.median(present), statistics.fmean(present),
+                       min(present), max(present), percentile(present, 0.95),
+                       len(values) - len(present))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible form (see :meth:`SweepResult.to_dict`)."""
+        return {"median": self.median, "mean": self.mean, "min": self.low, "max": self.high,
+                "p95": self.p95, "missing": self.missing, "values": list(self.values)}
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Every cell of a sweep with its per-metric summaries, in grid order."""
+
+    scenario: str
+    seeds: tuple[int, ...]
+    variations: tuple[Variation, ...]
+    metrics: tuple[str, ...]
+    cells: tuple[Cell, ...]
+    summaries: tuple[dict[str, Summary], ...]
+    """One mapping metric -> summary per cell, same order as ``cells``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON shape (see the module docstring)."""
+        return {
+            "scenario": self.scenario, "seeds": list(self.seeds),
+            "runs": len(self.cells) * len(self.seeds),
+            "vary": {v.name: list(v.values) for v in self.variations},
+            "metrics": list(self.metrics),
+            "cells": [{"profile": c.profile, "values": dict(c.values), "label": c.label,
+                       "metrics": {m: s[m].to_dict() for m in self.metrics}}
+                      for c, s in zip(self.cells, self.summaries, strict=True)],
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat row per run (profile, varied values, seed, each metric): for CSV."""
+        out = []
+        for cell, summary in zip(self.cells, self.summaries, strict=True):
+            for i, seed in enumerate(self.seeds):
+                row: dict[str, Any] = {"profile": cell.profile, **dict(cell.values),
+                                       "seed": seed}
+                row.update({m: summary[m].values[i] for m in self.metrics})
+                out.append(row)
+        return out
+
+
+# --- options ------------------------------------------------------------------------------------
+
+
+def parse_variation(text: str) -> Variation:
+    """Parse ``path=v1,v2,...``; values are numbers, booleans, ``null`` or text.
+
+    Raises:
+        SweepError: when it is not of that form.
+    """
+    name, sep, values = text.partition("=")
+    name = name.strip()
+    if not sep or not name or not values.strip():
+        raise SweepError(f"--vary {text!r}: expected PATH=VALUE[,VALUE...], e.g. "
+                         "profile.credentials.ttl=5m,15m,1h")
+    parts = name.split(".")
+    if any(not p for p in parts):
+        raise SweepError(f"--vary {text!r}: the path {name!r} has an empty segment")
+    profile = parts[0] == "profile"
+    segments = parts[1:] if profile else parts
+    if not segments:
+        raise SweepError(f"--vary {text!r}: name a field of the profile, e.g. "
+                         "profile.credentials.ttl")
+    path = tuple(int(p) if p.isdigit() else p for p in segments)
+    items = tuple(_scalar(v.strip()) for v in values.split(","))
+    if any(v == "" for v in items):
+        raise SweepError(f"--vary {text!r}: an empty value")
+    unique = {(type(v), v): v for v in items}  # 1 and True are different values here
+    return Variation(name, path, profile, tuple(unique.values()))
+
+
+def parse_seeds(text: str | None, first: int) -> tuple[int, ...]:
+    """``1-20`` (inclusive), ``3,7,11`` or one seed; None: DEFAULT_SEEDS from ``first``.
+
+    Raises:
+        SweepError: on anything else, an empty or reversed range, or too many seeds.
+    """
+    if text is None:
+        return tuple(range(first, first + DEFAULT_SEEDS))
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        lo, dash, hi = part.partition("-")
+        try:
+            if dash and lo:
+                start, end = int(lo), int(hi)
+                if end < start:
+                    raise SweepError(f"--seeds {text!r}: the range {part!r} runs backwards")
+                if end - start >= MAX_RUNS:
+                    raise SweepError(f"--seeds {text!r}: more than {MAX_RUNS:,} seeds")
+                seeds.extend(range(start, end + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise SweepError(f"--seeds {text!r}: expected seeds such as 1-20 or 3,7,11, "
+                             f"found {part!r}") from None
+    return tuple(dict.fromkeys(seeds))
+
+
+def _scalar(text: str) -> Any:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("null", "none"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# --- variants -----------------------------------------------------------------------------------
+
+
+def variant(base: Scenario, profile: str, assignment: Iterable[tuple[Variation, Any]]
+            ) -> Scenario:
+    """``base`` with each variation set to its value (profile paths in ``profile`` only).
+
+    The result is validated like a loaded scenario and keeps the base's source, so its
+    profiles' policy files are found next to it.
+
+    Raises:
+        SweepError: a path that names no field, or a value the field does not accept.
+    """
+    assignment = tuple(assignment)
+    if not assignment:
+        return base
+    data = _mutable(base.model_dump())
+    for var, value in assignment:
+        if var.profile:
+            target = next(p for p in data["profiles"] if p["id"] == profile)
+            where = f"profile {profile}"
+        else:
+            target, where = data, f"scenario {base.name}"
+        _assign(target, var, value, where)
+    try:
+        scenario = Scenario.model_validate(_frozen(data))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise SweepError(f"--vary {_assignment(assignment)}: {where_of(base, profile)} does "
+                         f"not validate at {loc}: {err['msg']}") from None
+    problems = reference_problems(scenario)
+    if problems:
+        path, expected, found = problems[0]
+        loc = ".".join(str(p) for p in path)
+        raise SweepError(f"--vary {_assignment(assignment)}: at {loc} expected {expected}"
+                         + (f", found {found}" if found else ""))
+    scenario._source = base._source
+    scenario._base = base._base
+    return scenario
+
+
+def where_of(base: Scenario, profile: str) -> str:
+    """How errors name the variant: the scenario and profile."""
+    return f"scenario {base.name} under {profile}"
+
+
+def _assignment(assignment: Sequence[tuple[Variation, Any]]) -> str:
+    return " ".join(f"{v.name}={_text(value)}" for v, value in assignment)
+
+
+def _assign(data: Any, var: Variation, value: Any, where: str) -> None:
+    node = data
+    for depth, key in enumerate(var.path):
+        last = depth == len(var.path) - 1
+        if isinstance(node, dict):
+            if key not in node:
+                known = ", ".join(sorted(node))
+                at = ".".join(str(k) for k in var.path[:depth]) or "the top level"
+                raise SweepError(f"--vary {var.name}: {where} has no field {key!r} at {at} "
+                                 f"(fields: {known})")
+        elif isinstance(node, list):
+            if not isinstance(key, int) or key >= len(node):
+                at = ".".join(str(k) for k in var.path[:depth])
+                raise SweepError(f"--vary {var.name}: {at} is a list of {len(node)}; expected "
+                                 f"an index from 0 to {len(node) - 1}, found {key!r}")
+        else:
+            at = ".".join(str(k) for k in var.path[:depth])
+            raise SweepError(f"--vary {var.name}: {at} is a single value, not a mapping or "
+                             "a list")
+        if last:
+            node[key] = value
+        else:
+            node = node[key]
+
+
+def _mutable(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_mutable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _mutable(v) for k, v in value.items()}
+    return value
+
+
+def _frozen(value: Any) -> Any:
+    # Models hold tuples (they are frozen); strict validation will not coerce lists.
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _frozen(v) for k, v in value.items()}
+    return value
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+class _Runner:
+    """Runs cells' variants, compiling each variant's profile policy once (per process)."""
+
+    def __init__(self, variants: Sequence[Scenario],
+                 policies: Mapping[tuple[int, str], CompiledPolicy] | None = None) -> None:
+        self.variants = variants
+        self.policies = dict(policies or {})
+
+    def run(self, cell: int, profile: str, seed: int, until: float | None,
+            metrics: tuple[str, ...]) -> tuple[float | None, ...]:
+        """One run's value of each metric."""
+        scenario = self.variants[cell]
+        policy = self.policies.get((cell, profile))
+        if policy is None:
+            policy = self.policies[(cell, profile)] = load_profile_policy(scenario, profile)
+        result = Simulation(scenario, profile, seed=seed, until=until, policy=policy,
+                            record_decisions=False).run()
+        return tuple(_number(result.metric(m)) for m in metrics)
+
+
+_WORKER: list[_Runner] = []
+"""The runner of a worker process, set once by :func:`_start_worker` (never in the caller)."""
+
+
+def _start_worker(variants: Sequence[Scenario]) -> None:
+    _WORKER.append(_Runner(variants))
+
+
+def _worker_run(cell: int, profile: str, seed: int, until: float | None,
+                metrics: tuple[str, ...]) -> tuple[float | None, ...]:
+    return _WORKER[0].run(cell, profile, seed, until, metrics)
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None if value is None else float(value)
+    return float(value)
+
+
+def check_metrics(scenario: Scenario, profile: str, metrics: Sequence[str]) -> None:
+    """Every metric path names a number (or null) of a run's result.
+
+    Raises:
+        SweepError: naming the first path that does not, and the metrics there are.
+    """
+    shape = Simulation(scenario, profile, until=0.0, record_decisions=False).result()
+    data = shape.to_dict()
+    for path in metrics:
+        try:
+            value = shape.metric(path)
+        except KeyError:
+            value = KeyError
+        if value is KeyError or isinstance(value, Mapping | list | tuple | str):
+            raise SweepError(f"--metric {path}: not a number of a run's result; metrics are "
+                             f"{', '.join(_number_paths(data))}")
+
+
+def _number_paths(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out += _number_paths(value, path + ".")
+        elif value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            out.append(path)
+    return out
+
+
+def default_metrics(scenario: Scenario) -> tuple[str, ...]:
+    """DEFAULT_METRICS, without money where no step of the scenario moves any."""
+    moves_money = "'amount': " in str(scenario.model_dump(exclude_none=True))
+    return tuple(m for m in DEFAULT_METRICS if moves_money or m != "blast_radius.amount")
+
+
+def sweep(scenario: Scenario, *, profiles: Sequence[str], seeds: Sequence[int],
+          variations: Sequence[Variation] = (), metrics: Sequence[str] | None = None,
+          until: float | None = None, jobs: int = 1,
+          progress: Callable[[int, int], None] | None = None) -> SweepResult:
+    """Run the grid profiles x variation values x seeds and summarise each cell.
+
+    Args:
+        scenario: The scenario as loaded.
+        profiles: Profile ids to sweep (each must exist).
+        seeds: Seeds, each run once per cell.
+        variations: Parameters to vary (every combination of their values is a cell).
+        metrics: Dotted paths of the result to summarise (default: :func:`default_metrics`).
+        until: Stop each run at this simulated time.
+        jobs: Worker processes (1: run here, one after another).
+        progress: Called with (runs done, runs in all) as runs finish.
+
+    Raises:
+        SweepError: a bad profile, variation value, metric or grid size.
+        LoadError: a profile's policy does not compile against a variant.
+    """
+    known = {p.id for p in scenario.profiles}
+    unknown = [p for p in profiles if p not in known]
+    if unknown or not profiles:
+        raise SweepError(f"--profiles: scenario {scenario.name} has no profile "
+                         f"{', '.join(map(repr, unknown)) or '(none named)'} (profiles: "
+                         f"{', '.join(sorted(known))})")
+    if not seeds:
+        raise SweepError("--seeds: name at least one seed")
+    names = [v.name for v in variations]
+    if len(set(names)) != len(names):
+        raise SweepError("--vary: a parameter is varied twice")
+    metrics = tuple(metrics) if metrics else default_metrics(scenario)
+    cells: list[Cell] = []
+    variants: list[Scenario] = []
+    for profile in profiles:
+        for combo in product(*(v.values for v in variations)):
+            assignment = tuple(zip(variations, combo, strict=True))
+            cells.append(Cell(profile, tuple((v.name, value) for v, value in assignment)))
+            variants.append(variant(scenario, profile, assignment))
+    total = len(cells) * len(seeds)
+    if total > MAX_RUNS:
+        raise SweepError(f"the sweep asks for {total:,} runs; at most {MAX_RUNS:,}")
+    policies = _compile_policies(variants, cells)
+    check_metrics(variants[0], cells[0].profile, metrics)
+    tasks = [(c, cells[c].profile, seed, until, metrics)
+             for c in range(len(cells)) for seed in seeds]
+    values = _execute(variants, policies, tasks, max(1, min(jobs, total)), progress)
+    summaries = []
+    for c in range(len(cells)):
+        runs = values[c * len(seeds):(c + 1) * len(seeds)]
+        summaries.append({m: Summary.of([run[i] for run in runs])
+                          for i, m in enumerate(metrics)})
+    return SweepResult(scenario.name, tuple(seeds), tuple(variations), metrics, tuple(cells),
+                       tuple(summaries))
+
+
+def _compile_policies(variants: Sequence[Scenario], cells: Sequence[Cell]
+                      ) -> dict[tuple[int, str], CompiledPolicy]:
+    # Once per distinct variant: a policy that names a field a variant removed fails here,
+    # with its file and line, before any run starts.
+    compiled: dict[int, dict[str, CompiledPolicy]] = {}
+    out: dict[tuple[int, str], CompiledPolicy] = {}
+    for c, (scenario, cell) in enumerate(zip(variants, cells, strict=True)):
+        policies = compiled.get(id(scenario))
+        if policies is None:
+            try:
+                policies = compiled[id(scenario)] = load_profile_policies(scenario)
+            except LoadError as exc:
+                detail = " ".join(f"{k}={_text(v)}" for k, v in cell.values)
+                raise SweepError(f"{cell.profile} {detail}: {exc}") from None
+        out[(c, cell.profile)] = policies[cell.profile]
+    return out
+
+
+Task = tuple[int, str, int, "float | None", tuple[str, ...]]
+"""(cell index, profile, seed, until, metrics): one run of the grid."""
+
+
+def _execute(variants: Sequence[Scenario], policies: Mapping[tuple[int, str], CompiledPolicy],
+             tasks: Sequence[Task], jobs: int, progress: Callable[[int, int], None] | None
+             ) -> list[tuple[float | None, ...]]:
+    total = len(tasks)
+    if jobs == 1:
+        runner = _Runner(variants, policies)
+        out = []
+        for n, task in enumerate(tasks, 1):
+            out.append(runner.run(*task))
+            if progress is not None:
+                progress(n, total)
+        return out
+    # spawn, not fork: a worker starts clean (no threads or locks inherited from the caller,
+    # a dashboard for instance). Each receives the variants once and compiles what it runs.
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
+                                 initializer=_start_worker, initargs=(variants,)) as pool:
+            futures: list[Future[tuple[float | None, ...]]] = [
+                pool.submit(_worker_run, *task) for task in tasks]
+            for done, future in enumerate(futures, 1):  # grid order, whatever finishes first
+                future.result()
+                if progress is not None:
+                    progress(done, total)
+            return [f.result() for f in futures]
+    except BrokenProcessPool as exc:
+        raise SweepError(f"a sweep worker process died ({exc}); a script that sweeps with "
+                         "jobs > 1 must guard its entry point with if __name__ == "
+                         "'__main__'; jobs=1 runs in this process") from None
+
+
+def default_jobs() -> int:
+    """Worker processes by default: the CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on every platform
+        return max(1, os.cpu_count() or 1)

@@ -1,0 +1,227 @@
+"""``agentrange sweep``: one scenario over seeds, profiles and parameter values, summarised.
+
+Engineers tuning a policy ask what a choice does across seeds, not in one lucky run: the sweep
+runs every profile x parameter combination x seed (in parallel, ``--jobs``) and prints, per
+combination, the median and range of each metric, and in how many runs it had no value (an
+incident never contained). ``--format json`` prints ``SweepResult.to_dict()`` (see
+:mod:`sim.sweep`); ``--format csv`` one row per run, for a notebook or a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from engine.durations import DURATION_HELP, format_duration
+from engine.loader import load_scenario
+from sim.sweep import (
+    Summary,
+    SweepError,
+    SweepResult,
+    default_jobs,
+    parse_seeds,
+    parse_variation,
+    sweep,
+)
+from tui.commands.run import PROGRESS_AFTER, _profiles, _until, markdown_table
+
+FORMATS = ("table", "json", "markdown", "csv")
+
+
+def register(sub: Any) -> None:
+    """Add the ``sweep`` command to the CLI."""
+    p = sub.add_parser(
+        "sweep", help="run a scenario over many seeds, profiles and parameter values",
+        description="Run a scenario under every profile and combination of parameter values, "
+        "once per seed, in parallel, and summarise each metric per combination: median, "
+        "range, and the runs where it had no value.",
+        epilog="examples: agentrange sweep refunds-customer-facing --seeds 1-20 "
+        "--vary approvers.count=1,2,4;  agentrange sweep devops-static-keys --profiles "
+        "jit-context --vary profile.credentials.ttl=5m,15m,1h --metric "
+        "blast_radius.exposure_window")
+    p.add_argument("scenario", metavar="SCENARIO",
+                   help="a scenario file, a directory holding scenario.yaml, or a built-in name")
+    p.add_argument("--profiles", metavar="A,B,...",
+                   help="comma-separated profile ids (default: all of the scenario's)")
+    p.add_argument("--seeds", metavar="SEEDS",
+                   help="seeds as a range or a list, e.g. 1-20 or 3,7,11 (default: ten seeds "
+                        "from the scenario's own)")
+    p.add_argument("--vary", action="append", default=[], metavar="PATH=V1,V2,...",
+                   help="a parameter and the values to try; profile.PATH changes each profile "
+                        "(profile.credentials.ttl=5m,1h), any other PATH the scenario "
+                        "(approvers.count=1,2); repeat for a grid")
+    p.add_argument("--metric", action="append", default=[], metavar="PATH",
+                   help="a result metric to summarise, e.g. time_to_contain (repeatable; "
+                        "default: blast radius, exposure, time to contain and delivery cost)")
+    p.add_argument("--until", metavar="T", help=f"stop each run at this simulated time "
+                                                f"({DURATION_HELP})")
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help="worker processes (default: one per CPU; 1 runs here)")
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="output format (default: table)")
+    p.set_defaults(func=sweep_command)
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """Run the sweep and print its summary."""
+    scenario = load_scenario(args.scenario)
+    profiles = _profiles(scenario, args.profiles)
+    seeds = parse_seeds(args.seeds, scenario.seed)
+    variations = [parse_variation(v) for v in args.vary]
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise SweepError(f"--jobs: expected 1 or more, found {jobs}")
+    with _Progress() as progress:
+        result = sweep(scenario, profiles=profiles, seeds=seeds, variations=variations,
+                       metrics=args.metric or None, until=_until(args.until), jobs=jobs,
+                       progress=progress.update)
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2))
+    elif args.format == "csv":
+        rows = result.rows()
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    elif args.format == "markdown":
+        print(f"## {_title(result)}\n")
+        print(markdown_table(*_table(result, ranges=True)))
+        print(f"\n{_legend(result, ranges=True)}")
+    else:
+        out = Console(highlight=False, soft_wrap=True)
+        header, rows = _table(result, ranges=False)
+        table = Table(title=_title(result))
+        keys = 1 + len(result.variations)  # profile and varied values: never cut short
+        for i, name in enumerate(header):
+            if i < keys:
+                table.add_column(name, no_wrap=True,
+                                 min_width=max(len(name), *(len(row[i]) for row in rows)))
+            else:
+                table.add_column(name, justify="right", overflow="fold")
+        for row in rows:
+            table.add_row(*(Text(cell) for cell in row))
+        out.print(table)
+        out.print(_legend(result, ranges=False), markup=False)
+    return 0
+
+
+class _Progress:
+    """A progress bar on the terminal once the sweep has taken over a second."""
+
+    def __init__(self) -> None:
+        self.console = Console(stderr=True)
+        self.started = time.monotonic()
+        self.bar: Progress | None = None
+        self.task: Any = None
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def update(self, done: int, total: int) -> None:
+        """Runs done so far, of ``total``."""
+        if self.bar is None:
+            if time.monotonic() - self.started < PROGRESS_AFTER or not self.console.is_terminal:
+                return
+            self.bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
+                                TimeRemainingColumn(), console=self.console, transient=True)
+            self.task = self.bar.add_task("sweep", total=total)
+            self.bar.start()
+        self.bar.update(self.task, completed=done)
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def _title(r: SweepResult) -> str:
+    seeds = r.seeds
+    consecutive = list(seeds) == list(range(seeds[0], seeds[-1] + 1))
+    span = f"{seeds[0]}-{seeds[-1]}" if consecutive and len(seeds) > 1 else ", ".join(
+        map(str, seeds))
+    runs = len(r.cells) * len(seeds)
+    combos = f"{len(r.cells)} combination" + ("" if len(r.cells) == 1 else "s")
+    seeded = f"{len(seeds)} seed" + ("" if len(seeds) == 1 else "s")
+    return f"{r.scenario}: {runs} run{'' if runs == 1 else 's'} ({combos} x {seeded}: {span})"
+
+
+def _legend(r: SweepResult, *, ranges: bool) -> str:
+    what = "median [min-max]" if ranges else "median"
+    more = "" if ranges else "; ranges with --format markdown, every run with --format csv"
+    return (f"{what} over the {len(r.seeds)} seeds of each row; \"never in k\": runs in which "
+            f"an incident was never detected or contained (left out of the median){more}")
+
+
+def _table(r: SweepResult, *, ranges: bool) -> tuple[list[str], list[list[str]]]:
+    header = ["profile", *(v.name.rsplit(".", 1)[-1] for v in r.variations),
+              *(_label(m) for m in r.metrics)]
+    rows = []
+    for cell, summary in zip(r.cells, r.summaries, strict=True):
+        rows.append([cell.profile, *(_plain(v) for _, v in cell.values),
+                     *(_cell(m, summary[m], len(r.seeds), ranges) for m in r.metrics)])
+    return header, rows
+
+
+LABELS = {
+    "blast_radius.records": "records exposed",
+    "blast_radius.amount": "money moved",
+    "blast_radius.exposure_window": "exposure window",
+    "time_to_contain": "time to contain",
+    "time_to_detect": "time to detect",
+    "delivery.task_latency_p95": "task latency p95",
+    "delivery.task_latency_p50": "task latency p50",
+    "delivery.approval_wait_mean": "approval wait",
+    "delivery.benign_denied_rate": "benign denied",
+}
+
+
+def _label(metric: str) -> str:
+    return LABELS.get(metric, metric)
+
+
+def _cell(metric: str, s: Summary, runs: int, ranges: bool) -> str:
+    never = metric.rsplit(".", 1)[-1].startswith("time_to_")  # None: it never happened
+    if s.median is None:
+        return f"never in {runs}" if never else "-"
+    text = _value(metric, s.median)
+    if ranges and s.low != s.high:
+        text += f" [{_value(metric, s.low)}-{_value(metric, s.high)}]"
+    if s.missing:
+        text += f", never in {s.missing}" if never else f", none in {s.missing}"
+    return text
+
+
+def _is_time(metric: str) -> bool:
+    leaf = metric.rsplit(".", 1)[-1]
+    return (leaf.startswith("time_to_") or "window" in leaf or "latency" in leaf
+            or "wait" in leaf or leaf in ("time", "duration"))
+
+
+def _value(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if _is_time(metric):
+        return format_duration(value)
+    if metric.endswith("_rate") or metric.endswith("coverage"):
+        return f"{100 * value:.1f}%"
+    if value.is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.1f}"
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
