@@ -272,7 +272,10 @@ def variant(base: Scenario, profile: str, assignment: Iterable[tuple[Variation, 
     data = _mutable(base.model_dump())
     for var, value in assignment:
         if var.profile:
-            target = next(p for p in data["profiles"] if p["id"] == profile)
+            target = next((p for p in data["profiles"] if p["id"] == profile), None)
+            if target is None:
+                raise SweepError(f"--vary {_assignment(assignment)}: the scenario no longer "
+                                 f"has a profile {profile!r} to change")
             where = f"profile {profile}"
         else:
             target, where = data, f"scenario {base.name}"
@@ -290,6 +293,9 @@ def variant(base: Scenario, profile: str, assignment: Iterable[tuple[Variation, 
         loc = ".".join(str(p) for p in path)
         raise SweepError(f"--vary {_assignment(assignment)}: at {loc} expected {expected}"
                          + (f", found {found}" if found else ""))
+    if profile not in {p.id for p in scenario.profiles}:
+        raise SweepError(f"--vary {_assignment(assignment)}: the variant has no profile "
+                         f"{profile!r} left to run")
     scenario._source = base._source
     scenario._base = base._base
     return scenario

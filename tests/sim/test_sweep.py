@@ -90,11 +90,17 @@ def test_a_scenario_path_changes_the_scenario(support: Scenario) -> None:
     ("approvers.count.x=1", 1, "single value"),
     ("approvers.count=-1", -1, "does not validate at approvers.count"),
     ("profile.credentials.mode=forever", "forever", "does not validate"),
+    ("profiles.1.id=renamed", "renamed", "at default_profile expected the id of a declared"),
 ])
 def test_a_bad_variant_says_which_parameter_and_why(support: Scenario, text: str, value: object,
                                                     match: str) -> None:
     with pytest.raises(SweepError, match=match):
         variant(support, "jit-context", [(parse_variation(text), value)])
+
+
+def test_a_variant_that_renames_the_swept_profile_is_refused(support: Scenario) -> None:
+    with pytest.raises(SweepError, match="no profile 'static-rbac' left to run"):
+        variant(support, "static-rbac", [(parse_variation("profiles.0.id=renamed"), "renamed")])
 
 
 # --- running ------------------------------------------------------------------------------------
