@@ -7,14 +7,17 @@ metric (median, mean, min, max, p95 and how many runs had no value, e.g. never c
 Parameters are varied by dotted path (``--vary`` on the command line):
 
 - ``profile.<path>`` changes each swept profile, e.g. ``profile.credentials.ttl=5m,15m,1h``;
+- ``policy.<path>`` changes each swept profile's policy document, e.g. an approval threshold:
+  ``policy.rules.large-refund-approval.when.gt=250,500,1000``;
 - any other path changes the scenario document, e.g. ``approvers.count=1,2,4`` or
-  ``approvers.fatigue.per_queued=0.02,0.06``; numeric segments index lists
-  (``incidents.0.at=1h,3h``).
+  ``approvers.fatigue.per_queued=0.02,0.06``.
 
-Each variant is re-validated like a loaded scenario, so a bad value is an error naming the
-parameter and what was expected, and every profile's policy is compiled against it before
-anything runs. Runs go to a local process pool (``jobs`` > 1) or run in this process; every run
-owns its seed, so the results, kept in grid order, are the same whatever the number of jobs.
+In a list, a segment is an index (``incidents.0.at=1h,3h``) or the ``id`` (or ``name``) of an
+element (``rules.large-refund-approval``). Each variant is re-validated like a loaded scenario
+and its policies compiled against it before anything runs, so a bad value is an error naming
+the parameter and what was expected (for a policy value, with the file and line it replaces).
+Runs go to a local process pool (``jobs`` > 1) or run in this process; every run owns its seed,
+so the results, kept in grid order, are the same whatever the number of jobs.
 
 ``SweepResult.to_dict()`` is the JSON shape ``agentrange sweep --format json`` prints; keys are
 only ever added::
@@ -28,6 +31,8 @@ only ever added::
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -41,9 +46,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.errors import AgentrangeError, LoadError
-from engine.loader import load_profile_policies
+from engine.loader import policy_source, read_document, validate_document
 from engine.model import Scenario, reference_problems
-from engine.policy import CompiledPolicy
+from engine.policy import CompiledPolicy, PolicyDocument, compile_policy
 from sim.metrics import percentile
 from sim.runner import Simulation, load_profile_policy
 
@@ -74,14 +79,15 @@ class Variation:
 
     Attributes:
         name: The path as written (``profile.credentials.ttl``).
-        path: Its segments after the optional ``profile.`` prefix (list indexes as ints).
-        profile: True when the path is inside each swept profile.
+        path: Its segments after the ``profile.`` or ``policy.`` prefix (indexes as ints).
+        target: ``scenario``, ``profile`` (each swept profile) or ``policy`` (each swept
+            profile's policy document).
         values: The values to try, in order.
     """
 
     name: str
     path: tuple[str | int, ...]
-    profile: bool
+    target: str
     values: tuple[Any, ...]
 
 
@@ -188,17 +194,18 @@ def parse_variation(text: str) -> Variation:
     parts = name.split(".")
     if any(not p for p in parts):
         raise SweepError(f"--vary {text!r}: the path {name!r} has an empty segment")
-    profile = parts[0] == "profile"
-    segments = parts[1:] if profile else parts
+    target = parts[0] if parts[0] in ("profile", "policy") else "scenario"
+    segments = parts[1:] if target != "scenario" else parts
     if not segments:
-        raise SweepError(f"--vary {text!r}: name a field of the profile, e.g. "
-                         "profile.credentials.ttl")
+        raise SweepError(f"--vary {text!r}: name a field of the {target}, e.g. "
+                         + ("profile.credentials.ttl" if target == "profile"
+                            else "policy.rules.RULE-ID.when.gt"))
     path = tuple(int(p) if p.isdigit() else p for p in segments)
     items = tuple(_scalar(v.strip()) for v in values.split(","))
     if any(v == "" for v in items):
         raise SweepError(f"--vary {text!r}: an empty value")
     unique = {(type(v), v): v for v in items}  # 1 and True are different values here
-    return Variation(name, path, profile, tuple(unique.values()))
+    return Variation(name, path, target, tuple(unique.values()))
 
 
 def parse_seeds(text: str | None, first: int) -> tuple[int, ...]:
@@ -260,18 +267,20 @@ def variant(base: Scenario, profile: str, assignment: Iterable[tuple[Variation, 
             ) -> Scenario:
     """``base`` with each variation set to its value (profile paths in ``profile`` only).
 
+    Policy variations are left to :func:`policy_variant`.
+
     The result is validated like a loaded scenario and keeps the base's source, so its
     profiles' policy files are found next to it.
 
     Raises:
         SweepError: a path that names no field, or a value the field does not accept.
     """
-    assignment = tuple(assignment)
+    assignment = tuple((v, value) for v, value in assignment if v.target != "policy")
     if not assignment:
         return base
     data = _mutable(base.model_dump())
     for var, value in assignment:
-        if var.profile:
+        if var.target == "profile":
             target = next((p for p in data["profiles"] if p["id"] == profile), None)
             if target is None:
                 raise SweepError(f"--vary {_assignment(assignment)}: the scenario no longer "
@@ -310,29 +319,44 @@ def _assignment(assignment: Sequence[tuple[Variation, Any]]) -> str:
     return " ".join(f"{v.name}={_text(value)}" for v, value in assignment)
 
 
-def _assign(data: Any, var: Variation, value: Any, where: str) -> None:
+def _assign(data: Any, var: Variation, value: Any, where: str) -> tuple[str | int, ...]:
+    """Set ``var``'s path in ``data`` to ``value``; the path with list elements as indexes."""
     node = data
+    resolved: list[str | int] = []
     for depth, key in enumerate(var.path):
-        last = depth == len(var.path) - 1
+        at = ".".join(str(k) for k in var.path[:depth]) or "the top level"
         if isinstance(node, dict):
             if key not in node:
-                known = ", ".join(sorted(node))
-                at = ".".join(str(k) for k in var.path[:depth]) or "the top level"
+                known = ", ".join(sorted(map(str, node)))
                 raise SweepError(f"--vary {var.name}: {where} has no field {key!r} at {at} "
                                  f"(fields: {known})")
         elif isinstance(node, list):
-            if not isinstance(key, int) or key >= len(node):
-                at = ".".join(str(k) for k in var.path[:depth])
-                raise SweepError(f"--vary {var.name}: {at} is a list of {len(node)}; expected "
-                                 f"an index from 0 to {len(node) - 1}, found {key!r}")
+            key = _element(node, key, var, at)
         else:
-            at = ".".join(str(k) for k in var.path[:depth])
             raise SweepError(f"--vary {var.name}: {at} is a single value, not a mapping or "
                              "a list")
-        if last:
+        resolved.append(key)
+        if depth == len(var.path) - 1:
             node[key] = value
         else:
             node = node[key]
+    return tuple(resolved)
+
+
+def _element(items: list[Any], key: str | int, var: Variation, at: str) -> int:
+    """The index of list element ``key``: an index, or the element whose id (or name) it is."""
+    if isinstance(key, int):
+        if key < len(items):
+            return key
+        raise SweepError(f"--vary {var.name}: {at} is a list of {len(items)}; expected an "
+                         f"index from 0 to {len(items) - 1} or an element's id, found {key}")
+    for field in ("id", "name"):
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and item.get(field) == key:
+                return i
+    ids = [str(item.get("id", item.get("name"))) for item in items if isinstance(item, dict)]
+    raise SweepError(f"--vary {var.name}: {at} has no element {key!r}"
+                     + (f" (ids: {', '.join(ids)})" if ids else ""))
 
 
 def _mutable(value: Any) -> Any:
@@ -355,32 +379,79 @@ def _frozen(value: Any) -> Any:
 # --- running ------------------------------------------------------------------------------------
 
 
-class _Runner:
-    """Runs cells' variants, compiling each variant's profile policy once (per process)."""
+def policy_variant(scenario: Scenario, profile: str,
+                   assignment: Iterable[tuple[Variation, Any]]
+                   ) -> tuple[dict[str, Any] | None, CompiledPolicy]:
+    """The profile's policy with each ``policy.`` variation set, compiled against ``scenario``.
 
-    def __init__(self, variants: Sequence[Scenario],
-                 policies: Mapping[tuple[int, str], CompiledPolicy] | None = None) -> None:
+    Returns:
+        (the varied policy document as plain data, or None when nothing in it varies; the
+        compiled policy).
+
+    Raises:
+        SweepError: a path that names nothing in the policy file, or a value that does not
+            validate or compile (with the file and line of the value it replaces).
+    """
+    everything = tuple(assignment)
+    label = _assignment(everything)  # errors name the whole cell: any variation may be why
+    assignment = tuple((v, value) for v, value in everything if v.target == "policy")
+    try:
+        if not assignment:
+            return None, load_profile_policy(scenario, profile)
+        if scenario.base is None:
+            raise SweepError(f"--vary {label}: the scenario was not loaded from a file; its "
+                             "policies cannot be varied")
+        file = scenario.profile(profile).policy
+        doc = read_document(scenario.base / file, policy_source(scenario, file))
+        data = copy.deepcopy(doc.data)
+        for var, value in assignment:
+            _assign(data, var, value, f"policy {file} of {profile}")
+        varied = dataclasses.replace(doc, data=data)
+        document = validate_document(varied, PolicyDocument)
+        return data, compile_policy(document, scenario, doc=varied, source=varied.source)
+    except LoadError as exc:
+        detail = f"--vary {label}: " if everything else ""
+        raise SweepError(f"{detail}{profile}: {exc}") from None
+
+
+class _Runner:
+    """Runs the grid's cells, compiling each cell's policy once (per process)."""
+
+    def __init__(self, variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | None],
+                 policies: Sequence[CompiledPolicy] | None = None) -> None:
         self.variants = variants
-        self.policies = dict(policies or {})
+        self.documents = documents
+        self.policies: list[CompiledPolicy | None] = (
+            list(policies) if policies is not None else [None] * len(variants))
 
     def run(self, cell: int, profile: str, seed: int, until: float | None,
             metrics: tuple[str, ...]) -> tuple[float | None, ...]:
         """One run's value of each metric."""
         scenario = self.variants[cell]
-        policy = self.policies.get((cell, profile))
+        policy = self.policies[cell]
         if policy is None:
-            policy = self.policies[(cell, profile)] = load_profile_policy(scenario, profile)
+            policy = self.policies[cell] = self._compile(cell, profile)
         result = Simulation(scenario, profile, seed=seed, until=until, policy=policy,
                             record_decisions=False).run()
         return tuple(_number(result.metric(m)) for m in metrics)
+
+    def _compile(self, cell: int, profile: str) -> CompiledPolicy:
+        scenario, data = self.variants[cell], self.documents[cell]
+        if data is None:
+            return load_profile_policy(scenario, profile)
+        # Already compiled once in the caller, where any error was reported.
+        source = policy_source(scenario, scenario.profile(profile).policy)
+        return compile_policy(PolicyDocument.model_validate(_frozen(data)), scenario,
+                              source=source)
 
 
 _WORKER: list[_Runner] = []
 """The runner of a worker process, set once by :func:`_start_worker` (never in the caller)."""
 
 
-def _start_worker(variants: Sequence[Scenario]) -> None:
-    _WORKER.append(_Runner(variants))
+def _start_worker(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | None]
+                  ) -> None:
+    _WORKER.append(_Runner(variants, documents))
 
 
 def _worker_run(cell: int, profile: str, seed: int, until: float | None,
@@ -446,8 +517,8 @@ def sweep(scenario: Scenario, *, profiles: Sequence[str], seeds: Sequence[int],
         progress: Called with (runs done, runs in all) as runs finish.
 
     Raises:
-        SweepError: a bad profile, variation value, metric or grid size.
-        LoadError: a profile's policy does not compile against a variant.
+        SweepError: a bad profile, variation value, metric or grid size, or a policy that
+            does not compile against a variant.
     """
     known = {p.id for p in scenario.profiles}
     unknown = [p for p in profiles if p not in known]
@@ -461,21 +532,28 @@ def sweep(scenario: Scenario, *, profiles: Sequence[str], seeds: Sequence[int],
     if len(set(names)) != len(names):
         raise SweepError("--vary: a parameter is varied twice")
     metrics = tuple(metrics) if metrics else default_metrics(scenario)
+    combos = list(product(*(v.values for v in variations)))
+    total = len(profiles) * len(combos) * len(seeds)
+    if total > MAX_RUNS:
+        raise SweepError(f"the sweep asks for {total:,} runs; at most {MAX_RUNS:,}")
     cells: list[Cell] = []
     variants: list[Scenario] = []
+    documents: list[dict[str, Any] | None] = []
+    policies: list[CompiledPolicy] = []
     for profile in profiles:
-        for combo in product(*(v.values for v in variations)):
+        for combo in combos:
             assignment = tuple(zip(variations, combo, strict=True))
             cells.append(Cell(profile, tuple((v.name, value) for v, value in assignment)))
             variants.append(variant(scenario, profile, assignment))
-    total = len(cells) * len(seeds)
-    if total > MAX_RUNS:
-        raise SweepError(f"the sweep asks for {total:,} runs; at most {MAX_RUNS:,}")
-    policies = _compile_policies(variants, cells)
+            # Compiled here, before any run: a bad value fails now, with its file and line.
+            data, policy = policy_variant(variants[-1], profile, assignment)
+            documents.append(data)
+            policies.append(policy)
     check_metrics(variants[0], cells[0].profile, metrics)
     tasks = [(c, cells[c].profile, seed, until, metrics)
              for c in range(len(cells)) for seed in seeds]
-    values = _execute(variants, policies, tasks, max(1, min(jobs, total)), progress)
+    values = _execute(variants, documents, policies, tasks, max(1, min(jobs, total)),
+                      progress)
     summaries = []
     for c in range(len(cells)):
         runs = values[c * len(seeds):(c + 1) * len(seeds)]
@@ -485,34 +563,16 @@ def sweep(scenario: Scenario, *, profiles: Sequence[str], seeds: Sequence[int],
                        tuple(summaries))
 
 
-def _compile_policies(variants: Sequence[Scenario], cells: Sequence[Cell]
-                      ) -> dict[tuple[int, str], CompiledPolicy]:
-    # Once per distinct variant: a policy that names a field a variant removed fails here,
-    # with its file and line, before any run starts.
-    compiled: dict[int, dict[str, CompiledPolicy]] = {}
-    out: dict[tuple[int, str], CompiledPolicy] = {}
-    for c, (scenario, cell) in enumerate(zip(variants, cells, strict=True)):
-        policies = compiled.get(id(scenario))
-        if policies is None:
-            try:
-                policies = compiled[id(scenario)] = load_profile_policies(scenario)
-            except LoadError as exc:
-                detail = " ".join(f"{k}={_text(v)}" for k, v in cell.values)
-                raise SweepError(f"{cell.profile} {detail}: {exc}") from None
-        out[(c, cell.profile)] = policies[cell.profile]
-    return out
-
-
 Task = tuple[int, str, int, "float | None", tuple[str, ...]]
 """(cell index, profile, seed, until, metrics): one run of the grid."""
 
 
-def _execute(variants: Sequence[Scenario], policies: Mapping[tuple[int, str], CompiledPolicy],
-             tasks: Sequence[Task], jobs: int, progress: Callable[[int, int], None] | None
-             ) -> list[tuple[float | None, ...]]:
+def _execute(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | None],
+             policies: Sequence[CompiledPolicy], tasks: Sequence[Task], jobs: int,
+             progress: Callable[[int, int], None] | None) -> list[tuple[float | None, ...]]:
     total = len(tasks)
     if jobs == 1:
-        runner = _Runner(variants, policies)
+        runner = _Runner(variants, documents, policies)
         out = []
         for n, task in enumerate(tasks, 1):
             out.append(runner.run(*task))
@@ -523,7 +583,8 @@ def _execute(variants: Sequence[Scenario], policies: Mapping[tuple[int, str], Co
     # a dashboard for instance). Each receives the variants once and compiles what it runs.
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
-                                 initializer=_start_worker, initargs=(variants,)) as pool:
+                                 initializer=_start_worker,
+                                 initargs=(variants, documents)) as pool:
             futures: list[Future[tuple[float | None, ...]]] = [
                 pool.submit(_worker_run, *task) for task in tasks]
             for done, future in enumerate(futures, 1):  # grid order, whatever finishes first

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 import statistics
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.loader import load_scenario
+from engine.loader import builtin_root, load_scenario
 from engine.model import Scenario
 from sim.metrics import percentile
 from sim.runner import Simulation
@@ -24,6 +26,7 @@ from sim.sweep import (
 )
 
 SUPPORT = "support-pii-injection"
+BUILTIN = Path(str(builtin_root()))
 UNTIL = 3600.0
 """An hour of the support scenario: its injection and containment, in about a second."""
 
@@ -38,10 +41,13 @@ def support() -> Scenario:
 
 def test_a_variation_names_a_path_and_typed_values() -> None:
     v = parse_variation("profile.credentials.ttl=5m,15m,1h")
-    assert (v.name, v.path, v.profile, v.values) == (
-        "profile.credentials.ttl", ("credentials", "ttl"), True, ("5m", "15m", "1h"))
+    assert (v.name, v.path, v.target, v.values) == (
+        "profile.credentials.ttl", ("credentials", "ttl"), "profile", ("5m", "15m", "1h"))
+    v = parse_variation("policy.rules.large-refund-approval.when.gt=250,500")
+    assert (v.target, v.path, v.values) == (
+        "policy", ("rules", "large-refund-approval", "when", "gt"), (250, 500))
     v = parse_variation("approvers.fatigue.per_queued=0.02,1,true,null,0.02")
-    assert not v.profile and v.path == ("approvers", "fatigue", "per_queued")
+    assert v.target == "scenario" and v.path == ("approvers", "fatigue", "per_queued")
     assert v.values == (0.02, 1, True, None)  # repeats dropped, order kept
     assert parse_variation("incidents.0.at=1h").path == ("incidents", 0, "at")
 
@@ -105,6 +111,47 @@ def test_a_variant_that_renames_the_swept_profile_is_refused(support: Scenario) 
         variant(support, "static-rbac", [(parse_variation("profiles.0.id=renamed"), "renamed")])
 
 
+def test_a_policy_variation_equals_editing_the_policy_file(tmp_path: Path) -> None:
+    # The approval threshold of the refunds scenario's weak profile, varied by the sweep and,
+    # for reference, by editing a copy of its policy file.
+    copy = tmp_path / "refunds"
+    shutil.copytree(BUILTIN / "refunds-customer-facing", copy)
+    policy = copy / "policies" / "static-rbac.yaml"
+    text = policy.read_text(encoding="utf-8")
+    assert text.count("{attr: request.amount, gt: 500}") == 1
+    policy.write_text(text.replace("gt: 500}", "gt: 2000}"), encoding="utf-8")
+    edited = load_scenario(copy)
+    metrics = ("approvals.requested", "blast_radius.amount", "tokens.issued")
+    threshold = parse_variation("policy.rules.large-refund-approval.when.gt=500,2000")
+    result = sweep(load_scenario("refunds-customer-facing"), profiles=["static-rbac"],
+                   seeds=[1, 2], variations=[threshold], metrics=metrics)
+    by_value = {dict(c.values)[threshold.name]: s
+                for c, s in zip(result.cells, result.summaries, strict=True)}
+    for i, seed in enumerate(result.seeds):
+        run = Simulation(edited, "static-rbac", seed=seed).run()
+        assert [by_value[2000][m].values[i] for m in metrics] == [
+            float(run.metric(m)) for m in metrics]
+    # A higher threshold: far fewer approvals, so the approvers are not too tired to refuse
+    # the fraudulent refund.
+    assert by_value[2000]["approvals.requested"].median < 10
+    assert by_value[500]["approvals.requested"].median > 100
+    assert by_value[2000]["blast_radius.amount"].high == 0
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("policy.rules.nope.when.gt=1", r"rules has no element 'nope' \(ids: refunds-clerk-role, "),
+    ("policy.rules.large-refund-approval.when.gt=abc",
+     r"static-rbac\.yaml:21:38: at rules\[2\]\.when\.gt: a number .*found gt string 'abc'"),
+    ("policy.rules.large-refund-approval.when.gtx=1", "has no field 'gtx'"),
+    ("policy.rules.2.effect=maybe", r"static-rbac\.yaml:19:13: at rules\[2\]\.effect"),
+])
+def test_a_bad_policy_variation_names_the_file_and_line_it_replaces(text: str, match: str
+                                                                     ) -> None:
+    with pytest.raises(SweepError, match=match):
+        sweep(load_scenario("refunds-customer-facing"), profiles=["static-rbac"], seeds=[1],
+              variations=[parse_variation(text)], until=60.0)
+
+
 # --- running ------------------------------------------------------------------------------------
 
 
@@ -134,7 +181,8 @@ def test_each_cell_holds_exactly_what_single_runs_give(support: Scenario) -> Non
 
 def test_the_same_sweep_in_worker_processes_gives_the_same_result(support: Scenario) -> None:
     kwargs = {"profiles": ["static-rbac", "jit-context"], "seeds": [1, 2], "until": UNTIL,
-              "variations": [parse_variation("approvers.count=1,2")]}
+              "variations": [parse_variation("approvers.count=1,2"),
+                             parse_variation("policy.description=varied")]}
     done: list[tuple[int, int]] = []
     here = sweep(support, jobs=1, **kwargs)  # type: ignore[arg-type]
     there = sweep(support, jobs=2, progress=lambda n, total: done.append((n, total)),
@@ -159,7 +207,8 @@ def test_bad_profiles_and_oversized_grids_are_refused(support: Scenario) -> None
 
 def test_a_variant_whose_policy_file_is_missing_fails_before_running(support: Scenario) -> None:
     v = parse_variation("profile.policy=policies/missing.yaml")
-    with pytest.raises(SweepError, match=r"jit-context profile\.policy=policies/missing\.yaml: "
+    with pytest.raises(SweepError, match=r"--vary profile\.policy=policies/missing\.yaml: "
+                                         r"jit-context: "
                                          r".*an existing file"):
         sweep(support, profiles=["jit-context"], seeds=[1], variations=[v], until=60.0)
 
