@@ -57,8 +57,10 @@ def register(sub: Any) -> None:
                         "from the scenario's own)")
     p.add_argument("--vary", action="append", default=[], metavar="PATH=V1,V2,...",
                    help="a parameter and the values to try; profile.PATH changes each profile "
-                        "(profile.credentials.ttl=5m,1h), any other PATH the scenario "
-                        "(approvers.count=1,2); repeat for a grid")
+                        "(profile.credentials.ttl=5m,1h), policy.PATH each profile's policy "
+                        "(policy.rules.RULE-ID.when.gt=250,500), any other PATH the scenario "
+                        "(approvers.count=1,2); list elements by index or id; repeat for a "
+                        "grid")
     p.add_argument("--metric", action="append", default=[], metavar="PATH",
                    help="a result metric to summarise, e.g. time_to_contain (repeatable; "
                         "default: blast radius, exposure, time to contain and delivery cost)")
