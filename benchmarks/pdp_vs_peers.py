@@ -56,7 +56,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.loader import _tuples
+from engine.loader import as_tuples
 from engine.model import SENSITIVITY_RANK, Scenario, reference_problems
 from engine.policy import (
     Decision,
@@ -682,7 +682,7 @@ def scenario_data(w: Workload) -> dict[str, Any]:
 
 def build_scenario(w: Workload) -> Scenario:
     """Validate the scenario (strict pydantic) and check its cross-references."""
-    scenario = Scenario.model_validate(_tuples(scenario_data(w)))
+    scenario = Scenario.model_validate(as_tuples(scenario_data(w)))
     problems = reference_problems(scenario)
     if problems:
         raise SystemExit(f"benchmark scenario is inconsistent: {problems[:5]}")
@@ -781,7 +781,7 @@ def agentrange_requests(w: Workload, scenario: Scenario) -> list[Request]:
 
 def compile_agentrange(w: Workload, scenario: Scenario, *, sequences: bool) -> Any:
     """Validate and compile the policy document against the scenario."""
-    doc = PolicyDocument.model_validate(_tuples(policy_data(w, sequences=sequences)))
+    doc = PolicyDocument.model_validate(as_tuples(policy_data(w, sequences=sequences)))
     return compile_policy(doc, scenario, source="<pdp benchmark>")
 
 

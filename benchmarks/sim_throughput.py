@@ -36,20 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import simpy
 
+from engine.loader import as_tuples
 from engine.model import Scenario, reference_problems
 from engine.policy import CompiledPolicy, PolicyDocument, compile_policy
 from sim.events import Event, JsonlSink
 from sim.runner import Simulation
-
-
-def _tuples(value: Any) -> Any:
-    """Lists as tuples, recursively (the models are frozen and strict)."""
-    if isinstance(value, list):
-        return tuple(_tuples(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _tuples(v) for k, v in value.items()}
-    return value
-
 
 STEPS_PER_TASK = 5
 STATIC_TARGET = 100_000.0
@@ -107,7 +98,7 @@ def fleet(agents: int, calls: int) -> Scenario:
              "policy": "generated"},
         ],
     }
-    scenario = Scenario.model_validate(_tuples(data))
+    scenario = Scenario.model_validate(as_tuples(data))
     problems = reference_problems(scenario)
     if problems:
         raise SystemExit(f"generated scenario is invalid: {problems[:3]}")
@@ -126,7 +117,7 @@ def fleet_policy(scenario: Scenario, *, rbac_only: bool = False) -> CompiledPoli
         for k in range(4)]
     if rbac_only:
         doc = {"policy": "generated-rbac", "rules": rules}
-        return compile_policy(PolicyDocument.model_validate(_tuples(doc)), scenario)
+        return compile_policy(PolicyDocument.model_validate(as_tuples(doc)), scenario)
     rules += [
         {"id": "no-export-of-pii", "envelope": "legal", "effect": "deny",
          "target": {"actions": ["export"], "data_classes": ["pii"]}},
@@ -146,7 +137,7 @@ def fleet_policy(scenario: Scenario, *, rbac_only: bool = False) -> CompiledPoli
                        "steps": [{"target": {"data_classes": ["pii"], "actions": ["read"]}},
                                  {"target": {"actions": ["send"]}}]}],
     }
-    return compile_policy(PolicyDocument.model_validate(_tuples(doc)), scenario)
+    return compile_policy(PolicyDocument.model_validate(as_tuples(doc)), scenario)
 
 
 class CountingSink:

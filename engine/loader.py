@@ -159,18 +159,21 @@ def validate_document(doc: YamlDocument, model: type[M]) -> M:
     if not isinstance(doc.data, dict):
         raise doc.error((), "a YAML mapping at the top level", describe(doc.data))
     try:
-        return model.model_validate(_tuples(doc.data))
+        return model.model_validate(as_tuples(doc.data))
     except ValidationError as exc:
         raise LoadErrors([_to_load_error(doc, model, e) for e in exc.errors()[:MAX_ERRORS]]
                          ) from None
 
 
-def _tuples(value: Any) -> Any:
-    # Models hold tuples (they are frozen); strict validation will not coerce lists.
+def as_tuples(value: Any) -> Any:
+    """Plain data with every list turned into a tuple, recursively, for model validation.
+
+    The models hold tuples (they are frozen), and strict validation does not coerce lists.
+    """
     if isinstance(value, list):
-        return tuple(_tuples(v) for v in value)
+        return tuple(as_tuples(v) for v in value)
     if isinstance(value, dict):
-        return {k: _tuples(v) for k, v in value.items()}
+        return {k: as_tuples(v) for k, v in value.items()}
     return value
 
 

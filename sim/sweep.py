@@ -46,7 +46,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.errors import AgentrangeError, LoadError
-from engine.loader import policy_source, read_document, validate_document
+from engine.loader import as_tuples, policy_source, read_document, validate_document
 from engine.model import Scenario, reference_problems
 from engine.policy import CompiledPolicy, PolicyDocument, compile_policy
 from sim.metrics import percentile
@@ -290,7 +290,7 @@ def variant(base: Scenario, profile: str, assignment: Iterable[tuple[Variation, 
             target, where = data, f"scenario {base.name}"
         _assign(target, var, value, where)
     try:
-        scenario = Scenario.model_validate(_frozen(data))
+        scenario = Scenario.model_validate(as_tuples(data))
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
@@ -367,15 +367,6 @@ def _mutable(value: Any) -> Any:
     return value
 
 
-def _frozen(value: Any) -> Any:
-    # Models hold tuples (they are frozen); strict validation will not coerce lists.
-    if isinstance(value, list):
-        return tuple(_frozen(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _frozen(v) for k, v in value.items()}
-    return value
-
-
 # --- running ------------------------------------------------------------------------------------
 
 
@@ -441,7 +432,7 @@ class _Runner:
             return load_profile_policy(scenario, profile)
         # Already compiled once in the caller, where any error was reported.
         source = policy_source(scenario, scenario.profile(profile).policy)
-        return compile_policy(PolicyDocument.model_validate(_frozen(data)), scenario,
+        return compile_policy(PolicyDocument.model_validate(as_tuples(data)), scenario,
                               source=source)
 
 

@@ -4,7 +4,7 @@ import copy
 from typing import Any
 
 from engine.blast import Compromise, Realised, delegates_of, scope_reach, totals, union
-from engine.loader import _tuples
+from engine.loader import as_tuples
 from engine.model import Scenario
 
 
@@ -35,7 +35,7 @@ ESTATE: dict[str, Any] = {
 
 
 def estate() -> Scenario:
-    return Scenario.model_validate(_tuples(copy.deepcopy(ESTATE)))
+    return Scenario.model_validate(as_tuples(copy.deepcopy(ESTATE)))
 
 
 def test_scope_reach_follows_tools_to_resources_of_admitted_data_classes() -> None:

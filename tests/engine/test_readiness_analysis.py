@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from engine.loader import load_scenario
+from engine.loader import as_tuples, load_scenario
 from engine.policy import PolicyDocument, PolicyEngine, Request, compile_policy
 from engine.policy.decision import Effect
 from engine.policy.request import (
@@ -87,19 +87,11 @@ def rules(draw: Any) -> dict[str, Any]:
 
 
 def _policy(rule_list: list[dict[str, Any]]) -> Any:
-    doc = PolicyDocument.model_validate(_tuples(
+    doc = PolicyDocument.model_validate(as_tuples(
         {"policy": "random", "rules": [{"id": f"r{i}", **r} for i, r in
                                        enumerate(rule_list)]}))
     return compile_policy(doc, SCENARIO)
 
-
-def _tuples(value: Any) -> Any:
-    # The policy model is strict and frozen: sequences are tuples, as the loader makes them.
-    if isinstance(value, list | tuple):
-        return tuple(_tuples(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _tuples(v) for k, v in value.items()}
-    return value
 
 
 def _subject(policy: Any) -> Subject:

@@ -5,24 +5,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from engine.loader import as_tuples
 from engine.model import Scenario, reference_problems
 from engine.policy import CompiledPolicy, PolicyDocument, compile_policy
 from sim.events import Event
 from sim.runner import Simulation
 
 
-def _tuples(value: Any) -> Any:
-    """Lists as tuples, recursively (the models are frozen and strict)."""
-    if isinstance(value, list):
-        return tuple(_tuples(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _tuples(v) for k, v in value.items()}
-    return value
-
-
 def scenario(data: dict[str, Any]) -> Scenario:
     """A validated scenario from plain data (reference problems fail the test)."""
-    s = Scenario.model_validate(_tuples(copy.deepcopy(data)))
+    s = Scenario.model_validate(as_tuples(copy.deepcopy(data)))
     problems = reference_problems(s)
     assert not problems, problems
     return s
@@ -30,7 +22,7 @@ def scenario(data: dict[str, Any]) -> Scenario:
 
 def policy(s: Scenario, data: dict[str, Any]) -> CompiledPolicy:
     """A compiled policy from plain data."""
-    return compile_policy(PolicyDocument.model_validate(_tuples(copy.deepcopy(data))), s)
+    return compile_policy(PolicyDocument.model_validate(as_tuples(copy.deepcopy(data))), s)
 
 
 ALLOW_ALL = {"policy": "allow-all", "rules": [

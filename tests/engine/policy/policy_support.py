@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.loader import _tuples
+from engine.loader import as_tuples
 from engine.model import Scenario
 from engine.policy import (
     CompiledPolicy,
@@ -84,7 +84,7 @@ AGENTS = ("support-bot", "ops-bot", "reader-bot", "vendor-bot", "planner")
 TOOLS = ("crm.lookup", "crm.export", "helpdesk.read", "kb.search", "vault.read", "email.send",
          "http.post", "ticket.update")
 
-SCENARIO_MODEL = Scenario.model_validate(_tuples(SCENARIO))
+SCENARIO_MODEL = Scenario.model_validate(as_tuples(SCENARIO))
 
 
 def policy_from_text(text: str, scenario: Scenario, tmp_path: Path,
@@ -97,7 +97,7 @@ def policy_from_text(text: str, scenario: Scenario, tmp_path: Path,
 
 def policy_from_data(data: Mapping[str, Any], scenario: Scenario) -> CompiledPolicy:
     """Compile a policy given as plain data (as YAML would produce it)."""
-    return compile_policy(PolicyDocument.model_validate(_tuples(dict(data))), scenario)
+    return compile_policy(PolicyDocument.model_validate(as_tuples(dict(data))), scenario)
 
 
 _TOKEN = {"valid": True, "reason": "ok", "mode": "jit", "ttl_remaining": 300.0, "age": 10.0,

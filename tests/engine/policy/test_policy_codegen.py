@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from policy_support import SCENARIO_MODEL, make_request
 
-from engine.loader import _tuples
+from engine.loader import as_tuples
 from engine.policy import compile_policy
 from engine.policy.codegen import condition_items, condition_test, item_test
 from engine.policy.conditions import EvalError
@@ -69,7 +69,7 @@ def test_generated_check_agrees_with_closures(when: Any, x: Any, records: Any, d
                                               sensitivity: Any, roles: Any, hour: Any) -> None:
     doc = {"policy": "p", "rules": [{"id": "r", "envelope": "security", "effect": "allow",
                                       "when": when}]}
-    rule = compile_policy(PolicyDocument.model_validate(_tuples(doc)), SCENARIO_MODEL).rules[0]
+    rule = compile_policy(PolicyDocument.model_validate(as_tuples(doc)), SCENARIO_MODEL).rules[0]
     assert rule.cond is not None and rule.check is not None
     req = make_request(attributes={"x": x}, records=records, destination=destination)
     assert req.resource is not None

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from policy_reference import Reference
 from policy_support import AGENTS, SCENARIO_MODEL, TOOLS, make_request
 
-from engine.loader import _tuples
+from engine.loader import as_tuples
 from engine.policy import PolicyEngine, compile_policy
 from engine.policy.model import PolicyDocument
 
@@ -223,7 +223,7 @@ def _errored(errors: tuple[str, ...]) -> list[str]:
 @given(policy=policies(), run=runs())
 def test_compiled_engine_agrees_with_reference_evaluator(policy: dict[str, Any],
                                                          run: list[dict[str, Any]]) -> None:
-    doc = PolicyDocument.model_validate(_tuples(policy))
+    doc = PolicyDocument.model_validate(as_tuples(policy))
     engine = PolicyEngine(compile_policy(doc, SCENARIO_MODEL))
     reference = Reference(doc, SCENARIO_MODEL)
     for step in run:
@@ -256,7 +256,7 @@ BOUNDARY_RECORDS = [v + d for v in NUMS for d in (-1, 0, 1)] + [0.5, 5.0, 99.5]
 def test_memoised_decisions_equal_fresh_ones(policy: dict[str, Any], records: list[Any],
                                              tool: str, agent: str) -> None:
     """Requests differing only in numbers around the thresholds share memo entries soundly."""
-    compiled = compile_policy(PolicyDocument.model_validate(_tuples(policy)), SCENARIO_MODEL)
+    compiled = compile_policy(PolicyDocument.model_validate(as_tuples(policy)), SCENARIO_MODEL)
     warm = PolicyEngine(compiled)
     requests = [make_request(agent, tool, records=r, amount=r, now=r, attributes={"x": r})
                 for r in records]
