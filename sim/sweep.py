@@ -294,8 +294,10 @@ def variant(base: Scenario, profile: str, assignment: Iterable[tuple[Variation, 
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
+        msg = str(err["msg"]).removeprefix("Value error, ").replace("Input should be",
+                                                                   "expected")
         raise SweepError(f"--vary {_assignment(assignment)}: {where_of(base, profile)} does "
-                         f"not validate at {loc}: {err['msg']}") from None
+                         f"not validate at {loc}: {msg}") from None
     problems = reference_problems(scenario)
     if problems:
         path, expected, found = problems[0]

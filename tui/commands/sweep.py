@@ -160,7 +160,8 @@ def _title(r: SweepResult) -> str:
 def _legend(r: SweepResult, *, ranges: bool) -> str:
     what = "median [min-max]" if ranges else "median"
     more = "" if ranges else "; ranges with --format markdown, every run with --format csv"
-    return (f"{what} over the {len(r.seeds)} seeds of each row; \"never in k\": runs in which "
+    seeds = f"the {len(r.seeds)} seeds" if len(r.seeds) > 1 else "the one seed"
+    return (f"{what} over {seeds} of each row; \"never in k\": runs in which "
             f"an incident was never detected or contained (left out of the median){more}")
 
 
