@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input
 from textual.worker import get_current_worker
 
@@ -24,6 +25,7 @@ from tui.screens.playback import (
     PlaybackFailed,
     SimTick,
     SinkBuffer,
+    after_paint,
     faster,
     slower,
 )
@@ -185,9 +187,15 @@ class LiveScreen(Screen[None]):
             self._apply(message)
         finally:
             self.playback.consumed()
-            self.call_after_refresh(self.playback.painted)
+            after_paint(self, self._panels(), self.playback.painted)
             self.ticks_handled += 1
             self.longest_tick = max(self.longest_tick, time.monotonic() - started)
+
+    def _panels(self) -> tuple[Widget, ...]:
+        """The widgets a tick redraws."""
+        return (self.query_one(RunHeader), self.query_one(AgentRoster),
+                self.query_one(DecisionStream), self.query_one(ChainTree),
+                self.query_one(AlertList), self.query_one(BlastPanel))
 
     def _apply(self, message: SimTick) -> None:
         frame = message.frames[0]

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from textual.message import Message
+from textual.message_pump import MessagePump
 
 from engine.model import Scenario
 from sim.events import Event, EventKind
@@ -110,6 +111,38 @@ class SinkBuffer:
         """Everything emitted since the last drain, in order."""
         items = self._items
         return tuple(items.popleft() for _ in range(len(items)))
+
+
+def after_paint(screen: MessagePump, panels: Sequence[MessagePump],
+                callback: Callable[[], object]) -> None:
+    """Call ``callback`` once ``screen`` has painted what a tick asked ``panels`` to redraw.
+
+    ``screen.call_after_refresh`` alone is not enough: a widget asked to refresh tells the
+    screen so from its own idle handler, in its own task, and the screen, idle before those
+    requests arrive, runs its after-refresh callbacks at once. The worker then computed the
+    next tick while the screen painted this one, and since both share one interpreter lock the
+    paint took twice as long (the dashboard's longest stalls). Here each panel first runs a
+    callback after its idle handler has posted its repaint request; when the last one has,
+    the screen's after-refresh callback waits for those repaints.
+
+    Args:
+        screen: The screen the panels are on (call from its message handler).
+        panels: The widgets the tick may have changed.
+        callback: What to call once the screen has painted.
+    """
+    pending = len(panels)
+    if not pending:
+        screen.call_after_refresh(callback)
+        return
+
+    def panel_idle() -> None:
+        nonlocal pending
+        pending -= 1
+        if not pending:
+            screen.call_after_refresh(callback)
+
+    for panel in panels:
+        panel.call_next(panel_idle)
 
 
 def default_speed(scenario: Scenario, seconds_to_incident: float = 15.0) -> float:
