@@ -1,8 +1,28 @@
-"""The dashboard app: screen routing, the command palette, and the one factory that builds it."""
+"""The dashboard app: screen routing, the command palette, and the one factory that builds it.
+
+Memory policy of the dashboard process. The simulator runs in a worker thread and shares the
+interpreter lock with the UI, so a full (oldest-generation) pass of the cyclic garbage
+collector stops the screen for as long as it walks the heap, whichever thread starts it: 30-80
+ms on a 2-core machine with a live run's heap (the simulator's token-verification cache, the
+panels' buffers and render caches: about 55,000 objects). Left to the collector, a full pass
+starts inside whatever allocation crosses its threshold, in the worker mid-step or in the UI
+thread mid-paint, and a pass on top of a paint made the dashboard's longest stalls (over 100
+ms). So while the app runs it owns
+full passes: it raises the oldest generation's threshold out of reach (young passes stay
+automatic and short) and runs a full collection itself, on the UI thread, when the
+collector's own rule says one is due and the event loop has just been idle
+(:meth:`AgentrangeApp.collect_old`). Start-up objects and a new run's simulation are frozen
+out of full passes once built (:meth:`AgentrangeApp.settle_memory`). A run's later growth is
+not frozen: Textual's rendered strips reference themselves from their caches, so freezing the
+heap as it grows keeps every repainted line alive (measured: over a thousand objects a
+second, even at normal speed). When the app ends it restores the thresholds it found and
+unfreezes what it froze.
+"""
 
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,6 +39,19 @@ from tui.screens.playback import LiveSim, SinkBuffer, default_speed
 
 DEFAULT_SCENARIO = "support-pii-injection"
 """What ``agentrange`` with no arguments plays."""
+
+FULL_PASSES_OFF = 1_000_000
+"""Oldest-generation threshold while the app runs: the collector never starts a full pass."""
+
+COLLECT_CHECK = 0.1
+"""Wall seconds between the app's checks for a due full collection."""
+
+IDLE_SLACK = 0.02
+"""A check this late ran behind other work (a tick, a paint): the full pass waits."""
+
+OVERDUE = 4
+"""A full pass overdue by this many thresholds runs even if the event loop was busy."""
+
 
 class SimulationFactory(Protocol):
     """Builds a simulation to play: (scenario, profile id, seed, sink)."""
@@ -75,11 +108,15 @@ class AgentrangeApp(App[int]):
         self.roots = list(roots) if roots is not None else None
         self.simulation_factory = simulation or real_simulation
         self.observe: Callable[[Any], Any] = observe_blast
+        self.gc_found = gc.get_threshold()
+        """The collector's thresholds when the app started (restored when it ends)."""
+        self._last_check = 0.0
 
     # --- screens -------------------------------------------------------------------------
 
     def on_mount(self) -> None:
         """Open the picker, a comparison or the live run, as the factory was told."""
+        self._own_full_passes()
         self.settle_memory()
         scenario = self.start_scenario
         if self.start_pick or scenario is None:
@@ -91,17 +128,45 @@ class AgentrangeApp(App[int]):
                            replace=True)
 
     def settle_memory(self) -> None:
-        """Keep what is alive now out of the cyclic garbage collector's full passes.
+        """Collect everything once, then keep what is alive out of the collector's full passes.
 
         Modules, styles, the scenario and a new run's simulation live as long as the screen
         or the app; a full collection walks all of them and stalls a frame for tens of
-        milliseconds each time. Called at start-up and when a run's screen has built it.
+        milliseconds each time. Called at start-up and when a run's screen has built it;
+        frozen objects are unfrozen first, so garbage an earlier run left is reclaimed here.
         """
+        gc.unfreeze()
         gc.collect()
         gc.freeze()
 
+    def _own_full_passes(self) -> None:
+        self.gc_found = gc.get_threshold()
+        self._last_check = time.monotonic()
+        gc.set_threshold(*self.gc_found[:2], FULL_PASSES_OFF)
+        self.set_interval(COLLECT_CHECK, self.collect_old, name="full collection")
+
+    def collect_old(self) -> bool:
+        """Run a full collection if one is due and the UI thread is free (every COLLECT_CHECK s).
+
+        Due is the collector's own rule: more young-generation passes since the last full one
+        than the oldest generation's threshold the app found. Free is a check that ran on
+        time, so nothing long ran just before it on the event loop; a pass long overdue runs
+        regardless. Returns whether it ran one.
+        """
+        now = time.monotonic()
+        late = now - self._last_check - COLLECT_CHECK
+        self._last_check = now
+        due = gc.get_count()[2] - self.gc_found[2]
+        if not gc.isenabled() or due <= 0 or (late > IDLE_SLACK and
+                                               due <= OVERDUE * max(1, self.gc_found[2])):
+            return False
+        gc.collect()
+        self._last_check = time.monotonic()
+        return True
+
     def on_unmount(self) -> None:
-        """Hand the frozen objects back to the collector (tests build many apps)."""
+        """Leave the collector as the app found it (tests build many apps in one process)."""
+        gc.set_threshold(*self.gc_found)
         gc.unfreeze()
 
     def new_simulation(self, scenario: Scenario, profile: str, seed: int,

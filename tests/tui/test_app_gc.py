@@ -1,0 +1,187 @@
+"""The dashboard's collector policy and paint handshake: what keeps the UI thread from stalling."""
+
+from __future__ import annotations
+
+import gc
+import math
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.message import Message
+from textual.screen import Screen
+from textual.strip import Strip
+from textual.widgets import Static
+
+from engine.loader import load_scenario
+from tests.tui.pilot_support import live, wait_for
+from tui.app import FULL_PASSES_OFF, make_app
+from tui.screens.live import LiveScreen
+from tui.screens.playback import after_paint
+from tui.widgets.decision_stream import DecisionStream
+
+APP_PASSES = {"collect_old", "settle_memory"}
+"""The app's own methods that run full collections."""
+
+
+@contextmanager
+def full_passes() -> Iterator[list[tuple[str, str]]]:
+    """Record each full collection: (its thread, the app's method that started it or '')."""
+    seen: list[tuple[str, str]] = []
+
+    def watch(phase: str, info: dict[str, Any]) -> None:
+        if phase != "start" or info["generation"] != 2:
+            return
+        frame: Any = sys._getframe(1)
+        by = ""
+        while frame is not None:
+            code = frame.f_code
+            if code.co_name in APP_PASSES and code.co_filename.endswith("app.py"):
+                by = code.co_name
+                break
+            frame = frame.f_back
+        seen.append((threading.current_thread().name, by))
+
+    gc.callbacks.append(watch)
+    try:
+        yield seen
+    finally:
+        gc.callbacks.remove(watch)
+
+
+async def test_while_a_run_streams_only_the_app_starts_full_collections() -> None:
+    scenario = load_scenario("support-pii-injection")
+    scenario = scenario.model_copy(update={"duration": 40 * 3600.0})
+    app = make_app(scenario, speed=math.inf, debrief=False)
+    with full_passes() as passes:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
+            screen = live(app)
+            # Survivors of the young generations, as a growing run makes: on the collector's
+            # own rule they would start a full pass within a few hundred allocations.
+            kept: list[list[list[int]]] = [[[] for _ in range(200)] for _ in range(400)]
+            await wait_for(pilot, lambda: screen.done, timeout=60)
+            await pilot.pause(0.5)  # the app checks for a due full pass every 0.1 s
+            del kept
+    main = threading.main_thread().name
+    assert all(thread == main and by for thread, by in passes), passes
+    assert ("MainThread", "collect_old") in passes, passes
+
+
+async def test_the_app_owns_full_passes_and_hands_the_collector_back_as_found() -> None:
+    found = gc.get_threshold()
+    gc.set_threshold(900, 11, 12)
+    try:
+        app = make_app(speed=math.inf, debrief=False, autoplay=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
+            assert gc.get_threshold() == (900, 11, FULL_PASSES_OFF)
+            assert gc.get_freeze_count() > 0  # start-up and the run's simulation
+            for _ in range(12):
+                gc.collect(1)  # each counts towards the oldest generation's threshold
+            assert app.collect_old()
+            assert gc.get_count()[2] == 0
+            assert not app.collect_old()  # nothing due any more
+        assert gc.get_threshold() == (900, 11, 12)
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.set_threshold(*found)
+
+
+class Counted(Static):
+    """A real Static that counts how often it is rendered."""
+
+    def __init__(self) -> None:
+        super().__init__("0")
+        self.renders = 0
+
+    def render(self) -> Any:
+        """Count, then render as usual."""
+        self.renders += 1
+        return super().render()
+
+
+class Poke(Message):
+    """Asks the board to change its panels, as a tick does."""
+
+
+class Board(Screen[None]):
+    """Two panels changed in one message handler, like the live screen's tick."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.painted_after: list[tuple[int, int]] = []
+
+    def compose(self) -> ComposeResult:
+        """Two panels."""
+        yield Counted()
+        yield Counted()
+
+    def on_poke(self, message: Poke) -> None:
+        """Change both panels, then ask to hear once the screen has painted them."""
+        first, second = self.query(Counted)
+        first.update("1")
+        second.update("2")
+
+        def painted() -> None:
+            self.painted_after.append((first.renders, second.renders))
+
+        after_paint(self, [first, second], painted)
+
+
+class BoardApp(App[None]):
+    """Shows the board."""
+
+    def on_mount(self) -> None:
+        """Open the board."""
+        self.push_screen(Board())
+
+
+async def test_after_paint_calls_back_only_once_the_changed_panels_are_painted() -> None:
+    app = BoardApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        await pilot.pause()
+        board = app.screen
+        assert isinstance(board, Board)
+        before = [panel.renders for panel in board.query(Counted)]
+        board.post_message(Poke())
+        await wait_for(pilot, lambda: bool(board.painted_after))
+        assert all(now > then for now, then in zip(board.painted_after[0], before,
+                                                   strict=True)), (before, board.painted_after)
+
+
+async def test_the_worker_hears_painted_only_after_the_stream_painted_the_tick() -> None:
+    scenario = load_scenario("support-pii-injection")
+    scenario = scenario.model_copy(update={"duration": 20 * 3600.0})
+    app = make_app(scenario, speed=math.inf, debrief=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
+        screen = live(app)
+        stream = screen.query_one(DecisionStream)
+        refreshed = [0]  # the stream's total when it last asked to be repainted
+        rendered = [0]  # the stream's total when it last painted a line
+        early: list[tuple[int, int]] = []
+        refresh, render_line, painted = stream.refresh, stream.render_line, screen.playback.painted
+
+        def counted_refresh(*args: Any, **kwargs: Any) -> Any:
+            refreshed[0] = stream.total
+            return refresh(*args, **kwargs)
+
+        def counted_render_line(y: int) -> Strip:
+            rendered[0] = stream.total
+            return render_line(y)
+
+        def checked_painted() -> None:
+            if rendered[0] < refreshed[0]:
+                early.append((rendered[0], refreshed[0]))
+            painted()
+
+        stream.refresh = counted_refresh  # type: ignore[method-assign]
+        stream.render_line = counted_render_line  # type: ignore[method-assign]
+        screen.playback.painted = checked_painted  # type: ignore[method-assign]
+        await wait_for(pilot, lambda: screen.done, timeout=60)
+        assert screen.ticks_handled > 5
+        assert not early, early
