@@ -10,7 +10,10 @@ unbounded speed) and measured the same way:
 
 For each it prints the events per second ingested (from the first tick to the end of the
 run) and the longest main-thread stall seen by a 5 ms heartbeat on the event loop while
-events stream (the app's start-up is excluded), plus the longest single tick handler.
+events stream (the app's start-up is excluded), plus the longest single tick handler and the
+longest full (oldest-generation) pass of the cyclic garbage collector while events stream, with
+how many ran and how many of them the worker thread started (a full pass holds the interpreter
+lock, so it stalls the UI whichever thread runs it; the app schedules them on the UI thread).
 Figures are medians over ``--repeats`` runs; the worst stall of all runs is shown too.
 
     python benchmarks/tui_stream.py [--hours 300] [--profile jit-context] [--repeats 3]
@@ -23,9 +26,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import gc
 import math
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -94,6 +99,18 @@ async def one_run(scenario: Scenario, profile: str, size: tuple[int, int],
     longest_gap = 0.0
     streaming = False
     stop = False
+    full_passes: list[tuple[float, bool]] = []  # (seconds, in the worker thread)
+    started_at: dict[int, float] = {}
+
+    def collector(phase: str, info: dict[str, Any]) -> None:
+        if info["generation"] != 2 or not streaming or stop:
+            return
+        now = time.perf_counter()
+        if phase == "start":
+            started_at[threading.get_ident()] = now
+        elif (began := started_at.pop(threading.get_ident(), None)) is not None:
+            full_passes.append((now - began,
+                                threading.current_thread() is not threading.main_thread()))
 
     async def heartbeat() -> None:
         nonlocal longest_gap
@@ -116,22 +133,28 @@ async def one_run(scenario: Scenario, profile: str, size: tuple[int, int],
                 raise RuntimeError("the run did not finish in 10 minutes")
             await asyncio.sleep(0.01)
 
-    async with app.run_test(size=size):
-        beat = asyncio.create_task(heartbeat())
-        await until(lambda: (s := live()) is not None and s.ticks_handled > 0)
-        screen = live()
-        assert screen is not None
-        first = screen.events_seen
-        start = time.perf_counter()
-        streaming = True
-        await until(lambda: screen.done)
-        elapsed = time.perf_counter() - start
-        stop = True
-        await beat
-        events = screen.events_seen - first
-        return {"events": screen.events_seen, "seconds": elapsed, "rate": events / elapsed,
-                "stall": longest_gap, "tick": screen.longest_tick,
-                "ticks": screen.ticks_handled}
+    gc.callbacks.append(collector)
+    try:
+        async with app.run_test(size=size):
+            beat = asyncio.create_task(heartbeat())
+            await until(lambda: (s := live()) is not None and s.ticks_handled > 0)
+            screen = live()
+            assert screen is not None
+            first = screen.events_seen
+            start = time.perf_counter()
+            streaming = True
+            await until(lambda: screen.done)
+            elapsed = time.perf_counter() - start
+            stop = True
+            await beat
+    finally:
+        gc.callbacks.remove(collector)
+    events = screen.events_seen - first
+    return {"events": screen.events_seen, "seconds": elapsed, "rate": events / elapsed,
+            "stall": longest_gap, "tick": screen.longest_tick, "ticks": screen.ticks_handled,
+            "full_pass": max((d for d, _ in full_passes), default=0.0),
+            "full_passes": len(full_passes),
+            "worker_passes": sum(1 for _, worker in full_passes if worker)}
 
 
 def headless(scenario: Scenario, profile: str) -> tuple[list[Event], float]:
@@ -184,6 +207,9 @@ def main() -> None:
               f"(target <= 100; worst of all runs {1000 * max(r['stall'] for r in rows):.1f})")
         print(f"    longest tick handler            {1000 * med(rows, 'tick'):>10.1f} ms "
               f"({med(rows, 'events') / max(1.0, med(rows, 'ticks')):,.0f} events per tick)")
+        print(f"    longest full GC pass            {1000 * med(rows, 'full_pass'):>10.1f} ms "
+              f"({med(rows, 'full_passes'):.0f} full passes per run, "
+              f"{med(rows, 'worker_passes'):.0f} started by the worker thread)")
 
 
 if __name__ == "__main__":
