@@ -6,19 +6,22 @@ import gc
 import math
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.message import Message
+from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.strip import Strip
 from textual.widgets import Static
 
 from engine.loader import load_scenario
+from engine.model import Scenario
 from tests.tui.pilot_support import live, wait_for
-from tui.app import FULL_PASSES_OFF, make_app
+from tui.app import FULL_PASSES_OFF, AgentrangeApp, make_app
 from tui.screens.live import LiveScreen
 from tui.screens.playback import after_paint
 from tui.widgets.decision_stream import DecisionStream
@@ -185,3 +188,25 @@ async def test_the_worker_hears_painted_only_after_the_stream_painted_the_tick()
         await wait_for(pilot, lambda: screen.done, timeout=60)
         assert screen.ticks_handled > 5
         assert not early, early
+
+
+async def test_runs_replaced_one_after_another_are_reclaimed_not_kept_frozen() -> None:
+    # Textual keeps a replaced screen reachable until the next run's worker has started, so
+    # the run's screen that settles memory freezes it; the next one must unfreeze it again.
+    app = make_app(speed=math.inf, debrief=False, autoplay=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
+        scenario = live(app).scenario
+        first = weakref.ref(live(app).sim)
+        for profile in ("static-rbac", "jit-context", "static-rbac"):
+            await replace_run(pilot, app, scenario, profile)
+        assert first() is None
+
+
+async def replace_run(pilot: Pilot[Any], app: AgentrangeApp, scenario: Scenario,
+                      profile: str) -> None:
+    """Replace the playing run with ``profile``'s and wait until the new one ticks."""
+    before = app.screen
+    app.open_live(scenario, profile, replace=True)
+    await wait_for(pilot, lambda: app.screen is not before
+                   and isinstance(app.screen, LiveScreen) and app.screen.ticks_handled > 0)
