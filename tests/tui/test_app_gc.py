@@ -167,6 +167,7 @@ async def test_the_worker_hears_painted_only_after_the_stream_painted_the_tick()
         refreshed = [0]  # the stream's total when it last asked to be repainted
         rendered = [0]  # the stream's total when it last painted a line
         early: list[tuple[int, int]] = []
+        waited = [0]
         refresh, render_line, painted = stream.refresh, stream.render_line, screen.playback.painted
 
         def counted_refresh(*args: Any, **kwargs: Any) -> Any:
@@ -178,15 +179,19 @@ async def test_the_worker_hears_painted_only_after_the_stream_painted_the_tick()
             return render_line(y)
 
         def checked_painted() -> None:
-            if rendered[0] < refreshed[0]:
-                early.append((rendered[0], refreshed[0]))
+            # A tick the worker does not wait on (its step was short) is acknowledged at once.
+            awaited = sys._getframe(1).f_code.co_name != "on_sim_tick"
+            if awaited:
+                waited[0] += 1
+                if rendered[0] < refreshed[0]:
+                    early.append((rendered[0], refreshed[0]))
             painted()
 
         stream.refresh = counted_refresh  # type: ignore[method-assign]
         stream.render_line = counted_render_line  # type: ignore[method-assign]
         screen.playback.painted = checked_painted  # type: ignore[method-assign]
         await wait_for(pilot, lambda: screen.done, timeout=60)
-        assert screen.ticks_handled > 5
+        assert waited[0] > 5
         assert not early, early
 
 

@@ -187,7 +187,10 @@ class LiveScreen(Screen[None]):
             self._apply(message)
         finally:
             self.playback.consumed()
-            after_paint(self, self._panels(), self.playback.painted)
+            if message.await_paint:
+                after_paint(self, self._panels(), self.playback.painted)
+            else:
+                self.playback.painted()
             self.ticks_handled += 1
             self.longest_tick = max(self.longest_tick, time.monotonic() - started)
 

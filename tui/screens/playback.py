@@ -5,14 +5,17 @@ changes :class:`Playback` (thread-safe) and calls the simulations' live controls
 simulator applies at its next step. Each tick the worker drains the events the simulations
 emitted into :class:`SinkBuffer` sinks and posts ONE :class:`SimTick` carrying them all; it
 waits while two ticks are still unprocessed, so a busy UI slows the simulation down instead of
-queueing without bound. It also waits (briefly) until the UI has repainted after a tick: the
-worker and the UI share one interpreter lock, and a simulation computing while the UI paints
-would stretch every frame into a visible stall.
+queueing without bound. When its last step computed for longer than the interpreter's switch
+interval, it also waits (briefly) until the UI has repainted after a tick: the worker and the
+UI share one interpreter lock, and a long step computing while the UI paints would stretch
+the frame into a visible stall. Shorter steps (a replay, a slow speed) cannot hold the lock
+long enough to matter, and waiting for the screen's next refresh would only slow them down.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import threading
 import time
 from collections import deque
@@ -71,10 +74,13 @@ class Frame(NamedTuple):
 class SimTick(Message):
     """One tick of playback: a frame per simulation, in the order they were given."""
 
-    def __init__(self, frames: tuple[Frame, ...], speed: float, paused: bool) -> None:
+    def __init__(self, frames: tuple[Frame, ...], speed: float, paused: bool, *,
+                 await_paint: bool = False) -> None:
         self.frames = frames
         self.speed = speed
         self.paused = paused
+        self.await_paint = await_paint
+        """The worker waits until the screen has painted this tick (see :func:`after_paint`)."""
         self.posted_at = time.monotonic()
         super().__init__()
 
@@ -374,6 +380,7 @@ class Driver:
         """The worker loop: tick until the runs end or the worker is cancelled."""
         pb = self.playback
         last = time.monotonic()
+        computed = 0.0  # wall seconds the last step took
         pb.posted()
         post(SimTick(self._frames(), pb.speed, pb.paused))
         while not cancelled() and not pb.stopped:
@@ -383,13 +390,17 @@ class Driver:
                 return
             if not pb.wait_for_slot():
                 continue
-            pb.wait_painted()
+            if computed > sys.getswitchinterval():
+                pb.wait_painted()
             if pb.paused:
                 if pb.take_step():
                     quantum = max(1.0, pb.speed * TICK) if math.isfinite(pb.speed) else 60.0
+                    began = time.monotonic()
                     frames = self.step(quantum)
+                    computed = time.monotonic() - began
                     pb.posted()
-                    post(SimTick(frames, pb.speed, True))
+                    post(SimTick(frames, pb.speed, True,
+                                 await_paint=computed > sys.getswitchinterval()))
                 else:
                     pb.wait(TICK)
                 last = time.monotonic()
@@ -402,6 +413,7 @@ class Driver:
                 self._advance(self.now + self._chunk)
             else:
                 self._advance(self.now + speed * dt)
+            computed = time.monotonic() - started
             frames = self._frames()
             paused = pb.paused
             if math.isinf(speed):
@@ -409,7 +421,7 @@ class Driver:
                 self._chunk = min(max(self._chunk * min(2.0, max(0.5, self.max_batch / n)),
                                       0.001), 86400.0)
             pb.posted()
-            post(SimTick(frames, speed, paused))
+            post(SimTick(frames, speed, paused, await_paint=computed > sys.getswitchinterval()))
             if math.isfinite(speed):
                 spare = TICK - (time.monotonic() - started)
                 if spare > 0:
