@@ -153,7 +153,7 @@ class Wallet:
         # holds every live one; a larger one only keeps dead tokens in memory.
         self.verifier = TokenVerifier(self.trust, audience=AUDIENCE,
                                       revocations=self.revocations,
-                                      cache_size=max(4096, 8 * len(scenario.agents)))
+                                      cache_size=max(64, 8 * len(scenario.agents)))
         self.spiffe: dict[str, str] = {a.name: str(a.spiffe_id) for a in scenario.agents}
         self.domain: dict[str, str] = {a.name: a.spiffe_id.trust_domain
                                        for a in scenario.agents}
