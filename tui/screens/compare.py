@@ -20,6 +20,7 @@ from tui.screens.playback import (
     PlaybackFailed,
     SimTick,
     SinkBuffer,
+    after_paint,
     faster,
     slower,
 )
@@ -149,7 +150,11 @@ class CompareScreen(Screen[None]):
             self._apply(message)
         finally:
             self.playback.consumed()
-            self.call_after_refresh(self.playback.painted)
+            if message.await_paint:  # a long step: let the paint finish before the next one
+                after_paint(self, (self.query_one(RunHeader), self.query_one(LineChart),
+                                   self.query_one(MetricsTable)), self.playback.painted)
+            else:
+                self.playback.painted()
 
     def _apply(self, message: SimTick) -> None:
         chart = self.query_one(LineChart)
