@@ -296,8 +296,8 @@ def variant(base: Scenario, profile: str, assignment: Iterable[tuple[Variation, 
         loc = ".".join(str(p) for p in err["loc"])
         msg = str(err["msg"]).removeprefix("Value error, ").replace("Input should be",
                                                                    "expected")
-        raise SweepError(f"--vary {_assignment(assignment)}: {where_of(base, profile)} does "
-                         f"not validate at {loc}: {msg}") from None
+        raise SweepError(f"--vary {_assignment(assignment)}: scenario {base.name} under "
+                         f"{profile} does not validate at {loc}: {msg}") from None
     problems = reference_problems(scenario)
     if problems:
         path, expected, found = problems[0]
@@ -312,19 +312,13 @@ def variant(base: Scenario, profile: str, assignment: Iterable[tuple[Variation, 
     return scenario
 
 
-def where_of(base: Scenario, profile: str) -> str:
-    """How errors name the variant: the scenario and profile."""
-    return f"scenario {base.name} under {profile}"
-
-
 def _assignment(assignment: Sequence[tuple[Variation, Any]]) -> str:
     return " ".join(f"{v.name}={_text(value)}" for v, value in assignment)
 
 
-def _assign(data: Any, var: Variation, value: Any, where: str) -> tuple[str | int, ...]:
-    """Set ``var``'s path in ``data`` to ``value``; the path with list elements as indexes."""
+def _assign(data: Any, var: Variation, value: Any, where: str) -> None:
+    """Set ``var``'s path in ``data`` to ``value`` (list elements by index, id or name)."""
     node = data
-    resolved: list[str | int] = []
     for depth, key in enumerate(var.path):
         at = ".".join(str(k) for k in var.path[:depth]) or "the top level"
         if isinstance(node, dict):
@@ -337,12 +331,10 @@ def _assign(data: Any, var: Variation, value: Any, where: str) -> tuple[str | in
         else:
             raise SweepError(f"--vary {var.name}: {at} is a single value, not a mapping or "
                              "a list")
-        resolved.append(key)
         if depth == len(var.path) - 1:
             node[key] = value
         else:
             node = node[key]
-    return tuple(resolved)
 
 
 def _element(items: list[Any], key: str | int, var: Variation, at: str) -> int:
