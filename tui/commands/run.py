@@ -89,7 +89,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def run_command(args: argparse.Namespace) -> int:
     """Run one scenario under one profile and print its result."""
     scenario = load_scenario(args.scenario)
-    until = _until(args.until)
+    until = parse_until(args.until)
     with contextlib.ExitStack() as stack:
         sink = None
         if args.events:
@@ -131,8 +131,8 @@ def run_command(args: argparse.Namespace) -> int:
 def compare_command(args: argparse.Namespace) -> int:
     """Run one scenario under several profiles and print them side by side."""
     scenario = load_scenario(args.scenario)
-    until = _until(args.until)
-    profiles = _profiles(scenario, args.profiles)
+    until = parse_until(args.until)
+    profiles = parse_profiles(scenario, args.profiles)
     seed = scenario.seed if args.seed is None else args.seed
     if args.examples < 0:
         raise RunCommandError("--examples must be 0 or more")
@@ -161,7 +161,8 @@ def compare_command(args: argparse.Namespace) -> int:
 # --- options ------------------------------------------------------------------------------------
 
 
-def _until(text: str | None) -> float | None:
+def parse_until(text: str | None) -> float | None:
+    """``--until``: a positive simulated duration, or None when not given."""
     if text is None:
         return None
     try:
@@ -173,7 +174,8 @@ def _until(text: str | None) -> float | None:
     return value
 
 
-def _profiles(scenario: Scenario, text: str | None) -> list[str]:
+def parse_profiles(scenario: Scenario, text: str | None) -> list[str]:
+    """``--profiles A,B``: known profile ids in the order given (default: all of them)."""
     if text is None:
         return [p.id for p in scenario.profiles]
     ids = [p.strip() for p in text.split(",") if p.strip()]

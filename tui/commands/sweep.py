@@ -32,7 +32,7 @@ from sim.sweep import (
     parse_variation,
     sweep,
 )
-from tui.commands.run import PROGRESS_AFTER, _profiles, _until, markdown_table
+from tui.commands.run import PROGRESS_AFTER, markdown_table, parse_profiles, parse_until
 
 FORMATS = ("table", "json", "markdown", "csv")
 
@@ -76,7 +76,7 @@ def register(sub: Any) -> None:
 def sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep and print its summary."""
     scenario = load_scenario(args.scenario)
-    profiles = _profiles(scenario, args.profiles)
+    profiles = parse_profiles(scenario, args.profiles)
     seeds = parse_seeds(args.seeds, scenario.seed)
     variations = [parse_variation(v) for v in args.vary]
     jobs = default_jobs() if args.jobs is None else args.jobs
@@ -84,7 +84,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         raise SweepError(f"--jobs: expected 1 or more, found {jobs}")
     with _Progress() as progress:
         result = sweep(scenario, profiles=profiles, seeds=seeds, variations=variations,
-                       metrics=args.metric or None, until=_until(args.until), jobs=jobs,
+                       metrics=args.metric or None, until=parse_until(args.until), jobs=jobs,
                        progress=progress.update)
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2))
