@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
+import pytest
 import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -65,52 +66,45 @@ def _in_worker(run: Callable[[], None]) -> None:
     worker.join()
 
 
-def test_run_collects_young_garbage_less_often_and_restores_the_setting() -> None:
+@pytest.fixture
+def collector() -> Iterator[None]:
+    """Each test sets the collector's thresholds as it needs; they are restored after."""
     before = gc.get_threshold()
+    yield
+    gc.set_threshold(*before)
+
+
+def test_run_collects_young_garbage_less_often_and_restores_the_setting(collector: None
+                                                                        ) -> None:
     gc.set_threshold(700, 10, 10)
-    try:
-        seen = _thresholds_seen(lambda run: run())
-        assert seen and all(t == (YOUNG_GC_THRESHOLD, 10, 10) for t in seen)
-        assert gc.get_threshold() == (700, 10, 10)
-    finally:
-        gc.set_threshold(*before)
+    seen = _thresholds_seen(lambda run: run())
+    assert seen and all(t == (YOUNG_GC_THRESHOLD, 10, 10) for t in seen)
+    assert gc.get_threshold() == (700, 10, 10)
 
 
-def test_fewer_gc_passes_restores_the_threshold_when_the_block_raises() -> None:
-    before = gc.get_threshold()
+def test_fewer_gc_passes_restores_the_threshold_when_the_block_raises(collector: None) -> None:
     gc.set_threshold(500, 7, 9)
     try:
-        try:
-            with fewer_gc_passes():
-                assert gc.get_threshold() == (YOUNG_GC_THRESHOLD, 7, 9)
-                raise RuntimeError("boom")
-        except RuntimeError:
-            pass
-        assert gc.get_threshold() == (500, 7, 9)
-    finally:
-        gc.set_threshold(*before)
-
-
-def test_a_higher_threshold_already_set_is_left_alone() -> None:
-    before = gc.get_threshold()
-    gc.set_threshold(10 * YOUNG_GC_THRESHOLD, 10, 10)
-    try:
         with fewer_gc_passes():
-            assert gc.get_threshold()[0] == 10 * YOUNG_GC_THRESHOLD
+            assert gc.get_threshold() == (YOUNG_GC_THRESHOLD, 7, 9)
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert gc.get_threshold() == (500, 7, 9)
+
+
+def test_a_higher_threshold_already_set_is_left_alone(collector: None) -> None:
+    gc.set_threshold(10 * YOUNG_GC_THRESHOLD, 10, 10)
+    with fewer_gc_passes():
         assert gc.get_threshold()[0] == 10 * YOUNG_GC_THRESHOLD
-    finally:
-        gc.set_threshold(*before)
+    assert gc.get_threshold()[0] == 10 * YOUNG_GC_THRESHOLD
 
 
-def test_a_run_in_a_worker_thread_leaves_the_collector_setting_alone() -> None:
-    before = gc.get_threshold()
+def test_a_run_in_a_worker_thread_leaves_the_collector_setting_alone(collector: None) -> None:
     gc.set_threshold(700, 10, 10)
-    try:
-        seen = _thresholds_seen(_in_worker)
-        assert seen and all(t == (700, 10, 10) for t in seen)
-        assert gc.get_threshold() == (700, 10, 10)
-    finally:
-        gc.set_threshold(*before)
+    seen = _thresholds_seen(_in_worker)
+    assert seen and all(t == (700, 10, 10) for t in seen)
+    assert gc.get_threshold() == (700, 10, 10)
 
 
 def test_token_expiries_fire_at_their_time_in_mint_order_whatever_the_lifetimes() -> None:
