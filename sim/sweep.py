@@ -49,7 +49,7 @@ from engine.errors import AgentrangeError, LoadError
 from engine.loader import as_tuples, policy_source, read_document, validate_document
 from engine.model import Scenario, reference_problems
 from engine.policy import CompiledPolicy, PolicyDocument, compile_policy
-from sim.metrics import percentile
+from sim.result import percentile
 from sim.runner import Simulation, load_profile_policy
 
 DEFAULT_SEEDS = 10

@@ -121,6 +121,45 @@ class Request:
         _ref(self, ref)
         _hops(self, hops)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every namespace as plain JSON data (``ref`` and ``hops`` are left out)."""
+        return {"principal": _plain(self.principal), "action": self.action,
+                "tool": _plain(self.tool), "token": _plain(self.token),
+                "resource": _plain(self.resource), "request": _plain(self.request),
+                "task": _plain(self.task), "session": _plain(self.session),
+                "chain": _plain(self.chain), "time": _plain(self.time)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, ref: Any = None) -> Request:
+        """The request :meth:`to_dict` wrote, its namespaces read-only.
+
+        Raises:
+            KeyError, TypeError: for a mapping of another shape.
+        """
+        resource = data.get("resource")
+        return cls(_frozen(data["principal"]), str(data["action"]), _frozen(data["tool"]),
+                   _frozen(data["token"]), None if resource is None else _frozen(resource),
+                   _frozen(data.get("request") or {}), _frozen(data.get("task") or {}),
+                   _frozen(data.get("session") or {}), _frozen(data.get("chain") or {}),
+                   _frozen(data.get("time") or {}), ref)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _frozen(value: Any) -> Any:
+    """Read-only mappings and tuples all the way down (the engine's namespaces' shape)."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
 
 (_principal, _action, _tool, _token, _resource, _request, _task, _session, _chain, _time, _ref,
  _hops) = (getattr(Request, f.name).__set__ for f in fields(Request))

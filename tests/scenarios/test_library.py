@@ -29,7 +29,7 @@ from engine.audit import AuditWriter, derive_signing_key, verify_log
 from engine.loader import builtin_names, load_scenario
 from engine.model import Scenario
 from sim.expectations import check
-from sim.metrics import RunResult
+from sim.result import RunResult
 from sim.runner import Simulation
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from engine.loader import builtin_root, load_scenario
 from engine.model import Scenario
-from sim.metrics import percentile
+from sim.result import percentile
 from sim.runner import Simulation
 from sim.sweep import (
     DEFAULT_SEEDS,

@@ -22,7 +22,7 @@ from engine.errors import AgentrangeError
 from engine.loader import load_scenario
 from engine.model import Scenario
 from sim.expectations import ExpectationResult, check
-from sim.metrics import RunResult
+from sim.result import RunResult
 from sim.runner import Simulation
 from tui.commands.check import scenario_refs
 

@@ -4,7 +4,7 @@
 event stream as JSON Lines and ``--audit`` a tamper-evident decision log. ``compare`` plays
 the same scenario and seed under several profiles (all by default) and prints them side by
 side with the decision diff. ``--format json`` prints ``RunResult.to_dict()`` (see
-:mod:`sim.metrics`) or ``Comparison.to_dict()`` (see :mod:`sim.compare`).
+:mod:`sim.result`) or ``Comparison.to_dict()`` (see :mod:`sim.compare`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from engine.loader import load_scenario
 from engine.model import Scenario
 from sim.compare import Comparison, comparison_of
 from sim.events import JsonlSink
-from sim.metrics import RunResult
+from sim.result import RunResult
 from sim.runner import Simulation, fewer_gc_passes
 
 FORMATS = ("table", "json", "markdown")
