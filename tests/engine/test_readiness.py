@@ -13,19 +13,11 @@ import pytest
 from ruamel.yaml import YAML
 
 from engine.errors import LoadError
-from engine.readiness import (
-    REGISTRY,
-    SEVERITIES,
-    Finding,
-    cited_frameworks,
-    fails,
-    load_subject,
-    never_matches,
-    run_checks,
-    shadowed_by,
-    to_json,
-    to_sarif,
-)
+from engine.readiness.checks_rules import never_matches, shadowed_by
+from engine.readiness.findings import SEVERITIES, Finding, fails
+from engine.readiness.registry import REGISTRY, cited_frameworks, run_checks
+from engine.readiness.subject import load_subject
+from tui.render.findings import to_json, to_sarif
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CLEAN = FIXTURES / "readiness" / "clean"
