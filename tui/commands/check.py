@@ -1,7 +1,8 @@
 """``agentrange check``: the readiness gate over scenarios' agents, profiles and policies.
 
-Findings come from :mod:`engine.readiness`; this module finds the scenarios, prints the
-findings as a Rich table, JSON or SARIF 2.1.0, and turns ``--fail-on`` into the exit code.
+Findings come from :mod:`engine.readiness` as data; this module finds the scenarios, prints
+the findings as a Rich table, or as JSON or SARIF 2.1.0 (shaped by :mod:`tui.render.findings`),
+and turns ``--fail-on`` into the exit code.
 """
 
 from __future__ import annotations
@@ -20,17 +21,10 @@ from rich.table import Table
 from engine.durations import DURATION_HELP, parse_duration
 from engine.errors import AgentrangeError, LoadError
 from engine.loader import SCENARIO_FILE, builtin_names
-from engine.readiness import (
-    DEFAULT_MAX_TTL,
-    REGISTRY,
-    SEVERITIES,
-    Finding,
-    fails,
-    load_subject,
-    run_checks,
-    to_json,
-    to_sarif,
-)
+from engine.readiness.findings import SEVERITIES, Finding, fails
+from engine.readiness.registry import REGISTRY, run_checks
+from engine.readiness.subject import DEFAULT_MAX_TTL, load_subject
+from tui.render.findings import to_json, to_sarif
 
 SEVERITY_STYLE = {"info": "dim", "low": "cyan", "medium": "yellow", "high": "bold red",
                   "critical": "bold white on red"}
