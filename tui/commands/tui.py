@@ -147,8 +147,6 @@ class AuditedSimulation:
         return self.audited
 
     def close(self) -> None:
-        """Log what still waits for an approver, then close with the final checkpoint."""
+        """Close the log with its final checkpoint (it holds every event the run emitted)."""
         if self.writer is not None and not self.writer.closed:
-            if self.audited is not None:
-                self.audited.flush_audit()
             self.writer.close()
