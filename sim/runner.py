@@ -193,7 +193,7 @@ class Simulation:
             policy = load_profile_policy(scenario, self.profile.id)
         self.policy = policy
         self.engine = PolicyEngine(policy)
-        self.env = simpy.Environment()
+        self.env = simpy.Environment(initial_time=0.0)  # event times are floats, even at 0
         self.world = World(scenario)
         self.creds = self.profile.credentials
         self.jit = self.creds.mode == "jit"
