@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 
 import simpy
 
-from engine.audit import AuditWriter
+from engine.audit.writer import AuditWriter
 from engine.blast import Compromise, delegates_of, totals
 from engine.errors import AgentrangeError
 from engine.loader import policy_source

@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-from engine.audit import AuditWriter, derive_signing_key, iter_records, verify_log
+from engine.audit.query import iter_records
+from engine.audit.signing import derive_signing_key
+from engine.audit.verifier import verify_log
+from engine.audit.writer import AuditWriter
 from engine.loader import load_scenario
 from engine.report import (
     AccountabilityReport,

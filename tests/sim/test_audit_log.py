@@ -6,7 +6,10 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from engine.audit import AuditWriter, derive_signing_key, iter_records, verify_log
+from engine.audit.query import iter_records
+from engine.audit.signing import derive_signing_key
+from engine.audit.verifier import verify_log
+from engine.audit.writer import AuditWriter
 from sim.events import Event
 from sim.runner import Simulation
 from tests.sim.support import base, policy, scenario

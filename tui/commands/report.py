@@ -19,14 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.audit import (
-    AuditFileError,
-    AuditWriter,
-    derive_signing_key,
-    iter_records,
-    load_public_key,
-    verify_log,
-)
+from engine.audit.errors import AuditFileError
+from engine.audit.query import iter_records
+from engine.audit.signing import derive_signing_key, load_public_key
+from engine.audit.verifier import verify_log
+from engine.audit.writer import AuditWriter
 from engine.errors import AgentrangeError, LoadError
 from engine.loader import load_scenario
 from engine.model import Scenario
