@@ -92,7 +92,7 @@ def _orjson_safe(value: object) -> bool:
 
 
 def canonical_bytes(value: object) -> bytes:
-    """Encode a JSON-compatible value in the log's canonical form (see the module docstring).
+    """Encode a JSON-compatible value in the log's canonical form (docs/audit-log.md).
 
     The writer hashes and signs these bytes and the verifier re-encodes with this function, so
     the two cannot disagree. A pure function: equal JSON values give equal bytes (dict order,

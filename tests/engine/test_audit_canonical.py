@@ -29,7 +29,7 @@ KEY = derive_signing_key(3)
 
 
 def stdlib(value: object) -> bytes:
-    """The definition in the module docstring, spelled out with the standard library."""
+    """The definition in docs/audit-log.md, spelled out with the standard library."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False)
     return text.encode("utf-8")
