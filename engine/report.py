@@ -1,6 +1,6 @@
 """Accountability report: who tried what out of scope, on whose behalf, who answers for it.
 
-Built from the records of an audit log (:func:`engine.audit.iter_records`), plus the scenario
+Built from the records of an audit log (:func:`engine.audit.query.iter_records`), plus the scenario
 when it is at hand (owners, incident kinds and descriptions, the profile's rules and their
 framework references), plus, for a run made on the spot, what only the event stream knows
 (:class:`StepFacts`) and the run's result (detection, containment, blast radius).
@@ -110,7 +110,7 @@ class RuleInfo:
 
 @dataclass(frozen=True, slots=True)
 class LogStatus:
-    """What verifying the log found (see :class:`engine.audit.VerifyReport`).
+    """What verifying the log found (see :class:`engine.audit.verdict.VerifyReport`).
 
     Attributes:
         ok: The whole log verified and ends with its closing checkpoint.
