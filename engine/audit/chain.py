@@ -21,8 +21,6 @@ VERSION = 1
 GENESIS = "0" * 64
 """The ``prev`` of the header line, the first link of every chain."""
 DEFAULT_CHECKPOINT_EVERY = 1000
-RESERVED_FIELDS = frozenset({"seq", "prev", "hash", "header", "checkpoint"})
-"""Top-level names the log adds or uses to tell lines apart; a caller's record may not use them."""
 
 HASH_MARK = b',"hash":"'
 # Every chained line ends with ',"hash":"' + 64 hex digits + '"}\n'.

@@ -88,7 +88,7 @@ def iter_records(
 
     The other fields the simulator is expected to write are ``task``, ``tool``, ``resource``,
     ``data_class``, ``records`` (records touched), ``jti``, ``owners`` and ``outcome``; its own
-    event number must not be called ``seq`` (see :data:`engine.audit.chain.RESERVED_FIELDS`).
+    event number must not be called ``seq`` (see :data:`engine.audit.writer.RESERVED_FIELDS`).
 
     Args:
         path: The log file.
