@@ -13,7 +13,9 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from engine.audit import AuditFileError, AuditWriter, iter_records
+from engine.audit.errors import AuditFileError
+from engine.audit.query import iter_records
+from engine.audit.writer import AuditWriter
 from engine.errors import AgentrangeError
 from sim.events import Event
 

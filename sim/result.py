@@ -43,7 +43,8 @@ arrival to completion, approval waits included; ``benign_denied`` counts benign 
 decision was deny. ``approvals.requested`` counts approvals resolved (one still waiting
 when the run ends is not counted). ``audit.logged`` counts decisions written to an attached
 audit log, which holds every event (null without one); ``audit.attributable`` counts
-decisions whose token names the very workload that acted (not a shared credential) and whose agent has an accountable owner.
+decisions whose token names the very workload that acted (not a shared credential) and whose
+agent has an accountable owner.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 
 import simpy
 
-from engine.audit import AuditWriter
+from engine.audit.writer import AuditWriter
 from engine.blast import Estate, delegates_of, scope_reach
 from engine.errors import AgentrangeError
 from engine.loader import policy_source
@@ -53,6 +53,7 @@ from engine.model import (
     ToolStep,
 )
 from engine.policy import CompiledPolicy, Decision, Effect, PolicyEngine, Request, load_policy
+from engine.policy.compiler import CompiledRule, CompiledSequence
 from engine.policy.decision import Reason
 from engine.policy.errors import UnknownRuleError
 from engine.policy.request import chain_attributes
@@ -95,10 +96,11 @@ def _tee(*sinks: Sink) -> Sink:
 
 def rule_facts(policy: CompiledPolicy) -> dict[str, dict[str, Any]]:
     """What views say of each rule and sequence: the ``rules`` of ``run_started``."""
+    items: list[CompiledRule | CompiledSequence] = [*policy.rules, *policy.sequences]
     return {r.id: {"description": r.description, "envelope": str(r.envelope),
                    "effect": str(r.effect), "mode": "shadow" if r.shadow else "enforce",
                    "frameworks": list(getattr(r, "frameworks", ()))}
-            for r in (*policy.rules, *policy.sequences)}
+            for r in items}
 
 
 class PlanItem(NamedTuple):

@@ -28,7 +28,9 @@ from typing import Any
 
 import pytest
 
-from engine.audit import AuditWriter, derive_signing_key, verify_log
+from engine.audit.signing import derive_signing_key
+from engine.audit.verifier import verify_log
+from engine.audit.writer import AuditWriter
 from engine.loader import builtin_names, load_scenario
 from engine.model import Scenario
 from sim.audit_sink import read_events

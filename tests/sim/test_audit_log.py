@@ -1,4 +1,4 @@
-"""What the simulator writes to the audit log: every event of the run, read back as the same stream."""
+"""What the simulator writes to the audit log: every event of a run, read back as one stream."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from engine.audit import AuditWriter, derive_signing_key, verify_log
+from engine.audit.signing import derive_signing_key
+from engine.audit.verifier import verify_log
+from engine.audit.writer import AuditWriter
 from sim.audit_sink import read_events
 from sim.collectors.metrics import MetricsCollector
 from sim.events import Event

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from engine.audit import AuditWriter, derive_signing_key, verify_log
+from engine.audit.signing import derive_signing_key
+from engine.audit.verifier import verify_log
+from engine.audit.writer import AuditWriter
 from engine.loader import load_scenario
 from sim.audit_sink import log_header, read_events
 from sim.collectors.report import build_report

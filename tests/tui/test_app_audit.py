@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from engine.audit import load_public_key, verify_log
+from engine.audit.signing import load_public_key
+from engine.audit.verifier import verify_log
 from sim.audit_sink import read_events
 from tests.tui.pilot_support import paused_at
 from tui.app import make_app

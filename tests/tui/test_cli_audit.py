@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from engine.audit import AuditWriter, derive_signing_key, save_public_key
+from engine.audit.signing import derive_signing_key, save_public_key
+from engine.audit.writer import AuditWriter
 from tui.commands.audit import register
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.audit import AuditWriter, derive_signing_key
+from engine.audit.signing import derive_signing_key
+from engine.audit.writer import AuditWriter
 from tui.cli import main
 
 SCENARIO = "support-pii-injection"
@@ -99,7 +100,7 @@ def test_a_log_needs_no_scenario_file_its_events_carry_everything(
     lines[0] = json.dumps(header).encode() + b"\n"
     renamed = tmp_path / "renamed.jsonl"
     renamed.write_bytes(b"".join(lines))
-    code, out, err = run(capsys, "report", "--audit-log", str(renamed))
+    code, out, _ = run(capsys, "report", "--audit-log", str(renamed))
     assert code == 1  # the header was edited, so the log no longer verifies
     assert "support-pii-injection under static-rbac" in out and "cx-lead (Dana Ortiz)" in out
 

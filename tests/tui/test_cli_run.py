@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.audit import load_public_key, verify_log
+from engine.audit.signing import load_public_key
+from engine.audit.verifier import verify_log
 from tui.cli import main
 
 SCENARIO = "support-pii-injection"

@@ -10,14 +10,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from engine.audit import (
-    AuditFileError,
-    Problem,
-    canonical_json,
-    iter_records,
-    load_public_key,
-    verify_log,
-)
+from engine.audit.canonical import canonical_json
+from engine.audit.errors import AuditFileError
+from engine.audit.query import iter_records
+from engine.audit.signing import load_public_key
+from engine.audit.verdict import Problem
+from engine.audit.verifier import verify_log
 from engine.durations import DURATION_HELP, format_duration, parse_duration
 
 EXIT_OK = 0

@@ -20,7 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.audit import AuditFileError, load_public_key, verify_log
+from engine.audit.errors import AuditFileError
+from engine.audit.signing import load_public_key
+from engine.audit.verifier import verify_log
 from engine.errors import AgentrangeError
 from engine.loader import load_scenario
 from sim.audit_sink import AuditLogError, log_header, read_events

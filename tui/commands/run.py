@@ -22,7 +22,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from engine.audit import AuditWriter, load_private_key, save_private_key, save_public_key
+from engine.audit.signing import load_private_key, save_private_key, save_public_key
+from engine.audit.writer import AuditWriter
 from engine.durations import DURATION_HELP, format_duration, parse_duration
 from engine.errors import AgentrangeError
 from engine.loader import load_scenario

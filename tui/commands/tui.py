@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.audit import AuditWriter
+from engine.audit.writer import AuditWriter
 from engine.errors import AgentrangeError
 from engine.model import Scenario
 from sim.events import Sink
