@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.loader import as_tuples
-from engine.model import SENSITIVITY_RANK, Scenario, reference_problems
+from engine.model import SENSITIVITY_RANK, Scenario
 from engine.policy import (
     Decision,
     Effect,
@@ -73,6 +73,7 @@ from engine.policy import (
     tool_attributes,
 )
 from engine.policy.model import PolicyDocument
+from engine.references import reference_problems
 
 TARGET_RATE = 300_000.0
 """agentrange decisions/s with full explanations kept (stateless policy)."""

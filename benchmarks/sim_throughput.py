@@ -37,8 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import simpy
 
 from engine.loader import as_tuples
-from engine.model import Scenario, reference_problems
+from engine.model import Scenario
 from engine.policy import CompiledPolicy, PolicyDocument, compile_policy
+from engine.references import reference_problems
 from sim.events import Event, JsonlSink
 from sim.runner import Simulation
 

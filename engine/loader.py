@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from engine.errors import LoadError, LoadErrors
-from engine.model import Scenario, reference_problems
+from engine.model import Scenario
+from engine.references import reference_problems
 from engine.yamldoc import PathT, YamlDocument, decode, describe, load_yaml, read_text
 
 BUILTIN_PACKAGE = "scenarios"
