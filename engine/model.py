@@ -463,7 +463,7 @@ class Scenario(Base):
 
     @property
     def source(self) -> str:
-        """Where the scenario was loaded from (a path or ``builtin:<name>``)."""
+        """Where the scenario was loaded from: a path, or the name its finder gave the file."""
         return self._source
 
     @property

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from engine.audit import AuditWriter, derive_signing_key, iter_records, verify_log
-from engine.loader import load_scenario
 from engine.report import (
     AccountabilityReport,
     Attempt,
@@ -21,6 +20,7 @@ from engine.report import (
     policy_rules,
     read_log_header,
 )
+from scenarios.library import load_scenario
 from sim.events import Event, EventKind
 from sim.runner import Simulation
 from tests.sim.support import base, policy, scenario

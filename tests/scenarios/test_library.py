@@ -26,8 +26,9 @@ from typing import Any
 import pytest
 
 from engine.audit import AuditWriter, derive_signing_key, verify_log
-from engine.loader import builtin_names, load_scenario
 from engine.model import Scenario
+from scenarios import library
+from scenarios.library import load_scenario
 from sim.expectations import check
 from sim.metrics import RunResult
 from sim.runner import Simulation
@@ -38,7 +39,7 @@ SUMMARY = ("decisions", "outcomes", "out_of_scope", "blast_radius", "time_to_det
            "time_to_contain", "delivery", "approvals", "alerts", "tokens", "audit")
 BLAST_AXES = ("records", "egress_records", "systems", "data_classes", "potential_records",
               "exposure_window")
-NAMES = builtin_names()
+NAMES = library.names()
 
 
 @cache

@@ -28,7 +28,6 @@ from engine.audit import (
     verify_log,
 )
 from engine.errors import AgentrangeError, LoadError
-from engine.loader import load_scenario
 from engine.model import Scenario
 from engine.report import (
     AccountabilityReport,
@@ -37,6 +36,7 @@ from engine.report import (
     build_report,
     read_log_header,
 )
+from scenarios.library import load_scenario
 from sim.events import Event, EventKind
 from sim.runner import Simulation
 

@@ -25,8 +25,8 @@ from rich.table import Table
 from engine.audit import AuditWriter, load_private_key, save_private_key, save_public_key
 from engine.durations import DURATION_HELP, format_duration, parse_duration
 from engine.errors import AgentrangeError
-from engine.loader import load_scenario
 from engine.model import Scenario
+from scenarios.library import load_scenario
 from sim.compare import Comparison, comparison_of
 from sim.events import JsonlSink
 from sim.metrics import RunResult
