@@ -236,11 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             commit = git(here, "rev-parse", "--verify", "--quiet", f"{args.ref}^{{commit}}")
         except AgainstError:
             raise AgainstError(f"{args.ref}: not a commit") from None
-        subject = git(here, "log", "-1", "--format=%h %s", commit)
+        short, subject = git(here, "log", "-1", "--format=%h%n%s", commit).split("\n", 1)
         dirty = " + uncommitted changes" if git(here, "status", "--porcelain") else ""
         with worktree(here, commit) as tree:
             this = Side("this tree", here)
-            ref = Side(commit[:9], tree)
+            ref = Side(short, tree)
             compare(this, ref, script, bench_args, args.rounds)
     except AgainstError as exc:
         print(f"against: {exc}", file=sys.stderr)
@@ -248,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     loads = [*this.loads, *ref.loads]
     print(f"{script} {' '.join(bench_args)}".rstrip())
     print(f"  this tree: {here} ({git(here, 'log', '-1', '--format=%h')}{dirty})")
-    print(f"  {ref.label}: {subject}")
+    print(f"  against: {ref.label} {subject}")
     print(f"  {args.rounds} round(s), alternating, each run a fresh process; figures from "
           f"{'--json' if this.json else 'the report'} (this tree), "
           f"{'--json' if ref.json else 'the report'} ({ref.label})")
