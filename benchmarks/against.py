@@ -134,11 +134,14 @@ def worktree(repo: Path, commit: str) -> Iterator[Path]:
         git(repo, "worktree", "add", "--detach", "--quiet", str(tree), commit)
         yield tree
     finally:
+        # Only this worktree is removed: the repository's other worktrees are not ours to prune.
         if tree.exists():
-            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)],
-                           capture_output=True)
+            done = subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force",
+                                   str(tree)], capture_output=True, text=True)
+            if done.returncode != 0:
+                print(f"against: could not remove the worktree {tree}: {done.stderr.strip()}",
+                      file=sys.stderr)
         shutil.rmtree(parent, ignore_errors=True)
-        subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True)
 
 
 def _env(root: Path) -> dict[str, str]:
