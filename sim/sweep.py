@@ -47,8 +47,9 @@ from pydantic import ValidationError
 
 from engine.errors import AgentrangeError, LoadError
 from engine.loader import as_tuples, policy_source, read_document, validate_document
-from engine.model import Scenario, reference_problems
+from engine.model import Scenario
 from engine.policy import CompiledPolicy, PolicyDocument, compile_policy
+from engine.references import reference_problems
 from sim.result import percentile
 from sim.runner import Simulation, load_profile_policy
 

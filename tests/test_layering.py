@@ -1,4 +1,4 @@
-"""The core is reachable without the TUI: engine and sim never pull in textual or rich."""
+"""The core is reachable without the TUI: engine, sim and scenarios never import textual or rich."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 CORE_MODULES = ["engine", "engine.loader", "engine.model", "engine.spiffe", "engine.yamldoc",
-                "sim"]
+                "sim", "scenarios"]
 
 
 @pytest.mark.parametrize("module", CORE_MODULES)

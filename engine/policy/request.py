@@ -21,7 +21,8 @@ from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any
 
-from engine.model import Agent, Resource, Scalar, Scenario, Tool
+from engine.fields import Scalar
+from engine.model import Agent, Resource, Scenario, Tool
 
 
 class _Empty(Mapping[str, Any]):

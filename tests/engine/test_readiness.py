@@ -188,8 +188,8 @@ def test_bad_policy_file_is_a_load_error(tmp_path: Path) -> None:
 
 
 def test_builtins_load_and_check_quickly() -> None:
-    from engine.loader import builtin_names
+    from scenarios import library
 
-    for name in builtin_names():
-        findings = run_checks(load_subject(name))
+    for name in library.names():
+        findings = run_checks(load_subject(library.locate(name)))
         assert all(f.file.startswith(f"builtin:{name}/") for f in findings)

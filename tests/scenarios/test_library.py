@@ -31,8 +31,9 @@ import pytest
 from engine.audit.signing import derive_signing_key
 from engine.audit.verifier import verify_log
 from engine.audit.writer import AuditWriter
-from engine.loader import builtin_names, load_scenario
 from engine.model import Scenario
+from scenarios import library
+from scenarios.library import load_scenario
 from sim.audit_sink import read_events
 from sim.collectors.metrics import MetricsCollector
 from sim.collectors.report import ReportCollector, build_report
@@ -46,7 +47,7 @@ SUMMARY = ("decisions", "outcomes", "out_of_scope", "blast_radius", "time_to_det
            "time_to_contain", "delivery", "approvals", "alerts", "tokens", "audit")
 BLAST_AXES = ("records", "egress_records", "systems", "data_classes", "potential_records",
               "exposure_window")
-NAMES = builtin_names()
+NAMES = library.names()
 
 
 @cache

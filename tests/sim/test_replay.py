@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from engine.loader import load_scenario
 from engine.model import Scenario
 from engine.policy import load_policy
+from scenarios.library import load_scenario
 from sim.events import Event, EventKind, JsonlSink
 from sim.replay import EventsError, read_events, replay
 from sim.runner import Simulation, load_profile_policy

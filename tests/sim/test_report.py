@@ -12,7 +12,7 @@ import pytest
 from engine.audit.signing import derive_signing_key
 from engine.audit.verifier import verify_log
 from engine.audit.writer import AuditWriter
-from engine.loader import load_scenario
+from scenarios.library import load_scenario
 from sim.audit_sink import log_header, read_events
 from sim.collectors.report import build_report
 from sim.collectors.report_model import AccountabilityReport, Attempt, LogStatus

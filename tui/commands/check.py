@@ -20,10 +20,11 @@ from rich.table import Table
 
 from engine.durations import DURATION_HELP, parse_duration
 from engine.errors import AgentrangeError, LoadError
-from engine.loader import SCENARIO_FILE, builtin_names
+from engine.loader import SCENARIO_FILE
 from engine.readiness.findings import SEVERITIES, Finding, fails
 from engine.readiness.registry import REGISTRY, run_checks
 from engine.readiness.subject import DEFAULT_MAX_TTL, load_subject
+from scenarios import library
 from tui.render.findings import to_json, to_sarif
 
 SEVERITY_STYLE = {"info": "dim", "low": "cyan", "medium": "yellow", "high": "bold red",
@@ -79,7 +80,7 @@ def scenario_refs(paths: Sequence[str]) -> list[str]:
         LoadError: for a directory with no scenario in it.
     """
     if not paths:
-        return builtin_names()
+        return library.names()
     refs: list[str] = []
     for text in paths:
         path = Path(text)
@@ -124,7 +125,7 @@ def check_command(args: argparse.Namespace) -> int:
     refs = scenario_refs(args.paths)
     findings: list[Finding] = []
     for ref in refs:
-        findings.extend(run_checks(load_subject(ref, max_ttl=max_ttl), only))
+        findings.extend(run_checks(load_subject(library.locate(ref), max_ttl=max_ttl), only))
     failed = args.fail_on != "never" and fails(findings, args.fail_on,
                                                all_profiles=args.all_profiles)
     out = sys.stdout if args.output is None else _open(args.output)

@@ -17,8 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from engine.errors import AgentrangeError
-from engine.loader import load_scenario
 from engine.policy import load_policy
+from scenarios.library import load_scenario
 from sim.replay import ReplayResult, read_events, replay
 
 EFFECTS = ("allow", "require_approval", "deny")

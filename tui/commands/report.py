@@ -24,7 +24,7 @@ from engine.audit.errors import AuditFileError
 from engine.audit.signing import load_public_key
 from engine.audit.verifier import verify_log
 from engine.errors import AgentrangeError
-from engine.loader import load_scenario
+from scenarios.library import load_scenario
 from sim.audit_sink import AuditLogError, log_header, read_events
 from sim.collectors.report import ReportCollector, build_report
 from sim.collectors.report_model import AccountabilityReport, LogStatus

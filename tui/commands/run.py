@@ -26,8 +26,8 @@ from engine.audit.signing import load_private_key, save_private_key, save_public
 from engine.audit.writer import AuditWriter
 from engine.durations import DURATION_HELP, format_duration, parse_duration
 from engine.errors import AgentrangeError
-from engine.loader import load_scenario
 from engine.model import Scenario
+from scenarios.library import load_scenario
 from sim.compare import Comparison, comparison_of
 from sim.events import JsonlSink
 from sim.result import RunResult
