@@ -26,7 +26,7 @@ from pydantic import (
 
 from engine.durations import DURATION_HELP, parse_duration
 from engine.frameworks import unknown_id_problem
-from engine.spiffe import (
+from engine.identity.spiffe import (
     SpiffeId,
     SpiffeIdError,
     agent_id,

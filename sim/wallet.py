@@ -1,8 +1,8 @@
 """Credentials in a run: tokens from the broker per profile, expiry events, revocation, renewal.
 
-The wallet mints real JWT-SVIDs through :class:`engine.credentials.CredentialBroker` (one
+The wallet mints real JWT-SVIDs through :class:`engine.identity.broker.CredentialBroker` (one
 broker per trust domain: the scenario's and each vendor's), verifies every request's token
-with one :class:`engine.credentials.TokenVerifier` that trusts all of them, and keeps the
+with one :class:`engine.identity.verifier.TokenVerifier` that trusts all of them, and keeps the
 simulator's view of each token (:class:`Credential`): who holds it, its scope, when it
 expires in simulated time and whether it was revoked.
 
@@ -22,16 +22,13 @@ from typing import Any
 import simpy
 from simpy.events import NORMAL
 
-from engine.credentials import (
-    CredentialBroker,
-    QuarantinedError,
-    RevocationList,
-    Scope,
-    TokenVerifier,
-    TrustStore,
-    Verification,
-)
-from engine.keys import jwk_thumbprint, workload_key
+from engine.identity.broker import CredentialBroker
+from engine.identity.errors import QuarantinedError
+from engine.identity.keys import jwk_thumbprint, workload_key
+from engine.identity.scope import Scope
+from engine.identity.tokens import Verification
+from engine.identity.trust import RevocationList, TrustStore
+from engine.identity.verifier import TokenVerifier
 from engine.model import Credentials, Scenario
 from sim.events import EventKind
 from sim.world import EPOCH, ScopeSets
