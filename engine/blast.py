@@ -23,25 +23,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any, Protocol
+from typing import Any
 
+from engine.identity.scope import Scope
 from engine.model import DelegateStep, Scenario, Tool
 
 WILDCARD = "*"
-
-
-class ScopeLike(Protocol):
-    """A credential scope: tool ids and data class ids (``*`` admits everything)."""
-
-    @property
-    def tools(self) -> frozenset[str]:
-        """Tool ids (or ``*``)."""
-        ...
-
-    @property
-    def data_classes(self) -> frozenset[str]:
-        """Data class ids (or ``*``)."""
-        ...
 
 
 def _admits(patterns: frozenset[str], value: str) -> bool:
@@ -77,7 +64,7 @@ class Reach:
                 "data_classes": sorted(self.data_classes), "systems": sorted(self.systems)}
 
 
-def scope_reach(scenario: Scenario, scopes: Iterable[ScopeLike]) -> Reach:
+def scope_reach(scenario: Scenario, scopes: Iterable[Scope]) -> Reach:
     """What the union of credential scopes can reach in a scenario.
 
     Args:
@@ -222,7 +209,7 @@ class Compromise:
     def __post_init__(self) -> None:
         self.realised = Realised(self.scenario)
 
-    def add_credential(self, key: str, scope: ScopeLike) -> None:
+    def add_credential(self, key: str, scope: Scope) -> None:
         """A credential (by jti or name) the compromise holds; widens the reachable set."""
         if key not in self.credentials:
             self.credentials[key] = scope_reach(self.scenario, (scope,))

@@ -42,6 +42,7 @@ import simpy
 from engine.audit import AuditWriter
 from engine.blast import Compromise, delegates_of, totals
 from engine.errors import AgentrangeError
+from engine.identity.scope import EVERYTHING, Scope
 from engine.loader import policy_source
 from engine.model import (
     Agent,
@@ -69,7 +70,7 @@ from sim.incidents import (
 )
 from sim.metrics import Metrics, RunResult, percentile
 from sim.wallet import Credential, Wallet
-from sim.world import EPOCH, EVERYTHING, WEEK_OFFSET, StepSpec, World, intersect_scope
+from sim.world import EPOCH, WEEK_OFFSET, StepSpec, World
 
 _ALLOW, _DENY, _APPROVAL = Effect.ALLOW, Effect.DENY, Effect.REQUIRE_APPROVAL
 _EXECUTED, _BLOCKED, _AWAITING = Outcome.EXECUTED, Outcome.BLOCKED, Outcome.AWAITING_APPROVAL
@@ -391,10 +392,9 @@ class Simulation:
         world = self.world
         for members in groups.values():
             holder = members[0]
-            scopes = [world.profile_scope(m.model, self.creds.scope, None) for m in members]
-            tools = frozenset().union(*(s[0] for s in scopes))
-            classes = frozenset().union(*(s[1] for s in scopes))
-            cred = self.wallet.mint(holder.name, scope=(tools, classes), mode="static",
+            scope = Scope.union(world.profile_scope(m.model, self.creds.scope, None)
+                                for m in members)
+            cred = self.wallet.mint(holder.name, scope=scope, mode="static",
                                     shared_by=[m.name for m in members])
             if cred is None:
                 continue
@@ -420,8 +420,7 @@ class Simulation:
             return self._static_for(state)
         world = self.world
         if run.parent is not None and run.parent.cred is not None:
-            scope = intersect_scope(run.parent.cred.scope,
-                                    world.task_scope(state.name, run.task.id))
+            scope = run.parent.cred.scope.intersect(world.task_scope(state.name, run.task.id))
         else:
             scope = world.profile_scope(state.model, self.creds.scope, run.task.id)
         run.own_cred = True
@@ -456,7 +455,7 @@ class Simulation:
     def _hold(self, ist: IncidentState, cred: Credential) -> None:
         if cred.jti in ist.held:
             return
-        ist.compromise.add_credential(cred.jti, _Scope(cred.scope))
+        ist.compromise.add_credential(cred.jti, cred.scope)
         if cred.live:
             ist.held.add(cred.jti)
             self._holding.setdefault(cred.jti, []).append(ist)
@@ -1015,7 +1014,7 @@ class Simulation:
             for other in delegates_of(self.scenario, incident.agent):
                 cred = self.agents[other].static
                 if cred is not None:
-                    compromise.add_credential(cred.jti, _Scope(cred.scope))
+                    compromise.add_credential(cred.jti, cred.scope)
         if state.quarantined:
             self._contain(ist, "quarantine")
             return
@@ -1196,16 +1195,6 @@ class Simulation:
         }
         return RunResult(self.scenario.name, self.profile.id, self.seed, data,
                          dict(m.decisions))
-
-
-class _Scope:
-    """Adapts a (tools, data classes) pair to :class:`engine.blast.ScopeLike`."""
-
-    __slots__ = ("data_classes", "tools")
-
-    def __init__(self, scope: tuple[frozenset[str], frozenset[str]]) -> None:
-        self.tools = scope[0]
-        self.data_classes = scope[1]
 
 
 YOUNG_GC_THRESHOLD = 100_000

@@ -120,15 +120,28 @@ class Scope:
 
     def intersect(self, other: Scope) -> Scope:
         """The scope both allow (delegation attenuation)."""
+        key = (self, other)
+        found = _MEETS.get(key)
+        if found is None:
+            # Every delegated task run asks again for the same few pairs: build each once.
+            if len(_MEETS) >= _MEETS_SIZE:
+                _MEETS.clear()
+            found = _MEETS[key] = Scope(
+                _meet(self.tools, other.tools), _meet(self.data_classes, other.data_classes)
+            )
+        return found
 
-        def meet(a: frozenset[str], b: frozenset[str]) -> frozenset[str]:
-            if "*" in a:
-                return b
-            if "*" in b:
-                return a
-            return a & b
 
-        return Scope(meet(self.tools, other.tools), meet(self.data_classes, other.data_classes))
+def _meet(a: frozenset[str], b: frozenset[str]) -> frozenset[str]:
+    if "*" in a:
+        return b
+    if "*" in b:
+        return a
+    return a & b
+
+
+_MEETS: dict[tuple[Scope, Scope], Scope] = {}
+_MEETS_SIZE = 4096
 
 
 EVERYTHING = Scope(frozenset({"*"}), frozenset({"*"}))

@@ -4,15 +4,9 @@ import copy
 from typing import Any
 
 from engine.blast import Compromise, Realised, delegates_of, scope_reach, totals, union
+from engine.identity.scope import Scope
 from engine.loader import as_tuples
 from engine.model import Scenario
-
-
-class S:
-    def __init__(self, tools: set[str], classes: set[str]) -> None:
-        self.tools = frozenset(tools)
-        self.data_classes = frozenset(classes)
-
 
 ESTATE: dict[str, Any] = {
     "name": "estate", "trust_domain": "corp.example", "duration": "1h",
@@ -39,14 +33,14 @@ def estate() -> Scenario:
 
 
 def test_scope_reach_follows_tools_to_resources_of_admitted_data_classes() -> None:
-    reach = scope_reach(estate(), [S({"crm.read"}, {"docs"})])
+    reach = scope_reach(estate(), [Scope.of({"crm.read"}, {"docs"})])
     assert reach.resources == {"crm.notes"}
     assert (reach.records, reach.systems, reach.data_classes) == (70, {"crm"}, {"docs"})
     assert reach.actions == {"read"}
 
 
 def test_wildcard_scope_reaches_the_whole_estate() -> None:
-    reach = scope_reach(estate(), [S({"*"}, {"*"})])
+    reach = scope_reach(estate(), [Scope.of({"*"}, {"*"})])
     assert reach.records == 5370
     assert reach.tools == {"crm.read", "wiki.read", "mail.out"}
     assert reach.actions == {"read", "send"}
@@ -54,8 +48,8 @@ def test_wildcard_scope_reaches_the_whole_estate() -> None:
 
 def test_union_counts_each_resource_once() -> None:
     s = estate()
-    a = scope_reach(s, [S({"crm.read"}, {"*"})])
-    b = scope_reach(s, [S({"crm.read", "wiki.read"}, {"docs"})])
+    a = scope_reach(s, [Scope.of({"crm.read"}, {"*"})])
+    b = scope_reach(s, [Scope.of({"crm.read", "wiki.read"}, {"docs"})])
     assert union([a, b], s).records == 5000 + 70 + 300
 
 
@@ -95,8 +89,8 @@ def test_exposure_runs_until_containment_or_now() -> None:
 
 def test_potential_reach_is_the_union_of_the_credentials_held() -> None:
     c = Compromise("i", "rogue_agent", "a", 0.0, estate())
-    c.add_credential("j1", S({"wiki.read"}, {"docs"}))
-    c.add_credential("j2", S({"crm.read"}, {"pii"}))
+    c.add_credential("j1", Scope.of({"wiki.read"}, {"docs"}))
+    c.add_credential("j2", Scope.of({"crm.read"}, {"pii"}))
     assert c.potential().records == 5300
     summary = c.summary(10.0)
     assert summary["blast_radius"]["potential_systems"] == ["crm", "wiki"]

@@ -94,6 +94,14 @@ def test_scope_intersection_attenuates() -> None:
     assert CRM.intersect(Scope.everything()) == CRM
 
 
+def test_scope_union_allows_what_any_of_them_allows() -> None:
+    union = Scope.union([CRM, Scope.of(["wiki.read"], ["docs"]), Scope()])
+    assert union == Scope.of(["crm.read", "kb.search", "wiki.read"],
+                             ["customer_pii", "public", "docs"])
+    assert Scope.union([]) == Scope()
+    assert Scope.union([CRM, Scope.everything()]).covers("anything", "at_all")
+
+
 @pytest.mark.parametrize("claim", ["crm.read", "tool:", "tool:a  data:b", "scope:x", "data:a b"])
 def test_bad_scope_claims_are_refused(claim: str) -> None:
     with pytest.raises(ScopeError):
