@@ -31,12 +31,6 @@ WEEK_OFFSET = 3 * 86400.0
 """Seconds from the Monday 00:00 before :data:`EPOCH` (a Thursday) to it."""
 
 
-def clock_hour(now: float) -> tuple[int, int]:
-    """(hour 0-23, weekday 0-6 with Monday 0) at simulated time ``now``."""
-    t = now + WEEK_OFFSET
-    return int(t // 3600) % 24, int(t // 86400) % 7
-
-
 class StepSpec:
     """One tool step, resolved once: the engine's shared namespaces and the step's values.
 
