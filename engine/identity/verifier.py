@@ -206,6 +206,7 @@ class TokenVerifier:
                 f"token is for {', '.join(entry.auds)}, not {self.audience}",
             )
         revocations = self.revocations
+        # The revocation list's token table is read directly: this runs on every request.
         if entry.gen != revocations.generation or entry.tgen != self.trust.generation \
                 or entry.rkey in revocations._tokens:
             refused = self._recheck(entry, now)
