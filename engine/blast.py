@@ -25,25 +25,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
+from engine.identity.scope import Scope
 from engine.model import DelegateStep, Scenario
 
 WILDCARD = "*"
-
-
-class ScopeLike(Protocol):
-    """A credential scope: tool ids and data class ids (``*`` admits everything)."""
-
-    @property
-    def tools(self) -> frozenset[str]:
-        """Tool ids (or ``*``)."""
-        ...
-
-    @property
-    def data_classes(self) -> frozenset[str]:
-        """Data class ids (or ``*``)."""
-        ...
 
 
 class ToolFacts(NamedTuple):
@@ -148,7 +135,7 @@ class Reach:
                 "data_classes": sorted(self.data_classes), "systems": sorted(self.systems)}
 
 
-def scope_reach(estate: Estate, scopes: Iterable[ScopeLike]) -> Reach:
+def scope_reach(estate: Estate, scopes: Iterable[Scope]) -> Reach:
     """What the union of credential scopes can reach in an estate.
 
     Args:

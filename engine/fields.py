@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from engine.durations import DURATION_HELP, parse_duration
-from engine.spiffe import SpiffeIdError, validate_path_segment, validate_trust_domain
+from engine.identity.spiffe import SpiffeIdError, validate_path_segment, validate_trust_domain
 
 Id = Annotated[
     str,

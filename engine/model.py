@@ -30,7 +30,7 @@ from engine.fields import (
     TrustDomain,
     to_seconds,
 )
-from engine.spiffe import SpiffeId, agent_id
+from engine.identity.spiffe import SpiffeId, agent_id
 
 Sensitivity = Literal["public", "internal", "confidential", "restricted"]
 SENSITIVITY_RANK: dict[str, int] = {"public": 0, "internal": 1, "confidential": 2, "restricted": 3}

@@ -101,7 +101,7 @@ def default_plan(scenario: Scenario, world: World, agent: str,
         return own[0].plan
     model = scenario.agent(agent)
     approved = world.agent_plans(agent)
-    tools, _classes = world.role_scope(model)
+    tools = world.role_scope(model).tools
     steps: list[ToolStep | DelegateStep] = []
     for tool in scenario.tools:
         if tool.id not in tools:

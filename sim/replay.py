@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import LoadError
+from engine.identity.spiffe import SpiffeId
 from engine.model import Incident, Scenario, Task, ToolStep
 from engine.policy import CompiledPolicy, Decision, PolicyEngine, Request, UnknownRuleError
 from engine.policy.request import chain_attributes
-from engine.spiffe import SpiffeId
 from sim.events import EventKind
 from sim.world import EPOCH, WEEK_OFFSET, StepSpec, World
 

@@ -42,6 +42,7 @@ import simpy
 from engine.audit.writer import AuditWriter
 from engine.blast import Estate, delegates_of, scope_reach
 from engine.errors import AgentrangeError
+from engine.identity.scope import EVERYTHING, Scope
 from engine.loader import policy_source
 from engine.model import (
     Agent,
@@ -72,7 +73,7 @@ from sim.incidents import (
 )
 from sim.result import RunResult
 from sim.wallet import Credential, Wallet
-from sim.world import EPOCH, EVERYTHING, WEEK_OFFSET, StepSpec, World, intersect_scope
+from sim.world import EPOCH, WEEK_OFFSET, StepSpec, World
 
 _ALLOW, _DENY, _APPROVAL = Effect.ALLOW, Effect.DENY, Effect.REQUIRE_APPROVAL
 _EXECUTED, _BLOCKED, _AWAITING = Outcome.EXECUTED, Outcome.BLOCKED, Outcome.AWAITING_APPROVAL
@@ -397,10 +398,9 @@ class Simulation:
         world = self.world
         for members in groups.values():
             holder = members[0]
-            scopes = [world.profile_scope(m.model, self.creds.scope, None) for m in members]
-            tools = frozenset().union(*(s[0] for s in scopes))
-            classes = frozenset().union(*(s[1] for s in scopes))
-            cred = self.wallet.mint(holder.name, scope=(tools, classes), mode="static",
+            scope = Scope.union(world.profile_scope(m.model, self.creds.scope, None)
+                                for m in members)
+            cred = self.wallet.mint(holder.name, scope=scope, mode="static",
                                     shared_by=[m.name for m in members])
             if cred is None:
                 continue
@@ -426,8 +426,7 @@ class Simulation:
             return self._static_for(state)
         world = self.world
         if run.parent is not None and run.parent.cred is not None:
-            scope = intersect_scope(run.parent.cred.scope,
-                                    world.task_scope(state.name, run.task.id))
+            scope = run.parent.cred.scope.intersect(world.task_scope(state.name, run.task.id))
         else:
             scope = world.profile_scope(state.model, self.creds.scope, run.task.id)
         run.own_cred = True
@@ -467,13 +466,13 @@ class Simulation:
             ist.held.add(cred.jti)
             self._holding.setdefault(cred.jti, []).append(ist)
 
-    def _expose(self, ist: IncidentState, key: str,
-                scope: tuple[frozenset[str], frozenset[str]], begins: bool = False) -> None:
+    def _expose(self, ist: IncidentState, key: str, scope: Scope, begins: bool = False
+                ) -> None:
         """The incident now holds a credential: say what it reaches (once per credential)."""
         if key in ist.exposed and not begins:
             return
         ist.exposed.add(key)
-        reach = scope_reach(self.estate, (_Scope(scope),))
+        reach = scope_reach(self.estate, (scope,))
         self._emit(EventKind.EXPOSED, ist.incident.agent, {
             "incident": ist.id, "credential": key, "tools": sorted(reach.tools),
             "resources": sorted(reach.resources), "begins": begins})
@@ -1074,16 +1073,6 @@ class Simulation:
     def result(self) -> RunResult:
         """The run's figures so far (final once :attr:`done`), folded from its events."""
         return self.collector.result(self.now)
-
-
-class _Scope:
-    """Adapts a (tools, data classes) pair to :class:`engine.blast.ScopeLike`."""
-
-    __slots__ = ("data_classes", "tools")
-
-    def __init__(self, scope: tuple[frozenset[str], frozenset[str]]) -> None:
-        self.tools = scope[0]
-        self.data_classes = scope[1]
 
 
 YOUNG_GC_THRESHOLD = 100_000

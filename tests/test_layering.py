@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-CORE_MODULES = ["engine", "engine.loader", "engine.model", "engine.spiffe", "engine.yamldoc",
-                "sim", "scenarios"]
+CORE_MODULES = ["engine", "engine.loader", "engine.model", "engine.identity.spiffe",
+                "engine.yamldoc", "sim", "scenarios"]
 
 
 @pytest.mark.parametrize("module", CORE_MODULES)

@@ -129,7 +129,7 @@ def test_every_default_mapping_cites_canonical_ids_and_says_why() -> None:
 def test_every_incident_kind_envelope_and_failure_reason_has_a_mapping() -> None:
     from typing import get_args
 
-    from engine.credentials import TokenReason
+    from engine.identity.tokens import TokenReason
     from engine.model import IncidentKind
     from engine.policy.decision import Envelope
 
