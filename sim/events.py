@@ -115,10 +115,14 @@ class DecisionRecord(Mapping[str, Any]):
     :class:`~engine.policy.decision.Decision` itself (for ``explain()``).
     """
 
-    __slots__ = ("_dict", "decision")
+    __slots__ = ("_dict", "decision", "effect", "rule")
 
     def __init__(self, decision: Decision) -> None:
         self.decision = decision
+        self.effect = str(decision.effect)
+        """The effect as its string (what ``["effect"]`` gives, without rendering)."""
+        self.rule = decision.rule
+        """The deciding rule (what ``["rule"]`` gives, without rendering)."""
         self._dict: dict[str, Any] | None = None
 
     def _data(self) -> dict[str, Any]:

@@ -59,9 +59,8 @@ class MetricsCollector:
         self.profile = ""
         self.seed = 0
         self.duration = 0.0
-        self.time = 0.0
         self.done = False
-        self.events = 0
+        self._last: Event | None = None
         self.estate = Estate({}, {})
         self.accountable: frozenset[str] = frozenset()
         self.effects: dict[str, int] = {"allow": 0, "deny": 0, "require_approval": 0}
@@ -110,14 +109,23 @@ class MetricsCollector:
 
     def __call__(self, event: Event) -> None:
         """Fold one event."""
-        self.events += 1
-        self.time = event.time
+        self._last = event
         if event.kind is _DECISION:
             self._decision(event)
             return
         handler = self._handlers.get(event.kind)
         if handler is not None:
             handler(event)
+
+    @property
+    def events(self) -> int:
+        """Events folded (a run's stream is numbered from 0 without gaps)."""
+        return 0 if self._last is None else self._last.seq + 1
+
+    @property
+    def time(self) -> float:
+        """The time of the last event folded."""
+        return 0.0 if self._last is None else self._last.time
 
     # --- folds --------------------------------------------------------------------------
 
@@ -135,7 +143,13 @@ class MetricsCollector:
 
     def _decision(self, event: Event) -> None:
         data = event.data
-        effect: str = data["decision"]["effect"]
+        record = data["decision"]
+        try:  # a live DecisionRecord says it without rendering the whole decision
+            effect: str = record.effect
+            rule: str | None = record.rule
+        except AttributeError:
+            effect = record["effect"]
+            rule = record["rule"]
         self.effects[effect] += 1
         outcome: str = data["outcome"]
         self.outcomes[outcome] += 1
@@ -152,7 +166,7 @@ class MetricsCollector:
         if self.record_decisions:
             assert agent is not None
             self.decisions[(agent, data["task"], data["run"], data["step"], incident)] = (
-                effect, data["tool"], data["decision"]["rule"])
+                effect, data["tool"], rule)
         if data["holder"] == agent and agent in self.accountable:
             self.attributable += 1
         if outcome == "awaiting_approval":
