@@ -56,6 +56,16 @@ def _chain_actors(record: dict[str, Any], decision: dict[str, Any]) -> list[obje
     return chain if isinstance(chain, list) else []
 
 
+def fields(record: dict[str, Any]) -> dict[str, Any]:
+    """A record's fields, an event record's ``data`` lifted beside its own (data wins).
+
+    The simulator writes events (``{"event", "time", "kind", "agent", "data": {...}}``); other
+    writers may write flat records. Queries read both the same way.
+    """
+    data = record.get("data")
+    return {**record, **data} if isinstance(data, dict) else record
+
+
 def _number(value: object) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
@@ -71,14 +81,16 @@ def iter_records(
     chain: str | None = None,
     since: float | None = None,
     until: float | None = None,
+    kind: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield the log's records (header and checkpoints skipped) that match every filter given.
 
     This reads; it does not verify (use :func:`engine.audit.verifier.verify_log`). A partial
-    last line, as left by a killed run, is skipped. Records are read liberally. The fields
-    consulted are:
+    last line, as left by a killed run, is skipped. Records are read liberally: an event
+    record's ``data`` fields count as its own (:func:`fields`). The fields consulted are:
 
     * ``time``: simulated seconds;
+    * ``kind``: the event kind (``decision``, ``alert`` ...);
     * ``agent``: SPIFFE ID, name, or an object with ``spiffe_id``/``id``/``name``; also
       ``agent_name``;
     * ``chain``: the delegation chain, a list of such actors in any order or an
@@ -86,9 +98,10 @@ def iter_records(
     * ``decision``: an object with ``effect``, ``rule`` (the deciding rule), ``matched`` (rule
       ids, or objects with ``rule``/``id``) and ``envelope``.
 
-    The other fields the simulator is expected to write are ``task``, ``tool``, ``resource``,
-    ``data_class``, ``records`` (records touched), ``jti``, ``owners`` and ``outcome``; its own
-    event number must not be called ``seq`` (see :data:`engine.audit.writer.RESERVED_FIELDS`).
+    Other fields of a decision are ``task``, ``tool``, ``resource``, ``data_class``,
+    ``records`` (records touched), ``jti`` and ``outcome``; a writer's own numbering must not
+    be called ``seq`` (see :data:`engine.audit.writer.RESERVED_FIELDS`): the simulator calls
+    the event's number ``event``.
 
     Args:
         path: The log file.
@@ -99,6 +112,7 @@ def iter_records(
         chain: An actor anywhere in the delegation chain, the acting agent included.
         since: Earliest simulated time, inclusive.
         until: Latest simulated time, inclusive.
+        kind: Only records of this event kind.
 
     Raises:
         AuditFileError: when the file cannot be read or a complete line is not JSON.
@@ -119,6 +133,10 @@ def iter_records(
                 ) from None
             if not isinstance(obj, dict) or "header" in obj or "checkpoint" in obj:
                 continue
+            if kind is not None and obj.get("kind") != kind:
+                continue
+            record = obj
+            obj = fields(obj)
             if agent is not None and agent not in (
                 _names(obj.get("agent")) | _names(obj.get("agent_name"))
             ):
@@ -142,4 +160,4 @@ def iter_records(
                     continue
                 if (since is not None and when < since) or (until is not None and when > until):
                     continue
-            yield obj
+            yield record
