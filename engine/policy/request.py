@@ -138,11 +138,11 @@ class Request:
             KeyError, TypeError: for a mapping of another shape.
         """
         resource = data.get("resource")
-        return cls(_frozen(data["principal"]), str(data["action"]), _frozen(data["tool"]),
-                   _frozen(data["token"]), None if resource is None else _frozen(resource),
-                   _frozen(data.get("request") or {}), _frozen(data.get("task") or {}),
-                   _frozen(data.get("session") or {}), _frozen(data.get("chain") or {}),
-                   _frozen(data.get("time") or {}), ref)
+        return cls(read_only(data["principal"]), str(data["action"]), read_only(data["tool"]),
+                   read_only(data["token"]), None if resource is None else read_only(resource),
+                   read_only(data.get("request") or {}), read_only(data.get("task") or {}),
+                   read_only(data.get("session") or {}), read_only(data.get("chain") or {}),
+                   read_only(data.get("time") or {}), ref)
 
 
 def _plain(value: Any) -> Any:
@@ -153,12 +153,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _frozen(value: Any) -> Any:
-    """Read-only mappings and tuples all the way down (the engine's namespaces' shape)."""
+def read_only(value: Any) -> Any:
+    """Plain data as read-only mappings and tuples all the way down (a namespace's shape)."""
     if isinstance(value, Mapping):
-        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+        return MappingProxyType({k: read_only(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
-        return tuple(_frozen(v) for v in value)
+        return tuple(read_only(v) for v in value)
     return value
 
 
