@@ -36,6 +36,9 @@ def test_list_shows_every_builtin_with_profiles(capsys: pytest.CaptureFixture[st
     support = next(r for r in rows if r["name"] == "support-pii-injection")
     assert support["profiles"] == ["static-rbac", "jit-context"]
     assert "prompt injection" in support["title"]
+    assert support["description"] == " ".join(
+        library.load_scenario("support-pii-injection").description.split())
+    assert all(len(r["description"].split()) >= 20 for r in rows)
 
 
 def test_list_table(capsys: pytest.CaptureFixture[str]) -> None:

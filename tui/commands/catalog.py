@@ -51,6 +51,7 @@ def run_list(args: argparse.Namespace) -> int:
     for name in library.names():
         s = load_scenario(name)
         rows.append({"name": name, "title": summary(s),
+                     "description": " ".join(s.description.split()),
                      "profiles": [p.id for p in s.profiles],
                      "frameworks": list(s.frameworks)})
     if args.format == "json":
