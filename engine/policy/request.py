@@ -123,10 +123,14 @@ class Request:
         _hops(self, hops)
 
     def to_dict(self) -> dict[str, Any]:
-        """Every namespace as plain JSON data (``ref`` and ``hops`` are left out)."""
-        return {"principal": _plain(self.principal), "action": self.action,
-                "tool": _plain(self.tool), "token": _plain(self.token),
-                "resource": _plain(self.resource), "request": _plain(self.request),
+        """Every namespace as plain JSON data (``ref`` and ``hops`` are left out).
+
+        The principal, tool and resource renderings are shared between requests using the
+        same view: read them, never change them.
+        """
+        return {"principal": _plain_view(self.principal), "action": self.action,
+                "tool": _plain_view(self.tool), "token": _plain(self.token),
+                "resource": _plain_view(self.resource), "request": _plain(self.request),
                 "task": _plain(self.task), "session": _plain(self.session),
                 "chain": _plain(self.chain), "time": _plain(self.time)}
 
@@ -145,12 +149,40 @@ class Request:
                    read_only(data.get("time") or {}), ref)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_VIEWS: dict[int, tuple[Mapping[str, Any], dict[str, Any]]] = {}
+MAX_VIEWS = 4096
+
+
 def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is tuple or kind is list:
+        return [_plain(v) for v in value]
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
     return value
+
+
+def _plain_view(view: Mapping[str, Any] | None) -> Any:
+    """A shared namespace (principal, tool, resource) as plain data, rendered once per view.
+
+    The simulator reuses one read-only view per agent, tool and resource, so the same few
+    views are rendered for every event; the rendering is shared and must not be mutated.
+    """
+    if view is None:
+        return None
+    if type(view) is not MappingProxyType:
+        return _plain(view)
+    hit = _VIEWS.get(id(view))
+    if hit is not None and hit[0] is view:
+        return hit[1]
+    if len(_VIEWS) >= MAX_VIEWS:
+        _VIEWS.clear()
+    plain: dict[str, Any] = _plain(view)
+    _VIEWS[id(view)] = (view, plain)
+    return plain
 
 
 def read_only(value: Any) -> Any:
