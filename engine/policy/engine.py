@@ -42,13 +42,7 @@ from types import CodeType, MappingProxyType
 from typing import Any
 
 from engine.policy.codegen import compiled, read_lines, rule_check
-from engine.policy.compiler import (
-    CompiledCounter,
-    CompiledPolicy,
-    CompiledRule,
-    CompiledSequence,
-    TargetKey,
-)
+from engine.policy.compiled import CompiledPolicy
 from engine.policy.conditions import EvalError
 from engine.policy.decision import (
     RESTRICTIVENESS,
@@ -62,6 +56,7 @@ from engine.policy.decision import (
     _Core,
 )
 from engine.policy.request import EMPTY, Request, principal_attributes
+from engine.policy.rules import CompiledCounter, CompiledRule, CompiledSequence, TargetKey
 from engine.policy.tables import PathTable, Tables
 
 MAX_PLANS = 50_000
@@ -426,7 +421,7 @@ class PolicyEngine:
     """A stateful policy decision point over one compiled policy.
 
     Args:
-        compiled: The policy, from :func:`~engine.policy.compiler.load_policy` or
+        compiled: The policy, from :func:`~engine.policy.loading.load_policy` or
             :func:`~engine.policy.compiler.compile_policy`.
     """
 

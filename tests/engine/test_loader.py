@@ -250,7 +250,7 @@ def test_an_unknown_framework_id_names_its_place_and_a_close_one(
 
 def test_a_policy_rule_citing_an_unknown_framework_id_fails_validation(
         scenario_dir: Path) -> None:
-    from engine.loader import load_profile_policies
+    from engine.policy import load_profile_policies
 
     policy = scenario_dir / "policies" / "jit-context.yaml"
     text = policy.read_text()

@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.errors import LoadError
-from engine.loader import builtin_names, load_profile_policies, load_scenario
+from engine.loader import builtin_names, load_scenario
 from engine.model import Scenario
+from engine.policy import load_profile_policies
 
 
 def register(sub: Any) -> None:
