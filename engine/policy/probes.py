@@ -199,7 +199,6 @@ def _probe_code(shape: tuple[tuple[tuple[str, str], ...], int], constants: dict[
     return compiled("\n".join(lines))
 
 
-
 def full(shared: CandidateSet, req: Request, cv: Mapping[str, Any],
          values: tuple[Any, ...], legal_owner: str | None) -> Decision:
     """Decide rule by rule (a condition raised, or a value cannot key a table)."""

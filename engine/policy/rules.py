@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
+from engine.frameworks import sort_refs
 from engine.policy.attributes import Getter
 from engine.policy.codegen import RuleCheck
 from engine.policy.conditions import Node
@@ -155,7 +156,6 @@ class CompiledCounter:
     target: CompiledTarget
 
 
-
 Mode = Literal["enforce", "shadow"]
 """Whether a rule is enforced or only evaluated and reported."""
 
@@ -174,7 +174,8 @@ class RuleFacts:
         owner: The accountable owner the policy itself names: its legal owner for a
             legal-envelope rule. None for business and security rules, whose owner is the
             requesting agent's (each decision carries it).
-        frameworks: Its framework references, as the policy writes them.
+        frameworks: Its framework references, as the policy writes them (reports list
+            :attr:`canonical_frameworks`).
     """
 
     id: str
@@ -190,6 +191,11 @@ class RuleFacts:
     def shadow(self) -> bool:
         """Whether the rule is evaluated and reported but not enforced."""
         return self.mode == "shadow"
+
+    @property
+    def canonical_frameworks(self) -> tuple[str, ...]:
+        """The framework references canonical, de-duplicated, in the catalogue's order."""
+        return sort_refs(self.frameworks)
 
     @classmethod
     def of(cls, rule: CompiledRule | CompiledSequence, legal_owner: str | None) -> RuleFacts:
