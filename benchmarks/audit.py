@@ -19,14 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.audit import (
-    AuditWriter,
-    _orjson_safe,
-    _reference_bytes,
-    canonical_bytes,
-    derive_signing_key,
-    verify_log,
-)
+from engine.audit.canonical import _orjson_safe, _reference_bytes, canonical_bytes
+from engine.audit.signing import derive_signing_key
+from engine.audit.verifier import verify_log
+from engine.audit.writer import AuditWriter
 
 WRITE_TARGET = 100_000.0
 VERIFY_TARGET = 200_000.0

@@ -28,8 +28,10 @@ import jwt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from engine.credentials import CredentialBroker, Scope, TokenVerifier
-from engine.keys import signing_key
+from engine.identity.broker import CredentialBroker
+from engine.identity.keys import signing_key
+from engine.identity.scope import Scope
+from engine.identity.verifier import TokenVerifier
 
 T0 = 1767225600.0
 TD = "acme.example"

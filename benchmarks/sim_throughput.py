@@ -15,12 +15,14 @@ excluding signing and verifying, <= 10 us; peak RSS < 1 GB.
 
 Run: ``python benchmarks/sim_throughput.py [--agents N] [--calls N] [--repeats R]
 [--profiles static,jit] [--policy contextual|rbac] [--sink count|jsonl]
-[--profile-with pyinstrument]``.
+[--profile-with pyinstrument] [--json]``. ``--json`` prints the speeds as one JSON object on
+standard output and the report on standard error.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -37,8 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import simpy
 
 from engine.loader import as_tuples
-from engine.model import Scenario, reference_problems
+from engine.model import Scenario
 from engine.policy import CompiledPolicy, PolicyDocument, compile_policy
+from engine.references import reference_problems
 from sim.events import Event, JsonlSink
 from sim.runner import Simulation
 
@@ -311,6 +314,8 @@ def main() -> None:
     parser.add_argument("--sink", choices=("count", "jsonl"), default="count")
     parser.add_argument("--profile-with", choices=("pyinstrument",), default=None,
                         help="profile one run of the first profile and print the report")
+    parser.add_argument("--json", action="store_true",
+                        help="print the speeds as one JSON object (the report goes to stderr)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--policy", choices=("contextual", "rbac"), default="contextual",
                         help="the generated policy: role rules with record caps, a counter "
@@ -330,11 +335,20 @@ def main() -> None:
             sim.run()
         print(profiler.output_text(unicode=True, color=False, show_all=False))
         return
-    print(f"sim throughput: {args.agents} agents, {args.calls:,} tool calls, "
-          f"{args.repeats} repeats per profile, policy={args.policy}, sink={args.sink}, "
-          f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
-    for profile in profiles:
-        report(profile, [_spawn(args, profile) for _ in range(args.repeats)])
+    figures: dict[str, float] = {}
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        print(f"sim throughput: {args.agents} agents, {args.calls:,} tool calls, "
+              f"{args.repeats} repeats per profile, policy={args.policy}, sink={args.sink}, "
+              f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+        for profile in profiles:
+            runs = [_spawn(args, profile) for _ in range(args.repeats)]
+            report(profile, runs)
+            figures.update({f"{profile}.{k}": v for k, v in speeds(runs).items()})
+    if args.json:
+        print(json.dumps({"benchmark": "sim_throughput", "agents": args.agents,
+                          "calls": args.calls, "repeats": args.repeats, "policy": args.policy,
+                          "sink": args.sink, "figures": figures,
+                          "load_average": os.getloadavg()[0], "cores": os.cpu_count()}))
 
 
 def _spawn(args: argparse.Namespace, profile: str) -> dict[str, Any]:
@@ -344,24 +358,38 @@ def _spawn(args: argparse.Namespace, profile: str) -> dict[str, Any]:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def speeds(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """Medians over the runs of one profile: tool calls per second (wall and CPU), raw simpy.
+
+    Higher is better for each; ``--json`` reports these, prefixed with the profile.
+    """
+    return {
+        "calls_per_s": statistics.median(float(r["calls_per_s"]) for r in runs),
+        # On a shared machine wall time includes waiting for a core: CPU time and the load
+        # average say how much of a slow figure is the machine's.
+        "calls_per_cpu_s": statistics.median(float(r["calls"]) / float(r["cpu_s"])
+                                             for r in runs if r.get("cpu_s")),
+        "raw_simpy_events_per_s": statistics.median(float(r["raw_simpy_events_per_s"])
+                                                    for r in runs),
+    }
+
+
 def report(profile: str, runs: list[dict[str, Any]]) -> None:
     """Print medians over the runs of one profile, and the split of the time."""
 
     def med(key: str) -> float:
         return statistics.median(float(r[key]) for r in runs)
 
+    medians = speeds(runs)
     calls = med("calls")
-    rate = med("calls_per_s")
+    rate = medians["calls_per_s"]
     seconds = med("seconds")
-    simpy_rate = med("raw_simpy_events_per_s")
+    simpy_rate = medians["raw_simpy_events_per_s"]
     print(f"\n[{profile}] {calls:,.0f} tool calls ({med('allow'):,.0f} allowed), "
           f"{med('events'):,.0f} events, {med('tokens'):,.0f} tokens minted")
     print(f"  wall time            median {seconds:8.2f} s   (runs: "
           f"{', '.join(format(r['seconds'], '.2f') for r in runs)})")
-    # On a shared machine wall time includes waiting for a core: CPU time and the load
-    # average say how much of a slow figure is the machine's.
-    cpu_rate = statistics.median(float(r["calls"]) / float(r["cpu_s"]) for r in runs
-                                 if r.get("cpu_s"))
+    cpu_rate = medians["calls_per_cpu_s"]
     print(f"  tool calls/s         median {rate:10,.0f}   (per CPU-second {cpu_rate:,.0f}; "
           f"load average {med('load_average'):.1f} on {os.cpu_count()} cores)")
     print(f"  raw simpy events/s   median {simpy_rate:10,.0f}   (tool calls per raw simpy "

@@ -38,8 +38,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.loader import load_scenario
 from engine.model import Scenario
+from scenarios.library import load_scenario
 from sim.events import Event, Sink
 from tui.app import SimulationFactory, make_app, real_simulation
 from tui.screens.live import LiveScreen

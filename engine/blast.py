@@ -1,8 +1,10 @@
 """Blast radius of a compromise: what its credentials could reach and what it actually touched.
 
-Pure functions and small accumulators, no simulation: the simulator (or any caller) tells a
-:class:`Compromise` which credential scopes the compromised principal held and which steps
-it executed, and reads the figures back.
+Pure functions and small accumulators, no simulation. An :class:`Estate` is what the figures
+need to know of a scenario (each tool's action and egress, each resource's size, data class
+and system); the simulator puts it in its ``run_started`` event, so the figures fold from the
+event stream alone. A :class:`Compromise` is told which reaches the compromised principal
+held and which steps it executed, and reads the figures back.
 
 - **Reachable set** (potential): every tool a credential's scope admits, the resources those
   tools act on whose data class the scope also admits, and the records, data classes and
@@ -20,28 +22,84 @@ it executed, and reads the figures back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any, Protocol
+from typing import Any, NamedTuple
 
-from engine.model import DelegateStep, Scenario, Tool
+from engine.identity.scope import Scope
+from engine.model import DelegateStep, Scenario
 
 WILDCARD = "*"
 
 
-class ScopeLike(Protocol):
-    """A credential scope: tool ids and data class ids (``*`` admits everything)."""
+class ToolFacts(NamedTuple):
+    """What blast figures need of a tool."""
 
-    @property
-    def tools(self) -> frozenset[str]:
-        """Tool ids (or ``*``)."""
-        ...
+    action: str
+    egress: str
 
-    @property
-    def data_classes(self) -> frozenset[str]:
-        """Data class ids (or ``*``)."""
-        ...
+
+class ResourceFacts(NamedTuple):
+    """What blast figures need of a resource."""
+
+    records: int
+    data_class: str
+    system: str
+
+
+@dataclass(frozen=True)
+class Estate:
+    """A scenario's tools and resources, as far as blast figures need them.
+
+    Attributes:
+        tools: Tool id -> action and egress.
+        resources: Resource id -> size (records), data class and system.
+        reach_of: Tool id -> the resources it acts on.
+    """
+
+    tools: Mapping[str, ToolFacts]
+    resources: Mapping[str, ResourceFacts]
+    reach_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> Estate:
+        """The estate of a scenario."""
+        return cls({t.id: ToolFacts(t.action, t.egress) for t in scenario.tools},
+                   {r.id: ResourceFacts(r.records, r.data_class, r.system)
+                    for r in scenario.resources},
+                   {t.id: tuple(t.resources) for t in scenario.tools})
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible form (as the ``run_started`` event carries it)."""
+        return {"tools": {k: {"action": v.action, "egress": v.egress, "resources":
+                              list(self.reach_of.get(k, ()))}
+                          for k, v in self.tools.items()},
+                "resources": {k: {"records": v.records, "data_class": v.data_class,
+                                  "system": v.system} for k, v in self.resources.items()}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Estate:
+        """The estate :meth:`to_dict` wrote.
+
+        Raises:
+            KeyError, TypeError, ValueError: for a mapping of another shape.
+        """
+        tools = data["tools"]
+        resources = data["resources"]
+        return cls({k: ToolFacts(str(v["action"]), str(v["egress"])) for k, v in tools.items()},
+                   {k: ResourceFacts(int(v["records"]), str(v["data_class"]), str(v["system"]))
+                    for k, v in resources.items()},
+                   {k: tuple(v.get("resources", ())) for k, v in tools.items()})
+
+    def reach(self, tools: Iterable[str], resources: Iterable[str]) -> Reach:
+        """The reach of a set of tools and resources (records summed over distinct ones)."""
+        tool_set = frozenset(tools)
+        res_set = frozenset(resources)
+        facts = [self.resources[r] for r in res_set]
+        return Reach(tool_set, frozenset(self.tools[t].action for t in tool_set),
+                     res_set, frozenset(f.data_class for f in facts),
+                     frozenset(f.system for f in facts), sum(f.records for f in facts))
 
 
 def _admits(patterns: frozenset[str], value: str) -> bool:
@@ -77,48 +135,35 @@ class Reach:
                 "data_classes": sorted(self.data_classes), "systems": sorted(self.systems)}
 
 
-def scope_reach(scenario: Scenario, scopes: Iterable[ScopeLike]) -> Reach:
-    """What the union of credential scopes can reach in a scenario.
+def scope_reach(estate: Estate, scopes: Iterable[Scope]) -> Reach:
+    """What the union of credential scopes can reach in an estate.
 
     Args:
-        scenario: The estate (tools, resources, data classes, systems).
+        estate: The tools and resources (see :meth:`Estate.of`).
         scopes: Credential scopes; ``*`` in ``tools`` or ``data_classes`` admits everything.
     """
     tools: set[str] = set()
-    actions: set[str] = set()
     resources: set[str] = set()
     scopes = tuple(scopes)
-    for tool in scenario.tools:
+    for tool in estate.tools:
         for scope in scopes:
-            if not _admits(scope.tools, tool.id):
+            if not _admits(scope.tools, tool):
                 continue
-            tools.add(tool.id)
-            actions.add(tool.action)
-            for rid in tool.resources:
-                res = scenario.resource(rid)
-                if _admits(scope.data_classes, res.data_class):
+            tools.add(tool)
+            for rid in estate.reach_of.get(tool, ()):
+                if _admits(scope.data_classes, estate.resources[rid].data_class):
                     resources.add(rid)
-    return _reach_of(scenario, tools, actions, resources)
+    return estate.reach(tools, resources)
 
 
-def _reach_of(scenario: Scenario, tools: set[str], actions: set[str],
-              resources: set[str]) -> Reach:
-    res = [scenario.resource(r) for r in resources]
-    return Reach(frozenset(tools), frozenset(actions), frozenset(resources),
-                 frozenset(r.data_class for r in res), frozenset(r.system for r in res),
-                 sum(r.records for r in res))
-
-
-def union(reaches: Iterable[Reach], scenario: Scenario) -> Reach:
+def union(reaches: Iterable[Reach], estate: Estate) -> Reach:
     """The union of several reaches (records re-summed over distinct resources)."""
     tools: set[str] = set()
-    actions: set[str] = set()
     resources: set[str] = set()
     for r in reaches:
         tools |= r.tools
-        actions |= r.actions
         resources |= r.resources
-    return _reach_of(scenario, tools, actions, resources)
+    return estate.reach(tools, resources)
 
 
 def delegates_of(scenario: Scenario, agent: str) -> tuple[str, ...]:
@@ -139,11 +184,11 @@ def delegates_of(scenario: Scenario, agent: str) -> tuple[str, ...]:
 class Realised:
     """Accumulates what executed steps touched (see the module docstring for counting)."""
 
-    __slots__ = ("_by_resource", "_scenario", "actions", "amount", "data_classes",
+    __slots__ = ("_by_resource", "_estate", "actions", "amount", "data_classes",
                  "egress_records", "resources", "steps", "systems", "tools")
 
-    def __init__(self, scenario: Scenario) -> None:
-        self._scenario = scenario
+    def __init__(self, estate: Estate) -> None:
+        self._estate = estate
         self._by_resource: dict[str, int] = {}
         self.tools: set[str] = set()
         self.actions: set[str] = set()
@@ -154,12 +199,12 @@ class Realised:
         self.amount: float = 0
         self.steps = 0
 
-    def add(self, tool: Tool, resource: str | None, records: int,
+    def add(self, tool: str, resource: str | None, records: int,
             destination: str | None = None, amount: float | None = None) -> None:
         """Record one executed step.
 
         Args:
-            tool: The tool called.
+            tool: The id of the tool called.
             resource: The resource it touched, if any.
             records: Records the step read or carried.
             destination: ``external`` when the step sent data outside.
@@ -168,22 +213,23 @@ class Realised:
         self.steps += 1
         if amount:
             self.amount += amount
-        self.tools.add(tool.id)
-        self.actions.add(tool.action)
+        facts = self._estate.tools[tool]
+        self.tools.add(tool)
+        self.actions.add(facts.action)
         if resource is not None:
-            res = self._scenario.resource(resource)
+            res = self._estate.resources[resource]
             self.resources.add(resource)
             self.data_classes.add(res.data_class)
             self.systems.add(res.system)
             self._by_resource[resource] = self._by_resource.get(resource, 0) + records
-        elif destination == "external" or tool.egress == "external":
+        elif destination == "external" or facts.egress == "external":
             self.egress_records += records
 
     @property
     def records(self) -> int:
         """Records touched: per resource the cumulative count, capped at its size."""
-        scenario = self._scenario
-        return sum(min(n, scenario.resource(r).records) for r, n in self._by_resource.items())
+        sizes = self._estate.resources
+        return sum(min(n, sizes[r].records) for r, n in self._by_resource.items())
 
     def reach(self) -> Reach:
         """A frozen copy of the realised set."""
@@ -201,17 +247,19 @@ class Compromise:
         kind: The incident kind.
         principal: The agent whose identity is abused.
         start: When the compromise began (simulated seconds).
+        estate: The tools and resources figures are counted against.
         detected: When the first alert about it fired (None: never).
         contained: When it was contained (None: not yet).
         how: How it was contained or ended (quarantine, revoked, expired, blocked, ...).
         exposure_end: When its credentials stopped being usable by the attacker (None: open).
+        credentials: Credential (jti or name) -> what it reaches.
     """
 
     id: str
     kind: str
     principal: str
     start: float
-    scenario: Scenario
+    estate: Estate
     detected: float | None = None
     contained: float | None = None
     how: str | None = None
@@ -220,30 +268,23 @@ class Compromise:
     realised: Realised = field(init=False)
 
     def __post_init__(self) -> None:
-        self.realised = Realised(self.scenario)
+        self.realised = Realised(self.estate)
 
-    def add_credential(self, key: str, scope: ScopeLike) -> None:
+    def add_reach(self, key: str, reach: Reach) -> None:
         """A credential (by jti or name) the compromise holds; widens the reachable set."""
-        if key not in self.credentials:
-            self.credentials[key] = scope_reach(self.scenario, (scope,))
+        self.credentials.setdefault(key, reach)
 
     def potential(self) -> Reach:
         """Everything the credentials it held could reach."""
-        return union(self.credentials.values(), self.scenario)
-
-    def end_exposure(self, at: float, how: str) -> None:
-        """Its credentials stopped being usable at ``at`` (first call wins)."""
-        if self.exposure_end is None:
-            self.exposure_end = max(at, self.start)
-            if self.how is None:
-                self.how = how
+        return union(self.credentials.values(), self.estate)
 
     def contain(self, at: float, how: str) -> None:
         """The compromise was contained at ``at`` (first call wins); exposure ends too."""
         if self.contained is None:
             self.contained = max(at, self.start)
             self.how = how
-        self.end_exposure(at, how)
+        if self.exposure_end is None:
+            self.exposure_end = max(at, self.start)
 
     def detect(self, at: float) -> None:
         """The first alert about this compromise fired at ``at``."""
@@ -301,8 +342,6 @@ class Compromise:
                 "potential_tools": sorted(potential.tools),
             },
         }
-
-
 def totals(compromises: Iterable[Compromise], now: float) -> dict[str, Any]:
     """Blast radius summed over compromises: records summed, classes and systems as unions.
 

@@ -506,7 +506,7 @@ TOKEN_REASON_REFS: Mapping[str, RefMapping] = MappingProxyType({
         ("MEASURE 2.6",),
         "The verifier itself failed and the token was refused: failing safely."),
 })
-"""Token-failure reason (``engine.credentials.TokenReason``) → references."""
+"""Token-failure reason (``engine.identity.tokens.TokenReason``) → references."""
 
 MISSING_OWNERS_REFS = RefMapping(
     ("GOVERN 2", "GOVERN 2.1", "MANAGE 2.4"),

@@ -1,14 +1,18 @@
-"""Load scenario files (from disk or the built-in library) into validated models.
+"""Load scenario files and directories into validated models.
 
 Stages: read (size limit, UTF-8) → parse YAML safely with positions → validate with pydantic
 → check cross-references. Every failure raises :class:`~engine.errors.LoadError` naming the
 file, line, column and document path, what was found and what was expected.
+
+The loader reads what it is given: a YAML file, a directory holding ``scenario.yaml``, or a
+:class:`ScenarioDir` a caller found elsewhere (the built-in library resolves its names in
+:mod:`scenarios.library`).
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib.resources
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -17,56 +21,49 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from engine.errors import LoadError, LoadErrors
-from engine.model import Scenario, reference_problems
+from engine.model import Scenario
+from engine.references import reference_problems
 from engine.yamldoc import PathT, YamlDocument, decode, describe, load_yaml, read_text
 
-BUILTIN_PACKAGE = "scenarios"
 SCENARIO_FILE = "scenario.yaml"
 MAX_ERRORS = 20
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def builtin_root() -> Traversable:
-    """The directory of built-in scenarios shipped as package data."""
-    return importlib.resources.files(BUILTIN_PACKAGE)
+@dataclass(frozen=True)
+class ScenarioDir:
+    """A scenario directory a caller found (in package data, say), with its names for messages.
+
+    Attributes:
+        path: The directory holding ``scenario.yaml`` and the policy files it names: a Path,
+            or an importlib Traversable.
+        name: The reference it was found by (e.g. a built-in scenario's name).
+        source: How messages and :attr:`Scenario.source` name its scenario file.
+    """
+
+    path: Traversable
+    name: str
+    source: str
 
 
-def builtin_names() -> list[str]:
-    """Names of the built-in scenarios, sorted."""
-    root = builtin_root()
-    return sorted(
-        entry.name for entry in root.iterdir()
-        if entry.is_dir() and (entry / SCENARIO_FILE).is_file()
-    )
-
-
-def resolve(ref: str | Path) -> tuple[str, Traversable | Path, str]:
-    """Find a scenario: a built-in name, a directory holding scenario.yaml, or a YAML file.
+def resolve(ref: str | Path | ScenarioDir) -> tuple[str, Traversable | Path, str]:
+    """Find a scenario file: a YAML file, a directory holding scenario.yaml, or a ScenarioDir.
 
     Returns:
         (display name, the scenario file, display name of the file).
 
     Raises:
-        LoadError: when nothing of that name exists.
+        LoadError: when there is no such file.
     """
+    if isinstance(ref, ScenarioDir):
+        return ref.name, ref.path / SCENARIO_FILE, ref.source
     text = str(ref)
     path = Path(text)
     if path.is_dir() and (path / SCENARIO_FILE).is_file():
         path = path / SCENARIO_FILE
     if path.is_file():
         return text, path, str(path)
-    if "/" not in text and not text.endswith((".yaml", ".yml")):
-        entry = builtin_root() / text / SCENARIO_FILE
-        if entry.is_file():
-            return text, entry, f"builtin:{text}/{SCENARIO_FILE}"
-        names = builtin_names()
-        close = difflib.get_close_matches(text, names, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise LoadError(
-            text, f"a scenario file or a built-in scenario ({', '.join(names)}){hint}",
-            found="no such file or built-in",
-        )
     raise LoadError(text, "an existing scenario file", found="no such file")
 
 
@@ -79,8 +76,8 @@ def read_document(file: Traversable | Path, source: str) -> YamlDocument:
     return load_yaml(text, source)
 
 
-def load_scenario(ref: str | Path) -> Scenario:
-    """Load and validate a scenario by built-in name or path.
+def load_scenario(ref: str | Path | ScenarioDir) -> Scenario:
+    """Load and validate a scenario from a file, a directory or a :class:`ScenarioDir`.
 
     Raises:
         LoadError: (or LoadErrors, its subclass listing several) for any problem.
@@ -90,7 +87,7 @@ def load_scenario(ref: str | Path) -> Scenario:
     scenario = validate_document(doc, Scenario)
     problems = reference_problems(scenario)
     errors = [doc.error(path, expected, found) for path, expected, found in problems]
-    base: Traversable | Path = file.parent if isinstance(file, Path) else _parent(file, ref)
+    base: Traversable | Path = ref.path if isinstance(ref, ScenarioDir) else Path(str(file)).parent
     for i, profile in enumerate(scenario.profiles):
         policy = base / profile.policy
         if not policy.is_file():
@@ -107,10 +104,6 @@ def load_scenario(ref: str | Path) -> Scenario:
 def policy_source(scenario: Scenario, policy: str) -> str:
     """How messages name a profile's policy file: next to the scenario's own source."""
     return f"{scenario.source.rsplit('/', 1)[0]}/{policy}"
-
-
-def _parent(file: Traversable, ref: str | Path) -> Traversable:
-    return builtin_root() / str(ref)
 
 
 def validate_document(doc: YamlDocument, model: type[M]) -> M:

@@ -4,7 +4,7 @@ The main entry points, importable from here (loaded on first use, so that import
 ``sim.events`` alone stays light):
 
 - :class:`~sim.runner.Simulation`, :class:`~sim.runner.SimulationError`
-- :class:`~sim.metrics.RunResult`
+- :class:`~sim.result.RunResult`
 - :func:`~sim.compare.compare`, :func:`~sim.compare.comparison_of`,
   :class:`~sim.compare.Comparison`
 - :func:`~sim.expectations.check`
@@ -19,7 +19,7 @@ from typing import Any
 _EXPORTS = {
     "Simulation": "sim.runner",
     "SimulationError": "sim.runner",
-    "RunResult": "sim.metrics",
+    "RunResult": "sim.result",
     "compare": "sim.compare",
     "comparison_of": "sim.compare",
     "Comparison": "sim.compare",

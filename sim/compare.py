@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.model import Scenario
 from sim.events import Sink
-from sim.metrics import DecisionKey, RunResult
+from sim.result import DecisionKey, RunResult
 from sim.runner import Simulation, SimulationError, fewer_gc_passes
 
 

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import IO, Any, NamedTuple
 
 from engine.policy.decision import Decision
+from engine.policy.request import Request
 
 
 class EventKind(StrEnum):
@@ -30,8 +31,12 @@ class EventKind(StrEnum):
     RUN_STARTED = "run_started"
     """data: scenario, profile, seed, duration, epoch (Unix time of simulated 0),
     credentials (the profile's settings: mode, ttl, scope, revoke_on_completion,
-    sender_constrained, renew_before), policy (id), agents (list of {name, spiffe_id, kind,
-    owners: {business, security, incident}, vendor, roles})."""
+    sender_constrained, renew_before), policy (id), legal_owner (the policy's), owners
+    (owner id -> display name), agents (list of {name, spiffe_id, kind, owners: {business,
+    security, incident}, vendor, roles, description}), estate (the scenario's tools
+    and resources as blast figures need them: :meth:`engine.blast.Estate.to_dict`), rules
+    (rule or sequence id -> {description, envelope, effect, mode, frameworks} of the
+    profile's policy)."""
     TASK_STARTED = "task_started"
     """data: task, run, chain, delegated_by (agent or None), incident (id or None),
     attacker (bool)."""
@@ -53,7 +58,10 @@ class EventKind(StrEnum):
     vendor_distrust), incident."""
     DECISION = "decision"
     """data: run, chain, task, step (1-based), tool, action, resource, data_class, system,
-    records, amount, destination, jti, token_reason (``ok`` or the verifier's reason code),
+    records, amount, destination, jti, holder (the agent the presented credential was issued
+    to; None for a credential several agents share), token_reason (``ok`` or the verifier's
+    reason code), request (the :class:`~engine.policy.Request` decided; its ``to_dict()``
+    in JSON: every namespace, token and free attributes included),
     decision (``Decision.to_dict()`` as a read-only mapping; ``.decision`` on it is the
     Decision itself), outcome (:class:`Outcome`), incident (id or None), attacker (bool:
     an attacker replaying a stolen or forged token), approved (bool: the step is part of
@@ -77,9 +85,14 @@ class EventKind(StrEnum):
     """data: id (the scenario response id, or ``live``), kind (revoke_token|
     quarantine_agent|tighten_rule|distrust_vendor), target (agent, jti, rule or vendor),
     trigger (at|detection|live), incident, applied (bool), error (why not applied)."""
+    EXPOSED = "exposed"
+    """data: incident, credential (jti, or an agent name for what it could delegate to),
+    tools, resources (sorted ids: what the credential's scope reaches), begins (bool: the
+    exposure starts now, e.g. a thief who had to wait for a token to steal)."""
     CONTAINED = "contained"
-    """data: incident, time_to_detect (seconds or None), time_to_contain, how (quarantine|
-    revoked|expired|blocked|distrusted|sender_constrained), exposure_window."""
+    """data: incident, how (quarantine|revoked|expired|blocked|distrusted|
+    sender_constrained). Figures (time to contain, exposure) are folds: see
+    :mod:`sim.collectors`."""
     RUN_ENDED = "run_ended"
     """data: time, events (emitted, this one included), decisions."""
 
@@ -102,10 +115,14 @@ class DecisionRecord(Mapping[str, Any]):
     :class:`~engine.policy.decision.Decision` itself (for ``explain()``).
     """
 
-    __slots__ = ("_dict", "decision")
+    __slots__ = ("_dict", "decision", "effect", "rule")
 
     def __init__(self, decision: Decision) -> None:
         self.decision = decision
+        self.effect = str(decision.effect)
+        """The effect as its string (what ``["effect"]`` gives, without rendering)."""
+        self.rule = decision.rule
+        """The deciding rule (what ``["rule"]`` gives, without rendering)."""
         self._dict: dict[str, Any] | None = None
 
     def _data(self) -> dict[str, Any]:
@@ -131,9 +148,22 @@ def _plain(value: Any) -> Any:
     """JSON fallback: mappings that are not dicts (a DecisionRecord) become dicts."""
     if isinstance(value, Mapping):
         return dict(value)
+    if isinstance(value, Request):
+        return value.to_dict()
     if isinstance(value, tuple | set | frozenset):
         return list(value)
     return str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    """A data value as plain JSON data (the decision and request objects rendered)."""
+    if isinstance(value, DecisionRecord):
+        return dict(value)
+    if isinstance(value, Request):
+        return value.to_dict()
+    if isinstance(value, StrEnum):
+        return str(value)
+    return value
 
 
 _NO_DATA: Mapping[str, Any] = MappingProxyType({})
@@ -162,10 +192,22 @@ class Event(NamedTuple):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible form with a stable key order."""
-        data = {k: dict(v) if isinstance(v, DecisionRecord) else v
-                for k, v in self.data.items()}
+        data = {k: _jsonable(v) for k, v in self.data.items()}
         return {"seq": self.seq, "time": self.time, "kind": str(self.kind),
                 "agent": self.agent, "data": data}
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> Event:
+        """The event :meth:`to_dict` wrote (read back from a file or an audit log).
+
+        Raises:
+            KeyError, ValueError: for a mapping of another shape.
+        """
+        data = obj["data"]
+        if not isinstance(data, Mapping):
+            raise ValueError("data is not an object")
+        return cls(int(obj["seq"]), float(obj["time"]), EventKind(obj["kind"]),
+                   obj.get("agent"), MappingProxyType(dict(data)))
 
     def to_json(self) -> str:
         """One canonical JSON line (sorted data keys), identical across identical runs."""

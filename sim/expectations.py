@@ -1,6 +1,6 @@
 """Check a scenario's ``expect:`` assertions against run results (what ``agentrange test`` needs).
 
-Metric expectations read a dotted path of ``RunResult.to_dict()`` (see :mod:`sim.metrics`)
+Metric expectations read a dotted path of ``RunResult.to_dict()`` (see :mod:`sim.result`)
 and compare it with the bound (durations already in seconds). Decision expectations look up
 the named step of the agent's first run of the task (or of the incident's run) and compare
 its effect, and the deciding rule when one is named.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.model import DecisionExpectation, MetricExpectation, Scenario
-from sim.metrics import RunResult
+from sim.result import RunResult
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": operator.eq, "lt": operator.lt, "lte": operator.le, "gt": operator.gt,

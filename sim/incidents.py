@@ -27,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-from engine.blast import Compromise
 from engine.model import DelegateStep, Incident, IncidentKind, Scenario, ToolStep
 from sim.world import World
 
@@ -49,22 +48,31 @@ RENEWABLE_UNDER_JIT = frozenset({"memory_poisoning", "rogue_agent"})
 
 @dataclass(eq=False)
 class IncidentState:
-    """One incident in a run: its model, its compromise figures and what it holds.
+    """One incident in a run, as far as the simulation's behaviour needs it.
+
+    Its figures (reach, realised set, detection and containment times) are folded from the
+    events (:mod:`sim.collectors`); this holds only what decides what happens next.
 
     Attributes:
         incident: The incident (from the scenario, or built for a live injection).
-        compromise: Reach, realised set, detection and containment.
         renewable: It can obtain new credentials, so revoking the ones it holds does not
             contain it.
         held: Live credentials (jti) it holds.
+        exposed: Credentials (jti, or names) whose reach its ``exposed`` events announced.
+        detected: An alert about it has fired.
+        contained: It was contained (``how`` says how).
+        how: How it was contained.
         runs: Hijacked, poisoned or attacker runs started for it.
         responded: Ids of detection-triggered responses already scheduled for it.
     """
 
     incident: Incident
-    compromise: Compromise
     renewable: bool = False
     held: set[str] = field(default_factory=set)
+    exposed: set[str] = field(default_factory=set)
+    detected: bool = False
+    contained: bool = False
+    how: str | None = None
     runs: int = 0
     responded: set[str] = field(default_factory=set)
 
@@ -72,11 +80,6 @@ class IncidentState:
     def id(self) -> str:
         """The incident id."""
         return self.incident.id
-
-    @property
-    def contained(self) -> bool:
-        """True once contained."""
-        return self.compromise.contained is not None
 
 
 def frameworks_of(incident: Incident) -> tuple[str, ...]:
@@ -98,7 +101,7 @@ def default_plan(scenario: Scenario, world: World, agent: str,
         return own[0].plan
     model = scenario.agent(agent)
     approved = world.agent_plans(agent)
-    tools, _classes = world.role_scope(model)
+    tools = world.role_scope(model).tools
     steps: list[ToolStep | DelegateStep] = []
     for tool in scenario.tools:
         if tool.id not in tools:

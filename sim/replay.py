@@ -1,15 +1,15 @@
 """Replay a recorded run's requests under another policy and diff the decisions.
 
-``agentrange run --events FILE`` records every decision with the request's facts. This module
-rebuilds each request from its event (and from the scenario, for what the event does not
-carry: the step's recipient and free attributes, the task's intent), re-decides the requests
-in recorded order with a fresh :class:`~engine.policy.PolicyEngine` over the new policy, and
-reports which decisions change. State evolves as the engine's own rules say: a request the
-new policy allows is recorded by ``decide``; one executed after an approval in the recording
-is committed when its approval resolved; one the new policy sends to approval although the
-recording executed it is committed at once (the approver is assumed to say yes); sessions and
-chains end when their task runs end; a ``tighten_rule`` response enforces the rule if the new
-policy has it. Replaying a run under its own policy therefore reproduces every decision.
+``agentrange run --events FILE`` (or ``--audit-log``) records every decision with the request
+it decided, every namespace included. This module reads each request back from its event
+alone, re-decides the requests in recorded order with a fresh
+:class:`~engine.policy.PolicyEngine` over the new policy, and reports which decisions change.
+State evolves as the engine's own rules say: a request the new policy allows is recorded by
+``decide``; one executed after an approval in the recording is committed when its approval
+resolved; one the new policy sends to approval although the recording executed it is
+committed at once (the approver is assumed to say yes); sessions and chains end when their
+task runs end; a ``tighten_rule`` response enforces the rule if the new policy has it.
+Replaying a run under its own policy therefore reproduces every decision.
 """
 
 from __future__ import annotations
@@ -17,18 +17,15 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.errors import LoadError
-from engine.model import Incident, Scenario, Task, ToolStep
 from engine.policy import CompiledPolicy, Decision, PolicyEngine, Request, UnknownRuleError
-from engine.policy.request import chain_attributes
-from engine.spiffe import SpiffeId
+from engine.policy.request import read_only
 from sim.events import EventKind
-from sim.world import EPOCH, WEEK_OFFSET, StepSpec, World
 
 _DELEGATED = re.compile(r"/\d+>")
 MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -103,7 +100,7 @@ def read_events(path: str | Path) -> Recorded:
 _FIELDS: dict[str, tuple[str, ...]] = {
     EventKind.RUN_STARTED: ("scenario", "profile"),
     EventKind.DECISION: ("run", "chain", "task", "step", "tool", "jti", "token_reason",
-                         "decision", "incident", "attacker", "approved"),
+                         "request", "decision", "incident", "attacker", "approved"),
     EventKind.TOKEN_ISSUED: ("jti", "mode", "ttl", "scope", "task", "sub", "actors",
                              "sender_constrained"),
     EventKind.APPROVAL_RESOLVED: ("outcome", "decision"),
@@ -216,121 +213,55 @@ class ReplayResult:
         }
 
 
-class _Rebuilder:
-    """Rebuilds the engine's Request of each decision event."""
+class _Requests:
+    """The engine's Request of each decision event, read from the event itself.
 
-    def __init__(self, scenario: Scenario, recorded: Recorded) -> None:
-        self.scenario = scenario
-        self.world = World(scenario)
-        self.source = recorded.source
-        self.epoch = float(recorded.header.get("epoch", EPOCH))
-        self.tokens: dict[str, tuple[float, Mapping[str, Any]]] = {}
-        self.incidents: dict[str, Incident] = {i.id: i for i in scenario.incidents}
-        self.specs: dict[tuple[str, str, str | None, bool, int, str, str], StepSpec] = {}
+    Equal principal, tool and resource namespaces become one shared read-only mapping, as
+    the simulator shares them: the engine caches what it reads from such a view by the
+    view's identity.
+    """
 
-    def token_issued(self, time: float, data: Mapping[str, Any]) -> None:
-        self.tokens[data["jti"]] = (time, data)
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._views: dict[str, Any] = {}
 
-    def token(self, line: int, data: Mapping[str, Any], now: float) -> dict[str, Any]:
-        reason = data["token_reason"]
-        found = self.tokens.get(data["jti"])
-        attrs: dict[str, Any] = {"valid": reason == "ok", "reason": reason, "jti": data["jti"]}
-        if found is None:
-            if reason == "ok":
-                raise EventsError(self.source, f"a token_issued event for token "
-                                  f"{data['jti']!r} before its use", line=line,
-                                  found="none")
-            return attrs
-        minted, tok = found
-        sub = SpiffeId.parse(tok["sub"])
-        iat = self.epoch + minted
-        wall = self.epoch + now
-        attrs.update({
-            "mode": tok["mode"], "task_id": tok["task"], "scope": tuple(tok["scope"]),
-            "sender_constrained": tok["sender_constrained"],
-            "chain_depth": len(tok["actors"]), "issuer": f"spiffe://{sub.trust_domain}",
-            "trust_domain": sub.trust_domain,
-            "ttl_remaining": (iat + tok["ttl"]) - wall, "age": wall - iat})
-        return attrs
-
-    def spec(self, line: int, agent: str, data: Mapping[str, Any]) -> tuple[StepSpec, Task]:
-        task_id, number, tool = data["task"], int(data["step"]), data["tool"]
-        incident = data["incident"]
-        run = data["run"]
-        key = (agent, task_id, incident, bool(data["attacker"]), number, tool,
-               "replay" if "!replay#" in run else "hijack" if "!" in run else "run")
-        for steps, task in self._plans(agent, task_id, incident, run, bool(data["attacker"])):
-            if 1 <= number <= len(steps):
-                step = steps[number - 1]
-                if isinstance(step, ToolStep) and step.tool == tool:
-                    found = self.specs.get(key)
-                    if found is None:
-                        found = self.specs[key] = self.world.spec(step)
-                    return found, task
-        raise EventsError(self.source, f"a step of the scenario: step {number} of "
-                          f"{agent}'s task {task_id} calling {tool}", line=line,
-                          found="no such step (is this the scenario that was run?)")
-
-    def _plans(self, agent: str, task_id: str, incident: str | None, run: str,
-               attacker: bool) -> Iterator[tuple[Sequence[Any], Task]]:
-        try:
-            model = self.scenario.agent(agent)
-        except KeyError:
-            return
-        task = next((t for t in model.tasks if t.id == task_id), None)
-        inc = self.incidents.get(incident) if incident is not None else None
-        if attacker and inc is not None:
-            steps = inc.plan or (model.tasks[0].steps if model.tasks else ())
-            yield steps, Task(id=inc.id, intent=f"attacker goal ({inc.kind})", steps=steps)
-            return
-        if task is None:
-            return
-        if inc is not None:
-            if "!" in run:  # a hijacked run: the incident's plan in place of the task's
-                yield inc.plan, task
-            # A rogue agent's runs follow the incident's plan; poisoned runs append it.
-            yield inc.plan, task
-            yield (*task.steps, *inc.plan), task
-        yield task.steps, task
+    def _shared(self, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        key = json.dumps(value, sort_keys=True)
+        view = self._views.get(key)
+        if view is None:
+            view = self._views[key] = read_only(value)
+        return view
 
     def request(self, line: int, event: Mapping[str, Any]) -> Request:
-        data = event["data"]
-        agent = event["agent"]
-        now = float(event["time"])
-        spec, task = self.spec(line, agent, data)
-        actors = tuple(data["chain"]) or (agent,)
-        run = data["run"]
-        root = _DELEGATED.split(run, 1)[0]
-        principal = self.world.principal_ns.get(agent)
-        if principal is None:
-            raise EventsError(self.source, "an agent of the scenario", line=line,
-                              found=f"agent {agent!r}")
-        hops = None
-        if len(actors) > 1:
-            try:
-                hops = tuple(self.world.principal_ns[a] for a in actors[1:])
-            except KeyError as exc:
-                raise EventsError(self.source, "agents of the scenario in the chain",
-                                  line=line, found=f"agent {exc.args[0]!r}") from None
-        clock = now + WEEK_OFFSET
-        return Request(
-            principal, spec.action, spec.tool_ns, self.token(line, data, now),
-            spec.resource_ns, spec.request_ns,
-            {"id": task.id, "intent": task.intent, "approved": bool(data["approved"]),
-             "step": int(data["step"]), "run": run},
-            {"id": run}, chain_attributes(root, actors),
-            {"now": now, "hour": int(clock // 3600) % 24, "weekday": int(clock // 86400) % 7},
-            event["seq"], hops)
+        data = event["data"]["request"]
+        try:
+            req = Request.from_dict(data, ref=event["seq"])
+        except (KeyError, TypeError, AttributeError):
+            raise EventsError(self.source, "a decision event whose request holds every "
+                              "namespace (principal, action, tool, token, ...)",
+                              line=line, found="another shape") from None
+        return Request(self._shared(data["principal"]), req.action,
+                       self._shared(data["tool"]), req.token, self._shared(data["resource"]),
+                       req.request, req.task, req.session, req.chain, req.time, req.ref)
 
 
-def replay(scenario: Scenario, recorded: Recorded, policy: CompiledPolicy) -> ReplayResult:
+def replay(recorded: Recorded, policy: CompiledPolicy) -> ReplayResult:
     """Re-decide every recorded request under ``policy`` and diff the decisions.
 
     Raises:
-        EventsError: when an event cannot be matched to the scenario.
+        EventsError: when the events are of another scenario than the policy was compiled
+            against, or a decision event's request cannot be read.
     """
+    recorded_for = recorded.header.get("scenario")
+    if recorded_for != policy.scenario.name:
+        line = recorded.events[0][0] if recorded.events else None
+        raise EventsError(recorded.source, f"the events of a run of scenario "
+                          f"{policy.scenario.name!r} (the policy's)", line=line,
+                          found=f"scenario {recorded_for!r}")
     engine = PolicyEngine(policy)
-    rebuild = _Rebuilder(scenario, recorded)
+    rebuild = _Requests(recorded.source)
     pending: dict[int, tuple[Request, Decision]] = {}
     changes: list[Change] = []
     old_effects: Counter[str] = Counter()
@@ -340,9 +271,7 @@ def replay(scenario: Scenario, recorded: Recorded, policy: CompiledPolicy) -> Re
     rule_changes = 0
     for line, event in recorded.events:
         kind, data = event["kind"], event["data"]
-        if kind == EventKind.TOKEN_ISSUED:
-            rebuild.token_issued(float(event["time"]), data)
-        elif kind == EventKind.DECISION:
+        if kind == EventKind.DECISION:
             req = rebuild.request(line, event)
             new = engine.decide(req)
             old = data["decision"]

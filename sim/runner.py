@@ -39,9 +39,10 @@ from typing import Any, NamedTuple
 
 import simpy
 
-from engine.audit import AuditWriter
-from engine.blast import Compromise, delegates_of, totals
+from engine.audit.writer import AuditWriter
+from engine.blast import Estate, delegates_of, scope_reach
 from engine.errors import AgentrangeError
+from engine.identity.scope import EVERYTHING, Scope
 from engine.loader import policy_source
 from engine.model import (
     Agent,
@@ -53,11 +54,14 @@ from engine.model import (
     ToolStep,
 )
 from engine.policy import CompiledPolicy, Decision, Effect, PolicyEngine, Request, load_policy
+from engine.policy.compiler import CompiledRule, CompiledSequence
 from engine.policy.decision import Reason
 from engine.policy.errors import UnknownRuleError
 from engine.policy.request import chain_attributes
 from sim.approvals import ApprovalResult, ApproverPool
 from sim.arrivals import arrival_times
+from sim.audit_sink import AuditSink
+from sim.collectors.metrics import MetricsCollector
 from sim.detection import AlertSpec, DetectionConfig, Detector
 from sim.events import DecisionRecord, Event, EventKind, Outcome, Sink
 from sim.incidents import (
@@ -67,9 +71,9 @@ from sim.incidents import (
     default_plan,
     frameworks_of,
 )
-from sim.metrics import Metrics, RunResult, percentile
+from sim.result import RunResult
 from sim.wallet import Credential, Wallet
-from sim.world import EPOCH, EVERYTHING, WEEK_OFFSET, StepSpec, World, intersect_scope
+from sim.world import EPOCH, WEEK_OFFSET, StepSpec, World
 
 _ALLOW, _DENY, _APPROVAL = Effect.ALLOW, Effect.DENY, Effect.REQUIRE_APPROVAL
 _EXECUTED, _BLOCKED, _AWAITING = Outcome.EXECUTED, Outcome.BLOCKED, Outcome.AWAITING_APPROVAL
@@ -83,8 +87,21 @@ class SimulationError(AgentrangeError):
     """A simulation was asked for something the scenario does not have (profile, agent...)."""
 
 
-def _discard(event: Event) -> None:
-    """The sink used when none is given."""
+def _tee(*sinks: Sink) -> Sink:
+    """One sink that hands each event to every one of ``sinks`` in order."""
+    def tee(event: Event) -> None:
+        for sink in sinks:
+            sink(event)
+    return tee
+
+
+def rule_facts(policy: CompiledPolicy) -> dict[str, dict[str, Any]]:
+    """What views say of each rule and sequence: the ``rules`` of ``run_started``."""
+    items: list[CompiledRule | CompiledSequence] = [*policy.rules, *policy.sequences]
+    return {r.id: {"description": r.description, "envelope": str(r.envelope),
+                   "effect": str(r.effect), "mode": "shadow" if r.shadow else "enforce",
+                   "frameworks": list(getattr(r, "frameworks", ()))}
+            for r in items}
 
 
 class PlanItem(NamedTuple):
@@ -148,7 +165,8 @@ class Simulation:
         sink: Receives every event (discarded when None).
         policy: A compiled policy to use instead of loading the profile's policy file.
         until: Stop at this simulated time instead of the scenario's duration.
-        audit: An open audit log to append one record per decision to.
+        audit: An open audit log to write every event to (hash-chained; see
+            :class:`sim.audit_sink.AuditSink`).
         detection: Alert thresholds (defaults when None).
         record_decisions: Keep every decision's key and effect for comparisons (turn off
             for very long runs).
@@ -178,12 +196,20 @@ class Simulation:
             policy = load_profile_policy(scenario, self.profile.id)
         self.policy = policy
         self.engine = PolicyEngine(policy)
-        self.env = simpy.Environment()
+        self.env = simpy.Environment(initial_time=0.0)  # event times are floats, even at 0
         self.world = World(scenario)
         self.creds = self.profile.credentials
         self.jit = self.creds.mode == "jit"
-        self.metrics = Metrics(record_decisions=record_decisions)
-        self._sink: Sink = sink or _discard
+        self.estate = Estate.of(scenario)
+        self.collector = MetricsCollector(record_decisions=record_decisions,
+                                          audited=audit is not None)
+        """Folds this run's events into its figures (:meth:`result`, :meth:`blast_radius`)."""
+        sinks: list[Sink] = [self.collector]
+        if audit is not None:
+            sinks.append(AuditSink(audit))
+        if sink is not None:
+            sinks.append(sink)
+        self._sink: Sink = sinks[0] if len(sinks) == 1 else _tee(*sinks)
         self._seq = 0
         self.wallet = Wallet(self.env, scenario, self.creds, self.seed, self._emit,
                              self._credential_ended, self.end)
@@ -194,11 +220,6 @@ class Simulation:
         # The ``time`` namespace of the current simulated instant, shared by its requests.
         self._time_at: float | None = None
         self._time_ns: Mapping[str, Any] = {}
-        self.audit = audit
-        # Decisions held for approval are logged once their fate is known (seq -> facts).
-        self._audit_pending: dict[int, tuple[Any, ...]] = {}
-        if audit is not None:
-            self.metrics.audit_logged = 0
         self.agents: dict[str, AgentState] = {
             a.name: AgentState(a.name, a, self.world.principal_ns[a.name],
                                a.owners.security is not None)
@@ -269,9 +290,12 @@ class Simulation:
             "duration": self.end, "epoch": EPOCH,
             "credentials": self.creds.model_dump(mode="json"),
             "policy": self.policy.name,
+            "rules": rule_facts(self.policy), "legal_owner": self.policy.legal_owner,
+            "estate": self.estate.to_dict(),
+            "owners": {o.id: o.name for o in scenario.owners},
             "agents": [{"name": a.name, "spiffe_id": str(a.spiffe_id), "kind": a.kind,
                         "owners": a.owners.model_dump(mode="json"), "vendor": a.vendor,
-                        "roles": list(a.roles)}
+                        "roles": list(a.roles), "description": a.description}
                        for a in scenario.agents],
         })
         if not self.jit:
@@ -287,19 +311,10 @@ class Simulation:
             if response.trigger == "at":
                 env.process(self._response_at(response))
 
-    def flush_audit(self) -> None:
-        """Log the decisions still waiting for an approver, as awaiting (a run cut short)."""
-        if self.audit is None:
-            return
-        pending, self._audit_pending = self._audit_pending, {}
-        for seq in sorted(pending):
-            self._audit(*pending[seq], outcome=_AWAITING)
-
     def _finish_run(self) -> None:
-        self.flush_audit()
         self._ended = True
         self._emit(EventKind.RUN_ENDED, None, {"time": self.env.now, "events": self._seq + 1,
-                                               "decisions": self.metrics.total})
+                                               "decisions": self.collector.total})
 
     # --- live controls -----------------------------------------------------------------------
 
@@ -333,14 +348,6 @@ class Simulation:
             raise SimulationError(f"policy {self.policy.name} has no rule {rule_id!r} "
                                   f"(rules: {known})")
         self._enqueue(lambda: self._respond("tighten_rule", rule_id, "live", None, "live"))
-
-    def distrust(self, vendor: str) -> None:
-        """Stop trusting a vendor's trust domain (live control)."""
-        try:
-            self.scenario.vendor(vendor)
-        except KeyError:
-            raise SimulationError(f"no vendor {vendor!r}") from None
-        self._enqueue(lambda: self._respond("distrust_vendor", vendor, "live", None, "live"))
 
     def inject(self, kind: str, agent: str) -> str:
         """Inject an incident of ``kind`` into ``agent`` now; returns the incident id.
@@ -391,10 +398,9 @@ class Simulation:
         world = self.world
         for members in groups.values():
             holder = members[0]
-            scopes = [world.profile_scope(m.model, self.creds.scope, None) for m in members]
-            tools = frozenset().union(*(s[0] for s in scopes))
-            classes = frozenset().union(*(s[1] for s in scopes))
-            cred = self.wallet.mint(holder.name, scope=(tools, classes), mode="static",
+            scope = Scope.union(world.profile_scope(m.model, self.creds.scope, None)
+                                for m in members)
+            cred = self.wallet.mint(holder.name, scope=scope, mode="static",
                                     shared_by=[m.name for m in members])
             if cred is None:
                 continue
@@ -420,8 +426,7 @@ class Simulation:
             return self._static_for(state)
         world = self.world
         if run.parent is not None and run.parent.cred is not None:
-            scope = intersect_scope(run.parent.cred.scope,
-                                    world.task_scope(state.name, run.task.id))
+            scope = run.parent.cred.scope.intersect(world.task_scope(state.name, run.task.id))
         else:
             scope = world.profile_scope(state.model, self.creds.scope, run.task.id)
         run.own_cred = True
@@ -453,13 +458,24 @@ class Simulation:
             if not ist.held and not ist.renewable and not ist.contained:
                 self._contain(ist, how)
 
-    def _hold(self, ist: IncidentState, cred: Credential) -> None:
+    def _hold(self, ist: IncidentState, cred: Credential, *, begins: bool = False) -> None:
         if cred.jti in ist.held:
             return
-        ist.compromise.add_credential(cred.jti, _Scope(cred.scope))
+        self._expose(ist, cred.jti, cred.scope, begins)
         if cred.live:
             ist.held.add(cred.jti)
             self._holding.setdefault(cred.jti, []).append(ist)
+
+    def _expose(self, ist: IncidentState, key: str, scope: Scope, begins: bool = False
+                ) -> None:
+        """The incident now holds a credential: say what it reaches (once per credential)."""
+        if key in ist.exposed and not begins:
+            return
+        ist.exposed.add(key)
+        reach = scope_reach(self.estate, (scope,))
+        self._emit(EventKind.EXPOSED, ist.incident.agent, {
+            "incident": ist.id, "credential": key, "tools": sorted(reach.tools),
+            "resources": sorted(reach.resources), "begins": begins})
 
     # --- runs ---------------------------------------------------------------------------------
 
@@ -533,13 +549,10 @@ class Simulation:
         env = self.env
         state = run.agent
         name = state.name
-        metrics = self.metrics
         self._emit(EventKind.TASK_STARTED, name, {
             "task": run.task.id, "run": run.id, "chain": run.actors,
             "delegated_by": run.parent.agent.name if run.parent is not None else None,
             "incident": run.incident, "attacker": run.attacker})
-        if run.top:
-            metrics.tasks_started += 1
         ist = self.incidents.get(run.incident) if run.incident is not None else None
         if state.quarantined and not run.attacker:
             self._finish_task(run, False, "quarantined", 0, ist)
@@ -563,7 +576,7 @@ class Simulation:
             if state.quarantined and not attacker:
                 ok, reason = False, "quarantined"
                 break
-            if attacker and ist is not None and ist.contained and ist.compromise.how \
+            if attacker and ist is not None and ist.contained and ist.how \
                     in ("quarantine", "distrusted"):
                 ok, reason = False, "contained"
                 break
@@ -636,15 +649,10 @@ class Simulation:
             self._emit(EventKind.TASK_COMPLETED, name, {
                 "task": run.task.id, "run": run.id, "chain": run.actors,
                 "latency": latency, "steps": steps, "incident": run.incident})
-            if run.top:
-                self.metrics.tasks_completed += 1
-                self.metrics.latencies.append(latency)
         else:
             self._emit(EventKind.TASK_FAILED, name, {
                 "task": run.task.id, "run": run.id, "chain": run.actors,
                 "reason": reason, "steps": steps, "incident": run.incident})
-            if run.top:
-                self.metrics.tasks_failed += 1
         if ist is not None and not ist.contained and not ist.renewable \
                 and ist.incident.repeat_every is None and run.attacker is False \
                 and ist.incident.kind in ("prompt_injection", "overbroad_delegated_admin") \
@@ -693,12 +701,9 @@ class Simulation:
         decision = self.engine.decide(request)
         effect = decision.effect
         token_reason = verification.reason
-        metrics = self.metrics
         if effect is _ALLOW:
             outcome = _EXECUTED
-            metrics.allow += 1
         elif effect is _DENY:
-            metrics.deny += 1
             outcome = _BLOCKED
             if decision.reason is _INVALID:
                 if token_reason == "revoked":
@@ -707,7 +712,6 @@ class Simulation:
                     outcome = _EXPIRED
         else:
             outcome = _AWAITING
-            metrics.approval += 1
         agent = state.name
         incident = item.incident
         attacker = run.attacker
@@ -721,36 +725,13 @@ class Simulation:
             "tool": spec.tool_id, "action": spec.action, "resource": spec.resource,
             "data_class": spec.data_class, "system": spec.system, "records": records,
             "amount": spec.amount, "destination": spec.destination, "jti": cred.jti,
-            "token_reason": token_reason, "decision": record,
+            "holder": None if cred.shared else cred.holder, "token_reason": token_reason,
+            "request": request, "decision": record,
             "outcome": outcome, "incident": incident, "attacker": attacker,
             "approved": approved,
         })))
-        metrics.outcomes[outcome] += 1
-        if incident is None and not attacker:
-            metrics.benign_steps += 1
-            if effect is _DENY:
-                metrics.benign_denied += 1
-        if not approved:
-            metrics.oos_attempts += 1
-            if outcome is not _EXECUTED and outcome is not _AWAITING:
-                metrics.oos_stopped += 1
-        if metrics.record_decisions:
-            metrics.decisions[(agent, task.id, run.id, number, incident)] = (
-                effect.value, spec.tool_id, decision.rule)
-        if cred.holder == agent and state.accountable and not cred.shared:
-            metrics.attributable += 1
-        if self.audit is not None:
-            facts = (run, spec, number, cred, decision, incident, seq, now, approved,
-                     token_reason)
-            if outcome is _AWAITING:
-                self._audit_pending[seq] = facts
-            else:
-                self._audit(*facts, outcome=outcome)
         ist = self.incidents.get(incident) if incident is not None else None
         if outcome is _EXECUTED:
-            if ist is not None:
-                ist.compromise.realised.add(spec.tool, spec.resource, records,
-                                            spec.destination, spec.amount)
             if records < self._bulk and not decision.sequences and not decision.shadow:
                 return outcome, request, seq  # nothing a detector would flag
         alerts = self.detector.decision(now, agent, spec.tool_id, decision, token_reason,
@@ -782,22 +763,13 @@ class Simulation:
             "run": run.id, "task": run.task.id, "step": number, "tool": spec.tool_id,
             "queue": self.approvers.waiting, "decision": seq, "incident": item.incident})
         result: ApprovalResult = yield pending
-        metrics = self.metrics
-        metrics.approvals_requested += 1
-        metrics.approval_waits += result.waited
-        metrics.approval_resolved += 1
         if result.expired:
             outcome = _EXPIRED
-            metrics.approvals_expired += 1
         elif not result.approved:
             outcome = _BLOCKED
-            metrics.approvals_rejected += 1
             ist = self.incidents.get(item.incident) if item.incident is not None else None
             self._raise(self.detector.rejected(agent, spec.tool_id), agent, seq, ist)
         else:
-            metrics.approvals_approved += 1
-            if result.fatigue_miss:
-                metrics.fatigue_misses += 1
             outcome = _EXECUTED
             if run.agent.quarantined and not run.attacker:
                 outcome = _BLOCKED
@@ -821,66 +793,29 @@ class Simulation:
             "approved": result.approved, "waited": result.waited, "expired": result.expired,
             "fatigue_miss": result.fatigue_miss, "outcome": outcome, "decision": seq,
             "incident": item.incident})
-        if self.audit is not None:
-            facts = self._audit_pending.pop(seq, None)
-            if facts is not None:
-                self._audit(*facts, outcome=outcome, approval={
-                    "approved": result.approved, "expired": result.expired,
-                    "waited": result.waited, "resolved": env.now})
-        if not item.approved and outcome is not _EXECUTED:
-            metrics.oos_stopped += 1
         if outcome is not _EXECUTED:
             return outcome
         self.engine.commit(request)
         ist = self.incidents.get(item.incident) if item.incident is not None else None
-        if ist is not None:
-            ist.compromise.realised.add(spec.tool, spec.resource, spec.records,
-                                        spec.destination, spec.amount)
         alerts = self.detector.executed(agent, spec.tool_id, spec.records)
         if alerts:
             self._raise(alerts, agent, seq, ist)
         yield env.timeout(spec.duration)
         return _EXECUTED
 
-    def _audit(self, run: TaskRun, spec: StepSpec, number: int, cred: Credential,
-               decision: Decision, incident: str | None, seq: int, when: float,
-               on_plan: bool, token_reason: str, *, outcome: Outcome,
-               approval: dict[str, Any] | None = None) -> None:
-        """Log one decision with its outcome (for one held for approval, the approval's)."""
-        assert self.audit is not None
-        owners = run.agent.model.owners
-        self.audit.append({
-            "event": seq, "time": when, "agent": cred.subject,
-            "agent_name": run.agent.name, "chain": run.actors, "task": run.task.id,
-            "run": run.id, "step": number, "tool": spec.tool_id, "resource": spec.resource,
-            "data_class": spec.data_class, "records": spec.records, "jti": cred.jti,
-            "decision": {"effect": str(decision.effect), "reason": str(decision.reason),
-                         "rule": decision.rule, "matched": list(decision.matched),
-                         "envelope": (None if decision.envelope is None
-                                      else str(decision.envelope)),
-                         "owner": decision.owner},
-            "owners": owners.model_dump(mode="json"), "outcome": str(outcome),
-            "incident": incident, "attacker": run.attacker, "approved": on_plan,
-            "token_reason": str(token_reason), "approval": approval,
-        })
-        logged = self.metrics.audit_logged
-        self.metrics.audit_logged = (logged or 0) + 1
-
     # --- alerts and detection -------------------------------------------------------------
 
     def _raise(self, alerts: list[AlertSpec], agent: str, seq: int,
                ist: IncidentState | None) -> None:
-        metrics = self.metrics
         for alert in alerts:
             self._alerts += 1
-            metrics.alerts[alert.reason] = metrics.alerts.get(alert.reason, 0) + 1
             self._emit(EventKind.ALERT, agent, {
                 "id": f"alert-{self._alerts}", "severity": alert.severity,
                 "reason": alert.reason, "rule": alert.rule,
                 "incident": ist.id if ist is not None else None, "message": alert.message,
                 "decision": seq})
-        if ist is not None and ist.compromise.detected is None:
-            ist.compromise.detect(self.env.now)
+        if ist is not None and not ist.detected:
+            ist.detected = True
             self._on_detection(ist)
 
     def _on_detection(self, ist: IncidentState) -> None:
@@ -978,12 +913,9 @@ class Simulation:
     def _contain(self, ist: IncidentState, how: str) -> None:
         if ist.contained:
             return
-        ist.compromise.contain(self.env.now, how)
-        c = ist.compromise
-        self._emit(EventKind.CONTAINED, ist.incident.agent, {
-            "incident": ist.id, "time_to_detect": c.time_to_detect,
-            "time_to_contain": c.time_to_contain, "how": how,
-            "exposure_window": c.exposure_window(self.env.now)})
+        ist.contained = True
+        ist.how = how
+        self._emit(EventKind.CONTAINED, ist.incident.agent, {"incident": ist.id, "how": how})
 
     # --- incidents ----------------------------------------------------------------------------
 
@@ -997,10 +929,9 @@ class Simulation:
     def _begin_incident(self, incident: Incident) -> None:
         env = self.env
         kind = incident.kind
-        compromise = Compromise(incident.id, kind, incident.agent, env.now, self.scenario)
         renewable = (kind in RENEWABLE_UNDER_JIT and self.jit) or kind == "vendor_compromise" \
             or (kind == "prompt_injection" and incident.repeat_every is not None and self.jit)
-        ist = IncidentState(incident, compromise, renewable)
+        ist = IncidentState(incident, renewable)
         self.incidents[incident.id] = ist
         self._emit(EventKind.INCIDENT, incident.agent, {
             "id": incident.id, "kind": kind, "description": incident.description,
@@ -1015,7 +946,7 @@ class Simulation:
             for other in delegates_of(self.scenario, incident.agent):
                 cred = self.agents[other].static
                 if cred is not None:
-                    compromise.add_credential(cred.jti, _Scope(cred.scope))
+                    self._expose(ist, cred.jti, cred.scope)
         if state.quarantined:
             self._contain(ist, "quarantine")
             return
@@ -1080,6 +1011,7 @@ class Simulation:
         env = self.env
         vendor = incident.kind == "vendor_compromise" and state.model.vendor is not None
         stolen: Credential | None = None
+        begins = False
         if not vendor:
             stolen = state.static if not self.jit else self.wallet.latest(state.name)
             if stolen is None or not stolen.live:
@@ -1093,9 +1025,9 @@ class Simulation:
                 self.wallet.mint_listeners.append(grab)
                 stolen = yield waiting
                 self.wallet.mint_listeners.remove(grab)
-                ist.compromise.start = env.now
+                begins = True
             assert stolen is not None
-            self._hold(ist, stolen)
+            self._hold(ist, stolen, begins=begins)
             if stolen.cnf is not None:
                 # Bound to the victim's key: replayed from elsewhere it never works.
                 self._contain(ist, "sender_constrained")
@@ -1135,77 +1067,12 @@ class Simulation:
     # --- results ------------------------------------------------------------------------------
 
     def blast_radius(self) -> dict[str, Any]:
-        """The blast radius so far, summed over incidents, for live panels.
-
-        Keys: ``records``, ``egress_records``, ``amount`` (money moved),
-        ``potential_records``, ``systems`` and
-        ``data_classes`` (lists of names), ``exposure_window`` (seconds) and ``open``
-        (an exposure is still running).
-        """
-        now = self.env.now
-        figures = totals((i.compromise for i in self.incidents.values()), now)
-        return {"records": figures["records"], "egress_records": figures["egress_records"],
-                "amount": figures["amount"], "potential_records": figures["potential_records"],
-                "systems": figures["system_names"], "data_classes": figures["data_class_names"],
-                "exposure_window": figures["exposure_window"] if self.incidents else None,
-                "open": any(i.compromise.open for i in self.incidents.values())}
+        """The blast radius so far (see :meth:`MetricsCollector.blast`)."""
+        return self.collector.blast(self.now)
 
     def result(self) -> RunResult:
-        """The run's figures so far (final once :attr:`done`)."""
-        now = self.env.now
-        m = self.metrics
-        compromises = [i.compromise for i in self.incidents.values()]
-        blast = totals(compromises, now)
-        detect = [c.time_to_detect for c in compromises]
-        contain = [c.time_to_contain for c in compromises]
-        benign_rate = m.benign_denied / m.benign_steps if m.benign_steps else 0.0
-        waits = m.approval_waits / m.approval_resolved if m.approval_resolved else None
-        data: dict[str, Any] = {
-            "scenario": self.scenario.name, "profile": self.profile.id, "seed": self.seed,
-            "time": float(now), "duration": self.end, "done": self._ended,
-            "events": self._seq,
-            "decisions": {"total": m.total, "allow": m.allow, "deny": m.deny,
-                          "require_approval": m.approval},
-            "outcomes": dict(m.outcomes),
-            "out_of_scope": {"attempts": m.oos_attempts, "stopped": m.oos_stopped},
-            "blast_radius": {k: blast[k] for k in ("records", "egress_records", "data_classes",
-                                                   "systems", "potential_records",
-                                                   "exposure_window", "amount")},
-            "time_to_detect": _worst(detect),
-            "time_to_contain": _worst(contain),
-            "delivery": {
-                "tasks_started": m.tasks_started, "tasks_completed": m.tasks_completed,
-                "tasks_failed": m.tasks_failed,
-                "task_latency_p50": percentile(m.latencies, 0.5),
-                "task_latency_p95": percentile(m.latencies, 0.95),
-                "approval_wait_mean": waits,
-                "benign_steps": m.benign_steps, "benign_denied": m.benign_denied,
-                "benign_denied_rate": benign_rate,
-            },
-            "approvals": {"requested": m.approvals_requested, "approved": m.approvals_approved,
-                          "rejected": m.approvals_rejected, "expired": m.approvals_expired,
-                          "fatigue_misses": m.fatigue_misses},
-            "alerts": {"total": sum(m.alerts.values()), **m.alerts},
-            "tokens": {"issued": self.wallet.issued, "revoked": self.wallet.revoked,
-                       "expired": self.wallet.expired, "renewed": self.wallet.renewed},
-            "audit": {"decisions": m.total, "logged": m.audit_logged,
-                      "attributable": m.attributable,
-                      "coverage": (None if m.audit_logged is None or not m.total
-                                   else m.audit_logged / m.total)},
-            "incidents": [i.compromise.summary(now) for i in self.incidents.values()],
-        }
-        return RunResult(self.scenario.name, self.profile.id, self.seed, data,
-                         dict(m.decisions))
-
-
-class _Scope:
-    """Adapts a (tools, data classes) pair to :class:`engine.blast.ScopeLike`."""
-
-    __slots__ = ("data_classes", "tools")
-
-    def __init__(self, scope: tuple[frozenset[str], frozenset[str]]) -> None:
-        self.tools = scope[0]
-        self.data_classes = scope[1]
+        """The run's figures so far (final once :attr:`done`), folded from its events."""
+        return self.collector.result(self.now)
 
 
 YOUNG_GC_THRESHOLD = 100_000
@@ -1235,13 +1102,6 @@ def fewer_gc_passes() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
-
-
-def _worst(values: list[float | None]) -> float | None:
-    """The largest value; None when there are none or any is None (never happened)."""
-    if not values or any(v is None for v in values):
-        return None
-    return max(v for v in values if v is not None)
 
 
 def load_profile_policy(scenario: Scenario, profile_id: str) -> CompiledPolicy:

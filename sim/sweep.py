@@ -47,7 +47,7 @@ from pydantic import ValidationError
 
 from engine.errors import AgentrangeError, LoadError
 from engine.loader import as_tuples, read_document
-from engine.model import Scenario, reference_problems
+from engine.model import Scenario
 from engine.policy import (
     CompiledPolicy,
     PolicyDocument,
@@ -56,7 +56,8 @@ from engine.policy import (
     load_profile_policy,
     profile_policy_file,
 )
-from sim.metrics import percentile
+from engine.references import reference_problems
+from sim.result import percentile
 from sim.runner import Simulation
 
 DEFAULT_SEEDS = 10

@@ -1,8 +1,8 @@
 """Credentials in a run: tokens from the broker per profile, expiry events, revocation, renewal.
 
-The wallet mints real JWT-SVIDs through :class:`engine.credentials.CredentialBroker` (one
+The wallet mints real JWT-SVIDs through :class:`engine.identity.broker.CredentialBroker` (one
 broker per trust domain: the scenario's and each vendor's), verifies every request's token
-with one :class:`engine.credentials.TokenVerifier` that trusts all of them, and keeps the
+with one :class:`engine.identity.verifier.TokenVerifier` that trusts all of them, and keeps the
 simulator's view of each token (:class:`Credential`): who holds it, its scope, when it
 expires in simulated time and whether it was revoked.
 
@@ -22,19 +22,16 @@ from typing import Any
 import simpy
 from simpy.events import NORMAL
 
-from engine.credentials import (
-    CredentialBroker,
-    QuarantinedError,
-    RevocationList,
-    Scope,
-    TokenVerifier,
-    TrustStore,
-    Verification,
-)
-from engine.keys import jwk_thumbprint, workload_key
+from engine.identity.broker import CredentialBroker
+from engine.identity.errors import QuarantinedError
+from engine.identity.keys import jwk_thumbprint, workload_key
+from engine.identity.scope import Scope
+from engine.identity.tokens import Verification
+from engine.identity.trust import RevocationList, TrustStore
+from engine.identity.verifier import TokenVerifier
 from engine.model import Credentials, Scenario
 from sim.events import EventKind
-from sim.world import EPOCH, ScopeSets
+from sim.world import EPOCH
 
 AUDIENCE = "spiffe://agentrange/gateway"
 """The audience every token is minted for: the tool gateway the policy engine guards."""
@@ -59,7 +56,7 @@ class Credential:
         domain: The issuing trust domain (the subject's).
         iat: Issued at (simulated seconds).
         exp: Expires at (simulated seconds).
-        scope: (tool ids, data class ids).
+        scope: What it allows (tools and data classes).
         mode: ``static`` or ``jit``.
         task: Task id for JIT tokens.
         run: The task run it was minted for (None for static tokens).
@@ -79,7 +76,7 @@ class Credential:
     domain: str
     iat: float
     exp: float
-    scope: ScopeSets
+    scope: Scope
     mode: str
     task: str | None
     run: str | None
@@ -99,24 +96,6 @@ class Credential:
     def live(self) -> bool:
         """Neither revoked nor expired (as far as the simulation knows)."""
         return self.state == "live"
-
-
-_SCOPES: dict[ScopeSets, Scope] = {}
-
-
-def scope_value(scope: ScopeSets) -> Scope:
-    """The broker's Scope for a (tools, data classes) pair (built once per distinct pair)."""
-    found = _SCOPES.get(scope)
-    if found is None:
-        if len(_SCOPES) >= 4096:
-            _SCOPES.clear()
-        found = _SCOPES[scope] = Scope(tools=scope[0], data_classes=scope[1])
-    return found
-
-
-def scope_claims(scope: ScopeSets) -> tuple[str, ...]:
-    """The scope as the claim's entries (``tool:<id>``, ``data:<class>``, or ``*``)."""
-    return scope_value(scope).entries
 
 
 class Wallet:
@@ -184,7 +163,7 @@ class Wallet:
 
     # --- minting ------------------------------------------------------------------------
 
-    def mint(self, agent: str, *, scope: ScopeSets, mode: str, ttl: float | None = None,
+    def mint(self, agent: str, *, scope: Scope, mode: str, ttl: float | None = None,
              task: str | None = None, run: str | None = None, chain: Iterable[str] = (),
              bind: bool | None = None, shared_by: Iterable[str] = (),
              incident: str | None = None, renewed_from: str | None = None
@@ -230,7 +209,7 @@ class Wallet:
         domain = self.domain[origin]
         try:
             issued = self.brokers[domain].mint(
-                spiffe[origin], now=EPOCH + now, ttl=ttl, scope=scope_value(scope),
+                spiffe[origin], now=EPOCH + now, ttl=ttl, scope=scope,
                 task_id=task, actors=actor_ids, holder_thumbprint=cnf, mode=mode)
         except QuarantinedError:
             return None
@@ -254,7 +233,7 @@ class Wallet:
             self.renewed += 1
         self.emit(EventKind.TOKEN_ISSUED, agent, {
             "jti": jti, "mode": mode, "ttl": ttl, "exp": exp,
-            "scope": scope_claims(scope), "task": task, "run": run, "sub": issued.sub,
+            "scope": scope.entries, "task": task, "run": run, "sub": issued.sub,
             "actors": list(actors), "sender_constrained": cnf is not None,
             "holders": listed, "shared": cred.shared,
             "renewed_from": renewed_from, "incident": incident,

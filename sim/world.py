@@ -11,12 +11,13 @@ Simulated time 0 is :data:`EPOCH` (2026-01-01 00:00:00 UTC, a Thursday) for toke
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 from types import MappingProxyType
 from typing import Any
 
-from engine.model import Agent, DelegateStep, Scenario, Task, Tool, ToolStep
+from engine.identity.scope import EVERYTHING, Scope
+from engine.model import Agent, DelegateStep, Scenario, Task, ToolStep
 from engine.policy.request import (
     principal_attributes,
     resource_attributes,
@@ -28,18 +29,6 @@ EPOCH = 1767225600.0
 """Unix time of simulated time 0: 2026-01-01T00:00:00Z."""
 WEEK_OFFSET = 3 * 86400.0
 """Seconds from the Monday 00:00 before :data:`EPOCH` (a Thursday) to it."""
-WILDCARD = "*"
-
-ScopeSets = tuple[frozenset[str], frozenset[str]]
-"""(tool ids, data class ids); ``*`` in either admits everything."""
-
-EVERYTHING: ScopeSets = (frozenset({WILDCARD}), frozenset({WILDCARD}))
-
-
-def clock_hour(now: float) -> tuple[int, int]:
-    """(hour 0-23, weekday 0-6 with Monday 0) at simulated time ``now``."""
-    t = now + WEEK_OFFSET
-    return int(t // 3600) % 24, int(t // 86400) % 7
 
 
 class StepSpec:
@@ -106,8 +95,8 @@ class World:
         self.resource_ns: dict[str, Mapping[str, Any]] = {
             r.id: resource_attributes(scenario, r) for r in scenario.resources}
         self._specs: dict[int, tuple[ToolStep, StepSpec]] = {}
-        self._task_scopes: dict[tuple[str, str], ScopeSets] = {}
-        self._role_scopes: dict[tuple[str, ...], ScopeSets] = {}
+        self._task_scopes: dict[tuple[str, str], Scope] = {}
+        self._role_scopes: dict[tuple[str, ...], Scope] = {}
         self._plans: dict[str, frozenset[tuple[str, str | None]]] = {}
         self.tasks: dict[tuple[str, str], Task] = {
             (a.name, t.id): t for a in scenario.agents for t in a.tasks}
@@ -146,7 +135,7 @@ class World:
 
     # --- scopes ---------------------------------------------------------------------------
 
-    def task_scope(self, agent: str, task: str) -> ScopeSets:
+    def task_scope(self, agent: str, task: str) -> Scope:
         """Tools and data classes of a task plan, including the tasks it delegates.
 
         A task that hands work to another agent needs the delegated task's scope in its own
@@ -156,7 +145,7 @@ class World:
         found = self._task_scopes.get(key)
         if found is not None:
             return found
-        self._task_scopes[key] = (frozenset(), frozenset())  # cycles end here
+        self._task_scopes[key] = Scope()  # cycles end here
         tools: set[str] = set()
         classes: set[str] = set()
         for step in self.tasks[key].steps:
@@ -166,19 +155,19 @@ class World:
                 if spec.data_class is not None:
                     classes.add(spec.data_class)
             elif isinstance(step, DelegateStep):
-                sub_tools, sub_classes = self.task_scope(step.delegate, step.task)
-                tools |= sub_tools
-                classes |= sub_classes
-        found = (frozenset(tools), frozenset(classes))
+                sub = self.task_scope(step.delegate, step.task)
+                tools |= sub.tools
+                classes |= sub.data_classes
+        found = Scope(frozenset(tools), frozenset(classes))
         self._task_scopes[key] = found
         return found
 
-    def agent_task_scope(self, agent: str) -> ScopeSets:
+    def agent_task_scope(self, agent: str) -> Scope:
         """The union of the scopes of every task of an agent."""
-        return union_scope(self.task_scope(agent, t.id)
+        return Scope.union(self.task_scope(agent, t.id)
                            for t in self.scenario.agent(agent).tasks)
 
-    def role_scope(self, agent: Agent) -> ScopeSets:
+    def role_scope(self, agent: Agent) -> Scope:
         """Everything the agent's roles grant: tools matching their globs, data classes too."""
         key = tuple(agent.roles)
         found = self._role_scopes.get(key)
@@ -186,7 +175,7 @@ class World:
             found = self._role_scopes[key] = self._roles_scope(key)
         return found
 
-    def _roles_scope(self, roles: tuple[str, ...]) -> ScopeSets:
+    def _roles_scope(self, roles: tuple[str, ...]) -> Scope:
         scenario = self.scenario
         tools: set[str] = set()
         classes: set[str] = set()
@@ -195,9 +184,9 @@ class World:
             tools |= {t.id for t in scenario.tools if _matches(t.id, role.tools)}
             classes |= {d.id for d in scenario.data_classes
                         if _matches(d.id, role.data_classes)}
-        return frozenset(tools), frozenset(classes)
+        return Scope(frozenset(tools), frozenset(classes))
 
-    def profile_scope(self, agent: Agent, kind: str, task: str | None) -> ScopeSets:
+    def profile_scope(self, agent: Agent, kind: str, task: str | None) -> Scope:
         """The scope a credential gets under a profile's ``credentials.scope``.
 
         Args:
@@ -217,34 +206,3 @@ class World:
 
 def _matches(value: str, patterns: Sequence[str]) -> bool:
     return any(fnmatchcase(value, p) for p in patterns)
-
-
-def union_scope(scopes: Iterable[ScopeSets]) -> ScopeSets:
-    """The union of several scopes."""
-    tools: set[str] = set()
-    classes: set[str] = set()
-    for t, c in scopes:
-        tools |= t
-        classes |= c
-    return frozenset(tools), frozenset(classes)
-
-
-def intersect_scope(a: ScopeSets, b: ScopeSets) -> ScopeSets:
-    """The intersection of two scopes (``*`` is the identity)."""
-    return _intersect(a[0], b[0]), _intersect(a[1], b[1])
-
-
-def _intersect(a: frozenset[str], b: frozenset[str]) -> frozenset[str]:
-    if WILDCARD in a:
-        return b
-    if WILDCARD in b:
-        return a
-    return a & b
-
-
-def admits(scope: ScopeSets, tool: Tool, data_class: str | None) -> bool:
-    """Whether a scope covers calling ``tool`` on data of ``data_class``."""
-    tools, classes = scope
-    if WILDCARD not in tools and tool.id not in tools:
-        return False
-    return data_class is None or WILDCARD in classes or data_class in classes

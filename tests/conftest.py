@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from engine.loader import builtin_root
+from scenarios import library
 
 BUILTIN = "support-pii-injection"
 
 
 def builtin_dir(name: str = BUILTIN) -> Path:
-    return Path(str(builtin_root() / name))
+    return Path(str(library.path_of(name)))
 
 
 @pytest.fixture

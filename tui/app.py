@@ -32,8 +32,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from engine.errors import AgentrangeError
-from engine.loader import load_scenario
 from engine.model import Scenario
+from scenarios.library import load_scenario
 from sim.events import Sink
 from tui.screens.playback import LiveSim, SinkBuffer, default_speed
 

@@ -23,7 +23,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from engine.durations import parse_duration
-from engine.model import Scalar
+from engine.fields import Scalar
 from engine.policy.attributes import AttrType, Getter, attribute_type, getter, unknown_path_hint
 from engine.policy.model import AllOf, AnyOf, Compare, Condition, NotOf, When
 from engine.yamldoc import PathT, describe

@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from engine.model import Base, Glob, Id, PositiveDuration, Scalar
+from engine.fields import Base, Glob, Id, PositiveDuration, Scalar
 
 EnvelopeName = Literal["business", "security", "legal"]
 EffectName = Literal["allow", "deny", "require_approval"]

@@ -21,7 +21,8 @@ from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any
 
-from engine.model import Agent, Resource, Scalar, Scenario, Tool
+from engine.fields import Scalar
+from engine.model import Agent, Resource, Scenario, Tool
 
 
 class _Empty(Mapping[str, Any]):
@@ -120,6 +121,45 @@ class Request:
         _time(self, time)
         _ref(self, ref)
         _hops(self, hops)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every namespace as plain JSON data (``ref`` and ``hops`` are left out)."""
+        return {"principal": _plain(self.principal), "action": self.action,
+                "tool": _plain(self.tool), "token": _plain(self.token),
+                "resource": _plain(self.resource), "request": _plain(self.request),
+                "task": _plain(self.task), "session": _plain(self.session),
+                "chain": _plain(self.chain), "time": _plain(self.time)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, ref: Any = None) -> Request:
+        """The request :meth:`to_dict` wrote, its namespaces read-only.
+
+        Raises:
+            KeyError, TypeError: for a mapping of another shape.
+        """
+        resource = data.get("resource")
+        return cls(read_only(data["principal"]), str(data["action"]), read_only(data["tool"]),
+                   read_only(data["token"]), None if resource is None else read_only(resource),
+                   read_only(data.get("request") or {}), read_only(data.get("task") or {}),
+                   read_only(data.get("session") or {}), read_only(data.get("chain") or {}),
+                   read_only(data.get("time") or {}), ref)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def read_only(value: Any) -> Any:
+    """Plain data as read-only mappings and tuples all the way down (a namespace's shape)."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: read_only(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(read_only(v) for v in value)
+    return value
 
 
 (_principal, _action, _tool, _token, _resource, _request, _task, _session, _chain, _time, _ref,

@@ -19,22 +19,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.audit import (
-    GENESIS,
-    AuditError,
-    AuditFileError,
-    AuditWriter,
-    Problem,
-    canonical_json,
+from engine.audit.canonical import canonical_json
+from engine.audit.chain import GENESIS
+from engine.audit.errors import AuditError, AuditFileError
+from engine.audit.query import iter_records
+from engine.audit.signing import (
     derive_signing_key,
-    iter_records,
     key_id,
     load_private_key,
     load_public_key,
     save_private_key,
     save_public_key,
-    verify_log,
 )
+from engine.audit.verdict import Problem
+from engine.audit.verifier import verify_log
+from engine.audit.writer import AuditWriter
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = derive_signing_key(42)
@@ -507,7 +506,8 @@ def test_missing_closing_checkpoint_says_what_is_intact(log: Path) -> None:
 CHILD = textwrap.dedent(
     """
     import sys
-    from engine.audit import AuditWriter, derive_signing_key
+    from engine.audit.signing import derive_signing_key
+    from engine.audit.writer import AuditWriter
     log = AuditWriter(sys.argv[1], derive_signing_key(1), run_id="killed",
                       checkpoint_every=100, buffer_size=4096)
     i = 0

@@ -3,7 +3,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from engine.blast import Compromise, Realised, delegates_of, scope_reach, totals, union
+from engine.blast import (
+    Compromise,
+    Estate,
+    Realised,
+    delegates_of,
+    scope_reach,
+    totals,
+    union,
+)
 from engine.loader import as_tuples
 from engine.model import Scenario
 
@@ -34,8 +42,12 @@ ESTATE: dict[str, Any] = {
 }
 
 
-def estate() -> Scenario:
+def scenario() -> Scenario:
     return Scenario.model_validate(as_tuples(copy.deepcopy(ESTATE)))
+
+
+def estate() -> Estate:
+    return Estate.of(scenario())
 
 
 def test_scope_reach_follows_tools_to_resources_of_admitted_data_classes() -> None:
@@ -62,9 +74,9 @@ def test_union_counts_each_resource_once() -> None:
 def test_realised_records_are_capped_per_resource_and_egress_counted_apart() -> None:
     s = estate()
     realised = Realised(s)
-    realised.add(s.tool("crm.read"), "crm.people", 4000)
-    realised.add(s.tool("crm.read"), "crm.people", 4000)
-    realised.add(s.tool("mail.out"), None, 4000, "external")
+    realised.add("crm.read", "crm.people", 4000)
+    realised.add("crm.read", "crm.people", 4000)
+    realised.add("mail.out", None, 4000, "external")
     assert realised.records == 5000
     assert realised.egress_records == 4000
     assert realised.systems == {"crm"} and realised.actions == {"read", "send"}
@@ -74,10 +86,10 @@ def test_money_moved_is_summed_per_executed_step() -> None:
     s = estate()
     one = Compromise("1", "prompt_injection", "a", 0.0, s)
     two = Compromise("2", "prompt_injection", "a", 0.0, s)
-    one.realised.add(s.tool("mail.out"), None, 8, "external", 3960.0)
-    one.realised.add(s.tool("mail.out"), None, 1, "external", 40.5)
-    one.realised.add(s.tool("crm.read"), "crm.people", 1)  # moves no money
-    two.realised.add(s.tool("mail.out"), None, 1, "external", 0.0)
+    one.realised.add("mail.out", None, 8, "external", 3960.0)
+    one.realised.add("mail.out", None, 1, "external", 40.5)
+    one.realised.add("crm.read", "crm.people", 1)  # moves no money
+    two.realised.add("mail.out", None, 1, "external", 0.0)
     assert one.realised.amount == 4000.5 and two.realised.amount == 0
     assert one.summary(10.0)["blast_radius"]["amount"] == 4000.5
     assert totals([one, two], 10.0)["amount"] == 4000.5
@@ -95,8 +107,8 @@ def test_exposure_runs_until_containment_or_now() -> None:
 
 def test_potential_reach_is_the_union_of_the_credentials_held() -> None:
     c = Compromise("i", "rogue_agent", "a", 0.0, estate())
-    c.add_credential("j1", S({"wiki.read"}, {"docs"}))
-    c.add_credential("j2", S({"crm.read"}, {"pii"}))
+    c.add_reach("j1", scope_reach(c.estate, [S({"wiki.read"}, {"docs"})]))
+    c.add_reach("j2", scope_reach(c.estate, [S({"crm.read"}, {"pii"})]))
     assert c.potential().records == 5300
     summary = c.summary(10.0)
     assert summary["blast_radius"]["potential_systems"] == ["crm", "wiki"]
@@ -106,14 +118,21 @@ def test_totals_sum_records_and_unite_classes() -> None:
     s = estate()
     one = Compromise("1", "rogue_agent", "a", 0.0, s)
     two = Compromise("2", "rogue_agent", "b", 50.0, s)
-    one.realised.add(s.tool("crm.read"), "crm.people", 10)
-    two.realised.add(s.tool("crm.read"), "crm.people", 20)
-    two.realised.add(s.tool("wiki.read"), "wiki.pages", 5)
+    one.realised.add("crm.read", "crm.people", 10)
+    two.realised.add("crm.read", "crm.people", 20)
+    two.realised.add("wiki.read", "wiki.pages", 5)
     figures = totals([one, two], 100.0)
     assert (figures["records"], figures["data_classes"], figures["systems"]) == (35, 2, 2)
     assert figures["exposure_window"] == 100.0
 
 
 def test_delegates_are_followed_transitively() -> None:
-    assert delegates_of(estate(), "a") == ("b", "c")
-    assert delegates_of(estate(), "c") == ()
+    assert delegates_of(scenario(), "a") == ("b", "c")
+    assert delegates_of(scenario(), "c") == ()
+
+
+def test_the_estate_survives_its_json_form() -> None:
+    e = estate()
+    again = Estate.from_dict(copy.deepcopy(e.to_dict()))
+    assert again == e
+    assert scope_reach(again, [S({"*"}, {"docs"})]) == scope_reach(e, [S({"*"}, {"docs"})])

@@ -9,8 +9,10 @@ import pytest
 
 from engine import frameworks as fw
 from engine.errors import AgentrangeError
-from engine.loader import builtin_names, load_scenario, read_document, validate_document
+from engine.loader import read_document, validate_document
 from engine.policy import PolicyDocument
+from scenarios import library
+from scenarios.library import load_scenario
 
 FRAMEWORKS_DOC = Path("/work/shared/frameworks.md")
 # Sections 1-5 hold framework identifiers; section 6 (SPIFFE, JWT, RFCs) holds claim tables.
@@ -127,7 +129,7 @@ def test_every_default_mapping_cites_canonical_ids_and_says_why() -> None:
 def test_every_incident_kind_envelope_and_failure_reason_has_a_mapping() -> None:
     from typing import get_args
 
-    from engine.credentials import TokenReason
+    from engine.identity.tokens import TokenReason
     from engine.model import IncidentKind
     from engine.policy.decision import Envelope
 
@@ -139,7 +141,7 @@ def test_every_incident_kind_envelope_and_failure_reason_has_a_mapping() -> None
 def test_every_builtin_scenario_incident_and_rule_cites_known_ids() -> None:
     unknown: list[str] = []
     total = 0
-    for name in builtin_names():
+    for name in library.names():
         scenario = load_scenario(name)
         cited = [("scenario", i) for i in scenario.frameworks]
         cited += [(f"incident {inc.id}", i) for inc in scenario.incidents for i in inc.frameworks]

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from engine.errors import LoadError
-from engine.loader import builtin_names, load_scenario
-from engine.model import Scenario
+from engine.loader import ScenarioDir, load_scenario
+from engine.policy import load_profile_policies
 
 
 def load_error(path: Path) -> LoadError:
@@ -18,36 +18,31 @@ def load_error(path: Path) -> LoadError:
     return info.value
 
 
-def test_builtin_scenario_loads_by_name() -> None:
-    s = load_scenario("support-pii-injection")
-    assert isinstance(s, Scenario)
-    assert s.source == "builtin:support-pii-injection/scenario.yaml"
-    assert str(s.agent("support-bot").spiffe_id) == "spiffe://acme.example/agent/support-bot"
-
-
-def test_every_builtin_scenario_loads() -> None:
-    names = builtin_names()
-    assert "support-pii-injection" in names
-    for name in names:
-        assert load_scenario(name).name == name
-
-
 def test_scenario_loads_from_a_directory_and_a_file(scenario_dir: Path) -> None:
     assert load_scenario(scenario_dir).name == "support-pii-injection"
     assert load_scenario(scenario_dir / "scenario.yaml").name == "support-pii-injection"
 
 
-def test_durations_are_seconds() -> None:
-    s = load_scenario("support-pii-injection")
+def test_a_scenario_dir_loads_under_the_source_its_caller_gives(scenario_dir: Path) -> None:
+    s = load_scenario(ScenarioDir(scenario_dir, "support", "shelf:support/scenario.yaml"))
+    assert s.source == "shelf:support/scenario.yaml"
+    assert s.base == scenario_dir
+    assert set(load_profile_policies(s)) == {"static-rbac", "jit-context"}
+
+
+def test_the_loader_does_not_resolve_builtin_names(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LoadError) as info:
+        load_scenario("support-pii-injection")
+    assert "no such file" in str(info.value)
+
+
+def test_durations_are_seconds(scenario_dir: Path) -> None:
+    s = load_scenario(scenario_dir)
     assert s.duration == 8 * 3600
     assert s.profile("static-rbac").credentials.ttl == 90 * 86400
     assert s.profile("jit-context").credentials.ttl == 600
-
-
-def test_unknown_builtin_suggests_the_closest_name() -> None:
-    with pytest.raises(LoadError) as info:
-        load_scenario("support-pii-injektion")
-    assert "did you mean 'support-pii-injection'" in str(info.value)
 
 
 def test_missing_file_is_a_load_error(tmp_path: Path) -> None:
@@ -250,8 +245,6 @@ def test_an_unknown_framework_id_names_its_place_and_a_close_one(
 
 def test_a_policy_rule_citing_an_unknown_framework_id_fails_validation(
         scenario_dir: Path) -> None:
-    from engine.policy import load_profile_policies
-
     policy = scenario_dir / "policies" / "jit-context.yaml"
     text = policy.read_text()
     anchor = "  - id: no-pii-export\n"

@@ -8,29 +8,18 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
 from engine.errors import LoadError
-from engine.readiness import (
-    REGISTRY,
-    SEVERITIES,
-    Finding,
-    cited_frameworks,
-    fails,
-    load_subject,
-    never_matches,
-    run_checks,
-    shadowed_by,
-    to_json,
-    to_sarif,
-)
+from engine.readiness.checks_rules import never_matches, shadowed_by
+from engine.readiness.findings import SEVERITIES, Finding, fails
+from engine.readiness.registry import REGISTRY, cited_frameworks, run_checks
+from engine.readiness.subject import load_subject
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CLEAN = FIXTURES / "readiness" / "clean"
 DIRTY = FIXTURES / "readiness" / "dirty"
-SCHEMA = json.loads((FIXTURES / "sarif-schema-2.1.0.json").read_text())
 FRAMEWORKS_DOC = Path("/work/shared/frameworks.md")
 
 
@@ -190,36 +179,6 @@ def test_scenario_wide_findings_gate(dirty: list[Finding]) -> None:
     assert not fails(owners, "critical")
 
 
-def test_json_counts_by_severity(dirty: list[Finding]) -> None:
-    doc = to_json(dirty, scanned=["x"])
-    assert sum(doc["counts"].values()) == len(dirty) == len(doc["findings"])
-    assert doc["findings"][0]["frameworks"]
-
-
-def test_sarif_is_valid_and_carries_rules_and_locations(dirty: list[Finding]) -> None:
-    log = to_sarif(dirty, base=str(DIRTY.parent), version="1.2.3")
-    jsonschema.validate(log, SCHEMA)
-    run = log["runs"][0]
-    rules = run["tool"]["driver"]["rules"]
-    assert [r["id"] for r in rules] == list(REGISTRY)
-    assert all(r["properties"]["tags"] and r["shortDescription"]["text"] for r in rules)
-    assert len(run["results"]) == len(dirty)
-    for result, finding in zip(run["results"], dirty, strict=True):
-        assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == finding.check
-        loc = result["locations"][0]["physicalLocation"]
-        assert loc["artifactLocation"]["uri"].startswith("dirty/")
-        assert loc["region"]["startLine"] == finding.line
-    levels = {r["level"] for r in run["results"]}
-    assert levels <= {"note", "warning", "error"}
-
-
-def test_sarif_schema_fixture_is_the_complete_official_one() -> None:
-    assert SCHEMA["id"].startswith("https://docs.oasis-open.org/sarif/sarif/v2.1.0/")
-    assert len(SCHEMA["definitions"]) == 52
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"version": "2.1.0", "runs": [{"results": []}]}, SCHEMA)
-
-
 def test_bad_policy_file_is_a_load_error(tmp_path: Path) -> None:
     root = _copy(tmp_path)
     (root / "policies" / "prod.yaml").write_text("policy: prod\nrules: [\n")
@@ -229,8 +188,8 @@ def test_bad_policy_file_is_a_load_error(tmp_path: Path) -> None:
 
 
 def test_builtins_load_and_check_quickly() -> None:
-    from engine.loader import builtin_names
+    from scenarios import library
 
-    for name in builtin_names():
-        findings = run_checks(load_subject(name))
+    for name in library.names():
+        findings = run_checks(load_subject(library.locate(name)))
         assert all(f.file.startswith(f"builtin:{name}/") for f in findings)

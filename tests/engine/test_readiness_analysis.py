@@ -25,7 +25,9 @@ from engine.policy.request import (
     step_attributes,
     tool_attributes,
 )
-from engine.readiness import Subject, calls, effects, never_matches, shadowed_by
+from engine.readiness.analysis import calls, effects
+from engine.readiness.checks_rules import never_matches, shadowed_by
+from engine.readiness.subject import Subject
 from engine.yamldoc import YamlDocument
 
 CLEAN = Path(__file__).resolve().parents[1] / "fixtures" / "readiness" / "clean"

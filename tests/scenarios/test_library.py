@@ -10,7 +10,10 @@ once per test session, writing an audit log. The tests then check:
 - every ``expect:`` assertion of the scenario holds under its shipped policies;
 - the governed profile (marked ``production``) measurably cuts the blast radius of the weak
   baseline (the first profile not marked production), and what that costs is visible;
-- every decision made was logged, and the log verifies (issue 6's coverage requirement).
+- every view of a run agrees: the log verifies and holds the whole event stream; the result
+  folded from the log read back equals the live result on every figure; the accountability
+  report folded live equals the one folded from the log, and its incident figures and
+  out-of-scope counts are the result's.
 """
 
 from __future__ import annotations
@@ -25,11 +28,17 @@ from typing import Any
 
 import pytest
 
-from engine.audit import AuditWriter, derive_signing_key, verify_log
-from engine.loader import builtin_names, load_scenario
+from engine.audit.signing import derive_signing_key
+from engine.audit.verifier import verify_log
+from engine.audit.writer import AuditWriter
 from engine.model import Scenario
+from scenarios import library
+from scenarios.library import load_scenario
+from sim.audit_sink import read_events
+from sim.collectors.metrics import MetricsCollector
+from sim.collectors.report import ReportCollector, build_report
 from sim.expectations import check
-from sim.metrics import RunResult
+from sim.result import RunResult
 from sim.runner import Simulation
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -38,7 +47,7 @@ SUMMARY = ("decisions", "outcomes", "out_of_scope", "blast_radius", "time_to_det
            "time_to_contain", "delivery", "approvals", "alerts", "tokens", "audit")
 BLAST_AXES = ("records", "egress_records", "systems", "data_classes", "potential_records",
               "exposure_window")
-NAMES = builtin_names()
+NAMES = library.names()
 
 
 @cache
@@ -47,11 +56,17 @@ def _runs(name: str, log_dir: str) -> tuple[Scenario, dict[str, tuple[RunResult,
     runs: dict[str, tuple[RunResult, Path]] = {}
     for profile in scenario.profiles:
         log = Path(log_dir) / f"{name}.{profile.id}.audit.jsonl"
+        report = ReportCollector()
         with AuditWriter(log, derive_signing_key(scenario.seed), run_id=f"{name}/{profile.id}",
                          overwrite=True) as audit:
-            result = Simulation(scenario, profile.id, audit=audit).run()
+            result = Simulation(scenario, profile.id, audit=audit, sink=report).run()
+        _LIVE_REPORTS[(name, profile.id)] = report.report().to_dict()
         runs[profile.id] = (result, log)
     return scenario, runs
+
+
+_LIVE_REPORTS: dict[tuple[str, str], dict[str, Any]] = {}
+"""The accountability report of each run, folded from its events as they were emitted."""
 
 
 @pytest.fixture(scope="session")
@@ -146,11 +161,30 @@ def test_governance_cuts_the_blast_radius_or_shows_its_cost(name: str, log_dir: 
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_every_decision_is_logged_and_the_log_verifies(name: str, log_dir: str) -> None:
+def test_every_view_of_a_run_agrees_and_its_log_verifies(name: str, log_dir: str) -> None:
     _, runs = _runs(name, log_dir)
     for pid, (result, log) in runs.items():
-        audit = result.to_dict()["audit"]
-        assert audit["decisions"] == audit["logged"] == result.to_dict()["decisions"]["total"]
+        live = result.to_dict()
+        audit = live["audit"]
+        assert audit["decisions"] == audit["logged"] == live["decisions"]["total"]
         report = verify_log(log)
         assert report.ok, f"{name}/{pid}: {report.message}"
-        assert report.records == audit["logged"], (name, pid)
+        events = list(read_events(log))
+        assert report.records == len(events) == live["events"], (name, pid)
+        # The result folded from the log read back is the live result, figure for figure.
+        assert MetricsCollector.of(events, audited=True).result().to_dict() == live, (name, pid)
+        # One report, whether folded live or from the log.
+        from_log = build_report(events).to_dict()
+        assert from_log == _LIVE_REPORTS[(name, pid)], (name, pid)
+        # Its incident figures and out-of-scope counts are the result's.
+        for entry, figures in zip(from_log["incidents"], live["incidents"], strict=True):
+            assert entry["id"] == figures["id"]
+            for key in ("start", "detected_at", "contained_at", "how"):
+                assert entry[key] == figures[key], (name, pid, key)
+            for key, value in entry["reached"].items():
+                assert value == figures["blast_radius"][key], (name, pid, key)
+            assert entry["reached"]["records"] <= figures["blast_radius"]["potential_records"]
+        off_plan = [a for a in from_log["attempts"] if a["off_plan"]]
+        assert sum(a["count"] for a in off_plan) == live["out_of_scope"]["attempts"]
+        assert sum(a["count"] for a in off_plan if a["stopped"]) == \
+            live["out_of_scope"]["stopped"]

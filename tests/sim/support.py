@@ -6,8 +6,9 @@ import copy
 from typing import Any
 
 from engine.loader import as_tuples
-from engine.model import Scenario, reference_problems
+from engine.model import Scenario
 from engine.policy import CompiledPolicy, PolicyDocument, compile_policy
+from engine.references import reference_problems
 from sim.events import Event
 from sim.runner import Simulation
 

@@ -1,4 +1,4 @@
-"""What the simulator writes to the audit log: one record per decision, with its final outcome."""
+"""What the simulator writes to the audit log: every event of a run, read back as one stream."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from engine.audit import AuditWriter, derive_signing_key, iter_records, verify_log
+from engine.audit.signing import derive_signing_key
+from engine.audit.verifier import verify_log
+from engine.audit.writer import AuditWriter
+from sim.audit_sink import read_events
+from sim.collectors.metrics import MetricsCollector
 from sim.events import Event
 from sim.runner import Simulation
 from tests.sim.support import base, policy, scenario
@@ -25,7 +29,7 @@ def with_mail(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def logged_run(tmp_path: Path, data: dict[str, Any], until: float | None = None
-               ) -> tuple[Simulation, list[Event], list[dict[str, Any]]]:
+               ) -> tuple[Simulation, list[Event], list[Event]]:
     s = scenario(data)
     events: list[Event] = []
     log = tmp_path / "run.audit.jsonl"
@@ -34,34 +38,39 @@ def logged_run(tmp_path: Path, data: dict[str, Any], until: float | None = None
                          audit=audit, until=until)
         sim.run()
     assert verify_log(log).ok
-    return sim, events, list(iter_records(log))
+    return sim, events, list(read_events(log))
 
 
-def test_a_decision_held_for_approval_is_logged_with_the_approvers_verdict(
+def test_the_log_holds_the_stream_and_reads_back_as_the_same_events(tmp_path: Path) -> None:
+    data = with_mail(base(approvers={"count": 1, "service_time": "2m", "expiry": "30m"}))
+    sim, events, logged = logged_run(tmp_path, data)
+    assert [e.to_json() for e in logged] == [e.to_json() for e in events]
+    assert MetricsCollector.of(logged, audited=True).result().to_dict() == \
+        sim.result().to_dict()
+    assert sim.result().metric("audit.logged") == sim.result().metric("decisions.total")
+
+
+def test_a_decision_held_for_approval_is_followed_by_the_approvers_verdict(
         tmp_path: Path) -> None:
     data = with_mail(base(approvers={"count": 1, "service_time": "2m", "expiry": "30m"}))
-    sim, events, records = logged_run(tmp_path, data)
-    decisions = [e for e in events if e.kind == "decision"]
-    assert len(records) == len(decisions) == sim.result().metric("audit.logged")
-    held = [r for r in records if r["decision"]["effect"] == "require_approval"]
-    resolved = {e.data["decision"]: e for e in events if e.kind == "approval_resolved"}
-    assert held and all(r["event"] in resolved for r in held)
-    for record in held:
-        verdict = resolved[record["event"]]
-        assert record["outcome"] == str(verdict.data["outcome"])
-        assert record["approval"]["approved"] == verdict.data["approved"]
-        assert record["approval"]["resolved"] == verdict.time
-        assert record["time"] < verdict.time  # the decision's own time is kept
-    plain = [r for r in records if r["decision"]["effect"] != "require_approval"]
-    assert plain and all(r["approval"] is None for r in plain)
-    assert all(r["approved"] is True and r["token_reason"] == "ok" for r in records)
+    _, _, logged = logged_run(tmp_path, data)
+    held = [e for e in logged if e.kind == "decision"
+            and e.data["decision"]["effect"] == "require_approval"]
+    resolved = {e.data["decision"]: e for e in logged if e.kind == "approval_resolved"}
+    assert held and all(e.seq in resolved for e in held)
+    for event in held:
+        assert event.data["outcome"] == "awaiting_approval"
+        assert resolved[event.seq].time > event.time  # the decision's own time is kept
+    request = held[0].data["request"]
+    assert request["tool"]["id"] == "mail.out" and request["token"]["valid"] is True
 
 
-def test_approvals_still_pending_when_the_run_ends_are_logged_as_awaiting(
-        tmp_path: Path) -> None:
+def test_approvals_still_pending_when_the_run_ends_have_no_verdict(tmp_path: Path) -> None:
     data = with_mail(base(approvers={"count": 1, "service_time": "3h", "expiry": "5h"}))
-    sim, events, records = logged_run(tmp_path, data, until=3600.0)
-    decisions = [e for e in events if e.kind == "decision"]
-    assert len(records) == len(decisions) == sim.result().metric("audit.logged")
-    waiting = [r for r in records if r["outcome"] == "awaiting_approval"]
-    assert waiting and all(r["approval"] is None for r in waiting)
+    sim, _, logged = logged_run(tmp_path, data, until=3600.0)
+    waiting = {e.seq for e in logged if e.kind == "decision"
+               and e.data["outcome"] == "awaiting_approval"}
+    resolved = {e.data["decision"] for e in logged if e.kind == "approval_resolved"}
+    assert waiting - resolved
+    assert logged[-1].kind == "run_ended"
+    assert sim.result().metric("approvals.requested") == len(resolved)

@@ -5,7 +5,7 @@ Every built-in scenario's golden summary and expectations are in tests/scenarios
 
 from __future__ import annotations
 
-from engine.loader import load_scenario
+from scenarios.library import load_scenario
 from sim.compare import compare
 from sim.expectations import check
 from sim.runner import Simulation

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from engine.loader import load_scenario
+from scenarios.library import load_scenario
 from sim.events import Event
 from sim.runner import Simulation
 

@@ -12,9 +12,9 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.identity.scope import EVERYTHING
 from sim.events import Event
 from sim.runner import YOUNG_GC_THRESHOLD, Simulation, fewer_gc_passes
-from sim.world import EVERYTHING
 from tests.sim.support import ALLOW_ALL, base, kinds, policy, run, scenario
 
 TIME_RULES = {"policy": "clock", "rules": [

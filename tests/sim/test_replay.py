@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from engine.loader import load_scenario
 from engine.model import Scenario
 from engine.policy import load_policy
+from scenarios.library import load_scenario
 from sim.events import Event, EventKind, JsonlSink
 from sim.replay import EventsError, read_events, replay
 from sim.runner import Simulation, load_profile_policy
@@ -46,7 +46,7 @@ def test_replay_under_its_own_policy_changes_nothing(scenario: Scenario,
                                                      recordings: dict[str, Path],
                                                      profile: str) -> None:
     recorded = read_events(recordings[profile])
-    result = replay(scenario, recorded, load_profile_policy(scenario, profile))
+    result = replay(recorded, load_profile_policy(scenario, profile))
     decisions = _decisions(recordings[profile])
     assert result.total == len(decisions) > 100
     assert result.changes == ()
@@ -62,7 +62,7 @@ def test_governed_run_under_rbac_loses_its_approvals(scenario: Scenario,
     # governed policy sent to approval become allowed by the role rule, and nothing else moves
     # (its denials were of tools the bot's role does not hold... or of the injected export).
     recorded = read_events(recordings["jit-context"])
-    result = replay(scenario, recorded, load_profile_policy(scenario, "static-rbac"))
+    result = replay(recorded, load_profile_policy(scenario, "static-rbac"))
     decisions = _decisions(recordings["jit-context"])
     approvals = [d for d in decisions if d["data"]["decision"]["effect"] == "require_approval"]
     denied_role_tools = [d for d in decisions if d["data"]["decision"]["effect"] == "deny"
@@ -79,7 +79,7 @@ def test_governed_run_under_rbac_loses_its_approvals(scenario: Scenario,
 def test_rbac_run_under_the_governed_policy(scenario: Scenario,
                                             recordings: dict[str, Path]) -> None:
     recorded = read_events(recordings["static-rbac"])
-    result = replay(scenario, recorded, load_profile_policy(scenario, "jit-context"))
+    result = replay(recorded, load_profile_policy(scenario, "jit-context"))
     by_tool = {}
     for change in result.changes:
         by_tool.setdefault(change.tool, set()).add((change.old_effect, change.new_effect,
@@ -112,7 +112,7 @@ def test_replay_evolves_sequence_state_from_replayed_decisions(
                          "target": {"tools": ["crm.export_customers"]}})
     path = tmp_path / "lenient.yaml"
     path.write_text(json.dumps(doc))
-    result = replay(scenario, read_events(recordings["static-rbac"]),
+    result = replay(read_events(recordings["static-rbac"]),
                     load_policy(path, scenario))
     injected = [c for c in result.changes if c.incident == "ticket-injection"]
     sends = {(c.new_effect, c.new_rule) for c in injected if c.tool == "email.send_external"}
@@ -161,9 +161,9 @@ def test_events_of_another_scenario_are_refused(recordings: dict[str, Path],
                                                 tmp_path: Path) -> None:
     other = load_scenario("refunds-customer-facing")
     with pytest.raises(EventsError) as info:
-        replay(other, read_events(recordings["jit-context"]),
+        replay(read_events(recordings["jit-context"]),
                load_profile_policy(other, other.profiles[0].id))
-    assert "no such step" in str(info.value) or "agent" in str(info.value)
+    assert "scenario 'support-pii-injection'" in str(info.value)
     assert info.value.line is not None
 
 

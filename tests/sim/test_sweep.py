@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.loader import builtin_root, load_scenario
 from engine.model import Scenario
-from sim.metrics import percentile
+from scenarios import library
+from scenarios.library import load_scenario
+from sim.result import percentile
 from sim.runner import Simulation
 from sim.sweep import (
     DEFAULT_SEEDS,
@@ -26,7 +27,7 @@ from sim.sweep import (
 )
 
 SUPPORT = "support-pii-injection"
-BUILTIN = Path(str(builtin_root()))
+BUILTIN = Path(str(library.root()))
 UNTIL = 3600.0
 """An hour of the support scenario: its injection and containment, in about a second."""
 

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from textual.pilot import Pilot
 
-from engine.loader import load_scenario
+from scenarios.library import load_scenario
 from tests.tui.pilot_support import wait_for
 from tui.app import AgentrangeApp, make_app
 from tui.screens.live import LiveScreen

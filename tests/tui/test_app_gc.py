@@ -18,8 +18,8 @@ from textual.screen import Screen
 from textual.strip import Strip
 from textual.widgets import Static
 
-from engine.loader import load_scenario
 from engine.model import Scenario
+from scenarios.library import load_scenario
 from tests.tui.pilot_support import live, wait_for
 from tui.app import FULL_PASSES_OFF, AgentrangeApp, make_app
 from tui.screens.live import LiveScreen

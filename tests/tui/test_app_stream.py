@@ -6,7 +6,7 @@ import gc
 import math
 from pathlib import Path
 
-from engine.loader import load_scenario
+from scenarios.library import load_scenario
 from sim.events import Event
 from tests.tui.pilot_support import wait_for
 from tui.app import make_app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.loader import load_scenario
+from scenarios.library import load_scenario
 from tui.screens.catalogue import RuleCatalogue
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from engine.audit import AuditWriter, derive_signing_key, save_public_key
+from engine.audit.signing import derive_signing_key, save_public_key
+from engine.audit.writer import AuditWriter
 from tui.commands.audit import register
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +40,7 @@ def log(tmp_path: Path) -> Path:
             writer.append(
                 {
                     "time": 60.0 * i,
+                    "kind": "decision",
                     "agent": f"spiffe://acme.example/agent/{'planner' if i % 2 else 'coder'}",
                     "chain": ["spiffe://acme.example/agent/planner"],
                     "tool": "repo.push",
@@ -175,3 +177,24 @@ def test_agentrange_audit_verify_end_to_end(log: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("OK: 7 records, 3 checkpoints")
+
+
+def test_show_reads_a_runs_event_log_decisions_by_default_and_any_kind_on_request(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from tui.cli import main
+
+    path = tmp_path / "run.jsonl"
+    assert main(["run", "support-pii-injection", "--profile", "static-rbac", "--until", "3h",
+                 "--audit-log", str(path), "--format", "json"]) == 0
+    capsys.readouterr()
+    code, out, _ = cli(capsys, "audit", "show", str(path), "--agent", "support-bot",
+                       "--format", "json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and rows and {r["kind"] for r in rows} == {"decision"}
+    assert all(r["agent"] == "support-bot" for r in rows)
+    code, out, _ = cli(capsys, "audit", "show", str(path), "--kind", "alert",
+                       "--format", "json")
+    alerts = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and alerts and all(a["kind"] == "alert" for a in alerts)
+    code, out, _ = cli(capsys, "audit", "show", str(path), "--effect", "allow")
+    assert code == 0 and "allow" in out and "matching records" in out

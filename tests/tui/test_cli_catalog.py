@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from engine.loader import builtin_names, builtin_root
+from scenarios import library
 from tui.cli import main
 
 
@@ -32,7 +32,7 @@ def test_list_shows_every_builtin_with_profiles(capsys: pytest.CaptureFixture[st
     code, out, _ = run(capsys, "list", "--format", "json")
     assert code == 0
     rows = json.loads(out)
-    assert [r["name"] for r in rows] == builtin_names()
+    assert [r["name"] for r in rows] == library.names()
     support = next(r for r in rows if r["name"] == "support-pii-injection")
     assert support["profiles"] == ["static-rbac", "jit-context"]
     assert "prompt injection" in support["title"]
@@ -75,8 +75,8 @@ def test_schema_validates_every_builtin_scenario(capsys: pytest.CaptureFixture[s
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
     yaml = YAML(typ="safe", pure=True)
-    for name in builtin_names():
-        doc = yaml.load((builtin_root() / name / "scenario.yaml").read_text())
+    for name in library.names():
+        doc = yaml.load((library.path_of(name) / "scenario.yaml").read_text())
         errors = list(validator.iter_errors(doc))
         assert not errors, [e.message for e in errors[:3]]
 
@@ -85,7 +85,7 @@ def test_schema_rejects_an_unknown_key(capsys: pytest.CaptureFixture[str]) -> No
     _, out, _ = run(capsys, "schema")
     validator = jsonschema.Draft202012Validator(json.loads(out))
     doc = YAML(typ="safe", pure=True).load(
-        (builtin_root() / "support-pii-injection" / "scenario.yaml").read_text())
+        (library.path_of("support-pii-injection") / "scenario.yaml").read_text())
     doc["agents"][0]["colour"] = "blue"
     assert list(validator.iter_errors(doc))
 
@@ -131,6 +131,6 @@ def test_validate_compiles_every_profiles_policy(capsys: pytest.CaptureFixture[s
 
 def test_validate_passes_every_builtin_with_its_policies(
         capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "validate", *builtin_names())
+    code, out, err = run(capsys, "validate", *library.names())
     assert code == 0, err
-    assert out.count("ok: ") == len(builtin_names())
+    assert out.count("ok: ") == len(library.names())

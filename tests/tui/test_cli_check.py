@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from engine.readiness import REGISTRY
+from engine.readiness.registry import REGISTRY
 from tui.cli import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.loader import builtin_root
+from scenarios import library
 from tui.cli import main
 
 NAME = "support-pii-injection"
-POLICIES = Path(str(builtin_root() / NAME / "policies"))
+POLICIES = Path(str(library.path_of(NAME) / "policies"))
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

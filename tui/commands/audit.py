@@ -10,14 +10,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from engine.audit import (
-    AuditFileError,
-    Problem,
-    canonical_json,
-    iter_records,
-    load_public_key,
-    verify_log,
-)
+from engine.audit.canonical import canonical_json
+from engine.audit.errors import AuditFileError
+from engine.audit.query import fields, iter_records
+from engine.audit.signing import load_public_key
+from engine.audit.verdict import Problem
+from engine.audit.verifier import verify_log
 from engine.durations import DURATION_HELP, format_duration, parse_duration
 
 EXIT_OK = 0
@@ -70,6 +68,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show.add_argument(
         "--until", type=_duration, metavar="DURATION", help="up to this simulated time, inclusive"
     )
+    show.add_argument("--kind", default="decision",
+                      help="event kind to show (default: decision; 'all' for every event)")
     show.add_argument("--format", choices=("table", "json"), default="table")
     show.set_defaults(func=run_show)
 
@@ -140,6 +140,7 @@ def run_show(args: argparse.Namespace) -> int:
         chain=args.chain,
         since=args.since,
         until=args.until,
+        kind=None if args.kind == "all" else args.kind,
     )
     try:
         if args.format == "json":
@@ -148,7 +149,7 @@ def run_show(args: argparse.Namespace) -> int:
             return EXIT_OK
         table = Table(title=f"Audit log {args.file}", title_justify="left")
         for column, style in (
-            ("seq", "dim"),
+            ("event", "dim"),
             ("time", ""),
             ("agent", "cyan"),
             ("tool", ""),
@@ -161,20 +162,21 @@ def run_show(args: argparse.Namespace) -> int:
             table.add_column(
                 column,
                 style=style,
-                justify="right" if column == "seq" else "left",
+                justify="right" if column == "event" else "left",
                 overflow="fold",
             )
         count = 0
-        for record in records:
+        for logged in records:
             count += 1
+            record = fields(logged)
             decision = record.get("decision")
             decision = decision if isinstance(decision, dict) else {}
             effect = str(decision.get("effect", ""))
             when = record.get("time")
             table.add_row(
-                _cell(record, "seq"),
+                Text(str(record.get("event", record.get("seq", "")))),
                 Text(format_duration(when) if isinstance(when, int | float) else ""),
-                Text(str(record.get("agent_name") or _short(record.get("agent")))),
+                Text(str(record.get("agent_name") or _short(record.get("agent")) or "")),
                 _cell(record, "tool"),
                 _cell(record, "resource"),
                 _cell(record, "data_class"),

@@ -11,9 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.errors import LoadError
-from engine.loader import builtin_names, load_scenario
 from engine.model import Scenario
 from engine.policy import load_profile_policies
+from scenarios import library
+from scenarios.library import load_scenario
 
 
 def register(sub: Any) -> None:
@@ -47,7 +48,7 @@ def summary(scenario: Scenario) -> str:
 def run_list(args: argparse.Namespace) -> int:
     """Print the built-in scenarios."""
     rows = []
-    for name in builtin_names():
+    for name in library.names():
         s = load_scenario(name)
         rows.append({"name": name, "title": summary(s),
                      "profiles": [p.id for p in s.profiles],

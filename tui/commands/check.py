@@ -1,7 +1,8 @@
 """``agentrange check``: the readiness gate over scenarios' agents, profiles and policies.
 
-Findings come from :mod:`engine.readiness`; this module finds the scenarios, prints the
-findings as a Rich table, JSON or SARIF 2.1.0, and turns ``--fail-on`` into the exit code.
+Findings come from :mod:`engine.readiness` as data; this module finds the scenarios, prints
+the findings as a Rich table, or as JSON or SARIF 2.1.0 (shaped by :mod:`tui.render.findings`),
+and turns ``--fail-on`` into the exit code.
 """
 
 from __future__ import annotations
@@ -19,18 +20,12 @@ from rich.table import Table
 
 from engine.durations import DURATION_HELP, parse_duration
 from engine.errors import AgentrangeError, LoadError
-from engine.loader import SCENARIO_FILE, builtin_names
-from engine.readiness import (
-    DEFAULT_MAX_TTL,
-    REGISTRY,
-    SEVERITIES,
-    Finding,
-    fails,
-    load_subject,
-    run_checks,
-    to_json,
-    to_sarif,
-)
+from engine.loader import SCENARIO_FILE
+from engine.readiness.findings import SEVERITIES, Finding, fails
+from engine.readiness.registry import REGISTRY, run_checks
+from engine.readiness.subject import DEFAULT_MAX_TTL, load_subject
+from scenarios import library
+from tui.render.findings import to_json, to_sarif
 
 SEVERITY_STYLE = {"info": "dim", "low": "cyan", "medium": "yellow", "high": "bold red",
                   "critical": "bold white on red"}
@@ -85,7 +80,7 @@ def scenario_refs(paths: Sequence[str]) -> list[str]:
         LoadError: for a directory with no scenario in it.
     """
     if not paths:
-        return builtin_names()
+        return library.names()
     refs: list[str] = []
     for text in paths:
         path = Path(text)
@@ -130,7 +125,7 @@ def check_command(args: argparse.Namespace) -> int:
     refs = scenario_refs(args.paths)
     findings: list[Finding] = []
     for ref in refs:
-        findings.extend(run_checks(load_subject(ref, max_ttl=max_ttl), only))
+        findings.extend(run_checks(load_subject(library.locate(ref), max_ttl=max_ttl), only))
     failed = args.fail_on != "never" and fails(findings, args.fail_on,
                                                all_profiles=args.all_profiles)
     out = sys.stdout if args.output is None else _open(args.output)

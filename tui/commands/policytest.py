@@ -19,10 +19,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from engine.errors import AgentrangeError
-from engine.loader import load_scenario
 from engine.model import Scenario
+from scenarios.library import load_scenario
 from sim.expectations import ExpectationResult, check
-from sim.metrics import RunResult
+from sim.result import RunResult
 from sim.runner import Simulation
 from tui.commands.check import scenario_refs
 

@@ -17,8 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from engine.errors import AgentrangeError
-from engine.loader import load_scenario
 from engine.policy import load_policy
+from scenarios.library import load_scenario
 from sim.replay import ReplayResult, read_events, replay
 
 EFFECTS = ("allow", "require_approval", "deny")
@@ -61,7 +61,7 @@ def replay_command(args: argparse.Namespace) -> int:
             f"{args.events}: recorded for scenario {name!r}, but {args.scenario or name} "
             f"is scenario {scenario.name!r}")
     policy = load_policy(args.policy, scenario)
-    result = replay(scenario, recorded, policy)
+    result = replay(recorded, policy)
     if args.format == "json":
         print(json.dumps(result.to_dict(max(args.examples, 0)), indent=2))
     else:

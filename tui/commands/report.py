@@ -1,10 +1,11 @@
-"""``agentrange report``: the accountability report of a run, in Markdown or printable HTML.
+"""``agentrange report``: the accountability report of a run, in Markdown, HTML or JSON.
 
-Two sources: ``agentrange report SCENARIO`` plays the scenario (under ``--profile``, with
-``--seed``) into a temporary audit log and reports that; ``agentrange report --audit-log FILE``
-reports an existing log, reading the scenario, profile and seed from its header (``agentrange
-run --audit`` writes them) unless ``--scenario`` names the scenario. See :mod:`engine.report`
-for what the report says and how out-of-scope attempts are defined.
+Two sources, one fold (:func:`sim.collectors.report.build_report`): ``agentrange report
+SCENARIO`` plays the scenario (under ``--profile``, with ``--seed``) and folds its events as
+they happen; ``agentrange report --audit-log FILE`` verifies the log and folds the events it
+holds (an audit log is the run's event stream, hash-chained). The same run gives the same
+report either way; see :mod:`sim.collectors.report` for what it says and how out-of-scope
+attempts are defined, and docs/report.md for the JSON shape.
 
 Exit codes: 0 report written; 1 report written, but the log failed verification (the report
 opens with a warning); 2 bad input (one line on stderr).
@@ -13,34 +14,25 @@ opens with a warning); 2 bad input (one line on stderr).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.audit import (
-    AuditFileError,
-    AuditWriter,
-    derive_signing_key,
-    iter_records,
-    load_public_key,
-    verify_log,
-)
-from engine.errors import AgentrangeError, LoadError
-from engine.loader import load_scenario
-from engine.model import Scenario
-from engine.report import (
-    AccountabilityReport,
-    LogStatus,
-    StepFacts,
-    build_report,
-    read_log_header,
-)
-from sim.events import Event, EventKind
+from engine.audit.errors import AuditFileError
+from engine.audit.signing import load_public_key
+from engine.audit.verifier import verify_log
+from engine.errors import AgentrangeError
+from scenarios.library import load_scenario
+from sim.audit_sink import AuditLogError, log_header, read_events
+from sim.collectors.report import ReportCollector, build_report
+from sim.collectors.report_model import AccountabilityReport, LogStatus
+from sim.events import Event
 from sim.runner import Simulation
+from tui.render.report import to_html, to_markdown
 
-FORMATS = ("markdown", "html")
+FORMATS = ("markdown", "html", "json")
 EXIT_OK = 0
 EXIT_LOG_FAILED = 1
 
@@ -52,21 +44,18 @@ class ReportCommandError(AgentrangeError):
 def register(sub: Any) -> None:
     """Add the ``report`` command to the CLI."""
     p = sub.add_parser(
-        "report", help="accountability report of a run or an audit log (Markdown or HTML)",
+        "report", help="accountability report of a run or an audit log (Markdown, HTML, JSON)",
         description="For every out-of-scope attempt and every incident: which agent, on whose "
         "behalf, which envelope it broke, the owners accountable, whether it was stopped and "
         "by what, and the framework references. Agents missing owners come first. Give a "
-        "SCENARIO to run it now, or --audit-log FILE to report an existing log.")
+        "SCENARIO to run it now, or --audit-log FILE to report an existing log (it holds the "
+        "run's events, so the report is the same).")
     p.add_argument("scenario", metavar="SCENARIO", nargs="?",
                    help="a scenario file, a directory holding scenario.yaml, or a built-in name "
                    "(runs it and reports the run)")
     p.add_argument("--audit-log", metavar="FILE",
                    help="report this audit log instead of running a scenario")
-    p.add_argument("--scenario", dest="log_scenario", metavar="S",
-                   help="with --audit-log: the scenario it came from (default: the one its "
-                   "header names)")
-    p.add_argument("--profile", metavar="P",
-                   help="profile id (default: the scenario's, or the one the log names)")
+    p.add_argument("--profile", metavar="P", help="profile id (default: the scenario's)")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default: the scenario's)")
     p.add_argument("--key", metavar="PUBKEY.pem",
                    help="with --audit-log: pin the signer's public key when verifying")
@@ -76,22 +65,29 @@ def register(sub: Any) -> None:
     p.set_defaults(func=report_command)
 
 
+def render(report: AccountabilityReport, fmt: str) -> str:
+    """The report in one of :data:`FORMATS`."""
+    if fmt == "json":
+        return json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n"
+    return to_html(report) if fmt == "html" else to_markdown(report)
+
+
 def report_command(args: argparse.Namespace) -> int:
     """Build the report from a fresh run or an existing log and write it."""
     if args.audit_log and args.scenario:
-        raise ReportCommandError("give a SCENARIO to run or --audit-log FILE, not both "
-                                 "(name the log's scenario with --scenario)")
+        raise ReportCommandError("give a SCENARIO to run or --audit-log FILE, not both")
     if not args.audit_log and not args.scenario:
         raise ReportCommandError("give a SCENARIO to run, or --audit-log FILE")
     if args.audit_log:
-        if args.seed is not None:
-            raise ReportCommandError("--seed applies to a run; a log's seed is in its header")
-        report = _from_log(args)
+        if args.seed is not None or args.profile is not None:
+            raise ReportCommandError("--seed and --profile apply to a run; a log's are in its "
+                                     "events")
+        report = from_log(args.audit_log, args.key)
     else:
-        if args.log_scenario or args.key:
-            raise ReportCommandError("--scenario and --key apply to --audit-log")
-        report = _from_run(args)
-    text = report.to_html() if args.format == "html" else report.to_markdown()
+        if args.key:
+            raise ReportCommandError("--key applies to --audit-log")
+        report = from_run(args.scenario, args.profile, args.seed)
+    text = render(report, args.format)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
@@ -107,92 +103,43 @@ def report_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _status(path: str | Path, key_file: str | None = None) -> LogStatus:
-    key = load_public_key(key_file) if key_file else None
-    verdict = verify_log(path, key)
-    return LogStatus(verdict.ok, verdict.records, verdict.checkpoints, verdict.message,
-                     verdict.key_pinned)
-
-
-def _records(path: str | Path) -> Iterator[dict[str, Any]]:
-    """The log's records up to the first line that is not JSON (a damaged log still reports)."""
-    try:
-        yield from iter_records(path)
-    except AuditFileError:
-        return
-
-
-def _check_profile(scenario: Scenario, profile: str) -> None:
+def from_run(ref: str, profile: str | None, seed: int | None) -> AccountabilityReport:
+    """Play a scenario and fold its events into the report as they happen."""
+    scenario = load_scenario(ref)
+    profile = profile or scenario.default_profile_id
     known = [p.id for p in scenario.profiles]
     if profile not in known:
         raise ReportCommandError(f"scenario {scenario.name} has no profile {profile!r} "
                                  f"(profiles: {', '.join(known)})")
+    seed = scenario.seed if seed is None else seed
+    collector = ReportCollector()
+    Simulation(scenario, profile, seed=seed, sink=collector, record_decisions=False).run()
+    return collector.report(run=f"{scenario.name}/{profile}/{seed}")
 
 
-def _from_run(args: argparse.Namespace) -> AccountabilityReport:
-    scenario = load_scenario(args.scenario)
-    profile = args.profile or scenario.default_profile_id
-    _check_profile(scenario, profile)
-    seed = scenario.seed if args.seed is None else args.seed
-    facts: dict[int, StepFacts] = {}
+def from_log(path: str, key_file: str | None = None) -> AccountabilityReport:
+    """Verify an audit log and fold the events it holds into the report.
 
-    def sink(event: Event) -> None:
-        # Only the event stream knows plan conformance, the token verdict and how an
-        # approval ended; the report joins them to the audit records by event number.
-        if event.kind == EventKind.DECISION:
-            data = event.data
-            facts[event.seq] = StepFacts(bool(data.get("approved")),
-                                         _str(data.get("token_reason")))
-        elif event.kind == EventKind.APPROVAL_RESOLVED:
-            seq = event.data.get("decision")
-            if isinstance(seq, int) and seq in facts:
-                old = facts[seq]
-                facts[seq] = StepFacts(old.approved, old.token_reason,
-                                       _str(event.data.get("outcome")))
-
-    run_id = f"{scenario.name}/{profile}/{seed}"
-    with tempfile.TemporaryDirectory(prefix="agentrange-report-") as tmp:
-        path = Path(tmp) / "audit.jsonl"
-        key = derive_signing_key(f"{scenario.name}:{profile}:{seed}")
-        with AuditWriter(path, key, run_id=run_id,
-                         meta={"scenario": scenario.name, "profile": profile,
-                               "seed": seed}) as audit:
-            result = Simulation(scenario, profile, seed=seed, sink=sink, audit=audit).run()
-        return build_report(_records(path), scenario=scenario, profile=profile, seed=seed,
-                            run=run_id, log=_status(path), result=result.to_dict(),
-                            facts=facts)
-
-
-def _from_log(args: argparse.Namespace) -> AccountabilityReport:
-    path = args.audit_log
+    A log that fails verification is still reported, up to its first line that is not JSON,
+    with what the verifier found.
+    """
     if not Path(path).is_file():
         raise ReportCommandError(f"{path}: no such audit log")
-    header = read_log_header(path)
-    meta = header.get("meta") if isinstance(header.get("meta"), dict) else {}
-    assert isinstance(meta, dict)
-    scenario: Scenario | None = None
-    if args.log_scenario:
-        scenario = load_scenario(args.log_scenario)
-    else:
-        named = meta.get("source") or meta.get("scenario")
-        if isinstance(named, str) and named:
-            try:
-                scenario = load_scenario(named.removeprefix("builtin:"))
-            except LoadError:
-                print(f"agentrange report: note: cannot load scenario {named!r} named in the "
-                      "log header; reporting from the log alone (pass --scenario FILE for "
-                      "owners, incidents and rule references)", file=sys.stderr)
-    profile = args.profile or _str(meta.get("profile"))
-    if scenario is not None:
-        if profile is None:
-            profile = scenario.default_profile_id
-        _check_profile(scenario, profile)
-    seed = meta.get("seed")
-    status = _status(path, args.key)
-    return build_report(_records(path), scenario=scenario, profile=profile,
-                        seed=seed if isinstance(seed, int) else None,
-                        run=_str(header.get("run")), log=status)
+    header = log_header(path)
+    key = load_public_key(key_file) if key_file else None
+    verdict = verify_log(path, key)
+    status = LogStatus(verdict.ok, verdict.records, verdict.checkpoints, verdict.message,
+                       verdict.key_pinned)
+    run = header.get("run")
+    return build_report(_readable(path), run=run if isinstance(run, str) else None,
+                        log=status)
 
 
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+def _readable(path: str) -> Iterator[Event]:
+    """The log's events up to the first line that is not JSON (a damaged log still reports)."""
+    try:
+        yield from read_events(path)
+    except AuditFileError:
+        return
+    except AuditLogError as exc:
+        raise ReportCommandError(str(exc)) from None

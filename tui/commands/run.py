@@ -4,7 +4,7 @@
 event stream as JSON Lines and ``--audit`` a tamper-evident decision log. ``compare`` plays
 the same scenario and seed under several profiles (all by default) and prints them side by
 side with the decision diff. ``--format json`` prints ``RunResult.to_dict()`` (see
-:mod:`sim.metrics`) or ``Comparison.to_dict()`` (see :mod:`sim.compare`).
+:mod:`sim.result`) or ``Comparison.to_dict()`` (see :mod:`sim.compare`).
 """
 
 from __future__ import annotations
@@ -22,14 +22,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from engine.audit import AuditWriter, load_private_key, save_private_key, save_public_key
+from engine.audit.signing import load_private_key, save_private_key, save_public_key
+from engine.audit.writer import AuditWriter
 from engine.durations import DURATION_HELP, format_duration, parse_duration
 from engine.errors import AgentrangeError
-from engine.loader import load_scenario
 from engine.model import Scenario
+from scenarios.library import load_scenario
 from sim.compare import Comparison, comparison_of
 from sim.events import JsonlSink
-from sim.metrics import RunResult
+from sim.result import RunResult
 from sim.runner import Simulation, fewer_gc_passes
 
 FORMATS = ("table", "json", "markdown")

@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.durations import DURATION_HELP, format_duration
-from engine.loader import load_scenario
+from scenarios.library import load_scenario
 from sim.sweep import (
     Summary,
     SweepError,

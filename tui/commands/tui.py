@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.audit import AuditWriter
+from engine.audit.writer import AuditWriter
 from engine.errors import AgentrangeError
 from engine.model import Scenario
 from sim.events import Sink
@@ -147,8 +147,6 @@ class AuditedSimulation:
         return self.audited
 
     def close(self) -> None:
-        """Log what still waits for an approver, then close with the final checkpoint."""
+        """Close the log with its final checkpoint (it holds every event the run emitted)."""
         if self.writer is not None and not self.writer.closed:
-            if self.audited is not None:
-                self.audited.flush_audit()
             self.writer.close()

@@ -19,8 +19,10 @@ from textual.widgets import Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from engine.errors import AgentrangeError
-from engine.loader import SCENARIO_FILE, builtin_names, builtin_root, load_scenario
+from engine.loader import SCENARIO_FILE
 from engine.model import Scenario
+from scenarios import library
+from scenarios.library import load_scenario
 from tui.widgets.formatting import duration
 
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache",
@@ -78,9 +80,9 @@ def scenario_files(roots: Sequence[Path], depth: int = 3) -> Iterator[Path]:
 def catalogue(roots: Sequence[Path]) -> list[Entry]:
     """Built-in scenarios, then the files found under ``roots``, each loaded or its error."""
     entries: list[Entry] = []
-    for name in builtin_names():
+    for name in library.names():
         entries.append(_load(name, "built-in"))
-    shipped = Path(str(builtin_root())).resolve()
+    shipped = Path(str(library.root())).resolve()
     for path in scenario_files(roots):
         if not path.resolve().is_relative_to(shipped):
             entries.append(_load(str(path), "file"))

@@ -8,7 +8,7 @@ import pytest
 from policy_support import FIXTURES, SCENARIO_MODEL
 
 from engine.errors import LoadError
-from engine.loader import builtin_names, load_scenario, read_document, validate_document
+from engine.loader import read_document, validate_document
 from engine.policy import (
     CompiledPolicy,
     Effect,
@@ -20,6 +20,7 @@ from engine.policy import (
     load_profile_policies,
     load_profile_policy,
 )
+from scenarios.library import load_scenario, names
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,7 @@ def test_a_tightened_shadow_rule_reads_as_enforced(example: CompiledPolicy) -> N
     assert example.with_enforced("injected-goals").facts["injected-goals"].mode == "enforce"
 
 
-@pytest.mark.parametrize("name", builtin_names())
+@pytest.mark.parametrize("name", names())
 def test_the_facts_say_what_the_policy_files_say(name: str) -> None:
     scenario = load_scenario(name)
     for profile in scenario.profiles:

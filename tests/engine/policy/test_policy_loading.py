@@ -9,7 +9,6 @@ import pytest
 from policy_support import FIXTURES, policy_from_text
 
 from engine.errors import LoadError
-from engine.loader import load_scenario
 from engine.model import Scenario
 from engine.policy import (
     Effect,
@@ -24,6 +23,7 @@ from engine.policy import (
     time_attributes,
     tool_attributes,
 )
+from scenarios.library import load_scenario
 
 
 def load_error(text: str, scenario: Scenario, tmp_path: Path) -> LoadError:

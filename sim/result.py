@@ -1,4 +1,6 @@
-"""Run metrics, kept incrementally while the simulation runs, and the frozen ``RunResult``.
+"""The frozen ``RunResult`` of a run and the documented shape of its figures.
+
+:class:`sim.collectors.metrics.MetricsCollector` folds a run's events into it.
 
 ``RunResult.to_dict()`` is the documented, stable JSON shape that ``--format json`` prints and
 that scenario ``expect:`` assertions address with dotted paths. Keys are only ever added,
@@ -38,9 +40,11 @@ longest exposure (seconds);
 incident was never detected / contained, or when there were none). Delivery figures count
 top-level benign task runs (not delegated sub-tasks, not attacker goals); latency runs from
 arrival to completion, approval waits included; ``benign_denied`` counts benign steps whose
-decision was deny. ``audit.logged`` counts decision records written to an attached audit
-log (null without one); ``audit.attributable`` counts decisions whose token names the very
-workload that acted (not a shared credential) and whose agent has an accountable owner.
+decision was deny. ``approvals.requested`` counts approvals resolved (one still waiting
+when the run ends is not counted). ``audit.logged`` counts decisions written to an attached
+audit log, which holds every event (null without one); ``audit.attributable`` counts
+decisions whose token names the very workload that acted (not a shared credential) and whose
+agent has an accountable owner.
 """
 
 from __future__ import annotations
@@ -74,50 +78,6 @@ def percentile(values: list[float], q: float) -> float | None:
     return data[lo] + (data[hi] - data[lo]) * (pos - lo)
 
 
-class Metrics:
-    """Counters the runner updates as things happen (cheap increments, no event parsing)."""
-
-    def __init__(self, *, record_decisions: bool = True) -> None:
-        self.allow = 0
-        self.deny = 0
-        self.approval = 0
-        self.outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
-        self.oos_attempts = 0
-        self.oos_stopped = 0
-        self.benign_steps = 0
-        self.benign_denied = 0
-        self.tasks_started = 0
-        self.tasks_completed = 0
-        self.tasks_failed = 0
-        self.latencies: list[float] = []
-        self.approvals_requested = 0
-        self.approvals_approved = 0
-        self.approvals_rejected = 0
-        self.approvals_expired = 0
-        self.fatigue_misses = 0
-        self.approval_waits = 0.0
-        self.approval_resolved = 0
-        self.alerts: dict[str, int] = dict.fromkeys(ALERT_REASONS, 0)
-        self.tokens_issued = 0
-        self.tokens_revoked = 0
-        self.tokens_expired = 0
-        self.tokens_renewed = 0
-        self.audit_logged: int | None = None
-        self.attributable = 0
-        self.record_decisions = record_decisions
-        self.decisions: dict[DecisionKey, DecisionFacts] = {}
-        """Key -> (effect, tool, deciding rule) of every decision (when recording)."""
-
-    @property
-    def total(self) -> int:
-        """Decisions made."""
-        return self.allow + self.deny + self.approval
-
-    def stopped(self, outcome: str) -> None:
-        """An out-of-scope attempt ended without executing."""
-        self.oos_stopped += 1
-
-
 @dataclass(frozen=True)
 class RunResult:
     """The outcome of one run: its figures (see the module docstring) and its decisions.
@@ -149,12 +109,6 @@ class RunResult:
                 raise KeyError(path)
             node = node[part]
         return node
-
-    def effect_of(self, agent: str, task: str, step: int,
-                  incident: str | None = None) -> str | None:
-        """The effect of step ``step`` of an agent's first run of a task (None: not made)."""
-        facts = self.decision_of(agent, task, step, incident)
-        return None if facts is None else facts[0]
 
     def decision_of(self, agent: str, task: str, step: int,
                     incident: str | None = None) -> DecisionFacts | None:

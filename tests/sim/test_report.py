@@ -9,52 +9,31 @@ from typing import Any
 
 import pytest
 
-from engine.audit import AuditWriter, derive_signing_key, iter_records, verify_log
-from engine.loader import load_scenario
-from engine.report import (
-    AccountabilityReport,
-    Attempt,
-    LogStatus,
-    RuleInfo,
-    StepFacts,
-    build_report,
-    policy_rules,
-    read_log_header,
-)
-from sim.events import Event, EventKind
+from engine.audit.signing import derive_signing_key
+from engine.audit.verifier import verify_log
+from engine.audit.writer import AuditWriter
+from scenarios.library import load_scenario
+from sim.audit_sink import log_header, read_events
+from sim.collectors.report import build_report
+from sim.collectors.report_model import AccountabilityReport, Attempt, LogStatus
+from sim.events import Event
 from sim.runner import Simulation
 from tests.sim.support import base, policy, scenario
+from tui.render.report import to_html, to_markdown
 
 BUILTIN = "support-pii-injection"
 HOSTILE = '<script>alert("owned")</script> & <b>bold</b>'
 
 
-def facts_sink(facts: dict[int, StepFacts]) -> Any:
-    def sink(event: Event) -> None:
-        if event.kind == EventKind.DECISION:
-            facts[event.seq] = StepFacts(bool(event.data["approved"]),
-                                         str(event.data["token_reason"]))
-        elif event.kind == EventKind.APPROVAL_RESOLVED and event.data["decision"] in facts:
-            old = facts[event.data["decision"]]
-            facts[event.data["decision"]] = StepFacts(old.approved, old.token_reason,
-                                                      str(event.data["outcome"]))
-    return sink
-
-
-def builtin_run(tmp_path: Path, profile: str, *, with_facts: bool = True
-                ) -> tuple[AccountabilityReport, Path]:
-    """Run the built-in support scenario into a real audit log and report it."""
+def builtin_run(tmp_path: Path, profile: str) -> tuple[AccountabilityReport, Path]:
+    """Run the built-in support scenario into a real audit log and report the log."""
     s = load_scenario(BUILTIN)
     path = tmp_path / f"{profile}.audit.jsonl"
-    facts: dict[int, StepFacts] = {}
     with AuditWriter(path, derive_signing_key(profile), run_id=profile,
                      meta={"scenario": s.name, "profile": profile, "seed": s.seed}) as log:
-        result = Simulation(s, profile, audit=log,
-                            sink=facts_sink(facts) if with_facts else None).run()
+        Simulation(s, profile, audit=log).run()
     verdict = verify_log(path)
-    report = build_report(iter_records(path), scenario=s, profile=profile, seed=s.seed,
-                          run=verdict.run, result=result.to_dict(),
-                          facts=facts if with_facts else None,
+    report = build_report(read_events(path), run=verdict.run,
                           log=LogStatus(verdict.ok, verdict.records, verdict.checkpoints,
                                         verdict.message))
     return report, path
@@ -135,7 +114,7 @@ def test_incident_entry_says_what_it_reached_and_what_stopped_it(
 
 def test_markdown_names_owners_and_references(reports: dict[str, AccountabilityReport]
                                               ) -> None:
-    text = reports["static-rbac"].to_markdown()
+    text = to_markdown(reports["static-rbac"])
     assert text.startswith("# Accountability report: support-pii-injection under static-rbac")
     assert "NOT STOPPED: support-bot → crm.export_customers" in text
     assert "cx-lead (Dana Ortiz)" in text
@@ -143,37 +122,36 @@ def test_markdown_names_owners_and_references(reports: dict[str, AccountabilityR
     assert "FAILED" not in text
 
 
-def test_the_log_alone_gives_the_same_attempts_as_the_run(tmp_path: Path) -> None:
-    # The plan check from the scenario stands in for the event stream's approved flag.
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
+def test_the_log_gives_the_same_report_as_the_live_run(tmp_path: Path) -> None:
+    s = load_scenario(BUILTIN)
     for profile in ("static-rbac", "jit-context"):
-        with_events, _ = builtin_run(tmp_path / "a", profile)
-        alone, _ = builtin_run(tmp_path / "b", profile, with_facts=False)
-        key = [(a.incident, a.tool, a.count, a.stopped, a.off_plan)
-               for a in with_events.attempts]
-        assert key == [(a.incident, a.tool, a.count, a.stopped, a.off_plan)
-                       for a in alone.attempts]
+        from_log, _ = builtin_run(tmp_path, profile)
+        events: list[Event] = []
+        Simulation(s, profile, sink=events.append).run()
+        live = build_report(events, run=profile, log=from_log.log)
+        assert live.to_dict() == from_log.to_dict()
 
 
 def test_same_log_gives_the_same_bytes(tmp_path: Path) -> None:
     _, path = builtin_run(tmp_path, "jit-context")
     s = load_scenario(BUILTIN)
-    header = read_log_header(path)
+    header = log_header(path)
     assert header["meta"] == {"scenario": BUILTIN, "profile": "jit-context", "seed": s.seed}
 
-    def render() -> tuple[str, str]:
-        r = build_report(iter_records(path), scenario=s, profile="jit-context")
-        return r.to_markdown(), r.to_html()
+    def render() -> tuple[str, str, str]:
+        r = build_report(read_events(path))
+        return to_markdown(r), to_html(r), json.dumps(r.to_dict(), sort_keys=True)
 
     assert render() == render()
 
 
-def test_policy_rules_carry_their_frameworks() -> None:
-    rules, legal = policy_rules(load_scenario(BUILTIN), "jit-context")
-    assert legal == "dpo"
-    assert rules["no-pii-export"].envelope == "legal"
-    assert "pii-then-external-email" in rules  # sequences too
+def test_the_run_names_each_rule_with_its_envelope_and_the_legal_owner() -> None:
+    events: list[Event] = []
+    Simulation(load_scenario(BUILTIN), "jit-context", sink=events.append, until=0.0).run()
+    header = events[0].data
+    assert header["legal_owner"] == "dpo"
+    assert header["rules"]["no-pii-export"]["envelope"] == "legal"
+    assert "pii-then-external-email" in header["rules"]  # sequences too
 
 
 # --- a small estate: an ownerless agent, a hostile description, a rule that stops ------------
@@ -202,22 +180,20 @@ STOP_EXPORT = {"policy": "stop-export", "rules": [
     "legal_owner": "own"}
 
 
-def mini_report(tmp_path: Path, pol: dict[str, Any]) -> AccountabilityReport:
-    s = scenario(mini_data())
+def mini_report(tmp_path: Path, pol: dict[str, Any],
+                data: dict[str, Any] | None = None) -> AccountabilityReport:
+    s = scenario(data or mini_data())
     path = tmp_path / "mini.audit.jsonl"
     with AuditWriter(path, derive_signing_key(1), run_id="mini") as log:
         Simulation(s, "static", policy=policy(s, pol), audit=log).run()
-    rules = {r["id"]: RuleInfo(r["id"], r["envelope"], r["effect"], "",
-                               tuple(r.get("frameworks", ()))) for r in pol["rules"]}
-    return build_report(iter_records(path), scenario=s, profile="static", rules=rules,
-                        legal_owner=pol.get("legal_owner"))
+    return build_report(read_events(path))
 
 
 def test_an_agent_without_owners_is_called_out_first(tmp_path: Path) -> None:
     report = mini_report(tmp_path, STOP_EXPORT)
     (gap,) = report.owner_gaps
     assert gap.agent == "orphan" and gap.missing == ("security", "incident")
-    text = report.to_markdown()
+    text = to_markdown(report)
     first = text.index("## Agents missing owners")
     assert first < text.index("## Incidents") < text.index("## Out-of-scope attempts")
     section = text[first:text.index("## Incidents")]
@@ -239,7 +215,7 @@ def test_a_rule_that_stops_an_attempt_is_named_with_its_own_frameworks(tmp_path:
 
 def test_html_parses_and_escapes_a_hostile_description(tmp_path: Path) -> None:
     report = mini_report(tmp_path, STOP_EXPORT)
-    page = report.to_html()
+    page = to_html(report)
 
     class Collect(HTMLParser):
         def __init__(self) -> None:
@@ -265,9 +241,7 @@ def test_html_parses_and_escapes_a_hostile_description(tmp_path: Path) -> None:
 def test_markdown_escapes_markup_in_values(tmp_path: Path) -> None:
     data = mini_data()
     data["incidents"][0]["description"] = "a | b <img src=x onerror=alert(1)>"
-    s = scenario(data)
-    report = build_report([], scenario=s, profile="static", rules={})
-    text = report.to_markdown()
+    text = to_markdown(mini_report(tmp_path, STOP_EXPORT, data))
     assert "a \\| b \\<img src=x onerror=alert(1)\\>" in text
 
 
@@ -275,32 +249,41 @@ def test_a_log_that_fails_verification_puts_a_warning_at_the_top(tmp_path: Path)
     _, path = builtin_run(tmp_path, "static-rbac")
     lines = path.read_bytes().splitlines(keepends=True)
     record = json.loads(lines[5])
-    record["records"] = 0
+    record["data"]["records"] = 0
     lines[5] = json.dumps(record).encode() + b"\n"
     path.write_bytes(b"".join(lines))
     verdict = verify_log(path)
     assert not verdict.ok
-    report = build_report(iter_records(path), scenario=load_scenario(BUILTIN),
-                          profile="static-rbac",
+    report = build_report(read_events(path),
                           log=LogStatus(verdict.ok, verdict.records, verdict.checkpoints,
                                         verdict.message))
-    text = report.to_markdown()
+    text = to_markdown(report)
     assert text.splitlines()[2].startswith("> **WARNING: this audit log FAILED verification")
-    assert 'role="alert"' in report.to_html()
+    assert 'role="alert"' in to_html(report)
 
 
-def test_without_a_scenario_the_log_still_reports_attempts_and_owner_gaps() -> None:
-    records = [{
-        "seq": 1, "event": 9, "time": 60.0, "agent": "spiffe://x.example/agent/bot",
-        "agent_name": "bot", "chain": ["bot", "boss"], "task": "t", "tool": "db.dump",
-        "resource": "db.users", "data_class": "pii", "records": 10,
+def test_events_alone_report_attempts_and_owner_gaps() -> None:
+    agents = [{"name": "bot", "spiffe_id": "spiffe://x.example/agent/bot",
+               "owners": {"business": "b", "security": None, "incident": None}},
+              {"name": "boss", "spiffe_id": "spiffe://x.example/agent/boss",
+               "owners": {"business": "b", "security": "s", "incident": "i"}}]
+    started = {"scenario": "x", "profile": "p", "seed": 1, "duration": 60.0,
+               "agents": agents, "rules": {}, "owners": {}}
+    decision = {
+        "run": "boss/t#1/1>bot/t", "chain": ["bot", "boss"], "task": "t", "step": 1,
+        "tool": "db.dump", "action": "read", "resource": "db.users", "data_class": "pii",
+        "system": "db", "records": 10, "amount": None, "destination": None, "jti": "j",
+        "holder": "bot", "token_reason": "ok",
         "decision": {"effect": "deny", "reason": "no_matching_allow", "rule": None,
                      "matched": [], "envelope": None, "owner": None},
-        "owners": {"business": "b", "security": None, "incident": None},
-        "outcome": "blocked", "incident": None, "attacker": False}]
-    report = build_report(records)
+        "outcome": "blocked", "incident": None, "attacker": False, "approved": True}
+    events = [Event.from_dict({"seq": 0, "time": 0.0, "kind": "run_started", "agent": None,
+                               "data": started}),
+              Event.from_dict({"seq": 1, "time": 60.0, "kind": "decision", "agent": "bot",
+                               "data": decision})]
+    report = build_report(events)
     (row,) = report.attempts
     assert row.on_behalf_of == ("boss",) and row.stopped_by == "default deny: no rule allows it"
     assert "LLM06:2025" in row.refs
-    assert report.owner_gaps[0].agent == "bot"
-    assert "bot on behalf of boss" in report.to_markdown()
+    assert [g.agent for g in report.owner_gaps] == ["bot"]
+    assert "bot on behalf of boss" in to_markdown(report)

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.spiffe import SpiffeId, SpiffeIdError, agent_id
+from engine.identity.spiffe import SpiffeId, SpiffeIdError, agent_id, trust_domain_of
 
 
 def test_parse_round_trips() -> None:
@@ -75,3 +75,10 @@ def test_parse_raises_only_its_own_error(text: str) -> None:
         SpiffeId.parse(text)
     except SpiffeIdError:
         pass
+
+
+@given(DOMAIN, st.lists(SEGMENT, max_size=4))
+def test_trust_domain_of_a_canonical_id_is_the_parsed_trust_domain(
+        domain: str, segments: list[str]) -> None:
+    sid = SpiffeId.for_workload(domain, *segments)
+    assert trust_domain_of(str(sid)) == sid.trust_domain

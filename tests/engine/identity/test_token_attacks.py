@@ -15,14 +15,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.credentials import (
-    CredentialBroker,
-    IssuedToken,
-    Scope,
-    TokenReason,
-    TokenVerifier,
-)
-from engine.keys import jwk_thumbprint, signing_key, workload_key
+from engine.identity.broker import CredentialBroker
+from engine.identity.keys import jwk_thumbprint, signing_key, workload_key
+from engine.identity.scope import Scope
+from engine.identity.tokens import IssuedToken, TokenReason
+from engine.identity.verifier import TokenVerifier
 
 T0 = 1767225600.0
 SEED = 7

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from engine.errors import AgentrangeError
 
 SCHEME = "spiffe://"
+_AFTER_SCHEME = len(SCHEME)
 MAX_ID_BYTES = 2048
 MAX_TRUST_DOMAIN_BYTES = 255
 
@@ -130,3 +131,12 @@ class SpiffeId:
 def agent_id(trust_domain: str, name: str) -> SpiffeId:
     """The SPIFFE ID agentrange gives an agent: ``spiffe://<trust_domain>/agent/<name>``."""
     return SpiffeId.for_workload(trust_domain, "agent", name)
+
+
+def trust_domain_of(spiffe_id: str) -> str:
+    """The trust domain of a SPIFFE ID string in canonical form, without validating it.
+
+    For IDs already parsed and validated (a verified token's subject and actors), on paths
+    where parsing again would cost; anything else goes through :meth:`SpiffeId.parse`.
+    """
+    return spiffe_id[_AFTER_SCHEME:].partition("/")[0]

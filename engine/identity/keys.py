@@ -1,37 +1,25 @@
-"""Key material for workload identity: seeded EC keys, RFC 7638 thumbprints, JWKs, key files."""
+"""Key material for workload identity: seeded EC keys, RFC 7638 thumbprints, JWKs.
+
+Reading and writing key files is :mod:`engine.keyfiles`' job; :func:`load_signing_key` only
+says which keys a broker signs with (P-256, for ES256).
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
-import os
-import stat
-import tempfile
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from engine.errors import AgentrangeError
+from engine.keyfiles import KeyFileError, KeyPath, load_private_key
 
 # Order of the P-256 group (SEC 2 §2.4.2): private scalars live in [1, n-1].
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 CURVE_NAME = "P-256"
 COORDINATE_BYTES = 32
-
-
-class KeyFileError(AgentrangeError):
-    """A key file could not be written or was refused on load (permissions, format, curve).
-
-    The message names the file and the problem; it never contains key material.
-    """
-
-    def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
 
 def derive_private_key(seed: int, label: str) -> ec.EllipticCurvePrivateKey:
@@ -119,72 +107,17 @@ def public_key_from_jwk(jwk: dict[str, Any]) -> ec.EllipticCurvePublicKey:
     return ec.EllipticCurvePublicNumbers(coords[0], coords[1], ec.SECP256R1()).public_key()
 
 
-def write_private_key(key: ec.EllipticCurvePrivateKey, path: Path | str) -> Path:
-    """Write a private key as unencrypted PKCS#8 PEM with mode 0600, atomically.
-
-    The file is created 0600 from the start (never briefly world-readable) in the target
-    directory and renamed into place; a missing directory is created with mode 0700.
-
-    Raises:
-        KeyFileError: the file could not be written.
-    """
-    target = Path(path)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    try:
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # mkstemp creates the file with mode 0600 regardless of umask widening.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".key-", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pem)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise KeyFileError(target, f"cannot write private key: {exc.strerror or exc}") from None
-    return target
+def is_p256_private_key(key: PrivateKeyTypes) -> TypeGuard[ec.EllipticCurvePrivateKey]:
+    """Whether a private key is an EC key on P-256, the only curve ES256 allows."""
+    return isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1)
 
 
-def load_private_key(path: Path | str) -> ec.EllipticCurvePrivateKey:
-    """Load a P-256 private key written by :func:`write_private_key`.
-
-    A key file that group or others may read or write is refused, the way ssh refuses
-    an unprotected identity file: a key that others could read may already be someone
-    else's key.
+def load_signing_key(path: KeyPath) -> ec.EllipticCurvePrivateKey:
+    """Load a broker's P-256 signing key from a PEM file (see :mod:`engine.keyfiles`).
 
     Raises:
         KeyFileError: missing file, loose permissions, not a PEM private key, or not P-256.
     """
-    target = Path(path)
-    try:
-        fd = os.open(target, os.O_RDONLY)
-    except OSError as exc:
-        raise KeyFileError(target, f"cannot read private key: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as fh:
-        # fstat on the open descriptor: the permissions checked are those of the file read.
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise KeyFileError(target, "is not a regular file")
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise KeyFileError(
-                target,
-                f"has permissions {mode:04o}; a private key file must be readable by its "
-                f"owner only (chmod 600 {target})",
-            )
-        data = fh.read()
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
-        raise KeyFileError(target, "is not an unencrypted PEM private key") from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(
-        key.curve, ec.SECP256R1
-    ):
-        raise KeyFileError(target, "is not an EC P-256 private key (ES256 needs P-256)")
-    return key
+    return load_private_key(
+        path, "an EC P-256 private key (ES256 needs P-256)", is_p256_private_key
+    )

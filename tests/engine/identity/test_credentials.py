@@ -1,9 +1,8 @@
-"""Credential broker, trust store, revocation and verifier behaviour (engine/credentials.py)."""
+"""Credential broker, scope, trust store, revocation and verifier behaviour (engine/identity/)."""
 
 from __future__ import annotations
 
 import json
-import os
 import stat
 from pathlib import Path
 
@@ -12,30 +11,21 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from engine.credentials import (
-    CredentialBroker,
-    CredentialError,
-    QuarantinedError,
-    RevocationList,
-    Scope,
-    ScopeError,
-    TokenReason,
-    TokenVerifier,
-    TrustBundle,
-    TrustStore,
-    Verification,
-)
-from engine.errors import AgentrangeError
-from engine.keys import (
-    KeyFileError,
+from engine.identity.broker import CredentialBroker
+from engine.identity.errors import CredentialError, QuarantinedError, ScopeError
+from engine.identity.keys import (
     jwk_thumbprint,
-    load_private_key,
+    load_signing_key,
     public_key_from_jwk,
     signing_key,
     workload_key,
-    write_private_key,
 )
-from engine.spiffe import SpiffeId, SpiffeIdError
+from engine.identity.scope import Scope
+from engine.identity.spiffe import SpiffeId, SpiffeIdError
+from engine.identity.tokens import TokenReason, Verification
+from engine.identity.trust import RevocationList, TrustBundle, TrustStore
+from engine.identity.verifier import TokenVerifier
+from engine.keyfiles import KeyFileError
 
 T0 = 1767225600.0
 TD = "acme.example"
@@ -104,6 +94,14 @@ def test_scope_intersection_attenuates() -> None:
     assert CRM.intersect(Scope.everything()) == CRM
 
 
+def test_scope_union_allows_what_any_of_them_allows() -> None:
+    union = Scope.union([CRM, Scope.of(["wiki.read"], ["docs"]), Scope()])
+    assert union == Scope.of(["crm.read", "kb.search", "wiki.read"],
+                             ["customer_pii", "public", "docs"])
+    assert Scope.union([]) == Scope()
+    assert Scope.union([CRM, Scope.everything()]).covers("anything", "at_all")
+
+
 @pytest.mark.parametrize("claim", ["crm.read", "tool:", "tool:a  data:b", "scope:x", "data:a b"])
 def test_bad_scope_claims_are_refused(claim: str) -> None:
     with pytest.raises(ScopeError):
@@ -144,41 +142,6 @@ def test_keys_derive_deterministically_from_seed_and_label() -> None:
     )
 
 
-def test_private_key_is_written_0600_even_under_a_permissive_umask(tmp_path: Path) -> None:
-    old = os.umask(0)
-    try:
-        path = write_private_key(signing_key(1, TD, 0), tmp_path / "keys" / "k.pem")
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    loaded = load_private_key(path)
-    assert loaded.private_numbers() == signing_key(1, TD, 0).private_numbers()
-
-
-@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
-def test_key_file_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
-    path = write_private_key(signing_key(1, TD, 0), tmp_path / "k.pem")
-    path.chmod(mode)
-    with pytest.raises(KeyFileError) as err:
-        load_private_key(path)
-    message = str(err.value)
-    assert str(path) in message
-    assert f"{mode:04o}" in message
-    assert "chmod 600" in message
-    assert "PRIVATE KEY" not in message
-
-
-def test_key_file_that_is_not_a_key_is_refused_without_echoing_it(tmp_path: Path) -> None:
-    path = tmp_path / "k.pem"
-    path.write_text("secret-looking garbage")
-    path.chmod(0o600)
-    with pytest.raises(KeyFileError) as err:
-        load_private_key(path)
-    assert "garbage" not in str(err.value)
-    assert isinstance(err.value, AgentrangeError)
-
-
 def test_key_on_another_curve_is_refused(tmp_path: Path) -> None:
     key = ec.generate_private_key(ec.SECP384R1())
     path = tmp_path / "k.pem"
@@ -190,13 +153,10 @@ def test_key_on_another_curve_is_refused(tmp_path: Path) -> None:
         )
     )
     path.chmod(0o600)
-    with pytest.raises(KeyFileError, match="P-256"):
-        load_private_key(path)
-
-
-def test_missing_key_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(KeyFileError, match="cannot read"):
-        load_private_key(tmp_path / "nope.pem")
+    with pytest.raises(KeyFileError, match="P-256") as err:
+        load_signing_key(path)
+    assert str(path) in str(err.value)
+    assert "secp384r1" in str(err.value)
 
 
 def test_broker_keeps_its_key_on_disk_and_reloads_it(tmp_path: Path) -> None:

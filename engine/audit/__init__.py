@@ -1,0 +1,16 @@
+"""Tamper-evident decision log: hash-chained JSON Lines with signed checkpoints.
+
+The file format, its canonical encoding and why it is signed as it is are described in
+docs/audit-log.md. One module per job; nothing is re-exported here, so import a name from
+the module that holds it:
+
+* :mod:`engine.audit.writer`: ``AuditWriter``, which writes a log;
+* :mod:`engine.audit.verifier`: ``verify_log``, the chain walk and the signature checks;
+* :mod:`engine.audit.diagnosis`: what was inserted, removed or reordered where a chain breaks;
+* :mod:`engine.audit.verdict`: the verifier's answer (``Problem``, ``VerifyReport``);
+* :mod:`engine.audit.query`: ``iter_records``, which reads records back with filters;
+* :mod:`engine.audit.canonical`: the canonical JSON encoding that is hashed and signed;
+* :mod:`engine.audit.chain`: the format's constants and the chained line, built and parsed;
+* :mod:`engine.audit.signing`: signing keys, their JWK and key id, PEM key files;
+* :mod:`engine.audit.errors`: ``AuditError`` and ``AuditFileError``.
+"""

@@ -1,0 +1,164 @@
+"""Signing keys: a run's key from its seed, the public key as a JWK and its id, key files.
+
+The log is signed with Ed25519 (docs/audit-log.md says why). The PEM key-file functions stay
+here until the project's key files share one module.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from engine.audit.canonical import canonical_bytes
+from engine.audit.errors import AuditFileError
+
+ALGORITHM = "Ed25519"
+_KEY_CONTEXT = b"agentrange/audit-signing-key/v1\x00"
+
+def derive_signing_key(seed: int | str) -> Ed25519PrivateKey:
+    """Derive a run's audit signing key from its seed, so the same seed signs the same way.
+
+    A seed-derived key is only as secret as the seed: fine for a reproducible simulation, not
+    for protecting a real log (use ``Ed25519PrivateKey.generate()`` and :func:`save_private_key`
+    there).
+
+    Args:
+        seed: The run's seed.
+    """
+    material = hashlib.sha256(_KEY_CONTEXT + str(seed).encode()).digest()
+    return Ed25519PrivateKey.from_private_bytes(material)
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url, as JWKs and the checkpoint signatures write bytes."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode unpadded base64url.
+
+    Raises:
+        binascii.Error: when the text is not base64url.
+    """
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def public_jwk(key: Ed25519PublicKey) -> dict[str, str]:
+    """The public key as a JWK (RFC 8037 ``OKP``/``Ed25519``)."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {"crv": "Ed25519", "kty": "OKP", "x": b64url(raw)}
+
+
+def key_id(key: Ed25519PublicKey) -> str:
+    """The key's id: its RFC 7638 JWK thumbprint (SHA-256, base64url)."""
+    return b64url(hashlib.sha256(canonical_bytes(public_jwk(key))).digest())
+
+
+def public_key_from_jwk(jwk: object) -> Ed25519PublicKey | None:
+    """The Ed25519 public key a JWK holds, or None when it is not exactly such a JWK."""
+    if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+        return None
+    x = jwk.get("x")
+    if not isinstance(x, str):
+        return None
+    try:
+        raw = b64url_decode(x)
+        key = Ed25519PublicKey.from_public_bytes(raw)
+    except (ValueError, binascii.Error):
+        return None
+    return key if public_jwk(key)["x"] == x else None
+
+
+def save_private_key(key: Ed25519PrivateKey, path: str | os.PathLike[str]) -> None:
+    """Write a private key as unencrypted PKCS#8 PEM, readable by its owner only (mode 0600).
+
+    Raises:
+        AuditFileError: when the file cannot be written.
+    """
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            # O_CREAT's mode is ignored for a file that already exists: tighten it before
+            # the secret goes in.
+            os.fchmod(fd, 0o600)
+            out.write(pem)
+    except OSError as exc:
+        raise AuditFileError(path, f"cannot write the private key: {exc.strerror}") from None
+
+
+def save_public_key(key: Ed25519PublicKey, path: str | os.PathLike[str]) -> None:
+    """Write a public key as PEM (SubjectPublicKeyInfo), the format ``audit verify --key`` reads.
+
+    Raises:
+        AuditFileError: when the file cannot be written.
+    """
+    pem = key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    try:
+        Path(path).write_bytes(pem)
+    except OSError as exc:
+        raise AuditFileError(path, f"cannot write the public key: {exc.strerror}") from None
+
+
+def _read_key_file(path: str | os.PathLike[str], what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise AuditFileError(path, f"cannot read the {what}: {exc.strerror}") from None
+
+
+def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
+    """Load an Ed25519 private key from PEM, refusing a file that group or others can access.
+
+    Raises:
+        AuditFileError: when the file is missing, too open, or not an Ed25519 private key.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise AuditFileError(path, f"cannot read the private key: {exc.strerror}") from None
+    if os.name == "posix" and mode & 0o077:
+        raise AuditFileError(
+            path,
+            f"private key file has permissions {stat.filemode(mode)[1:]}; group and others "
+            f"must have no access (run: chmod 600 {os.fspath(path)})",
+        )
+    data = _read_key_file(path, "private key")
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        raise AuditFileError(path, "not an unencrypted PEM private key") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise AuditFileError(path, f"expected an Ed25519 private key, found {type(key).__name__}")
+    return key
+
+
+def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
+    """Load an Ed25519 public key from PEM (as written by :func:`save_public_key`).
+
+    Raises:
+        AuditFileError: when the file is missing or not an Ed25519 public key.
+    """
+    data = _read_key_file(path, "public key")
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError):
+        raise AuditFileError(path, "not a PEM public key") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise AuditFileError(path, f"expected an Ed25519 public key, found {type(key).__name__}")
+    return key
+
+

@@ -1,0 +1,467 @@
+"""The token verifier: checks a JWT-SVID on every request and says why it refused one.
+
+The signature and the token's static claims are verified once per token string and cached;
+what can change (time, audience, revocation, trust, holder, scope) is checked on every call.
+A :class:`~engine.identity.tokens.Verification` comes back, never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from types import MappingProxyType
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from engine.identity.errors import CredentialError, ScopeError
+from engine.identity.jws import SUPPORTED_ALGORITHMS, Algorithm, b64decode, decode_json
+from engine.identity.scope import Scope
+from engine.identity.spiffe import SpiffeId, SpiffeIdError, trust_domain_of
+from engine.identity.tokens import MODES, TokenReason, Verification
+from engine.identity.trust import RevocationList, TrustBundle, TrustStore
+
+DEFAULT_MAX_TOKEN_BYTES = 8192
+DEFAULT_MAX_CHAIN_DEPTH = 4
+DEFAULT_CACHE_SIZE = 65536
+_PARSE_CACHE_SIZE = 4096
+_HEADER_CACHE_SIZE = 1024
+_ALLOWED_HEADER = frozenset({"alg", "kid", "typ"})  # JWT-SVID §2: no other header parameters
+_ACT_MEMBERS = frozenset({"sub", "iss", "act"})  # RFC 8693 §4.1: identity claims only
+
+
+def _failure(reason: TokenReason, detail: str) -> Verification:
+    return Verification(False, reason, detail)
+
+
+class _Entry:
+    """A token whose signature and static claims verified (the per-token cache value)."""
+
+    __slots__ = ("actors", "auds", "bundle", "exp_limit", "gen", "jkt", "kid", "nbf_limit",
+                 "ok", "rkey", "scope", "tgen")
+
+    def __init__(
+        self,
+        ok: Verification,
+        scope: Scope,
+        auds: tuple[str, ...],
+        exp_limit: float,
+        nbf_limit: float,
+        kid: str,
+        bundle: TrustBundle,
+    ) -> None:
+        self.ok = ok
+        self.auds = auds
+        self.exp_limit = exp_limit
+        self.nbf_limit = nbf_limit
+        self.kid = kid
+        self.bundle = bundle
+        self.jkt = ok.holder
+        self.scope = scope
+        self.actors = ok.actors
+        self.rkey = (ok.trust_domain or "", ok.jti or "")
+        """How the revocation list keys this token."""
+        self.gen = -1  # forces the revocation check on first use
+        self.tgen = -1
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    )
+
+
+class TokenVerifier:
+    """Verifies JWT-SVIDs on every request; returns a :class:`Verification`, never raises.
+
+    The signature and the token's static claims are verified once per token string and
+    cached (bounded); expiry, not-before, audience, revocation and trust changes, holder
+    binding and scope are checked on every call.
+
+    Args:
+        trust: The trust store to take keys from.
+        audience: The audience this verifier serves; tokens must name it in ``aud``.
+        revocations: The run's revocation list (a new, empty one when None).
+        leeway: Seconds of clock skew allowed on ``exp`` and ``nbf``.
+        max_chain_depth: The most delegation hops (``act`` levels) accepted.
+        max_token_bytes: Longer tokens are refused before any parsing.
+        algorithms: The ``alg`` allow-list (subset of :data:`SUPPORTED_ALGORITHMS`).
+        cache_size: How many verified tokens to remember (oldest forgotten first).
+
+    Raises:
+        CredentialError: an option is out of range or an algorithm is not supported.
+    """
+
+    def __init__(
+        self,
+        trust: TrustStore,
+        *,
+        audience: str,
+        revocations: RevocationList | None = None,
+        leeway: float = 0.0,
+        max_chain_depth: int = DEFAULT_MAX_CHAIN_DEPTH,
+        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+        algorithms: Iterable[str] = ("ES256",),
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        if not audience:
+            raise CredentialError("a verifier needs an audience")
+        if not (leeway >= 0 and math.isfinite(leeway)):
+            raise CredentialError(f"leeway must be >= 0 seconds, not {leeway!r}")
+        if max_chain_depth < 0:
+            raise CredentialError("max_chain_depth must be >= 0")
+        if max_token_bytes <= 0 or cache_size <= 0:
+            raise CredentialError("max_token_bytes and cache_size must be positive")
+        algs = tuple(algorithms)
+        for alg in algs:
+            if alg not in SUPPORTED_ALGORITHMS:
+                raise CredentialError(
+                    f"algorithm {alg!r} cannot be allowed; supported: "
+                    f"{', '.join(SUPPORTED_ALGORITHMS)}"
+                )
+        self.trust = trust
+        self.audience = audience
+        self.revocations = revocations if revocations is not None else RevocationList()
+        self.leeway = float(leeway)
+        self.max_chain_depth = max_chain_depth
+        self.max_token_bytes = max_token_bytes
+        self.algorithms = algs
+        self._algs = {alg: SUPPORTED_ALGORITHMS[alg] for alg in algs}
+        self._cache: dict[str, _Entry] = {}
+        self._cache_size = cache_size
+        # Subjects, actors and scopes repeat across tokens: parse each distinct string once.
+        self._ids: dict[str, SpiffeId] = {}
+        self._scopes: dict[str, Scope] = {}
+        self._headers: dict[str, tuple[Algorithm, str]] = {}
+
+    @property
+    def cached_tokens(self) -> int:
+        """How many tokens have a cached signature verification."""
+        return len(self._cache)
+
+    def clear_cache(self) -> None:
+        """Forget every cached verification (the next request re-verifies signatures)."""
+        self._cache.clear()
+
+    def verify(
+        self,
+        token: str,
+        *,
+        now: float,
+        tool: str | None = None,
+        data_class: str | None = None,
+        presenter_thumbprint: str | None = None,
+    ) -> Verification:
+        """Verify ``token`` for one request at ``now``.
+
+        Args:
+            token: The compact JWS presented.
+            now: The request time (Unix seconds).
+            tool: The tool requested; None skips the scope check.
+            data_class: The data class the call touches; None when it touches none.
+            presenter_thumbprint: RFC 7638 thumbprint of the presenter's key; required to
+                match ``cnf.jkt`` when the token is sender-constrained.
+
+        Returns:
+            ``ok`` with the token's facts, or the first failure's reason and detail.
+        """
+        if len(token) > self.max_token_bytes:
+            return _failure(
+                TokenReason.OVERSIZED,
+                f"token of {len(token)} bytes exceeds the {self.max_token_bytes}-byte limit",
+            )
+        entry = self._cache.get(token)
+        if entry is None:
+            try:
+                first = self._verify_signed(token, now)
+            except Exception as exc:  # a verifier bug must refuse the token, not crash the caller
+                return _failure(
+                    TokenReason.INTERNAL_ERROR,
+                    f"verifier error {type(exc).__name__}; token refused",
+                )
+            if isinstance(first, Verification):
+                return first
+            entry = first
+        if now >= entry.exp_limit:
+            ok = entry.ok
+            return ok.failed(TokenReason.EXPIRED, f"token {ok.jti} expired at {ok.expires_at:g}")
+        if now < entry.nbf_limit:
+            ok = entry.ok
+            return ok.failed(
+                TokenReason.NOT_YET_VALID, f"token {ok.jti} is not valid before "
+                f"{entry.nbf_limit + self.leeway:g}",
+            )
+        if self.audience not in entry.auds:
+            return entry.ok.failed(
+                TokenReason.WRONG_AUDIENCE,
+                f"token is for {', '.join(entry.auds)}, not {self.audience}",
+            )
+        revocations = self.revocations
+        # The revocation list's token table is read directly: this runs on every request.
+        if entry.gen != revocations.generation or entry.tgen != self.trust.generation \
+                or entry.rkey in revocations._tokens:
+            refused = self._recheck(entry, now)
+            if refused is not None:
+                return refused
+        jkt = entry.jkt
+        if jkt is not None and presenter_thumbprint != jkt:
+            return entry.ok.failed(
+                TokenReason.HOLDER_MISMATCH,
+                "token is sender-constrained and the presenter "
+                + ("showed no key" if presenter_thumbprint is None else "holds a different key"),
+            )
+        if tool is not None and not entry.scope.covers(tool, data_class):
+            what = tool if data_class is None else f"{tool} on {data_class} data"
+            return entry.ok.failed(
+                TokenReason.OUT_OF_SCOPE, f"{what} is outside the token's scope"
+            )
+        return entry.ok
+
+    def _recheck(self, entry: _Entry, now: float) -> Verification | None:
+        """Revocation and trust checks, when either changed or this token was revoked."""
+        ok = entry.ok
+        td = ok.trust_domain or ""
+        refused = self.revocations.check(
+            td, ok.jti or "", entry.kid, ok.subject or "", entry.actors, ok.issued_at or 0.0
+        )
+        if refused is not None:
+            return ok.failed(*refused)
+        bundle = self.trust.get(td)
+        if bundle is not entry.bundle:
+            return ok.failed(
+                TokenReason.FOREIGN_TRUST_DOMAIN, f"trust domain {td} is no longer trusted"
+            )
+        if bundle.key(entry.kid, now) is None:
+            return ok.failed(TokenReason.UNKNOWN_KID, f"signing key {entry.kid} was withdrawn")
+        for actor in entry.actors:
+            if trust_domain_of(actor) not in self.trust:
+                return ok.failed(
+                    TokenReason.ACT_CHAIN_UNTRUSTED, f"actor {actor} is no longer trusted"
+                )
+        entry.gen = self.revocations.generation
+        entry.tgen = self.trust.generation
+        return None
+
+    def _verify_signed(self, token: str, now: float) -> _Entry | Verification:
+        """Parse, check the header, verify the signature and the static claims; cache."""
+        fail = _failure
+        if not token.isascii():
+            return fail(TokenReason.MALFORMED, "token contains non-ASCII characters")
+        h64, dot, rest = token.partition(".")
+        p64, dot2, s64 = rest.partition(".")
+        if not dot or not dot2 or "." in s64:
+            return fail(TokenReason.MALFORMED, "expected three dot-separated segments (JWS)")
+        parsed: tuple[Algorithm, str] | Verification | None = self._headers.get(h64)
+        if parsed is None:
+            parsed = self._parse_header(h64)
+        if isinstance(parsed, Verification):
+            return parsed
+        algorithm, kid = parsed
+        try:
+            payload = decode_json(p64)
+        except (ValueError, RecursionError):
+            return fail(TokenReason.MALFORMED, "payload is not base64url-encoded JSON")
+        if not isinstance(payload, dict):
+            return fail(TokenReason.MALFORMED, "payload is not a JSON object")
+
+        # The subject picks the trust bundle (JWT-SVID validation), so it is read before the
+        # signature is checked; nothing else in the payload is trusted until then.
+        sub = payload.get("sub")
+        if sub is None:
+            return fail(TokenReason.MISSING_CLAIM, "no sub claim")
+        try:
+            if not isinstance(sub, str):
+                raise SpiffeIdError(str(sub)[:40], "sub must be a string")
+            sid = self._spiffe_id(sub)
+        except SpiffeIdError as exc:
+            return fail(TokenReason.INVALID_CLAIM, f"sub is not a SPIFFE ID: {exc.rule}")
+        td = sid.trust_domain
+        if self.revocations.is_distrusted(td):
+            return fail(TokenReason.TRUST_DOMAIN_DISTRUSTED, f"trust domain {td} is distrusted")
+        bundle = self.trust.get(td)
+        if bundle is None:
+            return fail(TokenReason.FOREIGN_TRUST_DOMAIN, f"trust domain {td} is not trusted")
+        public_key = bundle.key(kid, now)
+        if public_key is None:
+            return fail(TokenReason.UNKNOWN_KID, f"kid {kid[:40]!r} is not in the {td} bundle")
+        if not isinstance(public_key.curve, algorithm.curve):
+            return fail(
+                TokenReason.ALG_NOT_ALLOWED, f"alg {algorithm.name} does not match key {kid}"
+            )
+        try:
+            signature = b64decode(s64)
+        except ValueError:
+            return fail(TokenReason.MALFORMED, "signature is not base64url")
+        size = algorithm.coordinate_bytes
+        if len(signature) != 2 * size:
+            return fail(TokenReason.BAD_SIGNATURE, f"signature is not {2 * size} bytes (r || s)")
+        der = encode_dss_signature(
+            int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
+        )
+        try:
+            public_key.verify(der, token[: len(h64) + 1 + len(p64)].encode("ascii"),
+                              algorithm.ecdsa)
+        except InvalidSignature:
+            return fail(TokenReason.BAD_SIGNATURE, f"signature does not verify with key {kid}")
+
+        return self._check_claims(token, payload, sid, kid, bundle)
+
+    def _parse_header(self, h64: str) -> tuple[Algorithm, str] | Verification:
+        """Check a header segment: JSON object, allowed alg, JWT-SVID parameters, a kid."""
+        fail = _failure
+        try:
+            header = decode_json(h64)
+        except (ValueError, RecursionError):
+            return fail(TokenReason.MALFORMED, "header is not base64url-encoded JSON")
+        if not isinstance(header, dict):
+            return fail(TokenReason.MALFORMED, "header is not a JSON object")
+        alg = header.get("alg")
+        algorithm = self._algs.get(alg) if isinstance(alg, str) else None
+        if algorithm is None:
+            return fail(
+                TokenReason.ALG_NOT_ALLOWED,
+                f"alg {str(alg)[:20]!r} is not in the allow-list ({', '.join(self.algorithms)})",
+            )
+        extra = header.keys() - _ALLOWED_HEADER
+        if extra:
+            return fail(
+                TokenReason.HEADER_NOT_ALLOWED,
+                f"header parameters {', '.join(sorted(str(e)[:20] for e in extra))} not allowed",
+            )
+        typ = header.get("typ")
+        if typ is not None and typ not in ("JWT", "JOSE"):
+            return fail(TokenReason.HEADER_NOT_ALLOWED, f"typ {str(typ)[:20]!r} not allowed")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            return fail(TokenReason.UNKNOWN_KID, "header has no kid")
+        # Every token of a key shares its header: remember good ones (bounded).
+        if len(self._headers) >= _HEADER_CACHE_SIZE:
+            self._headers.clear()
+        self._headers[h64] = (algorithm, kid)
+        return algorithm, kid
+
+    def _check_claims(
+        self, token: str, payload: dict[str, Any], sid: SpiffeId, kid: str, bundle: TrustBundle
+    ) -> _Entry | Verification:
+        fail = _failure
+        for claim in ("iss", "aud", "exp", "iat", "jti", "scope", "mode"):
+            if claim not in payload:
+                return fail(TokenReason.MISSING_CLAIM, f"no {claim} claim")
+        sub = str(sid)
+        td = sid.trust_domain
+        iss = payload["iss"]
+        if iss != f"spiffe://{td}":
+            return fail(TokenReason.WRONG_ISSUER, f"iss {str(iss)[:60]!r} is not {td}'s authority")
+        aud = payload["aud"]
+        if isinstance(aud, str):
+            auds: tuple[str, ...] = (aud,)
+        elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+            auds = tuple(aud)
+        else:
+            return fail(TokenReason.INVALID_CLAIM, "aud must be a string or a list of strings")
+        exp, iat = payload["exp"], payload["iat"]
+        nbf = payload.get("nbf", iat)
+        if not (_number(exp) and _number(iat) and _number(nbf)):
+            return fail(TokenReason.INVALID_CLAIM, "exp, iat and nbf must be finite numbers")
+        jti = payload["jti"]
+        if not isinstance(jti, str) or not jti:
+            return fail(TokenReason.INVALID_CLAIM, "jti must be a non-empty string")
+        mode = payload["mode"]
+        if mode not in MODES:
+            return fail(TokenReason.INVALID_CLAIM, f"mode {str(mode)[:20]!r} is not static or jit")
+        task_id = payload.get("task_id")
+        if task_id is not None and not isinstance(task_id, str):
+            return fail(TokenReason.INVALID_CLAIM, "task_id must be a string")
+        claim = payload["scope"]
+        scope = self._scopes.get(claim) if isinstance(claim, str) else None
+        if scope is None:
+            try:
+                scope = Scope.parse(claim)
+            except ScopeError as exc:
+                return fail(TokenReason.INVALID_CLAIM, str(exc))
+            if len(self._scopes) >= _PARSE_CACHE_SIZE:
+                self._scopes.clear()
+            self._scopes[claim] = scope
+        holder = None
+        if "cnf" in payload:
+            cnf = payload["cnf"]
+            if not isinstance(cnf, dict) or not isinstance(cnf.get("jkt"), str):
+                return fail(TokenReason.INVALID_CLAIM, "cnf must be an object with a jkt string")
+            holder = cnf["jkt"]
+
+        actors: tuple[str, ...] = ()
+        if "act" in payload:
+            chain = self._parse_act(payload["act"], sub)
+            if isinstance(chain, Verification):
+                return chain
+            actors = chain
+        if bundle.ledger is not None:
+            forged = bundle.ledger.check(jti, sub, actors, float(exp))
+            if forged is not None:
+                return fail(*forged)
+
+        ok = Verification(
+            True, TokenReason.OK, "", _freeze(payload), jti, sub, actors, mode, task_id,
+            scope, float(iat), float(exp), holder, td, iss,
+        )
+        entry = _Entry(ok, scope, auds, exp + self.leeway, nbf - self.leeway, kid, bundle)
+        cache = self._cache
+        if len(cache) >= self._cache_size:
+            del cache[next(iter(cache))]  # oldest first: O(1), bounded
+        cache[token] = entry
+        return entry
+
+    def _spiffe_id(self, value: str) -> SpiffeId:
+        sid = self._ids.get(value)
+        if sid is None:
+            sid = SpiffeId.parse(value)
+            if len(self._ids) >= _PARSE_CACHE_SIZE:
+                self._ids.clear()
+            self._ids[value] = sid
+        return sid
+
+    def _parse_act(self, act: Any, sub: str) -> tuple[str, ...] | Verification:
+        """The actors of a nested ``act`` claim, current first; refusals for bad chains."""
+        fail = _failure
+        actors: list[str] = []
+        seen = {sub}
+        node = act
+        while node is not None:
+            if not isinstance(node, dict) or not isinstance(node.get("sub"), str):
+                return fail(TokenReason.ACT_CHAIN_MALFORMED, "each act must be an object with sub")
+            if node.keys() - _ACT_MEMBERS:
+                return fail(TokenReason.ACT_CHAIN_MALFORMED, "act may hold only sub, iss and act")
+            if len(actors) >= self.max_chain_depth:
+                return fail(
+                    TokenReason.ACT_CHAIN_TOO_DEEP,
+                    f"delegation chain deeper than {self.max_chain_depth}",
+                )
+            try:
+                actor = self._spiffe_id(node["sub"])
+            except SpiffeIdError as exc:
+                return fail(
+                    TokenReason.ACT_CHAIN_MALFORMED, f"actor is not a SPIFFE ID: {exc.rule}"
+                )
+            name = str(actor)
+            if name in seen:
+                return fail(TokenReason.ACT_CHAIN_CYCLE, f"{name} appears twice in the chain")
+            if actor.trust_domain not in self.trust:
+                return fail(
+                    TokenReason.ACT_CHAIN_UNTRUSTED,
+                    f"actor {name} is in untrusted trust domain {actor.trust_domain}",
+                )
+            seen.add(name)
+            actors.append(name)
+            node = node.get("act")
+        if not actors:
+            return fail(TokenReason.ACT_CHAIN_MALFORMED, "act is empty")
+        return tuple(actors)

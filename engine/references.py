@@ -1,0 +1,166 @@
+"""Cross-reference checks of a parsed scenario: duplicate ids and dangling references.
+
+The models in :mod:`engine.model` validate each document on its own; whether every tool,
+resource, role, owner, vendor, agent, task and profile named anywhere is declared is checked
+here, once, after parsing. Each problem carries its document path, so the loader can report
+it at its line and column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from engine.frameworks import unknown_id_problem
+from engine.model import (
+    Agent,
+    DecisionExpectation,
+    DelegateStep,
+    Resource,
+    Scenario,
+    Tool,
+    ToolStep,
+)
+
+Problem = tuple[tuple[str | int, ...], str, str]
+"""(document path, what was expected, what was found)."""
+
+
+def reference_problems(s: Scenario) -> list[Problem]:
+    """Every duplicate id and dangling reference in a parsed scenario, with its document path."""
+    problems: list[Problem] = []
+    problems.extend(_duplicates(s))
+    owners = {o.id for o in s.owners}
+    classes = {d.id for d in s.data_classes}
+    systems = {x.id for x in s.systems}
+    resources = {r.id: r for r in s.resources}
+    tools = {t.id: t for t in s.tools}
+    roles = {r.id for r in s.roles}
+    vendors = {v.id for v in s.vendors}
+    agents = {a.name: a for a in s.agents}
+    profiles = {p.id for p in s.profiles}
+
+    def need(path: tuple[str | int, ...], value: str | None, known: Any, what: str) -> None:
+        if value is not None and value not in known:
+            problems.append((path, f"the id of a declared {what}", f"unknown {what} {value!r}"))
+
+    def framework_ids(path: tuple[str | int, ...], ids: tuple[str, ...]) -> None:
+        for k, fid in enumerate(ids):
+            problem = unknown_id_problem(fid)
+            if problem is not None:
+                problems.append(((*path, k), *problem))
+
+    framework_ids(("frameworks",), s.frameworks)
+    for i, inc in enumerate(s.incidents):
+        framework_ids(("incidents", i, "frameworks"), inc.frameworks)
+    for i, x in enumerate(s.systems):
+        need(("systems", i, "owner"), x.owner, owners, "owner")
+    for i, r in enumerate(s.resources):
+        need(("resources", i, "system"), r.system, systems, "system")
+        need(("resources", i, "data_class"), r.data_class, classes, "data class")
+    for i, t in enumerate(s.tools):
+        for j, res in enumerate(t.resources):
+            need(("tools", i, "resources", j), res, resources, "resource")
+    for i, v in enumerate(s.vendors):
+        need(("vendors", i, "owner"), v.owner, owners, "owner")
+    for i, a in enumerate(s.agents):
+        base = ("agents", i)
+        for role_kind in ("business", "security", "incident"):
+            need((*base, "owners", role_kind), getattr(a.owners, role_kind), owners, "owner")
+        for j, role in enumerate(a.roles):
+            need((*base, "roles", j), role, roles, "role")
+        need((*base, "vendor"), a.vendor, vendors, "vendor")
+        if a.kind == "vendor_hosted" and a.vendor is None:
+            problems.append(((*base, "vendor"), "a vendor for a vendor_hosted agent", "none"))
+        task_ids: set[str] = set()
+        for j, task in enumerate(a.tasks):
+            if task.id in task_ids:
+                problems.append(((*base, "tasks", j, "id"), "unique task ids per agent",
+                                 f"duplicate task {task.id!r}"))
+            task_ids.add(task.id)
+            for k, step in enumerate(task.steps):
+                problems.extend(_step_problems((*base, "tasks", j, "steps", k), step,
+                                               tools, resources, agents))
+    for i, inc in enumerate(s.incidents):
+        need(("incidents", i, "agent"), inc.agent, agents, "agent")
+        for k, step in enumerate(inc.plan):
+            problems.extend(_step_problems(("incidents", i, "plan", k), step,
+                                           tools, resources, agents))
+    for i, resp in enumerate(s.responses):
+        need(("responses", i, "agent"), resp.agent, agents, "agent")
+        need(("responses", i, "vendor"), resp.vendor, vendors, "vendor")
+        if resp.kind in ("revoke_token", "quarantine_agent") and resp.agent is None:
+            problems.append((("responses", i, "agent"), f"an agent for {resp.kind}", "none"))
+        if resp.kind == "distrust_vendor" and resp.vendor is None:
+            problems.append((("responses", i, "vendor"), "a vendor for distrust_vendor", "none"))
+        if resp.kind == "tighten_rule" and resp.rule is None:
+            problems.append((("responses", i, "rule"), "a rule id for tighten_rule", "none"))
+    need(("default_profile",), s.default_profile, profiles, "profile")
+    for i, exp in enumerate(s.expect):
+        need(("expect", i, "profile"), exp.profile, profiles, "profile")
+        if isinstance(exp, DecisionExpectation):
+            ref = exp.decision
+            path = ("expect", i, "decision")
+            if ref.agent not in agents:
+                need((*path, "agent"), ref.agent, agents, "agent")
+                continue
+            steps: tuple[Any, ...] | None = None
+            if ref.incident is not None:
+                incident = next((x for x in s.incidents if x.id == ref.incident), None)
+                if incident is None:
+                    need((*path, "incident"), ref.incident, (), "incident")
+                    continue
+                steps = incident.plan
+                poisoned = next((t for t in agents[ref.agent].tasks if t.id == ref.task), None)
+                if incident.kind == "memory_poisoning" and poisoned is not None:
+                    # A poisoned run does its task's plan and then the attacker's: its steps
+                    # are numbered through both.
+                    steps = poisoned.steps + incident.plan
+            else:
+                planned = next((t for t in agents[ref.agent].tasks if t.id == ref.task), None)
+                if planned is None:
+                    problems.append(((*path, "task"), f"a task of agent {ref.agent!r}",
+                                     f"unknown task {ref.task!r}"))
+                    continue
+                steps = planned.steps
+            if ref.step > len(steps):
+                problems.append(((*path, "step"), f"a step number from 1 to {len(steps)}",
+                                 str(ref.step)))
+    return problems
+
+
+def _step_problems(path: tuple[str | int, ...], step: ToolStep | DelegateStep,
+                   tools: dict[str, Tool], resources: dict[str, Resource],
+                   agents: dict[str, Agent]) -> Iterator[Problem]:
+    if isinstance(step, ToolStep):
+        tool = tools.get(step.tool)
+        if tool is None:
+            yield ((*path, "tool"), "the id of a declared tool", f"unknown tool {step.tool!r}")
+        if step.resource is not None:
+            if step.resource not in resources:
+                yield ((*path, "resource"), "the id of a declared resource",
+                       f"unknown resource {step.resource!r}")
+            elif tool is not None and tool.resources and step.resource not in tool.resources:
+                yield ((*path, "resource"), f"one of tool {tool.id!r}'s resources "
+                       f"({', '.join(tool.resources)})", repr(step.resource))
+    else:
+        target = agents.get(step.delegate)
+        if target is None:
+            yield ((*path, "delegate"), "the name of a declared agent",
+                   f"unknown agent {step.delegate!r}")
+        elif step.task not in {t.id for t in target.tasks}:
+            yield ((*path, "task"), f"a task of agent {step.delegate!r}",
+                   f"unknown task {step.task!r}")
+
+
+def _duplicates(s: Scenario) -> Iterator[Problem]:
+    for attr, key in (("owners", "id"), ("data_classes", "id"), ("systems", "id"),
+                      ("resources", "id"), ("tools", "id"), ("roles", "id"),
+                      ("vendors", "id"), ("agents", "name"), ("incidents", "id"),
+                      ("responses", "id"), ("profiles", "id")):
+        seen: set[str] = set()
+        for i, item in enumerate(getattr(s, attr)):
+            value = getattr(item, key)
+            if value in seen:
+                yield ((attr, i, key), f"unique {key}s in {attr}", f"duplicate {value!r}")
+            seen.add(value)

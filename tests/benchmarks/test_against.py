@@ -1,0 +1,68 @@
+"""benchmarks/against.py with the quickest settings, and its report parsers against --json."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.against import pdp_figures, sim_figures
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICK_SIM = ["benchmarks/sim_throughput.py", "--agents", "10", "--calls", "500", "--repeats", "1",
+             "--profiles", "static"]
+
+
+def _our_worktrees() -> list[str]:
+    # Other worktrees of the repository may come and go meanwhile; only against.py's count.
+    listing = subprocess.run(["git", "-C", str(ROOT), "worktree", "list", "--porcelain"],
+                             capture_output=True, text=True, check=True).stdout
+    return [line for line in listing.splitlines() if "agentrange-against-" in line]
+
+
+def _json_run(*cmd: str) -> tuple[dict[str, float], str]:
+    done = subprocess.run([sys.executable, *cmd, "--json"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])["figures"], done.stderr
+
+
+def test_against_head_prints_both_sides_and_removes_its_worktree() -> None:
+    done = subprocess.run([sys.executable, "benchmarks/against.py", "HEAD", "--rounds", "1",
+                           "--", *QUICK_SIM], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines()
+               if line.startswith("static.calls_per_s"))
+    assert row.split()[3].endswith("x")  # this tree, ref, ratio
+    assert "load average" in done.stdout
+    assert _our_worktrees() == []
+
+
+def test_against_an_unknown_ref_fails_cleanly() -> None:
+    done = subprocess.run([sys.executable, "benchmarks/against.py", "no-such-ref", "--",
+                           *QUICK_SIM], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "no-such-ref: not a commit" in done.stderr
+
+
+def test_sim_report_parser_reads_the_figures_json_gives() -> None:
+    figures, report = _json_run(*QUICK_SIM)
+    parsed = sim_figures(report)
+    assert parsed.keys() == figures.keys()
+    for name, value in figures.items():
+        assert parsed[name] == pytest.approx(value, abs=1)
+
+
+def test_pdp_report_parser_reads_the_figures_json_gives() -> None:
+    figures, report = _json_run("benchmarks/pdp_vs_peers.py", "--quick", "--repeats", "1",
+                                "--cedar-repeats", "1")
+    parsed = pdp_figures(report)
+    assert parsed.keys() == figures.keys()
+    for name, value in figures.items():
+        assert parsed[name] == pytest.approx(value, abs=1)

@@ -1,0 +1,1 @@
+"""Renderings of the product's data for people and machines: reports, findings (JSON, SARIF)."""

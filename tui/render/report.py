@@ -1,0 +1,320 @@
+"""The accountability report rendered for people: GitHub-flavoured Markdown and printable HTML.
+
+The report itself is data (:class:`sim.collectors.report_model.AccountabilityReport`, folded
+from events by :func:`sim.collectors.report.build_report`); this module only words and
+escapes it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+
+from engine import frameworks as fw
+from engine.durations import format_duration
+from sim.collectors.report_model import AccountabilityReport, Attempt, IncidentEntry
+
+
+def to_markdown(report: AccountabilityReport) -> str:
+    """The report as GitHub-flavoured Markdown."""
+    return _Markdown(report).render()
+
+
+def to_html(report: AccountabilityReport) -> str:
+    """The report as one self-contained HTML page with print styles."""
+    return _Html(report).render()
+
+
+def _num(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _when(seconds: float | None) -> str:
+    return "-" if seconds is None else format_duration(seconds)
+
+
+def _count(value: object) -> str:
+    number = _num(value)
+    return "-" if number is None else f"{int(number):,}"
+
+
+def _money(value: object) -> str:
+    number = _num(value)
+    if number is None:
+        return "-"
+    return f"{number:,.2f}" if number != int(number) else f"{int(number):,}"
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def _list(value: object) -> str:
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(sorted(str(v) for v in value)) or "-"
+    return "-"
+
+
+class _View:
+    """The report's words, shared by both renderings (each escapes them its own way)."""
+
+    def __init__(self, report: AccountabilityReport) -> None:
+        self.r = report
+
+    def owner(self, owner_id: str | None) -> str:
+        if not owner_id or owner_id == "(none named)":
+            return "NONE NAMED"
+        name = self.r.owner_names.get(owner_id)
+        return f"{owner_id} ({name})" if name else owner_id
+
+    def title(self) -> str:
+        r = self.r
+        what = r.scenario or (r.run or "audit log")
+        if r.profile:
+            what += f" under {r.profile}"
+        if r.seed is not None:
+            what += f" (seed {r.seed})"
+        return f"Accountability report: {what}"
+
+    def facts(self) -> list[tuple[str, str]]:
+        r = self.r
+        rows = [("scenario", r.scenario or "unknown (no scenario given)"),
+                ("profile", r.profile or "unknown"),
+                ("seed", "-" if r.seed is None else str(r.seed)),
+                ("run", r.run or "-")]
+        if r.log is None:
+            rows.append(("audit log", "none: folded from the run's events as it played"))
+        else:
+            verdict = "verified" if r.log.ok else "FAILED verification"
+            key = "pinned key" if r.log.key_pinned else "key from the log's own header"
+            rows.append(("audit log", f"{verdict}: {_plural(r.log.records, 'record')}, "
+                         f"{_plural(r.log.checkpoints, 'signed checkpoint')} ({key})"))
+        rows.append(("decisions", f"{r.decisions:,}"))
+        rows.append(("out-of-scope attempts",
+                     f"{r.total_attempts:,} ({len(r.attempts):,} distinct): "
+                     f"{r.not_stopped:,} not stopped, {r.stopped:,} stopped"
+                     + (f", {r.pending:,} pending approval" if r.pending else "")))
+        rows.append(("incidents", f"{len(r.incidents):,}"))
+        rows.append(("agents missing owners", f"{len(r.owner_gaps):,}"))
+        return rows
+
+    def warning(self) -> str | None:
+        log = self.r.log
+        if log is None or log.ok:
+            return None
+        return (f"WARNING: this audit log FAILED verification -- {log.message} Only the first "
+                f"{log.records:,} records are proven intact; treat everything after them as "
+                "untrustworthy.")
+
+    def gap_rows(self) -> list[list[str]]:
+        return [[g.agent, ", ".join(g.missing), *(self.owner(o) for _, o in g.owners)]
+                for g in self.r.owner_gaps]
+
+    def incident_rows(self, i: IncidentEntry) -> list[tuple[str, str]]:
+        reached = i.reached
+        touched = _count(reached.get("records"))
+        reach = f"{touched} record{'' if touched == '1' else 's'} touched"
+        if reached.get("egress_records") is not None:
+            reach += f" ({_count(reached.get('egress_records'))} sent out)"
+        if reached.get("amount"):
+            reach += f"; money moved {_money(reached.get('amount'))}"
+        reach += (f"; data classes {_list(reached.get('data_classes'))}"
+                  f"; systems {_list(reached.get('systems'))}"
+                  f"; tools {_list(reached.get('tools'))}")
+        status = (f"detected {_when(i.detected_at)}, contained {_when(i.contained_at)}"
+                  + (f" ({i.how})" if i.how else ""))
+        return [
+            ("kind", i.kind), ("victim", i.victim), ("what happened", i.description or "-"),
+            ("started", _when(i.start)), ("detection and containment", status),
+            ("what it reached", reach),
+            ("out-of-scope steps", f"{i.attempts:,}, of which {i.stopped:,} stopped"),
+            ("stopped by", "; ".join(i.stopped_by) or "nothing stopped it"),
+            ("owners", "; ".join(f"{role} {self.owner(o)}" for role, o in i.owners)),
+        ]
+
+    def attempt_rows(self, a: Attempt) -> list[tuple[str, str]]:
+        who = a.agent
+        if a.on_behalf_of:
+            who += " on behalf of " + " ← ".join(a.on_behalf_of)
+        if a.attacker:
+            who += " (attacker holding its credential)"
+        serves = a.incident or ("attacker" if a.attacker else "its own work (benign)")
+        serves += {True: ", off the approved plan", False: ", a step of the approved plan",
+                   None: ""}[a.off_plan]
+        when = _when(a.first_time)
+        if a.count > 1:
+            when = f"{a.count:,} times, {when} to {_when(a.last_time)}"
+        what = f"{a.tool} on {a.resource or '-'}"
+        if a.data_class:
+            what += f" ({a.data_class})"
+        what += f", {a.records:,} records"
+        decision = f"{a.effect} ({a.reason})"
+        if a.token_reason and a.token_reason != "ok":
+            decision += f", token {a.token_reason}"
+        verdict = {True: "STOPPED", False: "NOT STOPPED", None: "PENDING"}[a.stopped]
+        return [
+            ("agent", f"{who}, {a.spiffe_id}" if a.spiffe_id else who),
+            ("serves", serves), ("task", a.task), ("when", when), ("request", what),
+            ("decision", f"{decision}; outcome {a.outcome}"),
+            ("envelope broken", a.envelope),
+            ("accountable", "; ".join(f"{role} {self.owner(o)}" for role, o in a.accountable)),
+            ("stopped?", f"{verdict}: {a.stopped_by}"),
+        ]
+
+    @staticmethod
+    def verdict(a: Attempt) -> str:
+        return {True: "STOPPED", False: "NOT STOPPED", None: "PENDING"}[a.stopped]
+
+    @staticmethod
+    def ref_line(ident: str) -> tuple[str, str]:
+        item = fw.CATALOGUE.get(ident)
+        if item is None:
+            return ident, "(not in the catalogue)"
+        return ident, f"{item.name} ({item.framework}): {item.meaning}"
+
+
+def _md(text: object) -> str:
+    """A table cell or inline value: one line, pipes and markup characters escaped."""
+    out = " ".join(str(text).split())
+    # Intraword underscores are literal in GFM, so ids such as prompt_injection stay readable.
+    for ch in ("\\", "|", "*", "`", "<", ">", "[", "]"):
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+class _Markdown(_View):
+    def render(self) -> str:
+        r = self.r
+        lines = [f"# {_md(self.title())}", ""]
+        warning = self.warning()
+        if warning:
+            lines += [f"> **{_md(warning)}**", ""]
+        lines += ["| | |", "|---|---|"]
+        lines += [f"| {_md(k)} | {_md(v)} |" for k, v in self.facts()]
+        lines += ["", "## Agents missing owners", ""]
+        if r.owner_gaps:
+            lines += ["| agent | missing | business | security | incident |",
+                      "|---|---|---|---|---|"]
+            lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in self.gap_rows()]
+            lines += ["", f"Why it matters: {_md(fw.MISSING_OWNERS_REFS.why)} "
+                      f"({_md(', '.join(fw.MISSING_OWNERS_REFS.refs))})"]
+            described = [g for g in r.owner_gaps if g.description]
+            if described:
+                lines.append("")
+                lines += [f"- **{_md(g.agent)}**: {_md(g.description)}" for g in described]
+        else:
+            lines.append("None: every agent names a business, a security and an incident owner.")
+        lines += ["", "## Incidents", ""]
+        if not r.incidents:
+            lines.append("None in this run.")
+        for i in r.incidents:
+            lines += [f"### {_md(i.id)}", "", "| | |", "|---|---|"]
+            lines += [f"| {_md(k)} | {_md(v)} |" for k, v in self.incident_rows(i)]
+            lines += [f"| references | {_md(', '.join(i.refs) or '-')} |", ""]
+        lines += ["## Out-of-scope attempts", ""]
+        if not r.attempts:
+            lines.append("None: no incident or attacker step left its plan and nothing was "
+                         "denied.")
+        for n, a in enumerate(r.attempts, 1):
+            title = f"{n}. {self.verdict(a)}: {a.agent} → {a.tool}"
+            lines += [f"### {_md(title)}", "", "| | |", "|---|---|"]
+            lines += [f"| {_md(k)} | {_md(v)} |" for k, v in self.attempt_rows(a)]
+            lines += [f"| references | {_md(', '.join(a.refs) or '-')} |", ""]
+        refs = r.references()
+        if refs:
+            lines += ["## Framework references", ""]
+            lines += [f"- **{_md(k)}**: {_md(v)}" for k, v in map(self.ref_line, refs)]
+            lines.append("")
+        return "\n".join(lines).rstrip("\n") + "\n"
+
+
+_CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #111;
+       max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; border-bottom: 1px solid #999;
+     margin-top: 2rem; } h3 { font-size: 1rem; margin: 1.2rem 0 .3rem; }
+table { border-collapse: collapse; width: 100%; margin: .3rem 0 1rem; }
+th, td { border: 1px solid #bbb; padding: .25rem .5rem; text-align: left;
+         vertical-align: top; overflow-wrap: anywhere; }
+th { background: #eee; width: 14rem; }
+.warning { border: 3px solid #b00; background: #fee; color: #700; padding: .75rem;
+           font-weight: bold; }
+.not-stopped { border-left: 6px solid #b00; padding-left: .5rem; }
+.stopped { border-left: 6px solid #080; padding-left: .5rem; }
+.pending { border-left: 6px solid #c80; padding-left: .5rem; }
+.verdict { font-weight: bold; }
+dt { font-weight: bold; } dd { margin: 0 0 .4rem 1.5rem; }
+@media print {
+  body { margin: 0; max-width: none; font-size: 10pt; color: #000; }
+  h2 { break-after: avoid; } h3 { break-after: avoid; }
+  section.entry, table, .warning { break-inside: avoid; }
+  th { background: none; }
+  a { color: inherit; text-decoration: none; }
+}
+""".strip()
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+class _Html(_View):
+    def table(self, rows: Iterable[tuple[str, str]]) -> list[str]:
+        out = ["<table>"]
+        out += [f"<tr><th scope=\"row\">{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows]
+        out.append("</table>")
+        return out
+
+    def render(self) -> str:
+        r = self.r
+        out = ["<!DOCTYPE html>", "<html lang=\"en\">", "<head>", "<meta charset=\"utf-8\">",
+               f"<title>{_e(self.title())}</title>", f"<style>\n{_CSS}\n</style>", "</head>",
+               "<body>", f"<h1>{_e(self.title())}</h1>"]
+        warning = self.warning()
+        if warning:
+            out.append(f"<p class=\"warning\" role=\"alert\">{_e(warning)}</p>")
+        out += self.table(self.facts())
+        out.append("<h2>Agents missing owners</h2>")
+        if r.owner_gaps:
+            out.append("<table><tr><th>agent</th><th>missing</th><th>business</th>"
+                       "<th>security</th><th>incident</th></tr>")
+            for row in self.gap_rows():
+                out.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>")
+            out.append("</table>")
+            out.append(f"<p>Why it matters: {_e(fw.MISSING_OWNERS_REFS.why)} "
+                       f"({_e(', '.join(fw.MISSING_OWNERS_REFS.refs))})</p>")
+            for g in r.owner_gaps:
+                if g.description:
+                    out.append(f"<p><b>{_e(g.agent)}</b>: {_e(g.description)}</p>")
+        else:
+            out.append("<p>None: every agent names a business, a security and an incident "
+                       "owner.</p>")
+        out.append("<h2>Incidents</h2>")
+        if not r.incidents:
+            out.append("<p>None in this run.</p>")
+        for i in r.incidents:
+            out += ["<section class=\"entry\">", f"<h3>{_e(i.id)}</h3>"]
+            out += self.table([*self.incident_rows(i),
+                               ("references", ", ".join(i.refs) or "-")])
+            out.append("</section>")
+        out.append("<h2>Out-of-scope attempts</h2>")
+        if not r.attempts:
+            out.append("<p>None: no incident or attacker step left its plan and nothing was "
+                       "denied.</p>")
+        for n, a in enumerate(r.attempts, 1):
+            css = {True: "stopped", False: "not-stopped", None: "pending"}[a.stopped]
+            out += [f"<section class=\"entry {css}\">",
+                    f"<h3>{n}. <span class=\"verdict\">{_e(self.verdict(a))}</span>: "
+                    f"{_e(a.agent)} → {_e(a.tool)}</h3>"]
+            out += self.table([*self.attempt_rows(a), ("references", ", ".join(a.refs) or "-")])
+            out.append("</section>")
+        refs = r.references()
+        if refs:
+            out += ["<h2>Framework references</h2>", "<dl>"]
+            for k, v in map(self.ref_line, refs):
+                out += [f"<dt>{_e(k)}</dt>", f"<dd>{_e(v)}</dd>"]
+            out.append("</dl>")
+        out += ["</body>", "</html>"]
+        return "\n".join(out) + "\n"
