@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -29,9 +29,6 @@ SCENARIO_FILE = "scenario.yaml"
 MAX_ERRORS = 20
 
 M = TypeVar("M", bound=BaseModel)
-
-if TYPE_CHECKING:
-    from engine.policy import CompiledPolicy
 
 
 @dataclass(frozen=True)
@@ -107,40 +104,6 @@ def load_scenario(ref: str | Path | ScenarioDir) -> Scenario:
 def policy_source(scenario: Scenario, policy: str) -> str:
     """How messages name a profile's policy file: next to the scenario's own source."""
     return f"{scenario.source.rsplit('/', 1)[0]}/{policy}"
-
-
-def load_profile_policies(scenario: Scenario) -> dict[str, CompiledPolicy]:
-    """Load and compile the policy file of every profile of a loaded scenario.
-
-    ``agentrange validate`` calls this so a bad policy is reported before anything runs.
-
-    Raises:
-        LoadError: (or LoadErrors listing every bad policy file's problems).
-    """
-    # Imported here: the policy compiler itself imports this module to read its documents.
-    from engine.policy import load_policy
-
-    if scenario.base is None:
-        raise ValueError("the scenario was not loaded from a file; its policies have no base")
-    compiled: dict[str, CompiledPolicy] = {}
-    errors: list[LoadError] = []
-    seen: dict[str, CompiledPolicy] = {}
-    for profile in scenario.profiles:
-        if profile.policy in seen:
-            compiled[profile.id] = seen[profile.policy]
-            continue
-        file = scenario.base / profile.policy
-        source = policy_source(scenario, profile.policy)
-        try:
-            compiled[profile.id] = seen[profile.policy] = load_policy(file, scenario,
-                                                                      source=source)
-        except LoadErrors as exc:
-            errors.extend(exc.errors)
-        except LoadError as exc:
-            errors.append(exc)
-    if errors:
-        raise LoadErrors(errors[:MAX_ERRORS])
-    return compiled
 
 
 def validate_document(doc: YamlDocument, model: type[M]) -> M:

@@ -46,12 +46,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.errors import AgentrangeError, LoadError
-from engine.loader import as_tuples, policy_source, read_document, validate_document
+from engine.loader import as_tuples, read_document
 from engine.model import Scenario
-from engine.policy import CompiledPolicy, PolicyDocument, compile_policy
+from engine.policy import (
+    CompiledPolicy,
+    PolicyDocument,
+    compile_document,
+    compile_policy,
+    load_profile_policy,
+    profile_policy_file,
+)
 from engine.references import reference_problems
 from sim.result import percentile
-from sim.runner import Simulation, load_profile_policy
+from sim.runner import Simulation
 
 DEFAULT_SEEDS = 10
 """Seeds swept when none are given: the scenario's own and the next ones."""
@@ -388,13 +395,11 @@ def policy_variant(scenario: Scenario, profile: str,
             raise SweepError(f"--vary {label}: the scenario was not loaded from a file; its "
                              "policies cannot be varied")
         file = scenario.profile(profile).policy
-        doc = read_document(scenario.base / file, policy_source(scenario, file))
+        doc = read_document(*profile_policy_file(scenario, profile))
         data = copy.deepcopy(doc.data)
         for var, value in assignment:
             _assign(data, var, value, f"policy {file} of {profile}")
-        varied = dataclasses.replace(doc, data=data)
-        document = validate_document(varied, PolicyDocument)
-        return data, compile_policy(document, scenario, doc=varied, source=varied.source)
+        return data, compile_document(dataclasses.replace(doc, data=data), scenario)
     except LoadError as exc:
         detail = f"--vary {label}: " if everything else ""
         raise SweepError(f"{detail}{profile}: {exc}") from None
@@ -426,7 +431,7 @@ class _Runner:
         if data is None:
             return load_profile_policy(scenario, profile)
         # Already compiled once in the caller, where any error was reported.
-        source = policy_source(scenario, scenario.profile(profile).policy)
+        _file, source = profile_policy_file(scenario, profile)
         return compile_policy(PolicyDocument.model_validate(as_tuples(data)), scenario,
                               source=source)
 

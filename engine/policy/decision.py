@@ -50,6 +50,23 @@ class Envelope(StrEnum):
     """What is out of bounds for every agent: owned by the policy's legal owner."""
 
 
+def owner_of(envelope: Envelope | None, principal: Mapping[str, Any],
+             legal_owner: str | None) -> str | None:
+    """The accountable owner of a decision in ``envelope`` on a request by ``principal``.
+
+    The legal envelope's owner is the policy's (``legal_owner``); the others are the agent's
+    own, from its ``owners`` attribute. Read exactly as the generated probes read it, so
+    memoised decisions compare equal.
+    """
+    if envelope is None:
+        return None
+    if envelope is Envelope.LEGAL:
+        return legal_owner
+    owners = principal.get("owners")
+    owner: str | None = owners.get(envelope) if owners is not None else None
+    return owner
+
+
 class ShadowMatch(NamedTuple):
     """A shadow rule (or sequence) that matched, and the effect it would have had."""
 

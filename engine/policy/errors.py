@@ -11,3 +11,7 @@ class PolicyError(AgentrangeError):
 
 class UnknownRuleError(PolicyError):
     """A rule or sequence id that the compiled policy does not have (e.g. to tighten)."""
+
+
+class NoPolicyFileError(PolicyError):
+    """A profile's policy file cannot be located: the scenario was built in memory."""

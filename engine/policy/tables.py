@@ -28,13 +28,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.policy.codegen import condition_items, item_test
 from engine.policy.conditions import Atom, EvalError, Node, family
-
-if TYPE_CHECKING:
-    from engine.policy.compiler import CompiledRule
+from engine.policy.rules import CompiledRule
 
 MAX_VALUES = 4096
 """Distinct values whose entry is cached per path before the cache starts afresh."""

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from engine.errors import LoadError
-from engine.loader import ScenarioDir, load_profile_policies, load_scenario
+from engine.loader import ScenarioDir, load_scenario
+from engine.policy import load_profile_policies
 
 
 def load_error(path: Path) -> LoadError:

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.errors import LoadError
-from engine.loader import load_profile_policies
 from engine.model import Scenario
+from engine.policy import load_profile_policies
 from scenarios import library
 from scenarios.library import load_scenario
 
