@@ -9,20 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from engine.loader import (
     load_scenario,
-    policy_source,
     read_document,
     resolve,
-    validate_document,
 )
 from engine.model import Profile, Scenario
-from engine.policy.compiler import CompiledPolicy, CompiledRule, compile_policy
-from engine.policy.model import PolicyDocument
+from engine.policy import CompiledPolicy, CompiledRule, load_profile_files
 from engine.yamldoc import PathT, YamlDocument
 
 DEFAULT_MAX_TTL = 3600.0
@@ -94,10 +90,11 @@ class Subject:
 
 
 def load_subject(ref: str | Path, *, max_ttl: float = DEFAULT_MAX_TTL) -> Subject:
-    """Load a scenario (built-in name, directory or file) with its documents and policies.
+    """Load a scenario (a directory or a file) with its documents and policies.
 
     Args:
-        ref: A built-in scenario name, a scenario directory or a scenario file.
+        ref: A scenario directory or file (the face resolves built-in names:
+            :func:`scenarios.library.locate`).
         max_ttl: The credential lifetime above which AR002 reports (seconds).
 
     Raises:
@@ -106,16 +103,7 @@ def load_subject(ref: str | Path, *, max_ttl: float = DEFAULT_MAX_TTL) -> Subjec
     scenario = load_scenario(ref)
     _name, file, source = resolve(ref)
     doc = read_document(file, source)
-    policies: dict[str, CompiledPolicy] = {}
-    docs: dict[str, YamlDocument] = {}
-    by_file: dict[str, tuple[CompiledPolicy, YamlDocument]] = {}
-    for profile in scenario.profiles:
-        if profile.policy not in by_file:
-            pfile: Traversable | Path = scenario.base / profile.policy
-            psource = policy_source(scenario, profile.policy)
-            pdoc = read_document(pfile, psource)
-            document = validate_document(pdoc, PolicyDocument)
-            by_file[profile.policy] = (compile_policy(document, scenario, doc=pdoc,
-                                                      source=psource), pdoc)
-        policies[profile.id], docs[profile.id] = by_file[profile.policy]
+    files = load_profile_files(scenario)
+    policies = {pid: f.policy for pid, f in files.items()}
+    docs = {pid: f.doc for pid, f in files.items()}
     return Subject(scenario, doc, policies, docs, max_ttl)
