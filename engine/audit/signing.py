@@ -10,12 +10,12 @@ import base64
 import binascii
 import hashlib
 import os
-import stat
-from pathlib import Path
+from typing import TypeGuard
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from engine import keyfiles
 from engine.audit.canonical import canonical_bytes
 from engine.audit.errors import AuditFileError
 
@@ -76,26 +76,24 @@ def public_key_from_jwk(jwk: object) -> Ed25519PublicKey | None:
     return key if public_jwk(key)["x"] == x else None
 
 
+def _is_ed25519_private(key: object) -> TypeGuard[Ed25519PrivateKey]:
+    return isinstance(key, Ed25519PrivateKey)
+
+
+def _is_ed25519_public(key: object) -> TypeGuard[Ed25519PublicKey]:
+    return isinstance(key, Ed25519PublicKey)
+
+
 def save_private_key(key: Ed25519PrivateKey, path: str | os.PathLike[str]) -> None:
     """Write a private key as unencrypted PKCS#8 PEM, readable by its owner only (mode 0600).
 
     Raises:
         AuditFileError: when the file cannot be written.
     """
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            # O_CREAT's mode is ignored for a file that already exists: tighten it before
-            # the secret goes in.
-            os.fchmod(fd, 0o600)
-            out.write(pem)
-    except OSError as exc:
-        raise AuditFileError(path, f"cannot write the private key: {exc.strerror}") from None
+        keyfiles.save_private_key(key, path)
+    except keyfiles.KeyFileError as exc:
+        raise AuditFileError(path, exc.problem) from None
 
 
 def save_public_key(key: Ed25519PublicKey, path: str | os.PathLike[str]) -> None:
@@ -104,20 +102,10 @@ def save_public_key(key: Ed25519PublicKey, path: str | os.PathLike[str]) -> None
     Raises:
         AuditFileError: when the file cannot be written.
     """
-    pem = key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
     try:
-        Path(path).write_bytes(pem)
-    except OSError as exc:
-        raise AuditFileError(path, f"cannot write the public key: {exc.strerror}") from None
-
-
-def _read_key_file(path: str | os.PathLike[str], what: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise AuditFileError(path, f"cannot read the {what}: {exc.strerror}") from None
+        keyfiles.save_public_key(key, path)
+    except keyfiles.KeyFileError as exc:
+        raise AuditFileError(path, exc.problem) from None
 
 
 def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
@@ -127,23 +115,9 @@ def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
         AuditFileError: when the file is missing, too open, or not an Ed25519 private key.
     """
     try:
-        mode = os.stat(path).st_mode
-    except OSError as exc:
-        raise AuditFileError(path, f"cannot read the private key: {exc.strerror}") from None
-    if os.name == "posix" and mode & 0o077:
-        raise AuditFileError(
-            path,
-            f"private key file has permissions {stat.filemode(mode)[1:]}; group and others "
-            f"must have no access (run: chmod 600 {os.fspath(path)})",
-        )
-    data = _read_key_file(path, "private key")
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
-        raise AuditFileError(path, "not an unencrypted PEM private key") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise AuditFileError(path, f"expected an Ed25519 private key, found {type(key).__name__}")
-    return key
+        return keyfiles.load_private_key(path, "an Ed25519 private key", _is_ed25519_private)
+    except keyfiles.KeyFileError as exc:
+        raise AuditFileError(path, exc.problem) from None
 
 
 def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
@@ -152,13 +126,7 @@ def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
     Raises:
         AuditFileError: when the file is missing or not an Ed25519 public key.
     """
-    data = _read_key_file(path, "public key")
     try:
-        key = serialization.load_pem_public_key(data)
-    except (ValueError, TypeError):
-        raise AuditFileError(path, "not a PEM public key") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise AuditFileError(path, f"expected an Ed25519 public key, found {type(key).__name__}")
-    return key
-
-
+        return keyfiles.load_public_key(path, "an Ed25519 public key", _is_ed25519_public)
+    except keyfiles.KeyFileError as exc:
+        raise AuditFileError(path, exc.problem) from None
