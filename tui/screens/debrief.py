@@ -17,9 +17,8 @@ from textual.widgets import Static
 
 from engine.model import Scenario
 from sim.events import Event
-from tui.widgets.formatting import count, duration
+from tui.render.formatting import count, duration, metric
 from tui.widgets.key_footer import KeyFooter
-from tui.widgets.metrics_table import metric
 
 
 def baseline_profile(scenario: Scenario, played: str) -> str:

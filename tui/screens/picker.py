@@ -21,7 +21,7 @@ from textual.widgets.option_list import Option
 from engine.errors import AgentrangeError
 from engine.loader import SCENARIO_FILE, builtin_names, builtin_root, load_scenario
 from engine.model import Scenario
-from tui.widgets.formatting import duration
+from tui.render.formatting import duration
 
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache",
              ".pytest_cache", ".ruff_cache", ".hypothesis"}

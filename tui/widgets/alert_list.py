@@ -12,7 +12,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from sim.events import Event, EventKind
-from tui.widgets.formatting import clock
+from tui.render.formatting import clock
 
 SEVERITY_CLASS = {"critical": "critical", "high": "high", "medium": "medium", "low": "low"}
 

@@ -11,7 +11,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from sim.events import Event
-from tui.widgets.formatting import count, duration
+from tui.render.formatting import count, duration
 
 
 def _names(value: Any) -> tuple[int, str]:

@@ -12,7 +12,7 @@ from textual.widgets import Tree
 
 from sim.events import Event
 from sim.events import EventKind as K
-from tui.widgets.formatting import clock
+from tui.render.formatting import clock
 
 
 @dataclass
