@@ -1,19 +1,22 @@
-"""Reference data the screens look up by id: the profile's rules with their framework tags."""
+"""Reference data the screens look up by id: the profile's rules, as the run announced them.
+
+The ``run_started`` event lists every rule and sequence of the profile's policy with its
+description, envelope, effect, mode and framework references; the screens read them from
+there and never re-read a policy file.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
-from engine.errors import AgentrangeError
-from engine.loader import read_document, validate_document
-from engine.model import Scenario
-from engine.policy.model import PolicyDocument
+from sim.events import Event
 
 
 @dataclass(frozen=True)
 class RuleInfo:
-    """What a policy file says about one rule or sequence."""
+    """What the policy says about one rule or sequence."""
 
     id: str
     description: str
@@ -30,37 +33,26 @@ class RuleCatalogue:
     policy: str
     rules: dict[str, RuleInfo] = field(default_factory=dict)
     problem: str | None = None
-    """Why the policy could not be read (the screens show it instead of failing)."""
+    """Why the rules are not known (the screens show it instead of failing)."""
 
     @classmethod
-    def load(cls, scenario: Scenario, profile_id: str) -> RuleCatalogue:
-        """Read the profile's policy file next to the scenario.
+    def of_run(cls, started: Event | None) -> RuleCatalogue:
+        """The rules a run's ``run_started`` event lists.
 
         Args:
-            scenario: The loaded scenario (its base directory locates the policy).
-            profile_id: The profile whose policy to read.
+            started: The run's ``run_started`` event (None: the run has not started yet).
         """
-        profile = scenario.profile(profile_id)
-        base = scenario.base
-        if base is None:
-            return cls(profile.policy, problem="the scenario was not loaded from a file")
-        file = base / profile.policy
-        source = str(file) if isinstance(file, Path) else f"builtin:{profile.policy}"
-        try:
-            document = validate_document(read_document(file, source), PolicyDocument)
-        except AgentrangeError as exc:
-            return cls(profile.policy, problem=str(exc))
+        if started is None:
+            return cls("", problem="the run has not started yet")
+        data = started.data
+        facts: Mapping[str, Mapping[str, Any]] = data.get("rules") or {}
         rules = {
-            r.id: RuleInfo(r.id, r.description, r.envelope, r.effect, tuple(r.frameworks),
-                           r.mode == "shadow")
-            for r in document.rules
+            rule_id: RuleInfo(rule_id, str(f.get("description") or ""),
+                              str(f.get("envelope") or ""), str(f.get("effect") or ""),
+                              tuple(f.get("frameworks") or ()), f.get("mode") == "shadow")
+            for rule_id, f in facts.items()
         }
-        rules.update({
-            s.id: RuleInfo(s.id, s.description, s.envelope, s.effect, tuple(s.frameworks),
-                           s.mode == "shadow")
-            for s in document.sequences
-        })
-        return cls(document.policy, rules)
+        return cls(str(data.get("policy") or ""), rules)
 
     def get(self, rule_id: str | None) -> RuleInfo | None:
         """The rule called ``rule_id`` (None when unknown or not given)."""
