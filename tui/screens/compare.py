@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -22,6 +22,9 @@ from tui.widgets.key_footer import KeyFooter
 from tui.widgets.line_chart import LineChart
 from tui.widgets.metrics_table import MetricsTable
 from tui.widgets.run_header import RunHeader
+
+if TYPE_CHECKING:
+    from sim.compare import Comparison
 
 REFRESH = 0.25
 """Wall seconds between redraws of the metrics while playing."""
@@ -129,9 +132,9 @@ class CompareScreen(RunRoom):
             return
         self.app.call_from_thread(self._show_comparison, comparison)
 
-    def _show_comparison(self, comparison: Any) -> None:
-        results = {p: dict(r.data) for p, r in zip(self.profiles, comparison.results,
-                                                    strict=True)}
+    def _show_comparison(self, comparison: Comparison) -> None:
+        results: dict[str, Mapping[str, Any]] = {
+            p: r.data for p, r in zip(self.profiles, comparison.results, strict=True)}
         self.remove_class("-running")
         table = self.query_one(MetricsTable)
         table.running = False
