@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,4 +33,4 @@ def test_import_linter_contracts_hold() -> None:
         pytest.skip("import-linter not installed (it is in the dev extra)")
     out = subprocess.run([str(lint), "--no-cache"], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "2 kept, 0 broken" in out.stdout
+    assert re.search(r"\b[1-9]\d* kept, 0 broken", out.stdout), out.stdout
