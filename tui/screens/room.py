@@ -111,10 +111,6 @@ class RunFeed:
         """The run's figures so far, at its clock (``RunResult.to_dict()`` shape)."""
         return dict(self.collector.result(self.now).data)
 
-    def blast(self) -> dict[str, Any]:
-        """The blast radius so far, at the run's clock."""
-        return self.collector.blast(self.now)
-
 
 class RunRoom(Screen[None]):
     """Plays one run per profile of a scenario, in lock-step on one seed, folding their events.
