@@ -54,7 +54,6 @@ from engine.model import (
     ToolStep,
 )
 from engine.policy import CompiledPolicy, Decision, Effect, PolicyEngine, Request, load_policy
-from engine.policy.compiler import CompiledRule, CompiledSequence
 from engine.policy.decision import Reason
 from engine.policy.errors import UnknownRuleError
 from engine.policy.request import chain_attributes
@@ -97,11 +96,7 @@ def _tee(*sinks: Sink) -> Sink:
 
 def rule_facts(policy: CompiledPolicy) -> dict[str, dict[str, Any]]:
     """What views say of each rule and sequence: the ``rules`` of ``run_started``."""
-    items: list[CompiledRule | CompiledSequence] = [*policy.rules, *policy.sequences]
-    return {r.id: {"description": r.description, "envelope": str(r.envelope),
-                   "effect": str(r.effect), "mode": "shadow" if r.shadow else "enforce",
-                   "frameworks": list(getattr(r, "frameworks", ()))}
-            for r in items}
+    return {rule_id: facts.to_dict() for rule_id, facts in policy.facts.items()}
 
 
 class PlanItem(NamedTuple):

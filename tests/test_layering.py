@@ -64,8 +64,6 @@ def test_no_import_cycle_in_engine_sim_or_scenarios(
         f"{a} -> {b}" for a, b in cycles)
 
 
-@pytest.mark.xfail(strict=True, reason="known cycle: tui/app.py imports the live, compare and "
-                   "debrief screens, which import the app back (issue 14); flip when fixed")
 def test_no_import_cycle_in_the_tui(cyclic_imports: list[tuple[str, str]]) -> None:
     cycles = [e for e in cyclic_imports if _in_tui(e)]
     assert cycles == [], "imports that close a cycle: " + ", ".join(

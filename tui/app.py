@@ -1,31 +1,15 @@
 """The dashboard app: screen routing, the command palette, and the one factory that builds it.
 
-Memory policy of the dashboard process. The simulator runs in a worker thread and shares the
-interpreter lock with the UI, so a full (oldest-generation) pass of the cyclic garbage
-collector stops the screen for as long as it walks the heap, whichever thread starts it: 30-80
-ms on a 2-core machine with a live run's heap (the simulator's token-verification cache, the
-panels' buffers and render caches: about 55,000 objects). Left to the collector, a full pass
-starts inside whatever allocation crosses its threshold, in the worker mid-step or in the UI
-thread mid-paint, and a pass on top of a paint made the dashboard's longest stalls (over 100
-ms). So while the app runs it owns
-full passes: it raises the oldest generation's threshold out of reach (young passes stay
-automatic and short) and runs a full collection itself, on the UI thread, when the
-collector's own rule says one is due and the event loop has just been idle
-(:meth:`AgentrangeApp.collect_old`). Start-up objects and a new run's simulation are frozen
-out of full passes once built (:meth:`AgentrangeApp.settle_memory`). A run's later growth is
-not frozen: Textual's rendered strips reference themselves from their caches, so freezing the
-heap as it grows keeps every repainted line alive (measured: over a thousand objects a
-second, even at normal speed). When the app ends it restores the thresholds it found and
-unfreezes what it froze.
+Screens never import the app: they post the messages of :mod:`tui.screens.messages` and the
+app's handlers open the screens asked for. The app owns the process's full garbage
+collections while it runs (see :mod:`tui.memory`).
 """
 
 from __future__ import annotations
 
-import gc
-import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -34,52 +18,23 @@ from textual.screen import Screen
 from engine.errors import AgentrangeError
 from engine.model import Scenario
 from scenarios.library import load_scenario
-from sim.events import Sink
-from tui.screens.playback import LiveSim, SinkBuffer, default_speed
+from tui.memory import COLLECT_CHECK, FullPasses, settle_memory
+from tui.screens.compare import CompareScreen
+from tui.screens.debrief import DebriefScreen
+from tui.screens.live import LiveScreen
+from tui.screens.messages import OpenCompare, OpenPicker, RunFinished
+from tui.screens.picker import Choice, PickerScreen
+from tui.screens.playback import SimulationFactory, default_speed, real_simulation
+
+__all__ = ["DEFAULT_SCENARIO", "AgentrangeApp", "SimulationFactory", "UnknownProfileError",
+           "make_app", "real_simulation"]
 
 DEFAULT_SCENARIO = "support-pii-injection"
 """What ``agentrange`` with no arguments plays."""
 
-FULL_PASSES_OFF = 1_000_000
-"""Oldest-generation threshold while the app runs: the collector never starts a full pass."""
-
-COLLECT_CHECK = 0.1
-"""Wall seconds between the app's checks for a due full collection."""
-
-IDLE_SLACK = 0.02
-"""A check this late ran behind other work (a tick, a paint): the full pass waits."""
-
-OVERDUE = 4
-"""A full pass overdue by this many thresholds runs even if the event loop was busy."""
-
-
-class SimulationFactory(Protocol):
-    """Builds a simulation to play: (scenario, profile id, seed, sink)."""
-
-    def __call__(self, scenario: Scenario, profile: str, seed: int, sink: Sink, *,
-                 record_decisions: bool = True) -> LiveSim:
-        """A simulation; ``record_decisions`` keeps every decision's key for a diff."""
-        ...
-
 
 class UnknownProfileError(AgentrangeError):
     """A profile named on the command line is not one of the scenario's."""
-
-
-def real_simulation(scenario: Scenario, profile: str, seed: int, sink: Sink, *,
-                    record_decisions: bool = True) -> LiveSim:
-    """The simulator the product ships: :class:`sim.runner.Simulation`."""
-    from sim.runner import Simulation
-
-    sim: LiveSim = Simulation(scenario, profile, seed=seed, sink=sink,
-                              record_decisions=record_decisions)
-    return sim
-
-
-def observe_blast(sim: Any) -> Any:
-    """The simulation's current blast-radius figures (read in the worker thread)."""
-    blast = getattr(sim, "blast_radius", None)
-    return blast() if callable(blast) else blast
 
 
 class AgentrangeApp(App[int]):
@@ -107,17 +62,29 @@ class AgentrangeApp(App[int]):
         self.debrief = debrief
         self.roots = list(roots) if roots is not None else None
         self.simulation_factory = simulation or real_simulation
-        self.observe: Callable[[Any], Any] = observe_blast
-        self.gc_found = gc.get_threshold()
-        """The collector's thresholds when the app started (restored when it ends)."""
-        self._last_check = 0.0
+        self.full_passes = FullPasses()
+        """The app's hold on full garbage collections (taken on mount, released on unmount)."""
+
+    # --- memory --------------------------------------------------------------------------
+
+    def _own_full_passes(self) -> None:
+        self.full_passes.take()
+        self.set_interval(COLLECT_CHECK, self.collect_old, name="full collection")
+
+    def collect_old(self) -> bool:
+        """Run a full collection if one is due and the UI thread is free; True if it ran."""
+        return self.full_passes.collect_if_due()
+
+    def on_unmount(self) -> None:
+        """Leave the collector as the app found it (tests build many apps in one process)."""
+        self.full_passes.release()
 
     # --- screens -------------------------------------------------------------------------
 
     def on_mount(self) -> None:
         """Open the picker, a comparison or the live run, as the factory was told."""
         self._own_full_passes()
-        self.settle_memory()
+        settle_memory()
         scenario = self.start_scenario
         if self.start_pick or scenario is None:
             self.open_picker()
@@ -127,83 +94,23 @@ class AgentrangeApp(App[int]):
             self.open_live(scenario, self.start_profile or scenario.default_profile_id,
                            replace=True)
 
-    def settle_memory(self) -> None:
-        """Collect everything once, then keep what is alive out of the collector's full passes.
-
-        Modules, styles, the scenario and a new run's simulation live as long as the screen
-        or the app; a full collection walks all of them and stalls a frame for tens of
-        milliseconds each time. Called at start-up and when a run's screen has built it.
-        Frozen objects are unfrozen first, so what earlier runs left is reclaimed here:
-        Textual keeps a replaced run's screen reachable until the next run's worker has
-        started, so each run is frozen once more with the next one and reclaimed after.
-        """
-        gc.unfreeze()
-        gc.collect()
-        gc.freeze()
-
-    def _own_full_passes(self) -> None:
-        self.gc_found = gc.get_threshold()
-        self._last_check = time.monotonic()
-        gc.set_threshold(*self.gc_found[:2], FULL_PASSES_OFF)
-        self.set_interval(COLLECT_CHECK, self.collect_old, name="full collection")
-
-    def collect_old(self) -> bool:
-        """Run a full collection if one is due and the UI thread is free (every COLLECT_CHECK s).
-
-        Due is the collector's own rule: more young-generation passes since the last full one
-        than the oldest generation's threshold the app found. Free is a check that ran on
-        time, so nothing long ran just before it on the event loop; a pass long overdue runs
-        regardless. Returns whether it ran one.
-        """
-        now = time.monotonic()
-        late = now - self._last_check - COLLECT_CHECK
-        self._last_check = now
-        due = gc.get_count()[2] - self.gc_found[2]
-        if not gc.isenabled() or due <= 0 or (late > IDLE_SLACK and
-                                               due <= OVERDUE * max(1, self.gc_found[2])):
-            return False
-        gc.collect()
-        self._last_check = time.monotonic()
-        return True
-
-    def on_unmount(self) -> None:
-        """Leave the collector as the app found it (tests build many apps in one process)."""
-        gc.set_threshold(*self.gc_found)
-        gc.unfreeze()
-
-    def new_simulation(self, scenario: Scenario, profile: str, seed: int,
-                       sink: SinkBuffer, *, record_decisions: bool = True) -> Any:
-        """A simulation for a screen to play (the factory the app was built with).
-
-        Args:
-            scenario: The scenario.
-            profile: The profile id.
-            seed: The run's seed.
-            sink: Where it emits events.
-            record_decisions: Keep every decision's key (a comparison's diff needs them).
-        """
-        return self.simulation_factory(scenario, profile, seed, sink,
-                                       record_decisions=record_decisions)
-
     def _speed_for(self, scenario: Scenario) -> float:
         return self.speed if self.speed is not None else default_speed(scenario)
 
     def open_live(self, scenario: Scenario, profile: str, *, replace: bool = False) -> None:
         """Play ``scenario`` under ``profile`` (replacing the current run, if any)."""
-        from tui.screens.live import LiveScreen
-
         screen = LiveScreen(scenario, profile, seed=self.seed, speed=self._speed_for(scenario),
-                            autoplay=self.autoplay, pause_at=self.pause_at)
+                            autoplay=self.autoplay, pause_at=self.pause_at,
+                            simulation=self.simulation_factory)
         self._show(screen, replace)
 
     def open_compare(self, scenario: Scenario, profiles: Sequence[str] | None,
                      seed: int | None, *, replace: bool = False) -> None:
         """Run profiles of ``scenario`` side by side (all of them when None)."""
-        from tui.screens.compare import CompareScreen
-
         ids = list(profiles) if profiles else [p.id for p in scenario.profiles]
         screen = CompareScreen(scenario, ids, seed=seed, speed=self._speed_for(scenario),
-                               autoplay=self.autoplay, pause_at=self.pause_at)
+                               autoplay=self.autoplay, pause_at=self.pause_at,
+                               simulation=self.simulation_factory)
         self._show(screen, replace)
 
     def _show(self, screen: Screen[Any], replace: bool) -> None:
@@ -214,8 +121,6 @@ class AgentrangeApp(App[int]):
 
     def open_picker(self) -> None:
         """Choose a scenario; the current run pauses underneath and is replaced on a choice."""
-        from tui.screens.picker import Choice, PickerScreen
-
         under = self.screen if len(self.screen_stack) > 1 else None
         playback = getattr(under, "playback", None)
         was_playing = playback is not None and not playback.paused
@@ -234,14 +139,21 @@ class AgentrangeApp(App[int]):
         current = playing.name if isinstance(playing, Scenario) else DEFAULT_SCENARIO
         self.push_screen(PickerScreen(self.roots, current=current), chosen)
 
-    def run_finished(self, screen: Any) -> None:
-        """A live run ended: show the debrief (if enabled)."""
-        if not self.debrief:
-            return
-        from tui.screens.debrief import DebriefScreen
+    # --- what screens ask for ------------------------------------------------------------
 
-        self.push_screen(DebriefScreen(screen.scenario, screen.profile_id, screen.seed,
-                                       screen.sim, self.simulation_factory))
+    def on_open_picker(self, message: OpenPicker) -> None:
+        """A screen asked to choose another scenario."""
+        self.open_picker()
+
+    def on_open_compare(self, message: OpenCompare) -> None:
+        """A screen asked to compare profiles of a scenario."""
+        self.open_compare(message.scenario, message.profiles, message.seed)
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        """A live run ended: show the debrief (if enabled)."""
+        if self.debrief:
+            self.push_screen(DebriefScreen(message.scenario, message.profile, message.seed,
+                                           message.result, self.simulation_factory))
 
     # --- the command palette -------------------------------------------------------------
 

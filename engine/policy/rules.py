@@ -197,6 +197,26 @@ class RuleFacts:
         """The framework references canonical, de-duplicated, in the catalogue's order."""
         return sort_refs(self.frameworks)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible form (as a run's ``run_started`` event lists it, by id)."""
+        return {"kind": self.kind, "description": self.description,
+                "envelope": str(self.envelope), "effect": str(self.effect), "mode": self.mode,
+                "owner": self.owner, "frameworks": list(self.frameworks)}
+
+    @classmethod
+    def from_dict(cls, rule_id: str, data: Mapping[str, Any]) -> RuleFacts:
+        """The facts :meth:`to_dict` wrote for rule ``rule_id``.
+
+        Raises:
+            KeyError, ValueError: for a mapping of another shape.
+        """
+        kind: Literal["rule", "sequence"] = (
+            "sequence" if data.get("kind") == "sequence" else "rule")
+        mode: Mode = "shadow" if data.get("mode") == "shadow" else "enforce"
+        return cls(rule_id, kind, str(data.get("description") or ""),
+                   Envelope(data["envelope"]), Effect(data["effect"]), mode,
+                   data.get("owner"), tuple(data.get("frameworks") or ()))
+
     @classmethod
     def of(cls, rule: CompiledRule | CompiledSequence, legal_owner: str | None) -> RuleFacts:
         """The facts of a compiled rule or sequence of a policy with this legal owner."""

@@ -21,13 +21,14 @@ from textual.widgets import Static
 from engine.model import Scenario
 from scenarios.library import load_scenario
 from tests.tui.pilot_support import live, wait_for
-from tui.app import FULL_PASSES_OFF, AgentrangeApp, make_app
+from tui.app import AgentrangeApp, make_app
+from tui.memory import FULL_PASSES_OFF
 from tui.screens.live import LiveScreen
 from tui.screens.playback import after_paint
 from tui.widgets.decision_stream import DecisionStream
 
-APP_PASSES = {"collect_old", "settle_memory"}
-"""The app's own methods that run full collections."""
+APP_PASSES = {"collect_if_due", "settle_memory"}
+"""The dashboard's own functions that run full collections (in tui/memory.py)."""
 
 
 @contextmanager
@@ -42,7 +43,7 @@ def full_passes() -> Iterator[list[tuple[str, str]]]:
         by = ""
         while frame is not None:
             code = frame.f_code
-            if code.co_name in APP_PASSES and code.co_filename.endswith("app.py"):
+            if code.co_name in APP_PASSES and code.co_filename.endswith("memory.py"):
                 by = code.co_name
                 break
             frame = frame.f_back
@@ -71,7 +72,7 @@ async def test_while_a_run_streams_only_the_app_starts_full_collections() -> Non
             del kept
     main = threading.main_thread().name
     assert all(thread == main and by for thread, by in passes), passes
-    assert ("MainThread", "collect_old") in passes, passes
+    assert ("MainThread", "collect_if_due") in passes, passes
 
 
 async def test_the_app_owns_full_passes_and_hands_the_collector_back_as_found() -> None:

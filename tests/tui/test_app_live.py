@@ -275,11 +275,11 @@ async def test_every_key_is_in_the_footer_at_80x24_and_in_the_command_palette() 
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
         screen = live(app)
-        await pilot.pause(0.2)
         bindings = [b for b in LiveScreen.BINDINGS if not isinstance(b, tuple)]
         wanted = {b.description for b in bindings if b.description and b.show}
-        shown = {key.description for key in screen.query(FooterKey)}
-        assert wanted <= shown
+        # The footer composes its keys after the screen mounts (later on a loaded machine).
+        await wait_for(pilot, lambda: wanted <= {k.description for k in screen.query(FooterKey)})
+        await pilot.pause(0.1)
         for key in screen.query(FooterKey):
             if key.description in wanted:
                 region = key.region

@@ -53,6 +53,10 @@ async def test_streaming_100k_events_keeps_memory_bounded() -> None:
         chains = screen.query_one(ChainTree)
         assert len(chains.chains) <= chains.capacity * 4
         # What the app holds does not grow with the stream: four times the events, about the
-        # same number of records alive and no more than a few MB more resident memory.
-        assert late_events <= early_events + 1000, (early_events, late_events)
+        # same number of records alive and no more than a few MB more resident memory. The
+        # last tick handled stays referenced until the next message arrives, and ticks differ
+        # in size by up to a whole batch, so the allowance is one batch more.
+        assert screen.driver is not None
+        allowance = 1000 + screen.driver.max_batch
+        assert late_events <= early_events + allowance, (early_events, late_events)
         assert late_rss - early_rss < 32 * 2**20, (early_rss, late_rss)

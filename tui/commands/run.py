@@ -13,7 +13,7 @@ import argparse
 import contextlib
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,7 +24,7 @@ from rich.table import Table
 
 from engine.audit.signing import load_private_key, save_private_key, save_public_key
 from engine.audit.writer import AuditWriter
-from engine.durations import DURATION_HELP, format_duration, parse_duration
+from engine.durations import DURATION_HELP, parse_duration
 from engine.errors import AgentrangeError
 from engine.model import Scenario
 from scenarios.library import load_scenario
@@ -32,6 +32,8 @@ from sim.compare import Comparison, comparison_of
 from sim.events import JsonlSink
 from sim.result import RunResult
 from sim.runner import Simulation, fewer_gc_passes
+from tui.render.formatting import count, metric, seconds
+from tui.render.metrics import metric_cells
 
 FORMATS = ("table", "json", "markdown")
 PROGRESS_AFTER = 1.0
@@ -279,73 +281,16 @@ class _LazyProgress:
 # --- rendering -------------------------------------------------------------------------------
 
 
-def _get(data: Mapping[str, Any], path: str) -> Any:
-    node: Any = data
-    for part in path.split("."):
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.2f}"
-    return f"{int(value):,}"
-
-
-def _secs(value: Any) -> str:
-    return "never" if value is None else format_duration(float(value))
-
-
-def _pct(value: Any) -> str:
-    return "-" if value is None else f"{100 * float(value):.1f}%"
-
-
-METRICS: tuple[tuple[str, Callable[[Mapping[str, Any]], str]], ...] = (
-    ("decisions", lambda d: _num(_get(d, "decisions.total"))),
-    ("  allow / deny / approval", lambda d: " / ".join(
-        _num(_get(d, f"decisions.{k}")) for k in ("allow", "deny", "require_approval"))),
-    ("out-of-scope attempts stopped", lambda d: f"{_num(_get(d, 'out_of_scope.stopped'))} of "
-     f"{_num(_get(d, 'out_of_scope.attempts'))}"),
-    ("records exposed", lambda d: _num(_get(d, "blast_radius.records"))),
-    ("records sent out", lambda d: _num(_get(d, "blast_radius.egress_records"))),
-    ("money moved", lambda d: _num(_get(d, "blast_radius.amount"))),
-    ("data classes / systems touched", lambda d: f"{_num(_get(d, 'blast_radius.data_classes'))}"
-     f" / {_num(_get(d, 'blast_radius.systems'))}"),
-    ("records reachable", lambda d: _num(_get(d, "blast_radius.potential_records"))),
-    ("exposure window", lambda d: _secs(_get(d, "blast_radius.exposure_window"))),
-    ("time to detect", lambda d: _secs(_get(d, "time_to_detect"))),
-    ("time to contain", lambda d: _secs(_get(d, "time_to_contain"))),
-    ("tasks completed / started", lambda d: f"{_num(_get(d, 'delivery.tasks_completed'))} / "
-     f"{_num(_get(d, 'delivery.tasks_started'))}"),
-    ("task latency p50 / p95", lambda d: f"{_secs(_get(d, 'delivery.task_latency_p50'))} / "
-     f"{_secs(_get(d, 'delivery.task_latency_p95'))}"),
-    ("approval wait (mean)", lambda d: "-" if _get(d, "delivery.approval_wait_mean") is None
-     else _secs(_get(d, "delivery.approval_wait_mean"))),
-    ("benign steps denied", lambda d: f"{_pct(_get(d, 'delivery.benign_denied_rate'))} "
-     f"({_num(_get(d, 'delivery.benign_denied'))} of {_num(_get(d, 'delivery.benign_steps'))})"),
-    ("alerts", lambda d: _num(_get(d, "alerts.total"))),
-    ("tokens issued / revoked / expired", lambda d: " / ".join(
-        _num(_get(d, f"tokens.{k}")) for k in ("issued", "revoked", "expired"))),
-    ("decisions attributable", lambda d: f"{_num(_get(d, 'audit.attributable'))} of "
-     f"{_num(_get(d, 'audit.decisions'))}"),
-)
-
-
 def _metric_rows(results: Sequence[RunResult]) -> list[list[str]]:
-    data = [r.data for r in results]
-    return [[label, *(show(d) for d in data)] for label, show in METRICS]
+    return metric_cells([r.data for r in results])
 
 
 def _incident_rows(incidents: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
     header = ["incident", "kind", "agent", "records", "exposure", "detected", "contained",
               "how"]
     rows = [[str(i.get("id")), str(i.get("kind")), str(i.get("agent")),
-             _num(_get(i, "blast_radius.records")), _secs(i.get("exposure_window")),
-             _secs(i.get("time_to_detect")), _secs(i.get("time_to_contain")),
+             count(metric(i, "blast_radius.records")), seconds(i.get("exposure_window")),
+             seconds(i.get("time_to_detect")), seconds(i.get("time_to_contain")),
              str(i.get("how") or "-")] for i in incidents]
     return header, rows
 
@@ -353,15 +298,15 @@ def _incident_rows(incidents: Sequence[Mapping[str, Any]]) -> tuple[list[str], l
 def _incident_facts(incident: Mapping[str, Any]) -> list[list[str]]:
     blast = incident.get("blast_radius") or {}
     return [
-        ["records touched", _num(blast.get("records"))],
-        ["records sent out", _num(blast.get("egress_records"))],
-        ["money moved", _num(blast.get("amount"))],
+        ["records touched", count(blast.get("records"))],
+        ["records sent out", count(blast.get("egress_records"))],
+        ["money moved", count(blast.get("amount"))],
         ["data classes", ", ".join(blast.get("data_classes") or ()) or "-"],
         ["systems", ", ".join(blast.get("systems") or ()) or "-"],
-        ["could reach", f"{_num(blast.get('potential_records'))} records"],
-        ["exposure window", _secs(incident.get("exposure_window"))],
-        ["time to detect", _secs(incident.get("time_to_detect"))],
-        ["time to contain", _secs(incident.get("time_to_contain"))
+        ["could reach", f"{count(blast.get('potential_records'))} records"],
+        ["exposure window", seconds(incident.get("exposure_window"))],
+        ["time to detect", seconds(incident.get("time_to_detect"))],
+        ["time to contain", seconds(incident.get("time_to_contain"))
          + (f" ({incident.get('how')})" if incident.get("how") else "")],
     ]
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from engine import frameworks as fw
 from engine.durations import format_duration
 from sim.collectors.report_model import AccountabilityReport, Attempt, IncidentEntry
+from tui.render.formatting import count
 
 
 def to_markdown(report: AccountabilityReport) -> str:
@@ -25,26 +26,9 @@ def to_html(report: AccountabilityReport) -> str:
     return _Html(report).render()
 
 
-def _num(value: object) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
 def _when(seconds: float | None) -> str:
+    # A report of record names the exact simulated instant (2h20s), not the panels' two units.
     return "-" if seconds is None else format_duration(seconds)
-
-
-def _count(value: object) -> str:
-    number = _num(value)
-    return "-" if number is None else f"{int(number):,}"
-
-
-def _money(value: object) -> str:
-    number = _num(value)
-    if number is None:
-        return "-"
-    return f"{number:,.2f}" if number != int(number) else f"{int(number):,}"
 
 
 def _plural(n: int, noun: str) -> str:
@@ -114,12 +98,12 @@ class _View:
 
     def incident_rows(self, i: IncidentEntry) -> list[tuple[str, str]]:
         reached = i.reached
-        touched = _count(reached.get("records"))
+        touched = count(reached.get("records"))
         reach = f"{touched} record{'' if touched == '1' else 's'} touched"
         if reached.get("egress_records") is not None:
-            reach += f" ({_count(reached.get('egress_records'))} sent out)"
+            reach += f" ({count(reached.get('egress_records'))} sent out)"
         if reached.get("amount"):
-            reach += f"; money moved {_money(reached.get('amount'))}"
+            reach += f"; money moved {count(reached.get('amount'))}"
         reach += (f"; data classes {_list(reached.get('data_classes'))}"
                   f"; systems {_list(reached.get('systems'))}"
                   f"; tools {_list(reached.get('tools'))}")

@@ -1,42 +1,46 @@
-"""Reference data the screens look up by id: the profile's rules with their framework tags."""
+"""Reference data the screens look up by id: the profile's rules, as the run announced them.
+
+The ``run_started`` event lists every rule and sequence of the profile's policy with its
+description, envelope, effect, mode and framework references; the screens read them from
+there and never re-read a policy file.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from engine.errors import AgentrangeError
-from engine.model import Scenario
-from engine.policy import RuleFacts, load_profile_policy
+from engine.policy import RuleFacts
+from sim.events import Event
 
 
 @dataclass(frozen=True)
 class RuleCatalogue:
-    """The rules and sequences of one profile's policy, by id (facts from the compiled policy).
-
-    Attributes:
-        policy: The policy's id (its file name when it could not be loaded).
-        rules: Rule and sequence id -> what the policy says about it.
-        problem: Why the policy could not be loaded (the screens show it instead of failing).
-    """
+    """The rules and sequences of one profile's policy, by id."""
 
     policy: str
-    rules: Mapping[str, RuleFacts] = field(default_factory=dict)
+    rules: dict[str, RuleFacts] = field(default_factory=dict)
     problem: str | None = None
+    """Why the rules are not known (the screens show it instead of failing)."""
 
     @classmethod
-    def load(cls, scenario: Scenario, profile_id: str) -> RuleCatalogue:
-        """Load the profile's policy next to the scenario with the one policy loader.
+    def of_run(cls, started: Event | None) -> RuleCatalogue:
+        """The rules a run's ``run_started`` event lists.
 
         Args:
-            scenario: The loaded scenario (its base directory locates the policy).
-            profile_id: The profile whose policy to read.
+            started: The run's ``run_started`` event (None: the run has not started yet).
         """
+        if started is None:
+            return cls("", problem="the run has not started yet")
+        data = started.data
+        facts: Mapping[str, Mapping[str, Any]] = data.get("rules") or {}
         try:
-            policy = load_profile_policy(scenario, profile_id)
-        except AgentrangeError as exc:
-            return cls(scenario.profile(profile_id).policy, problem=str(exc))
-        return cls(policy.name, policy.facts)
+            rules = {rule_id: RuleFacts.from_dict(rule_id, f) for rule_id, f in facts.items()}
+        except (KeyError, ValueError):
+            return cls(str(data.get("policy") or ""), problem="the run lists its rules in "
+                       "another shape")
+        return cls(str(data.get("policy") or ""), rules)
 
     def get(self, rule_id: str | None) -> RuleFacts | None:
         """The rule called ``rule_id`` (None when unknown or not given)."""

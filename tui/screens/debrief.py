@@ -1,8 +1,12 @@
-"""The debrief: when a run ends, score detection, containment and blast radius against baseline."""
+"""The debrief: when a run ends, score detection, containment and blast radius against baseline.
+
+Both sides are folds of events: the played run's figures come from the live screen's metrics
+collector, the baseline's from a collector fed a headless run of the baseline profile.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
@@ -16,10 +20,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from engine.model import Scenario
-from sim.events import Event
-from tui.widgets.formatting import count, duration
+from sim.collectors.metrics import MetricsCollector
+from tui.render.formatting import count, duration, metric
+from tui.render.metrics import MetricRow, select_rows
+from tui.screens.messages import OpenCompare, OpenPicker
+from tui.screens.playback import SimulationFactory
 from tui.widgets.key_footer import KeyFooter
-from tui.widgets.metrics_table import metric
+
+SCORES: tuple[MetricRow, ...] = select_rows((
+    "time to detect", "time to contain", "records exposed", "money moved",
+    "data classes / systems touched", "exposure window", "out-of-scope attempts stopped",
+    "benign steps denied"))
+"""The metrics rows the debrief scores a run on."""
 
 
 def baseline_profile(scenario: Scenario, played: str) -> str:
@@ -44,17 +56,17 @@ def baseline_profile(scenario: Scenario, played: str) -> str:
     return profiles[0].id
 
 
-def _change(yours: Any, base: Any, lower_is_better: bool = True) -> Text:
-    if not isinstance(yours, int | float) or not isinstance(base, int | float):
+def _change(row: MetricRow, yours: Mapping[str, Any], base: Mapping[str, Any]) -> Text:
+    mine, theirs = row.ranked(yours), row.ranked(base)
+    if mine is None or theirs is None:
         return Text("-", style="dim")
-    if base == yours:
+    if mine == theirs:
         return Text("same", style="dim")
-    better = (yours < base) == lower_is_better
-    if base:
-        pct = 100.0 * (yours - base) / base
-        label = f"{pct:+.1f}%"
+    better = (mine < theirs) == row.lower_is_better
+    if theirs:
+        label = f"{100.0 * (mine - theirs) / theirs:+.1f}%"
     else:
-        label = f"{yours - base:+,.0f}"
+        label = f"{mine - theirs:+,.0f}"
     return Text(label, style="bold green" if better else "bold red")
 
 
@@ -66,27 +78,10 @@ def score_table(result: Mapping[str, Any], baseline: Mapping[str, Any] | None,
     table.add_column(f"your run ({profile})", justify="right")
     table.add_column(f"baseline ({baseline_id})", justify="right")
     table.add_column("change", justify="right")
-
-    def secs(v: Any) -> str:
-        return "never" if v is None else duration(float(v))
-
-    rows: list[tuple[str, str, Callable[[Any], str]]] = [
-        ("time to detect", "time_to_detect", secs),
-        ("time to contain", "time_to_contain", secs),
-        ("records exposed", "blast_radius.records", count),
-        ("money moved", "blast_radius.amount", count),
-        ("data classes exposed", "blast_radius.data_classes", count),
-        ("systems exposed", "blast_radius.systems", count),
-        ("exposure window", "blast_radius.exposure_window", secs),
-        ("out-of-scope attempts stopped", "out_of_scope.stopped", count),
-        ("benign steps denied", "delivery.benign_denied", count),
-    ]
-    for label, path, show in rows:
-        yours = metric(result, path)
-        base = metric(baseline, path) if baseline is not None else None
-        better_low = path != "out_of_scope.stopped"
-        table.add_row(label, show(yours), show(base) if baseline is not None else "...",
-                      _change(yours, base, better_low) if baseline is not None else Text(""))
+    for row in SCORES:
+        table.add_row(row.label, row.cell(result),
+                      row.cell(baseline) if baseline is not None else "...",
+                      _change(row, result, baseline) if baseline is not None else Text(""))
     return table
 
 
@@ -97,8 +92,8 @@ class DebriefScreen(ModalScreen[None]):
         scenario: The scenario played.
         profile: The profile played.
         seed: The seed played.
-        sim: The finished simulation (its result is read, not recomputed).
-        factory: Builds the baseline simulation.
+        result: The played run's figures, as its screen folded them.
+        simulation: Builds the baseline simulation.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -108,16 +103,15 @@ class DebriefScreen(ModalScreen[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, scenario: Scenario, profile: str, seed: int, sim: Any,
-                 factory: Callable[..., Any]) -> None:
+    def __init__(self, scenario: Scenario, profile: str, seed: int,
+                 result: Mapping[str, Any], simulation: SimulationFactory) -> None:
         super().__init__()
         self.scenario = scenario
         self.profile = profile
         self.seed = seed
-        self.sim = sim
-        self.factory = factory
+        self.result: Mapping[str, Any] = result
+        self.simulation = simulation
         self.baseline_id = baseline_profile(scenario, profile)
-        self.result: Mapping[str, Any] | None = None
         self.baseline: Mapping[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
@@ -128,31 +122,31 @@ class DebriefScreen(ModalScreen[None]):
         yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
-        """Read the result and run the baseline in a worker thread."""
-        self._score()
+        """Show the run's scores, then fold the baseline's run in a worker thread."""
+        self._show(self.result, None)
+        if self.baseline_id == self.profile:
+            self._show(self.result, self.result)
+        else:
+            self._score()
 
     @work(thread=True, exclusive=True, group="debrief", exit_on_error=False)
     def _score(self) -> None:
         try:
-            result = self.sim.result().to_dict()
-            self.app.call_from_thread(self._show, result, None)
-            if self.baseline_id == self.profile:
-                baseline = result
-            else:
-                base = self.factory(self.scenario, self.baseline_id, self.seed,
-                                    _discard)
-                baseline = base.run().to_dict()
+            baseline = MetricsCollector(record_decisions=False)
+            base = self.simulation(self.scenario, self.baseline_id, self.seed, baseline,
+                                   record_decisions=False)
+            base.step_until(self.scenario.duration)
+            figures = dict(baseline.result(base.now).data)
         except Exception as exc:  # a failing baseline must not take the debrief down
             self.app.call_from_thread(self._failed, exc)
             return
-        self.app.call_from_thread(self._show, result, baseline)
+        self.app.call_from_thread(self._show, self.result, figures)
 
     def _failed(self, exc: Exception) -> None:
         self.query_one("#debrief-body", Static).update(
             Text(f"Could not score the run: {exc}", style="red"))
 
     def _show(self, result: Mapping[str, Any], baseline: Mapping[str, Any] | None) -> None:
-        self.result = result
         self.baseline = baseline
         parts: list[RenderableType] = [
             Text(f"{self.scenario.title or self.scenario.name}", style="bold"),
@@ -178,25 +172,14 @@ class DebriefScreen(ModalScreen[None]):
 
     def action_compare(self) -> None:
         """Compare the scenario's profiles."""
-        from tui.app import AgentrangeApp
-
         self.dismiss(None)
-        app = self.app
-        if isinstance(app, AgentrangeApp):
-            app.open_compare(self.scenario, None, self.seed)
+        self.app.post_message(OpenCompare(self.scenario, None, self.seed))
 
     def action_scenarios(self) -> None:
         """Choose another scenario."""
-        from tui.app import AgentrangeApp
-
         self.dismiss(None)
-        if isinstance(self.app, AgentrangeApp):
-            self.app.open_picker()
+        self.app.post_message(OpenPicker())
 
     def action_quit(self) -> None:
         """Leave agentrange."""
         self.app.exit()
-
-
-def _discard(event: Event) -> None:
-    """The baseline's events are not shown."""

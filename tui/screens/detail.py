@@ -16,8 +16,8 @@ from textual.widgets import Footer, Static
 
 from engine.model import Scenario
 from sim.events import Event
+from tui.render.formatting import chain_text, clock, count, duration, effect_label
 from tui.screens.catalogue import RuleCatalogue
-from tui.widgets.formatting import chain_text, clock, count, duration, effect_label
 
 EFFECT_STYLE = {"allow": "bold green", "deny": "bold red", "require_approval": "bold yellow"}
 

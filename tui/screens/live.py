@@ -5,30 +5,21 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input
-from textual.worker import get_current_worker
 
 from engine.model import Scenario
 from sim.events import Event, EventKind
 from tui.screens.catalogue import RuleCatalogue
-from tui.screens.playback import (
-    Driver,
-    Playback,
-    PlaybackFailed,
-    SimTick,
-    SinkBuffer,
-    after_paint,
-    faster,
-    slower,
-)
+from tui.screens.messages import OpenCompare, RunFinished
+from tui.screens.playback import SimTick, SimulationFactory
+from tui.screens.room import PLAYBACK_KEYS, RunRoom, Sample
 from tui.widgets.agent_roster import AgentRoster
 from tui.widgets.alert_list import AlertList
 from tui.widgets.blast_panel import BlastPanel
@@ -37,11 +28,8 @@ from tui.widgets.decision_stream import DecisionStream
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.run_header import RunHeader
 
-if TYPE_CHECKING:
-    from tui.app import AgentrangeApp
-
 REFRESH = 0.2
-"""Wall seconds between redraws of the slower panels (roster, chains) while playing."""
+"""Wall seconds between redraws of the slower panels (roster, chains, blast) while playing."""
 
 STREAM_REFRESH = 0.1
 """Wall seconds between repaints of the decision stream while playing."""
@@ -57,7 +45,12 @@ def _completes_sequence(event: Event) -> bool:
     return bool(decision.sequences if decision is not None else record.get("sequences"))
 
 
-class LiveScreen(Screen[None]):
+def alerts_title(total: int) -> str:
+    """The alerts panel's title: how many alerts the run has raised."""
+    return f"alerts ({total:,})" if total else "alerts"
+
+
+class LiveScreen(RunRoom):
     """One simulation playing live, with the controls a trainer or responder needs.
 
     Args:
@@ -67,13 +60,11 @@ class LiveScreen(Screen[None]):
         speed: Initial speed, simulated seconds per wall second.
         autoplay: Start playing at once (else paused at time zero).
         pause_at: Pause by itself once the simulated clock reaches this time.
+        simulation: Builds the simulation (None: the real simulator).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle_pause", "Pause", key_display="space"),
-        Binding(".", "step", "Step", key_display="."),
-        Binding("+,equals_sign", "faster", "Faster", key_display="+"),
-        Binding("-", "slower", "Slower", key_display="-"),
+        *PLAYBACK_KEYS,
         Binding("f", "filter", "Filter"),
         Binding("a", "next_alert", "Alert"),
         Binding("c", "compare", "Compare"),
@@ -87,37 +78,26 @@ class LiveScreen(Screen[None]):
 
     def __init__(self, scenario: Scenario, profile_id: str, *, seed: int | None = None,
                  speed: float = 600.0, autoplay: bool = True,
-                 pause_at: float | None = None) -> None:
-        super().__init__()
-        self.scenario = scenario
+                 pause_at: float | None = None,
+                 simulation: SimulationFactory | None = None) -> None:
+        # A single run shows no diff, so it need not remember every decision's key.
+        super().__init__(scenario, [profile_id], seed=seed, speed=speed, autoplay=autoplay,
+                         pause_at=pause_at, simulation=simulation, record_decisions=False)
         self.profile_id = profile_id
-        self.seed = scenario.seed if seed is None else seed
-        self.playback = Playback(speed, playing=autoplay, pause_at=pause_at)
-        self.sink = SinkBuffer()
-        self.sim: Any = None
-        self.driver: Driver | None = None
-        self.now = 0.0
-        self.done = False
-        self.result: Any = None
         self.tokens: OrderedDict[str, Event] = OrderedDict()
         self.incidents: dict[str, Event] = {}
         self.fleet: dict[str, Mapping[str, Any]] = {}
-        self.events_seen = 0
-        self.ticks_handled = 0
-        self.longest_tick = 0.0
-        self.blast: Mapping[str, Any] | None = None
+        self.started: Event | None = None
+        """The run's ``run_started`` event (its rules, owners and fleet)."""
         self._last_refresh = 0.0
         self._last_stream = 0.0
         self._resume_on_return = False
         self._catalogue: RuleCatalogue | None = None
 
     @property
-    def agentrange(self) -> AgentrangeApp:
-        """The app, typed."""
-        from tui.app import AgentrangeApp
-
-        assert isinstance(self.app, AgentrangeApp)
-        return self.app
+    def sim(self) -> Any:
+        """The simulation (its live controls: inject, revoke, quarantine, tighten)."""
+        return self.sims[0] if self.sims else None
 
     # --- layout --------------------------------------------------------------------------
 
@@ -142,69 +122,29 @@ class LiveScreen(Screen[None]):
                 chains.border_title = "escalation chains"
                 yield chains
                 alerts = AlertList(id="alerts")
-                alerts.border_title = "alerts"
+                alerts.border_title = alerts_title(0)
                 yield alerts
         yield KeyFooter(compact=True)
 
-    def on_mount(self) -> None:
-        """Build the simulation and start playing it in a worker thread."""
-        header = self.query_one(RunHeader)
-        header.scenario = self.scenario.name
-        header.profile = self.profile_id
-        header.end = self.scenario.duration
-        header.speed = self.playback.speed
-        header.paused = self.playback.paused
+    def prepare(self) -> None:
+        """Name the run in the header, hide the filter and focus the stream."""
+        self.query_one(RunHeader).profile = self.profile_id
         self.query_one("#filter", Input).display = False
         self.query_one(DecisionStream).focus()
-        # A single run shows no diff, so it need not remember every decision's key.
-        self.sim = self.agentrange.new_simulation(self.scenario, self.profile_id, self.seed,
-                                                  self.sink, record_decisions=False)
-        self.agentrange.settle_memory()
-        self.driver = Driver([self.sim], [self.sink], self.playback,
-                             end=self.scenario.duration, observe=self.agentrange.observe)
-        self._play()
-
-    def on_unmount(self) -> None:
-        """Stop the worker with the screen."""
-        self.playback.stop()
-
-    @work(thread=True, exclusive=True, group="sim", exit_on_error=False)
-    def _play(self) -> None:
-        """Drive the simulation (worker thread); the UI hears of it only through messages."""
-        worker = get_current_worker()
-        assert self.driver is not None
-        try:
-            self.driver.run(self.post_message, lambda: worker.is_cancelled)
-        except Exception as exc:  # the simulation failed: tell the screen, keep the app
-            self.post_message(PlaybackFailed(exc))
 
     # --- ticks ---------------------------------------------------------------------------
 
-    def on_sim_tick(self, message: SimTick) -> None:
-        """Hand the tick's events to every panel in one batched update."""
-        started = time.monotonic()
-        try:
-            self._apply(message)
-        finally:
-            self.playback.consumed()
-            if message.await_paint:
-                after_paint(self, self._panels(), self.playback.painted)
-            else:
-                self.playback.painted()
-            self.ticks_handled += 1
-            self.longest_tick = max(self.longest_tick, time.monotonic() - started)
-
-    def _panels(self) -> tuple[Widget, ...]:
+    def panels(self) -> tuple[Widget, ...]:
         """The widgets a tick redraws."""
         return (self.query_one(RunHeader), self.query_one(AgentRoster),
                 self.query_one(DecisionStream), self.query_one(ChainTree),
                 self.query_one(AlertList), self.query_one(BlastPanel))
 
-    def _apply(self, message: SimTick) -> None:
+    def apply(self, message: SimTick, samples: list[list[Sample]]) -> None:
+        """Hand the tick's events to every panel, and the run's figures to the blast panel."""
         frame = message.frames[0]
+        feed = self.feeds[0]
         events = frame.events
-        self.events_seen += len(events)
-        self.now = frame.now
         # One pass splits the batch: decisions are most of it and only two panels want them.
         decision = EventKind.DECISION
         decisions = [e for e in events if e.kind is decision]
@@ -222,11 +162,8 @@ class LiveScreen(Screen[None]):
             rows_before = len(roster.agents)
             roster_changed = roster.add_events(others)
             chains.add_events(others + sequenced if sequenced else others)
-            alerts.add_events(others)
-            blast = self.query_one(BlastPanel)
-            blast_changed = blast.add_events(others)
-            if frame.snapshot is not None:
-                self.blast = frame.snapshot
+            if alerts.add_events(others):
+                alerts.border_title = alerts_title(sum(feed.collector.alerts.values()))
             wall = time.monotonic()
             settled = message.paused or frame.done
             if settled or wall - self._last_stream >= STREAM_REFRESH:
@@ -242,15 +179,13 @@ class LiveScreen(Screen[None]):
                     # A full reflow only when the roster gains rows; else repaint it alone.
                     roster.refresh(layout=len(roster.agents) != rows_before)
                 chains.redraw()
-                blast.now = frame.now
-                blast.blast = self.blast
-                if blast_changed:
-                    blast.refresh(layout=True)
+                self.query_one(BlastPanel).show_run(feed.collector, frame.now)
         if frame.done and not self.done:
             self.done = True
             header.done = True
             header.now = frame.now
-            self.agentrange.run_finished(self)
+            self.post_message(RunFinished(self.scenario, self.profile_id, self.seed,
+                                          feed.result()))
 
     def _remember(self, events: list[Event]) -> None:
         """Keep what the detail and incident dialogs look up: tokens, incidents, the fleet."""
@@ -266,14 +201,9 @@ class LiveScreen(Screen[None]):
             elif kind is EventKind.INCIDENT:
                 self.incidents[str(event.data.get("id"))] = event
             elif kind is EventKind.RUN_STARTED:
+                self.started = event
+                self._catalogue = None
                 self.fleet = {str(a["name"]): a for a in event.data.get("agents") or ()}
-
-    def on_playback_failed(self, message: PlaybackFailed) -> None:
-        """A simulation error ends playback with a clear notice, not a traceback."""
-        self.done = True
-        self.query_one(RunHeader).done = True
-        self.notify(f"The simulation stopped: {message.error}", title="simulation error",
-                    severity="error", timeout=30)
 
     # --- reactions to widgets ------------------------------------------------------------
 
@@ -291,9 +221,9 @@ class LiveScreen(Screen[None]):
 
     @property
     def catalogue(self) -> RuleCatalogue:
-        """Descriptions and framework references of the profile's rules (loaded once)."""
+        """Descriptions and framework references of the profile's rules, as the run lists them."""
         if self._catalogue is None:
-            self._catalogue = RuleCatalogue.load(self.scenario, self.profile_id)
+            self._catalogue = RuleCatalogue.of_run(self.started)
         return self._catalogue
 
     @on(AlertList.Jumped)
@@ -328,32 +258,6 @@ class LiveScreen(Screen[None]):
 
     # --- actions -------------------------------------------------------------------------
 
-    def _show_playback(self) -> None:
-        header = self.query_one(RunHeader)
-        header.paused = self.playback.paused
-        header.speed = self.playback.speed
-
-    def action_toggle_pause(self) -> None:
-        """Pause or resume the simulated clock."""
-        self.playback.toggle()
-        self._show_playback()
-
-    def action_step(self) -> None:
-        """Pause, then advance to the next decision."""
-        self.playback.pause()
-        self.playback.request_step()
-        self._show_playback()
-
-    def action_faster(self) -> None:
-        """Play faster."""
-        self.playback.speed = faster(self.playback.speed)
-        self._show_playback()
-
-    def action_slower(self) -> None:
-        """Play slower."""
-        self.playback.speed = slower(self.playback.speed)
-        self._show_playback()
-
     def action_filter(self) -> None:
         """Show the filter box for the decision stream."""
         filt = self.query_one("#filter", Input)
@@ -368,21 +272,13 @@ class LiveScreen(Screen[None]):
     def action_compare(self) -> None:
         """Run the scenario's profiles side by side (this run waits, paused, underneath)."""
         self._resume_on_return = self._pause_for_dialog()
-        self.agentrange.open_compare(self.scenario, None, self.seed)
+        self.post_message(OpenCompare(self.scenario, None, self.seed))
 
     def on_screen_resume(self) -> None:
         """Back from the comparison: play on if the run was playing when it opened."""
         if self._resume_on_return:
             self._resume_on_return = False
             self._after_dialog(True)
-
-    def action_scenarios(self) -> None:
-        """Choose another scenario."""
-        self.agentrange.open_picker()
-
-    def action_quit(self) -> None:
-        """Leave agentrange."""
-        self.app.exit()
 
     def _dialog_agents(self) -> list[str]:
         return list(self.query_one(AgentRoster).agents) or [a.name for a in self.scenario.agents]

@@ -23,7 +23,7 @@ from engine.loader import SCENARIO_FILE
 from engine.model import Scenario
 from scenarios import library
 from scenarios.library import load_scenario
-from tui.widgets.formatting import duration
+from tui.render.formatting import duration
 
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache",
              ".pytest_cache", ".ruff_cache", ".hypothesis"}

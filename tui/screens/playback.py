@@ -26,7 +26,7 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 
 from engine.model import Scenario
-from sim.events import Event, EventKind
+from sim.events import Event, EventKind, Sink
 
 SPEEDS: tuple[float, ...] = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 """The speed ladder ``+`` and ``-`` climb: simulated seconds per wall second."""
@@ -65,10 +65,25 @@ class Frame(NamedTuple):
     events: tuple[Event, ...]
     now: float
     done: bool
-    snapshot: Any
-    """Whatever the screen's ``observe`` read from the simulation after the step."""
-    samples: tuple[tuple[float, Any], ...] = ()
-    """(time, snapshot) at every multiple of the driver's ``grid`` passed during the tick."""
+
+
+class SimulationFactory(Protocol):
+    """Builds a simulation to play: (scenario, profile id, seed, sink)."""
+
+    def __call__(self, scenario: Scenario, profile: str, seed: int, sink: Sink, *,
+                 record_decisions: bool = True) -> LiveSim:
+        """A simulation; ``record_decisions`` keeps every decision's key for a diff."""
+        ...
+
+
+def real_simulation(scenario: Scenario, profile: str, seed: int, sink: Sink, *,
+                    record_decisions: bool = True) -> LiveSim:
+    """The simulator the product ships: :class:`sim.runner.Simulation`."""
+    from sim.runner import Simulation
+
+    sim: LiveSim = Simulation(scenario, profile, seed=seed, sink=sink,
+                              record_decisions=record_decisions)
+    return sim
 
 
 class SimTick(Message):
@@ -295,30 +310,25 @@ class Playback:
 class Driver:
     """Advances simulations in lock-step on wall-clock ticks and posts their events.
 
+    The driver reads nothing from the simulations but their clocks: the screens fold the
+    events it posts into every figure they show.
+
     Args:
         sims: The simulations (one for a live run, several for a comparison).
         sinks: The sink each simulation emits into, in the same order.
         playback: Speed and pause state, changed by the UI.
         end: Simulated time at which the runs end.
-        observe: Read a snapshot of a simulation after each step (worker thread).
         max_batch: At unbounded speed, aim for about this many events per tick.
-        grid: When set, also stop at every multiple of ``grid`` simulated seconds and sample
-            ``observe`` there, so a chart's points fall at the same times on every run.
     """
 
     def __init__(self, sims: Sequence[LiveSim], sinks: Sequence[SinkBuffer],
-                 playback: Playback, *, end: float,
-                 observe: Callable[[LiveSim], Any] | None = None,
-                 max_batch: int = 1500, grid: float | None = None) -> None:
+                 playback: Playback, *, end: float, max_batch: int = 1500) -> None:
         self.sims = list(sims)
         self.sinks = list(sinks)
         self.playback = playback
         self.end = end
-        self.observe = observe
         self.max_batch = max_batch
-        self.grid = grid
         self._chunk = 60.0
-        self._samples: list[list[tuple[float, Any]]] = [[] for _ in self.sims]
 
     @property
     def now(self) -> float:
@@ -339,30 +349,13 @@ class Driver:
             target = stop
             pb.pause_at = None
             pb.pause()
-        grid = self.grid
-        if grid is not None and self.observe is not None:
-            observe = self.observe
-            k = math.floor(self.now / grid) + 1
-            while k * grid <= target:
-                mark = k * grid
-                for sim, samples in zip(self.sims, self._samples, strict=True):
-                    if not sim.done:
-                        sim.step_until(mark)
-                    samples.append((mark, observe(sim)))
-                k += 1
         for sim in self.sims:
             if not sim.done:
                 sim.step_until(target)
 
     def _frames(self) -> tuple[Frame, ...]:
-        observe = self.observe
-        frames = tuple(
-            Frame(sink.drain(), sim.now, sim.done, observe(sim) if observe else None,
-                  tuple(samples))
-            for sim, sink, samples in zip(self.sims, self.sinks, self._samples, strict=True))
-        for samples in self._samples:
-            samples.clear()
-        return frames
+        return tuple(Frame(sink.drain(), sim.now, sim.done)
+                     for sim, sink in zip(self.sims, self.sinks, strict=True))
 
     def step(self, quantum: float) -> tuple[Frame, ...]:
         """Advance until some simulation decides a request (or the run ends)."""
@@ -433,7 +426,6 @@ def _merge(batches: list[tuple[Frame, ...]]) -> tuple[Frame, ...]:
     merged: list[Frame] = []
     for i in range(len(batches[0])):
         events = tuple(e for batch in batches for e in batch[i].events)
-        samples = tuple(s for batch in batches for s in batch[i].samples)
         last = batches[-1][i]
-        merged.append(Frame(events, last.now, last.done, last.snapshot, samples))
+        merged.append(Frame(events, last.now, last.done))
     return tuple(merged)

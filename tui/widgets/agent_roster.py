@@ -12,7 +12,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from sim.events import Event
-from tui.widgets.formatting import duration
+from tui.render.formatting import duration
 
 STATES = ("running", "idle", "awaiting approval", "quarantined", "compromised")
 """Agent states the roster shows, as the event stream implies them."""

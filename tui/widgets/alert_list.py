@@ -12,7 +12,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from sim.events import Event, EventKind
-from tui.widgets.formatting import clock
+from tui.render.formatting import clock
 
 SEVERITY_CLASS = {"critical": "critical", "high": "high", "medium": "medium", "low": "low"}
 
@@ -58,14 +58,6 @@ class AlertList(OptionList):
         super().__init__(name=name, id=id, classes=classes)
         self.capacity = capacity
         self.alerts: deque[Event] = deque()
-        self.total = 0
-        """Alerts fired since the run started."""
-
-    def clear_alerts(self) -> None:
-        """Forget every alert (a new run starts)."""
-        self.alerts.clear()
-        self.total = 0
-        self.clear_options()
 
     def _label(self, event: Event) -> Text:
         d = event.data
@@ -84,7 +76,6 @@ class AlertList(OptionList):
         new = [e for e in batch if e.kind is alert]
         if not new:
             return 0
-        self.total += len(new)
         new = new[-self.capacity:]
         self.alerts.extend(new)
         overflow = len(self.alerts) - self.capacity

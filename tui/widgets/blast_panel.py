@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, NamedTuple
 
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from sim.events import Event
-from tui.widgets.formatting import count, duration
+from sim.collectors.metrics import MetricsCollector
+from tui.render.formatting import count, duration
+
+SHOWN_INCIDENTS = 20
+"""Incidents the panel lists (the newest)."""
 
 
 def _names(value: Any) -> tuple[int, str]:
@@ -23,14 +26,26 @@ def _names(value: Any) -> tuple[int, str]:
     return 0, ""
 
 
-class BlastPanel(Widget):
-    """Shows the blast radius the simulation reports; it computes nothing itself.
+class IncidentStatus(NamedTuple):
+    """Where one incident stands, as the run's metrics collector folded it."""
 
-    The parent sets :attr:`blast` to the simulation's current blast-radius figures, a mapping
-    with ``records``, ``potential_records``, ``systems``, ``data_classes`` (counts or lists of
-    names), ``exposure_window`` (seconds) and optionally ``open`` (exposure still running),
-    and feeds events so each incident shows how long it has gone uncontained, or the time to
-    detect and contain that the simulator reported.
+    id: str
+    open: bool
+    """Its exposure has not ended (not contained yet)."""
+    exposure: float
+    """Seconds exposed so far."""
+    time_to_detect: float | None
+    time_to_contain: float | None
+
+
+class BlastPanel(Widget):
+    """Shows the blast radius a run's metrics collector folded; it computes nothing itself.
+
+    The parent calls :meth:`show_run` (or sets :attr:`blast` and :attr:`incidents`): the
+    figures of :meth:`MetricsCollector.blast` (``records``, ``amount``,
+    ``potential_records``, ``systems`` and ``data_classes`` as counts or lists of names,
+    ``exposure_window`` in seconds, ``open`` while an exposure runs) and where each incident
+    stands.
     """
 
     DEFAULT_CSS = """
@@ -52,37 +67,20 @@ class BlastPanel(Widget):
     }
 
     blast: reactive[Mapping[str, Any] | None] = reactive(None, layout=True)
-    """The latest blast-radius figures (None before the first report)."""
+    """The latest blast-radius figures (None before the run starts)."""
 
-    now: reactive[float] = reactive(0.0)
-    """The simulated clock, for the time an incident has gone uncontained."""
+    incidents: reactive[tuple[IncidentStatus, ...]] = reactive((), layout=True)
+    """The run's incidents, oldest first (at most SHOWN_INCIDENTS, the newest)."""
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
-        super().__init__(name=name, id=id, classes=classes)
-        self.incidents: dict[str, dict[str, Any]] = {}
-        """Incident id -> {"start": time, "detected": seconds, "contained": seconds}."""
-
-    def add_events(self, batch: Iterable[Event]) -> bool:
-        """Follow incidents and their containment; True when the panel must redraw."""
-        changed = False
-        for event in batch:
-            kind = event.kind
-            if kind == "incident":
-                key = str(event.data.get("id"))
-                self.incidents[key] = {"start": event.time, "detected": None,
-                                       "contained": None}
-                changed = True
-            elif kind == "contained":
-                entry = self.incidents.get(str(event.data.get("incident")))
-                if entry is not None:
-                    entry["detected"] = event.data.get("time_to_detect")
-                    entry["contained"] = event.data.get("time_to_contain")
-                    changed = True
-        if len(self.incidents) > 20:
-            for key in list(self.incidents)[:-20]:
-                del self.incidents[key]
-        return changed
+    def show_run(self, collector: MetricsCollector, now: float) -> None:
+        """Show what ``collector`` folded of the run so far, at simulated time ``now``."""
+        self.blast = collector.blast(now)
+        compromises = list(collector.compromises.values())[-SHOWN_INCIDENTS:]
+        incidents = tuple(IncidentStatus(c.id, c.open, c.exposure_window(now),
+                                         c.time_to_detect, c.time_to_contain)
+                          for c in compromises)
+        if incidents != self.incidents:
+            self.incidents = incidents
 
     def render(self) -> Table:
         """A two-column grid of figures."""
@@ -109,14 +107,14 @@ class BlastPanel(Widget):
             text.append("  still open", style=self.get_component_rich_style(
                 "blast-panel--open"))
         table.add_row("exposure", text)
-        for key, entry in self.incidents.items():
-            if entry["contained"] is None:
-                status = Text(f"open {duration(self.now - entry['start'])}",
+        for incident in self.incidents:
+            if incident.open:
+                status = Text(f"open {duration(incident.exposure)}",
                               style=self.get_component_rich_style("blast-panel--exposed"))
             else:
-                status = Text(f"contained in {duration(entry['contained'])}",
+                status = Text(f"contained in {duration(incident.time_to_contain)}",
                               style=self.get_component_rich_style("blast-panel--clean"))
-                if entry["detected"] is not None:
-                    status.append(f", seen at {duration(entry['detected'])}")
-            table.add_row(Text(key, overflow="ellipsis", no_wrap=True), status)
+                if incident.time_to_detect is not None:
+                    status.append(f", seen at {duration(incident.time_to_detect)}")
+            table.add_row(Text(incident.id, overflow="ellipsis", no_wrap=True), status)
         return table

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -12,7 +12,7 @@ from textual.widgets import Tree
 
 from sim.events import Event
 from sim.events import EventKind as K
-from tui.widgets.formatting import clock
+from tui.render.formatting import clock
 
 
 @dataclass
@@ -96,11 +96,6 @@ class ChainTree(Tree[str]):
         """How many chains the tree draws (the newest); the rest wait in memory."""
         self.chains: OrderedDict[Any, ChainState] = OrderedDict()
         self._dirty = False
-
-    def clear_chains(self) -> None:
-        """Forget every chain (a new run starts)."""
-        self.chains.clear()
-        self._dirty = True
 
     def add_events(self, batch: Iterable[Event]) -> bool:
         """Follow task starts and ends and sequence matches; True when the tree must redraw."""
@@ -216,8 +211,3 @@ class ChainTree(Tree[str]):
                     seq_node.add_leaf(f"{tool}")
                 seq_node.add_leaf(Text(f"at {clock(when)}", style=done))
 
-
-def chain_summary(states: Iterable[ChainState]) -> Mapping[str, int]:
-    """Counts of shown chains: open, flagged (for tests and the debrief)."""
-    states = list(states)
-    return {"open": sum(s.open for s in states), "flagged": sum(s.flagged for s in states)}

@@ -8,7 +8,7 @@ from typing import NamedTuple
 from rich.text import Text
 from textual.widgets import DataTable
 
-from tui.widgets.formatting import effect_label
+from tui.render.formatting import effect_label
 
 EFFECT_STYLE = {"allow": "green", "deny": "bold red", "require_approval": "yellow"}
 

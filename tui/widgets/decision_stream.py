@@ -17,7 +17,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from sim.events import Event, EventKind
-from tui.widgets.formatting import chain_text, clock, effect_label
+from tui.render.formatting import chain_text, clock, effect_label
 
 Cells = tuple[str, str, str, str, str, str, str, str]
 """time, agent, chain, tool, resource, effect, rule, marker."""

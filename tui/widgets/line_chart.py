@@ -8,7 +8,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.widget import Widget
 
-from tui.widgets.formatting import clock, count
+from tui.render.formatting import clock, count
 
 # Bit of each dot in a braille cell, by [row][column] (two columns, four rows per cell).
 _DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))

@@ -1,8 +1,8 @@
-"""The compare metrics table: one column per profile, rows read from each run's metrics."""
+"""The compare metrics table: one column per profile, the rows of :mod:`tui.render.metrics`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from rich.table import Table
@@ -10,79 +10,21 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from tui.widgets.formatting import count, duration
+from tui.render.metrics import STORY_ORDER, MetricRow, best_of, select_rows
 
+LABEL_WIDTH = 18
+"""Columns a row's label keeps in a narrow panel."""
 
-def metric(result: Mapping[str, Any], path: str) -> Any:
-    """The value at a dotted path of a result mapping (None when absent)."""
-    node: Any = result
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def _size(value: Any) -> str:
-    """A count, or how many names a list holds."""
-    if isinstance(value, list | tuple):
-        return count(len(value))
-    return count(value)
-
-
-def _ratio(result: Mapping[str, Any]) -> str:
-    stopped = metric(result, "out_of_scope.stopped")
-    attempts = metric(result, "out_of_scope.attempts")
-    if attempts is None:
-        return "-"
-    return f"{count(stopped or 0)}/{count(attempts)}"
-
-
-def _percent(value: Any) -> str:
-    return "-" if value is None else f"{100 * float(value):.1f}%"
-
-
-def _seconds(value: Any) -> str:
-    return "never" if value is None else duration(float(value))
-
-
-def _seconds_so_far(value: Any) -> str:
-    return "not yet" if value is None else duration(float(value))
-
-
-ROWS: tuple[tuple[str, Callable[[Mapping[str, Any]], str], str | None], ...] = (
-    ("records exposed", lambda r: count(metric(r, "blast_radius.records")),
-     "blast_radius.records"),
-    ("money moved", lambda r: count(metric(r, "blast_radius.amount")), "blast_radius.amount"),
-    ("could reach", lambda r: count(metric(r, "blast_radius.potential_records")),
-     "blast_radius.potential_records"),
-    ("data classes / systems", lambda r: f"{_size(metric(r, 'blast_radius.data_classes'))} / "
-     f"{_size(metric(r, 'blast_radius.systems'))}", None),
-    ("exposure window", lambda r: _seconds(metric(r, "blast_radius.exposure_window")),
-     "blast_radius.exposure_window"),
-    ("time to detect", lambda r: _seconds(metric(r, "time_to_detect")), "time_to_detect"),
-    ("time to contain", lambda r: _seconds(metric(r, "time_to_contain")), "time_to_contain"),
-    ("out-of-scope stopped", _ratio, None),
-    ("decisions (denied)", lambda r: f"{count(metric(r, 'decisions.total'))} "
-     f"({count(metric(r, 'decisions.deny'))})", None),
-    ("tasks completed", lambda r: count(metric(r, "delivery.tasks_completed")),
-     "delivery.tasks_completed"),
-    ("task latency p50 / p95", lambda r: f"{duration(metric(r, 'delivery.task_latency_p50'))}"
-     f" / {duration(metric(r, 'delivery.task_latency_p95'))}", None),
-    ("approval wait (mean)", lambda r: duration(metric(r, "delivery.approval_wait_mean")),
-     "delivery.approval_wait_mean"),
-    ("benign steps denied", lambda r: _percent(metric(r, "delivery.benign_denied_rate")),
-     "delivery.benign_denied_rate"),
-)
-"""(label, how to show it, the metric that ranks profiles: lower is better) per row."""
-
-SO_FAR: dict[str, str] = {"time to detect": "time_to_detect",
-                          "time to contain": "time_to_contain"}
-"""Rows whose missing value reads "not yet" while the runs go on (label -> metric)."""
+FIGURE_WIDTH = 8
+"""Columns each profile's figures keep in a narrow panel (``250,001``, ``5m 20s``)."""
 
 
 class MetricsTable(Widget):
-    """Security gain next to delivery cost, per profile; the best value of a row is marked."""
+    """Security gain next to delivery cost, per profile; the best value of a row is marked.
+
+    The parent sets :attr:`results` to each run's figures as its metrics collector folded
+    them; the table formats them with the shared rows and computes nothing itself.
+    """
 
     DEFAULT_CSS = """
     MetricsTable {
@@ -92,31 +34,46 @@ class MetricsTable(Widget):
     """
 
     results: reactive[dict[str, Mapping[str, Any]]] = reactive(dict, layout=True)
-    """Profile id -> its run's metrics (``RunResult.to_dict()`` shape), in column order."""
+    """Profile id -> its run's figures (``RunResult.to_dict()`` shape), in column order."""
 
     running: reactive[bool] = reactive(False)
     """The runs are still going: a time not reached yet reads "not yet" rather than "never"."""
+
+    rows: tuple[MetricRow, ...] = select_rows(STORY_ORDER)
+    """The rows shown, in order: every row of the metrics table, the figures at stake first."""
+
+    def cells(self) -> list[list[str]]:
+        """What the table shows: per row, its label then one cell per profile."""
+        figures = list(self.results.values())
+        return [[row.label, *(row.cell(f, running=self.running) for f in figures)]
+                for row in self.rows]
+
+    def _widths(self, cells: list[list[str]], headers: list[str]) -> tuple[int, list[int]]:
+        """Column widths that fit the panel: labels give way first, then long figures."""
+        label = max((len(row[0]) for row in cells), default=0)
+        figures = [max([len(h), *(len(row[i]) for row in cells)])
+                   for i, h in enumerate(headers, start=1)]
+        room = self.content_size.width - 2 * (len(figures) + 1)  # each column's padding
+        if room <= 0 or label + sum(figures) <= room:
+            return label, figures
+        label = max(LABEL_WIDTH, min(label, room - sum(figures)))
+        share = max(FIGURE_WIDTH, (room - label) // max(1, len(figures)))
+        return label, [min(width, share) for width in figures]
 
     def render(self) -> Table:
         """One row per metric, one column per profile."""
         table = Table(box=None, expand=True, padding=(0, 1), show_edge=False,
                       header_style="bold")
-        table.add_column("", style="dim", no_wrap=True, overflow="ellipsis")
-        for profile in self.results:
-            table.add_column(profile, justify="right", no_wrap=True, overflow="ellipsis")
-        for label, show, rank in ROWS:
-            if self.running and label in SO_FAR:
-                values = [_seconds_so_far(metric(r, SO_FAR[label]))
-                          for r in self.results.values()]
-            else:
-                values = [show(r) for r in self.results.values()]
-            cells: list[str | Text] = list(values)
-            if rank is not None and len(self.results) > 1:
-                raw = [metric(r, rank) for r in self.results.values()]
-                known = [v for v in raw if isinstance(v, int | float)]
-                if known and len(set(known)) > 1:
-                    best = min(known)
-                    cells = [Text(v, style="bold green") if raw[i] == best else v
-                             for i, v in enumerate(values)]
-            table.add_row(label, *cells)
+        cells = self.cells()
+        headers = list(self.results)
+        label, figures = self._widths(cells, headers)
+        table.add_column("", style="dim", no_wrap=True, overflow="ellipsis", width=label)
+        for profile, width in zip(headers, figures, strict=True):
+            table.add_column(profile, justify="right", no_wrap=True, overflow="ellipsis",
+                             width=width)
+        results = list(self.results.values())
+        for row, (name, *values) in zip(self.rows, cells, strict=True):
+            best = best_of(row, results)
+            table.add_row(name, *(Text(v, style="bold green") if i in best else v
+                                  for i, v in enumerate(values)))
         return table

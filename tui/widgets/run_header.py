@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from tui.widgets.formatting import clock, speed
+from tui.render.formatting import clock, speed
 
 
 class RunHeader(Widget):

@@ -1,8 +1,14 @@
-"""Text formats shared by the widgets: simulated clock, durations, counts and effects."""
+"""Text formats every face of agentrange shares: clock, durations, counts, rates, effects.
+
+The dashboard's panels, the command line's tables and the reports all show a figure through
+these functions, so the same number reads the same everywhere.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 EFFECT_LABELS: dict[str, str] = {
     "allow": "ALLOW",
@@ -63,6 +69,51 @@ def count(value: float | None) -> str:
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,.2f}"
     return f"{int(value):,}"
+
+
+def seconds(value: float | None, missing: str = "never") -> str:
+    """A duration that may not have happened (a time to detect): ``missing`` when None.
+
+    Args:
+        value: The duration in seconds, or None when the moment never came.
+        missing: What to show for None (``never``; ``not yet`` while a run goes on).
+    """
+    return missing if value is None else duration(float(value))
+
+
+def percent(value: float | None) -> str:
+    """A rate (0..1) as a percentage with one decimal; ``-`` for None.
+
+    Args:
+        value: The rate.
+    """
+    return "-" if value is None else f"{100 * float(value):.1f}%"
+
+
+def size(value: Any) -> str:
+    """A count, or how many names a list holds.
+
+    Args:
+        value: A number, a list or tuple of names, or None.
+    """
+    if isinstance(value, list | tuple):
+        return count(len(value))
+    return count(value)
+
+
+def metric(data: Mapping[str, Any] | None, path: str) -> Any:
+    """The value at a dotted path of a result mapping (``blast_radius.records``); None if absent.
+
+    Args:
+        data: A run's figures (``RunResult.to_dict()`` shape) or any part of them.
+        path: Keys separated by dots.
+    """
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
 
 
 def speed(value: float) -> str:
