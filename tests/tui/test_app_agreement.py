@@ -20,8 +20,9 @@ from rich.console import Console
 from rich.table import Table
 from textual.pilot import Pilot
 
-from engine.loader import builtin_names, load_scenario
 from engine.model import Scenario
+from scenarios import library
+from scenarios.library import load_scenario
 from sim.collectors.metrics import MetricsCollector
 from sim.events import Event
 from sim.runner import Simulation
@@ -48,7 +49,7 @@ def scenario(name: str) -> Scenario:
 
 
 def runs() -> Iterator[tuple[str, str]]:
-    for name in builtin_names():
+    for name in library.names():
         for profile in scenario(name).profiles:
             yield name, profile.id
 
@@ -155,7 +156,7 @@ def headless_samples(events: tuple[Event, ...], times: list[float]) -> list[floa
     return out
 
 
-@pytest.mark.parametrize("name", builtin_names())
+@pytest.mark.parametrize("name", library.names())
 async def test_the_metrics_table_and_chart_show_what_the_events_fold_to(name: str) -> None:
     profiles = [p.id for p in scenario(name).profiles]
     app = make_app(scenario(name), compare=profiles, speed=math.inf)
