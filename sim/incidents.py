@@ -1,6 +1,6 @@
 """Incident bookkeeping and defaults: per-incident state, framework tags, attacker plans.
 
-How each kind plays out in a run (the processes live in :mod:`sim.runner`):
+How each kind plays out in a run (the processes live in :mod:`sim.incident_play`):
 
 - ``prompt_injection``: at ``at`` the victim starts a run of its first scheduled task whose
   plan is *replaced* by the incident's plan (the attacker's goal); with ``repeat_every`` it

@@ -10,11 +10,11 @@ import pytest
 from ruamel.yaml import YAML
 
 from engine.model import Scenario
-from engine.policy import load_policy
+from engine.policy import load_policy, load_profile_policy
 from scenarios.library import load_scenario
 from sim.events import Event, EventKind, JsonlSink
 from sim.replay import EventsError, read_events, replay
-from sim.runner import Simulation, load_profile_policy
+from sim.runner import Simulation
 
 NAME = "support-pii-injection"
 

@@ -15,14 +15,13 @@ from scenarios import library
 from scenarios.library import load_scenario
 from sim.result import percentile
 from sim.runner import Simulation
-from sim.sweep import (
+from sim.sweep import Summary, sweep
+from sim.sweep_grid import (
     DEFAULT_SEEDS,
     MAX_RUNS,
-    Summary,
     SweepError,
     parse_seeds,
     parse_variation,
-    sweep,
     variant,
 )
 

@@ -23,15 +23,9 @@ from rich.text import Text
 
 from engine.durations import DURATION_HELP, format_duration
 from scenarios.library import load_scenario
-from sim.sweep import (
-    Summary,
-    SweepError,
-    SweepResult,
-    default_jobs,
-    parse_seeds,
-    parse_variation,
-    sweep,
-)
+from sim.sweep import Summary, SweepResult, sweep
+from sim.sweep_grid import SweepError, parse_seeds, parse_variation
+from sim.sweep_pool import default_jobs
 from tui.commands.run import PROGRESS_AFTER, markdown_table, parse_profiles, parse_until
 
 FORMATS = ("table", "json", "markdown", "csv")

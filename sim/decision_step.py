@@ -1,0 +1,179 @@
+"""The decision step: a tool step becomes a verified request, a decision and its event.
+
+The hot path: :meth:`DecisionStep._decide` runs once per tool step. It verifies the run's
+token, builds the request (sharing the ``time`` namespace among the requests of one simulated
+instant), asks the engine, emits the ``decision`` event with a record shared by every event
+of the same engine decision, and hands the step to the detector only when it could be
+flagged. A ``require_approval`` step then waits for the approvers
+(:meth:`DecisionStep._approval`), whose answer is checked against the token again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from typing import Any
+
+import simpy
+
+from engine.policy import Decision, Effect, Request
+from engine.policy.decision import Reason
+from sim.approvals import ApprovalResult
+from sim.events import DecisionRecord, Event, EventKind, Outcome
+from sim.state import PlanItem, SimulationState, TaskRun
+from sim.wallet import Credential
+from sim.world import EPOCH, WEEK_OFFSET
+
+_ALLOW, _DENY = Effect.ALLOW, Effect.DENY
+_EXECUTED, _BLOCKED, _AWAITING = Outcome.EXECUTED, Outcome.BLOCKED, Outcome.AWAITING_APPROVAL
+_EXPIRED, _REVOKED = Outcome.EXPIRED, Outcome.REVOKED
+_INVALID = Reason.INVALID_TOKEN
+_DECISION = EventKind.DECISION
+_new_event = tuple.__new__
+
+
+class DecisionStep(SimulationState):
+    """The part of a simulation that decides tool steps and waits for approvals."""
+
+    _bulk: int
+    """Records at or above which an executed step may be flagged (the detector's)."""
+    _records: dict[int, DecisionRecord]
+    """The record of each distinct engine decision, by the decision's id."""
+    _time_at: float | None
+    _time_ns: Mapping[str, Any]
+    """The ``time`` namespace of the current simulated instant, shared by its requests."""
+
+    # --- one request -------------------------------------------------------------------------
+
+    def _decide(self, run: TaskRun, item: PlanItem, number: int, cred: Credential
+                ) -> tuple[Outcome, Request, int]:
+        # The hot path: one call per tool step. Locals and plain increments on purpose.
+        now = self.env.now
+        wall = EPOCH + now
+        spec = item.spec
+        assert spec is not None
+        verification = self.wallet.verifier.verify(
+            cred.token, now=wall, tool=spec.tool_id, data_class=spec.data_class,
+            presenter_thumbprint=run.presenter)
+        time_ns = self._time_ns
+        last = self._time_at
+        if now != last or type(now) is not type(last):
+            # Many requests share an instant (a fleet acts on the second): one namespace each.
+            clock = now + WEEK_OFFSET
+            time_ns = self._time_ns = {"now": now, "hour": int(clock // 3600) % 24,
+                                       "weekday": int(clock // 86400) % 7}
+            self._time_at = now
+        seq = self._seq
+        state = run.agent
+        principal = run.principal or state.principal
+        task = run.task
+        approved = item.approved
+        request = Request(
+            principal, spec.action, spec.tool_ns, verification.attributes(wall),
+            spec.resource_ns, spec.request_ns,
+            {"id": task.id, "intent": task.intent, "approved": approved, "step": number,
+             "run": run.id},
+            run.session_ns, run.chain_ns, time_ns, seq, run.hops)
+        decision = self.engine.decide(request)
+        effect = decision.effect
+        token_reason = verification.reason
+        if effect is _ALLOW:
+            outcome = _EXECUTED
+        elif effect is _DENY:
+            outcome = _BLOCKED
+            if decision.reason is _INVALID:
+                if token_reason == "revoked":
+                    outcome = _REVOKED
+                elif token_reason == "expired":
+                    outcome = _EXPIRED
+        else:
+            outcome = _AWAITING
+        agent = state.name
+        incident = item.incident
+        attacker = run.attacker
+        records = spec.records
+        record = self._records.get(id(decision))
+        if record is None or record.decision is not decision:
+            record = self._record(decision)
+        self._seq = seq + 1
+        self._sink(_new_event(Event, (seq, now, _DECISION, agent, {
+            "run": run.id, "chain": run.actors, "task": task.id, "step": number,
+            "tool": spec.tool_id, "action": spec.action, "resource": spec.resource,
+            "data_class": spec.data_class, "system": spec.system, "records": records,
+            "amount": spec.amount, "destination": spec.destination, "jti": cred.jti,
+            "holder": None if cred.shared else cred.holder, "token_reason": token_reason,
+            "request": request, "decision": record,
+            "outcome": outcome, "incident": incident, "attacker": attacker,
+            "approved": approved,
+        })))
+        ist = self.incidents.get(incident) if incident is not None else None
+        if outcome is _EXECUTED:
+            if records < self._bulk and not decision.sequences and not decision.shadow:
+                return outcome, request, seq  # nothing a detector would flag
+        alerts = self.detector.decision(now, agent, spec.tool_id, decision, token_reason,
+                                        records if outcome is _EXECUTED else None)
+        if alerts:
+            self._raise(alerts, agent, seq, ist)
+        return outcome, request, seq
+
+    def _record(self, decision: Decision) -> DecisionRecord:
+        # The engine hands out one shared Decision per distinct outcome, so one record
+        # (and its rendered dict) serves every event carrying it.
+        records = self._records
+        record = records.get(id(decision))
+        if record is None or record.decision is not decision:
+            if len(records) >= 4096:
+                records.clear()
+            record = records[id(decision)] = DecisionRecord(decision)
+        return record
+
+    def _approval(self, run: TaskRun, item: PlanItem, number: int, cred: Credential,
+                  request: Request, seq: int) -> Generator[simpy.Event, Any, Outcome]:
+        env = self.env
+        spec = item.spec
+        assert spec is not None
+        agent = run.agent.name
+        malicious = item.incident is not None or run.attacker
+        pending = self.approvers.submit(malicious)
+        self._emit(EventKind.APPROVAL_REQUESTED, agent, {
+            "run": run.id, "task": run.task.id, "step": number, "tool": spec.tool_id,
+            "queue": self.approvers.waiting, "decision": seq, "incident": item.incident})
+        result: ApprovalResult = yield pending
+        if result.expired:
+            outcome = _EXPIRED
+        elif not result.approved:
+            outcome = _BLOCKED
+            ist = self.incidents.get(item.incident) if item.incident is not None else None
+            self._raise(self.detector.rejected(agent, spec.tool_id), agent, seq, ist)
+        else:
+            outcome = _EXECUTED
+            if run.agent.quarantined and not run.attacker:
+                outcome = _BLOCKED
+            else:
+                # The token may have expired or been revoked during the wait.
+                check = self.wallet.verify(cred, spec.tool_id, spec.data_class, run.presenter)
+                if not check.ok and str(check.reason) == "expired" and self.jit:
+                    ist = (self.incidents.get(item.incident) if item.incident is not None
+                           else None)
+                    fresh = self._reissue_expired(run, cred, ist)
+                    if fresh is not cred:
+                        cred = fresh
+                        check = self.wallet.verify(cred, spec.tool_id, spec.data_class,
+                                                   run.presenter)
+                if not check.ok:
+                    reason = str(check.reason)
+                    outcome = (_REVOKED if reason == "revoked" else
+                               _EXPIRED if reason == "expired" else _BLOCKED)
+        self._emit(EventKind.APPROVAL_RESOLVED, agent, {
+            "run": run.id, "task": run.task.id, "step": number, "tool": spec.tool_id,
+            "approved": result.approved, "waited": result.waited, "expired": result.expired,
+            "fatigue_miss": result.fatigue_miss, "outcome": outcome, "decision": seq,
+            "incident": item.incident})
+        if outcome is not _EXECUTED:
+            return outcome
+        self.engine.commit(request)
+        ist = self.incidents.get(item.incident) if item.incident is not None else None
+        alerts = self.detector.executed(agent, spec.tool_id, spec.records)
+        if alerts:
+            self._raise(alerts, agent, seq, ist)
+        yield env.timeout(spec.duration)
+        return _EXECUTED

@@ -1,0 +1,134 @@
+"""Running a sweep's grid: one run per cell and seed, in this process or a local process pool.
+
+Workers are spawned, not forked, so they start clean; each receives the variants once and
+compiles a cell's policy the first time it runs that cell. Results come back in grid order,
+whatever finishes first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
+from typing import Any
+
+from engine.loader import as_tuples
+from engine.model import Scenario
+from engine.policy import (
+    CompiledPolicy,
+    PolicyDocument,
+    compile_policy,
+    load_profile_policy,
+    profile_policy_file,
+)
+from sim.runner import Simulation
+from sim.sweep_grid import SweepError
+
+
+class _Runner:
+    """Runs the grid's cells, compiling each cell's policy once (per process)."""
+
+    def __init__(self, variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | None],
+                 policies: Sequence[CompiledPolicy] | None = None) -> None:
+        self.variants = variants
+        self.documents = documents
+        self.policies: list[CompiledPolicy | None] = (
+            list(policies) if policies is not None else [None] * len(variants))
+
+    def run(self, cell: int, profile: str, seed: int, until: float | None,
+            metrics: tuple[str, ...]) -> tuple[float | None, ...]:
+        """One run's value of each metric."""
+        scenario = self.variants[cell]
+        policy = self.policies[cell]
+        if policy is None:
+            policy = self.policies[cell] = self._compile(cell, profile)
+        result = Simulation(scenario, profile, seed=seed, until=until, policy=policy,
+                            record_decisions=False).run()
+        return tuple(_number(result.metric(m)) for m in metrics)
+
+    def _compile(self, cell: int, profile: str) -> CompiledPolicy:
+        scenario, data = self.variants[cell], self.documents[cell]
+        if data is None:
+            return load_profile_policy(scenario, profile)
+        # Already compiled once in the caller, where any error was reported.
+        _file, source = profile_policy_file(scenario, profile)
+        return compile_policy(PolicyDocument.model_validate(as_tuples(data)), scenario,
+                              source=source)
+
+
+_WORKER: list[_Runner] = []
+"""The runner of a worker process, set once by :func:`_start_worker` (never in the caller)."""
+
+
+def _start_worker(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | None]
+                  ) -> None:
+    _WORKER.append(_Runner(variants, documents))
+
+
+def _worker_run(cell: int, profile: str, seed: int, until: float | None,
+                metrics: tuple[str, ...]) -> tuple[float | None, ...]:
+    return _WORKER[0].run(cell, profile, seed, until, metrics)
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None if value is None else float(value)
+    return float(value)
+
+
+Task = tuple[int, str, int, "float | None", tuple[str, ...]]
+"""(cell index, profile, seed, until, metrics): one run of the grid."""
+
+
+def run_all(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | None],
+            policies: Sequence[CompiledPolicy], tasks: Sequence[Task], jobs: int,
+            progress: Callable[[int, int], None] | None) -> list[tuple[float | None, ...]]:
+    """Run every task of the grid; each run's metric values, in the order of ``tasks``.
+
+    Args:
+        variants: Each cell's scenario.
+        documents: Each cell's varied policy document (None: the profile's own file).
+        policies: Each cell's compiled policy (used here; workers compile their own).
+        tasks: The runs.
+        jobs: Worker processes (1: run here, one after another).
+        progress: Called with (runs done, runs in all) as runs finish.
+
+    Raises:
+        SweepError: when a worker process dies.
+    """
+    total = len(tasks)
+    if jobs == 1:
+        runner = _Runner(variants, documents, policies)
+        out = []
+        for n, task in enumerate(tasks, 1):
+            out.append(runner.run(*task))
+            if progress is not None:
+                progress(n, total)
+        return out
+    # spawn, not fork: a worker starts clean (no threads or locks inherited from the caller,
+    # a dashboard for instance). Each receives the variants once and compiles what it runs.
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
+                                 initializer=_start_worker,
+                                 initargs=(variants, documents)) as pool:
+            futures: list[Future[tuple[float | None, ...]]] = [
+                pool.submit(_worker_run, *task) for task in tasks]
+            for done, future in enumerate(futures, 1):  # grid order, whatever finishes first
+                future.result()
+                if progress is not None:
+                    progress(done, total)
+            return [f.result() for f in futures]
+    except BrokenProcessPool as exc:
+        raise SweepError(f"a sweep worker process died ({exc}); a script that sweeps with "
+                         "jobs > 1 must guard its entry point with if __name__ == "
+                         "'__main__'; jobs=1 runs in this process") from None
+
+
+def default_jobs() -> int:
+    """Worker processes by default: the CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on every platform
+        return max(1, os.cpu_count() or 1)

@@ -1,0 +1,289 @@
+"""Task runs: arrivals, plans, a run step by step, delegated runs, and the runs' credentials.
+
+Each arrival of a task starts a top-level run. A run resolves its plan (the agent's own, the
+incident's under a rogue agent, or its own followed by a poisoned memory's steps), obtains its
+credential (the agent's static token, renewed when due; or a JIT token minted for the task,
+narrowed to the delegator's token on a delegated run) and walks the plan: a tool step goes to
+the decision step (:mod:`sim.decision_step`) and takes its duration when executed; a
+delegation starts the delegate's run and waits for it. A run stops at its first step that is
+not executed, and its end is an event (completed or failed, with why).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable
+from typing import Any
+
+import simpy
+
+from engine.identity.scope import Scope
+from engine.model import DelegateStep, Incident, Task, ToolStep
+from engine.policy.request import chain_attributes
+from sim.arrivals import arrival_times
+from sim.events import EventKind, Outcome
+from sim.incidents import IncidentState
+from sim.state import AgentState, PlanItem, SimulationState, TaskRun
+from sim.wallet import Credential
+
+_BLOCKED, _AWAITING, _EXPIRED = Outcome.BLOCKED, Outcome.AWAITING_APPROVAL, Outcome.EXPIRED
+_EXECUTED = Outcome.EXECUTED
+
+
+class TaskRuns(SimulationState):
+    """The part of a simulation that starts and runs tasks and obtains their credentials."""
+
+    _plans: dict[tuple[str, str], tuple[PlanItem, ...]]
+    """Benign plans resolved once per (agent, task)."""
+
+    # --- runs ---------------------------------------------------------------------------------
+
+    def _arrivals(self, state: AgentState, task: Task) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        assert task.arrival is not None
+        stream = self.rng(f"arrivals/{state.name}/{task.id}")
+        for n, t in enumerate(arrival_times(task.arrival, stream, self.end), 1):
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            self._start_top_run(state, task, f"{state.name}/{task.id}#{n}", t)
+
+    def _start_top_run(self, state: AgentState, task: Task, run_id: str,
+                       arrival: float) -> None:
+        incident: str | None = None
+        if state.rogue is not None and state.rogue in self.incidents:
+            incident = state.rogue
+            plan = self._incident_plan(state.name, task, self.incidents[incident].incident)
+        else:
+            plan = self._benign_plan(state.name, task)
+            for pid in state.poisoned:
+                inc = self.incidents[pid].incident
+                plan = plan + self._incident_plan(state.name, task, inc)
+                incident = pid
+        run = self._new_run(state, task, run_id, plan, arrival=arrival, incident=incident)
+        self.env.process(self._task(run))
+
+    def _benign_plan(self, agent: str, task: Task) -> tuple[PlanItem, ...]:
+        key = (agent, task.id)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._items(agent, task, task.steps, None)
+        return plan
+
+    def _incident_plan(self, agent: str, task: Task, incident: Incident
+                       ) -> tuple[PlanItem, ...]:
+        return self._items(agent, task, incident.plan, incident.id)
+
+    def _items(self, agent: str, task: Task | None, steps: Iterable[ToolStep | DelegateStep],
+               incident: str | None) -> tuple[PlanItem, ...]:
+        world = self.world
+        approved_pairs = (world.task_plan(agent, task.id)
+                          if task is not None and (agent, task.id) in world.tasks
+                          else world.agent_plans(agent))
+        items = []
+        for step in steps:
+            if isinstance(step, ToolStep):
+                spec = world.spec(step)
+                items.append(PlanItem(spec, None, (spec.tool_id, spec.resource)
+                                      in approved_pairs, incident))
+            else:
+                items.append(PlanItem(None, step, incident is None, incident))
+        return tuple(items)
+
+    def _new_run(self, state: AgentState, task: Task, run_id: str,
+                 plan: tuple[PlanItem, ...], *, arrival: float, incident: str | None = None,
+                 parent: TaskRun | None = None, cred: Credential | None = None,
+                 actors: tuple[str, ...] | None = None) -> TaskRun:
+        if actors is None:
+            actors = (state.name,) if parent is None else (state.name, *parent.actors)
+        root = run_id if parent is None else parent.root
+        hops = (tuple(self.world.principal_ns[a] for a in actors[1:])
+                if len(actors) > 1 else None)
+        return TaskRun(run_id, state, task, plan, actors, root, {"id": run_id},
+                       chain_attributes(root, actors), hops, arrival,
+                       parent is None and incident is None, incident, parent, cred,
+                       presenter=self.wallet.thumbprints[state.name],
+                       principal=state.principal)
+
+    def _task(self, run: TaskRun) -> Generator[simpy.Event, Any, bool]:
+        env = self.env
+        state = run.agent
+        name = state.name
+        self._emit(EventKind.TASK_STARTED, name, {
+            "task": run.task.id, "run": run.id, "chain": run.actors,
+            "delegated_by": run.parent.agent.name if run.parent is not None else None,
+            "incident": run.incident, "attacker": run.attacker})
+        ist = self.incidents.get(run.incident) if run.incident is not None else None
+        if state.quarantined and not run.attacker:
+            self._finish_task(run, False, "quarantined", 0, ist)
+            return False
+        cred = self._credential_for(run)
+        if cred is None:
+            self._finish_task(run, False, "no_credential", 0, ist)
+            return False
+        run.cred = cred
+        if ist is not None:
+            self._hold(ist, cred)
+        done = 0
+        reason = ""
+        ok = True
+        jit = self.jit
+        renewing = self.creds.renew_before is not None and (not jit or run.own_cred)
+        attacker = run.attacker
+        decide = self._decide
+        timeout = env.timeout
+        for number, item in enumerate(run.plan, 1):
+            if state.quarantined and not attacker:
+                ok, reason = False, "quarantined"
+                break
+            if attacker and ist is not None and ist.contained and ist.how \
+                    in ("quarantine", "distrusted"):
+                ok, reason = False, "contained"
+                break
+            spec = item.spec
+            if spec is None:
+                assert item.delegate is not None
+                child = self._delegated_run(run, item, number)
+                if not (yield env.process(self._task(child))):
+                    ok, reason = False, "delegate_failed"
+                    break
+                done += 1
+                continue
+            if renewing:
+                renewed = (self._static_for(state) if not jit and not attacker
+                           and run.cred is state.static else self.wallet.renew_if_due(cred))
+                if renewed is not None and renewed is not cred:
+                    cred = run.cred = renewed
+                    if ist is not None:
+                        self._hold(ist, cred)
+            if jit and env.now >= cred.exp:
+                cred = self._reissue_expired(run, cred, ist)
+            outcome, request, seq = decide(run, item, number, cred)
+            if outcome is _EXECUTED:
+                yield timeout(spec.duration)
+                done += 1
+                continue
+            if outcome is _AWAITING:
+                outcome = yield from self._approval(run, item, number, cred, request, seq)
+                cred = run.cred  # re-issued when it expired during the wait
+                if outcome is _EXECUTED:
+                    done += 1
+                    continue
+                reason = {_BLOCKED: "approval_rejected", _EXPIRED: "approval_expired"}.get(
+                    outcome, "token")
+            else:
+                reason = "denied" if outcome is _BLOCKED else "token"
+            ok = False
+            break
+        self._finish_task(run, ok, reason, done, ist)
+        return ok
+
+    def _delegated_run(self, parent: TaskRun, item: PlanItem, number: int) -> TaskRun:
+        step = item.delegate
+        assert step is not None
+        state = self.agents[step.delegate]
+        task = self.world.tasks[(step.delegate, step.task)]
+        run_id = f"{parent.id}/{number}>{step.delegate}/{step.task}"
+        incident = item.incident
+        if incident is None:
+            plan = self._benign_plan(state.name, task)
+            for pid in state.poisoned:
+                plan = plan + self._incident_plan(state.name, task, self.incidents[pid].incident)
+                incident = pid
+        else:
+            # Work handed on by a compromised run serves the attacker's goal too.
+            plan = tuple(PlanItem(i.spec, i.delegate, i.approved, incident)
+                         for i in self._benign_plan(state.name, task))
+        cred = None
+        if not self.jit:
+            cred = self._static_for(state)
+        return self._new_run(state, task, run_id, plan, arrival=self.env.now,
+                             incident=incident, parent=parent, cred=cred)
+
+    def _finish_task(self, run: TaskRun, ok: bool, reason: str, steps: int,
+                     ist: IncidentState | None) -> None:
+        env = self.env
+        name = run.agent.name
+        latency = env.now - run.arrival
+        if ok:
+            self._emit(EventKind.TASK_COMPLETED, name, {
+                "task": run.task.id, "run": run.id, "chain": run.actors,
+                "latency": latency, "steps": steps, "incident": run.incident})
+        else:
+            self._emit(EventKind.TASK_FAILED, name, {
+                "task": run.task.id, "run": run.id, "chain": run.actors,
+                "reason": reason, "steps": steps, "incident": run.incident})
+        if ist is not None and not ist.contained and not ist.renewable \
+                and ist.incident.repeat_every is None and run.attacker is False \
+                and ist.incident.kind in ("prompt_injection", "overbroad_delegated_admin") \
+                and not ok and reason in ("denied", "token", "approval_rejected",
+                                          "approval_expired"):
+            # The attacker's goal was stopped and nothing will retry it.
+            self._contain(ist, "blocked")
+        cred = run.cred
+        if run.own_cred and cred is not None and self.creds.revoke_on_completion:
+            self.wallet.revoke(cred, "task_completed" if ok else "task_failed")
+        self.engine.end_session(run.id)
+        if run.parent is None:
+            self.engine.end_chain(run.root)
+
+    # --- credentials -------------------------------------------------------------------------
+
+    def _mint_static(self) -> None:
+        groups: dict[str, list[AgentState]] = {}
+        for state in self.agents.values():
+            groups.setdefault(state.model.credential or state.name, []).append(state)
+        world = self.world
+        for members in groups.values():
+            holder = members[0]
+            scope = Scope.union(world.profile_scope(m.model, self.creds.scope, None)
+                                for m in members)
+            cred = self.wallet.mint(holder.name, scope=scope, mode="static",
+                                    shared_by=[m.name for m in members])
+            if cred is None:
+                continue
+            for m in members:
+                m.static = cred
+
+    def _static_for(self, state: AgentState) -> Credential | None:
+        cred = state.static
+        if cred is None:
+            return None
+        renewed = self.wallet.renew_if_due(cred)
+        if renewed is not cred:
+            for other in self.agents.values():
+                if other.static is cred:
+                    other.static = renewed
+        return renewed
+
+    def _credential_for(self, run: TaskRun) -> Credential | None:
+        if run.cred is not None:
+            return run.cred
+        state = run.agent
+        if not self.jit:
+            return self._static_for(state)
+        world = self.world
+        if run.parent is not None and run.parent.cred is not None:
+            scope = run.parent.cred.scope.intersect(world.task_scope(state.name, run.task.id))
+        else:
+            scope = world.profile_scope(state.model, self.creds.scope, run.task.id)
+        run.own_cred = True
+        return self.wallet.mint(state.name, scope=scope, mode="jit", task=run.task.id,
+                                run=run.id, chain=run.actors[1:])
+
+    def _reissue_expired(self, run: TaskRun, cred: Credential,
+                         ist: IncidentState | None) -> Credential:
+        """The run's token, or a fresh one when its own JIT task token has expired.
+
+        A workload whose task outlived its token (a long wait on a delegate or an approver)
+        asks its broker again, as at the start of the task. Revoked tokens, attackers' runs
+        and tokens an attacker minted are never renewed.
+        """
+        if not (run.own_cred and not run.attacker and cred.incident is None
+                and cred.state != "revoked" and self.env.now >= cred.exp):
+            return cred
+        fresh = self.wallet.reissue(cred)
+        if fresh is None:
+            return cred
+        run.cred = fresh
+        if ist is not None:
+            self._hold(ist, fresh)
+        return fresh
