@@ -69,6 +69,15 @@ class SimulationError(AgentrangeError):
 
 def _tee(*sinks: Sink) -> Sink:
     """One sink that hands each event to every one of ``sinks`` in order."""
+    if len(sinks) == 2:
+        # The usual case (the run's collector and the caller's sink), once per event.
+        first, second = sinks
+
+        def pair(event: Event) -> None:
+            first(event)
+            second(event)
+        return pair
+
     def tee(event: Event) -> None:
         for sink in sinks:
             sink(event)

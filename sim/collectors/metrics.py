@@ -110,12 +110,11 @@ class MetricsCollector:
     def __call__(self, event: Event) -> None:
         """Fold one event."""
         self._last = event
-        if event.kind is _DECISION:
+        kind = event.kind
+        if kind is _DECISION:
             self._decision(event)
-            return
-        handler = self._handlers.get(event.kind)
-        if handler is not None:
-            handler(event)
+        elif kind in self._handlers:
+            self._handlers[kind](event)
 
     @property
     def events(self) -> int:
