@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from engine.audit.errors import AuditFileError
 from engine.audit.query import iter_records
 from engine.audit.writer import AuditWriter
 from engine.errors import AgentrangeError
@@ -50,7 +49,8 @@ def read_events(path: str | os.PathLike[str]) -> Iterator[Event]:
     This reads; it does not verify (use :func:`engine.audit.verify_log`).
 
     Raises:
-        AuditFileError: when the file cannot be read or a line is not JSON.
+        engine.audit.errors.AuditFileError: when the file cannot be read or a line is not
+            JSON.
         AuditLogError: when a record is not an event.
     """
     for number, record in enumerate(iter_records(path), 1):
@@ -81,7 +81,3 @@ def log_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise AuditLogError(f"{os.fspath(path)}: line 1 is not an agentrange audit log header")
     return header
-
-
-__all__ = ["AuditFileError", "AuditLogError", "AuditSink", "log_header", "read_events",
-           "record_of"]
