@@ -10,6 +10,8 @@ import base64
 import binascii
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TypeGuard
 
 from cryptography.hazmat.primitives import serialization
@@ -76,6 +78,15 @@ def public_key_from_jwk(jwk: object) -> Ed25519PublicKey | None:
     return key if public_jwk(key)["x"] == x else None
 
 
+@contextmanager
+def _as_audit_error(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Report a key file refused by :mod:`engine.keyfiles` as the audit log's own error."""
+    try:
+        yield
+    except keyfiles.KeyFileError as exc:
+        raise AuditFileError(path, exc.problem) from None
+
+
 def _is_ed25519_private(key: object) -> TypeGuard[Ed25519PrivateKey]:
     return isinstance(key, Ed25519PrivateKey)
 
@@ -90,10 +101,8 @@ def save_private_key(key: Ed25519PrivateKey, path: str | os.PathLike[str]) -> No
     Raises:
         AuditFileError: when the file cannot be written.
     """
-    try:
+    with _as_audit_error(path):
         keyfiles.save_private_key(key, path)
-    except keyfiles.KeyFileError as exc:
-        raise AuditFileError(path, exc.problem) from None
 
 
 def save_public_key(key: Ed25519PublicKey, path: str | os.PathLike[str]) -> None:
@@ -102,10 +111,8 @@ def save_public_key(key: Ed25519PublicKey, path: str | os.PathLike[str]) -> None
     Raises:
         AuditFileError: when the file cannot be written.
     """
-    try:
+    with _as_audit_error(path):
         keyfiles.save_public_key(key, path)
-    except keyfiles.KeyFileError as exc:
-        raise AuditFileError(path, exc.problem) from None
 
 
 def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
@@ -114,10 +121,8 @@ def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
     Raises:
         AuditFileError: when the file is missing, too open, or not an Ed25519 private key.
     """
-    try:
+    with _as_audit_error(path):
         return keyfiles.load_private_key(path, "an Ed25519 private key", _is_ed25519_private)
-    except keyfiles.KeyFileError as exc:
-        raise AuditFileError(path, exc.problem) from None
 
 
 def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
@@ -126,7 +131,5 @@ def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
     Raises:
         AuditFileError: when the file is missing or not an Ed25519 public key.
     """
-    try:
+    with _as_audit_error(path):
         return keyfiles.load_public_key(path, "an Ed25519 public key", _is_ed25519_public)
-    except keyfiles.KeyFileError as exc:
-        raise AuditFileError(path, exc.problem) from None
