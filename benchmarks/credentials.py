@@ -14,13 +14,19 @@ Targets (issue 4): cached verify <= 3 us per request; mint and first verify with
 the raw library cost. Prints medians over the repeats and ratios; it is not a test.
 
 Run: ``python benchmarks/credentials.py [--repeats R] [--signed N] [--cached N]
-[--profile mint|first|cached]``.
+[--profile mint|first|cached] [--json]``. ``--json`` prints the speeds (operations per second,
+higher is better) as one JSON object on the last line and the report on stderr, so that
+``benchmarks/against.py`` can compare two commits in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
@@ -223,6 +229,24 @@ def report(f: dict[str, float]) -> None:
     print(f"  cached / first verify          {f['cached_verify'] / f['first_verify']:8.4f}x")
 
 
+SPEEDS = ("raw_sign", "pyjwt_encode", "mint", "raw_verify", "pyjwt_decode", "first_verify",
+          "cached_verify", "attributes")
+"""The paths ``--json`` reports, as operations per second (``cached_recheck``, a difference of
+two timings, can be near zero or negative on a noisy machine: it stays in the report only)."""
+
+
+def speeds(f: dict[str, float]) -> dict[str, float]:
+    """Operations per second of each path in :data:`SPEEDS`, and relative signed speeds.
+
+    A signed path's speed as a percentage of the raw library's in the same repeats
+    (``*_pct``) is what load on a shared machine moves least: it moves both alike.
+    """
+    out = {f"{name}_per_s": 1e6 / f[name] for name in SPEEDS}
+    for name in RATIOS:
+        out[f"{name.replace('/', '_vs_')}_pct"] = 100 / f[name]
+    return out
+
+
 def profile(kind: str, signed: int, cached: int) -> None:
     """Profile one path with pyinstrument and print the call tree."""
     from pyinstrument import Profiler
@@ -255,13 +279,22 @@ def main() -> None:
     parser.add_argument("--signed", type=int, default=300, help="signing/verifying ops per repeat")
     parser.add_argument("--cached", type=int, default=100_000, help="cached verifies per repeat")
     parser.add_argument("--profile", choices=["mint", "first", "cached"])
+    parser.add_argument("--json", action="store_true",
+                        help="print the speeds as one JSON object (the report goes to stderr)")
     args = parser.parse_args()
     if args.profile:
         profile(args.profile, args.signed, args.cached)
         return
-    print(f"repeats={args.repeats} signed ops/repeat={args.signed} "
-          f"cached ops/repeat={args.cached} (medians)\n")
-    report(measure(args.repeats, args.signed, args.cached))
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        print(f"repeats={args.repeats} signed ops/repeat={args.signed} "
+              f"cached ops/repeat={args.cached} (medians)\n")
+        figures = measure(args.repeats, args.signed, args.cached)
+        report(figures)
+    if args.json:
+        print(json.dumps({"benchmark": "credentials", "repeats": args.repeats,
+                          "signed": args.signed, "cached": args.cached,
+                          "figures": speeds(figures), "load_average": os.getloadavg()[0],
+                          "cores": os.cpu_count()}))
 
 
 if __name__ == "__main__":
