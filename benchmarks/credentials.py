@@ -8,7 +8,9 @@ Measured in one run on the same key and claims:
 - ``TokenVerifier.verify`` of a token never seen before (signature + every check);
 - ``TokenVerifier.verify`` of a token already verified once (the simulator's hot path),
   with tool and data class; the same after any revocation (which makes a cached token
-  re-run its revocation and trust checks once); ``Verification.attributes(now)``.
+  re-run its revocation and trust checks once); ``Verification.attributes(now)``;
+- the issuance ledger's check alone (SHA-256 of the signing input and a lookup by jti), part
+  of every first verify, and its share of it.
 
 Targets (issue 4): cached verify <= 3 us per request; mint and first verify within 1.2x of
 the raw library cost. Prints medians over the repeats and ratios; it is not a test.
@@ -151,6 +153,13 @@ def measure(repeats: int, signed: int, cached: int) -> dict[str, float]:
             verify(token, now=T0 + 1, tool="crm.read", data_class="customer_pii")
 
     result = verifier.verify(token, now=T0 + 1)
+    ledger = broker.ledger
+    jti, sub, exp = claims["jti"], claims["sub"], float(claims["exp"])
+
+    def ledger_check(n: int) -> None:
+        check = ledger.check
+        for _ in range(n):
+            check(jti, sub, (), exp, msg)
 
     def attributes(n: int) -> None:
         for _ in range(n):
@@ -171,6 +180,7 @@ def measure(repeats: int, signed: int, cached: int) -> dict[str, float]:
         "revoke_only": (revoke_only, cached // 10),
         "revoke_then_verify": (revoke_then_verify, cached // 10),
         "attributes": (attributes, cached),
+        "ledger_check": (ledger_check, cached // 10),
         "loop": (empty, cached),
     }
     # Round-robin: each repeat times every path once, so drift and other load on the machine
@@ -182,6 +192,9 @@ def measure(repeats: int, signed: int, cached: int) -> dict[str, float]:
     figures = {name: statistics.median(values) for name, values in samples.items()}
     figures["cached_recheck"] = statistics.median(
         a - b for a, b in zip(samples["revoke_then_verify"], samples["revoke_only"], strict=True)
+    )
+    figures["ledger/first_verify"] = statistics.median(
+        a / b for a, b in zip(samples["ledger_check"], samples["first_verify"], strict=True)
     )
     for name, (num, den) in RATIOS.items():
         figures[name] = statistics.median(
@@ -205,6 +218,7 @@ def report(f: dict[str, float]) -> None:
         ("verifier: cached verify", "cached_verify"),
         ("  ... after a revocation elsewhere", "cached_recheck"),
         ("Verification.attributes(now)", "attributes"),
+        ("issuance ledger check (digest)", "ledger_check"),
         ("(empty loop iteration)", "loop"),
     ]
     for label, key in rows:
@@ -227,10 +241,12 @@ def report(f: dict[str, float]) -> None:
     print(f"  cached verify                  {f['cached_verify']:6.2f} us (target <= "
           f"{CACHED_TARGET_US} us) {verdict(f['cached_verify'] <= CACHED_TARGET_US)}")
     print(f"  cached / first verify          {f['cached_verify'] / f['first_verify']:8.4f}x")
+    print(f"  ledger check / first verify    {f['ledger/first_verify']:8.4f}x  (its share of "
+          "every first verify)")
 
 
 SPEEDS = ("raw_sign", "pyjwt_encode", "mint", "raw_verify", "pyjwt_decode", "first_verify",
-          "cached_verify", "attributes")
+          "cached_verify", "attributes", "ledger_check")
 """The paths ``--json`` reports, as operations per second (``cached_recheck``, a difference of
 two timings, can be near zero or negative on a noisy machine: it stays in the report only)."""
 
