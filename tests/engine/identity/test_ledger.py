@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -397,3 +399,13 @@ def test_any_mutated_claim_re_signed_with_the_real_key_is_refused(
     result = lenient.verify(forged, now=T0 + 1, presenter_thumbprint=presenter)
     assert not result.ok, mutated
     assert result.reason in _REFUSED_AS_FORGED_OR_ILL_FORMED, (result.reason, result.detail)
+
+
+def test_the_forgery_example_in_docs_identity_prints_what_the_page_shows(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    page = (Path(__file__).resolve().parents[3] / "docs" / "identity.md").read_text()
+    code, shown = re.search(r"```python\n(.+?)```\n\nprints\n\n```\n(.+?)```", page,
+                            flags=re.S).groups()  # type: ignore[union-attr]
+    exec(compile(code, "docs/identity.md", "exec"), {})
+    assert capsys.readouterr().out == shown
