@@ -64,6 +64,18 @@ class Mutant:
     profile: str | None = None
     until: str = "6h"
 
+    def changes_what_runs(self) -> bool:
+        """Whether the run loads a changed document: the scenario, or its profile's policy.
+
+        (``validate`` checks every profile's policy; a run loads only its own.)
+        """
+        if SCENARIO in self.documents:
+            return True
+        scenario = documents(self.builtin)[SCENARIO]
+        profile = self.profile or scenario.get("default_profile")
+        return any(p.get("id") == profile and p.get("policy") in self.documents
+                   for p in scenario.get("profiles", []))
+
     def write(self, dest: Path) -> Path:
         """Write the mutant's scenario directory at ``dest`` (which must not exist); return it."""
         shutil.copytree(Path(str(library.path_of(self.builtin))), dest,
@@ -478,7 +490,8 @@ def _deep() -> Mutant:
 
 def _long_value() -> Mutant:
     mutant, docs = _support("issue23-100KB-value-in-error", "long-string")
-    mutant.change = _set(docs, SCENARIO, ("agents", 0, "tasks", 0, "steps", 0, "tool"),
+    # A duration's error quotes what it found (a tool id is cut at 128 characters already).
+    mutant.change = _set(docs, SCENARIO, ("agents", 0, "tasks", 0, "steps", 0, "duration"),
                          "A" * 100_000)
     return mutant
 

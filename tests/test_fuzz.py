@@ -79,6 +79,8 @@ def test_the_address_space_limit_stops_a_greedy_process() -> None:
      ["run: an error line of 2019 characters"]),
     (Result("run", 2, 1.0, 80, "", "something went wrong\n"), ["run: exit 2 without"]),
     (Result("validate", 2, 1.0, 80, "", "agentrange: error: bad\n"), ["validate: the error"]),
+    (Result("validate", 2, 1.0, 80, "", "agentrange: error: s/scenario.yaml: nested too deep\n"),
+     ["validate: the error names no file and line"]),
     (Result("run", 0, 1.0, 80, "", ""), ["run: exit 0 without its JSON result"]),
     (Result("run", 1, 1.0, 80, "", "Fatal Python error: MemoryError\n"),
      ["run: exit 1", "run: MemoryError"]),
