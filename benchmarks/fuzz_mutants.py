@@ -397,76 +397,18 @@ def random_mutant(seed: int, case: int) -> Mutant:
     return Mutant(f"seed {seed} #{case}", builtin, operator, change, changed, profile)
 
 
-def known_mutants() -> dict[str, Callable[[], Mutant]]:
-    """Issue 23's reproducers by name, each a built-in with one value changed."""
-    return {
-        "issue23-interval-0.0001s": _interval,
-        "issue23-rate-1e30": _rate,
-        "issue23-self-delegation-after-0s": _self_after_zero,
-        "issue23-self-delegation": _self,
-        "issue23-mutual-delegation": _mutual,
-        "issue23-per-1s": _per_second,
-        "issue23-large-file-9.8MB": _large_file,
-        "issue23-deep-nesting-10KB": _deep,
-        "issue23-100KB-value-in-error": _long_value,
-    }
+def _at(path: DocPath, value: Any) -> Callable[[Docs], str]:
+    return lambda docs: _set(docs, SCENARIO, path, value)
 
 
-def _support(name: str, operator: str) -> tuple[Mutant, Docs]:
-    docs = documents("support-pii-injection")
-    return Mutant(name, "support-pii-injection", operator, "", docs), docs
-
-
-def _interval() -> Mutant:
-    docs = documents("devops-static-keys")
+def _cost_report_interval(docs: Docs) -> str:
+    # devops-static-keys' daily cost report (fixed arrivals every 24h from 7h) every 0.0001s.
     agents = [a["name"] for a in docs[SCENARIO]["agents"]]
     path = ("agents", agents.index("cost-report-bot"), "tasks", 0, "arrival", "interval")
-    change = _set(docs, SCENARIO, path, "0.0001s")
-    return Mutant("issue23-interval-0.0001s", "devops-static-keys", "arrival-interval", change,
-                  {SCENARIO: docs[SCENARIO]}, until="12h")
+    return _set(docs, SCENARIO, path, "0.0001s")
 
 
-def _rate() -> Mutant:
-    mutant, docs = _support("issue23-rate-1e30", "arrival-rate")
-    mutant.change = _set(docs, SCENARIO, ("agents", 0, "tasks", 0, "arrival", "rate"), 10**30)
-    return mutant
-
-
-def _self_after_zero() -> Mutant:
-    # triage-bot/triage: a 0s knowledge-base search, then itself, under RBAC (no depth limit).
-    mutant, docs = _support("issue23-self-delegation-after-0s", "self-delegation")
-    mutant.change = self_delegation(docs, ("agents", 1, "tasks", 0), zero=True)
-    mutant.profile = "static-rbac"
-    return mutant
-
-
-def _admin(name: str, operator: str) -> tuple[Mutant, Docs]:
-    docs = documents("delegated-admin")
-    return Mutant(name, "delegated-admin", operator, "", docs, "static-rbac"), docs
-
-
-def _self() -> Mutant:
-    # access-admin/grant-standard-role hands its work to itself once more, under RBAC.
-    mutant, docs = _admin("issue23-self-delegation", "self-delegation")
-    mutant.change = self_delegation(docs, ("agents", 1, "tasks", 0), zero=False)
-    return mutant
-
-
-def _mutual() -> Mutant:
-    # helpdesk-bot/access-request delegates to access-admin/grant-standard-role, and back.
-    mutant, docs = _admin("issue23-mutual-delegation", "mutual-delegation")
-    mutant.change = mutual_delegation(docs, ("agents", 0, "tasks", 0), 1)
-    return mutant
-
-
-def _per_second() -> Mutant:
-    mutant, docs = _support("issue23-per-1s", "arrival-per")
-    mutant.change = _set(docs, SCENARIO, ("agents", 0, "tasks", 0, "arrival", "per"), "1s")
-    return mutant
-
-
-def _large_file() -> Mutant:
-    mutant, docs = _support("issue23-large-file-9.8MB", "large-file")
+def _many_owners(docs: Docs) -> str:
     owners = docs[SCENARIO]["owners"]
 
     def owner(i: int) -> dict[str, str]:
@@ -475,30 +417,52 @@ def _large_file() -> Mutant:
 
     # Every owner takes the same room in the file: its lines indented two deeper, and ",\n".
     each = len(dump(owner(0)).replace("\n", "\n  ")) + 4
+    owners.extend(owner(i) for i in range((9_800_000 - len(dump(docs[SCENARIO]))) // each))
     size = len(dump(docs[SCENARIO]))
-    owners.extend(owner(i) for i in range((9_800_000 - size) // each))
-    size = len(dump(docs[SCENARIO]))
-    mutant.change = f"{SCENARIO} owners: {len(owners)} owners ({size / 1e6:.1f} MB, no aliases)"
-    return mutant
+    return f"{SCENARIO} owners: {len(owners)} owners ({size / 1e6:.1f} MB, no aliases)"
 
 
-def _deep() -> Mutant:
-    mutant, docs = _support("issue23-deep-nesting-10KB", "deep-nesting")
-    mutant.change = _set(docs, SCENARIO, ("description",), deep_list(5_000))
-    return mutant
-
-
-def _long_value() -> Mutant:
-    mutant, docs = _support("issue23-100KB-value-in-error", "long-string")
+SUPPORT, ADMIN = "support-pii-injection", "delegated-admin"
+ANSWER = ("agents", 0, "tasks", 0)
+"""support-bot/answer-ticket: a step-by-step plan on Poisson arrivals, 30 an hour."""
+KNOWN: dict[str, tuple[str, str, Callable[[Docs], str], str | None, str]] = {
+    "issue23-interval-0.0001s": ("devops-static-keys", "arrival-interval",
+                                 _cost_report_interval, None, "12h"),
+    "issue23-rate-1e30": (SUPPORT, "arrival-rate", _at((*ANSWER, "arrival", "rate"), 10**30),
+                          None, "6h"),
+    "issue23-per-1s": (SUPPORT, "arrival-per", _at((*ANSWER, "arrival", "per"), "1s"), None, "6h"),
+    # triage-bot/triage: a 0s knowledge-base search, then itself, under RBAC (no depth limit).
+    "issue23-self-delegation-after-0s": (
+        SUPPORT, "self-delegation",
+        lambda d: self_delegation(d, ("agents", 1, "tasks", 0), zero=True), "static-rbac", "6h"),
+    # access-admin/grant-standard-role hands its work to itself once more, under RBAC.
+    "issue23-self-delegation": (
+        ADMIN, "self-delegation",
+        lambda d: self_delegation(d, ("agents", 1, "tasks", 0), zero=False), "static-rbac", "6h"),
+    # helpdesk-bot/access-request delegates to access-admin/grant-standard-role, and back.
+    "issue23-mutual-delegation": (
+        ADMIN, "mutual-delegation", lambda d: mutual_delegation(d, ("agents", 0, "tasks", 0), 1),
+        "static-rbac", "6h"),
+    "issue23-large-file-9.8MB": (SUPPORT, "large-file", _many_owners, None, "6h"),
+    "issue23-deep-nesting-10KB": (SUPPORT, "deep-nesting", _at(("description",),
+                                                                deep_list(5_000)), None, "6h"),
     # A duration's error quotes what it found (a tool id is cut at 128 characters already).
-    mutant.change = _set(docs, SCENARIO, ("agents", 0, "tasks", 0, "steps", 0, "duration"),
-                         "A" * 100_000)
-    return mutant
+    "issue23-100KB-value-in-error": (
+        SUPPORT, "long-string", _at((*ANSWER, "steps", 0, "duration"), "A" * 100_000), None,
+        "6h"),
+}
+"""Issue 23's reproducers by name: (built-in, operator, the change, profile, --until)."""
+
+
+def known_mutants() -> list[str]:
+    """The names of issue 23's reproducers, each a built-in with one value changed."""
+    return list(KNOWN)
 
 
 def known_mutant(name: str) -> Mutant:
-    """The reproducer ``name`` of :func:`known_mutants`, with only its changed documents kept."""
-    mutant = known_mutants()[name]()
-    original = documents(mutant.builtin)
-    mutant.documents = {f: d for f, d in mutant.documents.items() if d != original[f]}
-    return mutant
+    """The reproducer ``name``, with only its changed documents kept."""
+    builtin, operator, change, profile, until = KNOWN[name]
+    docs, original = documents(builtin), documents(builtin)
+    description = change(docs)
+    changed = {f: d for f, d in docs.items() if d != original[f]}
+    return Mutant(name, builtin, operator, description, changed, profile, until)
