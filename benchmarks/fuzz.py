@@ -107,24 +107,37 @@ def run_limited(argv: Sequence[str], *, timeout: float = TIMEOUT, memory_mb: int
         proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                 preexec_fn=limit, start_new_session=True)
         timed_out = False
-        # Reaped here with wait4, not proc.wait(), for the child's own peak RSS.
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
+        peak_kb = 0
+        while proc.poll() is None:
+            peak_kb = max(peak_kb, _high_water_kb(proc.pid))
             if time.perf_counter() - start > timeout:
                 timed_out = True
                 os.killpg(proc.pid, signal.SIGKILL)
-                pid, status, usage = os.wait4(proc.pid, 0)
+                proc.wait()
                 break
             time.sleep(0.02)
         seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Result(argv[0], None if timed_out else proc.returncode, seconds,
-                      usage.ru_maxrss / 1024, out.read().decode("utf-8", "replace"),
-                      err.read().decode("utf-8", "replace"))
+        return Result(argv[0], None if timed_out else proc.returncode, seconds, peak_kb / 1024,
+                      out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))
+
+
+def _high_water_kb(pid: int) -> int:
+    """The process's peak resident memory so far (VmHWM), in KiB; 0 once it has ended.
+
+    Read from /proc while it runs rather than from wait4's ru_maxrss, which counts the
+    parent's resident memory at fork time (a large test process would inflate every child).
+    The last 20 ms before the process ends can be missed.
+    """
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def problems(result: Result, timeout: float = TIMEOUT) -> list[str]:

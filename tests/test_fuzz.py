@@ -67,6 +67,15 @@ def test_the_address_space_limit_stops_a_greedy_process() -> None:
     assert any(p.startswith("run: traceback") for p in problems(result))
 
 
+def test_peak_rss_is_the_childs_own_not_the_parents() -> None:
+    # wait4's ru_maxrss would report at least this process's 300 MB for every child.
+    ballast = bytearray(300 << 20)
+    child = [sys.executable, "-c", "x = bytearray(100 << 20); import time; time.sleep(0.5)"]
+    result = run_limited(["run"], program=child)
+    assert len(ballast) and result.returncode == 0
+    assert 100 <= result.peak_rss_mb < 250
+
+
 @pytest.mark.parametrize(("result", "expected"), [
     (Result("run", 0, 1.0, 80, '{"metrics": {}}', ""), []),
     (Result("validate", 2, 1.0, 80, "", "agentrange: error: s/scenario.yaml:3:1: at x: bad\n"),
