@@ -23,8 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-
+from engine.yamldoc import load_yaml
 from scenarios import library
 
 DocPath = tuple[str | int, ...]
@@ -90,10 +89,11 @@ class Mutant:
 
 @cache
 def _documents(builtin: str) -> str:
-    yaml = YAML(typ="safe", pure=True)
+    # The project's own safe loader: no YAML library of the fuzz's own to keep in step with it.
     root = Path(str(library.path_of(builtin)))
-    docs = {str(p.relative_to(root)): yaml.load(p.read_text(encoding="utf-8"))
-            for p in sorted([root / SCENARIO, *(root / "policies").glob("*.yaml")])}
+    docs = {name: load_yaml(p.read_text(encoding="utf-8"), name).data
+            for p in sorted([root / SCENARIO, *(root / "policies").glob("*.yaml")])
+            for name in [str(p.relative_to(root))]}
     return json.dumps(docs)  # cached as text: every caller gets its own copy to change
 
 
