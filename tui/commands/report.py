@@ -18,7 +18,6 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from engine.audit.errors import AuditFileError
 from engine.audit.signing import load_public_key
@@ -32,7 +31,6 @@ from sim.events import Event
 from sim.runner import Simulation
 from tui.render.report import to_html, to_markdown
 
-FORMATS = ("markdown", "html", "json")
 EXIT_OK = 0
 EXIT_LOG_FAILED = 1
 
@@ -41,32 +39,8 @@ class ReportCommandError(AgentrangeError):
     """A bad combination of ``report`` options or an unusable input."""
 
 
-def register(sub: Any) -> None:
-    """Add the ``report`` command to the CLI."""
-    p = sub.add_parser(
-        "report", help="accountability report of a run or an audit log (Markdown, HTML, JSON)",
-        description="For every out-of-scope attempt and every incident: which agent, on whose "
-        "behalf, which envelope it broke, the owners accountable, whether it was stopped and "
-        "by what, and the framework references. Agents missing owners come first. Give a "
-        "SCENARIO to run it now, or --audit-log FILE to report an existing log (it holds the "
-        "run's events, so the report is the same).")
-    p.add_argument("scenario", metavar="SCENARIO", nargs="?",
-                   help="a scenario file, a directory holding scenario.yaml, or a built-in name "
-                   "(runs it and reports the run)")
-    p.add_argument("--audit-log", metavar="FILE",
-                   help="report this audit log instead of running a scenario")
-    p.add_argument("--profile", metavar="P", help="profile id (default: the scenario's)")
-    p.add_argument("--seed", type=int, metavar="N", help="random seed (default: the scenario's)")
-    p.add_argument("--key", metavar="PUBKEY.pem",
-                   help="with --audit-log: pin the signer's public key when verifying")
-    p.add_argument("--format", choices=FORMATS, default="markdown",
-                   help="output format (default: markdown)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    p.set_defaults(func=report_command)
-
-
 def render(report: AccountabilityReport, fmt: str) -> str:
-    """The report in one of :data:`FORMATS`."""
+    """The report in one of :data:`tui.commands.parsers.report.FORMATS`."""
     if fmt == "json":
         return json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n"
     return to_html(report) if fmt == "html" else to_markdown(report)

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from engine.audit.signing import load_private_key, save_private_key, save_public_key
 from engine.audit.writer import AuditWriter
-from engine.durations import DURATION_HELP, parse_duration
+from engine.durations import parse_duration
 from engine.errors import AgentrangeError
 from engine.model import Scenario
 from scenarios.library import load_scenario
@@ -35,7 +35,6 @@ from sim.runner import Simulation, fewer_gc_passes
 from tui.render.formatting import count, metric, seconds
 from tui.render.metrics import metric_cells
 
-FORMATS = ("table", "json", "markdown")
 PROGRESS_AFTER = 1.0
 """Wall seconds a run may take before a progress bar appears."""
 CHUNKS = 200
@@ -44,46 +43,6 @@ CHUNKS = 200
 
 class RunCommandError(AgentrangeError):
     """A bad option value for ``run`` or ``compare`` (a duration, a file, a profile list)."""
-
-
-def register(sub: Any) -> None:
-    """Add the ``run`` and ``compare`` commands to the CLI."""
-    p = sub.add_parser(
-        "run", help="run a scenario headless and print its metrics",
-        description="Run a scenario under one profile and print decisions, blast radius, "
-        "time to detect and contain, and delivery overhead.")
-    _common(p)
-    p.add_argument("--profile", metavar="P", help="profile id (default: the scenario's)")
-    p.add_argument("--events", metavar="FILE.jsonl",
-                   help="write every event as one JSON line to this file")
-    p.add_argument("--audit-log", "--audit", dest="audit", metavar="FILE.jsonl",
-                   help="write a hash-chained, signed decision log to this file")
-    p.add_argument("--audit-key", metavar="KEY.pem",
-                   help="Ed25519 private key that signs the log's checkpoints; created (mode "
-                        "0600) when missing. Default: a fresh key for this run, whose public "
-                        "half is written next to the log as FILE.jsonl.pub.pem")
-    p.set_defaults(func=run_command)
-
-    p = sub.add_parser(
-        "compare", help="run a scenario under several profiles side by side",
-        description="Run the same scenario and seed under several profiles and print their "
-        "metrics side by side with the decisions that changed between them.")
-    _common(p)
-    p.add_argument("--profiles", metavar="A,B,...",
-                   help="comma-separated profile ids (default: all of the scenario's)")
-    p.add_argument("--examples", type=int, default=10, metavar="N",
-                   help="changed decisions to list (default 10)")
-    p.set_defaults(func=compare_command)
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", metavar="SCENARIO",
-                   help="a scenario file, a directory holding scenario.yaml, or a built-in name")
-    p.add_argument("--seed", type=int, metavar="N", help="random seed (default: the scenario's)")
-    p.add_argument("--until", metavar="T",
-                   help=f"stop at this simulated time ({DURATION_HELP})")
-    p.add_argument("--format", choices=FORMATS, default="table",
-                   help="output format (default: table)")
 
 
 # --- commands ---------------------------------------------------------------------------------

@@ -1,0 +1,51 @@
+"""The options of ``agentrange run`` and ``compare`` (handlers in :mod:`tui.commands.run`)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from engine.durations import DURATION_HELP
+from tui.commands.parsers import Handler
+
+FORMATS = ("table", "json", "markdown")
+
+
+def register(sub: Any) -> None:
+    """Add the ``run`` and ``compare`` commands to the CLI."""
+    p = sub.add_parser(
+        "run", help="run a scenario headless and print its metrics",
+        description="Run a scenario under one profile and print decisions, blast radius, "
+        "time to detect and contain, and delivery overhead.")
+    _common(p)
+    p.add_argument("--profile", metavar="P", help="profile id (default: the scenario's)")
+    p.add_argument("--events", metavar="FILE.jsonl",
+                   help="write every event as one JSON line to this file")
+    p.add_argument("--audit-log", "--audit", dest="audit", metavar="FILE.jsonl",
+                   help="write a hash-chained, signed decision log to this file")
+    p.add_argument("--audit-key", metavar="KEY.pem",
+                   help="Ed25519 private key that signs the log's checkpoints; created (mode "
+                        "0600) when missing. Default: a fresh key for this run, whose public "
+                        "half is written next to the log as FILE.jsonl.pub.pem")
+    p.set_defaults(func=Handler("tui.commands.run", "run_command"))
+
+    p = sub.add_parser(
+        "compare", help="run a scenario under several profiles side by side",
+        description="Run the same scenario and seed under several profiles and print their "
+        "metrics side by side with the decisions that changed between them.")
+    _common(p)
+    p.add_argument("--profiles", metavar="A,B,...",
+                   help="comma-separated profile ids (default: all of the scenario's)")
+    p.add_argument("--examples", type=int, default=10, metavar="N",
+                   help="changed decisions to list (default 10)")
+    p.set_defaults(func=Handler("tui.commands.run", "compare_command"))
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", metavar="SCENARIO",
+                   help="a scenario file, a directory holding scenario.yaml, or a built-in name")
+    p.add_argument("--seed", type=int, metavar="N", help="random seed (default: the scenario's)")
+    p.add_argument("--until", metavar="T",
+                   help=f"stop at this simulated time ({DURATION_HELP})")
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="output format (default: table)")
