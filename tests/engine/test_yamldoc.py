@@ -7,7 +7,6 @@ which must behave the same.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -18,10 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks.loading import many_owners
 from engine import yamlbuild
 from engine.errors import LoadError
 from engine.yamldoc import LIBYAML, MAX_DEPTH, YamlDocument, load_yaml
-from scenarios import library
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,24 +46,6 @@ def test_libyaml_is_the_parser_here() -> None:
 
 
 # --- the issue's reproducers ------------------------------------------------------------
-
-def many_owners(dest: Path, size: int) -> Path:
-    """The support scenario with generated owners appended until its file is ``size`` bytes."""
-    shutil.copytree(Path(str(library.path_of("support-pii-injection"))), dest)
-    text = (dest / "scenario.yaml").read_text()
-    head, tail = text.split("owners:\n", 1)
-    lines = [head, "owners:\n"]
-    total, n = len(text), 0
-    while total < size:
-        line = (f"  - {{id: owner-{n:07d}, name: Owner {n}, title: Generated owner, "
-                f"contact: owner-{n}@acme.example}}\n")
-        lines.append(line)
-        total += len(line)
-        n += 1
-    lines.append(tail)
-    (dest / "scenario.yaml").write_text("".join(lines))
-    return dest
-
 
 LOAD_AND_MEASURE = """
 import resource, sys
