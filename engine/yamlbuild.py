@@ -37,6 +37,7 @@ from engine.yamlscalars import (
     describe,
     explicit_scalar,
     plain_scalar,
+    shorten,
 )
 
 MAX_EXPANDED_NODES = 200_000
@@ -228,7 +229,7 @@ class _Builder:
                 if tag is not None and tag != "!" and tag != _T + ("map" if is_map else "seq"):
                     raise self.fail(event, path, "a plain YAML "
                                     f"{'mapping' if is_map else 'list'} (no custom tags)",
-                                    f"tag {tag}")
+                                    f"tag {shorten(tag)}")
                 mark = event.start_mark
                 if event.anchor is not None:
                     self.open_anchors.add(event.anchor)
@@ -313,7 +314,7 @@ class _Builder:
             first = key_position(frame.where[key])
             assert first is not None
             raise self.fail(event, (*frame.path, key), "each key once per mapping",
-                            f"duplicate key {key!r}, first at line {first[0]}, "
+                            f"duplicate key {shorten(repr(key))}, first at line {first[0]}, "
                             f"column {first[1]}")
         frame.key = key
         frame.key_at = at << _VALUE_BITS
@@ -351,7 +352,7 @@ class _Builder:
         anchor = self.anchors.get(name)
         if anchor is None:
             raise self.fail(event, path, "an alias to an anchor defined before it",
-                            f"undefined alias *{name}")
+                            f"undefined alias *{shorten(name)}")
         self.expanded += anchor.count
         self.count += anchor.count
         if self.expanded > MAX_EXPANDED_NODES:

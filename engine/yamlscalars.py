@@ -74,7 +74,7 @@ def explicit_scalar(tag: str, value: str) -> Any:
         return _int(value)
     if tag == _T + "float":
         return _float(value)
-    raise ScalarError("a plain YAML value (no custom tags)", f"tag {tag}")
+    raise ScalarError("a plain YAML value (no custom tags)", f"tag {shorten(tag)}")
 
 
 def _int(value: str) -> int:
@@ -85,7 +85,7 @@ def _int(value: str) -> int:
         try:
             return int(text, 10)
         except ValueError:
-            raise ScalarError("an integer", repr(value)) from None
+            raise ScalarError("an integer", shorten(repr(value))) from None
 
 
 def _float(value: str) -> float:
@@ -99,7 +99,12 @@ def _float(value: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise ScalarError("a number", repr(value)) from None
+        raise ScalarError("a number", shorten(repr(value))) from None
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """``text``, cut to ``limit`` characters with "..." (a found value is quoted, not dumped)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def describe(value: Any) -> str:
@@ -112,8 +117,6 @@ def describe(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list | tuple):
         return "a list"
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
+    text = shorten(repr(value))
     kind = type(value).__name__
     return {"str": "string", "int": "integer", "float": "number"}.get(kind, kind) + " " + text

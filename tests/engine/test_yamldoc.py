@@ -188,6 +188,14 @@ def test_a_scalar_its_tag_does_not_allow_is_refused(pure: bool) -> None:
     assert "an integer" in str(err) and "'twelve'" in str(err)
 
 
+def test_long_values_are_cut_in_messages(pure: bool) -> None:
+    long = "x" * 100_000
+    for text in [f"v: !!int {long}\n", f"? {long}\n: 1\n? {long}\n: 2\n", f"v: *{long}\n",
+                 f"v: !{long} 1\n"]:
+        err = refused(text, pure)
+        assert len(str(err)) < 300 and "..." in str(err), str(err)[:300]
+
+
 def test_keys_are_strings(pure: bool) -> None:
     assert load("200: ok\n", pure).data == {"200": "ok"}
     for text, found in [("~: x\n", "null"), ("true: x\n", "boolean true"),
