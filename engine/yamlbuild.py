@@ -92,11 +92,37 @@ def key_position(packed: int) -> tuple[int, int] | None:
 
 @dataclass
 class PositionTree:
-    """Every container's child positions, by the container's document path."""
+    """Every container's child positions, by the container's document path.
+
+    A value an alias copied has no entries of its own: ``aliases`` sends its paths to the
+    anchored text it copies (a merge sends the merging mapping's missing keys there).
+    """
 
     root: int | None = None
     """The packed position of the document's top value."""
     children: dict[PathT, Children] = field(default_factory=dict)
+    aliases: dict[PathT, PathT] = field(default_factory=dict)
+    """Where an alias's copy sits -> where the anchored value it copies is written."""
+
+    def entry(self, path: PathT) -> int | None:
+        """The packed entry of the value at ``path`` (a non-empty path), or None."""
+        for _ in range(MAX_DEPTH):  # each hop lands in an anchor written earlier
+            children = self.children.get(path[:-1])
+            last = path[-1]
+            if isinstance(children, dict):
+                return children.get(last) if isinstance(last, str) else None
+            if isinstance(children, list):
+                if isinstance(last, int) and 0 <= last < len(children):
+                    return children[last]
+                return None
+            for i in range(len(path) - 1, -1, -1):
+                src = self.aliases.get(path[:i])
+                if src is not None:
+                    path = (*src, *path[i:])
+                    break
+            else:
+                return None
+        return None
 
 
 @dataclass
@@ -105,6 +131,8 @@ class _Anchor:
     path: PathT
     count: int
     """Values the anchored value holds (itself included): what each alias to it adds."""
+    height: int | None = None
+    """How deep it nests (worked out at its first alias)."""
 
 
 _KEY, _VALUE, _MERGE, _ITEM = range(4)
@@ -359,24 +387,29 @@ class _Builder:
             raise self.fail(
                 event, path, f"a document whose aliases add at most {MAX_EXPANDED_NODES} "
                 "values", "an alias expansion bomb")
-        value = self.copy(anchor.value, anchor.path, path, depth, event)
-        return value, self.tree.children.get(anchor.path) if isinstance(
-            anchor.value, dict | list) else None
-
-    def copy(self, value: Any, src: PathT, dest: PathT, depth: int, event: Any) -> Any:
-        """A fresh copy of an anchored value; its containers' positions shared at ``dest``."""
-        if type(value) is not dict and type(value) is not list:
-            return value
-        if depth >= MAX_DEPTH:
-            raise self.fail(event, dest, f"YAML nested at most {MAX_DEPTH} levels deep",
+        if type(anchor.value) is not dict and type(anchor.value) is not list:
+            return anchor.value, None
+        if anchor.height is None:
+            anchor.height = _height(anchor.value)
+        if depth + anchor.height > MAX_DEPTH:
+            raise self.fail(event, path, f"YAML nested at most {MAX_DEPTH} levels deep",
                             "deeper nesting through an alias")
-        children = self.tree.children
-        where = children.get(src)
-        if where is not None:
-            children.setdefault(dest, where)
-        copy = self.copy
-        if type(value) is dict:
-            return {k: copy(v, (*src, k), (*dest, k), depth + 1, event)
-                    if type(v) is dict or type(v) is list else v for k, v in value.items()}
-        return [copy(v, (*src, i), (*dest, i), depth + 1, event)
-                if type(v) is dict or type(v) is list else v for i, v in enumerate(value)]
+        self.tree.aliases.setdefault(path, anchor.path)
+        return _copy(anchor.value), self.tree.children.get(anchor.path)
+
+
+def _copy(value: Any) -> Any:
+    """A fresh copy of a container (aliases give independent values, as before)."""
+    if type(value) is dict:
+        return {k: _copy(v) if type(v) is dict or type(v) is list else v
+                for k, v in value.items()}
+    return [_copy(v) if type(v) is dict or type(v) is list else v for v in value]
+
+
+def _height(value: Any) -> int:
+    """How many containers deep a value goes (0 for a scalar)."""
+    if type(value) is dict:
+        return 1 + max((_height(v) for v in value.values()), default=0)
+    if type(value) is list:
+        return 1 + max((_height(v) for v in value), default=0)
+    return 0

@@ -50,6 +50,7 @@ class Positions(Mapping[PathT, Position]):
     """Where values (or, with ``keys``, mapping keys) start, by document path.
 
     A read-only view of a :class:`~engine.yamlbuild.PositionTree`, which keeps them compact.
+    Iterating lists the paths written out; values copied by aliases are found by lookup.
     """
 
     def __init__(self, tree: PositionTree, *, keys: bool = False) -> None:
@@ -60,13 +61,7 @@ class Positions(Mapping[PathT, Position]):
         if not path:
             root = self._tree.root
             return None if self._keys or root is None else unpack(root)
-        children = self._tree.children.get(path[:-1])
-        last = path[-1]
-        packed: int | None = None
-        if isinstance(children, dict):
-            packed = children.get(last) if isinstance(last, str) else None
-        elif isinstance(children, list) and isinstance(last, int) and 0 <= last < len(children):
-            packed = children[last]
+        packed = self._tree.entry(path)
         if packed is None:
             return None
         return key_position(packed) if self._keys else unpack(packed)

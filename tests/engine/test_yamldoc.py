@@ -143,6 +143,20 @@ def test_aliases_under_the_bound_expand_to_independent_copies(pure: bool) -> Non
     assert doc.key_positions[("two", "limit")] == (1, 26)
 
 
+def test_positions_inside_aliases_of_aliases_lead_to_the_anchored_text(pure: bool) -> None:
+    doc = load("""\
+        a: &a {x: [1, 2]}
+        b: &b {inner: *a, y: 3}
+        c: [*b]
+        """, pure)
+    assert doc.data["c"] == [{"inner": {"x": [1, 2]}, "y": 3}]
+    assert doc.positions[("c", 0)] == (3, 5)
+    assert doc.positions[("c", 0, "inner")] == (2, 15)
+    assert doc.positions[("c", 0, "inner", "x", 1)] == (1, 15)
+    assert doc.key_positions[("c", 0, "y")] == (2, 19)
+    assert ("c", 0, "inner", "x", 2) not in doc.positions
+
+
 def test_recursive_and_undefined_aliases_are_refused(pure: bool) -> None:
     err = refused("a: &a [1, *a]\n", pure)
     assert "an alias that contains itself" in str(err) and err.line == 1
