@@ -9,8 +9,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-from ruamel.yaml import YAML
 
+from engine.yamldoc import load_yaml
 from scenarios import library
 from tui.cli import main
 
@@ -77,9 +77,8 @@ def test_schema_validates_every_builtin_scenario(capsys: pytest.CaptureFixture[s
     schema = json.loads(out)
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
-    yaml = YAML(typ="safe", pure=True)
     for name in library.names():
-        doc = yaml.load((library.path_of(name) / "scenario.yaml").read_text())
+        doc = load_yaml((library.path_of(name) / "scenario.yaml").read_text(), name).data
         errors = list(validator.iter_errors(doc))
         assert not errors, [e.message for e in errors[:3]]
 
@@ -87,8 +86,8 @@ def test_schema_validates_every_builtin_scenario(capsys: pytest.CaptureFixture[s
 def test_schema_rejects_an_unknown_key(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = run(capsys, "schema")
     validator = jsonschema.Draft202012Validator(json.loads(out))
-    doc = YAML(typ="safe", pure=True).load(
-        (library.path_of("support-pii-injection") / "scenario.yaml").read_text())
+    doc = load_yaml((library.path_of("support-pii-injection") / "scenario.yaml").read_text(),
+                    "scenario.yaml").data
     doc["agents"][0]["colour"] = "blue"
     assert list(validator.iter_errors(doc))
 
