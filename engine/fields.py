@@ -45,7 +45,8 @@ def to_seconds(value: Any) -> Any:
             return parse_duration(value)
         except ValueError:
             pass
-        raise ValueError(f"expected {DURATION_HELP}, found {value!r}")
+        # The value is not quoted: the loader shows what was found, cut when long.
+        raise ValueError(DURATION_HELP)
     return value
 
 
