@@ -194,10 +194,13 @@ def profile_problems(s: Scenario, depths: Mapping[str, int | None],
                 "nesting a run per hop up to the limit", f"max_depth {depth:,}",
                 graph.plan_paths(scc)))
     estimates: dict[str, Estimate] = {}
+    by_depth: dict[int | None, Estimate | None] = {}
     for p, limit in depths.items():
         if cycles and (limit is None or limit > MAX_CYCLE_DEPTH):
             continue  # unbounded, reported above
-        estimate = expected_events(s, limit, graph)
+        if limit not in by_depth:
+            by_depth[limit] = expected_events(s, limit, graph)
+        estimate = by_depth[limit]
         if estimate is not None and estimate.events > DEFAULT_MAX_EVENTS:
             estimates[p] = estimate
     by_figure: dict[tuple[int, PathT], list[str]] = {}

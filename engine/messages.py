@@ -130,6 +130,7 @@ def plain_problems(data: Any, errors: Iterable[Any],
     for path, single in order:
         if single is not None and single["type"] == "extra_forbidden":
             extra.setdefault(path[:-1], set()).add(str(path[-1]))
+    above = {p[:k] for p in grouped for k in range(len(p))}  # proper prefixes of each path
     problems: list[Problem] = []
     for path, single in order:
         if single is not None:
@@ -139,8 +140,7 @@ def plain_problems(data: Any, errors: Iterable[Any],
                 problems.append(_unknown_key(model, data, path, extra[path[:-1]]))
             continue
         errs = grouped[path]
-        if errs[0]["type"] == "too_short" and any(
-                len(p) > len(path) and p[:len(path)] == path for p in grouped):
+        if errs[0]["type"] == "too_short" and path in above:
             continue  # a list emptied by its own bad items: the items are reported
         found = describe(lookup(data, path)) if has(data, path) else None
         expected = list(dict.fromkeys(_expected(e, data, path) for e in errs))

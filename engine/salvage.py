@@ -41,6 +41,8 @@ class Salvaged(Generic[M]):
     cuts: list[PathT] = field(default_factory=list)
     _data: Any = None
     _origin: dict[int, list[int]] = field(default_factory=dict)
+    _cut_set: set[PathT] = field(default_factory=set)
+    _cut_prefixes: set[PathT] = field(default_factory=set)
 
     @property
     def whole(self) -> bool:
@@ -66,8 +68,13 @@ class Salvaged(Generic[M]):
 
     def touched(self, path: PathT) -> bool:
         """Whether anything at, under or around ``path`` (a document path) was cut."""
-        n = len(path)
-        return any(c[:n] == path or path[:len(c)] == c for c in self.cuts)
+        if not self.cuts:
+            return False
+        if len(self._cut_set) != len(self.cuts):
+            self._cut_set = set(self.cuts)
+            self._cut_prefixes = {c[:k] for c in self.cuts for k in range(len(c) + 1)}
+        return path in self._cut_prefixes or any(
+            path[:k] in self._cut_set for k in range(1, len(path)))
 
 
 def salvage(data: Any, model: type[M], placeholders: Mapping[str, Any] | None = None
@@ -124,10 +131,10 @@ def _repair(result: Salvaged[Any], work: Any, errors: list[Any],
     """Cut out the parts of ``work`` the errors are about; False when nothing could be cut."""
     found = [(err["type"], document_path(work, err["loc"], missing=err["type"] == "missing"))
              for err in errors]
+    above = {p[:k] for _, p in found for k in range(len(p))}  # proper prefixes of each path
     targets: set[PathT] = set()
     for kind, path in found:
-        if kind == "too_short" and any(len(p) > len(path) and p[:len(path)] == path
-                                       for _, p in found):
+        if kind == "too_short" and path in above:
             continue  # pydantic counts a list short of its own bad items: cut the items
         if (len(path) == 1 and path[0] in placeholders and kind != "extra_forbidden"
                 and isinstance(work, dict)):
@@ -149,7 +156,7 @@ def _repair(result: Salvaged[Any], work: Any, errors: list[Any],
     # still names what it named when it was found.
     drops: dict[int, tuple[list[Any], set[int]]] = {}
     for path in sorted(targets, key=len):
-        if any(len(t) < len(path) and path[:len(t)] == t for t in targets):
+        if any(path[:k] in targets for k in range(1, len(path))):
             continue  # inside another cut
         parent = work
         for part in path[:-1]:

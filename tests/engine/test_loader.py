@@ -4,6 +4,7 @@ import copy
 import json
 import re
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -451,3 +452,16 @@ def test_any_single_value_mutation_loads_or_every_error_names_its_place(
             assert exc.line is not None and exc.column is not None, str(exc)
 
     check()
+
+
+def test_thousands_of_problems_are_found_without_quadratic_work(
+        scenario_data: dict[str, Any]) -> None:
+    from engine.salvage import salvage
+
+    scenario_data["owners"] += [5] * 3000 + [{"id": f"o{i}", "name": "x", "colour": 1}
+                                             for i in range(3000)]
+    started = time.perf_counter()
+    result = salvage(scenario_data, Scenario)
+    assert time.perf_counter() - started < 10  # linear: pairwise checks grew with the square
+    assert len(result.problems) == 6000 and result.model is not None
+    assert len(result.model.owners) == len(scenario_data["owners"]) - 3000
