@@ -69,6 +69,7 @@ _TYPE_WORDS = {
     "none_required": "null",
 }
 _NOT_MERGED = ("missing", "extra_forbidden")
+_SAID_FOUND = re.compile(r"(.+) \(found ([^()]+)\)")
 
 
 def describe(value: Any) -> str:
@@ -151,6 +152,10 @@ def plain_problems(data: Any, errors: Iterable[Any],
             name = str(errs[0]["ctx"]["discriminator"]).strip("'")
             where = (*path, name)
             found = describe(lookup(data, where)) if has(data, where) else found
+        if len(errs) == 1 and errs[0]["type"] in ("value_error", "assertion_error"):
+            said = _SAID_FOUND.fullmatch(expected[0])
+            if said is not None:  # the validator said what it found: more telling
+                expected, found = [said.group(1)], said.group(2)
         problems.append(Problem(where, _join(expected), found))
     return problems
 
@@ -200,9 +205,9 @@ def _expected(err: dict[str, Any], data: Any, path: PathT) -> str:
 def _bound(kind: str, ctx: dict[str, Any], raw: Any) -> str:
     op, key, span = {
         "greater_than": ("greater than", "gt", "longer than"),
-        "greater_than_equal": ("at least", "ge", "of at least"),
+        "greater_than_equal": ("of at least", "ge", "of at least"),
         "less_than": ("less than", "lt", "shorter than"),
-        "less_than_equal": ("at most", "le", "of at most")}[kind]
+        "less_than_equal": ("of at most", "le", "of at most")}[kind]
     limit = ctx.get(key)
     if isinstance(raw, str):  # a duration written as text
         return f"a duration {span} {format_duration(float(limit or 0))}"
