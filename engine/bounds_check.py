@@ -100,7 +100,7 @@ def scenario_problems(s: Scenario) -> list[BoundProblem]:
     if s.duration > MAX_DURATION:
         problems.append(BoundProblem(
             ("duration",), f"a duration of at most {format_duration(MAX_DURATION)} (the "
-            "longest scenario a run simulates)", format_duration(s.duration)))
+            "longest scenario a run simulates)", _seconds(s.duration)))
     for i, agent in enumerate(s.agents):
         for j, task in enumerate(agent.tasks):
             problems.extend(_arrival_problems(("agents", i, "tasks", j, "arrival"), task))
@@ -110,7 +110,7 @@ def scenario_problems(s: Scenario) -> list[BoundProblem]:
             problems.append(BoundProblem(
                 path, f"a repeat interval of at least {format_duration(MIN_ARRIVAL_INTERVAL)} "
                 "(a faster attacker is a load test, not a rehearsal)",
-                format_duration(inc.repeat_every), (path,)))
+                _seconds(inc.repeat_every), (path,)))
     graph = _Graph(s)
     for scc in graph.cyclic(unguarded_only=True):
         edge = scc[0]
@@ -135,12 +135,15 @@ def _arrival_problems(path: PathT, task: Task) -> Iterator[BoundProblem]:
             yield BoundProblem(
                 (*path, "rate"), f"at most {_number(MAX_ARRIVAL_RATE)} arrival per second "
                 f"({_number(MAX_ARRIVAL_RATE * 3600)} per hour; is 'per' the unit you meant?)",
-                f"rate {_number(arrival.rate)} per {format_duration(arrival.per)} = "
+                f"rate {_number(arrival.rate)} per {_seconds(arrival.per)} = "
                 f"{_number(per_second)} per second", (path,))
 
 
 def _seconds(value: float) -> str:
-    return format_duration(value) if value >= 1 else f"{value:g}s"
+    """A duration for a message: "0.0001s", "1h30m", "3.15e+12s"."""
+    if 1 <= value < 1e9:
+        return format_duration(value)
+    return f"{value:g}s" if value < 1 else f"{value:.3g}s"
 
 
 def _number(value: float) -> str:
@@ -276,7 +279,8 @@ def expected_events(s: Scenario, max_depth: int | None,
                 total = min(_SATURATED, total + share)
                 if share > best[0]:
                     best = (share, path, f"task {agent.name}/{task.id} arrives about "
-                            f"{_number(n)} times in {format_duration(s.duration)}, "
+                            f"{_number(n)} times in "
+                            f"{_seconds(min(s.duration, MAX_DURATION))}, "
                             f"{_number(per_run)} events a run (the largest share)")
         for i, inc in enumerate(s.incidents):
             path = ("incidents", i)

@@ -184,7 +184,8 @@ def _expected(err: dict[str, Any], data: Any, path: PathT) -> str:
         n = ctx.get("max_length", 0)
         return f"at most {n} item{'s' if n != 1 else ''}"
     if kind == "string_too_short":
-        return f"a string of at least {ctx.get('min_length')} characters"
+        n = ctx.get("min_length", 1)
+        return "a non-empty string" if n == 1 else f"a string of at least {n} characters"
     if kind == "string_too_long":
         return f"a string of at most {ctx.get('max_length')} characters"
     if kind == "string_pattern_mismatch":
