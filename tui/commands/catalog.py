@@ -11,7 +11,7 @@ from rich.table import Table
 
 from engine.errors import LoadError
 from engine.model import Scenario
-from engine.policy import load_profile_policies
+from engine.validation import validate_scenario
 from scenarios import library
 from scenarios.library import load_scenario
 
@@ -50,8 +50,7 @@ def run_validate(args: argparse.Namespace) -> int:
     failed = 0
     for ref in args.scenarios:
         try:
-            s = load_scenario(ref)
-            load_profile_policies(s)
+            s = validate_scenario(library.locate(ref)).scenario
         except LoadError as exc:
             failed += 1
             print(f"agentrange: error: {exc}", file=sys.stderr)
