@@ -17,10 +17,13 @@ from engine.audit.canonical import canonical_bytes
 from engine.audit.errors import AuditError
 
 FORMAT = "agentrange-audit"
-VERSION = 1
+VERSION = 2
+"""Version 2 added the run's identity to the header and the incomplete mark to checkpoints."""
 GENESIS = "0" * 64
 """The ``prev`` of the header line, the first link of every chain."""
 DEFAULT_CHECKPOINT_EVERY = 1000
+CHECKPOINT_FIELDS = frozenset({"final", "hash", "header", "incomplete", "kid", "run", "seq"})
+"""The members of a checkpoint's signed body (docs/audit-log.md, "Lines")."""
 
 HASH_MARK = b',"hash":"'
 # Every chained line ends with ',"hash":"' + 64 hex digits + '"}\n'.
