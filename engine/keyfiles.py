@@ -45,7 +45,11 @@ class KeyFileError(AgentrangeError):
     def __init__(self, path: KeyPath, problem: str) -> None:
         self.path = os.fspath(path)
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        # The arguments as given, so that type(exc)(*exc.args) rebuilds it (simpy, pickle).
+        super().__init__(self.path, problem)
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
 
 
 def save_private_key(key: PrivateKeyTypes, path: KeyPath) -> Path:

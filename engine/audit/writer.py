@@ -45,9 +45,11 @@ MAX_REASON = 500
 def ignore_file_size_signal() -> None:
     """Make a write past the file-size limit (``ulimit -f``) an error instead of a kill.
 
-    By default SIGXFSZ ends the process before the writer can say anything; ignored, the write
-    fails with EFBIG, which the writer reports as an :class:`AuditFileError`. Only the main
-    thread may change a signal's handling, so elsewhere this does nothing.
+    SIGXFSZ's default action ends the process before the writer can say anything; ignored, the
+    write fails with EFBIG, which the writer reports as an :class:`AuditFileError`. CPython
+    ignores it at start-up, but an application embedding Python need not, so the command line
+    makes sure. Only the main thread may change a signal's handling; elsewhere this does
+    nothing.
     """
     if hasattr(signal, "SIGXFSZ") and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
