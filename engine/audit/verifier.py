@@ -550,7 +550,7 @@ class _Verifier:
         if self.closed or line.raw == self.last_checkpoint_raw:
             return self._report(self.diagnosis.extra(line, f"a checkpoint for seq {cp_seq}"))
         if cp_seq == last and body["hash"].encode() != self.prev:
-            return self._rehashed(n, cp_seq, Problem.ALTERED, "altered")
+            return self._rehashed(n, cp_seq)
         if cp_seq > last:
             return self._ahead_of_its_records(line, body)
         if cp_seq < last:
@@ -571,17 +571,17 @@ class _Verifier:
             self.incomplete = Incomplete(mark["reason"], mark["at"])
         return None
 
-    def _rehashed(self, n: int, cp_seq: int, problem: Problem, what: str) -> VerifyReport:
+    def _rehashed(self, n: int, cp_seq: int) -> VerifyReport:
         """A genuine checkpoint that the chain before it no longer matches."""
-        first = self.proven + 1
-        where = _span("seq", min(first, cp_seq), cp_seq)
+        first = min(self.proven + 1, cp_seq)
         return self._fail(
-            problem,
+            Problem.ALTERED,
             n,
             None,
-            f"line {n}: the checkpoint signed for seq {cp_seq} does not match the chain: "
-            f"records in {where} were {what} and the chain re-hashed",
-            suspect=(min(first, cp_seq), cp_seq),
+            f"line {n}: the checkpoint signed for seq {cp_seq} does not match the chain: one "
+            f"or more records in {_span('seq', first, cp_seq)} were altered and the chain "
+            "re-hashed to hide it",
+            suspect=(first, cp_seq),
         )
 
     def _ahead_of_its_records(self, line: Line, body: dict[str, Any]) -> VerifyReport:

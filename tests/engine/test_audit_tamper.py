@@ -82,7 +82,7 @@ def test_a_record_edited_and_rehashed_up_to_the_next_checkpoint_is_not_called_in
     report = verify(rewrite(big_log, relink(objs, at, cp)))
     assert verdict(report) == (Problem.ALTERED, cp + 1, None, 1000, 1000)
     assert report.suspect == (1001, 2000)
-    assert "seqs 1001..2000 were altered and the chain re-hashed" in report.message
+    assert "records in seqs 1001..2000 were altered and the chain re-hashed" in report.message
     assert "intact" not in report.message
 
 

@@ -96,7 +96,7 @@ def _incomplete_line(file: str, report: VerifyReport, allowed: bool) -> str:
 
 
 def _fail_line(file: str, report: VerifyReport) -> str:
-    where = f"line {report.first_bad_line:,}" if report.first_bad_line else "end of file"
+    where = f"line {report.first_bad_line}" if report.first_bad_line else "end of file"
     if report.first_bad_seq is not None:
         where += f", seq {report.first_bad_seq}"
     elif report.suspect is not None:
@@ -109,7 +109,7 @@ def _states(report: VerifyReport) -> list[str]:
     """The proven records and the unverified tail, in words that never call the tail intact."""
     if report.proven:
         head = report.head
-        where = f" (signed checkpoint at line {head.line:,})" if head is not None else ""
+        where = f" (signed checkpoint at line {head.line})" if head is not None else ""
         proven = f"proven:     records 1..{report.proven}{where}"
     else:
         proven = "proven:     none (no valid signed checkpoint before the problem)"
@@ -117,8 +117,9 @@ def _states(report: VerifyReport) -> list[str]:
         first = report.proven + 1
         last = report.proven + report.unverified
         span = f"seq {first}" if first == last else f"seqs {first}..{last}"
+        after = " after them" if report.proven else ""
         tail = (
-            f"unverified: {_count(report.unverified, 'record')} after them ({span}) hash-chain "
+            f"unverified: {_count(report.unverified, 'record')}{after} ({span}) hash-chain "
             "but no valid signature covers them: not proven"
         )
     else:
