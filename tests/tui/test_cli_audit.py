@@ -407,3 +407,26 @@ def test_the_parsers_checkpoint_default_is_the_writers() -> None:
     from tui.commands.parsers.run import DEFAULT_CHECKPOINT_EVERY as PARSER_DEFAULT
 
     assert PARSER_DEFAULT == DEFAULT_CHECKPOINT_EVERY
+
+
+def test_ctrl_c_during_a_run_leaves_an_incomplete_log_not_a_verified_one(tmp_path: Path) -> None:
+    # Issue 15, failure 4: on SIGINT the run exited 130 but sealed the log as complete.
+    import signal
+    import time
+
+    log = tmp_path / "run.jsonl"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "run", "productivity-bot-overhead", "--audit-log",
+         str(log), "--checkpoint-every", "100", "--format", "json"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while (not log.exists() or log.stat().st_size < 300_000) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    done = subprocess.run([sys.executable, "-m", "tui.cli", "audit", "verify", str(log)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stdout.startswith(f"INCOMPLETE: {log}: the run stopped")
+    assert "interrupt" in done.stdout.splitlines()[0]

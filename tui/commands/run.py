@@ -67,7 +67,7 @@ def run_command(args: argparse.Namespace) -> int:
         if args.audit:
             audit = open_audit_log(args.audit, args.audit_key, scenario, profile, sim_seed,
                                    until=until, checkpoint_every=args.checkpoint_every)
-            stack.callback(audit.close)
+            stack.enter_context(audit)  # an exception (Ctrl-C too) seals it as incomplete
         sim = Simulation(scenario, profile, seed=sim_seed, sink=sink, until=until,
                          audit=audit)
         result = _drive([(profile, sim)])[0]
