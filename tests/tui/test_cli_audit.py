@@ -430,3 +430,16 @@ def test_ctrl_c_during_a_run_leaves_an_incomplete_log_not_a_verified_one(tmp_pat
     assert done.returncode == 1
     assert done.stdout.startswith(f"INCOMPLETE: {log}: the run stopped")
     assert "interrupt" in done.stdout.splitlines()[0]
+
+
+def test_an_incomplete_log_without_a_time_still_reads_well(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    log = tmp_path / "err.jsonl"
+    with pytest.raises(RuntimeError), AuditWriter(log, KEY, run_id="e", planned_end=600.0):
+        raise RuntimeError("boom")
+    code, out, _ = cli(capsys, "audit", "verify", str(log))
+    assert code == 1
+    assert out.splitlines()[0] == (
+        f"INCOMPLETE: {log}: the run stopped before its planned end (10m): stopped by an error: "
+        "RuntimeError: boom; 0 records proven by 1 signed checkpoint (exit 1; "
+        "--allow-incomplete accepts it)")

@@ -83,9 +83,14 @@ def _count(n: int, what: str) -> str:
 def _incomplete_line(file: str, report: VerifyReport, allowed: bool) -> str:
     assert report.incomplete is not None
     mark = report.incomplete
-    when = "" if mark.at is None else f" at {format_duration(mark.at)} (simulated)"
     planned = report.identity.planned_end if report.identity else None
-    before = "" if planned is None else f" of its planned {format_duration(planned)}"
+    if mark.at is not None:
+        when = f" at {format_duration(mark.at)} (simulated)"
+        before = "" if planned is None else f" of its planned {format_duration(planned)}"
+    else:
+        when = ""
+        before = (" before its end" if planned is None
+                  else f" before its planned end ({format_duration(planned)})")
     head = "INCOMPLETE (allowed)" if allowed else "INCOMPLETE"
     tail = "" if allowed else " (exit 1; --allow-incomplete accepts it)"
     return (
