@@ -94,3 +94,28 @@ def parse_line(number: int, raw: bytes) -> Line:
             return Line(number, raw, obj, False)
         consistent = real == digest and line == raw
     return Line(number, raw, obj, consistent)
+
+
+def well_formed_checkpoint(body: object) -> bool:
+    """Whether a checkpoint body has exactly the members of the format, each of its type."""
+    if not isinstance(body, dict) or set(body) != CHECKPOINT_FIELDS:
+        return False
+    seq, mark = body["seq"], body["incomplete"]
+    if not (
+        isinstance(seq, int)
+        and not isinstance(seq, bool)
+        and seq >= 0
+        and isinstance(body["final"], bool)
+        and all(isinstance(body[k], str) for k in ("hash", "header", "kid", "run"))
+    ):
+        return False
+    if mark is None:
+        return True
+    if not (body["final"] and isinstance(mark, dict) and set(mark) == {"at", "reason"}):
+        return False
+    at = mark["at"]
+    return (
+        isinstance(mark["reason"], str)
+        and bool(mark["reason"])
+        and (at is None or (isinstance(at, int | float) and not isinstance(at, bool)))
+    )

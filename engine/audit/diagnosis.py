@@ -29,6 +29,9 @@ class Finding:
         accepted: Records the chain walk can keep before the problem, when that is not every
             record it accepted (None: all of them). Whether they are proven is the verifier's
             business: only a signed checkpoint proves records.
+        suspect: The seqs the problem lies in, when it cannot be pinned to one record.
+        proof: A genuine signed checkpoint found while looking around, which still proves the
+            records it signs (the verifier counts it).
     """
 
     problem: Problem
@@ -36,6 +39,13 @@ class Finding:
     seq: int | None
     message: str
     accepted: int | None = None
+    suspect: tuple[int, int] | None = None
+    proof: Line | None = None
+
+
+def span(what: str, first: int, last: int) -> str:
+    """``seq 5`` or ``seqs 5..9`` (``line``/``lines`` alike)."""
+    return f"{what} {first}" if first == last else f"{what}s {first}..{last}"
 
 
 def _prev_of(obj: dict[str, Any] | None) -> bytes | None:

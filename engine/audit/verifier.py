@@ -23,7 +23,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from engine.audit.anchor import Anchor
 from engine.audit.canonical import canonical_bytes
 from engine.audit.chain import (
-    CHECKPOINT_FIELDS,
     CHECKPOINT_START,
     DEFAULT_CHECKPOINT_EVERY,
     DIGEST_AT,
@@ -35,8 +34,10 @@ from engine.audit.chain import (
     VERSION,
     Line,
     parse_line,
+    well_formed_checkpoint,
 )
-from engine.audit.diagnosis import Diagnosis, Finding, unhashed
+from engine.audit.checkpoint_diagnosis import CheckpointDiagnosis
+from engine.audit.diagnosis import Finding, unhashed
 from engine.audit.errors import AuditError, AuditFileError
 from engine.audit.identity import RunIdentity
 from engine.audit.signing import ALGORITHM, b64url, b64url_decode, key_id, public_key_from_jwk
@@ -113,7 +114,7 @@ class _Verifier:
         self.head: Head | None = None
         self.incomplete: Incomplete | None = None
         self.last_checkpoint_raw = b""
-        self.diagnosis = Diagnosis(path)
+        self.diagnosis = CheckpointDiagnosis(path, self._signed)
 
     # -- main loop
 
@@ -246,12 +247,15 @@ class _Verifier:
         )
 
     def _report(self, finding: Finding) -> VerifyReport:
+        if finding.proof is not None:
+            self._prove(finding.proof)
         return self._fail(
             finding.problem,
             finding.line,
             finding.seq,
             finding.message,
             accepted=finding.accepted,
+            suspect=finding.suspect,
         )
 
     def _partial_line(self, number: int, raw: bytes) -> VerifyReport:
@@ -313,7 +317,7 @@ class _Verifier:
             return malformed(str(exc))
         self.kid = kid
         self.every = self.identity.checkpoint_every
-        self.header_hash = obj["hash"]
+        self.header_hash = self.diagnosis.header_hash = obj["hash"]
         self.prev = obj["hash"].encode()
         return self._trust(key, kid)
 
@@ -392,101 +396,11 @@ class _Verifier:
 
     def _missing_checkpoint(self, n: int) -> VerifyReport:
         """A record where the checkpoint after seq ``expect - 1`` belongs: which is wrong?"""
-        seq, digest = self.expect - 1, self.prev
-        later = self.diagnosis.find(
-            lambda o: o.is_checkpoint and self._genuine(o, seq, digest), after=n, hint=digest
-        )
-        if later is None:
-            return self._renumbered_past_checkpoint(n, seq) or self._fail(
-                Problem.MISSING,
-                n,
-                None,
-                f"the checkpoint after seq {seq} is missing before line {n} (deleted)",
-            )
-        # The genuine checkpoint is further down, so it proves the records up to it.
-        self._prove(later, seq)
-        before = self.diagnosis.find(lambda o: True, after=later.number - 2,
-                                     before=later.number)
-        following = self.diagnosis.find(lambda o: True, after=later.number,
-                                        before=later.number + 2)
-        moved = (
-            before is not None
-            and before.obj is not None
-            and following is not None
-            and following.consistent
-            and following.obj is not None
-            and following.obj.get("prev") == before.obj.get("hash")
-        )
-        if moved:
-            return self._fail(
-                Problem.REORDERED,
-                n,
-                None,
-                f"the checkpoint for seq {seq} was moved: it belongs before line {n} but comes "
-                f"at line {later.number}",
-                accepted=seq,
-            )
-        return self._fail(
-            Problem.INSERTED,
-            n,
-            seq + 1,
-            f"{_span('line', n, later.number - 1)} "
-            f"{'was' if later.number - 1 == n else 'were'} inserted before the checkpoint signed "
-            f"for seq "
-            f"{seq} at line {later.number}",
-            accepted=seq,
-        )
-
-    def _renumbered_past_checkpoint(self, n: int, seq: int) -> VerifyReport | None:
-        """Records inserted and renumbered: the checkpoint due at ``seq`` comes later, unmatched.
-
-        Returns None unless the next checkpoint after line ``n`` is this run's, validly signed,
-        for ``seq``, with only records between.
-        """
-        later = self.diagnosis.find(lambda o: o.is_checkpoint or o.obj is None, after=n - 1)
-        obj = None if later is None else later.obj
-        body = None if obj is None else obj.get("checkpoint")
-        if (
-            later is None
-            or obj is None
-            or not isinstance(body, dict)
-            or body.get("seq") != seq
-            or body.get("header") != self.header_hash
-            or not isinstance(obj.get("sig"), str)
-            or not self._signed(body, obj["sig"])
-        ):
-            return None
-        return self._renumbered_insertion(later.number, seq, seq + later.number - n)
-
-    def _renumbered_insertion(self, n: int, cp_seq: int, last: int) -> VerifyReport:
-        """A genuine checkpoint at line ``n`` for ``cp_seq`` after a chain that reached ``last``."""
-        extra, first = last - cp_seq, self.proven + 1
-        return self._fail(
-            Problem.INSERTED,
-            n,
-            None,
-            f"{extra} record{'s' if extra > 1 else ''} inserted in {_span('seq', first, last)}: "
-            f"the checkpoint at line {n} signs seq {cp_seq} but the chain holds seq {last} before "
-            "it (the records after the insertion renumbered and re-hashed)",
-            accepted=last,
-            suspect=(first, last),
+        return self._report(
+            self.diagnosis.due(n, self.expect - 1, self.prev.decode(), self.proven)
         )
 
     # -- checkpoints
-
-    def _genuine(self, line: Line, seq: int, digest: bytes) -> bool:
-        """Whether a line is this run's validly signed checkpoint for ``seq`` at ``digest``."""
-        obj = line.obj
-        body = None if obj is None else obj.get("checkpoint")
-        return (
-            isinstance(body, dict)
-            and obj is not None
-            and body.get("seq") == seq
-            and body.get("hash") == digest.decode()
-            and body.get("header") == self.header_hash
-            and isinstance(obj.get("sig"), str)
-            and self._signed(body, obj["sig"])
-        )
 
     def _signed(self, body: dict[str, Any], sig: str) -> bool:
         assert self.key is not None
@@ -498,12 +412,12 @@ class _Verifier:
             return False
         return True
 
-    def _prove(self, line: Line, seq: int) -> None:
-        """Count a genuine checkpoint: the records up to ``seq`` are proven."""
+    def _prove(self, line: Line) -> None:
+        """Count a genuine checkpoint: the records up to its seq are proven."""
         assert line.obj is not None
         self.checkpoints += 1
-        self.proven = seq
         self.head = Head(line.obj["checkpoint"], line.obj["sig"], line.number)
+        self.proven = self.head.seq
         if line.raw == self.anchor_line:
             self.anchored = True
 
@@ -513,7 +427,11 @@ class _Verifier:
         assert obj is not None
         body = obj.get("checkpoint")
         sig = obj.get("sig")
-        if not (set(obj) == {"checkpoint", "sig"} and _well_formed(body) and isinstance(sig, str)):
+        if not (
+            set(obj) == {"checkpoint", "sig"}
+            and well_formed_checkpoint(body)
+            and isinstance(sig, str)
+        ):
             return self._fail(Problem.MALFORMED, n, None, f"line {n} is not a valid checkpoint")
         assert isinstance(body, dict) and isinstance(sig, str)
         try:
@@ -550,11 +468,13 @@ class _Verifier:
         if self.closed or line.raw == self.last_checkpoint_raw:
             return self._report(self.diagnosis.extra(line, f"a checkpoint for seq {cp_seq}"))
         if cp_seq == last and body["hash"].encode() != self.prev:
-            return self._rehashed(n, cp_seq)
+            return self._report(self.diagnosis.rehashed(n, cp_seq, self.proven))
         if cp_seq > last:
-            return self._ahead_of_its_records(line, body)
+            return self._report(self.diagnosis.ahead(line, body, last, self.proven))
         if cp_seq < last:
-            return self._behind_its_records(line, body)
+            return self._report(
+                self.diagnosis.behind(line, body, last, self.proven, self.head)
+            )
         if not (self.due or body["final"]):
             return self._fail(
                 Problem.MALFORMED,
@@ -562,7 +482,7 @@ class _Verifier:
                 None,
                 f"line {n}: checkpoint at seq {cp_seq} is off the interval of {self.every}",
             )
-        self._prove(line, cp_seq)
+        self._prove(line)
         self.due = False
         self.closed = body["final"]
         self.last_checkpoint_raw = line.raw
@@ -570,111 +490,3 @@ class _Verifier:
         if mark is not None:
             self.incomplete = Incomplete(mark["reason"], mark["at"])
         return None
-
-    def _rehashed(self, n: int, cp_seq: int) -> VerifyReport:
-        """A genuine checkpoint that the chain before it no longer matches."""
-        first = min(self.proven + 1, cp_seq)
-        return self._fail(
-            Problem.ALTERED,
-            n,
-            None,
-            f"line {n}: the checkpoint signed for seq {cp_seq} does not match the chain: one "
-            f"or more records in {_span('seq', first, cp_seq)} were altered and the chain "
-            "re-hashed to hide it",
-            suspect=(first, cp_seq),
-        )
-
-    def _ahead_of_its_records(self, line: Line, body: dict[str, Any]) -> VerifyReport:
-        """A genuine checkpoint for a seq the chain has not reached: moved up, or records gone."""
-        n, cp_seq, last = line.number, body["seq"], self.expect - 1
-        signed = body["hash"]
-        later = self.diagnosis.find(
-            lambda o: o.consistent and o.seq == cp_seq and o.obj is not None
-            and o.obj.get("hash") == signed,
-            after=n,
-            hint=signed.encode(),
-        )
-        if later is not None:
-            return self._fail(
-                Problem.REORDERED,
-                n,
-                None,
-                f"line {n}: the checkpoint for seq {cp_seq} comes before the record it signs "
-                f"(line {later.number})",
-            )
-        gone = cp_seq - last
-        first = self.proven + 1
-        return self._fail(
-            Problem.MISSING,
-            n,
-            None,
-            f"{gone} record{'s' if gone > 1 else ''} missing in {_span('seq', first, cp_seq)}: the "
-            f"checkpoint at line {n} signs seq {cp_seq} but the chain holds seq {last} before "
-            "it (removed, and any records after them renumbered and re-hashed)",
-            suspect=(first, cp_seq),
-        )
-
-    def _behind_its_records(self, line: Line, body: dict[str, Any]) -> VerifyReport:
-        """A genuine checkpoint for a seq the chain has passed: records added before it."""
-        n, cp_seq, last = line.number, body["seq"], self.expect - 1
-        signed = body["hash"]
-        head = self.head
-        if head is not None and head.seq == cp_seq and head.body["hash"] == signed:
-            at: int | None = head.line  # the closing checkpoint repeats the periodic one's seq
-        else:
-            record = self.diagnosis.find(
-                lambda o: o.consistent and o.seq == cp_seq and not o.is_checkpoint
-                and o.obj is not None and o.obj.get("hash") == signed,
-                after=head.line if head is not None else 1,
-                before=n,
-                hint=signed.encode(),
-            )
-            at = None if record is None else record.number
-        if at is not None:
-            # The checkpoint signs a record the chain holds: it proves the records up to it, and
-            # the ones between that record and the checkpoint are not the writer's.
-            self._prove(line, cp_seq)
-            extra = last - cp_seq
-            return self._fail(
-                Problem.INSERTED,
-                at + 1,
-                cp_seq + 1,
-                f"{extra} record{'s' if extra > 1 else ''} ({_span('seq', cp_seq + 1, last)}, "
-                f"{_span('line', at + 1, n - 1)}) inserted before the checkpoint signed for seq "
-                f"{cp_seq} at line {n}",
-                accepted=cp_seq,
-            )
-        finding = self.diagnosis.extra(line, f"a checkpoint for seq {cp_seq}")
-        if finding.problem is Problem.DUPLICATED:
-            return self._report(finding)
-        return self._renumbered_insertion(n, cp_seq, last)
-
-
-def _span(what: str, first: int, last: int) -> str:
-    """``seq 5`` or ``seqs 5..9`` (``line``/``lines`` alike)."""
-    return f"{what} {first}" if first == last else f"{what}s {first}..{last}"
-
-
-def _well_formed(body: object) -> bool:
-    """Whether a checkpoint body has exactly the members of the format, each of its type."""
-    if not isinstance(body, dict) or set(body) != CHECKPOINT_FIELDS:
-        return False
-    seq, mark = body["seq"], body["incomplete"]
-    if not (
-        isinstance(seq, int)
-        and not isinstance(seq, bool)
-        and seq >= 0
-        and isinstance(body["final"], bool)
-        and all(isinstance(body[k], str) for k in ("hash", "header", "kid", "run"))
-    ):
-        return False
-    if mark is None:
-        return True
-    if not (body["final"] and isinstance(mark, dict) and set(mark) == {"at", "reason"}):
-        return False
-    at = mark["at"]
-    return (
-        isinstance(mark["reason"], str)
-        and bool(mark["reason"])
-        and (at is None or (isinstance(at, int | float) and not isinstance(at, bool)))
-    )
