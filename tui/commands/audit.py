@@ -1,4 +1,7 @@
-"""``agentrange audit verify`` and ``audit show``: check a decision log and read it back."""
+"""``agentrange audit show``: read a decision log back (``verify`` and ``anchor``: audit_verify).
+
+The handlers of ``audit verify`` and ``audit anchor`` are in :mod:`tui.commands.audit_verify`.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +16,6 @@ from rich.text import Text
 from engine.audit.canonical import canonical_json
 from engine.audit.errors import AuditFileError
 from engine.audit.query import fields, iter_records
-from engine.audit.signing import load_public_key
-from engine.audit.verdict import Problem
-from engine.audit.verifier import verify_log
 from engine.durations import format_duration
 
 # The command's options; re-exported so a caller can build a parser of this command alone.
@@ -31,35 +31,6 @@ _EFFECT_STYLE = {"allow": "green", "deny": "bold red", "require_approval": "yell
 def _unusable(command: str, exc: AuditFileError) -> int:
     print(f"agentrange audit {command}: error: {exc}", file=sys.stderr)
     return EXIT_UNUSABLE
-
-
-def run_verify(args: argparse.Namespace) -> int:
-    """Verify the log; 0 when intact and closed, 1 on any failure, 2 when unusable."""
-    try:
-        key = load_public_key(args.key) if args.key else None
-        report = verify_log(args.file, key)
-    except AuditFileError as exc:
-        return _unusable("verify", exc)
-    if report.ok:
-        print(report.message)
-        if not report.key_pinned:
-            print(
-                "note: checked against the key in the log's own header (integrity only); "
-                "pass --key to pin the signer"
-            )
-        return EXIT_OK
-    where = f"line {report.first_bad_line}" if report.first_bad_line else "end of file"
-    if report.first_bad_seq is not None:
-        where += f", seq {report.first_bad_seq}"
-    print(f"FAIL: {args.file}: {where}: {report.problem.value}: {report.message}")
-    if report.problem is not Problem.TRUNCATED and report.records:
-        signed = (
-            f"signed through seq {report.signed_through}"
-            if report.signed_through
-            else "none of them yet covered by a signed checkpoint"
-        )
-        print(f"records 1..{report.records} before it are intact ({signed})")
-    return EXIT_FAILED
 
 
 def _short(value: object) -> str:

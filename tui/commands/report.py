@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from engine.audit.errors import AuditFileError
-from engine.audit.signing import load_public_key
+from engine.audit.trust import key_from_file
 from engine.audit.verifier import verify_log
 from engine.errors import AgentrangeError
 from scenarios.library import load_scenario
@@ -100,10 +100,9 @@ def from_log(path: str, key_file: str | None = None) -> AccountabilityReport:
     if not Path(path).is_file():
         raise ReportCommandError(f"{path}: no such audit log")
     header = log_header(path)
-    key = load_public_key(key_file) if key_file else None
+    key = key_from_file(key_file, path) if key_file else None
     verdict = verify_log(path, key)
-    status = LogStatus(verdict.ok, verdict.records, verdict.checkpoints, verdict.message,
-                       verdict.key_pinned)
+    status = LogStatus.of(verdict)
     run = header.get("run")
     return build_report(_readable(path), run=run if isinstance(run, str) else None,
                         log=status)

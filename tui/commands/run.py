@@ -14,7 +14,7 @@ import contextlib
 import json
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -22,11 +22,16 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from engine.audit.chain import DEFAULT_CHECKPOINT_EVERY
+from engine.audit.errors import AuditFileError
+from engine.audit.identity import document
 from engine.audit.signing import load_private_key, save_private_key, save_public_key
-from engine.audit.writer import AuditWriter
+from engine.audit.trust import PUBLIC_KEY_SUFFIX
+from engine.audit.writer import AuditWriter, ignore_file_size_signal
 from engine.durations import parse_duration
 from engine.errors import AgentrangeError
 from engine.model import Scenario
+from engine.policy.loading import profile_policy_file
 from scenarios.library import load_scenario
 from sim.compare import Comparison, comparison_of
 from sim.events import JsonlSink
@@ -60,8 +65,9 @@ def run_command(args: argparse.Namespace) -> int:
         profile = args.profile or scenario.default_profile_id
         audit = None
         if args.audit:
-            audit = open_audit_log(args.audit, args.audit_key, scenario, profile, sim_seed)
-            stack.callback(audit.close)
+            audit = open_audit_log(args.audit, args.audit_key, scenario, profile, sim_seed,
+                                   until=until, checkpoint_every=args.checkpoint_every)
+            stack.enter_context(audit)  # an exception (Ctrl-C too) seals it as incomplete
         sim = Simulation(scenario, profile, seed=sim_seed, sink=sink, until=until,
                          audit=audit)
         result = _drive([(profile, sim)])[0]
@@ -84,9 +90,8 @@ def run_command(args: argparse.Namespace) -> int:
                 f"{incident.get('agent')}", ["", "value"], _incident_facts(incident)))
         if args.events:
             out.print(f"events: {args.events}")
-        if args.audit:
-            out.print(f"audit log: {args.audit} (check it with: agentrange audit verify "
-                      f"{args.audit} --key {args.audit}.pub.pem)")
+        if audit is not None:
+            out.print(audit_log_note(args.audit, audit.kid))
     return 0
 
 
@@ -159,16 +164,58 @@ def _open(stack: contextlib.ExitStack, path: str) -> IO[str]:
         raise RunCommandError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
+def audit_log_note(path: str, kid: str) -> str:
+    """What a run says about the audit log it wrote: where, who signed, how to pin the signer."""
+    return (f"audit log: {path}, signed by key {kid} (public key also written to "
+            f"{path}{PUBLIC_KEY_SUFFIX}).\n"
+            "  A key kept beside the log proves nothing: whoever can rewrite the log can rewrite "
+            "it. Keep a copy of the key, or the log's head (agentrange audit anchor "
+            f"{path} > head.json), where the log's writers cannot reach; verify with --key COPY "
+            "or --anchor head.json.")
+
+
+def run_documents(scenario: Scenario, profile: str) -> dict[str, dict[str, str]]:
+    """The scenario and policy documents a run is made from, with the SHA-256 of their bytes.
+
+    The scenario file as found (a path, or ``builtin:NAME/scenario.yaml``) and the profile's
+    policy file named as the scenario names it, relative to the scenario's directory, so a
+    verifier holding the scenario can hash the same two files (docs/audit-log.md, "Run
+    identity"). Empty for a scenario not loaded from files.
+
+    Raises:
+        RunCommandError: when a file cannot be read again.
+    """
+    if scenario.base is None:
+        return {}
+    files = {
+        "scenario": (scenario.source, scenario.base / PurePosixPath(scenario.source).name),
+        "policy": (scenario.profile(profile).policy, profile_policy_file(scenario, profile)[0]),
+    }
+    out = {}
+    for role, (name, file) in files.items():
+        try:
+            out[role] = document(name, file.read_bytes())
+        except OSError as exc:
+            raise RunCommandError(f"{name}: cannot read the {role} document to record its "
+                                  f"digest: {exc.strerror or exc}") from None
+    return out
+
+
 def open_audit_log(path: str, key_path: str | None, scenario: Scenario, profile: str,
-                   seed: int, *, writer: type[AuditWriter] = AuditWriter) -> AuditWriter:
+                   seed: int, *, until: float | None = None,
+                   checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+                   writer: type[AuditWriter] = AuditWriter) -> AuditWriter:
     """Open a new audit log signed with the given key, or with a fresh one.
 
-    The public half is always written next to the log as ``FILE.pub.pem``.
+    The header names the run: scenario, profile, seed, the planned end (``until`` or the
+    scenario's duration) and the digests of the scenario and policy documents. The public half
+    of the key is written next to the log as ``FILE.pub.pem``: a convenience, not a pin.
 
     A key derived from public facts (scenario, seed) would let anyone re-sign an edited log,
-    so the signing key is either the caller's or generated for this run; its public half is
-    saved so ``agentrange audit verify --key`` can pin the signer.
+    so the signing key is either the caller's or generated for this run.
     """
+    # A file-size limit then fails a write (reported in one line) instead of killing the run.
+    ignore_file_size_signal()
     if Path(path).exists():
         raise RunCommandError(f"{path}: already exists; refusing to overwrite an audit log")
     if key_path is not None and Path(key_path).exists():
@@ -177,14 +224,26 @@ def open_audit_log(path: str, key_path: str | None, scenario: Scenario, profile:
         key = Ed25519PrivateKey.generate()
         if key_path is not None:
             save_private_key(key, key_path)
-    # Kept next to the log for convenience; a verifier that wants to pin the signer should
-    # hold its own copy (whoever can rewrite the log can rewrite this file too).
-    save_public_key(key.public_key(), f"{path}.pub.pem")
-    meta: dict[str, Any] = {"scenario": scenario.name, "profile": profile, "seed": seed}
+    documents = run_documents(scenario, profile)
+    public = f"{path}{PUBLIC_KEY_SUFFIX}"
+    save_public_key(key.public_key(), public)
+    meta: dict[str, Any] = {"scenario": scenario.name, "profile": profile, "seed": seed,
+                            "duration": scenario.duration}
+    if until is not None:
+        meta["until"] = until
     if not scenario.source.startswith("builtin:"):
         # A scenario file, so `agentrange report --audit-log` can find it from anywhere.
         meta["source"] = str(Path(scenario.source).resolve())
-    return writer(path, key, run_id=f"{scenario.name}/{profile}/{seed}", meta=meta)
+    # As the simulation computes its end (sim.runner.Simulation): --until, within the scenario.
+    planned_end = scenario.duration if until is None else max(0.0, min(until,
+                                                                       scenario.duration))
+    try:
+        return writer(path, key, run_id=f"{scenario.name}/{profile}/{seed}",
+                      planned_end=planned_end, documents=documents,
+                      checkpoint_every=checkpoint_every, meta=meta)
+    except AuditFileError:
+        Path(public).unlink(missing_ok=True)  # no log, so no key for it either
+        raise
 
 
 # --- driving with a progress bar -----------------------------------------------------------

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.audit.chain import DEFAULT_CHECKPOINT_EVERY
 from engine.audit.writer import AuditWriter
 from engine.errors import AgentrangeError
 from engine.model import Scenario
@@ -36,7 +37,9 @@ def open_dashboard(args: argparse.Namespace) -> int:
         scenario = DEFAULT_SCENARIO
     audited = None
     if getattr(args, "audit_log", None):
-        audited = AuditedSimulation(args.audit_log, getattr(args, "audit_key", None))
+        audited = AuditedSimulation(args.audit_log, getattr(args, "audit_key", None),
+                                    checkpoint_every=getattr(args, "checkpoint_every",
+                                                             DEFAULT_CHECKPOINT_EVERY))
     app = make_app(
         scenario=Path(scenario) if scenario and Path(scenario).exists() else scenario,
         profile=getattr(args, "profile", None),
@@ -70,10 +73,10 @@ class SerialAuditWriter(AuditWriter):
         with self._lock:
             return super().append(record)
 
-    def close(self) -> None:
+    def close(self, *, incomplete: str | None = None, at: float | None = None) -> None:
         """Write the final checkpoint once no append is in flight."""
         with self._lock:
-            super().close()
+            super().close(incomplete=incomplete, at=at)
 
 
 class AuditedSimulation:
@@ -83,9 +86,11 @@ class AuditedSimulation:
     unaudited: one log holds one run.
     """
 
-    def __init__(self, path: str, key_path: str | None) -> None:
+    def __init__(self, path: str, key_path: str | None, *,
+                 checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> None:
         self.path = path
         self.key_path = key_path
+        self.checkpoint_every = checkpoint_every
         self.writer: AuditWriter | None = None
         self.audited: Any = None
 
@@ -98,12 +103,23 @@ class AuditedSimulation:
             return Simulation(scenario, profile, seed=seed, sink=sink,
                               record_decisions=record_decisions)
         self.writer = open_audit_log(self.path, self.key_path, scenario, profile, seed,
+                                     checkpoint_every=self.checkpoint_every,
                                      writer=SerialAuditWriter)
         self.audited = Simulation(scenario, profile, seed=seed, sink=sink,
                                   record_decisions=record_decisions, audit=self.writer)
         return self.audited
 
     def close(self) -> None:
-        """Close the log with its final checkpoint (it holds every event the run emitted)."""
-        if self.writer is not None and not self.writer.closed:
+        """Close the log with its final checkpoint (it holds every event the run emitted).
+
+        A run the dashboard left before its end is sealed as incomplete, with the simulated
+        time it had reached.
+        """
+        if self.writer is None or self.writer.closed:
+            return
+        sim = self.audited
+        if sim is not None and sim.now < sim.end:
+            self.writer.close(incomplete="the dashboard was closed before the run ended",
+                              at=sim.now)
+        else:
             self.writer.close()

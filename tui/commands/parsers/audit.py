@@ -1,6 +1,7 @@
-"""The options of ``agentrange audit verify`` and ``audit show``.
+"""The options of ``agentrange audit verify``, ``audit anchor`` and ``audit show``.
 
-Their handlers are in :mod:`tui.commands.audit`.
+Their handlers are in :mod:`tui.commands.audit_verify` (verify, anchor) and
+:mod:`tui.commands.audit` (show).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from tui.commands.parsers import Handler
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``audit`` command and its ``verify`` and ``show`` subcommands."""
+    """Add the ``audit`` command and its ``verify``, ``anchor`` and ``show`` subcommands."""
     audit = subparsers.add_parser(
         "audit",
         help="verify or read a tamper-evident decision log",
@@ -23,17 +24,48 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     verify = commands.add_parser(
         "verify",
-        help="check a log; exit 1 on any tampering or truncation",
-        description="Check every record's hash chain and every checkpoint signature. Prints "
-        "'OK: N records, M checkpoints', or the first bad line and why (exit 1). Without --key "
-        "the log is checked against the key in its own header, which proves integrity but not "
-        "who signed: a forger could re-sign. --key pins the signer.",
+        help="check a log; exit 1 on any tampering, truncation or incomplete run",
+        description="Check every record's hash chain and every checkpoint signature. Says how "
+        "many records are proven (by the last valid signed checkpoint), how many after them "
+        "are unverified, and the first problem with its label (altered, missing, inserted, "
+        "reordered, duplicated, truncated ...); then which run the log is of and which key "
+        "was trusted. Without --key (or --anchor) the key in the log's own header is used, "
+        "which proves integrity but not who signed: the signer is not pinned. Exit 0 when "
+        "the log is whole and the run complete, 1 otherwise, 2 when the file is unusable.",
     )
     verify.add_argument("file", metavar="FILE", help="the audit log (JSON Lines)")
     verify.add_argument(
-        "--key", metavar="PUBKEY.pem", help="the run's public key (PEM) to pin the signer"
+        "--key",
+        metavar="PUBKEY.pem",
+        help="the signer's public key (PEM), kept where the log's writers cannot reach it; the "
+        "FILE.pub.pem beside the log does not pin the signer",
     )
-    verify.set_defaults(func=Handler("tui.commands.audit", "run_verify"))
+    verify.add_argument(
+        "--anchor",
+        metavar="HEAD.json",
+        help="a head printed earlier by `agentrange audit anchor`; fail unless the log "
+        "extends it",
+    )
+    verify.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="exit 0 for a log that verifies but whose run stopped early (interrupted, "
+        "failed or cut short by a budget); it is still reported as incomplete",
+    )
+    verify.set_defaults(func=Handler("tui.commands.audit_verify", "run_verify"))
+
+    anchor = commands.add_parser(
+        "anchor",
+        help="print a log's head (run, seq, chain hash, signature) as JSON to keep elsewhere",
+        description="Verify the log and print its last valid signed checkpoint as a small "
+        "JSON document. Store it where the log's writers cannot reach (a ticket, another "
+        "machine); later, `agentrange audit verify FILE --anchor HEAD.json` shows the log was "
+        "not rewritten up to that head. A log still being written can be anchored: its last "
+        "checkpoint is the head.",
+    )
+    anchor.add_argument("file", metavar="FILE", help="the audit log (JSON Lines)")
+    anchor.add_argument("--key", metavar="PUBKEY.pem", help="the signer's public key (PEM)")
+    anchor.set_defaults(func=Handler("tui.commands.audit_verify", "run_anchor"))
 
     show = commands.add_parser(
         "show",

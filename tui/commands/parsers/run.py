@@ -9,6 +9,9 @@ from engine.durations import DURATION_HELP
 from tui.commands.parsers import Handler
 
 FORMATS = ("table", "json", "markdown")
+DEFAULT_CHECKPOINT_EVERY = 1000
+"""engine.audit.chain's default, which a parser module may not import (it is not light);
+tests/tui/test_cli_audit.py checks that the two agree."""
 
 
 def register(sub: Any) -> None:
@@ -27,6 +30,7 @@ def register(sub: Any) -> None:
                    help="Ed25519 private key that signs the log's checkpoints; created (mode "
                         "0600) when missing. Default: a fresh key for this run, whose public "
                         "half is written next to the log as FILE.jsonl.pub.pem")
+    add_checkpoint_option(p)
     p.set_defaults(func=Handler("tui.commands.run", "run_command"))
 
     p = sub.add_parser(
@@ -49,3 +53,22 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help=f"stop at this simulated time ({DURATION_HELP})")
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="output format (default: table)")
+
+
+def add_checkpoint_option(p: argparse.ArgumentParser) -> None:
+    """``--checkpoint-every N``: records between the audit log's signed checkpoints."""
+    p.add_argument("--checkpoint-every", type=_positive, default=DEFAULT_CHECKPOINT_EVERY,
+                   metavar="N",
+                   help="with --audit-log: sign a checkpoint every N records (default "
+                        f"{DEFAULT_CHECKPOINT_EVERY:,}); a run killed outright loses the proof of "
+                        "at most the records after the last one")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, found {text!r}")
+    return value

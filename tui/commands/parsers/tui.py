@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from tui.commands.parsers import Handler
+from tui.commands.parsers.run import add_checkpoint_option
 
 
 def _speed(text: str) -> float:
@@ -45,7 +46,9 @@ def register(sub: Any) -> None:
     p.add_argument("--paused", action="store_true", help="open paused at time zero")
     p.add_argument("--audit-log", metavar="FILE.jsonl",
                    help="write the first run's decisions to a signed audit log (closed, with "
-                        "its final checkpoint, when the dashboard quits)")
+                        "its final checkpoint, when the dashboard quits; marked incomplete if "
+                        "the run had not ended)")
     p.add_argument("--audit-key", metavar="KEY.pem",
                    help="Ed25519 key that signs the audit log (as for `agentrange run`)")
+    add_checkpoint_option(p)
     p.set_defaults(func=Handler("tui.commands.tui", "open_dashboard"))
