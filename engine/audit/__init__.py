@@ -13,6 +13,8 @@ the module that holds it:
 * :mod:`engine.audit.trust`: which key a verifier trusts, and whether it pins the signer;
 * :mod:`engine.audit.anchor`: a log's head, kept elsewhere to hold the log to it;
 * :mod:`engine.audit.query`: ``iter_records``, which reads records back with filters;
+* :mod:`engine.audit.lines`: ``JsonLines`` and ``parse_json``, the bounded reading every
+  reader shares (line length and nesting depth capped);
 * :mod:`engine.audit.canonical`: the canonical JSON encoding that is hashed and signed;
 * :mod:`engine.audit.chain`: the format's constants and the chained line, built and parsed;
 * :mod:`engine.audit.signing`: signing keys, their JWK and key id, PEM key files;

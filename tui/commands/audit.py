@@ -6,12 +6,11 @@ The handlers of ``audit verify`` and ``audit anchor`` are in :mod:`tui.commands.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from engine.audit.canonical import canonical_json
 from engine.audit.errors import AuditFileError
@@ -20,6 +19,7 @@ from engine.durations import format_duration
 
 # The command's options; re-exported so a caller can build a parser of this command alone.
 from tui.commands.parsers.audit import register as register
+from tui.render.stream_table import Cell, Column, StreamTable
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -42,14 +42,50 @@ def _short(value: object) -> str:
     return text.removeprefix("spiffe://")
 
 
-def _cell(record: dict[str, Any], name: str) -> Text:
-    # Text, not a str: log content is not ours to trust, and a str would be read as markup.
+def _cell(record: dict[str, Any], name: str) -> str:
     value = record.get(name)
-    return Text("" if value is None else str(value))
+    return "" if value is None else str(value)
+
+
+_SHOW_COLUMNS = (
+    Column("event", justify="right", style="dim", min_width=6),
+    Column("time", min_width=6),
+    Column("agent", style="cyan"),
+    Column("tool"),
+    Column("resource"),
+    Column("data"),
+    Column("effect"),
+    Column("rule"),
+    Column("outcome"),
+)
+
+
+def _row(logged: dict[str, Any]) -> tuple[Cell, ...]:
+    """A record's cells, as plain text: log content is not ours to trust (no markup)."""
+    record = fields(logged)
+    decision = record.get("decision")
+    decision = decision if isinstance(decision, dict) else {}
+    effect = str(decision.get("effect", ""))
+    when = record.get("time")
+    return (
+        str(record.get("event", record.get("seq", ""))),
+        format_duration(when) if isinstance(when, int | float) else "",
+        str(record.get("agent_name") or _short(record.get("agent")) or ""),
+        _cell(record, "tool"),
+        _cell(record, "resource"),
+        _cell(record, "data_class"),
+        (effect, _EFFECT_STYLE.get(effect, "")),
+        str(decision.get("rule") or ""),
+        _cell(record, "outcome"),
+    )
 
 
 def run_show(args: argparse.Namespace) -> int:
-    """Print the matching records as a table or as JSON Lines; 2 when the log is unusable."""
+    """Print the matching records as a table or as JSON Lines; 2 when the log is unusable.
+
+    Both stream: each record is printed as it is read (the table's widths are fixed by its
+    first rows, see :mod:`tui.render.stream_table`), so memory stays flat on any log.
+    """
     records = iter_records(
         args.file,
         agent=args.agent,
@@ -60,50 +96,29 @@ def run_show(args: argparse.Namespace) -> int:
         until=args.until,
         kind=None if args.kind == "all" else args.kind,
     )
-    try:
-        if args.format == "json":
+    if args.format == "json":
+        try:
             for record in records:
                 sys.stdout.write(canonical_json(record) + "\n")
-            return EXIT_OK
-        table = Table(title=f"Audit log {args.file}", title_justify="left")
-        for column, style in (
-            ("event", "dim"),
-            ("time", ""),
-            ("agent", "cyan"),
-            ("tool", ""),
-            ("resource", ""),
-            ("data", ""),
-            ("effect", ""),
-            ("rule", ""),
-            ("outcome", ""),
-        ):
-            table.add_column(
-                column,
-                style=style,
-                justify="right" if column == "event" else "left",
-                overflow="fold",
-            )
-        count = 0
-        for logged in records:
-            count += 1
-            record = fields(logged)
-            decision = record.get("decision")
-            decision = decision if isinstance(decision, dict) else {}
-            effect = str(decision.get("effect", ""))
-            when = record.get("time")
-            table.add_row(
-                Text(str(record.get("event", record.get("seq", "")))),
-                Text(format_duration(when) if isinstance(when, int | float) else ""),
-                Text(str(record.get("agent_name") or _short(record.get("agent")) or "")),
-                _cell(record, "tool"),
-                _cell(record, "resource"),
-                _cell(record, "data_class"),
-                Text(effect, style=_EFFECT_STYLE.get(effect, "")),
-                Text(str(decision.get("rule") or "")),
-                _cell(record, "outcome"),
-            )
+        except AuditFileError as exc:
+            return _unusable("show", exc)
+        return EXIT_OK
+    try:
+        first = next(records, None)  # the file is a log, or nothing goes to stdout
     except AuditFileError as exc:
         return _unusable("show", exc)
-    table.caption = f"{count} matching record{'s' if count != 1 else ''}"
-    Console().print(table)
+    console = Console()
+    table = StreamTable(_SHOW_COLUMNS, title=f"Audit log {args.file}")
+    rows = map(_row, itertools.chain([first] if first is not None else [], records))
+    try:
+        table.print(console, rows)
+    except AuditFileError as exc:
+        table.caption(console, f"{_records(table.rows)} before the error")
+        return _unusable("show", exc)
+    table.caption(console, _records(table.rows))
     return EXIT_OK
+
+
+def _records(count: int) -> str:
+    return f"{count:,} matching record{'s' if count != 1 else ''}"
+

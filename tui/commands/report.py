@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from engine.audit.errors import AuditFileError
+from engine.audit.lines import LineLimitError
 from engine.audit.trust import key_from_file
 from engine.audit.verifier import verify_log
 from engine.errors import AgentrangeError
 from scenarios.library import load_scenario
 from sim.audit_sink import AuditLogError, log_header, read_events
-from sim.collectors.report import ReportCollector, build_report
+from sim.collectors.report import ReportCollector
 from sim.collectors.report_model import AccountabilityReport, LogStatus
 from sim.events import Event
 from sim.runner import Simulation
@@ -92,26 +94,36 @@ def from_run(ref: str, profile: str | None, seed: int | None) -> AccountabilityR
 
 
 def from_log(path: str, key_file: str | None = None) -> AccountabilityReport:
-    """Verify an audit log and fold the events it holds into the report.
+    """Fold the events an audit log holds into the report, and verify the log.
 
-    A log that fails verification is still reported, up to its first line that is not JSON,
-    with what the verifier found.
+    A log that fails verification is still reported, up to its first line that is not a
+    record, with what the verifier found. The events are folded before the log is verified:
+    the fold reads every line with a bound, so a file no reader should read (a line longer
+    than :data:`engine.audit.lines.MAX_LINE_BYTES`, nesting deeper than
+    :data:`~engine.audit.lines.MAX_DEPTH`) is refused before anything reads it whole.
     """
-    if not Path(path).is_file():
+    if not os.path.lexists(path):
         raise ReportCommandError(f"{path}: no such audit log")
     header = log_header(path)
     key = key_from_file(key_file, path) if key_file else None
+    collector = ReportCollector()
+    for event in _readable(path):
+        collector(event)
     verdict = verify_log(path, key)
     status = LogStatus.of(verdict)
     run = header.get("run")
-    return build_report(_readable(path), run=run if isinstance(run, str) else None,
-                        log=status)
+    return collector.report(run=run if isinstance(run, str) else None, log=status)
 
 
 def _readable(path: str) -> Iterator[Event]:
-    """The log's events up to the first line that is not JSON (a damaged log still reports)."""
+    """The log's events up to its first line that is not a record (a damaged log reports).
+
+    A line beyond the readers' bounds is an error instead: nothing should read past it.
+    """
     try:
         yield from read_events(path)
+    except LineLimitError:
+        raise
     except AuditFileError:
         return
     except AuditLogError as exc:
