@@ -19,8 +19,9 @@ the next call, so ``step_until(t)`` followed by a control acts "at t" before any
 happening at t.
 
 Budget: every :data:`sim.budget.CHECK_EVERY` simpy steps the driving loop checks the run's
-event count, every few checks its memory (:class:`sim.budget.BudgetWatch`), and whether it was
-asked to stop (:meth:`Simulation.interrupt`). A run over its budget or interrupted stops where
+event count, its memory at most every :data:`sim.budget.MEMORY_EVERY` wall seconds
+(:class:`sim.budget.BudgetWatch`), and whether it was asked to stop
+(:meth:`Simulation.interrupt`). A run over its budget or interrupted stops where
 it is: ``step_until`` raises :class:`~sim.budget.RunStopped` once, and the run is over
 (:attr:`Simulation.stopped` says why; :meth:`Simulation.result` gives the figures so far).
 
