@@ -5,6 +5,8 @@ runs every profile x parameter combination x seed (in parallel, ``--jobs``) and 
 combination, the median and range of each metric, and in how many runs it had no value (an
 incident never contained). ``--format json`` prints ``SweepResult.to_dict()`` (see
 :mod:`sim.sweep`); ``--format csv`` one row per run, for a notebook or a spreadsheet.
+Each run has the budget of ``--max-events`` and ``--max-memory`` (a worker's resident memory);
+a run over it stops the sweep with one line naming the combination and seed (exit 2).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     with _Progress() as progress:
         result = sweep(scenario, profiles=profiles, seeds=seeds, variations=variations,
                        metrics=args.metric or None, until=parse_until(args.until), jobs=jobs,
-                       progress=progress.update)
+                       progress=progress.update, max_events=args.max_events,
+                       max_memory_mb=args.max_memory)
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2))
     elif args.format == "csv":

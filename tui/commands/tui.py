@@ -35,11 +35,17 @@ def open_dashboard(args: argparse.Namespace) -> int:
     scenario = getattr(args, "scenario", None)
     if scenario is None and not pick:
         scenario = DEFAULT_SCENARIO
+    budget = {"max_events": getattr(args, "max_events", None),
+              "max_memory_mb": getattr(args, "max_memory", None)}
     audited = None
+    simulation: BudgetedSimulation | None = None
     if getattr(args, "audit_log", None):
-        audited = AuditedSimulation(args.audit_log, getattr(args, "audit_key", None),
-                                    checkpoint_every=getattr(args, "checkpoint_every",
-                                                             DEFAULT_CHECKPOINT_EVERY))
+        simulation = audited = AuditedSimulation(
+            args.audit_log, getattr(args, "audit_key", None),
+            checkpoint_every=getattr(args, "checkpoint_every", DEFAULT_CHECKPOINT_EVERY),
+            **budget)
+    elif budget["max_events"] is not None or budget["max_memory_mb"] is not None:
+        simulation = BudgetedSimulation(**budget)
     app = make_app(
         scenario=Path(scenario) if scenario and Path(scenario).exists() else scenario,
         profile=getattr(args, "profile", None),
@@ -48,7 +54,7 @@ def open_dashboard(args: argparse.Namespace) -> int:
         speed=getattr(args, "speed", None),
         autoplay=not getattr(args, "paused", False),
         seed=getattr(args, "seed", None),
-        simulation=audited,
+        simulation=simulation,
     )
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise TerminalError("the dashboard needs an interactive terminal; for a headless "
@@ -79,7 +85,29 @@ class SerialAuditWriter(AuditWriter):
             super().close(incomplete=incomplete, at=at)
 
 
-class AuditedSimulation:
+class BudgetedSimulation:
+    """Builds the dashboard's simulations with the budget of ``--max-events``/``--max-memory``.
+
+    A run over its budget stops; the screen says so in a notice (see
+    :meth:`tui.screens.room.RunRoom.on_playback_failed`).
+    """
+
+    def __init__(self, *, max_events: int | None = None,
+                 max_memory_mb: int | None = None) -> None:
+        self.max_events = max_events
+        self.max_memory_mb = max_memory_mb
+
+    def __call__(self, scenario: Scenario, profile: str, seed: int, sink: Sink, *,
+                 record_decisions: bool = True, audit: AuditWriter | None = None) -> Any:
+        """A real simulation with the budget."""
+        from sim.runner import Simulation
+
+        return Simulation(scenario, profile, seed=seed, sink=sink, audit=audit,
+                          record_decisions=record_decisions, max_events=self.max_events,
+                          max_memory_mb=self.max_memory_mb)
+
+
+class AuditedSimulation(BudgetedSimulation):
     """Builds the dashboard's simulations; the first one writes a signed audit log.
 
     Later runs (a comparison, a scenario from the picker, the debrief's baseline) play
@@ -87,7 +115,9 @@ class AuditedSimulation:
     """
 
     def __init__(self, path: str, key_path: str | None, *,
-                 checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> None:
+                 checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+                 max_events: int | None = None, max_memory_mb: int | None = None) -> None:
+        super().__init__(max_events=max_events, max_memory_mb=max_memory_mb)
         self.path = path
         self.key_path = key_path
         self.checkpoint_every = checkpoint_every
@@ -95,30 +125,31 @@ class AuditedSimulation:
         self.audited: Any = None
 
     def __call__(self, scenario: Scenario, profile: str, seed: int, sink: Sink, *,
-                 record_decisions: bool = True) -> Any:
+                 record_decisions: bool = True, audit: AuditWriter | None = None) -> Any:
         """A real simulation, audited when it is the first."""
-        from sim.runner import Simulation
-
         if self.writer is not None:
-            return Simulation(scenario, profile, seed=seed, sink=sink,
-                              record_decisions=record_decisions)
+            return super().__call__(scenario, profile, seed, sink,
+                                    record_decisions=record_decisions)
         self.writer = open_audit_log(self.path, self.key_path, scenario, profile, seed,
                                      checkpoint_every=self.checkpoint_every,
                                      writer=SerialAuditWriter)
-        self.audited = Simulation(scenario, profile, seed=seed, sink=sink,
-                                  record_decisions=record_decisions, audit=self.writer)
+        self.audited = super().__call__(scenario, profile, seed, sink,
+                                        record_decisions=record_decisions, audit=self.writer)
         return self.audited
 
     def close(self) -> None:
         """Close the log with its final checkpoint (it holds every event the run emitted).
 
         A run the dashboard left before its end is sealed as incomplete, with the simulated
-        time it had reached.
+        time it had reached; a run stopped by its budget, with the budget it crossed.
         """
         if self.writer is None or self.writer.closed:
             return
         sim = self.audited
-        if sim is not None and sim.now < sim.end:
+        stopped = getattr(sim, "stopped", None)
+        if stopped is not None:
+            self.writer.close(incomplete=stopped.reason, at=stopped.at)
+        elif sim is not None and sim.now < sim.end:
             self.writer.close(incomplete="the dashboard was closed before the run ended",
                               at=sim.now)
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from engine.bounds import DEFAULT_MAX_EVENTS, DEFAULT_MAX_MEMORY_MB
 from engine.durations import DURATION_HELP
 from tui.commands.parsers import Handler
 
@@ -53,6 +54,42 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help=f"stop at this simulated time ({DURATION_HELP})")
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="output format (default: table)")
+    add_budget_options(p)
+
+
+def add_budget_options(p: argparse.ArgumentParser, *, each: str = "the run") -> None:
+    """``--max-events`` and ``--max-memory``: a run's budget (see :mod:`sim.budget`)."""
+    p.add_argument("--max-events", type=_positive_int, metavar="N",
+                   help=f"stop {each} once it has emitted N events (default "
+                        f"{DEFAULT_MAX_EVENTS:,})")
+    p.add_argument("--max-memory", type=_megabytes, metavar="MB",
+                   help=f"stop {each} once the process's resident memory passes MB "
+                        f"mebibytes, e.g. 2048 or 2G (default {DEFAULT_MAX_MEMORY_MB:,})")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, found {text!r}")
+    return value
+
+
+def _megabytes(text: str) -> int:
+    scale = {"m": 1, "mb": 1, "mib": 1, "g": 1024, "gb": 1024, "gib": 1024}
+    lowered = text.strip().lower()
+    number = lowered.rstrip("bgimk")
+    unit = lowered[len(number):] or "m"
+    try:
+        value = float(number) * scale[unit]
+    except (ValueError, KeyError):
+        value = 0.0
+    if not 1 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"expected mebibytes above 0 such as 512, 512M or 2G, found {text!r}")
+    return int(value)
 
 
 def add_checkpoint_option(p: argparse.ArgumentParser) -> None:

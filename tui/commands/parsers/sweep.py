@@ -6,6 +6,7 @@ from typing import Any
 
 from engine.durations import DURATION_HELP
 from tui.commands.parsers import Handler
+from tui.commands.parsers.run import add_budget_options
 
 FORMATS = ("table", "json", "markdown", "csv")
 
@@ -43,4 +44,5 @@ def register(sub: Any) -> None:
                    help="worker processes (default: one per CPU; 1 runs here)")
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="output format (default: table)")
+    add_budget_options(p, each="each run (and the sweep)")
     p.set_defaults(func=Handler("tui.commands.sweep", "sweep_command"))

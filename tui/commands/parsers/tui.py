@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from tui.commands.parsers import Handler
-from tui.commands.parsers.run import add_checkpoint_option
+from tui.commands.parsers.run import add_budget_options, add_checkpoint_option
 
 
 def _speed(text: str) -> float:
@@ -51,4 +51,5 @@ def register(sub: Any) -> None:
     p.add_argument("--audit-key", metavar="KEY.pem",
                    help="Ed25519 key that signs the audit log (as for `agentrange run`)")
     add_checkpoint_option(p)
+    add_budget_options(p, each="each run")
     p.set_defaults(func=Handler("tui.commands.tui", "open_dashboard"))
