@@ -3,8 +3,9 @@
 :mod:`engine.yamldoc` feeds the events of libyaml (or PyYAML's Python parser) to
 :func:`build`, which turns them into dicts, lists and scalars in one loop without recursion,
 under the safe-loading rules: nesting deeper than ``MAX_DEPTH`` is refused at the event that
-opens it; aliases are copied, and the values they add are counted (a file without aliases
-never counts any); only standard tags; duplicate keys name both places.
+opens it; aliases are copied (positions inside a copy lead to the anchored text), and the
+values they add are counted (a file without aliases never counts any); only standard tags;
+duplicate keys name both places.
 
 Positions are kept small, since a 10 MB file holds a million values: each container's child
 positions sit in one dict (mapping) or list (sequence) of packed ints, indexed by the
@@ -69,19 +70,12 @@ def render_path(path: PathT) -> str:
     return out
 
 
-def pack(line: int, column: int) -> int:
-    """A 1-based (line, column) as one int."""
-    return line << _BITS | column
-
-
 def unpack(packed: int) -> tuple[int, int]:
-    """The (line, column) of a packed position."""
+    """The (line, column) of a packed entry's value.
+
+    An entry is ``line << 24 | column``; a mapping entry's key sits 48 bits above it.
+    """
     return (packed >> _BITS) & _MASK, packed & _MASK
-
-
-def value_position(packed: int) -> tuple[int, int]:
-    """Where a child's value starts (its entry packs the key's position above it)."""
-    return unpack(packed)
 
 
 def key_position(packed: int) -> tuple[int, int] | None:

@@ -199,6 +199,12 @@ def load_yaml(text: str, source: str, *, pure: bool = False) -> YamlDocument:
         ) from None
     except ReaderError as exc:
         raise _reader_error(exc, text, source, python) from None
+    except UnicodeEncodeError as exc:  # libyaml reads UTF-8: a lone surrogate has none
+        before = text[: exc.start]
+        raise LoadError(source, "printable text (YAML allows no control characters)",
+                        line=before.count("\n") + 1,
+                        column=exc.start - (before.rfind("\n") + 1) + 1,
+                        found=f"character U+{ord(text[exc.start]):04X}") from None
     except YAMLError as exc:
         raise LoadError(source, "valid YAML", found=str(exc).splitlines()[0]) from None
     finally:
@@ -217,6 +223,6 @@ def _reader_error(exc: ReaderError, text: str, source: str, python: bool) -> Loa
     line = before.count("\n") + 1
     column = len(before) - (before.rfind("\n") + 1) + 1
     char = exc.character
-    found = (f"character {char!r}" if isinstance(char, str) else f"byte 0x{char:02x}")
+    found = f"character U+{ord(char) if isinstance(char, str) else char:04X}"
     return LoadError(source, "printable text (YAML allows no control characters)",
                      line=line, column=column, found=found)

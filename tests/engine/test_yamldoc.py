@@ -249,7 +249,9 @@ def test_syntax_errors_name_line_and_column(pure: bool) -> None:
 def test_control_characters_are_refused_at_their_line(pure: bool) -> None:
     err = refused("a: é\nb: x\x07y\n", pure)
     assert (err.line, err.column) == (2, 5)
-    assert "control characters" in str(err)
+    assert "control characters" in str(err) and "U+0007" in str(err)
+    err = refused("a: é\nb: x\ud800y\n", pure)  # a lone surrogate: no UTF-8 for it
+    assert (err.line, err.column) == (2, 5) and "U+D800" in str(err)
 
 
 def test_one_document_only_and_not_an_empty_one(pure: bool) -> None:
