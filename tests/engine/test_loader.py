@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from hypothesis import strategies as st
-from ruamel.yaml import YAML
 
 from engine.errors import MAX_ERRORS, LoadError, LoadErrors
 from engine.loader import ScenarioDir, load_scenario
 from engine.model import Scenario
 from engine.policy import load_profile_policies
+from engine.yamldoc import load_yaml
 
 
 def load_error(path: Path) -> LoadError:
@@ -428,7 +428,7 @@ def test_any_single_value_mutation_loads_or_every_error_names_its_place(
     from tests.conftest import builtin_dir
 
     source = builtin_dir(builtin)
-    base = YAML(typ="safe", pure=True).load((source / "scenario.yaml").read_text())
+    base = load_yaml((source / "scenario.yaml").read_text(), "scenario.yaml").data
     shutil.copytree(source, tmp_path / builtin)
     target = tmp_path / builtin / "scenario.yaml"
 
