@@ -97,9 +97,10 @@ async def test_a_scenario_that_does_not_load_is_explained_not_run(tmp_path: Path
 @pytest.mark.slow
 async def test_the_picker_shows_loading_and_answers_keys_before_the_library_has_loaded(
         tmp_path: Path) -> None:
-    # Two 1 MB scenarios on disk keep the worker busy for a good part of a second after
-    # the built-ins; the picker used to load everything on the UI thread, deaf meanwhile.
-    for name in ("big-a", "big-b"):
+    # Five 1 MB scenarios on disk keep the worker busy for seconds after the built-ins (two
+    # were too few on a loaded machine); the picker used to load everything on the UI thread,
+    # deaf meanwhile.
+    for name in ("big-a", "big-b", "big-c", "big-d", "big-e"):
         many_owners(tmp_path / name, 1024 * 1024)
     app = make_app(pick=True, roots=[tmp_path], autoplay=False)
     async with app.run_test(size=(100, 30)) as pilot:

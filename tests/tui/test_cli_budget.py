@@ -9,11 +9,9 @@ the budget, before validation knew them, every one of them was stopped by it).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,25 +35,36 @@ def mutant(tmp_path: Path, name: str, old: str, new: str) -> Path:
     return target
 
 
+# Runs the command as its own child and prints that child's peak RSS (KiB) on stdout. A child
+# forked straight from the pytest worker would report the worker's size at fork time as its
+# peak (Linux keeps ru_maxrss across exec), so the command is forked from this small process.
+_MEASURE = """
+import os, resource, subprocess, sys
+try:
+    code = subprocess.call(sys.argv[2:], stdout=subprocess.DEVNULL, timeout=float(sys.argv[1]))
+except subprocess.TimeoutExpired:
+    code = -9
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.stdout.flush()
+if code < 0:
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
+
+
 def child(args: list[str], *, limit: float = 60.0) -> tuple[int, str, float, float]:
     """Run ``agentrange ARGS`` in a child process: exit code, stderr, wall seconds, peak MB.
 
-    The child is killed after ``limit`` seconds, so a hang fails the test rather than the
+    The command is killed after ``limit`` seconds, so a hang fails the test rather than the
     suite.
     """
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", *args], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    timer = threading.Timer(limit, proc.kill)
     started = time.monotonic()
-    timer.start()
-    assert proc.stderr is not None
-    err = proc.stderr.read().decode()
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, str(limit), sys.executable, "-m",
+                           "tui.cli", *args], cwd=ROOT, capture_output=True,
+                          timeout=limit + 30)
     elapsed = time.monotonic() - started
-    timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    proc.stderr.close()
-    return proc.returncode, err, elapsed, usage.ru_maxrss / 1024
+    peak_kib = int(proc.stdout.split()[-1]) if proc.stdout.split() else 0
+    return proc.returncode, proc.stderr.decode(), elapsed, peak_kib / 1024
 
 
 REPRODUCERS: dict[str, Callable[[Path], list[str]]] = {
