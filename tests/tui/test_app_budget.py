@@ -40,8 +40,10 @@ async def test_a_comparison_over_its_budget_stops_with_a_notice() -> None:
                    speed=math.inf, simulation=BudgetedSimulation(max_events=300))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
-                       and app.screen.done)
-        assert any(n.title == "run stopped" for n in app._notifications)
+                       and app.screen.done and bool(list(app._notifications)))
+        notices = [(n.title, n.message) for n in app._notifications]
+        assert [title for title, _ in notices] == ["run stopped"], notices
+        assert "over its budget of 300 events" in notices[0][1]
 
 
 @pytest.mark.slow
