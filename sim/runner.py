@@ -44,6 +44,7 @@ import simpy
 
 from engine.audit.writer import AuditWriter
 from engine.blast import Estate
+from engine.cedar.profile import EngineFactory, profile_engine
 from engine.errors import AgentrangeError
 from engine.model import Incident, Scenario
 from engine.policy import CompiledPolicy, PolicyEngine, load_profile_policy
@@ -104,6 +105,8 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         detection: Alert thresholds (defaults when None).
         record_decisions: Keep every decision's key and effect for comparisons (turn off
             for very long runs).
+        engine: Builds the decision point from the compiled policy (``--engine cedar``:
+            :func:`engine.cedar.profile.engine_for`); default the profile's own.
 
     Raises:
         SimulationError: for an unknown profile.
@@ -114,7 +117,7 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
                  seed: int | None = None, sink: Sink | None = None,
                  policy: CompiledPolicy | None = None, until: float | None = None,
                  audit: AuditWriter | None = None, detection: DetectionConfig | None = None,
-                 record_decisions: bool = True) -> None:
+                 record_decisions: bool = True, engine: EngineFactory | None = None) -> None:
         self.scenario = scenario
         pid = profile_id or scenario.default_profile_id
         try:
@@ -128,8 +131,10 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
                                                                         scenario.duration))
         if policy is None:
             policy = load_profile_policy(scenario, self.profile.id)
-        self.policy = policy
-        self.engine = PolicyEngine(policy)
+        if engine is None:
+            engine = profile_engine(scenario, self.profile.id)  # a profile written in Cedar
+        self.engine = PolicyEngine(policy) if engine is None else engine(policy)
+        self.policy = self.engine.policy
         self.env = simpy.Environment(initial_time=0.0)  # event times are floats, even at 0
         self.world = World(scenario)
         self.creds = self.profile.credentials
