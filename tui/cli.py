@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "tui.commands.check",
     "tui.commands.policytest",
     "tui.commands.replay",
+    "tui.commands.cedar",
 )
 
 

@@ -19,9 +19,11 @@ from typing import Any, Literal
 
 from engine.cedar.errors import CedarError
 from engine.cedar.policyset import (
+    EVERYTHING,
     CedarPolicy,
     Chunk,
     cedar_files,
+    context_reads,
     mask,
     parse_chunk,
     read_text,
@@ -86,7 +88,7 @@ def check_policies(path: Path | Traversable, model: Model, *, source: str | None
     for f in cedar_files(path):
         name = base if f is path else f"{base.rstrip('/')}/{f.name}"
         for chunk in split(read_text(f, name)):
-            _check_chunk(chunk, name, schema, report, legal_owner)
+            _check_chunk(chunk, name, schema, supplied(model), report, legal_owner)
     seen: dict[str, CedarPolicy] = {}
     for p in report.policies:
         if p.id in seen:
@@ -97,7 +99,8 @@ def check_policies(path: Path | Traversable, model: Model, *, source: str | None
     return report
 
 
-def _check_chunk(chunk: Chunk, file: str, schema: dict[str, Any], report: CheckReport,
+def _check_chunk(chunk: Chunk, file: str, schema: dict[str, Any],
+                 known: frozenset[tuple[str, str]], report: CheckReport,
                  legal_owner: str | None) -> None:
     try:
         policy = parse_chunk(chunk, file)
@@ -114,13 +117,32 @@ def _check_chunk(chunk: Chunk, file: str, schema: dict[str, Any], report: CheckR
             report.problems.append(Problem(file, chunk.line, f"@frameworks: {problem[0]} "
                                                              f"(found {problem[1]})"))
     if policy.envelope == "legal" and legal_owner is None:
-        report.problems.append(Problem(file, chunk.line, "a legal-envelope policy needs the "
-                                       "profile's policy file to name a legal_owner"))
+        report.problems.append(Problem(file, chunk.line, "a legal-envelope policy needs a "
+                                       "legal owner: the policy file it runs beside (import "
+                                       "cedar --profile P) must name legal_owner"))
+    for name, attr in sorted(context_reads([policy])):
+        if name != EVERYTHING and attr != EVERYTHING and (name, attr) not in known:
+            what = f"context.{name}.{attr}"
+            hint = (" (the counters come from the policy file it runs beside: import cedar "
+                    "--profile P)" if name == "counter" else "")
+            report.problems.append(Problem(file, _line_of(chunk, f"`{attr}`"),
+                                           f"{what}: agentrange supplies no such attribute"
+                                           f"{hint}"))
     result = cedarpy().validate_policies(chunk.text, schema)
     for error in result.errors:
         text = " ".join(str(error.error).split())
         text = re.sub(r"^for policy `policy\d+`, ", "", text)
         report.problems.append(Problem(file, _line_of(chunk, text), text))
+
+
+def supplied(model: Model) -> frozenset[tuple[str, str]]:
+    """The (context field, attribute) pairs agentrange puts in a Cedar request."""
+    out = {("tool", EVERYTHING)}
+    for slot in model.slots():
+        where = slot.holder.split(".")
+        if where[0] == "context" and len(where) > 1:
+            out.add((where[1], where[2] if len(where) > 2 else slot.attr))
+    return frozenset(out)
 
 
 def _line_of(chunk: Chunk, message: str) -> int:

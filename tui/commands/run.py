@@ -32,6 +32,7 @@ from sim.compare import Comparison, comparison_of
 from sim.events import JsonlSink
 from sim.result import RunResult
 from sim.runner import Simulation, fewer_gc_passes
+from tui.commands.cedar import add_engine_option, engine_factory
 from tui.render.formatting import count, metric, seconds
 from tui.render.metrics import metric_cells
 
@@ -84,6 +85,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help=f"stop at this simulated time ({DURATION_HELP})")
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="output format (default: table)")
+    add_engine_option(p)
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -104,7 +106,7 @@ def run_command(args: argparse.Namespace) -> int:
             audit = open_audit_log(args.audit, args.audit_key, scenario, profile, sim_seed)
             stack.callback(audit.close)
         sim = Simulation(scenario, profile, seed=sim_seed, sink=sink, until=until,
-                         audit=audit)
+                         audit=audit, engine=engine_factory(args, scenario, profile))
         result = _drive([(profile, sim)])[0]
     out = Console(highlight=False, soft_wrap=True)
     if args.format == "json":
@@ -139,7 +141,8 @@ def compare_command(args: argparse.Namespace) -> int:
     seed = scenario.seed if args.seed is None else args.seed
     if args.examples < 0:
         raise RunCommandError("--examples must be 0 or more")
-    sims = [(p, Simulation(scenario, p, seed=seed, until=until)) for p in profiles]
+    sims = [(p, Simulation(scenario, p, seed=seed, until=until,
+                           engine=engine_factory(args, scenario, p))) for p in profiles]
     results = _drive(sims)
     comparison = comparison_of(scenario, profiles, seed, results)
     if args.format == "json":
