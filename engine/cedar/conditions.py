@@ -32,6 +32,8 @@ from engine.cedar.schema import (
     quote,
     type_of_value,
 )
+from engine.durations import parse_duration
+from engine.policy.attributes import CATALOGUE
 from engine.policy.model import AllOf, AnyOf, Compare, Condition, NotOf, Target, When
 
 AGENT_KINDS = ("internal", "vendor_hosted", "delegated_admin", "customer_facing")
@@ -200,6 +202,18 @@ def _top_level(text: str) -> str:
     return "".join(out)
 
 
+def _seconds(path: str, value: Any) -> Any:
+    """Durations written as text ("5m") in seconds, as the native compiler reads them."""
+    kind = CATALOGUE.get(path)
+    if kind is None or not kind.duration:
+        return value
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, tuple):
+        return tuple(parse_duration(v) if isinstance(v, str) else v for v in value)
+    return value
+
+
 def negate(text: str) -> str:
     """``!text``, parenthesised unless ``text`` is one primary expression."""
     if text == "true":
@@ -235,7 +249,7 @@ def compare(model: Model, c: Compare) -> str:
             raise Refusal(f"{c.attr}: the scenario's steps set it with different types; a "
                           "Cedar attribute has one")
         raise Refusal(f"{c.attr}: no Cedar attribute holds it")
-    op, value = c.op, c.value
+    op, value = c.op, _seconds(c.attr, c.value)
     if op == "exists":
         return slot.present if value else negate(slot.present)
     if op in ("eq", "ne"):
