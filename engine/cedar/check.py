@@ -146,7 +146,11 @@ def supplied(model: Model) -> frozenset[tuple[str, str]]:
 
 
 def _line_of(chunk: Chunk, message: str) -> int:
-    """The line of the first name the message quotes that the policy text contains."""
+    """The line of the first name the message quotes that the policy text contains.
+
+    Without one, the line of the policy's first condition (where type errors are), else of
+    its effect.
+    """
     masked = mask(chunk.text)
     for name in _NAMED.findall(message):
         if re.fullmatch(r"policy\d+", name):
@@ -155,7 +159,8 @@ def _line_of(chunk: Chunk, message: str) -> int:
             at = chunk.text.find(needle)
             if at >= 0 and (needle.startswith('"') or masked[at:at + len(needle)] == needle):
                 return chunk.line + chunk.text.count("\n", 0, at)
-    return chunk.line
+    found = re.search(r"\b(when|unless)\b", masked) or re.search(r"\b(permit|forbid)\b", masked)
+    return chunk.line + (chunk.text.count("\n", 0, found.start()) if found else 0)
 
 
 def _needles(name: str) -> Iterable[str]:

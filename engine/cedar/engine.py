@@ -62,11 +62,13 @@ class CedarEngine(PolicyEngine):
         facts: What views read about every rule, when ``policy``'s rules are not the Cedar
             policies (a profile written in Cedar: :func:`engine.cedar.profile.facts_policy`);
             None: ``policy`` itself.
+        memo: Remember Cedar's answer per distinct request (off: ask Cedar every time, to
+            measure it).
     """
 
     def __init__(self, policy: CompiledPolicy, policies: Sequence[CedarPolicy], model: Model,
-                 entities: list[dict[str, Any]], *, facts: CompiledPolicy | None = None
-                 ) -> None:
+                 entities: list[dict[str, Any]], *, facts: CompiledPolicy | None = None,
+                 memo: bool = True) -> None:
         # PolicyEngine.__init__ is not called: nothing of the native machinery is used, and a
         # public method this class did not override would fail loudly instead of deciding.
         import json
@@ -79,6 +81,7 @@ class CedarEngine(PolicyEngine):
         self._reads = context_reads(self._cedar)
         self._encoder = Encoder(model, self._reads)
         self._hop_views: dict[str, Mapping[str, Any] | None] = {}
+        self._keep = MAX_MEMO if memo else 0
         self.calls = 0
         """Cedar authorisations asked so far (memo hits are not asked)."""
         self.reset()
@@ -207,20 +210,22 @@ class CedarEngine(PolicyEngine):
     def _rules_decisions(self, items: Sequence[tuple[Request, Mapping[str, Any],
                                                      Mapping[str, Any]]]) -> list[Decision]:
         keys = [self._encoder.key(r, p, cv) for r, p, cv in items]
-        missing = list(dict.fromkeys(k for k in keys if k not in self._memo))
+        memo = self._memo
+        missing = list(dict.fromkeys(k for k in keys if k not in memo))
         if missing:
+            if len(memo) + len(missing) > self._keep:
+                memo = self._memo = {}
+                missing = list(dict.fromkeys(keys))
             by_key: dict[tuple[Any, ...], Request] = {}
             for (r, _p, _cv), k in zip(items, keys, strict=True):
                 by_key.setdefault(k, r)
             requests = [self._encoder.request(by_key[k], k) for k in missing]
             outcomes = self._rules.decide(requests)
             self.calls += len(requests) * self._rules.calls_per_request
-            if len(self._memo) + len(missing) > MAX_MEMO:
-                self._memo = {}
             for k, outcome in zip(missing, outcomes, strict=True):
-                self._memo[k] = (outcome, {})
-        return [self._decision(self._memo[k], p) for k, (_r, p, _cv) in zip(keys, items,
-                                                                             strict=True)]
+                memo[k] = (outcome, {})
+        return [self._decision(memo[k], p) for k, (_r, p, _cv) in zip(keys, items,
+                                                                       strict=True)]
 
     def _decision(self, memo: tuple[Outcome, dict[Any, Decision]],
                   principal: Mapping[str, Any]) -> Decision:

@@ -21,7 +21,7 @@ from typing import Any
 from engine.cedar.conditions import Refusal, Scope, join, operand, render_when
 from engine.cedar.entities import entities_json
 from engine.cedar.errors import CedarError, ExportRefusedError
-from engine.cedar.policyset import CedarPolicy, parse_text
+from engine.cedar.policyset import CedarPolicy, mask, parse_text
 from engine.cedar.runtime import cedarpy
 from engine.cedar.schema import Model, model_of, quote, schema_json
 from engine.model import Scenario
@@ -155,12 +155,25 @@ def policy_text(model: Model, rule: Rule, legal_owner: str | None) -> str:
     if conditions:
         body = join(" && ", conditions)
         one = f"when {{ {body} }}"
-        if len(one) <= WIDTH or len(conditions) == 1:
+        if len(one) <= WIDTH:
             lines.append(one)
+        elif len(conditions) == 1:
+            lines += ["when {", *(f"  {part}" for part in _if_lines(body)), "}"]
         else:
             pieces = [operand(" && ", c) for c in conditions]
             lines += ["when {", *(f"  {p} &&" for p in pieces[:-1]), f"  {pieces[-1]}", "}"]
     return "\n".join(lines) + ";"
+
+
+def _if_lines(text: str) -> list[str]:
+    """``if A then B else C`` on three lines (anything else on one)."""
+    masked = mask(text)
+    if not text.startswith("if "):
+        return [text]
+    then, other = masked.find(" then "), masked.rfind(" else ")
+    if then < 0 or other < then:
+        return [text]
+    return [text[:then], text[then + 1:other], text[other + 1:]]
 
 
 def header(document: PolicyDocument, scenario: Scenario, source: str, name: str) -> str:
