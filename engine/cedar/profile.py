@@ -15,13 +15,12 @@ Either way an *engine factory* is returned: ``factory(policy) -> PolicyEngine``,
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from engine.cedar.check import check_policies
 from engine.cedar.engine import CedarEngine
 from engine.cedar.entities import entities_json
 from engine.cedar.errors import CedarError
-from engine.cedar.export import export_document
+from engine.cedar.export import CedarExport, export_document
 from engine.cedar.policyset import CedarPolicy, read_policies, unique
 from engine.cedar.schema import Model, model_of
 from engine.loader import policy_source, read_document, validate_document
@@ -132,7 +131,7 @@ def facts_policy(document: PolicyDocument, policies: Sequence[CedarPolicy],
     return compile_policy(combined, scenario, source=source)
 
 
-def export_profile(scenario: Scenario, profile_id: str) -> tuple[Any, str]:
+def export_profile(scenario: Scenario, profile_id: str) -> tuple[CedarExport, str]:
     """The Cedar export of a profile's policy file, and how messages name the file.
 
     Raises:
