@@ -77,7 +77,10 @@ def profile_engine(scenario: Scenario, profile_id: str) -> EngineFactory | None:
         CedarMissingError: when cedarpy is not installed.
         LoadError: for a bad policy file.
     """
-    profile = scenario.profile(profile_id)
+    try:
+        profile = scenario.profile(profile_id)
+    except KeyError:
+        return None  # the simulator reports an unknown profile, with the known ones
     cedar = getattr(profile, "cedar", None)
     if cedar is None:
         return None
@@ -162,7 +165,7 @@ def engine_for(scenario: Scenario, profile_id: str, engine: str | None
             raise CedarError(f"profile {profile_id} is written in Cedar; it runs only with "
                              "--engine cedar")
         return None
-    if own is not None:
+    if own is not None or profile_id not in {p.id for p in scenario.profiles}:
         return own
     document, source = profile_document(scenario, profile_id)
     return document_engine(document, scenario, source=source)

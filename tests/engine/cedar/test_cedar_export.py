@@ -73,8 +73,12 @@ def test_annotations_carry_id_envelope_effect_mode_owner_and_frameworks() -> Non
 def test_a_condition_on_an_optional_attribute_fails_closed_through_absent() -> None:
     text = export(policy({"id": "r", "envelope": "business", "effect": "deny",
                           "when": {"attr": "request.amount", "gt": 500}})).texts[POLICIES]
-    assert ('if context.request has amount then context.request.amount.greaterThan('
-            'decimal("500.0")) else Absent::"request.amount".fail') in text
+    assert ('when {\n  if context.request has amount\n'
+            '  then context.request.amount.greaterThan(decimal("500.0"))\n'
+            '  else Absent::"request.amount".fail\n};') in text
+    short = export(policy({"id": "r", "envelope": "business", "effect": "deny",
+                           "when": {"attr": "request.records", "gt": 5}})).texts[POLICIES]
+    assert "when { context.request.records > 5 };" in short  # always present: no test
 
 
 @pytest.mark.parametrize(("when", "why"), [
