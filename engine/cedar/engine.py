@@ -23,6 +23,7 @@ denied with what is wrong (fail closed).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -71,8 +72,6 @@ class CedarEngine(PolicyEngine):
                  memo: bool = True) -> None:
         # PolicyEngine.__init__ is not called: nothing of the native machinery is used, and a
         # public method this class did not override would fail loudly instead of deciding.
-        import json
-
         self._given = policy
         self._facts_base = facts if facts is not None else policy
         self._cedar = list(policies)

@@ -44,7 +44,7 @@ def principal_entity(view: Mapping[str, Any]) -> dict[str, Any]:
     """The Agent entity of a principal namespace (its roles are its parents)."""
     attrs = _attrs("principal", view)
     owners = view.get("owners") or {}
-    attrs["owners"] = {k: v for k, v in _attrs("principal.owners", owners).items()}
+    attrs["owners"] = _attrs("principal.owners", owners)
     roles = view.get("roles") or ()
     return {"uid": uid(AGENT, str(view.get("id"))), "attrs": attrs,
             "parents": [uid(ROLE, r) for r in sorted(set(roles))]}
