@@ -117,6 +117,11 @@ class MetricsCollector:
             self._handlers[kind](event)
 
     @property
+    def last(self) -> Event | None:
+        """The last event folded (None before the first)."""
+        return self._last
+
+    @property
     def events(self) -> int:
         """Events folded (a run's stream is numbered from 0 without gaps)."""
         return 0 if self._last is None else self._last.seq + 1
