@@ -313,6 +313,10 @@ class Profile(Base):
     credentials: Credentials
     policy: str = Field(min_length=1)
     """Policy file, relative to the scenario file."""
+    cedar: str | None = Field(default=None, min_length=1)
+    """Cedar policies (a ``.cedar`` file or a directory of them, relative to the scenario
+    file) that decide this profile's requests beside the policy file's rules; the policy
+    file still gives the counters, sequences, delegation and legal owner (docs/cedar.md)."""
 
 
 Comparable = float | str

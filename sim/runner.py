@@ -53,6 +53,7 @@ from simpy.events import URGENT
 
 from engine.audit.writer import AuditWriter
 from engine.blast import Estate
+from engine.cedar.profile import EngineFactory, profile_engine
 from engine.errors import AgentrangeError
 from engine.model import Incident, Scenario, Task
 from engine.policy import CompiledPolicy, PolicyEngine, load_profile_policy
@@ -120,6 +121,8 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
             (None: :data:`engine.bounds.DEFAULT_MAX_MEMORY_MB`).
         progress: Called every :data:`sim.budget.CHECK_EVERY` simpy steps while the run is
             driven (a progress display; it must be quick and must not raise).
+        engine: Builds the decision point from the compiled policy (``--engine cedar``:
+            :func:`engine.cedar.profile.engine_for`); default the profile's own.
 
     Raises:
         SimulationError: for an unknown profile.
@@ -133,7 +136,8 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
                  audit: AuditWriter | None = None, detection: DetectionConfig | None = None,
                  record_decisions: bool = True, max_events: int | None = None,
                  max_memory_mb: int | None = None,
-                 progress: Callable[[], None] | None = None) -> None:
+                 progress: Callable[[], None] | None = None,
+                 engine: EngineFactory | None = None) -> None:
         self.watch = BudgetWatch(RunBudget.of(max_events, max_memory_mb), progress)
         """The run's budget and what it has seen (see :mod:`sim.budget`)."""
         self.stopped: RunStopped | None = None
@@ -151,8 +155,10 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
                                                                         scenario.duration))
         if policy is None:
             policy = load_profile_policy(scenario, self.profile.id)
-        self.policy = policy
-        self.engine = PolicyEngine(policy)
+        if engine is None:
+            engine = profile_engine(scenario, self.profile.id)  # a profile written in Cedar
+        self.engine = PolicyEngine(policy) if engine is None else engine(policy)
+        self.policy = self.engine.policy
         self.env = simpy.Environment(initial_time=0.0)  # event times are floats, even at 0
         self.world = World(scenario)
         self.creds = self.profile.credentials

@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "tui.commands.parsers.check",
     "tui.commands.parsers.policytest",
     "tui.commands.parsers.replay",
+    "tui.commands.parsers.cedar",
 )
 
 

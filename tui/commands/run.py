@@ -47,6 +47,7 @@ from sim.compare import Comparison, comparison_of
 from sim.events import JsonlSink
 from sim.result import RunResult
 from sim.runner import Simulation, fewer_gc_passes
+from tui.commands.cedar import engine_factory
 from tui.render.formatting import count, metric, seconds
 from tui.render.metrics import metric_cells
 
@@ -86,7 +87,8 @@ def run_command(args: argparse.Namespace) -> int:
             stack.enter_context(audit)  # an exception (Ctrl-C too) seals it as incomplete
         sim = Simulation(scenario, profile, seed=sim_seed, sink=sink, until=until,
                          audit=audit, max_events=args.max_events,
-                         max_memory_mb=args.max_memory)
+                         max_memory_mb=args.max_memory,
+                         engine=engine_factory(args, scenario, profile))
         try:
             result = _drive([(profile, sim)])[0]
         except RunStopped as stop:
@@ -132,7 +134,8 @@ def compare_command(args: argparse.Namespace) -> int:
     if args.examples < 0:
         raise RunCommandError("--examples must be 0 or more")
     sims = [(p, Simulation(scenario, p, seed=seed, until=until, max_events=args.max_events,
-                           max_memory_mb=args.max_memory)) for p in profiles]
+                           max_memory_mb=args.max_memory,
+                           engine=engine_factory(args, scenario, p))) for p in profiles]
     try:
         results = _drive(sims)
     except RunStopped as stop:

@@ -8,6 +8,7 @@ from typing import Any
 from engine.bounds import DEFAULT_MAX_EVENTS, DEFAULT_MAX_MEMORY_MB
 from engine.durations import DURATION_HELP
 from tui.commands.parsers import Handler
+from tui.commands.parsers.cedar import add_engine_option
 
 FORMATS = ("table", "json", "markdown")
 DEFAULT_CHECKPOINT_EVERY = 1000
@@ -55,6 +56,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="output format (default: table)")
     add_budget_options(p)
+    add_engine_option(p)
 
 
 def add_budget_options(p: argparse.ArgumentParser, *, each: str = "the run") -> None:
