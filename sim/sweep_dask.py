@@ -48,13 +48,13 @@ def _distributed() -> Any:
     return distributed
 
 
-def available() -> bool:
-    """Whether the Dask extra is installed."""
-    try:
-        _distributed()
-    except SweepError:
-        return False
-    return True
+def require() -> None:
+    """Fail now, before any run, if the Dask extra is missing.
+
+    Raises:
+        SweepError: naming the extra.
+    """
+    _distributed()
 
 
 class GridPlugin(WorkerPlugin):
@@ -125,9 +125,15 @@ class DaskExecutor:
     @contextlib.contextmanager
     def _client(self, distributed: Any) -> Iterator[Any]:
         if self.scheduler is None:
-            cluster = distributed.LocalCluster(
-                n_workers=self.jobs, threads_per_worker=1, processes=self.processes,
-                protocol="tcp://", host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+            try:
+                cluster = distributed.LocalCluster(
+                    n_workers=self.jobs, threads_per_worker=1, processes=self.processes,
+                    protocol="tcp://", host="127.0.0.1", dashboard_address=None,
+                    silence_logs=logging.ERROR)
+            except RuntimeError as exc:
+                raise SweepError(f"the local Dask cluster did not start ({_first_line(exc)}); "
+                                 "a script that sweeps on Dask must guard its entry point "
+                                 "with if __name__ == '__main__'") from None
             with cluster, distributed.Client(cluster) as client:
                 yield client
             return
