@@ -1,4 +1,4 @@
-"""The trade-off of a sweep: dominance and the frontier against a plain reference, pass^k by hand."""
+"""The trade-off of a sweep: the frontier against a plain reference, pass^k by hand."""
 
 from __future__ import annotations
 
