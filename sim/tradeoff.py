@@ -19,6 +19,7 @@ same numbers; :func:`from_sweep_dict` rebuilds it from ``agentrange sweep --form
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -220,6 +221,26 @@ def from_sweep_dict(data: Any, where: str) -> TradeOff:
     if not cells:
         raise TradeOffError(f"{where}: the sweep result has no combinations")
     return tradeoff(labels, runs, held)
+
+
+def load_sweep_file(path: str) -> tuple[TradeOff, str]:
+    """The trade-off in a saved sweep result, and a title saying what the sweep was.
+
+    Raises:
+        TradeOffError: a file that cannot be read, is not JSON or not a sweep result.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = json.loads(fh.read())
+    except OSError as exc:
+        raise TradeOffError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise TradeOffError(f"{path}: not JSON ({exc}); expected the output of agentrange "
+                            "sweep --format json") from None
+    t = from_sweep_dict(data, path)
+    seeds = len(data["seeds"])
+    return t, (f"{data.get('scenario', '?')}: {len(t.points)} combination"
+               f"{'' if len(t.points) == 1 else 's'} x {seeds} seed{'' if seeds == 1 else 's'}")
 
 
 def _number(value: Any) -> float | None:

@@ -90,16 +90,16 @@ def _print(result: SweepResult, form: str) -> None:
     if form == "json":
         print(json.dumps(result.to_dict(), indent=2))
     elif form == "csv":
-        rows = result.rows()
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+        records = result.rows()
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(records[0]), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(records)
     elif form == "markdown":
         print(f"## {_title(result)}\n")
         print(markdown_table(*_table(result, ranges=True)))
         print(f"\n{_legend(result, ranges=True)}")
-        trade = markdown_table(tradeoff_view.header(tradeoff), tradeoff_view.rows(tradeoff))
-        print(f"\n### Trade-off\n\n{trade}")
+        lines = markdown_table(tradeoff_view.header(tradeoff), tradeoff_view.rows(tradeoff))
+        print(f"\n### Trade-off\n\n{lines}")
         print(f"\n{tradeoff_view.legend(tradeoff)}")
     else:
         out = Console(highlight=False, soft_wrap=True)

@@ -117,10 +117,15 @@ def chart_points(t: TradeOff) -> tuple[str, str, list[tuple[str, float, float, b
     if axes is None:
         return None
     x, y = axes
+    return x, y, chart_points_on(t, x, y)
+
+
+def chart_points_on(t: TradeOff, x: str, y: str) -> list[tuple[str, float, float, bool]]:
+    """[(label, cost ``x``, harm ``y``, on frontier)], infinities drawn as in chart_points."""
     xs = _finite([p.cost[x] for p in t.points])
     ys = _finite([p.harm[y] for p in t.points])
-    return x, y, [(p.label, xv, yv, p.on_frontier)
-                  for p, xv, yv in zip(t.points, xs, ys, strict=True)]
+    return [(p.label, xv, yv, p.on_frontier)
+            for p, xv, yv in zip(t.points, xs, ys, strict=True)]
 
 
 def _finite(values: list[float]) -> list[float]:
