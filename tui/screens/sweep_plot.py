@@ -3,8 +3,8 @@
 Opened by ``agentrange tui --sweep RESULT.json`` (the JSON of ``agentrange sweep --format
 json``). The chart is a plotext scatter in a ``PlotextPlot`` (textual-plotext, from the
 optional extra ``agentrange[plot]``): frontier combinations as dots, dominated ones as
-crosses; the table below names them. ``x`` and ``y`` step through the sweep's cost and harm metrics; the table lists every
-combination with its standing on the frontier and its pass^k (numbers from
+crosses. ``x`` and ``y`` step through the sweep's cost and harm metrics; the table below lists
+every combination with its standing on the frontier and its pass^k (numbers from
 :mod:`sim.tradeoff`, laid out by :mod:`tui.render.tradeoff`).
 """
 
