@@ -39,7 +39,7 @@ def cluster() -> Iterator[Any]:
     """A LocalCluster on 127.0.0.1: two single-threaded workers in this process (fast)."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   protocol="tcp://", host="127.0.0.1",
-                                  dashboard_address=None) as c:
+                                  dashboard_address="127.0.0.1:0") as c:
         yield c
 
 
@@ -84,7 +84,8 @@ def test_a_killed_worker_has_its_runs_retried_and_the_result_is_unchanged(
         support: Scenario, local: SweepResult) -> None:
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   protocol="tcp://", host="127.0.0.1",
-                                  dashboard_address=None) as c, distributed.Client(c) as client:
+                                  dashboard_address="127.0.0.1:0") as c, \
+            distributed.Client(c) as client:
         pids = client.run(os.getpid)
         killed: list[int] = []
 

@@ -40,7 +40,8 @@ def dask_processes(tmp_path: Path) -> Iterator[str]:
     file = tmp_path / "scheduler.json"
     common = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
-                               "--no-dashboard", "--scheduler-file", str(file)], **common)]
+                               "--no-dashboard", "--dashboard-address", "127.0.0.1:0",
+                               "--scheduler-file", str(file)], **common)]
     try:
         deadline = time.monotonic() + 60
         while not file.exists() or not file.read_text().strip():
