@@ -20,6 +20,7 @@ Run: ``python benchmarks/sweep_scaling.py [--rounds 3] [--until 6h]``. Needs
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import time
@@ -53,7 +54,8 @@ def main() -> None:
                             "variations": [parse_variation(VARY)], "until": until}
     clusters = {n: distributed.LocalCluster(n_workers=n, threads_per_worker=1,
                                             processes=True, protocol="tcp://",
-                                            host="127.0.0.1", dashboard_address="127.0.0.1:0")
+                                            host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                            silence_logs=logging.CRITICAL)
                 for n in (1, 2)}
     configs: dict[str, Callable[[], SweepExecutor]] = {
         "local, 1 worker": lambda: LocalExecutor(1),

@@ -130,7 +130,7 @@ class DaskExecutor:
                     n_workers=self.jobs, threads_per_worker=1, processes=self.processes,
                     protocol="tcp://", host="127.0.0.1",
                     # The scheduler always serves HTTP; a free loopback port, not 8787.
-                    dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+                    dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
             except RuntimeError as exc:
                 raise SweepError(f"the local Dask cluster did not start ({_first_line(exc)}); "
                                  "a script that sweeps on Dask must guard its entry point "
