@@ -53,7 +53,7 @@ def test_a_dask_sweep_equals_the_local_one(support: Scenario, local: SweepResult
     assert seen == [(n, 12) for n in range(1, 13)]
 
 
-def test_the_grid_goes_once_to_each_worker_and_leaves_with_the_sweep(
+def test_the_grid_plugin_leaves_the_workers_with_the_sweep(
         support: Scenario, cluster: Any) -> None:
     with distributed.Client(cluster) as client:
         sweep(support, executor=DaskExecutor(scheduler=cluster.scheduler_address), **GRID)
