@@ -6,9 +6,11 @@ metric (median, mean, min, max, p95 and how many runs had no value, e.g. never c
 
 The grid comes from :mod:`sim.sweep_grid` (the varied parameters, by dotted path, and the
 seeds; each cell's scenario and policy variant, validated before anything runs); its runs go
-through :mod:`sim.sweep_pool` (a local process pool when ``jobs`` > 1, else this process). This
-module checks the metrics, runs the grid and summarises each cell. Every run owns its seed, so
-the results, kept in grid order, are the same whatever the number of jobs.
+through an executor (:mod:`sim.sweep_pool`: a local process pool when ``jobs`` > 1, else this
+process; :mod:`sim.sweep_dask`: a Dask cluster). This module checks the metrics, runs the grid
+and summarises each cell. Every run owns its seed, so the results, kept in grid order, are the
+same whatever the number of jobs or the executor. :meth:`SweepResult.tradeoff` puts the cells
+on the harm/cost trade-off (:mod:`sim.tradeoff`).
 
 ``SweepResult.to_dict()`` is the JSON shape ``agentrange sweep --format json`` prints; keys are
 only ever added::
@@ -17,7 +19,15 @@ only ever added::
      "vary": {name: [value, ...]}, "metrics": [path],
      "cells": [{"profile": str, "values": {name: value}, "label": str,
                 "metrics": {path: {"median", "mean", "min", "max", "p95", "missing",
-                                   "values": [one per seed, null where the run had none]}}}]}
+                                   "values": [one per seed, null where the run had none]}},
+                "expect": [per seed: every expect: assertion about the profile held] | null}],
+     "tradeoff": {"harm": [path], "cost": [path], "frontier": [label],
+                  "cells": [{"label", "harm": {path: median}, "cost": {path: median},
+                             "frontier": bool, "dominated_by": [label],
+                             "expect": {"seeds", "held", "pass_k": {"1": share, ...}}
+                                       | null}]}}
+
+(``null`` for a trade-off time: never contained.)
 """
 
 from __future__ import annotations
@@ -34,7 +44,8 @@ from sim.budget import RunBudget
 from sim.result import percentile
 from sim.runner import Simulation
 from sim.sweep_grid import MAX_RUNS, Cell, SweepError, Variation, policy_variant, variant
-from sim.sweep_pool import run_all
+from sim.sweep_pool import Grid, LocalExecutor, SweepExecutor
+from sim.tradeoff import TradeOff, tradeoff
 
 DEFAULT_METRICS = (
     "blast_radius.records",
@@ -94,6 +105,20 @@ class SweepResult:
     cells: tuple[Cell, ...]
     summaries: tuple[dict[str, Summary], ...]
     """One mapping metric -> summary per cell, same order as ``cells``."""
+    held: tuple[tuple[bool | None, ...], ...] = ()
+    """Per cell, per seed: whether the ``expect:`` assertions about its profile all held
+    (None: there are none)."""
+
+    def expectations(self, cell: int) -> list[bool | None] | None:
+        """Cell ``cell``'s verdict per seed, or None when its profile has no assertions."""
+        held = list(self.held[cell]) if self.held else []
+        return held if any(v is not None for v in held) else None
+
+    def tradeoff(self) -> TradeOff:
+        """The cells on the harm/cost trade-off, with their pass^k (:mod:`sim.tradeoff`)."""
+        return tradeoff([c.label for c in self.cells],
+                        [{m: s[m].values for m in self.metrics} for s in self.summaries],
+                        [self.expectations(i) or [] for i in range(len(self.cells))])
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON shape (see the module docstring)."""
@@ -103,8 +128,10 @@ class SweepResult:
             "vary": {v.name: list(v.values) for v in self.variations},
             "metrics": list(self.metrics),
             "cells": [{"profile": c.profile, "values": dict(c.values), "label": c.label,
-                       "metrics": {m: s[m].to_dict() for m in self.metrics}}
-                      for c, s in zip(self.cells, self.summaries, strict=True)],
+                       "metrics": {m: s[m].to_dict() for m in self.metrics},
+                       "expect": self.expectations(i)}
+                      for i, (c, s) in enumerate(zip(self.cells, self.summaries, strict=True))],
+            "tradeoff": self.tradeoff().to_dict(),
         }
 
     def rows(self) -> list[dict[str, Any]]:
@@ -157,7 +184,8 @@ def sweep(scenario: Scenario, *, profiles: Sequence[str], seeds: Sequence[int],
           variations: Sequence[Variation] = (), metrics: Sequence[str] | None = None,
           until: float | None = None, jobs: int = 1,
           progress: Callable[[int, int], None] | None = None,
-          max_events: int | None = None, max_memory_mb: int | None = None) -> SweepResult:
+          max_events: int | None = None, max_memory_mb: int | None = None,
+          executor: SweepExecutor | None = None) -> SweepResult:
     """Run the grid profiles x variation values x seeds and summarise each cell.
 
     Args:
@@ -167,15 +195,16 @@ def sweep(scenario: Scenario, *, profiles: Sequence[str], seeds: Sequence[int],
         variations: Parameters to vary (every combination of their values is a cell).
         metrics: Dotted paths of the result to summarise (default: :func:`default_metrics`).
         until: Stop each run at this simulated time.
-        jobs: Worker processes (1: run here, one after another).
+        jobs: Worker processes of the local executor (1: run here, one after another).
         progress: Called with (runs done, runs in all) as runs finish.
         max_events: Each run's event budget (None: the default; see :mod:`sim.budget`).
         max_memory_mb: Each run's memory budget in MiB, its worker's resident memory (None:
             the default).
+        executor: Where the runs go (None: ``LocalExecutor(jobs)``); the result is the same.
 
     Raises:
         SweepError: a bad profile, variation value, metric or grid size, or a policy that
-            does not compile against a variant.
+            does not compile against a variant; an executor that cannot run the sweep.
         SweepStoppedError: a run crossed its budget, which stops the sweep.
         BudgetError: a budget that is not a positive whole number.
     """
@@ -212,12 +241,14 @@ def sweep(scenario: Scenario, *, profiles: Sequence[str], seeds: Sequence[int],
     check_metrics(variants[0], cells[0].profile, metrics)
     tasks = [(c, cells[c].profile, seed, until, metrics)
              for c in range(len(cells)) for seed in seeds]
-    values = run_all(variants, documents, policies, tasks, max(1, min(jobs, total)),
-                     progress, budget=budget, labels=[c.label for c in cells])
+    grid = Grid(variants, documents, policies, budget, [c.label for c in cells])
+    outcomes = (executor or LocalExecutor(jobs)).run(grid, tasks, progress)
     summaries = []
+    held = []
     for c in range(len(cells)):
-        runs = values[c * len(seeds):(c + 1) * len(seeds)]
-        summaries.append({m: Summary.of([run[i] for run in runs])
+        runs = outcomes[c * len(seeds):(c + 1) * len(seeds)]
+        summaries.append({m: Summary.of([run.values[i] for run in runs])
                           for i, m in enumerate(metrics)})
+        held.append(tuple(run.held for run in runs))
     return SweepResult(scenario.name, tuple(seeds), tuple(variations), metrics, tuple(cells),
-                       tuple(summaries))
+                       tuple(summaries), tuple(held))

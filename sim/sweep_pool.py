@@ -1,8 +1,13 @@
 """Running a sweep's grid: one run per cell and seed, in this process or a local process pool.
 
-Workers are spawned, not forked, so they start clean; each receives the variants once and
-compiles a cell's policy the first time it runs that cell. Results come back in grid order,
-whatever finishes first.
+A :class:`SweepExecutor` runs a :class:`Grid`'s tasks and returns each run's outcome in grid
+order: :class:`LocalExecutor` here (this process, or a local process pool), the Dask one in
+:mod:`sim.sweep_dask`. Workers are spawned, not forked, so they start clean; each receives the
+variants once and compiles a cell's policy the first time it runs that cell. Results come back
+in grid order, whatever finishes first, so the output is the same whatever runs them.
+
+A run's outcome is its metric values and whether the scenario's ``expect:`` assertions about
+its profile all held (None when there are none; see :mod:`sim.expectations`).
 
 Every run has the sweep's budget (:class:`sim.budget.RunBudget`; a worker's memory is its own
 process's). A run over it stops the sweep: the runs not started are cancelled, the workers
@@ -15,11 +20,12 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from multiprocessing import get_context
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from engine.loader import as_tuples
-from engine.model import Scenario
+from engine.model import DecisionExpectation, Scenario
 from engine.policy import (
     CompiledPolicy,
     PolicyDocument,
@@ -28,12 +34,22 @@ from engine.policy import (
     profile_policy_file,
 )
 from sim.budget import RunBudget, RunStopped
+from sim.expectations import check
 from sim.runner import Simulation
 from sim.sweep_grid import SweepError
 
 
 class SweepStoppedError(SweepError):
     """A run of the sweep crossed its budget, which stopped the whole sweep."""
+
+
+class RunOutcome(NamedTuple):
+    """What one run of the grid gives back."""
+
+    values: tuple[float | None, ...]
+    """Each metric's value, in the sweep's metric order."""
+    held: bool | None
+    """Whether every ``expect:`` assertion about the run's profile held (None: there are none)."""
 
 
 class _Runner:
@@ -48,16 +64,20 @@ class _Runner:
             list(policies) if policies is not None else [None] * len(variants))
 
     def run(self, cell: int, profile: str, seed: int, until: float | None,
-            metrics: tuple[str, ...]) -> tuple[float | None, ...]:
-        """One run's value of each metric."""
+            metrics: tuple[str, ...]) -> RunOutcome:
+        """One run's value of each metric, and whether its expectations held."""
         scenario = self.variants[cell]
         policy = self.policies[cell]
         if policy is None:
             policy = self.policies[cell] = self._compile(cell, profile)
+        expects = [e for e in scenario.expect if e.profile == profile]
+        # Decisions are kept only where an expectation asks about one (they cost memory).
+        decisions = any(isinstance(e, DecisionExpectation) for e in expects)
         result = Simulation(scenario, profile, seed=seed, until=until, policy=policy,
-                            record_decisions=False, max_events=self.budget.max_events,
+                            record_decisions=decisions, max_events=self.budget.max_events,
                             max_memory_mb=self.budget.max_memory_mb).run()
-        return tuple(_number(result.metric(m)) for m in metrics)
+        held = all(v.passed for v in check(scenario, {profile: result})) if expects else None
+        return RunOutcome(tuple(_number(result.metric(m)) for m in metrics), held)
 
     def _compile(self, cell: int, profile: str) -> CompiledPolicy:
         scenario, data = self.variants[cell], self.documents[cell]
@@ -79,7 +99,7 @@ def _start_worker(variants: Sequence[Scenario], documents: Sequence[dict[str, An
 
 
 def _worker_run(cell: int, profile: str, seed: int, until: float | None,
-                metrics: tuple[str, ...]) -> tuple[float | None, ...]:
+                metrics: tuple[str, ...]) -> RunOutcome:
     return _WORKER[0].run(cell, profile, seed, until, metrics)
 
 
@@ -93,10 +113,62 @@ Task = tuple[int, str, int, "float | None", tuple[str, ...]]
 """(cell index, profile, seed, until, metrics): one run of the grid."""
 
 
+@dataclass(frozen=True)
+class Grid:
+    """What every worker needs to run any task of a sweep (shipped to each worker once).
+
+    Attributes:
+        variants: Each cell's scenario.
+        documents: Each cell's varied policy document (None: the profile's own file).
+        policies: Each cell's compiled policy (used in this process; workers compile their
+            own).
+        budget: Each run's budget.
+        labels: Each cell's name, for the error of a run over its budget.
+    """
+
+    variants: Sequence[Scenario]
+    documents: Sequence[dict[str, Any] | None]
+    policies: Sequence[CompiledPolicy]
+    budget: RunBudget
+    labels: Sequence[str]
+
+
+Progress = Callable[[int, int], None]
+"""Called with (runs done, runs in all) as runs finish."""
+
+
+class SweepExecutor(Protocol):
+    """Runs a sweep's tasks somewhere and gives back their outcomes in the order of ``tasks``."""
+
+    def run(self, grid: Grid, tasks: Sequence[Task], progress: Progress | None
+            ) -> list[RunOutcome]:
+        """Every task's outcome, in the order of ``tasks``.
+
+        Raises:
+            SweepStoppedError: a run crossed its budget (the sweep stops).
+            SweepError: the executor could not run the sweep (a worker died, no scheduler).
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class LocalExecutor:
+    """This process (``jobs`` 1) or a pool of ``jobs`` spawned local processes."""
+
+    jobs: int = 1
+
+    def run(self, grid: Grid, tasks: Sequence[Task], progress: Progress | None
+            ) -> list[RunOutcome]:
+        """Every task's outcome, in the order of ``tasks`` (see :class:`SweepExecutor`)."""
+        return run_all(grid.variants, grid.documents, grid.policies, tasks,
+                       max(1, min(self.jobs, len(tasks))), progress, budget=grid.budget,
+                       labels=grid.labels)
+
+
 def run_all(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | None],
             policies: Sequence[CompiledPolicy], tasks: Sequence[Task], jobs: int,
-            progress: Callable[[int, int], None] | None, *, budget: RunBudget | None = None,
-            labels: Sequence[str] | None = None) -> list[tuple[float | None, ...]]:
+            progress: Progress | None, *, budget: RunBudget | None = None,
+            labels: Sequence[str] | None = None) -> list[RunOutcome]:
     """Run every task of the grid; each run's metric values, in the order of ``tasks``.
 
     Args:
@@ -122,7 +194,7 @@ def run_all(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | N
             try:
                 out.append(runner.run(*task))
             except RunStopped as stop:
-                raise _stopped(task, stop, labels) from None
+                raise stopped(task, stop, labels) from None
             if progress is not None:
                 progress(n, total)
         return out
@@ -132,7 +204,7 @@ def run_all(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | N
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
                                  initializer=_start_worker,
                                  initargs=(variants, documents, budget)) as pool:
-            futures: list[Future[tuple[float | None, ...]]] = [
+            futures: list[Future[RunOutcome]] = [
                 pool.submit(_worker_run, *task) for task in tasks]
             done = 0
             try:
@@ -144,7 +216,7 @@ def run_all(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | N
             except BaseException as exc:
                 _abandon(pool)
                 if isinstance(exc, RunStopped):
-                    raise _stopped(tasks[done], exc, labels) from None
+                    raise stopped(tasks[done], exc, labels) from None
                 raise
             return [f.result() for f in futures]
     except BrokenProcessPool as exc:
@@ -153,7 +225,8 @@ def run_all(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | N
                          "'__main__'; jobs=1 runs in this process") from None
 
 
-def _stopped(task: Task, stop: RunStopped, labels: Sequence[str] | None) -> SweepStoppedError:
+def stopped(task: Task, stop: RunStopped, labels: Sequence[str] | None) -> SweepStoppedError:
+    """The error that ends a sweep whose run ``task`` crossed its budget."""
     cell, profile, seed = task[0], task[1], task[2]
     name = labels[cell] if labels is not None else profile
     return SweepStoppedError(f"the run of {name} with seed {seed} stopped the sweep: {stop}")

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from engine.errors import AgentrangeError
 from engine.model import Scenario
 from scenarios.library import load_scenario
+from sim.tradeoff import TradeOff
 from tui.memory import COLLECT_CHECK, FullPasses, settle_memory
 from tui.screens.compare import CompareScreen
 from tui.screens.debrief import DebriefScreen
@@ -49,8 +50,10 @@ class AgentrangeApp(App[int]):
                  compare: Sequence[str] | None, pick: bool, speed: float | None,
                  autoplay: bool, seed: int | None, pause_at: float | None, debrief: bool,
                  roots: Sequence[Path] | None,
-                 simulation: SimulationFactory | None = None) -> None:
+                 simulation: SimulationFactory | None = None,
+                 sweep: tuple[TradeOff, str] | None = None) -> None:
         super().__init__()
+        self.start_sweep = sweep
         self.start_scenario = scenario
         self.start_profile = profile
         self.start_compare = list(compare) if compare else None
@@ -86,7 +89,11 @@ class AgentrangeApp(App[int]):
         self._own_full_passes()
         settle_memory()
         scenario = self.start_scenario
-        if self.start_pick or scenario is None:
+        if self.start_sweep is not None:  # lazily: its plot library is an optional extra
+            from tui.screens.sweep_plot import SweepPlotScreen
+
+            self.push_screen(SweepPlotScreen(*self.start_sweep))
+        elif self.start_pick or scenario is None:
             self.open_picker()
         elif self.start_compare:
             self.open_compare(scenario, self.start_compare, self.seed, replace=True)
@@ -189,6 +196,7 @@ def make_app(
     debrief: bool = True,
     roots: Sequence[Path] | None = None,
     simulation: SimulationFactory | None = None,
+    sweep: tuple[TradeOff, str] | None = None,
 ) -> AgentrangeApp:
     """Build the dashboard; the CLI, the tests and the benchmarks all start here.
 
@@ -206,6 +214,7 @@ def make_app(
         debrief: Show the debrief when a live run ends.
         roots: Directories the picker searches for scenario files (None: working dir).
         simulation: Factory of simulations (None: the real simulator).
+        sweep: A saved sweep's trade-off and title: open its chart (``tui --sweep``).
 
     Raises:
         LoadError: the scenario does not load.
@@ -226,4 +235,4 @@ def make_app(
                 f"--compare needs at least two profiles (the scenario has {', '.join(known)})")
     return AgentrangeApp(scenario=loaded, profile=profile, compare=profiles, pick=pick,
                          speed=speed, autoplay=autoplay, seed=seed, pause_at=pause_at,
-                         debrief=debrief, roots=roots, simulation=simulation)
+                         debrief=debrief, roots=roots, simulation=simulation, sweep=sweep)

@@ -24,7 +24,8 @@ def test_the_table_has_a_row_per_profile_and_value(capsys: pytest.CaptureFixture
     code, out, err = run(capsys, *ARGS, "--metric", "tokens.expired")
     assert code == 0, err
     assert out.startswith("support-pii-injection: 8 runs (4 combinations x 2 seeds: 1-2)")
-    rows = [line.split("│")[1:-1] for line in out.splitlines() if line.startswith("│")]
+    first = out.split("└")[0]  # the metrics table (the trade-off table follows)
+    rows = [line.split("│")[1:-1] for line in first.splitlines() if line.startswith("│")]
     assert [[c.strip() for c in row] for row in rows] == [
         ["static-rbac", "5m", "2"], ["static-rbac", "1h", "0"],
         ["jit-context", "5m", "0.5"], ["jit-context", "1h", "0"]]
@@ -35,12 +36,13 @@ def test_json_has_the_documented_shape(capsys: pytest.CaptureFixture[str]) -> No
     code, out, err = run(capsys, *ARGS, "--format", "json")
     assert code == 0, err
     data = json.loads(out)
-    assert set(data) == {"scenario", "seeds", "runs", "vary", "metrics", "cells"}
+    assert set(data) == {"scenario", "seeds", "runs", "vary", "metrics", "cells", "tradeoff"}
     assert data["seeds"] == [1, 2] and data["runs"] == 8
     assert data["vary"] == {"profile.credentials.ttl": ["5m", "1h"]}
     cell = data["cells"][0]
     assert (cell["profile"], cell["values"], cell["label"]) == (
         "static-rbac", {"profile.credentials.ttl": "5m"}, "static-rbac ttl=5m")
+    assert set(cell) == {"profile", "values", "label", "metrics", "expect"}
     assert set(cell["metrics"]) == set(data["metrics"])
     summary = cell["metrics"]["time_to_contain"]
     assert set(summary) == {"median", "mean", "min", "max", "p95", "missing", "values"}

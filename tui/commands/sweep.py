@@ -3,8 +3,13 @@
 Engineers tuning a policy ask what a choice does across seeds, not in one lucky run: the sweep
 runs every profile x parameter combination x seed (in parallel, ``--jobs``) and prints, per
 combination, the median and range of each metric, and in how many runs it had no value (an
-incident never contained). ``--format json`` prints ``SweepResult.to_dict()`` (see
-:mod:`sim.sweep`); ``--format csv`` one row per run, for a notebook or a spreadsheet.
+incident never contained), then the trade-off: which combinations are on the harm/cost frontier
+and how reliably each holds the scenario's ``expect:`` assertions (pass^k; :mod:`sim.tradeoff`).
+``--format json`` prints ``SweepResult.to_dict()`` (see :mod:`sim.sweep`); ``--format csv``
+one row per run, for a notebook or a spreadsheet; ``--plot FILE`` draws harm against cost.
+``--executor dask`` sends the runs to a Dask cluster (:mod:`sim.sweep_dask`), with the same
+output; the progress bar (stderr, on a terminal only) shows runs done, their rate and the time
+left for either executor.
 Each run has the budget of ``--max-events`` and ``--max-memory`` (a worker's resident memory);
 a run over it stops the sweep with one line naming the combination and seed (exit 2).
 """
@@ -19,7 +24,15 @@ import time
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -27,8 +40,9 @@ from engine.durations import format_duration
 from scenarios.library import load_scenario
 from sim.sweep import Summary, SweepResult, sweep
 from sim.sweep_grid import SweepError, parse_seeds, parse_variation
-from sim.sweep_pool import default_jobs
+from sim.sweep_pool import LocalExecutor, SweepExecutor, default_jobs
 from tui.commands.run import PROGRESS_AFTER, markdown_table, parse_profiles, parse_until
+from tui.render import tradeoff as tradeoff_view
 
 
 def sweep_command(args: argparse.Namespace) -> int:
@@ -40,22 +54,53 @@ def sweep_command(args: argparse.Namespace) -> int:
     jobs = default_jobs() if args.jobs is None else args.jobs
     if jobs < 1:
         raise SweepError(f"--jobs: expected 1 or more, found {jobs}")
+    executor = _executor(args, jobs)
+    if args.plot:
+        tradeoff_view.check_plot_file(args.plot)
     with _Progress() as progress:
         result = sweep(scenario, profiles=profiles, seeds=seeds, variations=variations,
                        metrics=args.metric or None, until=parse_until(args.until), jobs=jobs,
                        progress=progress.update, max_events=args.max_events,
-                       max_memory_mb=args.max_memory)
-    if args.format == "json":
+                       max_memory_mb=args.max_memory, executor=executor)
+    _print(result, args.format)
+    if args.plot:
+        drawn = tradeoff_view.write_plot(result.tradeoff(), args.plot, _title(result))
+        print(f"agentrange: wrote {args.plot}: {drawn}", file=sys.stderr)
+    return 0
+
+
+def _executor(args: argparse.Namespace, jobs: int) -> SweepExecutor:
+    """The executor the options ask for (a missing Dask extra fails here, before any run)."""
+    name = args.executor or ("dask" if args.scheduler else "local")
+    if name == "local":
+        if args.scheduler:
+            raise SweepError("--scheduler: only with --executor dask")
+        return LocalExecutor(jobs)
+    from sim.sweep_dask import DaskExecutor, require
+
+    require()
+    if not args.connect_timeout > 0:
+        raise SweepError(f"--connect-timeout: expected seconds above 0, found "
+                         f"{args.connect_timeout:g}")
+    return DaskExecutor(jobs, args.scheduler, args.connect_timeout)
+
+
+def _print(result: SweepResult, form: str) -> None:
+    tradeoff = result.tradeoff()
+    if form == "json":
         print(json.dumps(result.to_dict(), indent=2))
-    elif args.format == "csv":
-        rows = result.rows()
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+    elif form == "csv":
+        records = result.rows()
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(records[0]), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
-    elif args.format == "markdown":
+        writer.writerows(records)
+    elif form == "markdown":
         print(f"## {_title(result)}\n")
         print(markdown_table(*_table(result, ranges=True)))
         print(f"\n{_legend(result, ranges=True)}")
+        lines = markdown_table(tradeoff_view.header(tradeoff), tradeoff_view.rows(tradeoff))
+        print(f"\n### Trade-off\n\n{lines}")
+        print(f"\n{tradeoff_view.legend(tradeoff)}")
     else:
         out = Console(highlight=False, soft_wrap=True)
         header, rows = _table(result, ranges=False)
@@ -71,7 +116,13 @@ def sweep_command(args: argparse.Namespace) -> int:
             table.add_row(*(Text(cell) for cell in row))
         out.print(table)
         out.print(_legend(result, ranges=False), markup=False)
-    return 0
+        trade = Table(title="trade-off")
+        for i, name in enumerate(tradeoff_view.header(tradeoff)):
+            trade.add_column(name, no_wrap=i == 0, justify="left" if i < 2 else "right")
+        for row in tradeoff_view.rows(tradeoff):
+            trade.add_row(*(Text(cell) for cell in row))
+        out.print(trade)
+        out.print(tradeoff_view.legend(tradeoff), markup=False)
 
 
 class _Progress:
@@ -95,11 +146,27 @@ class _Progress:
         if self.bar is None:
             if time.monotonic() - self.started < PROGRESS_AFTER or not self.console.is_terminal:
                 return
-            self.bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
-                                TimeRemainingColumn(), console=self.console, transient=True)
+            self.bar = progress_bar(self.console)
             self.task = self.bar.add_task("sweep", total=total)
             self.bar.start()
         self.bar.update(self.task, completed=done)
+
+
+def progress_bar(console: Console) -> Progress:
+    """The sweep's bar: runs done of all, their rate, the time left."""
+    return Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+                    TimeRemainingColumn(), console=console, transient=True)
+
+
+class RateColumn(ProgressColumn):
+    """Runs finished per second (per minute when slower than one a second)."""
+
+    def render(self, task: Task) -> Text:
+        """The rate over the last updates, or nothing before there is one."""
+        speed = task.finished_speed or task.speed
+        if not speed:
+            return Text("")
+        return Text(f"{speed:.1f} runs/s" if speed >= 1 else f"{60 * speed:.1f} runs/min")
 
 
 # --- rendering -------------------------------------------------------------------------------

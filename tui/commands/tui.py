@@ -31,6 +31,8 @@ def open_dashboard(args: argparse.Namespace) -> int:
     """
     from tui.app import DEFAULT_SCENARIO, make_app
 
+    if getattr(args, "sweep", None):
+        return _run(make_app(None, sweep=_sweep(args.sweep)), None)
     pick = bool(getattr(args, "pick", False))
     scenario = getattr(args, "scenario", None)
     if scenario is None and not pick:
@@ -56,6 +58,10 @@ def open_dashboard(args: argparse.Namespace) -> int:
         seed=getattr(args, "seed", None),
         simulation=simulation,
     )
+    return _run(app, audited)
+
+
+def _run(app: Any, audited: AuditedSimulation | None) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise TerminalError("the dashboard needs an interactive terminal; for a headless "
                             "run use `agentrange run`")
@@ -64,7 +70,19 @@ def open_dashboard(args: argparse.Namespace) -> int:
     finally:
         if audited is not None:
             audited.close()
-    return app.return_code or 0
+    return int(app.return_code or 0)
+
+
+def _sweep(path: str) -> tuple[Any, str]:
+    """A saved sweep's trade-off and title (its plot library checked before the app starts)."""
+    from sim.tradeoff import TradeOffError, load_sweep_file
+
+    try:
+        import textual_plotext  # noqa: F401
+    except ImportError:
+        raise TradeOffError("--sweep: the chart needs the optional extra agentrange[plot] "
+                            "(pip install 'agentrange[plot]')") from None
+    return load_sweep_file(path)
 
 
 class SerialAuditWriter(AuditWriter):

@@ -9,6 +9,7 @@ from tui.commands.parsers import Handler
 from tui.commands.parsers.run import add_budget_options
 
 FORMATS = ("table", "json", "markdown", "csv")
+EXECUTORS = ("local", "dask")
 
 
 def register(sub: Any) -> None:
@@ -21,7 +22,8 @@ def register(sub: Any) -> None:
         epilog="examples: agentrange sweep refunds-customer-facing --seeds 1-20 "
         "--vary approvers.count=1,2,4;  agentrange sweep devops-static-keys --profiles "
         "jit-context --vary profile.credentials.ttl=5m,15m,1h --metric "
-        "blast_radius.exposure_window")
+        "blast_radius.exposure_window;  agentrange sweep refunds-customer-facing --executor dask "
+        "--scheduler tcp://10.0.0.5:8786 --plot tradeoff.html")
     p.add_argument("scenario", metavar="SCENARIO",
                    help="a scenario file, a directory holding scenario.yaml, or a built-in name")
     p.add_argument("--profiles", metavar="A,B,...",
@@ -42,7 +44,20 @@ def register(sub: Any) -> None:
                                                 f"({DURATION_HELP})")
     p.add_argument("--jobs", type=int, metavar="N",
                    help="worker processes (default: one per CPU; 1 runs here)")
+    p.add_argument("--executor", choices=EXECUTORS, default=None,
+                   help="where the runs go: local (a process pool, default) or dask (a "
+                        "LocalCluster of --jobs workers, or --scheduler's cluster; needs "
+                        "agentrange[dask]); the output is the same")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="a running Dask scheduler to send the runs to (implies --executor "
+                        "dask)")
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="seconds to wait for --scheduler before giving up (default: 10)")
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="output format (default: table)")
+    p.add_argument("--plot", metavar="FILE",
+                   help="also draw harm against cost per combination: FILE.html (plotly, "
+                        "opens offline), FILE.png or FILE.svg (matplotlib); needs "
+                        "agentrange[plot]")
     add_budget_options(p, each="each run (and the sweep)")
     p.set_defaults(func=Handler("tui.commands.sweep", "sweep_command"))

@@ -44,6 +44,9 @@ def register(sub: Any) -> None:
                    help="simulated seconds per second, e.g. 60 or 600x, or max "
                    "(default: the first incident shows within about 15 seconds)")
     p.add_argument("--paused", action="store_true", help="open paused at time zero")
+    p.add_argument("--sweep", metavar="RESULT.json",
+                   help="open the trade-off chart of a saved sweep (agentrange sweep "
+                        "--format json > RESULT.json); needs agentrange[plot]")
     p.add_argument("--audit-log", metavar="FILE.jsonl",
                    help="write the first run's decisions to a signed audit log (closed, with "
                         "its final checkpoint, when the dashboard quits; marked incomplete if "

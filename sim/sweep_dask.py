@@ -1,0 +1,190 @@
+"""Running a sweep's grid on Dask: a LocalCluster sized by ``jobs``, or a scheduler's address.
+
+Needs the optional extra ``agentrange[dask]`` (distributed); without it the executor is a
+one-line error naming the extra. The grid (every cell's scenario variant and policy document)
+travels once per worker, as a worker plugin the scheduler also installs on any worker that
+joins later (a restarted one); a task carries only its cell index and seed. Results are put
+back in grid order, so the output is the same as the local executor's with ``jobs`` 1.
+
+A worker lost mid-sweep (killed, its machine gone) has its runs rescheduled by Dask on the
+others; the runs are deterministic, so the output does not change. A scheduler that cannot be
+reached within the connect timeout is a :class:`~sim.sweep_grid.SweepError`, as is a run a
+worker could not finish after Dask's allowed failures. The workers must run the same
+agentrange (installed where they run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sim.budget import RunStopped
+from sim.sweep_grid import SweepError
+from sim.sweep_pool import Grid, Progress, RunOutcome, Task, _Runner, stopped
+
+try:
+    from distributed import WorkerPlugin
+except ImportError:  # the extra is missing: DaskExecutor.run says so, naming it
+    WorkerPlugin = object  # type: ignore[misc,assignment]
+
+EXTRA = "agentrange[dask]"
+CONNECT_TIMEOUT = 10.0
+"""Seconds to wait for a scheduler before giving up (``--connect-timeout``)."""
+
+_QUIET = ("distributed", "tornado", "bokeh")
+"""Loggers quietened for the sweep: a restarted worker is not news on the terminal."""
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise SweepError(f"--executor dask needs the optional extra {EXTRA} (pip install "
+                         f"'{EXTRA}')") from None
+    return distributed
+
+
+def require() -> None:
+    """Fail now, before any run, if the Dask extra is missing.
+
+    Raises:
+        SweepError: naming the extra.
+    """
+    _distributed()
+
+
+class GridPlugin(WorkerPlugin):
+    """The grid on a worker: installed once per worker; builds its runner there."""
+
+    def __init__(self, name: str, grid: Grid) -> None:
+        self.name = name
+        # The compiled policies stay behind: each worker compiles what it runs.
+        self.variants = list(grid.variants)
+        self.documents = list(grid.documents)
+        self.budget = grid.budget
+        self.runner: _Runner | None = None
+
+    def setup(self, worker: Any) -> None:
+        """Build this worker's runner."""
+        self.runner = _Runner(self.variants, self.documents, self.budget)
+
+    def teardown(self, worker: Any) -> None:
+        """Drop the runner (and the policies it compiled)."""
+        self.runner = None
+
+
+def _run(name: str, task: Task) -> RunOutcome:
+    """One run on a Dask worker, with the runner of the grid plugin ``name``."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    plugin = worker.plugins[name]
+    assert isinstance(plugin, GridPlugin)
+    if plugin.runner is None:
+        plugin.setup(worker)
+    assert plugin.runner is not None
+    return plugin.runner.run(*task)
+
+
+@dataclass(frozen=True)
+class DaskExecutor:
+    """Runs a sweep on Dask.
+
+    Attributes:
+        jobs: Workers of the LocalCluster started when no scheduler is named (one process
+            and one thread each).
+        scheduler: A running scheduler's address (``tcp://HOST:PORT``); None starts a
+            LocalCluster on 127.0.0.1 for the sweep.
+        connect_timeout: Seconds to wait for the scheduler.
+        processes: LocalCluster workers as processes (False: threads of this process, for
+            tests).
+    """
+
+    jobs: int = 1
+    scheduler: str | None = None
+    connect_timeout: float = CONNECT_TIMEOUT
+    processes: bool = True
+
+    def run(self, grid: Grid, tasks: Sequence[Task], progress: Progress | None
+            ) -> list[RunOutcome]:
+        """Every task's outcome, in the order of ``tasks`` (see ``SweepExecutor``)."""
+        distributed = _distributed()
+        with _quiet(), self._client(distributed) as client:
+            name = f"agentrange-sweep-{uuid.uuid4().hex}"
+            client.register_plugin(GridPlugin(name, grid), name=name)
+            try:
+                return _gather(distributed, client, name, grid, tasks, progress)
+            finally:
+                with contextlib.suppress(Exception):
+                    client.unregister_worker_plugin(name)
+
+    @contextlib.contextmanager
+    def _client(self, distributed: Any) -> Iterator[Any]:
+        if self.scheduler is None:
+            try:
+                cluster = distributed.LocalCluster(
+                    n_workers=self.jobs, threads_per_worker=1, processes=self.processes,
+                    protocol="tcp://", host="127.0.0.1",
+                    # The scheduler always serves HTTP; a free loopback port, not 8787.
+                    dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
+            except RuntimeError as exc:
+                raise SweepError(f"the local Dask cluster did not start ({_first_line(exc)}); "
+                                 "a script that sweeps on Dask must guard its entry point "
+                                 "with if __name__ == '__main__'") from None
+            with cluster, distributed.Client(cluster) as client:
+                yield client
+            return
+        try:
+            client = distributed.Client(self.scheduler, timeout=self.connect_timeout)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise SweepError(f"--scheduler {self.scheduler}: cannot reach a Dask scheduler "
+                             f"within {self.connect_timeout:g}s ({_first_line(exc)})") from None
+        with client:
+            yield client
+
+
+def _gather(distributed: Any, client: Any, name: str, grid: Grid, tasks: Sequence[Task],
+            progress: Progress | None) -> list[RunOutcome]:
+    # Pure: False, as every task is one run, even two with equal arguments.
+    futures = [client.submit(_run, name, task, pure=False, key=f"{name}-{i}")
+               for i, task in enumerate(tasks)]
+    where = {f.key: i for i, f in enumerate(futures)}
+    out: list[RunOutcome | None] = [None] * len(tasks)
+    try:
+        for done, future in enumerate(distributed.as_completed(futures), 1):
+            i = where[future.key]
+            try:
+                out[i] = future.result()
+            except RunStopped as stop:
+                raise stopped(tasks[i], stop, grid.labels) from None
+            except distributed.KilledWorker as exc:
+                raise SweepError(f"the run of {grid.labels[tasks[i][0]]} with seed "
+                                 f"{tasks[i][2]} killed every Dask worker that tried it "
+                                 f"({_first_line(exc)})") from None
+            if progress is not None:
+                progress(done, len(tasks))
+    finally:
+        client.cancel(futures)
+    return [o for o in out if o is not None]
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    loggers = [logging.getLogger(n) for n in _QUIET]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
