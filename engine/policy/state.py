@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from engine.policy.caches import Entry
 from engine.policy.conditions import EvalError
 from engine.policy.decision import (
     RESTRICTIVENESS,
@@ -70,19 +71,18 @@ class EngineState:
         return sum(len(v) for v in self.counters.values()) + sum(
             len(v) for v in self.sequences.values())
 
-    def decide(self, req: Request, plan: Plan, st: tuple[Any, ...] | None = None
-               ) -> tuple[Decision, Hits, float | None]:
+    def decide(self, req: Request, e: Entry) -> tuple[Decision, Hits, float | None]:
         """Decide with counters and sequences; changes nothing.
 
         Args:
             req: The request.
-            plan: Its plan.
-            st: What the plan's statics function returned for its views (None: read them).
+            e: Its entry (plan and probe; see :mod:`engine.policy.caches`).
 
         Returns:
             (the decision, the sequence steps it matched, its time), the last two for
             :meth:`apply` should the request be executed.
         """
+        plan = e.plan
         now = req.time.get("now")
         t = type(now)
         if not (t is int or t is float) or now != now:
@@ -92,7 +92,7 @@ class EngineState:
                     "time.now is absent or not a number: the counters and sequence rules that "
                     "apply to this request need it",)), [], None)
         cv = self.counter_values(req, plan, now) if plan.counter_reads else _NO_CV
-        base = plan.probe(req, cv, st)
+        base = e.probe(req, cv, e)
         if not plan.steps:
             return base, [], now
         hits: Hits = []
@@ -179,7 +179,7 @@ class EngineState:
         new = _Core(effect, reason, rule, core.matched, shadow, core.failed,
                     tuple([m for _, m in completions]), obligations, envelope,
                     core.errors + tuple([text for _, text in seq_errors]))
-        return Decision._make(new, base._values, owner)
+        return Decision._make(new, base._src, owner)
 
     def counter_values(self, req: Request, plan: Plan, now: float | None) -> dict[str, Any]:
         """The counters the plan's conditions read, as they would be with ``req`` executed."""
