@@ -23,11 +23,12 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from engine.policy.decision import Decision, Envelope, Snapshot, actual_value, owner_of
+from engine.policy.decision import Decision, Envelope, owner_of
 from engine.policy.plans import BitCore, CandidateSet, Plan, stops_of
 from engine.policy.probes import UNKNOWN, ProbeFn, bind_probe
 from engine.policy.request import EMPTY, Request
 from engine.policy.tables import PathTable, Tables
+from engine.policy.values import Snapshot, actual_value
 
 MAX_CORES = 20_000
 """Explanations (one per distinct stop set) kept per candidate set before starting afresh."""

@@ -31,7 +31,7 @@ from typing import Any
 from engine.model import Scenario
 from engine.policy.codegen import rule_check
 from engine.policy.compiled import CompiledPolicy
-from engine.policy.decision import Effect, Reason, SequenceMatch, ShadowMatch, actual_value
+from engine.policy.decision import Effect, Reason, SequenceMatch, ShadowMatch
 from engine.policy.request import (
     Request,
     principal_attributes,
@@ -40,6 +40,7 @@ from engine.policy.request import (
 )
 from engine.policy.rules import CompiledCounter, CompiledRule, CompiledSequence, TargetKey
 from engine.policy.tables import Tables
+from engine.policy.values import actual_value
 
 MAX_PLANS = 50_000
 """Plans a book keeps (those built ahead included) before starting afresh."""
@@ -59,8 +60,9 @@ STATIC_NAMESPACES = ("principal", "tool", "resource")
 """Namespaces a request takes from the read-only views of its agent, tool and resource."""
 
 StepEntry = tuple[CompiledSequence, int, "Callable[[Request, Mapping[str, Any]], bool] | None",
-                  bool]
-"""A sequence step a plan's requests may match: (sequence, step index, condition, is last)."""
+                  bool, tuple[CompiledSequence, int]]
+"""A sequence step a plan's requests may match: (sequence, step index, condition, is last,
+and (sequence, step index) as a request that matches it records it)."""
 EvalFn = Callable[[Request, Mapping[str, Any]], tuple[
     list[CompiledRule], list[ShadowMatch], list[tuple[str, str, str, int]], list[str],
     list[CompiledRule]]]
@@ -393,7 +395,7 @@ class PlanBook:
             # it serve as two consecutive steps.
             steps = tuple(
                 (s, j, None if step.cond is None else step.test or step.cond.test,
-                 j == len(s.steps) - 1)
+                 j == len(s.steps) - 1, (s, j))
                 for s in self._sequences
                 for j, step in reversed(list(enumerate(s.steps))) if step.target.matches(key))
             plan = Plan(shared, counters, steps)

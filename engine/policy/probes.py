@@ -13,6 +13,7 @@ in the function's globals, so each text depends on a shape alone and compiles on
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from types import CodeType
 from typing import Any
@@ -21,7 +22,6 @@ from engine.policy.codegen import compiled, read_lines, rule_check
 from engine.policy.conditions import EvalError
 from engine.policy.decision import (
     RESTRICTIVENESS,
-    Captured,
     Decision,
     Effect,
     Reason,
@@ -32,6 +32,7 @@ from engine.policy.decision import (
 from engine.policy.plans import REASONS, CandidateSet, EvalFn
 from engine.policy.request import EMPTY, Request
 from engine.policy.rules import CompiledRule
+from engine.policy.values import Captured
 
 _DENY = Effect.DENY
 _make = Decision._make
@@ -64,9 +65,10 @@ def bind_probe(cache: Any) -> ProbeFn:
         "LIMIT": shared.limit, "COUNTERS": shared.counter_items, "SW": cache.switch,
         "UNKNOWN": UNKNOWN, "Decision": Decision, "new": object.__new__,
         "set_core": _SET_CORE, "set_src": _SET_SRC, "set_owner": _SET_OWNER,
-        "Captured": Captured}
+        "Captured": Captured, "POS": bisect_left}
     for i, (table, of_class) in enumerate(cache.dyn):
-        env[f"G{i}"], env[f"Y{i}"] = table.by_number.get, table.by_key.get
+        env[f"Y{i}"], env[f"TH{i}"], env[f"EX{i}"] = (table.by_key.get, table.thresholds,
+                                                     table.exact)
         env[f"C{i}"], env[f"T{i}"] = table.classify, of_class.get
     for k, rule in enumerate(shared.slow):
         assert rule.cond is not None  # slow rules are those with conditions
@@ -126,12 +128,12 @@ def _probe_code(shape: Shape, constants: dict[str, Any]) -> CodeType:
     for i, (_path, kind) in enumerate(paths):
         # A value's class, as the path's table keys it (numbers on a numeric path by value,
         # other values by (type, value): bool is not a number here and True == 1 as a key).
-        if kind == "n":
+        if kind == "n":  # a number's class is its position among the thresholds
             lines += [f"        t = type(v{i})",
-                      "        if t is int or t is float:",
-                      f"            k = G{i}(v{i})",
+                      f"        if (t is int or t is float) and v{i} == v{i}:",
+                      f"            k = Y{i}(POS(TH{i}, v{i}) * 2 + (v{i} in EX{i}))",
                       "        else:",
-                      f"            k = Y{i}((t, v{i}))"]
+                      f"            k = Y{i}(v{i} if t is str else (t, v{i}))"]
         else:
             lines += [f"        k = Y{i}(v{i} if type(v{i}) is str else (type(v{i}), v{i}))"]
         lines += ["        if k is None:",

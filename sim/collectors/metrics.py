@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.blast import Compromise, Estate, totals
-from sim.events import Event, EventKind
+from sim.events import DecisionData, Event, EventKind
 from sim.result import ALERT_REASONS, OUTCOMES, DecisionFacts, DecisionKey, RunResult, percentile
 
 _DECISION = EventKind.DECISION
@@ -112,9 +112,15 @@ class MetricsCollector:
         self._last = event
         kind = event.kind
         if kind is _DECISION:
-            self._decision(event)
-        elif kind in self._handlers:
-            self._handlers[kind](event)
+            data = event.data
+            if type(data) is DecisionData:
+                self._decided(event, data)
+            else:
+                self._decision(event)
+        else:
+            handler = self._handlers.get(kind)
+            if handler is not None:
+                handler(event)
 
     @property
     def events(self) -> int:
@@ -175,6 +181,41 @@ class MetricsCollector:
             if compromise is not None:
                 compromise.realised.add(data["tool"], data["resource"], data["records"],
                                         data["destination"], data["amount"])
+
+    def _decided(self, event: Event, data: DecisionData) -> None:
+        """:meth:`_decision` for the simulator's own events: the same fold, read by attribute.
+
+        The effect and the outcome are string enums, equal to (and hashing as) the strings
+        the counts are kept under, so both ways count the same keys.
+        """
+        decision = data.decision
+        effect = decision.effect
+        self.effects[effect] += 1
+        outcome = data.outcome
+        self.outcomes[outcome] += 1
+        incident = data.incident
+        agent = event.agent
+        if incident is None and not data.attacker:
+            self.benign_steps += 1
+            if effect == "deny":
+                self.benign_denied += 1
+        if not data.approved:
+            self.oos_attempts += 1
+            if outcome not in _NOT_STOPPED:
+                self.oos_stopped += 1
+        if self.record_decisions:
+            assert agent is not None
+            self.decisions[(agent, data.task, data.run, data.step, incident)] = (
+                str(effect), data.tool, decision.rule)
+        if data.holder == agent and agent in self.accountable:
+            self.attributable += 1
+        if outcome == "awaiting_approval":
+            self._pending[event.seq] = _Pending(data)
+        elif outcome == "executed" and incident is not None:
+            compromise = self.compromises.get(incident)
+            if compromise is not None:
+                compromise.realised.add(data.tool, data.resource, data.records,
+                                        data.destination, data.amount)
 
     def _task_started(self, event: Event) -> None:
         data = event.data
