@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import FrozenInstanceError
 from enum import StrEnum
-from typing import Any, NamedTuple, Protocol
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from engine.policy.values import actual_value
 
@@ -224,7 +225,58 @@ _FIELDS = ("effect", "reason", "rule", "matched", "shadow", "failed", "sequences
 _set = object.__setattr__
 
 
-class Decision:
+class _SharedFields:
+    """The fields a decision reads from its shared explanation (``_core``).
+
+    Read by C-level getters (``attrgetter``): reading one runs no Python frame, and the
+    simulator reads several per tool call.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        @property
+        def effect(self) -> Effect: ...
+        @property
+        def reason(self) -> Reason: ...
+        @property
+        def rule(self) -> str | None: ...
+        @property
+        def matched(self) -> tuple[str, ...]: ...
+        @property
+        def shadow(self) -> tuple[ShadowMatch, ...]: ...
+        @property
+        def sequences(self) -> tuple[SequenceMatch, ...]: ...
+        @property
+        def obligations(self) -> tuple[str, ...]: ...
+        @property
+        def envelope(self) -> Envelope | None: ...
+        @property
+        def errors(self) -> tuple[str, ...]: ...
+        @property
+        def chain(self) -> tuple[str, ...]: ...
+        @property
+        def hop(self) -> str | None: ...
+    else:
+        for _name, _doc in (
+            ("effect", "allow, deny or require_approval."),
+            ("reason", "Why the effect was reached."),
+            ("rule", "The deciding rule or sequence id."),
+            ("matched", "Enforced rules that matched, in policy order."),
+            ("shadow",
+             "Shadow rules and sequences that matched, with the effect each would have had."),
+            ("sequences", "Sequences this request completes, with the earlier steps."),
+            ("obligations", "Obligations of the enforced rules that produced the effect."),
+            ("envelope", "The envelope of the deciding rule."),
+            ("errors", "Problems met while deciding, as text."),
+            ("chain", "The delegation chain, current actor first (empty when not delegated)."),
+            ("hop", "The earlier actor whose own decision restricted this one, or None."),
+        ):
+            locals()[_name] = property(attrgetter("_core." + _name), doc=_doc)
+        del _name, _doc
+
+
+class Decision(_SharedFields):
     """The outcome of deciding one request, with everything needed to explain it.
 
     Immutable (slots, no attribute can be set) and compared by value. Internally the parts
@@ -317,32 +369,6 @@ class Decision:
     def __delattr__(self, name: str) -> None:
         raise FrozenInstanceError(f"cannot delete field {name!r}")
 
-    # The shared fields, read through the core.
-    @property
-    def effect(self) -> Effect:
-        """allow, deny or require_approval."""
-        return self._core.effect
-
-    @property
-    def reason(self) -> Reason:
-        """Why the effect was reached."""
-        return self._core.reason
-
-    @property
-    def rule(self) -> str | None:
-        """The deciding rule or sequence id."""
-        return self._core.rule
-
-    @property
-    def matched(self) -> tuple[str, ...]:
-        """Enforced rules that matched, in policy order."""
-        return self._core.matched
-
-    @property
-    def shadow(self) -> tuple[ShadowMatch, ...]:
-        """Shadow rules and sequences that matched, with the effect each would have had."""
-        return self._core.shadow
-
     @property
     def failed(self) -> tuple[FailedCondition, ...]:
         """Targeted-but-unmatched rules: first failed condition and the actual value."""
@@ -353,36 +379,6 @@ class Decision:
                           for r, c, p, i in self._core.failed])
         return tuple([new(FailedCondition, (r, c, p, actual_value(src, p)))
                       for r, c, p, _i in self._core.failed])
-
-    @property
-    def sequences(self) -> tuple[SequenceMatch, ...]:
-        """Sequences this request completes, with the earlier steps."""
-        return self._core.sequences
-
-    @property
-    def obligations(self) -> tuple[str, ...]:
-        """Obligations of the enforced rules that produced the effect."""
-        return self._core.obligations
-
-    @property
-    def envelope(self) -> Envelope | None:
-        """The envelope of the deciding rule."""
-        return self._core.envelope
-
-    @property
-    def errors(self) -> tuple[str, ...]:
-        """Problems met while deciding, as text."""
-        return self._core.errors
-
-    @property
-    def chain(self) -> tuple[str, ...]:
-        """The delegation chain, current actor first (empty when not delegated)."""
-        return self._core.chain
-
-    @property
-    def hop(self) -> str | None:
-        """The earlier actor whose own decision restricted this one, or None."""
-        return self._core.hop
 
     @property
     def allowed(self) -> bool:

@@ -215,9 +215,8 @@ class BitCore:
     of the stop set and the rules).
     """
 
-    __slots__ = ("_failed", "_matched", "_paths", "_shadow", "effect", "envelope",
-                 "matched_bits", "n", "obligations", "reason", "rule", "rule_at", "shadow_bits",
-                 "stops")
+    __slots__ = ("_failed", "_matched", "_paths", "effect", "envelope", "matched_bits", "n",
+                 "obligations", "reason", "rule", "rule_at", "shadow", "shadow_bits", "stops")
 
     sequences: tuple[SequenceMatch, ...] = ()
     errors: tuple[str, ...] = ()
@@ -239,7 +238,10 @@ class BitCore:
         """The stop set: bit ``c * n + r`` when item ``c`` of rule ``r`` did not hold."""
         self.n = n
         self._matched: tuple[str, ...] | None = None
-        self._shadow: tuple[ShadowMatch, ...] | None = None
+        self.shadow: tuple[ShadowMatch, ...] = tuple([
+            ShadowMatch(r.id, r.effect) for r in map(self.rule_at, bit_indexes(shadow_bits))])
+        """Shadow rules that matched, in document order (spelled out now: read on every
+        decision to see whether it could raise an alert, and mostly empty)."""
         self._failed: tuple[tuple[str, str, str, int], ...] | None = None
         self._paths: tuple[str, ...] = ()
 
@@ -250,15 +252,6 @@ class BitCore:
             by_index = self.rule_at
             self._matched = tuple([by_index(i).id for i in bit_indexes(self.matched_bits)])
         return self._matched
-
-    @property
-    def shadow(self) -> tuple[ShadowMatch, ...]:
-        """Shadow rules that matched, in document order."""
-        if self._shadow is None:
-            by_index = self.rule_at
-            self._shadow = tuple([ShadowMatch(r.id, r.effect) for r in
-                                  map(by_index, bit_indexes(self.shadow_bits))])
-        return self._shadow
 
     @property
     def failed(self) -> tuple[tuple[str, str, str, int], ...]:
