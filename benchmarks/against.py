@@ -5,10 +5,10 @@ benchmark command in this tree and in REF's, alternately (this/ref, ref/this, ..
 the machine's load hits both sides alike), each run a fresh process with ``PYTHONPATH`` and the
 working directory set to its tree. Each run's speeds come from the benchmark's ``--json``
 output, or, for a tree whose benchmark has no ``--json`` yet, from its printed report (known
-formats of ``pdp_vs_peers.py`` and ``sim_throughput.py``). It prints the medians side by side
-with their ratio (this / REF; above 1 is faster), each side's range over the rounds, and the
-machine's load average when each run started. "this tree" is the working tree as it is,
-uncommitted changes included.
+formats of ``pdp_vs_peers.py``, ``sim_throughput.py`` and ``audit.py``). It prints the medians
+side by side with their ratio (this / REF; above 1 is faster), each side's range over the
+rounds, and the machine's load average when each run started. "this tree" is the working
+tree as it is, uncommitted changes included.
 
 Run: ``python benchmarks/against.py REF [--rounds N] -- SCRIPT [ARGS...]``, e.g.
 ``python benchmarks/against.py main --rounds 3 -- benchmarks/sim_throughput.py --calls 200000``.
@@ -103,9 +103,32 @@ def sim_figures(text: str) -> dict[str, float]:
     return out
 
 
+AUDIT_RATE = re.compile(r"^  (?P<name>write|verify)\s+(?P<rate>[\d,]+) records/s.*?"
+                        r"(?P<cpu>[\d,]+) records per CPU-second")
+AUDIT_FLOOR = re.compile(r"^  (?:canonical_bytes alone|canonical-bytes floor)\s+"
+                         r"(?P<rate>[\d,]+) records/s")
+
+
+def audit_figures(text: str) -> dict[str, float]:
+    """The speeds in a report printed by ``audit.py``, named as its ``--json`` names them."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if m := AUDIT_RATE.match(line):
+            out[m["name"]] = _number(m["rate"])
+            out[f"{m['name']}_per_cpu_s"] = _number(m["cpu"])
+        elif m := AUDIT_FLOOR.match(line):
+            out["canonical_bytes"] = _number(m["rate"])
+    if "canonical_bytes" in out:
+        for name in ("write", "verify"):
+            if name in out:
+                out[f"{name}_floor_ratio_x1000"] = 1000 * out[name] / out["canonical_bytes"]
+    return out
+
+
 TEXT_PARSERS: dict[str, Callable[[str], dict[str, float]]] = {
     "pdp_vs_peers.py": pdp_figures,
     "sim_throughput.py": sim_figures,
+    "audit.py": audit_figures,
 }
 """Report parsers by script name, for trees whose benchmark has no ``--json``."""
 

@@ -8,19 +8,27 @@ Measured in one run on the same key and claims:
 - ``TokenVerifier.verify`` of a token never seen before (signature + every check);
 - ``TokenVerifier.verify`` of a token already verified once (the simulator's hot path),
   with tool and data class; the same after any revocation (which makes a cached token
-  re-run its revocation and trust checks once); ``Verification.attributes(now)``.
+  re-run its revocation and trust checks once); ``Verification.attributes(now)``;
+- the issuance ledger's check alone (SHA-256 of the signing input and a lookup by jti), part
+  of every first verify, and its share of it.
 
 Targets (issue 4): cached verify <= 3 us per request; mint and first verify within 1.2x of
 the raw library cost. Prints medians over the repeats and ratios; it is not a test.
 
 Run: ``python benchmarks/credentials.py [--repeats R] [--signed N] [--cached N]
-[--profile mint|first|cached]``.
+[--profile mint|first|cached] [--json]``. ``--json`` prints the speeds (operations per second,
+higher is better) as one JSON object on the last line and the report on stderr, so that
+``benchmarks/against.py`` can compare two commits in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
@@ -145,6 +153,13 @@ def measure(repeats: int, signed: int, cached: int) -> dict[str, float]:
             verify(token, now=T0 + 1, tool="crm.read", data_class="customer_pii")
 
     result = verifier.verify(token, now=T0 + 1)
+    ledger = broker.ledger
+    jti, sub, exp = claims["jti"], claims["sub"], float(claims["exp"])
+
+    def ledger_check(n: int) -> None:
+        check = ledger.check
+        for _ in range(n):
+            check(jti, sub, (), exp, msg)
 
     def attributes(n: int) -> None:
         for _ in range(n):
@@ -165,6 +180,7 @@ def measure(repeats: int, signed: int, cached: int) -> dict[str, float]:
         "revoke_only": (revoke_only, cached // 10),
         "revoke_then_verify": (revoke_then_verify, cached // 10),
         "attributes": (attributes, cached),
+        "ledger_check": (ledger_check, cached // 10),
         "loop": (empty, cached),
     }
     # Round-robin: each repeat times every path once, so drift and other load on the machine
@@ -176,6 +192,9 @@ def measure(repeats: int, signed: int, cached: int) -> dict[str, float]:
     figures = {name: statistics.median(values) for name, values in samples.items()}
     figures["cached_recheck"] = statistics.median(
         a - b for a, b in zip(samples["revoke_then_verify"], samples["revoke_only"], strict=True)
+    )
+    figures["ledger/first_verify"] = statistics.median(
+        a / b for a, b in zip(samples["ledger_check"], samples["first_verify"], strict=True)
     )
     for name, (num, den) in RATIOS.items():
         figures[name] = statistics.median(
@@ -199,6 +218,7 @@ def report(f: dict[str, float]) -> None:
         ("verifier: cached verify", "cached_verify"),
         ("  ... after a revocation elsewhere", "cached_recheck"),
         ("Verification.attributes(now)", "attributes"),
+        ("issuance ledger check (digest)", "ledger_check"),
         ("(empty loop iteration)", "loop"),
     ]
     for label, key in rows:
@@ -221,6 +241,26 @@ def report(f: dict[str, float]) -> None:
     print(f"  cached verify                  {f['cached_verify']:6.2f} us (target <= "
           f"{CACHED_TARGET_US} us) {verdict(f['cached_verify'] <= CACHED_TARGET_US)}")
     print(f"  cached / first verify          {f['cached_verify'] / f['first_verify']:8.4f}x")
+    print(f"  ledger check / first verify    {f['ledger/first_verify']:8.4f}x  (its share of "
+          "every first verify)")
+
+
+SPEEDS = ("raw_sign", "pyjwt_encode", "mint", "raw_verify", "pyjwt_decode", "first_verify",
+          "cached_verify", "attributes", "ledger_check")
+"""The paths ``--json`` reports, as operations per second (``cached_recheck``, a difference of
+two timings, can be near zero or negative on a noisy machine: it stays in the report only)."""
+
+
+def speeds(f: dict[str, float]) -> dict[str, float]:
+    """Operations per second of each path in :data:`SPEEDS`, and relative signed speeds.
+
+    A signed path's speed as a percentage of the raw library's in the same repeats
+    (``*_pct``) is what load on a shared machine moves least: it moves both alike.
+    """
+    out = {f"{name}_per_s": 1e6 / f[name] for name in SPEEDS}
+    for name in RATIOS:
+        out[f"{name.replace('/', '_vs_')}_pct"] = 100 / f[name]
+    return out
 
 
 def profile(kind: str, signed: int, cached: int) -> None:
@@ -255,13 +295,22 @@ def main() -> None:
     parser.add_argument("--signed", type=int, default=300, help="signing/verifying ops per repeat")
     parser.add_argument("--cached", type=int, default=100_000, help="cached verifies per repeat")
     parser.add_argument("--profile", choices=["mint", "first", "cached"])
+    parser.add_argument("--json", action="store_true",
+                        help="print the speeds as one JSON object (the report goes to stderr)")
     args = parser.parse_args()
     if args.profile:
         profile(args.profile, args.signed, args.cached)
         return
-    print(f"repeats={args.repeats} signed ops/repeat={args.signed} "
-          f"cached ops/repeat={args.cached} (medians)\n")
-    report(measure(args.repeats, args.signed, args.cached))
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        print(f"repeats={args.repeats} signed ops/repeat={args.signed} "
+              f"cached ops/repeat={args.cached} (medians)\n")
+        figures = measure(args.repeats, args.signed, args.cached)
+        report(figures)
+    if args.json:
+        print(json.dumps({"benchmark": "credentials", "repeats": args.repeats,
+                          "signed": args.signed, "cached": args.cached,
+                          "figures": speeds(figures), "load_average": os.getloadavg()[0],
+                          "cores": os.cpu_count()}))
 
 
 if __name__ == "__main__":

@@ -11,5 +11,25 @@ from __future__ import annotations
 DEFAULT_MAX_EVENTS = 5_000_000
 """Events one run may emit before it is stopped (and the most a scenario may expect)."""
 
-DEFAULT_MAX_MEMORY_MB = 1024
-"""Resident memory, in MiB, a run may grow to before it is stopped."""
+DEFAULT_MAX_MEMORY_MB = 450
+"""Resident memory, in MiB, the running process may grow to before the run is stopped: below
+the 500 MB that issue 23 allows any input to cost, and about eight times what the largest
+built-in run takes from the command line (under 60 MB resident, interpreter included)."""
+
+# --- what validation refuses before a run starts (engine.bounds_check; docs: README
+# "Validation bounds"). Each sits about a hundredfold beyond the busiest built-in.
+
+MIN_ARRIVAL_INTERVAL = 1.0
+"""Seconds: the shortest fixed arrival interval and incident repeat interval (built-ins: 100 s
+and 10 min at their shortest)."""
+
+MAX_ARRIVAL_RATE = 1.0
+"""Arrivals per second of one task's Poisson process (built-ins: 36 per hour at most)."""
+
+MAX_DURATION = 365 * 86400.0
+"""Seconds of simulated time in one scenario (built-ins: 24 h at most)."""
+
+MAX_CYCLE_DEPTH = 32
+"""The deepest delegation limit (``delegation.max_depth``) that counts as ending a delegation
+cycle: each arrival into the cycle nests that many runs before the limit denies one
+(built-ins: 1 or 2)."""

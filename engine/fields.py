@@ -7,6 +7,7 @@ a model holding one never checks it again.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import (
@@ -41,12 +42,26 @@ def to_seconds(value: Any) -> Any:
         ValueError: for text or a number that is not a duration.
     """
     if isinstance(value, str | int | float) and not isinstance(value, bool):
-        try:
-            return parse_duration(value)
-        except ValueError:
-            pass
-        raise ValueError(f"expected {DURATION_HELP}, found {value!r}")
+        seconds = _parse(value) if not isinstance(value, str) or len(value) > 32 else (
+            _parse_text(value))
+        if seconds is None:
+            # The value is not quoted: the loader shows what was found, cut when long.
+            raise ValueError(DURATION_HELP)
+        return seconds
     return value
+
+
+def _parse(value: str | int | float) -> float | None:
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=1024)
+def _parse_text(text: str) -> float | None:
+    """A duration's text in seconds, or None; remembered (a scenario repeats a few of them)."""
+    return _parse(text)
 
 
 _DURATION_PATTERN = r"^\s*(\d+(\.\d+)?(ms|s|m|h|d|w))+\s*$|^\s*\d+(\.\d+)?\s*$"

@@ -45,7 +45,11 @@ class KeyFileError(AgentrangeError):
     def __init__(self, path: KeyPath, problem: str) -> None:
         self.path = os.fspath(path)
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        # The arguments as given, so that type(exc)(*exc.args) rebuilds it (simpy, pickle).
+        super().__init__(self.path, problem)
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
 
 
 def save_private_key(key: PrivateKeyTypes, path: KeyPath) -> Path:
@@ -73,23 +77,38 @@ def save_private_key(key: PrivateKeyTypes, path: KeyPath) -> Path:
     )
     try:
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # mkstemp creates the file with mode 0600 whatever the umask.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".key-", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pem)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_atomically(target, pem, 0o600)
     except OSError as exc:
         raise KeyFileError(target, f"cannot write private key: {exc.strerror or exc}") from None
     return target
 
 
+def _write_atomically(target: Path, data: bytes, mode: int) -> None:
+    """Write a file whole or not at all: a temporary file beside it, renamed into place.
+
+    A full disk or a file-size limit leaves no empty or partial key file behind; the
+    temporary file is removed. mkstemp creates it with mode 0600 whatever the umask.
+
+    Raises:
+        OSError: when it cannot be written.
+    """
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".key-", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def save_public_key(key: PublicKeyTypes, path: KeyPath) -> Path:
-    """Write a public key as PEM (SubjectPublicKeyInfo, ``BEGIN PUBLIC KEY``).
+    """Write a public key as PEM (SubjectPublicKeyInfo, ``BEGIN PUBLIC KEY``), atomically.
+
+    Mode 0644; written whole or not at all, as :func:`save_private_key` writes.
 
     Args:
         key: The public key.
@@ -106,7 +125,7 @@ def save_public_key(key: PublicKeyTypes, path: KeyPath) -> Path:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     try:
-        target.write_bytes(pem)
+        _write_atomically(target, pem, 0o644)
     except OSError as exc:
         raise KeyFileError(target, f"cannot write public key: {exc.strerror or exc}") from None
     return target

@@ -1,8 +1,11 @@
 """Load scenario files and directories into validated models.
 
 Stages: read (size limit, UTF-8) → parse YAML safely with positions → validate with pydantic
-→ check cross-references. Every failure raises :class:`~engine.errors.LoadError` naming the
-file, line, column and document path, what was found and what was expected.
+(:mod:`engine.salvage`: every structural problem, in plain words from :mod:`engine.messages`,
+and a model of what is sound) → check cross-references (:mod:`engine.references`) and the
+bounds no profile changes (:mod:`engine.bounds_check`). All of a file's problems are reported
+together, as :class:`~engine.errors.LoadError` naming the file, line, column and document
+path, what was found and what was expected.
 
 The loader reads what it is given: a YAML file, a directory holding ``scenario.yaml``, or a
 :class:`ScenarioDir` a caller found elsewhere (the built-in library resolves its names in
@@ -11,22 +14,28 @@ The loader reads what it is given: a YAML file, a directory holding ``scenario.y
 
 from __future__ import annotations
 
-import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from engine.errors import LoadError, LoadErrors
+from engine.bounds_check import BoundProblem, scenario_problems
+from engine.errors import MAX_ERRORS, LoadError, LoadErrors
+from engine.messages import PathT, Problem, quote
 from engine.model import Scenario
-from engine.references import reference_problems
-from engine.yamldoc import PathT, YamlDocument, decode, describe, load_yaml, read_text
+from engine.references import Declared, reference_problems
+from engine.references import Problem as Reference
+from engine.salvage import Salvaged, as_tuples, salvage
+from engine.yamldoc import YamlDocument, decode, describe, load_yaml, read_text, render_path
 
 SCENARIO_FILE = "scenario.yaml"
-MAX_ERRORS = 20
+
+__all__ = ["MAX_ERRORS", "SCENARIO_FILE", "ScenarioCheck", "ScenarioDir", "as_tuples",
+           "check_document", "check_scenario", "load_scenario", "locate", "policy_source",
+           "read_document", "resolve", "validate_document"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -76,29 +85,122 @@ def read_document(file: Traversable | Path, source: str) -> YamlDocument:
     return load_yaml(text, source)
 
 
-def load_scenario(ref: str | Path | ScenarioDir) -> Scenario:
-    """Load and validate a scenario from a file, a directory or a :class:`ScenarioDir`.
+@dataclass
+class ScenarioCheck:
+    """A scenario file checked in one pass: the model of what is sound, and every problem.
+
+    Attributes:
+        doc: The parsed YAML.
+        salvaged: The validated model (parts that failed cut out) and the structural problems.
+        errors: Every problem found, in the file's order: structure, references, bounds and
+            missing policy files.
+    """
+
+    doc: YamlDocument
+    salvaged: Salvaged[Scenario]
+    errors: list[LoadError]
+
+    @property
+    def scenario(self) -> Scenario | None:
+        """The scenario (None when its top level failed); see :attr:`whole`."""
+        return self.salvaged.model
+
+    @property
+    def whole(self) -> bool:
+        """Whether the scenario validated without cutting anything out."""
+        return self.salvaged.whole
+
+    def locate(self, problems: Iterable[BoundProblem | Reference]) -> list[LoadError]:
+        """Problems found on the scenario model, at their lines and columns in the file.
+
+        A problem about a part that was cut out of a broken document, or derived from one,
+        is left out: the cut part's own problem is reported, and this one may not hold.
+        """
+        out = []
+        salvaged = self.salvaged
+        for problem in problems:
+            path, expected, found, depends = _parts(problem)
+            path = salvaged.original(path)
+            if salvaged.cuts and (salvaged.touched(path) or any(
+                    salvaged.touched(salvaged.original(d)) for d in depends)):
+                continue
+            out.append(self.doc.error(path, expected, found))
+        return out
+
+
+def check_scenario(ref: str | Path | ScenarioDir) -> ScenarioCheck:
+    """Check a scenario file in one pass: structure, references, bounds, policy files present.
+
+    Parts that fail validation are cut out so the rest is still checked (see
+    :mod:`engine.salvage`). Policies are not read here (see :mod:`engine.validation`).
 
     Raises:
-        LoadError: (or LoadErrors, its subclass listing several) for any problem.
+        LoadError: only when the file cannot be read or parsed (nothing else can be checked).
     """
     _name, file, source = resolve(ref)
     doc = read_document(file, source)
-    scenario = validate_document(doc, Scenario)
-    problems = reference_problems(scenario)
-    errors = [doc.error(path, expected, found) for path, expected, found in problems]
+    salvaged = _salvage(doc, Scenario)
+    check = ScenarioCheck(doc, salvaged, [_located(doc, p) for p in salvaged.problems])
+    scenario = salvaged.model
+    if scenario is None:
+        return check
+    declared = None if salvaged.whole else Declared.of(doc.data)
+    check.errors.extend(check.locate(reference_problems(scenario, declared)))
+    check.errors.extend(check.locate(scenario_problems(scenario)))
     base: Traversable | Path = ref.path if isinstance(ref, ScenarioDir) else Path(str(file)).parent
     for i, profile in enumerate(scenario.profiles):
         policy = base / profile.policy
         if not policy.is_file():
-            errors.append(doc.error(("profiles", i, "policy"),
-                                    "a policy file next to the scenario",
-                                    f"no file {profile.policy!r}"))
-    if errors:
-        raise LoadErrors(errors[:MAX_ERRORS])
+            check.errors.extend(check.locate([(("profiles", i, "policy"),
+                                               "a policy file next to the scenario",
+                                               f"no file {quote(profile.policy)}")]))
+    check.errors.sort(key=_position)
     scenario._source = source
     scenario._base = base
-    return scenario
+    scenario._file = file
+    return check
+
+
+def load_scenario(ref: str | Path | ScenarioDir) -> Scenario:
+    """Load and validate a scenario from a file, a directory or a :class:`ScenarioDir`.
+
+    Checks its structure, references and the bounds no profile changes (rates, intervals,
+    zero-time delegation loops: :mod:`engine.bounds_check`); its policies are checked when
+    they are loaded (:mod:`engine.policy.loading`).
+
+    Raises:
+        LoadError: (or LoadErrors, its subclass listing several) for any problem.
+    """
+    check = check_scenario(ref)
+    if check.errors or check.scenario is None:
+        raise LoadErrors(check.errors)
+    return check.scenario
+
+
+def locate(scenario: Scenario, problems: Iterable[BoundProblem | Reference]) -> list[LoadError]:
+    """Problems found on a loaded scenario, at their lines and columns in its file.
+
+    The file is read again (only when there is something to report); a scenario built in
+    memory, or a file gone since, gets errors without a position.
+    """
+    problems = list(problems)
+    if not problems:
+        return []
+    doc: YamlDocument | None = None
+    if scenario.file is not None:
+        try:
+            doc = read_document(scenario.file, scenario.source)
+        except LoadError:
+            doc = None
+    out = []
+    for problem in problems:
+        path, expected, found, _depends = _parts(problem)
+        if doc is not None:
+            out.append(doc.error(path, expected, found))
+        else:
+            out.append(LoadError(scenario.source, expected, path=render_path(path),
+                                 found=found))
+    return out
 
 
 def policy_source(scenario: Scenario, policy: str) -> str:
@@ -107,127 +209,49 @@ def policy_source(scenario: Scenario, policy: str) -> str:
 
 
 def validate_document(doc: YamlDocument, model: type[M]) -> M:
-    """Validate a parsed document against a pydantic model, mapping errors to positions.
+    """Validate a parsed document against a pydantic model, every problem at its position.
 
     Raises:
-        LoadErrors: one entry per validation error (at most MAX_ERRORS).
+        LoadErrors: one entry per problem (the first ``MAX_ERRORS`` listed).
     """
+    salvaged = _salvage(doc, model)
+    if salvaged.problems or salvaged.model is None:
+        raise LoadErrors([_located(doc, p) for p in salvaged.problems])
+    return salvaged.model
+
+
+def check_document(doc: YamlDocument, model: type[M]) -> tuple[M | None, list[LoadError]]:
+    """Validate a parsed document, returning the model (None if it fails) and every problem."""
+    salvaged = _salvage(doc, model)
+    errors = [_located(doc, p) for p in salvaged.problems]
+    return (salvaged.model if not errors else None), errors
+
+
+# Stand-ins for a document's required top-level values, so a bad one does not hide the rest.
+_PLACEHOLDERS: dict[str, dict[str, object]] = {
+    "Scenario": {"name": "scenario", "trust_domain": "example.org", "duration": 3600.0},
+    "PolicyDocument": {"policy": "policy"},
+}
+
+
+def _salvage(doc: YamlDocument, model: type[M]) -> Salvaged[M]:
     if not isinstance(doc.data, dict):
-        raise doc.error((), "a YAML mapping at the top level", describe(doc.data))
-    try:
-        return model.model_validate(as_tuples(doc.data))
-    except ValidationError as exc:
-        raise LoadErrors([_to_load_error(doc, model, e) for e in exc.errors()[:MAX_ERRORS]]
-                         ) from None
+        return Salvaged(None, [Problem((), "a YAML mapping at the top level",
+                                       describe(doc.data))])
+    return salvage(doc.data, model, _PLACEHOLDERS.get(model.__name__))
 
 
-def as_tuples(value: Any) -> Any:
-    """Plain data with every list turned into a tuple, recursively, for model validation.
-
-    The models hold tuples (they are frozen), and strict validation does not coerce lists.
-    """
-    if isinstance(value, list):
-        return tuple(as_tuples(v) for v in value)
-    if isinstance(value, dict):
-        return {k: as_tuples(v) for k, v in value.items()}
-    return value
+def _parts(problem: BoundProblem | Reference
+           ) -> tuple[PathT, str, str, tuple[PathT, ...]]:
+    if isinstance(problem, BoundProblem):
+        return problem.path, problem.expected, problem.found, problem.depends
+    path, expected, found = problem
+    return path, expected, found, ()
 
 
-def _to_load_error(doc: YamlDocument, model: type[BaseModel], err: Any) -> LoadError:
-    path = _document_path(doc.data, err["loc"])
-    kind = err["type"]
-    msg = _clean(err["msg"])
-    if kind == "missing":
-        parent = path[:-1]
-        return doc.error(parent, f"required key {path[-1]!r} is missing")
-    if kind == "extra_forbidden":
-        known = _known_keys(model, path[:-1])
-        expected = "a known key"
-        if known:
-            close = difflib.get_close_matches(str(path[-1]), known, n=1)
-            expected = (f"did you mean {close[0]!r}? known keys: " if close
-                        else "one of the known keys: ") + ", ".join(known)
-        return doc.error(path, expected, f"unknown key {path[-1]!r}", key=True)
-    found = describe(_lookup(doc.data, path)) if _has(doc.data, path) else None
-    return doc.error(path, msg, found)
+def _located(doc: YamlDocument, problem: Problem) -> LoadError:
+    return doc.error(problem.path, problem.expected, problem.found, key=problem.key)
 
 
-def _clean(msg: str) -> str:
-    msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    msg = msg.replace("Input should be", "expected").replace("String should", "a string should")
-    return msg
-
-
-def _document_path(data: Any, loc: tuple[Any, ...]) -> PathT:
-    """Drop the parts of a pydantic location that are not in the document (union tags)."""
-    path: list[str | int] = []
-    cur = data
-    for i, part in enumerate(loc):
-        last = i == len(loc) - 1
-        if isinstance(cur, dict) and isinstance(part, str) and part in cur:
-            path.append(part)
-            cur = cur[part]
-        elif isinstance(cur, list | tuple) and isinstance(part, int) and 0 <= part < len(cur):
-            path.append(part)
-            cur = cur[part]
-        elif last and isinstance(part, str | int) and isinstance(cur, dict):
-            path.append(part)
-        # otherwise: a union tag or validator name pydantic adds; not part of the document
-    return tuple(path)
-
-
-def _has(data: Any, path: PathT) -> bool:
-    cur = data
-    for part in path:
-        if isinstance(cur, dict) and part in cur:
-            cur = cur[part]
-        elif isinstance(cur, list | tuple) and isinstance(part, int) and part < len(cur):
-            cur = cur[part]
-        else:
-            return False
-    return True
-
-
-def _lookup(data: Any, path: PathT) -> Any:
-    cur = data
-    for part in path:
-        cur = cur[part]
-    return cur
-
-
-@cache
-def _schema(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema()
-
-
-def _known_keys(model: type[BaseModel], path: PathT) -> list[str]:
-    """The keys the schema allows for the mapping at ``path`` (best effort)."""
-    schema = _schema(model)
-    defs = schema.get("$defs", {})
-
-    def deref(node: dict[str, Any]) -> list[dict[str, Any]]:
-        if "$ref" in node:
-            return deref(defs[node["$ref"].rsplit("/", 1)[-1]])
-        for key in ("anyOf", "oneOf", "allOf"):
-            if key in node:
-                return [n for sub in node[key] for n in deref(sub)]
-        return [node]
-
-    nodes = deref(schema)
-    for part in path:
-        nxt: list[dict[str, Any]] = []
-        for node in nodes:
-            if isinstance(part, int):
-                if "items" in node:
-                    nxt.extend(deref(node["items"]))
-                for item in node.get("prefixItems", []):
-                    nxt.extend(deref(item))
-            elif part in node.get("properties", {}):
-                nxt.extend(deref(node["properties"][part]))
-        nodes = nxt
-    keys: list[str] = []
-    for node in nodes:
-        for key in node.get("properties", {}):
-            if key not in keys:
-                keys.append(key)
-    return keys
+def _position(error: LoadError) -> tuple[int, int]:
+    return (error.line or 0, error.column or 0)

@@ -313,6 +313,10 @@ class Profile(Base):
     credentials: Credentials
     policy: str = Field(min_length=1)
     """Policy file, relative to the scenario file."""
+    cedar: str | None = Field(default=None, min_length=1)
+    """Cedar policies (a ``.cedar`` file or a directory of them, relative to the scenario
+    file) that decide this profile's requests beside the policy file's rules; the policy
+    file still gives the counters, sequences, delegation and legal owner (docs/cedar.md)."""
 
 
 Comparable = float | str
@@ -337,7 +341,11 @@ class MetricExpectation(Base):
             raise ValueError("exactly one of eq, lt, lte, gt, gte")
         value = getattr(self, bounds[0])
         if isinstance(value, str):
-            to_seconds(value)
+            try:
+                to_seconds(value)
+            except ValueError:
+                raise ValueError(f"{bounds[0]}: a number, or a duration such as \"30s\" or "
+                                 "\"5m\"") from None
         return self
 
     @property
@@ -418,6 +426,7 @@ class Scenario(Base):
 
     _source: str = PrivateAttr(default="<memory>")
     _base: Any = PrivateAttr(default=None)
+    _file: Any = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
         """Give every agent its SPIFFE ID and build the lookup indexes."""
@@ -465,6 +474,11 @@ class Scenario(Base):
     def source(self) -> str:
         """Where the scenario was loaded from: a path, or the name its finder gave the file."""
         return self._source
+
+    @property
+    def file(self) -> Any:
+        """The scenario file it was loaded from (a Path or Traversable), None if built in memory."""
+        return self._file
 
     @property
     def base(self) -> Any:

@@ -9,6 +9,7 @@ it at its line and column.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.frameworks import unknown_id_problem
@@ -25,9 +26,65 @@ from engine.model import (
 Problem = tuple[tuple[str | int, ...], str, str]
 """(document path, what was expected, what was found)."""
 
+_DECLARED_IN = {"owner": ("owners", "id"), "data class": ("data_classes", "id"),
+                "system": ("systems", "id"), "resource": ("resources", "id"),
+                "tool": ("tools", "id"), "role": ("roles", "id"), "vendor": ("vendors", "id"),
+                "agent": ("agents", "name"), "incident": ("incidents", "id"),
+                "profile": ("profiles", "id")}
 
-def reference_problems(s: Scenario) -> list[Problem]:
-    """Every duplicate id and dangling reference in a parsed scenario, with its document path."""
+
+@dataclass(frozen=True)
+class Declared:
+    """What a document declares, read from its raw data, valid or not.
+
+    When parts of a broken document were cut out to check the rest (:mod:`engine.salvage`),
+    a reference to something declared in a cut part is not dangling: the part's own
+    problem is reported instead.
+    """
+
+    ids: dict[str, set[str]] = field(default_factory=dict)
+    """What ("tool", "agent", ...) -> the ids declared."""
+    tasks: dict[str, set[str]] = field(default_factory=dict)
+    """Agent name -> its task ids."""
+    tool_resources: dict[str, set[str]] = field(default_factory=dict)
+    """Tool id -> the resources it lists."""
+
+    @classmethod
+    def of(cls, data: Any) -> Declared:
+        """The ids declared in a scenario document's plain data (anything malformed skipped)."""
+        out = cls()
+        if not isinstance(data, dict):
+            return out
+        for what, (attr, key) in _DECLARED_IN.items():
+            out.ids[what] = {str(x[key]) for x in _items(data, attr) if key in x}
+        for agent in _items(data, "agents"):
+            out.tasks[str(agent.get("name"))] = {
+                str(t["id"]) for t in _items(agent, "tasks") if "id" in t}
+        for tool in _items(data, "tools"):
+            listed = tool.get("resources")
+            out.tool_resources[str(tool.get("id"))] = (
+                {str(r) for r in listed} if isinstance(listed, list) else set())
+        return out
+
+    def has(self, what: str, value: str) -> bool:
+        """Whether the document declares ``value`` as a ``what``."""
+        return value in self.ids.get(what, ())
+
+
+def _items(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items = data.get(key)
+    return [x for x in items if isinstance(x, dict)] if isinstance(items, list) else []
+
+
+def reference_problems(s: Scenario, declared: Declared | None = None) -> list[Problem]:
+    """Every duplicate id and dangling reference in a parsed scenario, with its document path.
+
+    Args:
+        s: The scenario.
+        declared: For a scenario salvaged from a broken document: what the document declares,
+            so references to its cut parts are not reported (nor are step numbers, which a
+            cut step would shift).
+    """
     problems: list[Problem] = []
     problems.extend(_duplicates(s))
     owners = {o.id for o in s.owners}
@@ -41,7 +98,8 @@ def reference_problems(s: Scenario) -> list[Problem]:
     profiles = {p.id for p in s.profiles}
 
     def need(path: tuple[str | int, ...], value: str | None, known: Any, what: str) -> None:
-        if value is not None and value not in known:
+        if value is not None and value not in known and not (
+                declared is not None and declared.has(what, value)):
             problems.append((path, f"the id of a declared {what}", f"unknown {what} {value!r}"))
 
     def framework_ids(path: tuple[str | int, ...], ids: tuple[str, ...]) -> None:
@@ -80,12 +138,12 @@ def reference_problems(s: Scenario) -> list[Problem]:
             task_ids.add(task.id)
             for k, step in enumerate(task.steps):
                 problems.extend(_step_problems((*base, "tasks", j, "steps", k), step,
-                                               tools, resources, agents))
+                                               tools, resources, agents, declared))
     for i, inc in enumerate(s.incidents):
         need(("incidents", i, "agent"), inc.agent, agents, "agent")
         for k, step in enumerate(inc.plan):
             problems.extend(_step_problems(("incidents", i, "plan", k), step,
-                                           tools, resources, agents))
+                                           tools, resources, agents, declared))
     for i, resp in enumerate(s.responses):
         need(("responses", i, "agent"), resp.agent, agents, "agent")
         need(("responses", i, "vendor"), resp.vendor, vendors, "vendor")
@@ -103,6 +161,8 @@ def reference_problems(s: Scenario) -> list[Problem]:
             path = ("expect", i, "decision")
             if ref.agent not in agents:
                 need((*path, "agent"), ref.agent, agents, "agent")
+                continue
+            if declared is not None:
                 continue
             steps: tuple[Any, ...] | None = None
             if ref.incident is not None:
@@ -131,24 +191,31 @@ def reference_problems(s: Scenario) -> list[Problem]:
 
 def _step_problems(path: tuple[str | int, ...], step: ToolStep | DelegateStep,
                    tools: dict[str, Tool], resources: dict[str, Resource],
-                   agents: dict[str, Agent]) -> Iterator[Problem]:
+                   agents: dict[str, Agent], declared: Declared | None
+                   ) -> Iterator[Problem]:
+    d = declared or Declared()
     if isinstance(step, ToolStep):
         tool = tools.get(step.tool)
-        if tool is None:
+        if tool is None and not d.has("tool", step.tool):
             yield ((*path, "tool"), "the id of a declared tool", f"unknown tool {step.tool!r}")
         if step.resource is not None:
-            if step.resource not in resources:
+            if step.resource in resources or d.has("resource", step.resource):
+                if (tool is not None and tool.resources and step.resource in resources
+                        and step.resource not in tool.resources
+                        and step.resource not in d.tool_resources.get(tool.id, ())):
+                    yield ((*path, "resource"), f"one of tool {tool.id!r}'s resources "
+                           f"({', '.join(tool.resources)})", repr(step.resource))
+            else:
                 yield ((*path, "resource"), "the id of a declared resource",
                        f"unknown resource {step.resource!r}")
-            elif tool is not None and tool.resources and step.resource not in tool.resources:
-                yield ((*path, "resource"), f"one of tool {tool.id!r}'s resources "
-                       f"({', '.join(tool.resources)})", repr(step.resource))
     else:
         target = agents.get(step.delegate)
         if target is None:
-            yield ((*path, "delegate"), "the name of a declared agent",
-                   f"unknown agent {step.delegate!r}")
-        elif step.task not in {t.id for t in target.tasks}:
+            if not d.has("agent", step.delegate):
+                yield ((*path, "delegate"), "the name of a declared agent",
+                       f"unknown agent {step.delegate!r}")
+        elif step.task not in {t.id for t in target.tasks} and step.task not in d.tasks.get(
+                step.delegate, ()):
             yield ((*path, "task"), f"a task of agent {step.delegate!r}",
                    f"unknown task {step.task!r}")
 

@@ -1,32 +1,91 @@
 """Safe YAML loading that remembers the line and column of every key and value.
 
-Documents are composed into ruamel.yaml nodes and built into plain Python data by hand, so
-no tag can construct an object, alias expansion is bounded (no "billion laughs"), duplicate
-keys are errors, and every error names the file, the line and column and the document path.
+libyaml (through PyYAML's C parser; PyYAML's pure-Python parser where libyaml is missing)
+turns the text into events, and :mod:`engine.yamlbuild` turns the events into plain Python
+data, so no tag can construct an object, nesting is refused at the line that goes too deep,
+alias expansion is bounded by the values aliases add (a file without aliases never trips
+it), duplicate keys are errors naming both places, and every error names the file, the line
+and column and the document path. Plain scalars mean what YAML 1.2's core schema says
+(:mod:`engine.yamlscalars`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+import yaml
+from yaml.error import MarkedYAMLError, YAMLError
+from yaml.reader import ReaderError
 
 from engine.errors import LoadError
+from engine.yamlbuild import (
+    MAX_DEPTH,
+    MAX_EXPANDED_NODES,
+    PathT,
+    PositionTree,
+    build,
+    key_position,
+    render_path,
+    unpack,
+)
+from engine.yamlscalars import describe
+
+__all__ = ["LIBYAML", "MAX_DEPTH", "MAX_DOCUMENT_BYTES", "MAX_EXPANDED_NODES", "PathT",
+           "Position", "Positions", "YamlDocument", "decode", "describe", "load_yaml",
+           "read_text", "render_path"]
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
-# Values built from one document, aliases counted each time they are expanded. Generous for
-# any real scenario (the largest built-in builds a few thousand), fatal for alias bombs.
-MAX_EXPANDED_NODES = 200_000
 
-PathT = tuple[str | int, ...]
+_C_PARSER: Any = getattr(yaml, "CSafeLoader", None)
+LIBYAML = _C_PARSER is not None
+"""Whether libyaml's C parser is there (else PyYAML's Python parser: same rules, slower)."""
+
 Position = tuple[int, int]
 
-_T = "tag:yaml.org,2002:"
-_SCALAR_TAGS = {_T + t for t in ("str", "int", "float", "bool", "null", "timestamp", "binary")}
+
+class Positions(Mapping[PathT, Position]):
+    """Where values (or, with ``keys``, mapping keys) start, by document path.
+
+    A read-only view of a :class:`~engine.yamlbuild.PositionTree`, which keeps them compact.
+    Iterating lists the paths written out; values copied by aliases are found by lookup.
+    """
+
+    def __init__(self, tree: PositionTree, *, keys: bool = False) -> None:
+        self._tree = tree
+        self._keys = keys
+
+    def _find(self, path: PathT) -> Position | None:
+        if not path:
+            root = self._tree.root
+            return None if self._keys or root is None else unpack(root)
+        packed = self._tree.entry(path)
+        if packed is None:
+            return None
+        return key_position(packed) if self._keys else unpack(packed)
+
+    def __getitem__(self, path: PathT) -> Position:
+        pos = self._find(tuple(path))
+        if pos is None:
+            raise KeyError(path)
+        return pos
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, tuple) and self._find(path) is not None
+
+    def __iter__(self) -> Iterator[PathT]:
+        if not self._keys and self._tree.root is not None:
+            yield ()
+        for parent, children in self._tree.children.items():
+            if isinstance(children, dict):
+                yield from ((*parent, k) for k in children if (*parent, k) in self)
+            else:
+                yield from ((*parent, i) for i in range(len(children)) if not self._keys)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 @dataclass(frozen=True)
@@ -39,8 +98,8 @@ class YamlDocument:
 
     source: str
     data: Any
-    positions: dict[PathT, Position] = field(default_factory=dict)
-    key_positions: dict[PathT, Position] = field(default_factory=dict)
+    positions: Mapping[PathT, Position] = field(default_factory=dict)
+    key_positions: Mapping[PathT, Position] = field(default_factory=dict)
 
     def position(self, path: PathT, *, key: bool = False) -> Position | None:
         """The position of ``path``, or of its nearest ancestor that has one."""
@@ -66,34 +125,6 @@ class YamlDocument:
             path=render_path(path),
             found=found,
         )
-
-
-def render_path(path: PathT) -> str:
-    """``("agents", 2, "tasks")`` -> ``agents[2].tasks``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def describe(value: Any) -> str:
-    """A short rendering of a found value for error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    kind = type(value).__name__
-    return {"str": "string", "int": "integer", "float": "number"}.get(kind, kind) + " " + text
 
 
 def read_text(path: Path, source: str | None = None) -> str:
@@ -134,144 +165,64 @@ def decode(raw: bytes, source: str) -> str:
                         ) from None
 
 
-def load_yaml(text: str, source: str) -> YamlDocument:
+def load_yaml(text: str, source: str, *, pure: bool = False) -> YamlDocument:
     """Parse one YAML document safely into plain data with positions.
+
+    Args:
+        text: The document.
+        source: How messages name it.
+        pure: Use PyYAML's pure-Python parser even where libyaml is available (the
+            fallback; same rules and results, slower).
 
     Raises:
         LoadError: for syntax errors, several documents, unsupported tags, duplicate keys,
-            alias bombs and oversized input, located in ``source``.
+            alias bombs, nesting deeper than MAX_DEPTH and oversized input, located in
+            ``source``.
     """
     if len(text) > MAX_DOCUMENT_BYTES:
         raise LoadError(source, "a document of at most 10 MB", found=f"{len(text)} characters")
-    yaml = YAML(typ="safe", pure=True)
+    python = pure or not LIBYAML
+    parser: Any = None
     try:
-        node = yaml.compose(text)
+        # PyYAML's Python reader checks every character here, before the first event.
+        parser = yaml.SafeLoader(text) if python else _C_PARSER(text)
+        data, tree = build(parser.get_event, source)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = (exc.problem or exc.context or "malformed YAML").removeprefix("found ")
+        deep = "maximum nesting depth" in problem  # libyaml's own limit, scanning ahead
         raise LoadError(
-            source, "valid YAML",
+            source, f"YAML nested at most {MAX_DEPTH} levels deep" if deep else "valid YAML",
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
-            found=problem,
+            found="deeper nesting" if deep else problem,
         ) from None
+    except ReaderError as exc:
+        raise _reader_error(exc, text, source, python) from None
+    except UnicodeEncodeError as exc:  # libyaml reads UTF-8: a lone surrogate has none
+        before = text[: exc.start]
+        raise LoadError(source, "printable text (YAML allows no control characters)",
+                        line=before.count("\n") + 1,
+                        column=exc.start - (before.rfind("\n") + 1) + 1,
+                        found=f"character U+{ord(text[exc.start]):04X}") from None
     except YAMLError as exc:
         raise LoadError(source, "valid YAML", found=str(exc).splitlines()[0]) from None
-    except RecursionError:
-        raise LoadError(source, "YAML nested less deeply", found="nesting too deep") from None
-    if node is None:
-        raise LoadError(source, "a YAML mapping", line=1, column=1, found="an empty document")
-    builder = _Builder(source)
-    try:
-        data = builder.build(node, ())
-    except RecursionError:
-        raise LoadError(source, "YAML nested less deeply", found="nesting too deep") from None
-    return YamlDocument(source, data, builder.positions, builder.key_positions)
+    finally:
+        if parser is not None:
+            parser.dispose()
+    return YamlDocument(source, data, Positions(tree), Positions(tree, keys=True))
 
 
-class _Builder:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.positions: dict[PathT, Position] = {}
-        self.key_positions: dict[PathT, Position] = {}
-        self.expanded = 0
-        self.active: set[int] = set()
+def _reader_error(exc: ReaderError, text: str, source: str, python: bool) -> LoadError:
+    """A character YAML does not allow, at its line and column.
 
-    def fail(self, node: Node, path: PathT, expected: str, found: str) -> LoadError:
-        return LoadError(
-            self.source, expected,
-            line=node.start_mark.line + 1, column=node.start_mark.column + 1,
-            path=render_path(path), found=found,
-        )
-
-    def build(self, node: Node, path: PathT) -> Any:
-        self.expanded += 1
-        if self.expanded > MAX_EXPANDED_NODES:
-            raise self.fail(
-                node, path, f"a document of at most {MAX_EXPANDED_NODES} values once aliases "
-                "are expanded", "an alias expansion bomb",
-            )
-        if path not in self.positions:
-            self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if id(node) in self.active:
-            raise self.fail(node, path, "a document without recursive aliases",
-                            "an alias that contains itself")
-        tag = str(node.tag)
-        if isinstance(node, ScalarNode):
-            return self.scalar(node, tag, path)
-        self.active.add(id(node))
-        try:
-            if isinstance(node, SequenceNode):
-                if tag not in (_T + "seq",):
-                    raise self.fail(node, path, "a plain YAML list (no custom tags)",
-                                    f"tag {tag}")
-                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-            if isinstance(node, MappingNode):
-                if tag not in (_T + "map",):
-                    raise self.fail(node, path, "a plain YAML mapping (no custom tags)",
-                                    f"tag {tag}")
-                return self.mapping(node, path)
-        finally:
-            self.active.discard(id(node))
-        raise self.fail(node, path, "a YAML value", f"node {type(node).__name__}")
-
-    def mapping(self, node: MappingNode, path: PathT) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        merged: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if str(key_node.tag) == _T + "merge":
-                # "<<: *defaults" — explicit keys win over merged ones, as YAML 1.1 says.
-                value = self.build(value_node, path)
-                sources = value if isinstance(value, list) else [value]
-                for src in sources:
-                    if not isinstance(src, dict):
-                        raise self.fail(value_node, path, "a mapping to merge", "not a mapping")
-                    for k, v in src.items():
-                        merged.setdefault(k, v)
-                continue
-            if not isinstance(key_node, ScalarNode):
-                raise self.fail(key_node, path, "a plain string key", "a complex key")
-            key = self.scalar(key_node, str(key_node.tag), path)
-            if isinstance(key, bool) or key is None or isinstance(key, float):
-                raise self.fail(key_node, path, "a string key", describe(key))
-            key = str(key)
-            if key in out:
-                raise self.fail(key_node, (*path, key), "each key once per mapping",
-                                f"duplicate key {key!r}")
-            self.key_positions[(*path, key)] = (
-                key_node.start_mark.line + 1, key_node.start_mark.column + 1,
-            )
-            out[key] = self.build(value_node, (*path, key))
-        for k, v in merged.items():
-            out.setdefault(k, v)
-        return out
-
-    def scalar(self, node: ScalarNode, tag: str, path: PathT) -> Any:
-        value: str = node.value
-        if tag not in _SCALAR_TAGS:
-            raise self.fail(node, path, "a plain YAML value (no custom tags)", f"tag {tag}")
-        if tag == _T + "null":
-            return None
-        if tag == _T + "bool":
-            return value.lower() in ("true", "yes", "on")
-        if tag == _T + "int":
-            try:
-                return int(value.replace("_", ""), 0)
-            except ValueError:
-                try:
-                    return int(value.replace("_", ""), 10)
-                except ValueError:
-                    raise self.fail(node, path, "an integer", repr(value)) from None
-        if tag == _T + "float":
-            text = value.replace("_", "").lower()
-            if text in (".inf", "+.inf"):
-                return float("inf")
-            if text == "-.inf":
-                return float("-inf")
-            if text == ".nan":
-                return float("nan")
-            try:
-                return float(text)
-            except ValueError:
-                raise self.fail(node, path, "a number", repr(value)) from None
-        return value
+    PyYAML's parser counts the offset in characters, libyaml in bytes of the UTF-8 text.
+    """
+    before = text[: exc.position] if python else text.encode()[: exc.position].decode(
+        errors="ignore")
+    line = before.count("\n") + 1
+    column = len(before) - (before.rfind("\n") + 1) + 1
+    char = exc.character
+    found = f"character U+{ord(char) if isinstance(char, str) else char:04X}"
+    return LoadError(source, "printable text (YAML allows no control characters)",
+                     line=line, column=column, found=found)

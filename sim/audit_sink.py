@@ -8,12 +8,11 @@ any fold (:mod:`sim.collectors`) to read: a log read back is the same stream.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from typing import Any
 
-from engine.audit.query import iter_records
+from engine.audit.query import iter_records, read_header
 from engine.audit.writer import AuditWriter
 from engine.errors import AgentrangeError
 from sim.events import Event
@@ -46,11 +45,12 @@ def record_of(event: Event) -> dict[str, Any]:
 def read_events(path: str | os.PathLike[str]) -> Iterator[Event]:
     """The events an audit log holds, in order (a partial last line is skipped).
 
-    This reads; it does not verify (use :func:`engine.audit.verify_log`).
+    This reads; it does not verify (use :func:`engine.audit.verify_log`). It streams, in
+    bounded memory, through :func:`engine.audit.query.iter_records`.
 
     Raises:
-        engine.audit.errors.AuditFileError: when the file cannot be read or a line is not
-            JSON.
+        engine.audit.errors.AuditFileError: when the file cannot be read or a line is not a
+            log's (:func:`engine.audit.query.iter_records` says which).
         AuditLogError: when a record is not an event.
     """
     for number, record in enumerate(iter_records(path), 1):
@@ -66,18 +66,7 @@ def log_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The header object of an audit log (``run``, ``meta`` ...), read from its first line.
 
     Raises:
-        AuditLogError: when the file cannot be read or its first line is not a log header.
+        engine.audit.errors.AuditFileError: when the file cannot be read, is empty or its
+            first line is not a log header (:func:`engine.audit.query.read_header`).
     """
-    try:
-        with open(path, "rb") as handle:
-            first = handle.readline()
-    except OSError as exc:
-        raise AuditLogError(f"{os.fspath(path)}: cannot read the log: {exc.strerror}") from None
-    try:
-        obj = json.loads(first)
-    except ValueError:
-        obj = None
-    header = obj.get("header") if isinstance(obj, dict) else None
-    if not isinstance(header, dict):
-        raise AuditLogError(f"{os.fspath(path)}: line 1 is not an agentrange audit log header")
-    return header
+    return read_header(path)

@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.audit.lines import JsonLineError, JsonLines, LineError, OpenError, parse_json
 from engine.errors import LoadError
 from engine.policy import CompiledPolicy, Decision, PolicyEngine, Request, UnknownRuleError
 from engine.policy.request import read_only
 from sim.events import EventKind
 
 _DELEGATED = re.compile(r"/\d+>")
-MAX_LINE_BYTES = 16 * 1024 * 1024
+EVENTS_FILE = "an events file (the --events output of agentrange run)"
 
 
 class EventsError(LoadError):
@@ -58,43 +59,47 @@ def read_events(path: str | Path) -> Recorded:
             object, an event without its fields, or a file with no ``run_started`` header.
     """
     name = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise EventsError(name, "an existing events file", found="no such file") from None
-    except IsADirectoryError:
-        raise EventsError(name, "an events file", found="a directory") from None
-    except OSError as exc:
-        raise EventsError(name, "a readable file", found=exc.strerror or str(exc)) from None
     events: list[tuple[int, Mapping[str, Any]]] = []
     header: Mapping[str, Any] | None = None
-    for number, line in enumerate(raw.split(b"\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            text = line.decode("utf-8")
-            event = json.loads(text)
-        except UnicodeDecodeError:
-            raise EventsError(name, "UTF-8 JSON Lines", line=number,
-                              found="bytes that are not UTF-8") from None
-        except json.JSONDecodeError as exc:
-            found = "a truncated line" if exc.pos >= len(text.rstrip()) else exc.msg
-            raise EventsError(name, "one JSON event per line", line=number,
-                              column=exc.colno, found=found) from None
-        _check_event(name, number, event)
-        if event["kind"] == EventKind.RUN_STARTED:
-            if header is not None:
-                raise EventsError(name, "the events of one run", line=number,
-                                  found="a second run_started")
-            header = event["data"]
-        elif header is None:
-            raise EventsError(name, "a run_started event first", line=number,
-                              found=f"a {event['kind']} event")
-        events.append((number, event))
+    try:
+        with JsonLines(path, EVENTS_FILE) as lines:
+            for number, line in lines:
+                if not line.strip():
+                    continue
+                event = _parse(name, number, line)
+                if isinstance(event, dict) and "header" in event and "prev" in event:
+                    raise EventsError(name, EVENTS_FILE, line=number,
+                                      found="an audit log's header (replay reads the events "
+                                      "file that 'agentrange run --events' writes)")
+                _check_event(name, number, event)
+                if event["kind"] == EventKind.RUN_STARTED:
+                    if header is not None:
+                        raise EventsError(name, "the events of one run", line=number,
+                                          found="a second run_started")
+                    header = event["data"]
+                elif header is None:
+                    raise EventsError(name, "a run_started event first", line=number,
+                                      found=f"a {event['kind']} event")
+                events.append((number, event))
+    except LineError as exc:
+        raise EventsError(name, exc.expected, line=exc.line,
+                          found=f"a line that {exc.problem}") from None
+    except OpenError as exc:
+        raise EventsError(name, EVENTS_FILE, found=exc.why) from None
     if header is None:
         raise EventsError(name, "a run_started event (the events of one run)",
                           found="no events" if not events else "no header")
     return Recorded(name, header, tuple(events))
+
+
+def _parse(name: str, number: int, line: bytes) -> Any:
+    """One line's event, parsed in bounded depth; a bad line is an error naming it."""
+    try:
+        return parse_json(line)
+    except JsonLineError as exc:
+        found = "a truncated line" if exc.cut else f"a line that {exc.problem}"
+        raise EventsError(name, "one JSON event per line", line=number, column=exc.column,
+                          found=found) from None
 
 
 _FIELDS: dict[str, tuple[str, ...]] = {

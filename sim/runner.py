@@ -18,6 +18,13 @@ Driving: :meth:`Simulation.step_until` advances to a time (so a UI can pause and
 the next call, so ``step_until(t)`` followed by a control acts "at t" before anything else
 happening at t.
 
+Budget: every :data:`sim.budget.CHECK_EVERY` simpy steps the driving loop checks the run's
+event count, its memory at most every :data:`sim.budget.MEMORY_EVERY` wall seconds
+(:class:`sim.budget.BudgetWatch`), and whether it was asked to stop
+(:meth:`Simulation.interrupt`). A run over its budget or interrupted stops where
+it is: ``step_until`` raises :class:`~sim.budget.RunStopped` once, and the run is over
+(:attr:`Simulation.stopped` says why; :meth:`Simulation.result` gives the figures so far).
+
 Thread-safety: one thread drives the simulation (``step_until`` / ``run``). The live
 controls (:meth:`~Simulation.revoke`, :meth:`~Simulation.quarantine`,
 :meth:`~Simulation.inject`, :meth:`~Simulation.tighten`) may be called from any other thread:
@@ -41,14 +48,18 @@ from contextlib import contextmanager
 from typing import Any
 
 import simpy
+from simpy.core import StopSimulation
+from simpy.events import URGENT
 
 from engine.audit.writer import AuditWriter
 from engine.blast import Estate
+from engine.cedar.profile import EngineFactory, profile_engine
 from engine.errors import AgentrangeError
-from engine.model import Incident, Scenario
+from engine.model import Incident, Scenario, Task
 from engine.policy import CompiledPolicy, PolicyEngine, load_profile_policy
 from sim.approvals import ApproverPool
 from sim.audit_sink import AuditSink
+from sim.budget import CHECK_EVERY, BudgetWatch, RunBudget, RunStopped
 from sim.collectors.metrics import MetricsCollector
 from sim.decision_step import DecisionStep
 from sim.detection import DetectionConfig, Detector
@@ -104,9 +115,18 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         detection: Alert thresholds (defaults when None).
         record_decisions: Keep every decision's key and effect for comparisons (turn off
             for very long runs).
+        max_events: Events the run may emit before it is stopped (None:
+            :data:`engine.bounds.DEFAULT_MAX_EVENTS`).
+        max_memory_mb: Resident memory of the process, in MiB, at which the run is stopped
+            (None: :data:`engine.bounds.DEFAULT_MAX_MEMORY_MB`).
+        progress: Called every :data:`sim.budget.CHECK_EVERY` simpy steps while the run is
+            driven (a progress display; it must be quick and must not raise).
+        engine: Builds the decision point from the compiled policy (``--engine cedar``:
+            :func:`engine.cedar.profile.engine_for`); default the profile's own.
 
     Raises:
         SimulationError: for an unknown profile.
+        BudgetError: for a budget that is not a positive whole number.
         LoadError: when the profile's policy file is bad.
     """
 
@@ -114,7 +134,14 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
                  seed: int | None = None, sink: Sink | None = None,
                  policy: CompiledPolicy | None = None, until: float | None = None,
                  audit: AuditWriter | None = None, detection: DetectionConfig | None = None,
-                 record_decisions: bool = True) -> None:
+                 record_decisions: bool = True, max_events: int | None = None,
+                 max_memory_mb: int | None = None,
+                 progress: Callable[[], None] | None = None,
+                 engine: EngineFactory | None = None) -> None:
+        self.watch = BudgetWatch(RunBudget.of(max_events, max_memory_mb), progress)
+        """The run's budget and what it has seen (see :mod:`sim.budget`)."""
+        self.stopped: RunStopped | None = None
+        """Why the run stopped before its end (None while it runs, and when it ended)."""
         self.scenario = scenario
         pid = profile_id or scenario.default_profile_id
         try:
@@ -128,8 +155,10 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
                                                                         scenario.duration))
         if policy is None:
             policy = load_profile_policy(scenario, self.profile.id)
-        self.policy = policy
-        self.engine = PolicyEngine(policy)
+        if engine is None:
+            engine = profile_engine(scenario, self.profile.id)  # a profile written in Cedar
+        self.engine = PolicyEngine(policy) if engine is None else engine(policy)
+        self.policy = self.engine.policy
         self.env = simpy.Environment(initial_time=0.0)  # event times are floats, even at 0
         self.world = World(scenario)
         self.creds = self.profile.credentials
@@ -159,6 +188,7 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         self._live_incidents = 0
         self._started = False
         self._ended = False
+        self._burst = 0  # top-level runs started since the last budget check
         # What one part keeps for itself (declared in that part).
         self._plans = {}  # task runs
         self._bulk = self.detector.config.bulk_records  # the decision step
@@ -176,8 +206,21 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
 
     @property
     def done(self) -> bool:
-        """True once the run has reached its end."""
+        """True once the run has reached its end, or stopped before it (see :attr:`stopped`)."""
         return self._ended
+
+    @property
+    def events(self) -> int:
+        """Events emitted so far."""
+        return self._seq
+
+    def interrupt(self, why: str) -> None:
+        """Stop the run at its next budget check, from a signal handler or any thread.
+
+        The driving thread's ``step_until`` then raises :class:`~sim.budget.RunInterrupted`
+        naming ``why`` (``SIGINT``, ``SIGTERM``...), within a few milliseconds.
+        """
+        self.watch.interrupt(why)
 
     def step_until(self, t: float) -> None:
         """Apply queued live controls, then advance the simulation to time ``t``.
@@ -185,17 +228,81 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         Events scheduled before ``t`` are processed; the clock stops at ``t`` (or at the
         run's end, whichever is earlier). Calling it with a time already passed only applies
         the queued controls.
+
+        Raises:
+            RunStopped: the run crossed its budget or was interrupted (once; the run is over
+                and later calls do nothing).
         """
         if self._ended:
             return
-        if not self._started:
-            self._start()
-        self._apply_commands()
-        target = min(float(t), self.end)
-        if target > self.env.now:
-            self.env.run(until=target)
+        try:
+            if not self._started:
+                self._start()
+            self._check()
+            self._apply_commands()
+            target = min(float(t), self.end)
+            if target > self.env.now:
+                self._advance(target)
+        except RunStopped as stop:
+            self._ended = True
+            self.stopped = stop
+            raise
         if self.env.now >= self.end:
             self._finish_run()
+
+    def _advance(self, target: float) -> None:
+        """``env.run(until=target)``, checking the budget every CHECK_EVERY steps.
+
+        The stop event is made exactly as simpy's ``Environment.run`` makes it (urgent, so
+        events at ``target`` itself wait for the next call), and the loop steps as it does:
+        only the check between batches is added, so the run's events are the same.
+        """
+        env = self.env
+        until = simpy.Event(env)
+        until._ok = True
+        until._value = None
+        env.schedule(until, URGENT, target - env.now)
+        until.callbacks.append(StopSimulation.callback)
+        step = env.step
+        check = self._check
+        batch = range(CHECK_EVERY)
+        try:
+            while True:
+                for _ in batch:
+                    step()
+                check()
+        except StopSimulation:
+            if self.stopped is not None:  # by an arrival burst, in the last few steps
+                raise self.stopped from None
+        except RunStopped as stop:
+            # Raised inside a process (an arrival burst), simpy hands on a copy: the original
+            # carries the details.
+            raise self.stopped or stop from None
+
+    def _check(self, driver: tuple[str, str | None] | None = None) -> None:
+        stop = self.stopped
+        if stop is not None:
+            raise stop
+        burst = self._burst
+        if driver is None:  # from the driving loop: count the arrivals afresh
+            self._burst = 0
+        try:
+            self.watch.check(self._seq + burst, self.env.now, self.collector.last,
+                             driver=driver, memory=driver is not None)
+        except RunStopped as stop:
+            self.stopped = stop
+            raise
+
+    def _start_top_run(self, state: AgentState, task: Task, run_id: str,
+                       arrival: float) -> None:
+        # Arrivals at one instant start their runs within one simpy step, so a rate that
+        # leaves the clock standing (10**30 an hour) would never return to the driving loop.
+        # Every BURST arrivals the budget is checked from here: each started run is at least
+        # one event to come, and the agent and task driving the run are known exactly.
+        burst = self._burst = self._burst + 1
+        if not burst % BURST:
+            self._check((state.name, task.id))
+        super()._start_top_run(state, task, run_id, arrival)
 
     def run(self) -> RunResult:
         """Run to the end and return the result.
@@ -317,6 +424,9 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         """The run's figures so far (final once :attr:`done`), folded from its events."""
         return self.collector.result(self.now)
 
+
+BURST = 4096
+"""Top-level runs started between two budget checks before one is made from the arrivals."""
 
 YOUNG_GC_THRESHOLD = 100_000
 """Container allocations between young-generation collections during :meth:`Simulation.run`."""

@@ -30,6 +30,7 @@ from typing import Any
 
 from engine.model import Scenario
 from engine.policy import CompiledPolicy
+from sim.budget import RunBudget
 from sim.result import percentile
 from sim.runner import Simulation
 from sim.sweep_grid import MAX_RUNS, Cell, SweepError, Variation, policy_variant, variant
@@ -155,7 +156,8 @@ def default_metrics(scenario: Scenario) -> tuple[str, ...]:
 def sweep(scenario: Scenario, *, profiles: Sequence[str], seeds: Sequence[int],
           variations: Sequence[Variation] = (), metrics: Sequence[str] | None = None,
           until: float | None = None, jobs: int = 1,
-          progress: Callable[[int, int], None] | None = None) -> SweepResult:
+          progress: Callable[[int, int], None] | None = None,
+          max_events: int | None = None, max_memory_mb: int | None = None) -> SweepResult:
     """Run the grid profiles x variation values x seeds and summarise each cell.
 
     Args:
@@ -167,11 +169,17 @@ def sweep(scenario: Scenario, *, profiles: Sequence[str], seeds: Sequence[int],
         until: Stop each run at this simulated time.
         jobs: Worker processes (1: run here, one after another).
         progress: Called with (runs done, runs in all) as runs finish.
+        max_events: Each run's event budget (None: the default; see :mod:`sim.budget`).
+        max_memory_mb: Each run's memory budget in MiB, its worker's resident memory (None:
+            the default).
 
     Raises:
         SweepError: a bad profile, variation value, metric or grid size, or a policy that
             does not compile against a variant.
+        SweepStoppedError: a run crossed its budget, which stops the sweep.
+        BudgetError: a budget that is not a positive whole number.
     """
+    budget = RunBudget.of(max_events, max_memory_mb)
     known = {p.id for p in scenario.profiles}
     unknown = [p for p in profiles if p not in known]
     if unknown or not profiles:
@@ -205,7 +213,7 @@ def sweep(scenario: Scenario, *, profiles: Sequence[str], seeds: Sequence[int],
     tasks = [(c, cells[c].profile, seed, until, metrics)
              for c in range(len(cells)) for seed in seeds]
     values = run_all(variants, documents, policies, tasks, max(1, min(jobs, total)),
-                      progress)
+                     progress, budget=budget, labels=[c.label for c in cells])
     summaries = []
     for c in range(len(cells)):
         runs = values[c * len(seeds):(c + 1) * len(seeds)]

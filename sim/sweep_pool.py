@@ -3,6 +3,10 @@
 Workers are spawned, not forked, so they start clean; each receives the variants once and
 compiles a cell's policy the first time it runs that cell. Results come back in grid order,
 whatever finishes first.
+
+Every run has the sweep's budget (:class:`sim.budget.RunBudget`; a worker's memory is its own
+process's). A run over it stops the sweep: the runs not started are cancelled, the workers
+still running are ended, and :class:`SweepStoppedError` names the run (its cell and seed).
 """
 
 from __future__ import annotations
@@ -23,16 +27,22 @@ from engine.policy import (
     load_profile_policy,
     profile_policy_file,
 )
+from sim.budget import RunBudget, RunStopped
 from sim.runner import Simulation
 from sim.sweep_grid import SweepError
+
+
+class SweepStoppedError(SweepError):
+    """A run of the sweep crossed its budget, which stopped the whole sweep."""
 
 
 class _Runner:
     """Runs the grid's cells, compiling each cell's policy once (per process)."""
 
     def __init__(self, variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | None],
-                 policies: Sequence[CompiledPolicy] | None = None) -> None:
+                 budget: RunBudget, policies: Sequence[CompiledPolicy] | None = None) -> None:
         self.variants = variants
+        self.budget = budget
         self.documents = documents
         self.policies: list[CompiledPolicy | None] = (
             list(policies) if policies is not None else [None] * len(variants))
@@ -45,7 +55,8 @@ class _Runner:
         if policy is None:
             policy = self.policies[cell] = self._compile(cell, profile)
         result = Simulation(scenario, profile, seed=seed, until=until, policy=policy,
-                            record_decisions=False).run()
+                            record_decisions=False, max_events=self.budget.max_events,
+                            max_memory_mb=self.budget.max_memory_mb).run()
         return tuple(_number(result.metric(m)) for m in metrics)
 
     def _compile(self, cell: int, profile: str) -> CompiledPolicy:
@@ -62,9 +73,9 @@ _WORKER: list[_Runner] = []
 """The runner of a worker process, set once by :func:`_start_worker` (never in the caller)."""
 
 
-def _start_worker(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | None]
-                  ) -> None:
-    _WORKER.append(_Runner(variants, documents))
+def _start_worker(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | None],
+                  budget: RunBudget) -> None:
+    _WORKER.append(_Runner(variants, documents, budget))
 
 
 def _worker_run(cell: int, profile: str, seed: int, until: float | None,
@@ -84,7 +95,8 @@ Task = tuple[int, str, int, "float | None", tuple[str, ...]]
 
 def run_all(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | None],
             policies: Sequence[CompiledPolicy], tasks: Sequence[Task], jobs: int,
-            progress: Callable[[int, int], None] | None) -> list[tuple[float | None, ...]]:
+            progress: Callable[[int, int], None] | None, *, budget: RunBudget | None = None,
+            labels: Sequence[str] | None = None) -> list[tuple[float | None, ...]]:
     """Run every task of the grid; each run's metric values, in the order of ``tasks``.
 
     Args:
@@ -94,16 +106,23 @@ def run_all(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | N
         tasks: The runs.
         jobs: Worker processes (1: run here, one after another).
         progress: Called with (runs done, runs in all) as runs finish.
+        budget: Each run's budget (None: the defaults).
+        labels: Each cell's name, for the error of a run over its budget.
 
     Raises:
+        SweepStoppedError: a run crossed its budget (the sweep stops).
         SweepError: when a worker process dies.
     """
+    budget = budget or RunBudget()
     total = len(tasks)
     if jobs == 1:
-        runner = _Runner(variants, documents, policies)
+        runner = _Runner(variants, documents, budget, policies)
         out = []
         for n, task in enumerate(tasks, 1):
-            out.append(runner.run(*task))
+            try:
+                out.append(runner.run(*task))
+            except RunStopped as stop:
+                raise _stopped(task, stop, labels) from None
             if progress is not None:
                 progress(n, total)
         return out
@@ -112,18 +131,50 @@ def run_all(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | N
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
                                  initializer=_start_worker,
-                                 initargs=(variants, documents)) as pool:
+                                 initargs=(variants, documents, budget)) as pool:
             futures: list[Future[tuple[float | None, ...]]] = [
                 pool.submit(_worker_run, *task) for task in tasks]
-            for done, future in enumerate(futures, 1):  # grid order, whatever finishes first
-                future.result()
-                if progress is not None:
-                    progress(done, total)
+            done = 0
+            try:
+                for future in futures:  # grid order, whatever finishes first
+                    future.result()
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
+            except BaseException as exc:
+                _abandon(pool)
+                if isinstance(exc, RunStopped):
+                    raise _stopped(tasks[done], exc, labels) from None
+                raise
             return [f.result() for f in futures]
     except BrokenProcessPool as exc:
         raise SweepError(f"a sweep worker process died ({exc}); a script that sweeps with "
                          "jobs > 1 must guard its entry point with if __name__ == "
                          "'__main__'; jobs=1 runs in this process") from None
+
+
+def _stopped(task: Task, stop: RunStopped, labels: Sequence[str] | None) -> SweepStoppedError:
+    cell, profile, seed = task[0], task[1], task[2]
+    name = labels[cell] if labels is not None else profile
+    return SweepStoppedError(f"the run of {name} with seed {seed} stopped the sweep: {stop}")
+
+
+def _abandon(pool: ProcessPoolExecutor) -> None:
+    """Cancel the runs not started and end the workers' runs (the sweep has stopped).
+
+    Without this, leaving the pool would wait for every queued run. The standard library
+    has no public way to end a pool's workers before Python 3.14's ``terminate_workers``;
+    its private process table is the one way before that.
+    """
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+        return
+    # Taken before shutting down, which forgets them.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
 
 
 def default_jobs() -> int:

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
+from engine.yamldoc import load_yaml
 from scenarios import library
 
 BUILTIN = "support-pii-injection"
@@ -31,8 +31,8 @@ def scenario_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def scenario_data() -> dict[str, Any]:
     """The built-in support scenario as plain data, to mutate."""
-    yaml = YAML(typ="safe", pure=True)
-    data: dict[str, Any] = yaml.load((builtin_dir() / "scenario.yaml").read_text())
+    data: dict[str, Any] = load_yaml((builtin_dir() / "scenario.yaml").read_text(),
+                                     "scenario.yaml").data
     return data
 
 

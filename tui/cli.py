@@ -1,7 +1,9 @@
 """The ``agentrange`` command line: parses arguments and dispatches to one module per command.
 
-Every error a user can cause is printed as one message (file, place, what was expected) with
-exit code 2; no traceback reaches the terminal.
+Building the parser imports only the light option modules under ``tui/commands/parsers/``;
+a command's own module (the simulator, Rich, Textual, ...) is imported when that command runs,
+so ``--help`` and ``--version`` answer at once. Every error a user can cause is printed as one
+message (file, place, what was expected) with exit code 2; no traceback reaches the terminal.
 """
 
 from __future__ import annotations
@@ -10,30 +12,50 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from engine.errors import AgentrangeError
 
-# Each module exposes ``register(subparsers)``; a command sets ``func(args) -> int``.
+# Each module exposes ``register(subparsers)``; a command sets ``func(args) -> int`` (a
+# ``tui.commands.parsers.Handler`` that imports the command's module when it runs).
 COMMAND_MODULES = (
-    "tui.commands.tui",
-    "tui.commands.run",
-    "tui.commands.sweep",
-    "tui.commands.catalog",
-    "tui.commands.audit",
-    "tui.commands.report",
-    "tui.commands.check",
-    "tui.commands.policytest",
-    "tui.commands.replay",
+    "tui.commands.parsers.tui",
+    "tui.commands.parsers.run",
+    "tui.commands.parsers.sweep",
+    "tui.commands.parsers.catalog",
+    "tui.commands.parsers.audit",
+    "tui.commands.parsers.report",
+    "tui.commands.parsers.check",
+    "tui.commands.parsers.policytest",
+    "tui.commands.parsers.replay",
+    "tui.commands.parsers.cedar",
 )
 
 
 def package_version() -> str:
     """The installed distribution's version."""
+    # importlib.metadata costs tens of milliseconds to import: only --version and SARIF need it.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("agentrange")
     except PackageNotFoundError:
         return "0+unknown"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, as argparse's own, but the version is looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: Any = argparse.SUPPRESS,
+                 help: str = "show program's version number and exit") -> None:
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0,
+                         help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print(f"agentrange {package_version()}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="agentrange",
         description="A flight simulator for AI-agent governance.",
     )
-    parser.add_argument("--version", action="version", version=f"agentrange {package_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:

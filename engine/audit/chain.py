@@ -17,10 +17,13 @@ from engine.audit.canonical import canonical_bytes
 from engine.audit.errors import AuditError
 
 FORMAT = "agentrange-audit"
-VERSION = 1
+VERSION = 2
+"""Version 2 added the run's identity to the header and the incomplete mark to checkpoints."""
 GENESIS = "0" * 64
 """The ``prev`` of the header line, the first link of every chain."""
 DEFAULT_CHECKPOINT_EVERY = 1000
+CHECKPOINT_FIELDS = frozenset({"final", "hash", "header", "incomplete", "kid", "run", "seq"})
+"""The members of a checkpoint's signed body (docs/audit-log.md, "Lines")."""
 
 HASH_MARK = b',"hash":"'
 # Every chained line ends with ',"hash":"' + 64 hex digits + '"}\n'.
@@ -91,3 +94,28 @@ def parse_line(number: int, raw: bytes) -> Line:
             return Line(number, raw, obj, False)
         consistent = real == digest and line == raw
     return Line(number, raw, obj, consistent)
+
+
+def well_formed_checkpoint(body: object) -> bool:
+    """Whether a checkpoint body has exactly the members of the format, each of its type."""
+    if not isinstance(body, dict) or set(body) != CHECKPOINT_FIELDS:
+        return False
+    seq, mark = body["seq"], body["incomplete"]
+    if not (
+        isinstance(seq, int)
+        and not isinstance(seq, bool)
+        and seq >= 0
+        and isinstance(body["final"], bool)
+        and all(isinstance(body[k], str) for k in ("hash", "header", "kid", "run"))
+    ):
+        return False
+    if mark is None:
+        return True
+    if not (body["final"] and isinstance(mark, dict) and set(mark) == {"at", "reason"}):
+        return False
+    at = mark["at"]
+    return (
+        isinstance(mark["reason"], str)
+        and bool(mark["reason"])
+        and (at is None or (isinstance(at, int | float) and not isinstance(at, bool)))
+    )

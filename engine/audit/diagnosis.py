@@ -1,4 +1,4 @@
-"""What happened where the chain breaks: a line inserted, removed, duplicated or reordered.
+"""What happened where the chain breaks: a line altered, inserted, removed, duplicated or moved.
 
 The verifier's chain walk (:mod:`engine.audit.verifier`) stops at the first line that does not
 continue the chain. This module says what happened there, looking at the lines around it; it
@@ -26,15 +26,26 @@ class Finding:
         line: 1-based number of the first bad line.
         seq: Sequence number of the first bad record, or None when it is not a record's.
         message: One sentence saying what is wrong and where.
-        records: Records intact before the problem, when that is not every record the chain
-            walk accepted (None: all of them).
+        accepted: Records the chain walk can keep before the problem, when that is not every
+            record it accepted (None: all of them). Whether they are proven is the verifier's
+            business: only a signed checkpoint proves records.
+        suspect: The seqs the problem lies in, when it cannot be pinned to one record.
+        proof: A genuine signed checkpoint found while looking around, which still proves the
+            records it signs (the verifier counts it).
     """
 
     problem: Problem
     line: int | None
     seq: int | None
     message: str
-    records: int | None = None
+    accepted: int | None = None
+    suspect: tuple[int, int] | None = None
+    proof: Line | None = None
+
+
+def span(what: str, first: int, last: int) -> str:
+    """``seq 5`` or ``seqs 5..9`` (``line``/``lines`` alike)."""
+    return f"{what} {first}" if first == last else f"{what}s {first}..{last}"
 
 
 def _prev_of(obj: dict[str, Any] | None) -> bytes | None:
@@ -58,10 +69,10 @@ def unhashed(line: Line, seq: int | None) -> Finding:
     what = "header" if line.number == 1 else f"seq {seq}" if seq is not None else "record"
     if real != line.obj.get("hash"):
         return Finding(
-            Problem.EDITED,
+            Problem.ALTERED,
             line.number,
             seq,
-            f"line {line.number} ({what}) was edited: its content does not match its hash",
+            f"line {line.number} ({what}) was altered: its content does not match its hash",
         )
     return Finding(
         Problem.MALFORMED,
@@ -143,7 +154,7 @@ class Diagnosis:
                         seq,
                         f"line {earlier.number} (seq {seq}) was inserted: line {n} carries the "
                         f"same seq and the chain continues from line {n}",
-                        records=seq - 1,
+                        accepted=seq - 1,
                     )
                 where = f" already used at line {earlier.number}"
             else:
@@ -190,12 +201,23 @@ class Diagnosis:
                 f"line {n} (seq {seq}) was inserted: the chain continues without it",
             )
         if seq == e:
+            if prev_line and self._continues(line):
+                # This line is the writer's (the chain goes on from it): the record before it
+                # is the one that changed, and was re-hashed to hide it.
+                return Finding(
+                    Problem.ALTERED,
+                    prev_line,
+                    e - 1,
+                    f"line {prev_line} (seq {e - 1}) was altered and re-hashed: line {n} "
+                    f"(seq {e}) links to a different record",
+                    accepted=e - 2,
+                )
             return Finding(
-                Problem.DELETED,
+                Problem.MISSING,
                 n,
                 seq,
                 f"line {n} (seq {seq}) does not link to seq {e - 1} (its prev hash differs): "
-                "a record was removed and the rest renumbered, or its neighbour was re-hashed",
+                "a record before it was removed and the rest renumbered",
             )
         later = self.find(
             lambda o: o.consistent and o.seq == e and not o.is_checkpoint,
@@ -211,7 +233,7 @@ class Diagnosis:
                 "(records reordered)",
             )
         missing = f"seq {e}" if seq == e + 1 else f"seq {e}..{seq - 1}"
-        return Finding(Problem.DELETED, n, e, f"{missing} missing before line {n} (deleted)")
+        return Finding(Problem.MISSING, n, e, f"{missing} missing before line {n} (deleted)")
 
     # -- look-around
 

@@ -22,4 +22,9 @@ class AuditFileError(AuditError):
     def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
         self.path = os.fspath(path)
         self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        # The arguments as given, so that type(exc)(*exc.args) rebuilds it: simpy does that to
+        # re-raise a process's exception in the caller, and so does pickling.
+        super().__init__(self.path, reason)
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"

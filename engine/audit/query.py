@@ -1,17 +1,26 @@
 """Reading a log back: iter_records yields the records that match a query (it does not verify).
 
 The record fields it consults are listed on :func:`iter_records`; checking a log is
-:func:`engine.audit.verifier.verify_log`'s job.
+:func:`engine.audit.verifier.verify_log`'s job. Lines are read through
+:class:`engine.audit.lines.JsonLines`, so a file that is not a log is refused at its first line
+that is not, in bounded memory, and records stream: the first is yielded before the second is
+read.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from typing import Any
 
+from engine.audit.chain import FORMAT
 from engine.audit.errors import AuditFileError
+from engine.audit.lines import JsonLineError, JsonLines, LineLimitError, describe, parse_json
+
+AUDIT_LOG = "an agentrange audit log"
+"""What a log reader expects a file to be, for its messages."""
+_HEADER = f'a log header, {{"header": {{"format": "{FORMAT}", ...}}, ...}}'
+_RECORD = "an audit record (an object with seq, prev and hash) or a checkpoint"
 
 
 def _names(actor: object) -> set[str]:
@@ -85,8 +94,10 @@ def iter_records(
 ) -> Iterator[dict[str, Any]]:
     """Yield the log's records (header and checkpoints skipped) that match every filter given.
 
-    This reads; it does not verify (use :func:`engine.audit.verifier.verify_log`). A partial
-    last line, as left by a killed run, is skipped. Records are read liberally: an event
+    This reads; it does not verify (use :func:`engine.audit.verifier.verify_log`). The first
+    line must be a log header, every other complete line a record or a checkpoint; a partial
+    last line, as left by a killed run, is skipped. Records stream: nothing past the record
+    yielded has been read. Records are read liberally: an event
     record's ``data`` fields count as its own (:func:`fields`). The fields consulted are:
 
     * ``time``: simulated seconds;
@@ -115,24 +126,26 @@ def iter_records(
         kind: Only records of this event kind.
 
     Raises:
-        AuditFileError: when the file cannot be read or a complete line is not JSON.
+        AuditFileError: when the file cannot be read or is empty;
+            :class:`~engine.audit.lines.LineError` (an ``AuditFileError``) naming the first
+            line that is not what a log holds: no log header first, a complete line that is
+            not JSON or not a record, binary data; its subclass
+            :class:`~engine.audit.lines.LineLimitError` for a line beyond the readers' bounds.
     """
-    try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        raise AuditFileError(path, f"cannot read the log: {exc.strerror}") from None
-    with handle:
-        for number, raw in enumerate(handle, 1):
+    with JsonLines(path, AUDIT_LOG) as lines:
+        rows = iter(lines)
+        _check_header(lines, next(rows, None))
+        for number, raw in rows:
             if raw[-1:] != b"\n":
-                return
-            try:
-                obj = json.loads(raw)
-            except (ValueError, RecursionError):
-                raise AuditFileError(
-                    path, f"line {number} is not JSON (run 'agentrange audit verify')"
-                ) from None
-            if not isinstance(obj, dict) or "header" in obj or "checkpoint" in obj:
-                continue
+                return  # cut off mid-write (a killed run): not yet a record
+            obj = lines.parse(number, raw, _RECORD)
+            if type(obj) is not dict or not ("hash" in obj and "seq" in obj and "prev" in obj):
+                if type(obj) is dict and "checkpoint" in obj:
+                    continue
+                raise lines.error(number, f"is {describe(obj)}", _RECORD)
+            if "header" in obj:
+                raise lines.error(number, "is a second log header", f"{_RECORD}: one log "
+                                  "per file")
             if kind is not None and obj.get("kind") != kind:
                 continue
             record = obj
@@ -161,3 +174,39 @@ def iter_records(
                 if (since is not None and when < since) or (until is not None and when > until):
                     continue
             yield record
+
+
+def _check_header(lines: JsonLines, first: tuple[int, bytes] | None) -> dict[str, Any]:
+    """The header object of the log's first line; raises naming what line 1 is instead."""
+    if first is None:
+        raise AuditFileError(lines.path, f"the file is empty; expected {AUDIT_LOG} (its "
+                             "header on line 1)")
+    number, raw = first
+    try:
+        obj = parse_json(raw, max_depth=lines.max_depth)
+    except JsonLineError as exc:
+        if exc.limit:
+            raise LineLimitError(lines.path, number, exc.problem, _HEADER) from None
+        raise lines.error(number, "is not an agentrange audit log header (it "
+                          f"{exc.problem})", _HEADER) from None
+    header = obj.get("header") if isinstance(obj, dict) else None
+    if isinstance(header, dict) and header.get("format") == FORMAT:
+        if raw[-1:] != b"\n":
+            raise lines.error(number, "is cut off (it has no newline)", _HEADER)
+        return header
+    if isinstance(obj, dict) and obj.get("kind") == "run_started" and "seq" in obj:
+        found = "the first event of an events file (agentrange run --events), not a log"
+    else:
+        found = describe(obj)
+    raise lines.error(number, f"is not an agentrange audit log header (found {found})",
+                      _HEADER)
+
+def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The header object of a log (``run``, ``meta`` ...), read from its first line.
+
+    Raises:
+        AuditFileError: when the file cannot be read or is empty;
+            :class:`~engine.audit.lines.LineError` when its first line is not a log header.
+    """
+    with JsonLines(path, AUDIT_LOG) as lines:
+        return _check_header(lines, next(iter(lines), None))

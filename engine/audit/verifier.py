@@ -2,7 +2,8 @@
 
 Well-formed lines are checked by their bytes alone on a fast path; any other line takes a
 careful path that parses it, and the first that does not fit is handed to
-:mod:`engine.audit.diagnosis` to say what happened to it. The format is described in
+:mod:`engine.audit.diagnosis` to say what happened to it. Only a valid signed checkpoint proves
+the records before it (:mod:`engine.audit.verdict`). The format is described in
 docs/audit-log.md.
 """
 
@@ -12,12 +13,14 @@ import binascii
 import hashlib
 import os
 import re
+import stat
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from engine.audit.anchor import Anchor
 from engine.audit.canonical import canonical_bytes
 from engine.audit.chain import (
     CHECKPOINT_START,
@@ -31,36 +34,55 @@ from engine.audit.chain import (
     VERSION,
     Line,
     parse_line,
+    well_formed_checkpoint,
 )
-from engine.audit.diagnosis import Diagnosis, Finding, unhashed
+from engine.audit.checkpoint_diagnosis import CheckpointDiagnosis
+from engine.audit.diagnosis import Finding, unhashed
 from engine.audit.errors import AuditError, AuditFileError
+from engine.audit.identity import RunIdentity
 from engine.audit.signing import ALGORITHM, b64url, b64url_decode, key_id, public_key_from_jwk
-from engine.audit.verdict import Problem, VerifyReport
+from engine.audit.trust import TrustedKey
+from engine.audit.verdict import Head, Incomplete, Problem, Signer, VerifyReport
 
 _B64_SIG = re.compile(r"[A-Za-z0-9_-]{86}")
 
 
 def verify_log(
-    path: str | os.PathLike[str], public_key: Ed25519PublicKey | None = None
+    path: str | os.PathLike[str],
+    public_key: Ed25519PublicKey | TrustedKey | None = None,
+    *,
+    anchor: Anchor | None = None,
 ) -> VerifyReport:
     """Verify a log's hash chain and checkpoint signatures; find the first bad line.
 
-    Never raises on a bad log: every defect becomes a :class:`VerifyReport` with ``ok`` false.
-    A log without its closing checkpoint is a failure (``truncated``), but the report says how
-    many records before the cut are intact.
+    Never raises on a bad log: every defect becomes a :class:`VerifyReport` with ``ok`` false,
+    which says how many records are proven (by the last valid signed checkpoint before the
+    problem) and how many after them were read but are not proven.
 
     Args:
         path: The log file.
-        public_key: The signer's key. When given, the header must name this key and every
-            checkpoint must verify with it; when omitted, the header's own key is used, which
-            proves integrity but not who signed (a forger could re-sign).
+        public_key: The key to check signatures with: a key the caller holds (pinned), or a
+            :class:`~engine.audit.trust.TrustedKey` saying where it came from. When omitted,
+            the header's own key is used, which proves integrity but not who signed (a forger
+            could re-sign), unless an anchor pins it.
+        anchor: A head recorded earlier (``audit anchor``); the log must extend it.
 
     Raises:
-        AuditFileError: when the file cannot be opened or read.
+        AuditFileError: when the file cannot be opened or read, or is not a regular file.
     """
+    trusted = (
+        TrustedKey(public_key, "the caller's key")
+        if isinstance(public_key, Ed25519PublicKey)
+        else public_key
+    )
     try:
-        with open(path, "rb") as handle:
-            return _Verifier(Path(path), handle, public_key).run()
+        # Non-blocking, so a FIFO is refused instead of waiting for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise AuditFileError(path, "is not a regular file (an audit log is a file)")
+            os.set_blocking(fd, True)
+            return _Verifier(Path(path), handle, trusted, anchor).run()
     except OSError as exc:
         raise AuditFileError(path, f"cannot read the log: {exc.strerror}") from None
 
@@ -68,12 +90,19 @@ def verify_log(
 class _Verifier:
     """One pass over a log: a fast path for well-formed lines, a careful path for the rest."""
 
-    def __init__(self, path: Path, handle: IO[bytes], pinned: Ed25519PublicKey | None) -> None:
+    def __init__(
+        self, path: Path, handle: IO[bytes], trusted: TrustedKey | None, anchor: Anchor | None
+    ) -> None:
         self.handle = handle
-        self.pinned = pinned
-        self.key: Ed25519PublicKey | None = pinned
+        self.trusted = trusted
+        self.anchor = anchor
+        self.anchor_line = anchor.line() if anchor is not None else b""
+        self.anchored = False
+        self.key: Ed25519PublicKey | None = None
+        self.signer: Signer | None = None
         self.kid = ""
-        self.run_id: str | None = None
+        self.identity: RunIdentity | None = None
+        self.header_hash = ""
         self.every = DEFAULT_CHECKPOINT_EVERY
         self.expect = 1  # next record seq
         self.prev = GENESIS.encode()  # hash of the last accepted chain link
@@ -81,9 +110,11 @@ class _Verifier:
         self.due = False  # a checkpoint must come next
         self.closed = False
         self.checkpoints = 0
-        self.signed_through: int | None = None
+        self.proven = 0
+        self.head: Head | None = None
+        self.incomplete: Incomplete | None = None
         self.last_checkpoint_raw = b""
-        self.diagnosis = Diagnosis(path)
+        self.diagnosis = CheckpointDiagnosis(path, self._signed)
 
     # -- main loop
 
@@ -148,34 +179,52 @@ class _Verifier:
                 Problem.TRUNCATED,
                 number + 1,
                 None,
-                f"truncated after seq {self.expect - 1}: the log ends at line {number} without "
-                f"its closing checkpoint{self._intact_suffix()}",
+                f"the log ends at line {number} without its closing checkpoint (the run was "
+                "killed, a write failed, or the end was cut off)",
             )
-        return VerifyReport(
-            ok=True,
-            records=self.expect - 1,
-            checkpoints=self.checkpoints,
-            first_bad_line=None,
-            first_bad_seq=None,
-            problem=Problem.OK,
-            message=f"OK: {self.expect - 1} records, {self.checkpoints} checkpoints",
-            signed_through=self.signed_through,
-            key_pinned=self.pinned is not None,
-            run=self.run_id,
-        )
+        return self._closed()
 
     # -- results
 
-    def _intact_suffix(self) -> str:
+    def _report_of(self, problem: Problem, message: str, **fields: Any) -> VerifyReport:
+        return VerifyReport(
+            ok=problem is Problem.OK,
+            problem=problem,
+            message=message,
+            proven=self.proven,
+            checkpoints=self.checkpoints,
+            identity=self.identity,
+            signer=self.signer,
+            incomplete=self.incomplete,
+            anchored=None if self.anchor is None else self.anchored,
+            head=self.head,
+            **fields,
+        )
+
+    def _closed(self) -> VerifyReport:
+        """The verdict on a log that verified through its closing checkpoint."""
+        if self.anchor is not None and not self.anchored:
+            return self._report_of(
+                Problem.NOT_ANCHORED,
+                f"the log does not hold the anchored checkpoint for seq {self.anchor.seq}: it "
+                f"was rewritten after it was anchored"
+                if self.anchor.seq <= self.proven
+                else f"the log ends at seq {self.proven}, before the anchored seq "
+                f"{self.anchor.seq}: records were removed after it was anchored",
+                unverified=0,
+            )
         records = self.expect - 1
-        if records == 0:
-            return ""
-        signed = self.signed_through or 0
-        if signed >= records:
-            return f"; records 1..{records} are intact and signed"
-        if signed:
-            return f"; records 1..{records} are intact (signed through seq {signed})"
-        return f"; records 1..{records} are intact (none covered by a signed checkpoint yet)"
+        if self.incomplete is not None:
+            when = "" if self.incomplete.at is None else f" at {self.incomplete.at:g}s"
+            return self._report_of(
+                Problem.INCOMPLETE,
+                f"the run stopped{when} before its end ({self.incomplete.reason}); its "
+                f"{records} records are proven",
+                unverified=0,
+            )
+        return self._report_of(
+            Problem.OK, f"OK: {records} records, {self.checkpoints} checkpoints", unverified=0
+        )
 
     def _fail(
         self,
@@ -184,28 +233,29 @@ class _Verifier:
         seq: int | None,
         message: str,
         *,
-        records: int | None = None,
+        accepted: int | None = None,
+        suspect: tuple[int, int] | None = None,
     ) -> VerifyReport:
-        return VerifyReport(
-            ok=False,
-            records=self.expect - 1 if records is None else records,
-            checkpoints=self.checkpoints,
+        read = self.expect - 1 if accepted is None else accepted
+        return self._report_of(
+            problem,
+            message,
+            unverified=max(0, read - self.proven),
             first_bad_line=line,
             first_bad_seq=seq,
-            problem=problem,
-            message=message,
-            signed_through=self.signed_through,
-            key_pinned=self.pinned is not None,
-            run=self.run_id,
+            suspect=suspect,
         )
 
     def _report(self, finding: Finding) -> VerifyReport:
+        if finding.proof is not None:
+            self._prove(finding.proof)
         return self._fail(
             finding.problem,
             finding.line,
             finding.seq,
             finding.message,
-            records=finding.records,
+            accepted=finding.accepted,
+            suspect=finding.suspect,
         )
 
     def _partial_line(self, number: int, raw: bytes) -> VerifyReport:
@@ -213,9 +263,8 @@ class _Verifier:
             message = "the log ends inside its header line (line 1 has no newline)"
         else:
             message = (
-                f"truncated after seq {self.expect - 1}: line {number} is incomplete "
-                f"({len(raw)} bytes, no newline), as when a run is killed mid-write"
-                f"{self._intact_suffix()}"
+                f"line {number} is incomplete ({len(raw)} bytes, no newline), as when a run is "
+                "killed mid-write or the disk fills"
             )
         return self._fail(Problem.TRUNCATED, number, None, message)
 
@@ -239,8 +288,21 @@ class _Verifier:
             return malformed(f"not an {FORMAT} log header")
         if obj.get("seq") != 0 or obj.get("prev") != GENESIS:
             return malformed("the header must have seq 0 and the genesis prev")
-        if header.get("version") != VERSION:
-            return malformed(f"unsupported format version {header.get('version')!r}")
+        version = header.get("version")
+        if version != VERSION:
+            why = (
+                "it was written before logs carried the run's identity (nonce, planned end, "
+                "document digests) and incomplete-run marks"
+                if version == 1
+                else "it is not a version this agentrange knows"
+            )
+            return self._fail(
+                Problem.UNSUPPORTED,
+                1,
+                None,
+                f"format version {version!r}: {why}; this agentrange verifies version "
+                f"{VERSION} logs only (run the scenario again to get one)",
+            )
         if header.get("alg") != ALGORITHM:
             return malformed(f"unsupported signature algorithm {header.get('alg')!r}")
         key = public_key_from_jwk(header.get("jwk"))
@@ -249,26 +311,47 @@ class _Verifier:
         kid = header.get("kid")
         if kid != key_id(key):
             return malformed("kid is not the thumbprint of the header's key")
-        every = header.get("checkpoint_every")
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            return malformed("checkpoint_every must be a positive integer")
-        run = header.get("run")
-        if not isinstance(run, str):
-            return malformed("run must be a string")
-        self.run_id = run
-        if self.pinned is not None and key_id(self.pinned) != kid:
-            return self._fail(
-                Problem.WRONG_KEY,
-                1,
-                None,
-                f"the log was signed with key {kid}, not with the pinned key {key_id(self.pinned)}",
-            )
-        self.key = self.pinned or key
+        try:
+            self.identity = RunIdentity.of_header(header, obj["hash"])
+        except ValueError as exc:
+            return malformed(str(exc))
         self.kid = kid
-        self.every = every
+        self.every = self.identity.checkpoint_every
+        self.header_hash = self.diagnosis.header_hash = obj["hash"]
         self.prev = obj["hash"].encode()
-        return None
+        return self._trust(key, kid)
 
+    def _trust(self, header_key: Ed25519PublicKey, kid: str) -> VerifyReport | None:
+        """Choose the key to check signatures with, and say how far it can be trusted."""
+        anchor = self.anchor
+        if self.trusted is not None:
+            self.signer = Signer(key_id(self.trusted.key), self.trusted.source,
+                                 self.trusted.pinned)
+            self.key = self.trusted.key
+            if self.signer.kid != kid:
+                return self._fail(
+                    Problem.WRONG_KEY,
+                    1,
+                    None,
+                    f"the log was signed with key {kid}, not with the trusted key "
+                    f"{self.signer.kid}",
+                )
+        elif anchor is not None and anchor.kid == kid:
+            self.signer = Signer(kid, "the log's own header, matching the anchor's key id", True)
+            self.key = header_key
+        else:
+            self.signer = Signer(kid, "the log's own header", False)
+            self.key = header_key
+        if anchor is not None and anchor.checkpoint["header"] != self.header_hash:
+            assert self.identity is not None
+            if anchor.kid != kid:
+                why = f"the log is signed by key {kid}, the anchored head by key {anchor.kid}"
+            elif anchor.nonce != self.identity.nonce:
+                why = "the log is of another run than the anchored head (its nonce differs)"
+            else:
+                why = "the log's header differs from the anchored one (rewritten)"
+            return self._fail(Problem.NOT_ANCHORED, 1, None, why)
+        return None
 
     # -- records
 
@@ -312,15 +395,31 @@ class _Verifier:
         )
 
     def _missing_checkpoint(self, n: int) -> VerifyReport:
-        return self._fail(
-            Problem.DELETED,
-            n,
-            None,
-            f"the checkpoint after seq {self.expect - 1} is missing before line {n} "
-            f"(deleted or moved){self._intact_suffix()}",
+        """A record where the checkpoint after seq ``expect - 1`` belongs: which is wrong?"""
+        return self._report(
+            self.diagnosis.due(n, self.expect - 1, self.prev.decode(), self.proven)
         )
 
     # -- checkpoints
+
+    def _signed(self, body: dict[str, Any], sig: str) -> bool:
+        assert self.key is not None
+        try:
+            if _B64_SIG.fullmatch(sig) is None or b64url(b64url_decode(sig)) != sig:
+                return False
+            self.key.verify(b64url_decode(sig), canonical_bytes(body))
+        except (InvalidSignature, ValueError, binascii.Error, AuditError):
+            return False
+        return True
+
+    def _prove(self, line: Line) -> None:
+        """Count a genuine checkpoint: the records up to its seq are proven."""
+        assert line.obj is not None
+        self.checkpoints += 1
+        self.head = Head(line.obj["checkpoint"], line.obj["sig"], line.number)
+        self.proven = self.head.seq
+        if line.raw == self.anchor_line:
+            self.anchored = True
 
     def _checkpoint(self, line: Line) -> VerifyReport | None:
         n = line.number
@@ -328,17 +427,11 @@ class _Verifier:
         assert obj is not None
         body = obj.get("checkpoint")
         sig = obj.get("sig")
-        shape_ok = (
+        if not (
             set(obj) == {"checkpoint", "sig"}
-            and isinstance(body, dict)
-            and set(body) == {"count", "final", "hash", "kid", "run", "seq"}
+            and well_formed_checkpoint(body)
             and isinstance(sig, str)
-            and isinstance(body["seq"], int)
-            and not isinstance(body["seq"], bool)
-            and isinstance(body["final"], bool)
-            and isinstance(body["hash"], str)
-        )
-        if not shape_ok:
+        ):
             return self._fail(Problem.MALFORMED, n, None, f"line {n} is not a valid checkpoint")
         assert isinstance(body, dict) and isinstance(sig, str)
         try:
@@ -349,66 +442,38 @@ class _Verifier:
             return self._fail(
                 Problem.MALFORMED, n, None, f"line {n} (checkpoint) is not in canonical form"
             )
-        assert self.key is not None
-        whose = "the pinned key" if self.pinned is not None else "the header's key"
-        try:
-            if _B64_SIG.fullmatch(sig) is None or b64url(b64url_decode(sig)) != sig:
-                raise InvalidSignature
-            self.key.verify(b64url_decode(sig), canonical_bytes(body))
-        except (InvalidSignature, ValueError, binascii.Error):
+        cp_seq: int = body["seq"]
+        if not self._signed(body, sig):
+            assert self.signer is not None
             return self._fail(
                 Problem.BAD_SIGNATURE,
                 n,
                 None,
-                f"line {n}: the checkpoint signature (seq {body['seq']}) does not verify with "
-                f"{whose}{self._intact_suffix()}",
+                f"line {n}: the checkpoint signature (seq {cp_seq}) does not verify with "
+                f"{self.signer.source}",
             )
-        if body["kid"] != self.kid or body["count"] != body["seq"]:
+        if body["kid"] != self.kid:
+            return self._fail(Problem.MALFORMED, n, None, f"line {n}: checkpoint kid is not the "
+                              "header's")
+        if body["header"] != self.header_hash or body["run"] != (
+            self.identity.run if self.identity else None
+        ):
             return self._fail(
-                Problem.MALFORMED, n, None, f"line {n}: checkpoint kid or count is inconsistent"
+                Problem.INSERTED,
+                n,
+                None,
+                f"line {n} is a checkpoint of another run (run {body['run']!r}, another header)",
             )
-        if body["run"] != self.run_id:
-            return self._fail(
-                Problem.INSERTED, n, None, f"line {n} is a checkpoint from run {body['run']!r}"
-            )
-        cp_seq: int = body["seq"]
         last = self.expect - 1
         if self.closed or line.raw == self.last_checkpoint_raw:
             return self._report(self.diagnosis.extra(line, f"a checkpoint for seq {cp_seq}"))
         if cp_seq == last and body["hash"].encode() != self.prev:
-            return self._fail(
-                Problem.EDITED,
-                n,
-                None,
-                f"line {n}: the signed checkpoint for seq {cp_seq} does not match the chain: "
-                "records before it were altered and re-hashed",
-            )
+            return self._report(self.diagnosis.rehashed(n, cp_seq, self.proven))
         if cp_seq > last:
-            later = self.diagnosis.find(
-                lambda o: o.consistent and o.seq == self.expect and not o.is_checkpoint,
-                after=n,
-                hint=b'"seq":%d' % self.expect,
-            )
-            if later is not None:
-                return self._fail(
-                    Problem.REORDERED,
-                    n,
-                    None,
-                    f"line {n}: the checkpoint for seq {cp_seq} comes before seq {self.expect} "
-                    f"(line {later.number})",
-                )
-            missing = f"seq {self.expect}"
-            if cp_seq > self.expect:
-                missing += f"..{cp_seq}"
-            return self._fail(
-                Problem.DELETED,
-                n,
-                self.expect,
-                f"{missing} missing before the checkpoint at line {n} (deleted)",
-            )
+            return self._report(self.diagnosis.ahead(line, body, last, self.proven))
         if cp_seq < last:
             return self._report(
-                self.diagnosis.extra(line, f"a checkpoint for seq {cp_seq} out of place")
+                self.diagnosis.behind(line, body, last, self.proven, self.head)
             )
         if not (self.due or body["final"]):
             return self._fail(
@@ -417,10 +482,11 @@ class _Verifier:
                 None,
                 f"line {n}: checkpoint at seq {cp_seq} is off the interval of {self.every}",
             )
-        self.checkpoints += 1
-        self.signed_through = cp_seq
+        self._prove(line)
         self.due = False
         self.closed = body["final"]
         self.last_checkpoint_raw = line.raw
+        mark = body["incomplete"]
+        if mark is not None:
+            self.incomplete = Incomplete(mark["reason"], mark["at"])
         return None
-

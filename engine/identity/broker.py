@@ -30,8 +30,9 @@ class CredentialBroker:
 
     The signing key is derived from ``seed`` (or kept in ``key_dir`` when a run persists),
     published in :attr:`bundle` and added to :attr:`trust`. Every token minted is recorded
-    (by jti, and by task for JIT revocation) so that it can be renewed or revoked and so
-    that verifiers can detect forged delegation chains.
+    (by jti, and by task for JIT revocation) so that it can be renewed or revoked, and in
+    :attr:`ledger` (a digest of its signed bytes) so that verifiers refuse any token signed
+    with this broker's key that it did not issue byte for byte (a leaked key).
 
     Args:
         trust_domain: The trust domain this broker issues for.
@@ -203,14 +204,15 @@ class CredentialBroker:
         # checks: compact JSON, base64url, and pyjwt's own ES256 signer (r || s, RFC 7518).
         payload = compact_json(claims)
         signing_input = f"{self._header_segment}.{b64encode(payload.encode('ascii'))}"
-        signature = ES256_SIGNER.sign(signing_input.encode("ascii"), self._key)
+        signed = signing_input.encode("ascii")
+        signature = ES256_SIGNER.sign(signed, self._key)
         token = f"{signing_input}.{b64encode(signature)}"
         issued = IssuedToken(
             token, jti, sub, aud, now, exp, scope, task_id, chain, holder_thumbprint, mode,
             self.kid, self.trust_domain,
         )
         self._issued[jti] = issued
-        self.ledger.record(jti, sub, chain, exp)
+        self.ledger.record(jti, sub, chain, exp, signed)
         if task_id is not None:
             self._by_task.setdefault(task_id, []).append(jti)
         if exp > self._max_exp.get(self.kid, -math.inf):

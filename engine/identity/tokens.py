@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from hashlib import sha256
 from typing import Any
 
 from engine.identity.scope import Scope
@@ -196,47 +197,91 @@ class Verification:
 
 
 class IssuanceLedger:
-    """What a broker issued, by jti: the subject and delegation chain it put in each token.
+    """What a broker issued, by jti: a digest of each token's signed bytes, sub, act, exp.
 
-    A verifier holding the ledger (through the trust bundle) refuses a correctly signed
-    token whose jti the broker never issued, or whose ``act`` chain differs from the one the
-    broker recorded: the only way to tell a forged chain from a real one once the signing
-    key itself has leaked.
+    A verifier holding the ledger (through the trust bundle) refuses a correctly signed token
+    unless its jti was issued and the SHA-256 of its signing input (the header and payload
+    segments exactly as signed) is the one recorded at issuance. So a holder of the leaked
+    signing key can change nothing (scope, cnf, aud, iat, nbf, exp, act, task_id, mode, an
+    added claim, the header) without the token being refused: the only way to tell a
+    forgery from an issued token once the key itself has leaked. Only the signature may
+    differ (ECDSA signatures are randomised), which grants nothing the issued token did not.
+    See ``docs/identity.md``.
     """
 
     __slots__ = ("_records", "horizon")
 
     def __init__(self) -> None:
-        self._records: dict[str, tuple[str, tuple[str, ...], float]] = {}
+        self._records: dict[str, tuple[bytes, str, tuple[str, ...], float]] = {}
         self.horizon = -math.inf
         """Records of tokens that expired before this time may have been pruned."""
 
-    def record(self, jti: str, sub: str, actors: tuple[str, ...], exp: float) -> None:
-        """Record an issued token."""
-        self._records[jti] = (sub, actors, exp)
+    def record(
+        self, jti: str, sub: str, actors: tuple[str, ...], exp: float, signed: bytes
+    ) -> None:
+        """Record an issued token.
+
+        Args:
+            jti: Its token id.
+            sub: Its subject.
+            actors: Its delegation chain, current actor first.
+            exp: Its expiry.
+            signed: Its signing input (``header.payload``, ASCII), exactly as signed.
+        """
+        self._records[jti] = (sha256(signed).digest(), sub, actors, exp)
 
     def check(
-        self, jti: str, sub: str, actors: tuple[str, ...], exp: float
+        self, jti: str, sub: str, actors: tuple[str, ...], exp: float, signed: bytes
     ) -> tuple[TokenReason, str] | None:
-        """None when the token matches what was issued; else the reason and detail."""
+        """None when the token is one that was issued; else the reason and detail.
+
+        Args:
+            jti: The presented token's jti.
+            sub: Its subject.
+            actors: Its delegation chain, current actor first.
+            exp: Its expiry.
+            signed: Its signing input (``header.payload``, ASCII), exactly as presented.
+        """
         rec = self._records.get(jti)
         if rec is None:
             if exp <= self.horizon:
-                return None  # expired and pruned: the expiry check refuses it anyway
+                # Pruned (or forged to look pruned): refused whatever the verifier's leeway.
+                return (
+                    TokenReason.EXPIRED,
+                    f"token {jti} expired at {exp:g} and has left the issuance ledger",
+                )
             return TokenReason.NOT_ISSUED, f"jti {jti} was never issued by this trust domain"
-        if rec[0] != sub:
+        digest, issued_sub, issued_actors, issued_exp = rec
+        if sha256(signed).digest() == digest:
+            return None
+        # A valid signature over bytes the broker never issued: say what differs, as far as
+        # the record tells.
+        if issued_sub != sub:
             return TokenReason.NOT_ISSUED, f"jti {jti} was issued to a different subject"
-        if rec[1] != actors:
+        if issued_actors != actors:
             return (
                 TokenReason.ACT_CHAIN_FORGED,
                 f"act chain {' <- '.join(actors) or '(none)'} differs from the issued chain "
-                f"{' <- '.join(rec[1]) or '(none)'}",
+                f"{' <- '.join(issued_actors) or '(none)'}",
             )
-        return None
+        if issued_exp != exp:
+            return (
+                TokenReason.NOT_ISSUED,
+                f"token {jti} claims exp {exp:g}; it was issued to expire at {issued_exp:g}",
+            )
+        return (
+            TokenReason.NOT_ISSUED,
+            f"token {jti} is not the token issued under that jti: its claims or header were "
+            "changed and signed again with a real key (the signing key may have leaked)",
+        )
 
     def prune(self, before: float) -> int:
-        """Forget tokens that expired before ``before``; returns how many were dropped."""
-        stale = [jti for jti, rec in self._records.items() if rec[2] < before]
+        """Forget tokens that expired before ``before``; returns how many were dropped.
+
+        Afterwards an unknown jti whose ``exp`` is at or before the horizon is refused as
+        expired, whatever clock leeway a verifier allows.
+        """
+        stale = [jti for jti, rec in self._records.items() if rec[3] < before]
         for jti in stale:
             del self._records[jti]
         self.horizon = max(self.horizon, before)

@@ -32,7 +32,9 @@ class TrustBundle:
     """One trust domain's JWT-SVID signing keys (public JWKs by kid), as a verifier sees them.
 
     Retired keys stay until ``retire_after`` so tokens signed before a rotation keep
-    verifying until they expire.
+    verifying until they expire. A bundle may carry its issuer's
+    :class:`~engine.identity.tokens.IssuanceLedger` (a broker's own bundle always does):
+    verifiers then accept only tokens the issuer recorded, byte for byte.
     """
 
     def __init__(self, trust_domain: str, *, ledger: IssuanceLedger | None = None) -> None:
@@ -76,8 +78,21 @@ class TrustBundle:
         return {"keys": keys}
 
     @classmethod
-    def from_jwks(cls, trust_domain: str, document: Mapping[str, Any]) -> TrustBundle:
+    def from_jwks(
+        cls,
+        trust_domain: str,
+        document: Mapping[str, Any],
+        *,
+        ledger: IssuanceLedger | None = None,
+    ) -> TrustBundle:
         """A bundle from a JWK Set; only ``use: jwt-svid`` keys with a ``kid`` are taken.
+
+        Args:
+            trust_domain: The trust domain the keys sign for.
+            document: The JWK Set.
+            ledger: The issuer's issuance ledger, when it shares one; without it the
+                domain's tokens are trusted on their signature alone (see
+                ``TokenVerifier(require_ledger=...)``).
 
         Raises:
             CredentialError: the document is not a JWK Set of P-256 keys.
@@ -85,7 +100,7 @@ class TrustBundle:
         keys = document.get("keys")
         if not isinstance(keys, list):
             raise CredentialError(f"JWK Set for {trust_domain} has no 'keys' list")
-        bundle = cls(trust_domain)
+        bundle = cls(trust_domain, ledger=ledger)
         for jwk in keys:
             if not isinstance(jwk, dict) or jwk.get("use") != "jwt-svid":
                 continue

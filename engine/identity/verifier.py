@@ -1,7 +1,8 @@
 """The token verifier: checks a JWT-SVID on every request and says why it refused one.
 
-The signature and the token's static claims are verified once per token string and cached;
-what can change (time, audience, revocation, trust, holder, scope) is checked on every call.
+The signature, the token's static claims and the issuer's issuance ledger (the token must be
+one the broker issued, byte for byte) are checked once per token string and cached; what can
+change (time, audience, revocation, trust, holder, scope) is checked on every call.
 A :class:`~engine.identity.tokens.Verification` comes back, never an exception.
 """
 
@@ -96,6 +97,9 @@ class TokenVerifier:
         max_token_bytes: Longer tokens are refused before any parsing.
         algorithms: The ``alg`` allow-list (subset of :data:`SUPPORTED_ALGORITHMS`).
         cache_size: How many verified tokens to remember (oldest forgotten first).
+        require_ledger: Refuse tokens of trust domains whose bundle carries no issuance
+            ledger (one imported from a JWK Set alone): without it such a token is trusted
+            on its signature, so a leak of that issuer's key goes unnoticed.
 
     Raises:
         CredentialError: an option is out of range or an algorithm is not supported.
@@ -112,6 +116,7 @@ class TokenVerifier:
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
         algorithms: Iterable[str] = ("ES256",),
         cache_size: int = DEFAULT_CACHE_SIZE,
+        require_ledger: bool = False,
     ) -> None:
         if not audience:
             raise CredentialError("a verifier needs an audience")
@@ -135,6 +140,7 @@ class TokenVerifier:
         self.max_chain_depth = max_chain_depth
         self.max_token_bytes = max_token_bytes
         self.algorithms = algs
+        self.require_ledger = require_ledger
         self._algs = {alg: SUPPORTED_ALGORITHMS[alg] for alg in algs}
         self._cache: dict[str, _Entry] = {}
         self._cache_size = cache_size
@@ -307,13 +313,13 @@ class TokenVerifier:
         der = encode_dss_signature(
             int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
         )
+        signed = token[: len(h64) + 1 + len(p64)].encode("ascii")
         try:
-            public_key.verify(der, token[: len(h64) + 1 + len(p64)].encode("ascii"),
-                              algorithm.ecdsa)
+            public_key.verify(der, signed, algorithm.ecdsa)
         except InvalidSignature:
             return fail(TokenReason.BAD_SIGNATURE, f"signature does not verify with key {kid}")
 
-        return self._check_claims(token, payload, sid, kid, bundle)
+        return self._check_claims(token, signed, payload, sid, kid, bundle)
 
     def _parse_header(self, h64: str) -> tuple[Algorithm, str] | Verification:
         """Check a header segment: JSON object, allowed alg, JWT-SVID parameters, a kid."""
@@ -350,7 +356,8 @@ class TokenVerifier:
         return algorithm, kid
 
     def _check_claims(
-        self, token: str, payload: dict[str, Any], sid: SpiffeId, kid: str, bundle: TrustBundle
+        self, token: str, signed: bytes, payload: dict[str, Any], sid: SpiffeId, kid: str,
+        bundle: TrustBundle,
     ) -> _Entry | Verification:
         fail = _failure
         for claim in ("iss", "aud", "exp", "iat", "jti", "scope", "mode"):
@@ -404,10 +411,17 @@ class TokenVerifier:
             if isinstance(chain, Verification):
                 return chain
             actors = chain
-        if bundle.ledger is not None:
-            forged = bundle.ledger.check(jti, sub, actors, float(exp))
+        ledger = bundle.ledger
+        if ledger is not None:
+            # The issued token byte for byte, or a forgery under a real (leaked) key.
+            forged = ledger.check(jti, sub, actors, float(exp), signed)
             if forged is not None:
                 return fail(*forged)
+        elif self.require_ledger:
+            return fail(
+                TokenReason.NOT_ISSUED,
+                f"trust domain {td} keeps no issuance ledger this verifier can check",
+            )
 
         ok = Verification(
             True, TokenReason.OK, "", _freeze(payload), jti, sub, actors, mode, task_id,

@@ -8,7 +8,10 @@ profile at once (:func:`load_profile_policies`, which reports every bad file tog
 findings in it by line and column.
 
 Reading and validating use the scenario loader's stages (:mod:`engine.loader`); that module
-never imports this package, so the two do not import each other.
+never imports this package, so the two do not import each other. Loading a profile's policy
+also checks the bounds its delegation depth limit decides (:func:`profile_bound_errors`): a
+delegation cycle under no limit, or a run expected to exceed the event budget, is a load error
+at its place in the scenario file.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from engine.bounds_check import profile_problems
 from engine.errors import LoadError, LoadErrors
-from engine.loader import MAX_ERRORS, policy_source, read_document, validate_document
+from engine.loader import locate, policy_source, read_document, validate_document
 from engine.model import Scenario
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.compiler import compile_policy
@@ -118,7 +122,21 @@ def load_profile_policy(scenario: Scenario, profile_id: str) -> CompiledPolicy:
         LoadError: when the policy file is bad.
     """
     file, source = profile_policy_file(scenario, profile_id)
-    return load_policy(file, scenario, source=source)
+    policy = load_policy(file, scenario, source=source)
+    errors = profile_bound_errors(scenario, {profile_id: policy.max_depth})
+    if errors:
+        raise LoadErrors(errors)
+    return policy
+
+
+def profile_bound_errors(scenario: Scenario, depths: dict[str, int | None]) -> list[LoadError]:
+    """The bounds a run crosses under these profiles, at their places in the scenario file.
+
+    Args:
+        scenario: A scenario loaded from a file.
+        depths: Profile id -> its policy's delegation depth limit (None: no limit).
+    """
+    return locate(scenario, profile_problems(scenario, depths))
 
 
 def load_profile_files(scenario: Scenario) -> dict[str, PolicyFile]:
@@ -130,8 +148,8 @@ def load_profile_files(scenario: Scenario) -> dict[str, PolicyFile]:
 
     Raises:
         NoPolicyFileError: when the scenario was not loaded from a file (no directory).
-        LoadError: (LoadErrors listing every bad policy file's problems, at most
-            ``MAX_ERRORS``).
+        LoadError: (LoadErrors listing every bad policy file's problems, and the bounds the
+            scenario crosses under the profiles whose policies loaded).
     """
     loaded: dict[str, PolicyFile] = {}
     errors: list[LoadError] = []
@@ -144,12 +162,12 @@ def load_profile_files(scenario: Scenario) -> dict[str, PolicyFile]:
         try:
             loaded[profile.id] = seen[profile.policy] = load_policy_file(file, scenario,
                                                                          source=source)
-        except LoadErrors as exc:
-            errors.extend(exc.errors)
-        except LoadError as exc:
+        except LoadError as exc:  # LoadErrors keep their count of what they leave out
             errors.append(exc)
+    errors.extend(profile_bound_errors(
+        scenario, {pid: f.policy.max_depth for pid, f in loaded.items()}))
     if errors:
-        raise LoadErrors(errors[:MAX_ERRORS])
+        raise LoadErrors(errors)
     return loaded
 
 

@@ -14,11 +14,12 @@ from typing import Any
 
 from engine.errors import location
 from engine.model import Profile
-from engine.readiness.subject import Subject, Where
 
-SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
-"""Severities from least to most severe."""
-SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
+# The severities live in a leaf module the command line reads without loading the model;
+# they are re-exported here, beside the findings that carry them.
+from engine.readiness.severities import SEVERITIES as SEVERITIES
+from engine.readiness.severities import SEVERITY_RANK
+from engine.readiness.subject import Subject, Where
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,11 @@ class MetricsCollector:
                 compromise.realised.add(tool, resource, records, destination, amount)
 
     @property
+    def last(self) -> Event | None:
+        """The last event folded (None before the first)."""
+        return self._last
+
+    @property
     def events(self) -> int:
         """Events folded (a run's stream is numbered from 0 without gaps)."""
         return 0 if self._last is None else self._last.seq + 1

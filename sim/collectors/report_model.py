@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine import frameworks as fw
+from engine.audit.verdict import VerifyReport
 
 ROLES = ("business", "security", "incident")
 FORMAT_VERSION = 1
@@ -22,14 +23,23 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class LogStatus:
-    """What verifying the log found (see :class:`engine.audit.VerifyReport`).
+    """What verifying the log found (see :class:`engine.audit.verdict.VerifyReport`).
+
+    Only records covered by a valid signed checkpoint are proven; the records read after them
+    are counted as unverified, never called intact.
 
     Attributes:
-        ok: The whole log verified and ends with its closing checkpoint.
-        records: Records verified intact.
+        ok: The whole log verified, ends with its closing checkpoint and the run is complete.
+        records: Records proven (by the last valid signed checkpoint).
         checkpoints: Valid signed checkpoints.
         message: The verifier's sentence.
-        key_pinned: Signatures were checked against a key supplied by the caller.
+        key_pinned: Signatures were checked against a key kept apart from the log (not the
+            log's own header, not the ``.pub.pem`` beside it).
+        unverified: Records read after the proven ones, before the problem or the end.
+        problem: The verifier's label for the first problem (``ok`` when none).
+        incomplete: Why the run stopped before its planned end, when its log says so.
+        stopped_at: Simulated time at which an incomplete run stopped, when known.
+        signer: The fingerprint (key id) of the key the signatures were checked against.
     """
 
     ok: bool
@@ -37,6 +47,28 @@ class LogStatus:
     checkpoints: int
     message: str
     key_pinned: bool = False
+    unverified: int = 0
+    problem: str = "ok"
+    incomplete: str | None = None
+    stopped_at: float | None = None
+    signer: str | None = None
+
+    @classmethod
+    def of(cls, verdict: VerifyReport) -> LogStatus:
+        """The status of a verified log, from the verifier's verdict."""
+        mark = verdict.incomplete
+        return cls(
+            ok=verdict.ok,
+            records=verdict.proven,
+            checkpoints=verdict.checkpoints,
+            message=verdict.message,
+            key_pinned=verdict.key_pinned,
+            unverified=verdict.unverified,
+            problem=verdict.problem.value,
+            incomplete=None if mark is None else mark.reason,
+            stopped_at=None if mark is None else mark.at,
+            signer=None if verdict.signer is None else verdict.signer.kid,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.against import pdp_figures, sim_figures
+from benchmarks.against import audit_figures, pdp_figures, sim_figures
 
 pytestmark = pytest.mark.slow
 
@@ -69,3 +69,26 @@ def test_pdp_report_parser_reads_the_figures_json_gives() -> None:
     assert parsed.keys() == figures.keys()
     for name, value in figures.items():
         assert parsed[name] == pytest.approx(value, abs=1)
+
+
+def test_audit_report_parser_reads_the_figures_json_gives() -> None:
+    figures, report = _json_run("benchmarks/audit.py", "--records", "2000", "--repeats", "1")
+    parsed = audit_figures(report)
+    assert parsed.keys() == figures.keys()
+    for name, value in figures.items():
+        assert parsed[name] == pytest.approx(value, abs=1)
+
+
+def test_audit_report_parser_reads_the_report_before_json() -> None:
+    # As benchmarks/audit.py printed it before it had --json (what REF=main prints).
+    report = """\
+  write       39,811 records/s   target 100,000  (0.40x target; 81,413 records per CPU-second)
+  verify      65,805 records/s   target 200,000  (0.33x target; 145,777 records per CPU-second)
+  plain json.dumps + write      24,517 records/s   (audit write costs 0.62x)
+  canonical_bytes alone        122,125 records/s   (audit write costs 3.07x)
+"""
+    figures = audit_figures(report)
+    assert {k: round(v) for k, v in figures.items()} == {
+        "write": 39811, "verify": 65805, "write_per_cpu_s": 81413, "verify_per_cpu_s": 145777,
+        "canonical_bytes": 122125, "write_floor_ratio_x1000": 326,
+        "verify_floor_ratio_x1000": 539}

@@ -19,7 +19,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.audit.canonical import canonical_json
 from engine.audit.chain import GENESIS
 from engine.audit.errors import AuditError, AuditFileError
 from engine.audit.query import iter_records
@@ -34,44 +33,17 @@ from engine.audit.signing import (
 from engine.audit.verdict import Problem
 from engine.audit.verifier import verify_log
 from engine.audit.writer import AuditWriter
+from tests.engine.audit_support import (
+    KEY,
+    NONCE,
+    lines_of,
+    record,
+    rehashed,
+    rewrite,
+    write_log,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-KEY = derive_signing_key(42)
-AGENTS = ("support-bot", "planner", "coder")
-
-
-def record(i: int) -> dict[str, Any]:
-    """A realistic decision record; the i-th one is deterministic."""
-    agent = AGENTS[i % 3]
-    return {
-        "time": 30.0 * i,
-        "agent": f"spiffe://acme.example/agent/{agent}",
-        "chain": [f"spiffe://acme.example/agent/{a}" for a in AGENTS[: i % 3 + 1]],
-        "task": f"task-{i // 2:04d}",
-        "tool": "crm.read" if i % 2 else "email.send",
-        "resource": "crm/customers",
-        "data_class": "customer_pii",
-        "records": i * 3,
-        "jti": f"acme-{i:08d}",
-        "decision": {
-            "effect": ("allow", "deny", "require_approval")[i % 3],
-            "rule": f"rule-{i % 4}",
-            "matched": [f"rule-{i % 4}", "baseline"],
-            "envelope": "security",
-        },
-        "owners": {"business": "ana@acme.example", "security": "bo@acme.example"},
-        "outcome": "executed",
-        "note": "résumé ✓",  # non-ASCII survives the canonical encoding unescaped
-    }
-
-
-def write_log(
-    path: Path, n: int = 10, every: int = 4, key: Any = KEY, run_id: str = "run-1"
-) -> Path:
-    with AuditWriter(path, key, run_id=run_id, checkpoint_every=every) as log:
-        for i in range(1, n + 1):
-            log.append(record(i))
-    return path
 
 
 @pytest.fixture
@@ -83,22 +55,6 @@ def log(tmp_path: Path) -> Path:
     return write_log(tmp_path / "audit.jsonl")
 
 
-def lines_of(path: Path) -> list[bytes]:
-    return path.read_bytes().splitlines(keepends=True)
-
-
-def rewrite(path: Path, lines: list[bytes]) -> Path:
-    path.write_bytes(b"".join(lines))
-    return path
-
-
-def rehashed(obj: dict[str, Any]) -> bytes:
-    """A line for obj with a freshly computed hash, as a forger who knows the format writes it."""
-    body = {k: v for k, v in obj.items() if k != "hash"}
-    data = canonical_json(body).encode()
-    return data[:-1] + b',"hash":"' + hashlib.sha256(data).hexdigest().encode() + b'"}\n'
-
-
 # --------------------------------------------------------------------------- writing
 
 
@@ -106,7 +62,7 @@ def test_clean_log_verifies_with_and_without_pinned_key(log: Path) -> None:
     for key in (None, KEY.public_key()):
         report = verify_log(log, key)
         assert report.ok, report.message
-        assert (report.records, report.checkpoints, report.signed_through) == (10, 3, 10)
+        assert (report.proven, report.unverified, report.checkpoints) == (10, 0, 3)
         assert report.problem is Problem.OK
         assert report.message == "OK: 10 records, 3 checkpoints"
         assert report.key_pinned is (key is not None)
@@ -136,12 +92,22 @@ def test_hash_is_sha256_of_canonical_record_without_hash(log: Path) -> None:
     assert "résumé ✓".encode() in raw
 
 
-def test_same_seed_and_records_give_a_byte_identical_log(tmp_path: Path) -> None:
-    a = write_log(tmp_path / "a.jsonl", key=derive_signing_key(7))
-    b = write_log(tmp_path / "b.jsonl", key=derive_signing_key(7))
-    c = write_log(tmp_path / "c.jsonl", key=derive_signing_key(8))
+def test_same_key_nonce_and_records_give_a_byte_identical_log(tmp_path: Path) -> None:
+    a = write_log(tmp_path / "a.jsonl", key=derive_signing_key(7), nonce=NONCE)
+    b = write_log(tmp_path / "b.jsonl", key=derive_signing_key(7), nonce=NONCE)
+    c = write_log(tmp_path / "c.jsonl", key=derive_signing_key(8), nonce=NONCE)
     assert a.read_bytes() == b.read_bytes()
     assert a.read_bytes() != c.read_bytes()
+
+
+def test_every_log_draws_its_own_nonce(tmp_path: Path) -> None:
+    # Two runs of the same records with the same key are still two runs: their headers differ,
+    # so no checkpoint of one can vouch for the other.
+    a = write_log(tmp_path / "a.jsonl")
+    b = write_log(tmp_path / "b.jsonl")
+    nonces = [json.loads(lines_of(p)[0])["header"]["nonce"] for p in (a, b)]
+    assert nonces[0] != nonces[1] and all(len(n) == 32 for n in nonces)
+    assert verify_log(a).identity != verify_log(b).identity
 
 
 def test_append_returns_one_based_seq_and_checkpoints_land_on_the_interval(
@@ -222,7 +188,7 @@ def test_records_with_nested_prev_and_seq_keys_verify(tmp_path: Path) -> None:
     lines[2] = lines[2].replace(b'"time":1.0', b'"time":1.5')
     report = verify_log(rewrite(path, lines))
     assert (report.problem, report.first_bad_line, report.first_bad_seq) == (
-        Problem.EDITED,
+        Problem.ALTERED,
         3,
         2,
     )
@@ -241,8 +207,10 @@ def test_a_nested_prev_cannot_vouch_for_a_forged_predecessor(tmp_path: Path) -> 
     lines = lines_of(path)
     lines[2] = forged
     report = verify_log(rewrite(path, lines), KEY.public_key())
+    # Seq 3 still links to the genuine seq 2, so the forged line is named as the altered one.
     assert not report.ok
-    assert (report.problem, report.first_bad_line, report.records) == (Problem.DELETED, 4, 2)
+    assert (report.problem, report.first_bad_line, report.first_bad_seq) == (Problem.ALTERED, 3, 2)
+    assert (report.proven, report.unverified) == (0, 1)
 
 
 # --------------------------------------------------------------------------- byte flips
@@ -267,177 +235,11 @@ def test_every_byte_flip_is_detected_and_located(tmp_path: Path, mask: int) -> N
         assert report.first_bad_line == line_of_offset(original, offset), (where, report)
 
 
-# --------------------------------------------------------------------------- structural tampering
-
-
-def test_deleted_record_is_found_where_the_gap_is(log: Path) -> None:
-    lines = lines_of(log)
-    del lines[2]  # seq 2
-    report = verify_log(rewrite(log, lines))
-    assert (report.problem, report.first_bad_line, report.first_bad_seq) == (
-        Problem.DELETED,
-        3,
-        2,
-    )
-    assert report.records == 1
-
-
-def test_deleted_record_just_before_a_checkpoint(log: Path) -> None:
-    lines = lines_of(log)
-    del lines[4]  # seq 4, the last before cp(4)
-    report = verify_log(rewrite(log, lines))
-    assert (report.problem, report.first_bad_line, report.first_bad_seq) == (
-        Problem.DELETED,
-        5,
-        4,
-    )
-
-
-def test_deleted_checkpoint(log: Path) -> None:
-    lines = lines_of(log)
-    del lines[5]  # cp(4)
-    report = verify_log(rewrite(log, lines))
-    assert (report.problem, report.first_bad_line) == (Problem.DELETED, 6)
-    assert "checkpoint after seq 4" in report.message
-    assert report.records == 4
-
-
-def test_renumbered_after_a_deletion_is_found_by_the_broken_link(log: Path) -> None:
-    lines = lines_of(log)
-    del lines[2]  # seq 2; the forger renumbers seq 3 to 2 and re-hashes that line
-    forged = json.loads(lines[2])
-    forged["seq"] = 2
-    lines[2] = rehashed(forged)
-    report = verify_log(rewrite(log, lines))
-    assert (report.problem, report.first_bad_line, report.first_bad_seq) == (
-        Problem.DELETED,
-        3,
-        2,
-    )
-
-
-@pytest.mark.parametrize(("a", "b", "bad_seq"), [(2, 3, 3), (11, 12, 10), (6, 7, 6)])
-def test_swapped_records_are_reported_as_reordered(log: Path, a: int, b: int, bad_seq: int) -> None:
-    lines = lines_of(log)
-    lines[a], lines[b] = lines[b], lines[a]
-    report = verify_log(rewrite(log, lines))
-    assert (report.problem, report.first_bad_line, report.first_bad_seq) == (
-        Problem.REORDERED,
-        a + 1,
-        bad_seq,
-    )
-
-
-def test_record_moved_later_is_reordered(log: Path) -> None:
-    lines = lines_of(log)
-    moved = lines.pop(2)  # seq 2 goes after seq 7
-    lines.insert(8, moved)
-    report = verify_log(rewrite(log, lines))
-    assert (report.problem, report.first_bad_line) == (Problem.REORDERED, 3)
-
-
-def test_record_moved_earlier_is_reordered(log: Path) -> None:
-    lines = lines_of(log)
-    moved = lines.pop(8)  # seq 7 goes before seq 2
-    lines.insert(2, moved)
-    report = verify_log(rewrite(log, lines))
-    assert (report.problem, report.first_bad_line, report.first_bad_seq) == (
-        Problem.REORDERED,
-        3,
-        7,
-    )
-
-
-@pytest.mark.parametrize(
-    ("source", "target", "bad_line"),
-    [(2, 3, 4), (2, 9, 10), (12, 13, 14), (5, 6, 7), (13, 14, 15)],
-    ids=["adjacent", "later", "last-record", "checkpoint", "closing-checkpoint"],
-)
-def test_duplicated_lines(log: Path, source: int, target: int, bad_line: int) -> None:
-    lines = lines_of(log)
-    lines.insert(target, lines[source])
-    report = verify_log(rewrite(log, lines))
-    assert (report.problem, report.first_bad_line) == (Problem.DUPLICATED, bad_line)
-
-
-def test_inserted_record_that_fits_the_chain_is_found_by_its_successor(log: Path) -> None:
-    lines = lines_of(log)
-    prev = json.loads(lines[2])  # seq 2
-    fake = dict(record(99), seq=3, prev=prev["hash"])
-    lines.insert(3, rehashed(fake))
-    report = verify_log(rewrite(log, lines))
-    assert (report.problem, report.first_bad_line, report.first_bad_seq) == (
-        Problem.INSERTED,
-        4,
-        3,
-    )
-    assert report.records == 2
-
-
-@pytest.mark.parametrize("seq", [1, 3, 99])
-def test_inserted_record_with_a_foreign_seq(log: Path, seq: int) -> None:
-    lines = lines_of(log)
-    fake = dict(record(99), seq=seq, prev="f" * 64)
-    lines.insert(3, rehashed(fake))
-    report = verify_log(rewrite(log, lines))
-    assert (report.problem, report.first_bad_line, report.first_bad_seq) == (
-        Problem.INSERTED,
-        4,
-        seq,
-    )
-
-
-def test_record_appended_after_the_closing_checkpoint(log: Path) -> None:
-    lines = lines_of(log)
-    last = json.loads(lines[12])
-    lines.append(rehashed(dict(record(11), seq=11, prev=last["hash"])))
-    report = verify_log(rewrite(log, lines))
-    assert (report.problem, report.first_bad_line) == (Problem.INSERTED, 15)
-
-
-def test_checkpoint_from_another_run_signed_by_the_same_key(log: Path, tmp_path: Path) -> None:
-    other = lines_of(write_log(tmp_path / "other.jsonl", run_id="run-2"))
-    lines = lines_of(log)
-    lines[5] = other[5]
-    report = verify_log(rewrite(log, lines), KEY.public_key())
-    assert (report.problem, report.first_bad_line) == (Problem.INSERTED, 6)
-
-
-def test_edit_rehashed_through_the_segment_breaks_the_signed_checkpoint(log: Path) -> None:
-    lines = lines_of(log)
-    prev = json.loads(lines[0])["hash"]
-    for i in range(1, 5):  # edit seq 2, then re-hash seq 1-4 so the chain holds
-        obj = json.loads(lines[i])
-        obj["prev"] = prev
-        if obj["seq"] == 2:
-            obj["decision"]["effect"] = "allow"
-        lines[i] = rehashed(obj)
-        prev = json.loads(lines[i])["hash"]
-    report = verify_log(rewrite(log, lines))
-    assert (report.problem, report.first_bad_line) == (Problem.EDITED, 6)
-    assert report.records == 4 and report.signed_through is None
-
-
-def test_forger_who_resigns_with_own_key(log: Path, tmp_path: Path) -> None:
-    # Rewriting the whole log under another key is consistent on its own...
-    forged = write_log(tmp_path / "forged.jsonl", key=derive_signing_key("mallory"))
-    assert verify_log(forged).ok
-    # ...but not against the pinned key,
-    report = verify_log(forged, KEY.public_key())
-    assert (report.problem, report.first_bad_line) == (Problem.WRONG_KEY, 1)
-    # and keeping the genuine header while re-signing checkpoints fails their signatures.
-    lines = lines_of(log)
-    forged_lines = lines_of(write_log(tmp_path / "f2.jsonl", key=derive_signing_key("mallory")))
-    lines[5] = forged_lines[5]
-    report = verify_log(rewrite(log, lines))
-    assert (report.problem, report.first_bad_line) == (Problem.BAD_SIGNATURE, 6)
-
-
 def test_wrong_public_key_fails(log: Path) -> None:
     report = verify_log(log, derive_signing_key(43).public_key())
     assert not report.ok
     assert report.problem is Problem.WRONG_KEY
-    assert report.first_bad_line == 1 and report.records == 0
+    assert report.first_bad_line == 1 and (report.proven, report.unverified) == (0, 0)
     assert key_id(KEY.public_key()) in report.message
 
 
@@ -445,7 +247,7 @@ def test_non_json_line(log: Path) -> None:
     lines = lines_of(log)
     lines[3] = b"this is not json\n"
     report = verify_log(rewrite(log, lines))
-    assert (report.problem, report.first_bad_line, report.records) == (Problem.MALFORMED, 4, 2)
+    assert (report.problem, report.first_bad_line, report.unverified) == (Problem.MALFORMED, 4, 2)
 
 
 def test_re_encoded_line_with_the_same_content_is_malformed(log: Path) -> None:
@@ -474,7 +276,7 @@ def test_unreadable_path_raises_our_error_naming_it(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- truncation
 
 
-def test_truncation_at_every_offset_reports_the_intact_records(tmp_path: Path) -> None:
+def test_truncation_at_every_offset_proves_only_what_a_checkpoint_signed(tmp_path: Path) -> None:
     log = write_log(tmp_path / "small.jsonl", n=4, every=2)
     original = log.read_bytes()
     ends = [i + 1 for i, byte in enumerate(original) if byte == ord("\n")]
@@ -485,22 +287,21 @@ def test_truncation_at_every_offset_reports_the_intact_records(tmp_path: Path) -
         cut_path.write_bytes(cut)
         report = verify_log(cut_path, KEY.public_key())
         complete = sum(1 for e in ends if e <= size)
-        intact = sum(1 for raw in lines[1:complete] if not raw.startswith(b'{"checkpoint"'))
+        read = sum(1 for raw in lines[1:complete] if not raw.startswith(b'{"checkpoint"'))
+        signed = [json.loads(raw)["checkpoint"]["seq"] for raw in lines[1:complete]
+                  if raw.startswith(b'{"checkpoint"')]
+        proven = signed[-1] if signed else 0
         assert report.problem is Problem.TRUNCATED, (size, report)
-        assert report.records == intact, (size, report)
-        expected_line = complete + 1
-        assert report.first_bad_line == expected_line, (size, report)
-        if size and size in ends:
-            assert f"truncated after seq {intact}" in report.message
+        assert (report.proven, report.unverified) == (proven, read - proven), (size, report)
+        assert report.first_bad_line == complete + 1, (size, report)
 
 
-def test_missing_closing_checkpoint_says_what_is_intact(log: Path) -> None:
+def test_missing_closing_checkpoint_proves_up_to_the_last_checkpoint(log: Path) -> None:
     lines = lines_of(log)
     report = verify_log(rewrite(log, lines[:-1]))
     assert report.problem is Problem.TRUNCATED
-    assert report.records == 10 and report.signed_through == 8
-    assert "truncated after seq 10" in report.message
-    assert "records 1..10 are intact (signed through seq 8)" in report.message
+    assert (report.proven, report.unverified) == (8, 2)
+    assert "without its closing checkpoint" in report.message and "intact" not in report.message
 
 
 CHILD = textwrap.dedent(
@@ -541,14 +342,13 @@ def test_log_of_a_run_killed_midway_verifies_up_to_its_last_complete_record(
     assert child.returncode == -signal.SIGKILL
     report = verify_log(path, derive_signing_key(1).public_key())
     assert report.problem is Problem.TRUNCATED
-    assert report.records > 300 and report.signed_through is not None
-    assert report.signed_through >= 300
+    assert report.proven >= 300 and report.proven % 100 == 0
     complete = [raw for raw in lines_of(path) if raw.endswith(b"\n")]
-    assert report.records == sum(1 for raw in complete[1:] if b'"checkpoint"' not in raw[:15])
-    assert f"truncated after seq {report.records}" in report.message
-    # What survived is readable: every intact record is there, in order.
+    read = sum(1 for raw in complete[1:] if b'"checkpoint"' not in raw[:15])
+    assert report.proven + report.unverified == read > 300
+    # What survived is readable: every record read is there, in order.
     seqs = [r["seq"] for r in iter_records(path)]
-    assert seqs == list(range(1, report.records + 1))
+    assert seqs == list(range(1, read + 1))
 
 
 # --------------------------------------------------------------------------- robustness

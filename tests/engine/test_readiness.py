@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from engine.errors import LoadError
 from engine.readiness.checks_rules import never_matches, shadowed_by
 from engine.readiness.findings import SEVERITIES, Finding, fails
 from engine.readiness.registry import REGISTRY, cited_frameworks, run_checks
 from engine.readiness.subject import load_subject
+from engine.yamldoc import load_yaml
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CLEAN = FIXTURES / "readiness" / "clean"
@@ -40,8 +40,7 @@ def _copy(tmp_path: Path, src: Path = CLEAN) -> Path:
 
 
 def _edit(path: Path, change: Any) -> None:
-    yaml = YAML(typ="safe", pure=True)
-    data = yaml.load(path.read_text())
+    data = load_yaml(path.read_text(), str(path)).data
     change(data)
     path.write_text(json.dumps(data, indent=1))
 

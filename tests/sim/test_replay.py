@@ -7,10 +7,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 
 from engine.model import Scenario
 from engine.policy import load_policy, load_profile_policy
+from engine.yamldoc import load_yaml
 from scenarios.library import load_scenario
 from sim.events import Event, EventKind, JsonlSink
 from sim.replay import EventsError, read_events, replay
@@ -106,7 +106,7 @@ def test_replay_evolves_sequence_state_from_replayed_decisions(
     # the replay, which records the first step of the PII-then-email sequence in the session,
     # so the email that follows completes it and is denied.
     text = Path(str(scenario.base / "policies" / "jit-context.yaml")).read_text()
-    doc = YAML(typ="safe", pure=True).load(text)
+    doc = load_yaml(text, "jit-context.yaml").data
     doc["rules"] = [r for r in doc["rules"] if r["id"] not in ("no-bulk-pii", "no-pii-export")]
     doc["rules"].append({"id": "exports", "envelope": "security", "effect": "allow",
                          "target": {"tools": ["crm.export_customers"]}})

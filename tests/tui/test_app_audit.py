@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 from engine.audit.signing import load_public_key
+from engine.audit.verdict import Incomplete, Problem
 from engine.audit.verifier import verify_log
 from sim.audit_sink import read_events
 from tests.tui.pilot_support import paused_at
@@ -26,5 +27,9 @@ async def test_the_live_run_is_logged_and_the_log_verifies(tmp_path: Path) -> No
     audited.close()
     assert made > 0
     report = verify_log(log, load_public_key(f"{log}.pub.pem"))
-    assert report.ok, report.message
+    # Quit at 3h of an 8h run: every record is proven, and the log says the run was cut short.
+    assert report.problem is Problem.INCOMPLETE, report.message
+    assert report.incomplete == Incomplete("the dashboard was closed before the run ended",
+                                           3 * 3600.0)
+    assert report.unverified == 0
     assert sum(e.kind == "decision" for e in read_events(log)) == made

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -9,8 +10,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-from ruamel.yaml import YAML
 
+from engine.yamldoc import load_yaml
 from scenarios import library
 from tui.cli import main
 
@@ -77,9 +78,8 @@ def test_schema_validates_every_builtin_scenario(capsys: pytest.CaptureFixture[s
     schema = json.loads(out)
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
-    yaml = YAML(typ="safe", pure=True)
     for name in library.names():
-        doc = yaml.load((library.path_of(name) / "scenario.yaml").read_text())
+        doc = load_yaml((library.path_of(name) / "scenario.yaml").read_text(), name).data
         errors = list(validator.iter_errors(doc))
         assert not errors, [e.message for e in errors[:3]]
 
@@ -87,8 +87,8 @@ def test_schema_validates_every_builtin_scenario(capsys: pytest.CaptureFixture[s
 def test_schema_rejects_an_unknown_key(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = run(capsys, "schema")
     validator = jsonschema.Draft202012Validator(json.loads(out))
-    doc = YAML(typ="safe", pure=True).load(
-        (library.path_of("support-pii-injection") / "scenario.yaml").read_text())
+    doc = load_yaml((library.path_of("support-pii-injection") / "scenario.yaml").read_text(),
+                    "scenario.yaml").data
     doc["agents"][0]["colour"] = "blue"
     assert list(validator.iter_errors(doc))
 
@@ -137,3 +137,38 @@ def test_validate_passes_every_builtin_with_its_policies(
     code, out, err = run(capsys, "validate", *library.names())
     assert code == 0, err
     assert out.count("ok: ") == len(library.names())
+
+
+def test_validate_reports_the_scenario_and_its_policies_in_one_pass(
+        capsys: pytest.CaptureFixture[str], scenario_dir: Path) -> None:
+    # Before: the scenario's key error hid its reference error and the policy's error; each
+    # took another run to see.
+    scenario = scenario_dir / "scenario.yaml"
+    text = scenario.read_text()
+    scenario.write_text(text.replace("    kind: customer_facing\n",
+                                     "    kind: customer_facing\n    colour: blue\n", 1)
+                        .replace("{tool: kb.search, resource: kb.articles, records: 5",
+                                 "{tool: kb.serach, resource: kb.articles, records: 5", 1)
+                        .replace("rate: 30, per: 1h", "rate: 30, per: 1s", 1))
+    policy = scenario_dir / "policies" / "jit-context.yaml"
+    policy.write_text(policy.read_text().replace("rules:\n", "rules:\n  - 1\n", 1))
+    code, out, err = run(capsys, "validate", str(scenario))
+    assert code == 2 and out == ""
+    lines = err.removeprefix("agentrange: error: ").splitlines()
+    assert [line.split(": at ")[1].split(":")[0] for line in lines] == [
+        "agents[0].colour", "agents[0].tasks[0].arrival.rate", "agents[1].tasks[0].steps[0].tool",
+        "rules[0]"]
+    assert all(re.match(r"\S+:\d+:\d+: at ", line) for line in lines)
+    assert lines[-1].startswith(f"{policy}:")
+    assert "a mapping for a rule (found integer 1)" in lines[-1]
+
+
+def test_validate_cuts_a_long_value_to_one_short_line(
+        capsys: pytest.CaptureFixture[str], scenario_data: dict[str, Any],
+        write_scenario: Callable[[Any], Path]) -> None:
+    scenario_data["agents"][0]["tasks"][0]["steps"][0]["duration"] = "9" * 100_000 + "x"
+    path = write_scenario(scenario_data)
+    code, _, err = run(capsys, "validate", str(path))
+    assert code == 2
+    assert len(err.splitlines()) == 1 and len(err) - len(str(path)) < 250
+    assert "… (100,001 characters)" in err

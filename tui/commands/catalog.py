@@ -5,37 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from engine.errors import LoadError
 from engine.model import Scenario
-from engine.policy import load_profile_policies
+from engine.validation import validate_scenario
 from scenarios import library
 from scenarios.library import load_scenario
-
-
-def register(sub: Any) -> None:
-    """Add the catalogue commands to the CLI."""
-    p = sub.add_parser("list", help="list the built-in scenarios",
-                       description="List the built-in scenarios with a one-line description.")
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.set_defaults(func=run_list)
-
-    p = sub.add_parser("validate", help="check scenario files load cleanly",
-                       description="Load and validate scenario files (or built-in names); "
-                       "print every problem with file, line and column.")
-    p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
-                   help="a scenario file, a directory holding scenario.yaml, or a built-in name")
-    p.set_defaults(func=run_validate)
-
-    p = sub.add_parser("schema", help="print the JSON Schema of the scenario format",
-                       description="Print the JSON Schema of scenario files (and policy files "
-                       "with --policy) so editors can complete and check them.")
-    p.add_argument("--policy", action="store_true", help="the policy-file schema instead")
-    p.set_defaults(func=run_schema)
 
 
 def summary(scenario: Scenario) -> str:
@@ -72,8 +50,7 @@ def run_validate(args: argparse.Namespace) -> int:
     failed = 0
     for ref in args.scenarios:
         try:
-            s = load_scenario(ref)
-            load_profile_policies(s)
+            s = validate_scenario(library.locate(ref)).scenario
         except LoadError as exc:
             failed += 1
             print(f"agentrange: error: {exc}", file=sys.stderr)

@@ -15,24 +15,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from engine.audit.errors import AuditFileError
-from engine.audit.signing import load_public_key
+from engine.audit.lines import LineLimitError
+from engine.audit.trust import key_from_file
 from engine.audit.verifier import verify_log
 from engine.errors import AgentrangeError
 from scenarios.library import load_scenario
 from sim.audit_sink import AuditLogError, log_header, read_events
-from sim.collectors.report import ReportCollector, build_report
+from sim.collectors.report import ReportCollector
 from sim.collectors.report_model import AccountabilityReport, LogStatus
 from sim.events import Event
 from sim.runner import Simulation
 from tui.render.report import to_html, to_markdown
 
-FORMATS = ("markdown", "html", "json")
 EXIT_OK = 0
 EXIT_LOG_FAILED = 1
 
@@ -41,32 +41,8 @@ class ReportCommandError(AgentrangeError):
     """A bad combination of ``report`` options or an unusable input."""
 
 
-def register(sub: Any) -> None:
-    """Add the ``report`` command to the CLI."""
-    p = sub.add_parser(
-        "report", help="accountability report of a run or an audit log (Markdown, HTML, JSON)",
-        description="For every out-of-scope attempt and every incident: which agent, on whose "
-        "behalf, which envelope it broke, the owners accountable, whether it was stopped and "
-        "by what, and the framework references. Agents missing owners come first. Give a "
-        "SCENARIO to run it now, or --audit-log FILE to report an existing log (it holds the "
-        "run's events, so the report is the same).")
-    p.add_argument("scenario", metavar="SCENARIO", nargs="?",
-                   help="a scenario file, a directory holding scenario.yaml, or a built-in name "
-                   "(runs it and reports the run)")
-    p.add_argument("--audit-log", metavar="FILE",
-                   help="report this audit log instead of running a scenario")
-    p.add_argument("--profile", metavar="P", help="profile id (default: the scenario's)")
-    p.add_argument("--seed", type=int, metavar="N", help="random seed (default: the scenario's)")
-    p.add_argument("--key", metavar="PUBKEY.pem",
-                   help="with --audit-log: pin the signer's public key when verifying")
-    p.add_argument("--format", choices=FORMATS, default="markdown",
-                   help="output format (default: markdown)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    p.set_defaults(func=report_command)
-
-
 def render(report: AccountabilityReport, fmt: str) -> str:
-    """The report in one of :data:`FORMATS`."""
+    """The report in one of :data:`tui.commands.parsers.report.FORMATS`."""
     if fmt == "json":
         return json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n"
     return to_html(report) if fmt == "html" else to_markdown(report)
@@ -118,27 +94,36 @@ def from_run(ref: str, profile: str | None, seed: int | None) -> AccountabilityR
 
 
 def from_log(path: str, key_file: str | None = None) -> AccountabilityReport:
-    """Verify an audit log and fold the events it holds into the report.
+    """Fold the events an audit log holds into the report, and verify the log.
 
-    A log that fails verification is still reported, up to its first line that is not JSON,
-    with what the verifier found.
+    A log that fails verification is still reported, up to its first line that is not a
+    record, with what the verifier found. The events are folded before the log is verified:
+    the fold reads every line with a bound, so a file no reader should read (a line longer
+    than :data:`engine.audit.lines.MAX_LINE_BYTES`, nesting deeper than
+    :data:`~engine.audit.lines.MAX_DEPTH`) is refused before anything reads it whole.
     """
-    if not Path(path).is_file():
+    if not os.path.lexists(path):
         raise ReportCommandError(f"{path}: no such audit log")
     header = log_header(path)
-    key = load_public_key(key_file) if key_file else None
+    key = key_from_file(key_file, path) if key_file else None
+    collector = ReportCollector()
+    for event in _readable(path):
+        collector(event)
     verdict = verify_log(path, key)
-    status = LogStatus(verdict.ok, verdict.records, verdict.checkpoints, verdict.message,
-                       verdict.key_pinned)
+    status = LogStatus.of(verdict)
     run = header.get("run")
-    return build_report(_readable(path), run=run if isinstance(run, str) else None,
-                        log=status)
+    return collector.report(run=run if isinstance(run, str) else None, log=status)
 
 
 def _readable(path: str) -> Iterator[Event]:
-    """The log's events up to the first line that is not JSON (a damaged log still reports)."""
+    """The log's events up to its first line that is not a record (a damaged log reports).
+
+    A line beyond the readers' bounds is an error instead: nothing should read past it.
+    """
     try:
         yield from read_events(path)
+    except LineLimitError:
+        raise
     except AuditFileError:
         return
     except AuditLogError as exc:

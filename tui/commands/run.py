@@ -5,6 +5,12 @@ event stream as JSON Lines and ``--audit`` a tamper-evident decision log. ``comp
 the same scenario and seed under several profiles (all by default) and prints them side by
 side with the decision diff. ``--format json`` prints ``RunResult.to_dict()`` (see
 :mod:`sim.result`) or ``Comparison.to_dict()`` (see :mod:`sim.compare`).
+
+Each run has a budget (``--max-events``, ``--max-memory``; see :mod:`sim.budget`). A run over
+it, or interrupted by Ctrl-C (SIGINT) or SIGTERM, stops where it is with a one-line message:
+exit 2 for a budget, 130 for SIGINT, 143 for SIGTERM; its audit log is closed with a signed
+checkpoint marked incomplete (the reason and the simulated time), as it is when the run fails
+with an error. A second signal stops at once.
 """
 
 from __future__ import annotations
@@ -12,78 +18,53 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
+import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from engine.audit.chain import DEFAULT_CHECKPOINT_EVERY
+from engine.audit.errors import AuditFileError
+from engine.audit.identity import document
 from engine.audit.signing import load_private_key, save_private_key, save_public_key
-from engine.audit.writer import AuditWriter
-from engine.durations import DURATION_HELP, parse_duration
+from engine.audit.trust import PUBLIC_KEY_SUFFIX
+from engine.audit.writer import AuditWriter, ignore_file_size_signal, incomplete_reason
+from engine.durations import parse_duration
 from engine.errors import AgentrangeError
 from engine.model import Scenario
+from engine.policy.loading import profile_policy_file
 from scenarios.library import load_scenario
+from sim.budget import RunInterrupted, RunStopped
 from sim.compare import Comparison, comparison_of
 from sim.events import JsonlSink
 from sim.result import RunResult
 from sim.runner import Simulation, fewer_gc_passes
+from tui.commands.cedar import engine_factory
 from tui.render.formatting import count, metric, seconds
 from tui.render.metrics import metric_cells
 
-FORMATS = ("table", "json", "markdown")
 PROGRESS_AFTER = 1.0
 """Wall seconds a run may take before a progress bar appears."""
+PROGRESS_EVERY = 0.1
+"""Wall seconds between two updates of the progress bar."""
+PLAIN_PROGRESS_EVERY = 10.0
+"""Wall seconds between two progress lines when standard error is not a terminal."""
 CHUNKS = 200
-"""Steps a run is driven in (progress granularity)."""
+"""Steps a run is driven in (the progress bar also moves within a step)."""
+EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+"""Exit codes of a run stopped by a signal (128 + the signal's number, as shells report)."""
 
 
 class RunCommandError(AgentrangeError):
     """A bad option value for ``run`` or ``compare`` (a duration, a file, a profile list)."""
-
-
-def register(sub: Any) -> None:
-    """Add the ``run`` and ``compare`` commands to the CLI."""
-    p = sub.add_parser(
-        "run", help="run a scenario headless and print its metrics",
-        description="Run a scenario under one profile and print decisions, blast radius, "
-        "time to detect and contain, and delivery overhead.")
-    _common(p)
-    p.add_argument("--profile", metavar="P", help="profile id (default: the scenario's)")
-    p.add_argument("--events", metavar="FILE.jsonl",
-                   help="write every event as one JSON line to this file")
-    p.add_argument("--audit-log", "--audit", dest="audit", metavar="FILE.jsonl",
-                   help="write a hash-chained, signed decision log to this file")
-    p.add_argument("--audit-key", metavar="KEY.pem",
-                   help="Ed25519 private key that signs the log's checkpoints; created (mode "
-                        "0600) when missing. Default: a fresh key for this run, whose public "
-                        "half is written next to the log as FILE.jsonl.pub.pem")
-    p.set_defaults(func=run_command)
-
-    p = sub.add_parser(
-        "compare", help="run a scenario under several profiles side by side",
-        description="Run the same scenario and seed under several profiles and print their "
-        "metrics side by side with the decisions that changed between them.")
-    _common(p)
-    p.add_argument("--profiles", metavar="A,B,...",
-                   help="comma-separated profile ids (default: all of the scenario's)")
-    p.add_argument("--examples", type=int, default=10, metavar="N",
-                   help="changed decisions to list (default 10)")
-    p.set_defaults(func=compare_command)
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", metavar="SCENARIO",
-                   help="a scenario file, a directory holding scenario.yaml, or a built-in name")
-    p.add_argument("--seed", type=int, metavar="N", help="random seed (default: the scenario's)")
-    p.add_argument("--until", metavar="T",
-                   help=f"stop at this simulated time ({DURATION_HELP})")
-    p.add_argument("--format", choices=FORMATS, default="table",
-                   help="output format (default: table)")
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -101,11 +82,25 @@ def run_command(args: argparse.Namespace) -> int:
         profile = args.profile or scenario.default_profile_id
         audit = None
         if args.audit:
-            audit = open_audit_log(args.audit, args.audit_key, scenario, profile, sim_seed)
-            stack.callback(audit.close)
+            audit = open_audit_log(args.audit, args.audit_key, scenario, profile, sim_seed,
+                                   until=until, checkpoint_every=args.checkpoint_every)
+            stack.enter_context(audit)  # an exception (Ctrl-C too) seals it as incomplete
         sim = Simulation(scenario, profile, seed=sim_seed, sink=sink, until=until,
-                         audit=audit)
-        result = _drive([(profile, sim)])[0]
+                         audit=audit, max_events=args.max_events,
+                         max_memory_mb=args.max_memory,
+                         engine=engine_factory(args, scenario, profile))
+        try:
+            result = _drive([(profile, sim)])[0]
+        except RunStopped as stop:
+            if audit is None:
+                return _stopped(stop)
+            _seal_incomplete(audit, stop.reason, stop.at)
+            return _stopped(stop, f"audit log {args.audit} closed as incomplete")
+        except BaseException as exc:
+            # As the log's own context does, with the simulated time the run had reached.
+            if audit is not None:
+                _seal_incomplete(audit, incomplete_reason(type(exc), exc), sim.now)
+            raise
     out = Console(highlight=False, soft_wrap=True)
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2, sort_keys=False))
@@ -125,9 +120,8 @@ def run_command(args: argparse.Namespace) -> int:
                 f"{incident.get('agent')}", ["", "value"], _incident_facts(incident)))
         if args.events:
             out.print(f"events: {args.events}")
-        if args.audit:
-            out.print(f"audit log: {args.audit} (check it with: agentrange audit verify "
-                      f"{args.audit} --key {args.audit}.pub.pem)")
+        if audit is not None:
+            out.print(audit_log_note(args.audit, audit.kid))
     return 0
 
 
@@ -139,8 +133,14 @@ def compare_command(args: argparse.Namespace) -> int:
     seed = scenario.seed if args.seed is None else args.seed
     if args.examples < 0:
         raise RunCommandError("--examples must be 0 or more")
-    sims = [(p, Simulation(scenario, p, seed=seed, until=until)) for p in profiles]
-    results = _drive(sims)
+    sims = [(p, Simulation(scenario, p, seed=seed, until=until, max_events=args.max_events,
+                           max_memory_mb=args.max_memory,
+                           engine=engine_factory(args, scenario, p))) for p in profiles]
+    try:
+        results = _drive(sims)
+    except RunStopped as stop:
+        label = next((p for p, sim in sims if sim.stopped is stop), None)
+        return _stopped(stop, prefix=f"{label}: " if label else "")
     comparison = comparison_of(scenario, profiles, seed, results)
     if args.format == "json":
         print(json.dumps(comparison.to_dict(args.examples), indent=2))
@@ -159,6 +159,26 @@ def compare_command(args: argparse.Namespace) -> int:
             out.print(_rich_table("changed decisions", *_diff_rows(comparison,
                                                                     args.examples)))
     return 0
+
+
+def _stopped(stop: RunStopped, note: str = "", *, prefix: str = "") -> int:
+    """Say why a run stopped, in one line; the exit code (2 for a budget, 128 + signal)."""
+    message = f"{prefix}{stop}" + (f"; {note}" if note else "")
+    if isinstance(stop, RunInterrupted):
+        print(f"agentrange: {message}", file=sys.stderr)
+        return EXIT_SIGNAL.get(stop.signal, 130)
+    print(f"agentrange: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _seal_incomplete(audit: AuditWriter, reason: str, at: float) -> None:
+    """Close an audit log with a signed checkpoint marked incomplete (reason, simulated time).
+
+    A log that cannot be written any more is left as it is (it verifies as truncated): the
+    error that stopped the run is the one to report.
+    """
+    with contextlib.suppress(AgentrangeError, OSError):
+        audit.close(incomplete=reason, at=at)
 
 
 # --- options ------------------------------------------------------------------------------------
@@ -200,16 +220,58 @@ def _open(stack: contextlib.ExitStack, path: str) -> IO[str]:
         raise RunCommandError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
+def audit_log_note(path: str, kid: str) -> str:
+    """What a run says about the audit log it wrote: where, who signed, how to pin the signer."""
+    return (f"audit log: {path}, signed by key {kid} (public key also written to "
+            f"{path}{PUBLIC_KEY_SUFFIX}).\n"
+            "  A key kept beside the log proves nothing: whoever can rewrite the log can rewrite "
+            "it. Keep a copy of the key, or the log's head (agentrange audit anchor "
+            f"{path} > head.json), where the log's writers cannot reach; verify with --key COPY "
+            "or --anchor head.json.")
+
+
+def run_documents(scenario: Scenario, profile: str) -> dict[str, dict[str, str]]:
+    """The scenario and policy documents a run is made from, with the SHA-256 of their bytes.
+
+    The scenario file as found (a path, or ``builtin:NAME/scenario.yaml``) and the profile's
+    policy file named as the scenario names it, relative to the scenario's directory, so a
+    verifier holding the scenario can hash the same two files (docs/audit-log.md, "Run
+    identity"). Empty for a scenario not loaded from files.
+
+    Raises:
+        RunCommandError: when a file cannot be read again.
+    """
+    if scenario.base is None:
+        return {}
+    files = {
+        "scenario": (scenario.source, scenario.base / PurePosixPath(scenario.source).name),
+        "policy": (scenario.profile(profile).policy, profile_policy_file(scenario, profile)[0]),
+    }
+    out = {}
+    for role, (name, file) in files.items():
+        try:
+            out[role] = document(name, file.read_bytes())
+        except OSError as exc:
+            raise RunCommandError(f"{name}: cannot read the {role} document to record its "
+                                  f"digest: {exc.strerror or exc}") from None
+    return out
+
+
 def open_audit_log(path: str, key_path: str | None, scenario: Scenario, profile: str,
-                   seed: int, *, writer: type[AuditWriter] = AuditWriter) -> AuditWriter:
+                   seed: int, *, until: float | None = None,
+                   checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+                   writer: type[AuditWriter] = AuditWriter) -> AuditWriter:
     """Open a new audit log signed with the given key, or with a fresh one.
 
-    The public half is always written next to the log as ``FILE.pub.pem``.
+    The header names the run: scenario, profile, seed, the planned end (``until`` or the
+    scenario's duration) and the digests of the scenario and policy documents. The public half
+    of the key is written next to the log as ``FILE.pub.pem``: a convenience, not a pin.
 
     A key derived from public facts (scenario, seed) would let anyone re-sign an edited log,
-    so the signing key is either the caller's or generated for this run; its public half is
-    saved so ``agentrange audit verify --key`` can pin the signer.
+    so the signing key is either the caller's or generated for this run.
     """
+    # A file-size limit then fails a write (reported in one line) instead of killing the run.
+    ignore_file_size_signal()
     if Path(path).exists():
         raise RunCommandError(f"{path}: already exists; refusing to overwrite an audit log")
     if key_path is not None and Path(key_path).exists():
@@ -218,64 +280,132 @@ def open_audit_log(path: str, key_path: str | None, scenario: Scenario, profile:
         key = Ed25519PrivateKey.generate()
         if key_path is not None:
             save_private_key(key, key_path)
-    # Kept next to the log for convenience; a verifier that wants to pin the signer should
-    # hold its own copy (whoever can rewrite the log can rewrite this file too).
-    save_public_key(key.public_key(), f"{path}.pub.pem")
-    meta: dict[str, Any] = {"scenario": scenario.name, "profile": profile, "seed": seed}
+    documents = run_documents(scenario, profile)
+    public = f"{path}{PUBLIC_KEY_SUFFIX}"
+    save_public_key(key.public_key(), public)
+    meta: dict[str, Any] = {"scenario": scenario.name, "profile": profile, "seed": seed,
+                            "duration": scenario.duration}
+    if until is not None:
+        meta["until"] = until
     if not scenario.source.startswith("builtin:"):
         # A scenario file, so `agentrange report --audit-log` can find it from anywhere.
         meta["source"] = str(Path(scenario.source).resolve())
-    return writer(path, key, run_id=f"{scenario.name}/{profile}/{seed}", meta=meta)
+    # As the simulation computes its end (sim.runner.Simulation): --until, within the scenario.
+    planned_end = scenario.duration if until is None else max(0.0, min(until,
+                                                                       scenario.duration))
+    try:
+        return writer(path, key, run_id=f"{scenario.name}/{profile}/{seed}",
+                      planned_end=planned_end, documents=documents,
+                      checkpoint_every=checkpoint_every, meta=meta)
+    except AuditFileError:
+        Path(public).unlink(missing_ok=True)  # no log, so no key for it either
+        raise
 
 
 # --- driving with a progress bar -----------------------------------------------------------
 
 
 def _drive(sims: Sequence[tuple[str, Simulation]]) -> list[RunResult]:
-    """Run simulations in lock-step chunks; a progress bar appears after a second."""
+    """Run simulations in lock-step chunks, showing progress once they take over a second.
+
+    SIGINT and SIGTERM stop the runs at their next budget check (``RunInterrupted``).
+    """
     console = Console(stderr=True)
-    started = time.monotonic()
     # As Simulation.run does: the hot path makes no cycles, so young-generation passes
     # would only cost time.
-    with fewer_gc_passes(), _LazyProgress(console, [label for label, _ in sims]) as progress:
+    with fewer_gc_passes(), _LazyProgress(console, sims) as progress, \
+            _interrupt_on_signals([sim for _label, sim in sims]):
         for i in range(1, CHUNKS + 1):
-            for n, (_label, sim) in enumerate(sims):
+            for _label, sim in sims:
                 sim.step_until(sim.end * i / CHUNKS)
-                progress.update(n, sim.now / sim.end if sim.end else 1.0,
-                                time.monotonic() - started)
+            progress.poll()
         for _label, sim in sims:
             sim.step_until(sim.end)
     return [sim.result() for _label, sim in sims]
 
 
-class _LazyProgress:
-    """A Rich progress bar that only shows once a run has taken over a second."""
+@contextlib.contextmanager
+def _interrupt_on_signals(sims: Sequence[Simulation]) -> Iterator[None]:
+    """While the runs are driven, SIGINT and SIGTERM ask them to stop; a second one stops now.
 
-    def __init__(self, console: Console, labels: Sequence[str]) -> None:
+    The handler only sets a flag the runs read at their next budget check (a few
+    milliseconds), so a run never stops halfway through writing an event.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        running = [sim for sim in sims if not sim.done]
+        if not running or any(sim.watch.interrupted for sim in running):
+            raise KeyboardInterrupt  # asked twice, or nothing left to stop
+        for sim in running:
+            sim.interrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, before in previous.items():
+            signal.signal(sig, before)
+
+
+class _LazyProgress:
+    """Progress of the runs on standard error, once they have taken over a second.
+
+    On a terminal, a Rich bar per run (simulated time and events so far), moved from the
+    runs' budget checks, so that it moves even while simulated time stands still; elsewhere
+    a plain line every :data:`PLAIN_PROGRESS_EVERY` seconds.
+    """
+
+    def __init__(self, console: Console, sims: Sequence[tuple[str, Simulation]]) -> None:
         self.console = console
-        self.labels = labels
+        self.sims = sims
+        self.started = time.monotonic()
+        self.last = self.started
+        self.lines = 0
         self.progress: Progress | None = None
         self.tasks: list[Any] = []
 
     def __enter__(self) -> _LazyProgress:
+        for _label, sim in self.sims:
+            sim.watch.progress = self.poll
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for _label, sim in self.sims:
+            sim.watch.progress = None
         if self.progress is not None:
             self.progress.stop()
 
-    def update(self, index: int, fraction: float, elapsed: float) -> None:
-        """Report one run's progress (0..1)."""
+    def poll(self) -> None:
+        """Show the runs' progress if it is time to (cheap when it is not)."""
+        wall = time.monotonic()
+        if wall - self.last < PROGRESS_EVERY or wall - self.started < PROGRESS_AFTER:
+            return
+        self.last = wall
+        if not self.console.is_terminal:
+            if wall - self.started >= PLAIN_PROGRESS_EVERY * (self.lines + 1):
+                self.lines += 1
+                self.console.print(self._line(), highlight=False, soft_wrap=True)
+            return
         if self.progress is None:
-            if elapsed < PROGRESS_AFTER or not self.console.is_terminal:
-                return
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                      TextColumn("{task.percentage:>3.0f}%"),
-                                     TimeRemainingColumn(), console=self.console,
+                                     TextColumn("{task.fields[events]} events"),
+                                     TimeElapsedColumn(), console=self.console,
                                      transient=True)
-            self.tasks = [self.progress.add_task(label, total=1.0) for label in self.labels]
+            self.tasks = [self.progress.add_task(label, total=1.0, events="0")
+                          for label, _sim in self.sims]
             self.progress.start()
-        self.progress.update(self.tasks[index], completed=fraction)
+        for task, (_label, sim) in zip(self.tasks, self.sims, strict=True):
+            self.progress.update(task, completed=sim.now / sim.end if sim.end else 1.0,
+                                 events=f"{sim.events:,}")
+
+    def _line(self) -> str:
+        runs = "; ".join(f"{label} at {seconds(sim.now)} of {seconds(sim.end)} simulated, "
+                         f"{sim.events:,} events" for label, sim in self.sims)
+        return f"agentrange: running for {seconds(time.monotonic() - self.started)}: {runs}"
 
 
 # --- rendering -------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ runs every profile x parameter combination x seed (in parallel, ``--jobs``) and 
 combination, the median and range of each metric, and in how many runs it had no value (an
 incident never contained). ``--format json`` prints ``SweepResult.to_dict()`` (see
 :mod:`sim.sweep`); ``--format csv`` one row per run, for a notebook or a spreadsheet.
+Each run has the budget of ``--max-events`` and ``--max-memory`` (a worker's resident memory);
+a run over it stops the sweep with one line naming the combination and seed (exit 2).
 """
 
 from __future__ import annotations
@@ -21,50 +23,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from engine.durations import DURATION_HELP, format_duration
+from engine.durations import format_duration
 from scenarios.library import load_scenario
 from sim.sweep import Summary, SweepResult, sweep
 from sim.sweep_grid import SweepError, parse_seeds, parse_variation
 from sim.sweep_pool import default_jobs
 from tui.commands.run import PROGRESS_AFTER, markdown_table, parse_profiles, parse_until
-
-FORMATS = ("table", "json", "markdown", "csv")
-
-
-def register(sub: Any) -> None:
-    """Add the ``sweep`` command to the CLI."""
-    p = sub.add_parser(
-        "sweep", help="run a scenario over many seeds, profiles and parameter values",
-        description="Run a scenario under every profile and combination of parameter values, "
-        "once per seed, in parallel, and summarise each metric per combination: median, "
-        "range, and the runs where it had no value.",
-        epilog="examples: agentrange sweep refunds-customer-facing --seeds 1-20 "
-        "--vary approvers.count=1,2,4;  agentrange sweep devops-static-keys --profiles "
-        "jit-context --vary profile.credentials.ttl=5m,15m,1h --metric "
-        "blast_radius.exposure_window")
-    p.add_argument("scenario", metavar="SCENARIO",
-                   help="a scenario file, a directory holding scenario.yaml, or a built-in name")
-    p.add_argument("--profiles", metavar="A,B,...",
-                   help="comma-separated profile ids (default: all of the scenario's)")
-    p.add_argument("--seeds", metavar="SEEDS",
-                   help="seeds as a range or a list, e.g. 1-20 or 3,7,11 (default: ten seeds "
-                        "from the scenario's own)")
-    p.add_argument("--vary", action="append", default=[], metavar="PATH=V1,V2,...",
-                   help="a parameter and the values to try; profile.PATH changes each profile "
-                        "(profile.credentials.ttl=5m,1h), policy.PATH each profile's policy "
-                        "(policy.rules.RULE-ID.when.gt=250,500), any other PATH the scenario "
-                        "(approvers.count=1,2); list elements by index or id; repeat for a "
-                        "grid")
-    p.add_argument("--metric", action="append", default=[], metavar="PATH",
-                   help="a result metric to summarise, e.g. time_to_contain (repeatable; "
-                        "default: blast radius, exposure, time to contain and delivery cost)")
-    p.add_argument("--until", metavar="T", help=f"stop each run at this simulated time "
-                                                f"({DURATION_HELP})")
-    p.add_argument("--jobs", type=int, metavar="N",
-                   help="worker processes (default: one per CPU; 1 runs here)")
-    p.add_argument("--format", choices=FORMATS, default="table",
-                   help="output format (default: table)")
-    p.set_defaults(func=sweep_command)
 
 
 def sweep_command(args: argparse.Namespace) -> int:
@@ -79,7 +43,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     with _Progress() as progress:
         result = sweep(scenario, profiles=profiles, seeds=seeds, variations=variations,
                        metrics=args.metric or None, until=parse_until(args.until), jobs=jobs,
-                       progress=progress.update)
+                       progress=progress.update, max_events=args.max_events,
+                       max_memory_mb=args.max_memory)
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2))
     elif args.format == "csv":

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.audit.chain import DEFAULT_CHECKPOINT_EVERY
 from engine.audit.writer import AuditWriter
 from engine.errors import AgentrangeError
 from engine.model import Scenario
@@ -19,48 +19,6 @@ from tui.commands.run import open_audit_log
 
 class TerminalError(AgentrangeError):
     """The dashboard was asked for where there is no terminal to draw it on."""
-
-
-def _speed(text: str) -> float:
-    if text.lower() in ("max", "inf"):
-        return math.inf
-    try:
-        value = float(text.lower().rstrip("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected simulated seconds per second such as 60, 600x or max, found {text!r}"
-        ) from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a speed above 0, found {text!r}")
-    return value
-
-
-def register(sub: Any) -> None:
-    """Add the ``tui`` command to the CLI."""
-    p = sub.add_parser(
-        "tui", help="open the live dashboard",
-        description="Open the dashboard on a scenario, already playing. Keys: space pause, "
-        ". step, +/- speed, f filter, a next alert, c compare, s scenarios, i inject, "
-        "r revoke, x quarantine, q quit; Enter on a decision shows its details; ctrl+p "
-        "lists every command.")
-    p.add_argument("scenario", nargs="?", default=None, metavar="SCENARIO",
-                   help="a built-in name, a scenario file or a directory holding "
-                   "scenario.yaml (default: support-pii-injection)")
-    p.add_argument("--profile", help="the profile to run (default: the scenario's default)")
-    p.add_argument("--compare", metavar="A,B",
-                   help="run these profiles side by side on the same seed")
-    p.add_argument("--pick", action="store_true", help="open the scenario picker first")
-    p.add_argument("--seed", type=int, help="the run's seed (default: the scenario's)")
-    p.add_argument("--speed", type=_speed, metavar="N",
-                   help="simulated seconds per second, e.g. 60 or 600x, or max "
-                   "(default: the first incident shows within about 15 seconds)")
-    p.add_argument("--paused", action="store_true", help="open paused at time zero")
-    p.add_argument("--audit-log", metavar="FILE.jsonl",
-                   help="write the first run's decisions to a signed audit log (closed, with "
-                        "its final checkpoint, when the dashboard quits)")
-    p.add_argument("--audit-key", metavar="KEY.pem",
-                   help="Ed25519 key that signs the audit log (as for `agentrange run`)")
-    p.set_defaults(func=open_dashboard)
 
 
 def open_dashboard(args: argparse.Namespace) -> int:
@@ -77,9 +35,17 @@ def open_dashboard(args: argparse.Namespace) -> int:
     scenario = getattr(args, "scenario", None)
     if scenario is None and not pick:
         scenario = DEFAULT_SCENARIO
+    budget = {"max_events": getattr(args, "max_events", None),
+              "max_memory_mb": getattr(args, "max_memory", None)}
     audited = None
+    simulation: BudgetedSimulation | None = None
     if getattr(args, "audit_log", None):
-        audited = AuditedSimulation(args.audit_log, getattr(args, "audit_key", None))
+        simulation = audited = AuditedSimulation(
+            args.audit_log, getattr(args, "audit_key", None),
+            checkpoint_every=getattr(args, "checkpoint_every", DEFAULT_CHECKPOINT_EVERY),
+            **budget)
+    elif budget["max_events"] is not None or budget["max_memory_mb"] is not None:
+        simulation = BudgetedSimulation(**budget)
     app = make_app(
         scenario=Path(scenario) if scenario and Path(scenario).exists() else scenario,
         profile=getattr(args, "profile", None),
@@ -88,7 +54,7 @@ def open_dashboard(args: argparse.Namespace) -> int:
         speed=getattr(args, "speed", None),
         autoplay=not getattr(args, "paused", False),
         seed=getattr(args, "seed", None),
-        simulation=audited,
+        simulation=simulation,
     )
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise TerminalError("the dashboard needs an interactive terminal; for a headless "
@@ -113,40 +79,78 @@ class SerialAuditWriter(AuditWriter):
         with self._lock:
             return super().append(record)
 
-    def close(self) -> None:
+    def close(self, *, incomplete: str | None = None, at: float | None = None) -> None:
         """Write the final checkpoint once no append is in flight."""
         with self._lock:
-            super().close()
+            super().close(incomplete=incomplete, at=at)
 
 
-class AuditedSimulation:
+class BudgetedSimulation:
+    """Builds the dashboard's simulations with the budget of ``--max-events``/``--max-memory``.
+
+    A run over its budget stops; the screen says so in a notice (see
+    :meth:`tui.screens.room.RunRoom.on_playback_failed`).
+    """
+
+    def __init__(self, *, max_events: int | None = None,
+                 max_memory_mb: int | None = None) -> None:
+        self.max_events = max_events
+        self.max_memory_mb = max_memory_mb
+
+    def __call__(self, scenario: Scenario, profile: str, seed: int, sink: Sink, *,
+                 record_decisions: bool = True, audit: AuditWriter | None = None) -> Any:
+        """A real simulation with the budget."""
+        from sim.runner import Simulation
+
+        return Simulation(scenario, profile, seed=seed, sink=sink, audit=audit,
+                          record_decisions=record_decisions, max_events=self.max_events,
+                          max_memory_mb=self.max_memory_mb)
+
+
+class AuditedSimulation(BudgetedSimulation):
     """Builds the dashboard's simulations; the first one writes a signed audit log.
 
     Later runs (a comparison, a scenario from the picker, the debrief's baseline) play
     unaudited: one log holds one run.
     """
 
-    def __init__(self, path: str, key_path: str | None) -> None:
+    def __init__(self, path: str, key_path: str | None, *,
+                 checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+                 max_events: int | None = None, max_memory_mb: int | None = None) -> None:
+        super().__init__(max_events=max_events, max_memory_mb=max_memory_mb)
         self.path = path
         self.key_path = key_path
+        self.checkpoint_every = checkpoint_every
         self.writer: AuditWriter | None = None
         self.audited: Any = None
 
     def __call__(self, scenario: Scenario, profile: str, seed: int, sink: Sink, *,
-                 record_decisions: bool = True) -> Any:
+                 record_decisions: bool = True, audit: AuditWriter | None = None) -> Any:
         """A real simulation, audited when it is the first."""
-        from sim.runner import Simulation
-
         if self.writer is not None:
-            return Simulation(scenario, profile, seed=seed, sink=sink,
-                              record_decisions=record_decisions)
+            return super().__call__(scenario, profile, seed, sink,
+                                    record_decisions=record_decisions)
         self.writer = open_audit_log(self.path, self.key_path, scenario, profile, seed,
+                                     checkpoint_every=self.checkpoint_every,
                                      writer=SerialAuditWriter)
-        self.audited = Simulation(scenario, profile, seed=seed, sink=sink,
-                                  record_decisions=record_decisions, audit=self.writer)
+        self.audited = super().__call__(scenario, profile, seed, sink,
+                                        record_decisions=record_decisions, audit=self.writer)
         return self.audited
 
     def close(self) -> None:
-        """Close the log with its final checkpoint (it holds every event the run emitted)."""
-        if self.writer is not None and not self.writer.closed:
+        """Close the log with its final checkpoint (it holds every event the run emitted).
+
+        A run the dashboard left before its end is sealed as incomplete, with the simulated
+        time it had reached; a run stopped by its budget, with the budget it crossed.
+        """
+        if self.writer is None or self.writer.closed:
+            return
+        sim = self.audited
+        stopped = getattr(sim, "stopped", None)
+        if stopped is not None:
+            self.writer.close(incomplete=stopped.reason, at=stopped.at)
+        elif sim is not None and sim.now < sim.end:
+            self.writer.close(incomplete="the dashboard was closed before the run ended",
+                              at=sim.now)
+        else:
             self.writer.close()

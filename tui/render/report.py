@@ -71,10 +71,7 @@ class _View:
         if r.log is None:
             rows.append(("audit log", "none: folded from the run's events as it played"))
         else:
-            verdict = "verified" if r.log.ok else "FAILED verification"
-            key = "pinned key" if r.log.key_pinned else "key from the log's own header"
-            rows.append(("audit log", f"{verdict}: {_plural(r.log.records, 'record')}, "
-                         f"{_plural(r.log.checkpoints, 'signed checkpoint')} ({key})"))
+            rows.append(("audit log", self.evidence()))
         rows.append(("decisions", f"{r.decisions:,}"))
         rows.append(("out-of-scope attempts",
                      f"{r.total_attempts:,} ({len(r.attempts):,} distinct): "
@@ -84,13 +81,45 @@ class _View:
         rows.append(("agents missing owners", f"{len(r.owner_gaps):,}"))
         return rows
 
+    def evidence(self) -> str:
+        """What the audit log proves, in one cell: verdict, proven and unverified, signer."""
+        log = self.r.log
+        assert log is not None
+        signed = _plural(log.checkpoints, "signed checkpoint")
+        if log.ok:
+            verdict = f"verified: {_plural(log.records, 'record')}, all proven by {signed}"
+        elif log.incomplete is not None:
+            verdict = (f"INCOMPLETE run, stopped{self.stopped()}: {log.incomplete}; "
+                       f"{_plural(log.records, 'record')} proven by {signed}")
+        else:
+            verdict = (f"FAILED verification ({log.problem}): "
+                       f"{_plural(log.records, 'record')} proven by {signed}, "
+                       f"{log.unverified:,} after them unverified")
+        key = f"key {log.signer}" if log.signer else "key"
+        trust = "pinned" if log.key_pinned else "signer not pinned (key from the log itself)"
+        return f"{verdict}; {key}, {trust}"
+
+    def stopped(self) -> str:
+        log = self.r.log
+        return "" if log is None or log.stopped_at is None else f" at {_when(log.stopped_at)}"
+
     def warning(self) -> str | None:
         log = self.r.log
         if log is None or log.ok:
             return None
-        return (f"WARNING: this audit log FAILED verification -- {log.message} Only the first "
-                f"{log.records:,} records are proven intact; treat everything after them as "
-                "untrustworthy.")
+        if log.incomplete is not None and log.problem == "incomplete":
+            return (f"WARNING: this audit log records an INCOMPLETE run -- it stopped"
+                    f"{self.stopped()} before its planned end ({log.incomplete}). Its "
+                    f"{log.records:,} records are proven; what the rest of the run would have "
+                    "done is not in it.")
+        if log.records:
+            proven = (f"Only records 1..{log.records:,} are proven by a signed checkpoint; "
+                      f"the {log.unverified:,} read after them are unverified, and nothing "
+                      f"after seq {log.records:,} can be trusted.")
+        else:
+            proven = (f"No record is proven by a signed checkpoint; treat all "
+                      f"{log.unverified:,} records read as unverified.")
+        return f"WARNING: this audit log FAILED verification -- {log.message}. {proven}"
 
     def gap_rows(self) -> list[list[str]]:
         return [[g.agent, ", ".join(g.missing), *(self.owner(o) for _, o in g.owners)]

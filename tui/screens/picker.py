@@ -1,22 +1,30 @@
-"""The scenario picker: built-ins and files on disk with description, frameworks and profiles."""
+"""The scenario picker: built-ins and files on disk with description, frameworks and profiles.
+
+The library loads in a thread worker (a 10 MB file found on disk can take seconds), each
+scenario posted to the screen as it loads: rows appear one by one under a "loading" row, and
+the keys answer meanwhile.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, NamedTuple
 
 from rich.console import Group
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Label, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets.option_list import Option, OptionDoesNotExist
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from engine.errors import AgentrangeError
 from engine.loader import SCENARIO_FILE
@@ -77,16 +85,14 @@ def scenario_files(roots: Sequence[Path], depth: int = 3) -> Iterator[Path]:
             level = nxt
 
 
-def catalogue(roots: Sequence[Path]) -> list[Entry]:
+def catalogue(roots: Sequence[Path]) -> Iterator[Entry]:
     """Built-in scenarios, then the files found under ``roots``, each loaded or its error."""
-    entries: list[Entry] = []
     for name in library.names():
-        entries.append(_load(name, "built-in"))
+        yield _load(name, "built-in")
     shipped = Path(str(library.root())).resolve()
     for path in scenario_files(roots):
         if not path.resolve().is_relative_to(shipped):
-            entries.append(_load(str(path), "file"))
-    return entries
+            yield _load(str(path), "file")
 
 
 def _load(ref: str, origin: str) -> Entry:
@@ -96,14 +102,28 @@ def _load(ref: str, origin: str) -> Entry:
         return Entry(ref, origin, None, str(exc))
 
 
+LOADING = "loading"
+"""The id of the list's last row while the library loads."""
+
+
 class PickerScreen(Screen[Choice | None]):
     """Pick a scenario and a profile; Enter runs it.
 
     Args:
         roots: Directories searched for scenario files (default: the working directory).
-        entries: Pre-loaded entries (skips the search; for tests and the app's cache).
+        entries: Pre-loaded entries (skips the search and the worker).
         current: The scenario name to highlight first (the one playing, or the default).
     """
+
+    class Found(Message):
+        """The loading worker has loaded one more scenario (or found why it does not load)."""
+
+        def __init__(self, entry: Entry) -> None:
+            self.entry = entry
+            super().__init__()
+
+    class Loaded(Message):
+        """The loading worker has gone through the whole library."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "run", "Run", priority=False),
@@ -126,8 +146,14 @@ class PickerScreen(Screen[Choice | None]):
                  entries: list[Entry] | None = None, current: str | None = None) -> None:
         super().__init__()
         self.roots = list(roots) if roots is not None else [Path.cwd()]
-        self.entries = entries
+        self.entries: list[Entry] = []
+        """What the list shows so far, in its order."""
+        self.loading = entries is None
+        """Whether the worker is still loading the library."""
         self.current = current
+        self._given = entries
+        self._first: int | None = None
+        """The list index highlighted for the user before the current scenario arrived."""
 
     def compose(self) -> ComposeResult:
         """Scenario list on the left, description and profiles on the right."""
@@ -148,42 +174,94 @@ class PickerScreen(Screen[Choice | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        """Fill the list (searching the disk unless entries were given)."""
-        if self.entries is None:
-            self.entries = catalogue(self.roots)
+        """Fill the list: the entries given, else load the library in a worker."""
         listing = self.query_one("#picker-list", OptionList)
-        last_origin = None
-        start: int | None = None
-        for i, entry in enumerate(self.entries):
-            if entry.origin != last_origin:
-                if last_origin is not None:
-                    listing.add_option(None)
-                listing.add_option(Option(Text(entry.origin + (
-                    "s" if entry.origin == "file" else ""), style="dim"), disabled=True))
-                last_origin = entry.origin
-            label = Text(entry.scenario.name if entry.scenario else Path(entry.ref).name)
-            if entry.scenario is None:
-                label.append("  (does not load)", style="red")
-            elif entry.origin == "file":
-                label.append(f"  {entry.ref}", style="dim")
-            listing.add_option(Option(label, id=str(i)))
-            if start is None and entry.scenario is not None and (
-                    entry.scenario.name == self.current):
-                start = listing.option_count - 1
         listing.focus()
-        if start is None:
-            listing.action_first()
-        else:
-            listing.highlighted = start
+        if self._given is not None:
+            for entry in self._given:
+                self._add(entry)
+            return
+        listing.add_option(Option(Text("loading…", style="dim italic"), id=LOADING,
+                                  disabled=True))
+        self.query_one("#picker-about-text", Static).update(
+            Text("Loading the scenario library…", style="dim"))
+        self.load_library()
+
+    @work(thread=True, exclusive=True, group="library", exit_on_error=False)
+    def load_library(self) -> None:
+        """Load every scenario (off the UI thread), posting each as it loads."""
+        worker = get_current_worker()
+        for entry in catalogue(self.roots):
+            if worker.is_cancelled:
+                return
+            self.post_message(self.Found(entry))
+        self.post_message(self.Loaded())
+
+    def on_picker_screen_found(self, message: PickerScreen.Found) -> None:
+        """One more scenario: its row goes in above the "loading" row."""
+        self._add(message.entry)
+
+    def on_picker_screen_loaded(self, message: PickerScreen.Loaded) -> None:
+        """The library is complete: the "loading" row goes."""
+        self._done()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A loading worker that failed (not a scenario: the search itself) ends the loading."""
+        if event.worker.group == "library" and event.state == WorkerState.ERROR:
+            self.notify(f"the scenario search stopped: {event.worker.error}",
+                        title="scenario picker", severity="error")
+            self._done()
+
+    def _done(self) -> None:
+        self.loading = False
+        with suppress(OptionDoesNotExist):
+            self.query_one("#picker-list", OptionList).remove_option(LOADING)
+        if not self.entries:
+            self.query_one("#picker-about-text", Static).update(
+                Text("No scenarios found.", style="dim"))
+
+    def _add(self, entry: Entry) -> None:
+        """Add a row for ``entry`` (under its section's heading) and keep the highlight."""
+        listing = self.query_one("#picker-list", OptionList)
+        loading = self.loading and listing.option_count > 0
+        if loading:
+            listing.remove_option(LOADING)
+        last_origin = self.entries[-1].origin if self.entries else None
+        self.entries.append(entry)
+        index = len(self.entries) - 1
+        if entry.origin != last_origin:
+            if last_origin is not None:
+                listing.add_option(None)
+            listing.add_option(Option(Text(entry.origin + (
+                "s" if entry.origin == "file" else ""), style="dim"), disabled=True))
+        label = Text(entry.scenario.name if entry.scenario else Path(entry.ref).name)
+        if entry.scenario is None:
+            label.append("  (does not load)", style="red")
+        elif entry.origin == "file":
+            label.append(f"  {entry.ref}", style="dim")
+        listing.add_option(Option(label, id=str(index)))
+        row = listing.option_count - 1
+        if loading:
+            listing.add_option(Option(Text("loading…", style="dim italic"), id=LOADING,
+                                      disabled=True))
+        # The first row is highlighted at once; the current scenario takes over when it
+        # arrives, unless the user has moved meanwhile.
+        untouched = listing.highlighted is None or listing.highlighted == self._first
+        if untouched and entry.scenario is not None and entry.scenario.name == self.current:
+            listing.highlighted = row
+            self._first = None
+        elif listing.highlighted is None:
+            listing.highlighted = row
+            self._first = row
 
     @property
     def selected(self) -> Entry | None:
         """The highlighted entry."""
         listing = self.query_one("#picker-list", OptionList)
-        if listing.highlighted is None or self.entries is None:
+        if listing.highlighted is None:
             return None
         option_id = listing.get_option_at_index(listing.highlighted).id
-        return None if option_id is None else self.entries[int(option_id)]
+        return None if option_id in (None, LOADING) else self.entries[int(option_id)]
 
     @on(OptionList.OptionHighlighted, "#picker-list")
     def _show(self) -> None:

@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.worker import get_current_worker
 
 from engine.model import Scenario
+from sim.budget import RunStopped
 from sim.collectors.metrics import MetricsCollector
 from tui.memory import settle_memory
 from tui.screens.messages import OpenPicker
@@ -223,9 +224,17 @@ class RunRoom(Screen[None]):
             self.longest_tick = max(self.longest_tick, time.monotonic() - started)
 
     def on_playback_failed(self, message: PlaybackFailed) -> None:
-        """A simulation error ends playback with a clear notice, not a traceback."""
+        """A simulation error ends playback with a clear notice, not a traceback.
+
+        A run over its budget (``--max-events``, ``--max-memory``) is no error of the
+        simulator: the notice says which budget and what drove the run there.
+        """
         self.done = True
         self.query_one(RunHeader).done = True
+        if isinstance(message.error, RunStopped):
+            self.notify(str(message.error), title="run stopped", severity="warning",
+                        timeout=30)
+            return
         self.notify(f"{self.FAILED}: {message.error}", title="simulation error",
                     severity="error", timeout=30)
 

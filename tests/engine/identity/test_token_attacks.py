@@ -19,6 +19,7 @@ from engine.identity.broker import CredentialBroker
 from engine.identity.keys import jwk_thumbprint, signing_key, workload_key
 from engine.identity.scope import Scope
 from engine.identity.tokens import IssuedToken, TokenReason
+from engine.identity.trust import TrustBundle, TrustStore
 from engine.identity.verifier import TokenVerifier
 
 T0 = 1767225600.0
@@ -230,10 +231,15 @@ def test_wrong_audience_is_refused(broker: CredentialBroker, issued: IssuedToken
 def test_multi_audience_token_naming_us_is_accepted_but_not_by_others(
     broker: CredentialBroker, issued: IssuedToken
 ) -> None:
+    # Our broker mints one audience; an issuer known only by its JWK Set (no issuance ledger
+    # to hold its tokens to) may name several.
     token = resign(issued.token, signing_key(SEED, TD, 0), aud=[AUD, "spiffe://x.example/y"])
-    assert reason(broker.verifier(), token) is TokenReason.OK
-    other = broker.verifier(audience="spiffe://acme.example/billing-api")
+    store = TrustStore([TrustBundle.from_jwks(TD, broker.jwks())])
+    assert reason(TokenVerifier(store, audience=AUD), token) is TokenReason.OK
+    other = TokenVerifier(store, audience="spiffe://acme.example/billing-api")
     assert reason(other, token) is TokenReason.WRONG_AUDIENCE
+    # Under our own broker's bundle the ledger refuses it: that audience was never issued.
+    assert reason(broker.verifier(), token) is TokenReason.NOT_ISSUED
 
 
 def test_jit_token_replayed_after_its_task_completed_is_refused(

@@ -1,0 +1,158 @@
+"""A run's budget: a run over its events or memory, or interrupted, stops cleanly and says why."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from engine.bounds import DEFAULT_MAX_EVENTS, DEFAULT_MAX_MEMORY_MB
+from engine.model import Scenario
+from scenarios.library import load_scenario
+from sim.budget import (
+    CHECK_EVERY,
+    BudgetError,
+    BudgetExceededError,
+    RunBudget,
+    RunInterrupted,
+    RunStopped,
+    resident_mb,
+)
+from sim.events import Event
+from sim.runner import Simulation
+from tests.sim.support import ALLOW_ALL, base, policy, scenario
+
+
+@pytest.fixture(scope="module")
+def support() -> Scenario:
+    return load_scenario("support-pii-injection")
+
+
+def test_a_run_has_the_shared_default_budget(support: Scenario) -> None:
+    budget = Simulation(support).watch.budget
+    assert (budget.max_events, budget.max_memory_mb) == (DEFAULT_MAX_EVENTS,
+                                                         DEFAULT_MAX_MEMORY_MB)
+
+
+@pytest.mark.parametrize("limits", [{"max_events": 0}, {"max_memory_mb": -1},
+                                    {"max_events": True}, {"max_memory_mb": 1.5}])
+def test_a_budget_is_a_positive_whole_number(support: Scenario, limits: dict) -> None:
+    with pytest.raises(BudgetError, match="expected a whole number above 0"):
+        Simulation(support, **limits)
+
+
+def test_a_run_over_its_event_budget_stops_naming_the_budget_and_what_drove_it(
+        support: Scenario) -> None:
+    sim = Simulation(support, "static-rbac", max_events=300)
+    with pytest.raises(BudgetExceededError) as info:
+        sim.run()
+    stop = info.value
+    assert stop.budget == "events" and stop.limit == 300
+    # Only support-bot answers tickets, most of this scenario's events.
+    assert stop.driver == ("support-bot", "answer-ticket")
+    message = str(stop)
+    assert "\n" not in message
+    assert "budget of 300 events" in message and "--max-events" in message
+    assert "agent support-bot, task answer-ticket" in message
+    assert sim.done and sim.stopped is stop and stop.at == sim.now < sim.end
+    # Checked every CHECK_EVERY steps, not per event: a bounded overshoot.
+    assert 300 < sim.events < 300 + 4 * CHECK_EVERY
+    assert stop.reason.startswith("over its events budget")
+
+
+def test_a_stopped_run_stays_stopped_and_keeps_its_figures(support: Scenario) -> None:
+    sim = Simulation(support, "static-rbac", max_events=300)
+    with pytest.raises(BudgetExceededError):
+        sim.run()
+    events, now = sim.events, sim.now
+    sim.step_until(sim.end)  # nothing more happens, and no run_ended is made up
+    assert (sim.events, sim.now) == (events, now)
+    result = sim.result().to_dict()
+    assert result["events"] == events and result["decisions"]["total"] > 0
+
+
+def test_a_run_over_its_memory_budget_stops_at_once(support: Scenario) -> None:
+    assert resident_mb() > 1  # this very process
+    sim = Simulation(support, max_memory_mb=1)
+    with pytest.raises(BudgetExceededError) as info:
+        sim.step_until(3600)
+    assert info.value.budget == "memory" and info.value.limit == 1
+    assert "budget of 1 MB of memory" in str(info.value)
+    assert "--max-memory" in str(info.value)
+
+
+def test_the_budget_changes_nothing_of_the_events_before_it(support: Scenario) -> None:
+    full: list[Event] = []
+    Simulation(support, "jit-context", sink=full.append).run()
+    cut: list[Event] = []
+    with pytest.raises(BudgetExceededError):
+        Simulation(support, "jit-context", sink=cut.append, max_events=700).run()
+    assert 700 < len(cut) < len(full)
+    assert [e.to_json() for e in cut] == [e.to_json() for e in full[:len(cut)]]
+
+
+def test_interrupt_stops_the_run_at_its_next_check_with_the_simulated_time(
+        support: Scenario) -> None:
+    seen: list[Event] = []
+    sim: Simulation
+
+    def sink(event: Event) -> None:
+        seen.append(event)
+        if len(seen) == 200:
+            sim.interrupt("SIGINT")  # as a signal handler would, mid-step
+
+    sim = Simulation(support, sink=sink)
+    with pytest.raises(RunInterrupted) as info:
+        sim.run()
+    stop = info.value
+    assert stop.signal == "SIGINT" and stop.reason == "interrupted by SIGINT"
+    assert stop.at == sim.now and str(stop).startswith("interrupted by SIGINT at ")
+    assert 200 <= len(seen) < 200 + 4 * CHECK_EVERY
+    assert sim.stopped is stop and sim.done
+
+
+def test_an_interrupt_before_a_step_stops_it_before_anything_more(support: Scenario) -> None:
+    sim = Simulation(support)
+    sim.step_until(600)
+    events = sim.events
+    sim.interrupt("SIGTERM")
+    with pytest.raises(RunInterrupted, match="SIGTERM"):
+        sim.step_until(1200)
+    assert sim.events == events and sim.now == 600
+
+
+def test_an_arrival_burst_that_never_returns_to_the_loop_is_stopped_from_the_arrivals(
+) -> None:
+    # 20,000 arrivals at one instant start their runs inside one simpy step: the driving
+    # loop's checks never come, so the arrivals check the budget themselves.
+    data = base()
+    data["agents"][0]["tasks"][0]["arrival"] = {"kind": "scripted", "at": [60.0] * 20_000}
+    s = scenario(data)
+    sim = Simulation(s, "static", policy=policy(s, ALLOW_ALL), max_events=5_000)
+    with pytest.raises(BudgetExceededError) as info:
+        sim.run()
+    assert info.value.driver == ("worker", "job")
+    assert sim.now == 60.0
+    # Stopped before the events themselves reached the budget: each run started in the burst
+    # counts as an event to come.
+    assert sim.events < 5_000
+
+
+def test_progress_is_called_within_a_single_step(support: Scenario) -> None:
+    calls: list[int] = []
+    sim = Simulation(support, progress=lambda: calls.append(sim.events))
+    sim.step_until(sim.end)
+    assert len(calls) > 3 and calls == sorted(calls)
+
+
+def test_a_stop_survives_the_trip_back_from_a_worker_process() -> None:
+    stop = BudgetExceededError("run stopped", reason="over its events budget", at=12.5)
+    stop.budget, stop.limit, stop.driver = "events", 10, ("a", "t")
+    back = pickle.loads(pickle.dumps(stop))
+    assert isinstance(back, RunStopped)
+    assert (str(back), back.reason, back.at, back.budget, back.limit, back.driver) == (
+        "run stopped", "over its events budget", 12.5, "events", 10, ("a", "t"))
+
+
+def test_a_default_budget_is_as_engine_bounds_says() -> None:
+    assert RunBudget() == RunBudget.of() == RunBudget(DEFAULT_MAX_EVENTS, DEFAULT_MAX_MEMORY_MB)
