@@ -71,7 +71,8 @@ class PolicyEngine:
     Args:
         compiled: The policy, from :func:`~engine.policy.loading.load_policy` or
             :func:`~engine.policy.compiler.compile_policy`. Its plans are built now unless
-            an earlier engine of the same policy built them (see :attr:`plan_seconds`).
+            an earlier engine of the same policy built them (how long that took:
+            ``plan_book(compiled).seconds``, :mod:`engine.policy.plans`).
     """
 
     def __init__(self, compiled: CompiledPolicy) -> None:
@@ -91,11 +92,6 @@ class PolicyEngine:
     def policy(self) -> CompiledPolicy:
         """The policy in force (after any :meth:`tighten`)."""
         return self._policy
-
-    @property
-    def plan_seconds(self) -> float:
-        """How long building the policy in force's plans ahead took (once per policy)."""
-        return self._book.seconds
 
     # --- lifecycle ---------------------------------------------------------------------------
 
