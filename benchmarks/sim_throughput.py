@@ -494,6 +494,12 @@ def report(profile: str, runs: list[dict[str, Any]],
         print(f"  simulator's own time {own_real:6.2f} us per tool call with the policy engine; "
               f"{own_fixed:.2f} us with the engine replaced by a fixed answer "
               f"({fixed_rate:,.0f} tool calls/s; {len(fixed)} runs alternating with these)")
+        fixed_speeds = speeds(fixed)
+        print(f"  fixed-answer engine  tool calls/s median {fixed_speeds['calls_per_s']:,.0f} "
+              f"(per CPU-second {fixed_speeds['calls_per_cpu_s']:,.0f}); raw simpy events/s "
+              f"median {fixed_speeds['raw_simpy_events_per_s']:,.0f}")
+        print(f"  simulator calls per own second {1e6 / own_real:,.0f} with the policy engine, "
+              f"{1e6 / own_fixed:,.0f} with a fixed answer")
     print("  targets (issue 21): static tool calls/s >= 1.5x and the simulator's own time "
           "per call <= half of the commit before that work, measured in one run with "
           "benchmarks/against.py")
