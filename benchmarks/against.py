@@ -59,6 +59,7 @@ PDP_ROWS = {
     "steady (engine warmed on other requests)": "agentrange_sequences_steady",
     "agentrange, every explanation already seen (the ceiling of its memo)": "agentrange_seen",
     "CPython floor: read each request's values, build its Decision, decide nothing": "floor",
+    "the same floor, each Decision dropped at once (no retained objects)": "floor_shared",
 }
 PDP_ROW = re.compile(r"^  (?P<label>\S.*?)\s+(?P<rate>[\d,]+)(/s = .*)?$")
 PDP_SIM_GC = re.compile(r"collector setting .*: (?P<fresh>[\d,]+) fresh, (?P<steady>[\d,]+) "
@@ -67,6 +68,11 @@ SIM_PROFILE = re.compile(r"^\[(?P<profile>[^\]]+)\]")
 SIM_CALLS = re.compile(r"^  tool calls/s\s+median\s+(?P<rate>[\d,]+)\s+\(per CPU-second "
                        r"(?P<cpu>[\d,]+)")
 SIM_SIMPY = re.compile(r"^  raw simpy events/s\s+median\s+(?P<rate>[\d,]+)")
+SIM_FIXED = re.compile(r"^  fixed-answer engine  tool calls/s median (?P<rate>[\d,]+) "
+                       r"\(per CPU-second (?P<cpu>[\d,]+)\); raw simpy events/s median "
+                       r"(?P<simpy>[\d,]+)")
+SIM_OWN = re.compile(r"^  simulator calls per own second (?P<real>[\d,]+) with the policy "
+                     r"engine, (?P<fixed>[\d,]+) with a fixed answer")
 
 
 def _number(text: str) -> float:
@@ -100,6 +106,13 @@ def sim_figures(text: str) -> dict[str, float]:
             out[f"{profile}.calls_per_cpu_s"] = _number(m["cpu"])
         elif m := SIM_SIMPY.match(line):
             out[f"{profile}.raw_simpy_events_per_s"] = _number(m["rate"])
+        elif m := SIM_FIXED.match(line):
+            out[f"{profile}.fixed_engine.calls_per_s"] = _number(m["rate"])
+            out[f"{profile}.fixed_engine.calls_per_cpu_s"] = _number(m["cpu"])
+            out[f"{profile}.fixed_engine.raw_simpy_events_per_s"] = _number(m["simpy"])
+        elif m := SIM_OWN.match(line):
+            out[f"{profile}.simulator_calls_per_own_s"] = _number(m["real"])
+            out[f"{profile}.fixed_engine.simulator_calls_per_own_s"] = _number(m["fixed"])
     return out
 
 

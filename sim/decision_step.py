@@ -2,9 +2,9 @@
 
 The hot path: :meth:`DecisionStep._decide` runs once per tool step. It verifies the run's
 token, builds the request (sharing the ``time`` namespace among the requests of one simulated
-instant), asks the engine, emits the ``decision`` event with a record shared by every event
-of the same engine decision, and hands the step to the detector only when it could be
-flagged. A ``require_approval`` step then waits for the approvers
+instant), asks the engine, emits the ``decision`` event (a tuple referring to the request and
+the decision: nothing is rendered until a sink reads it), and hands the step to the detector
+only when it could be flagged. A ``require_approval`` step then waits for the approvers
 (:meth:`DecisionStep._approval`), whose answer is checked against the token again.
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 
 import simpy
 
-from engine.policy import Decision, Effect, Request
+from engine.policy import Effect, Request
 from engine.policy.decision import Reason
 from sim.approvals import ApprovalResult
-from sim.events import DecisionRecord, Event, EventKind, Outcome
+from sim.events import DecisionData, Event, EventKind, Outcome
 from sim.state import PlanItem, SimulationState, TaskRun
 from sim.wallet import Credential
 from sim.world import EPOCH, WEEK_OFFSET
@@ -36,8 +36,6 @@ class DecisionStep(SimulationState):
 
     _bulk: int
     """Records at or above which an executed step may be flagged (the detector's)."""
-    _records: dict[int, DecisionRecord]
-    """The record of each distinct engine decision, by the decision's id."""
     _time_at: float | None
     _time_ns: Mapping[str, Any]
     """The ``time`` namespace of the current simulated instant, shared by its requests."""
@@ -46,8 +44,9 @@ class DecisionStep(SimulationState):
 
     def _decide(self, run: TaskRun, item: PlanItem, number: int, cred: Credential
                 ) -> tuple[Outcome, Request, int]:
-        # The hot path: one call per tool step. Locals and plain increments on purpose.
-        now = self.env.now
+        # The hot path: one call per tool step. Locals and plain increments on purpose (and
+        # simpy's clock read directly: its ``now`` is a property).
+        now = self.env._now
         wall = EPOCH + now
         spec = item.spec
         assert spec is not None
@@ -91,20 +90,14 @@ class DecisionStep(SimulationState):
         incident = item.incident
         attacker = run.attacker
         records = spec.records
-        record = self._records.get(id(decision))
-        if record is None or record.decision is not decision:
-            record = self._record(decision)
         self._seq = seq + 1
-        self._sink(_new_event(Event, (seq, now, _DECISION, agent, {
-            "run": run.id, "chain": run.actors, "task": task.id, "step": number,
-            "tool": spec.tool_id, "action": spec.action, "resource": spec.resource,
-            "data_class": spec.data_class, "system": spec.system, "records": records,
-            "amount": spec.amount, "destination": spec.destination, "jti": cred.jti,
-            "holder": None if cred.shared else cred.holder, "token_reason": token_reason,
-            "request": request, "decision": record,
-            "outcome": outcome, "incident": incident, "attacker": attacker,
-            "approved": approved,
-        })))
+        # The event refers to the request and the decision; what a sink reads of them is
+        # rendered when it reads it (see DecisionData).
+        self._sink(_new_event(Event, (seq, now, _DECISION, agent, _new_event(DecisionData, (
+            run.id, run.actors, task.id, number, spec.tool_id, spec.action, spec.resource,
+            spec.data_class, spec.system, records, spec.amount, spec.destination, cred.jti,
+            None if cred.shared else cred.holder, token_reason, request, decision, outcome,
+            incident, attacker, approved)))))
         ist = self.incidents.get(incident) if incident is not None else None
         if outcome is _EXECUTED:
             if records < self._bulk and not decision.sequences and not decision.shadow:
@@ -114,17 +107,6 @@ class DecisionStep(SimulationState):
         if alerts:
             self._raise(alerts, agent, seq, ist)
         return outcome, request, seq
-
-    def _record(self, decision: Decision) -> DecisionRecord:
-        # The engine hands out one shared Decision per distinct outcome, so one record
-        # (and its rendered dict) serves every event carrying it.
-        records = self._records
-        record = records.get(id(decision))
-        if record is None or record.decision is not decision:
-            if len(records) >= 4096:
-                records.clear()
-            record = records[id(decision)] = DecisionRecord(decision)
-        return record
 
     def _approval(self, run: TaskRun, item: PlanItem, number: int, cred: Credential,
                   request: Request, seq: int) -> Generator[simpy.Event, Any, Outcome]:

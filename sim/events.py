@@ -65,7 +65,9 @@ class EventKind(StrEnum):
     decision (``Decision.to_dict()`` as a read-only mapping; ``.decision`` on it is the
     Decision itself), outcome (:class:`Outcome`), incident (id or None), attacker (bool:
     an attacker replaying a stolen or forged token), approved (bool: the step is part of
-    the approved task plan; False is an out-of-scope attempt)."""
+    the approved task plan; False is an out-of-scope attempt). The simulator's data is a
+    :class:`DecisionData`: the same mapping, built without copying the request or the
+    decision."""
     APPROVAL_REQUESTED = "approval_requested"
     """data: run, task, step, tool, queue (requests waiting after it joined; 0 when an
     approver took it at once), decision (seq of the decision event), incident."""
@@ -105,6 +107,90 @@ class Outcome(StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"
     EXPIRED = "expired"
     REVOKED = "revoked"
+
+
+class _DecisionFields(NamedTuple):
+    run: str
+    chain: tuple[str, ...]
+    task: str
+    step: int
+    tool: str
+    action: str
+    resource: str | None
+    data_class: str | None
+    system: str | None
+    records: int
+    amount: float | None
+    destination: str | None
+    jti: str
+    holder: str | None
+    token_reason: str
+    request: Request
+    decision: Decision
+    outcome: Outcome
+    incident: str | None
+    attacker: bool
+    approved: bool
+
+
+_PLACES = {name: i for i, name in enumerate(_DecisionFields._fields)}
+_AT = tuple.__getitem__
+
+
+class DecisionData(_DecisionFields, Mapping[str, Any]):
+    """The data of a ``decision`` event as the simulator makes it: one tuple of references.
+
+    A read-only mapping with the keys :attr:`EventKind.DECISION` documents, in that order.
+    It refers to the request and the decision instead of copying them: ``["decision"]``
+    gives the rendered :class:`DecisionRecord` (made when first asked for, shared by the
+    events carrying the same decision), while the attribute ``.decision`` is the frozen
+    :class:`~engine.policy.decision.Decision` itself, and every other attribute is the
+    value of its key. Folds read the attributes; nothing is rendered that no one reads.
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:  # type: ignore[override]
+        value = _AT(self, _PLACES[key])
+        return record_of(self.decision) if key == "decision" else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_PLACES)
+
+    def __len__(self) -> int:
+        return len(_PLACES)
+
+    def __contains__(self, key: object) -> bool:
+        return key in _PLACES
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return dict(self.items()) == dict(other.items())
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = None  # type: ignore[assignment]  # a mapping, as a dict is
+
+    def __repr__(self) -> str:
+        return f"DecisionData({dict(self.items())!r})"
+
+
+_RECORDS: dict[int, DecisionRecord] = {}
+MAX_RECORDS = 4096
+"""Rendered decisions kept (the engine shares one Decision between the requests it can)."""
+
+
+def record_of(decision: Decision) -> DecisionRecord:
+    """The read-only rendering of ``decision``, shared by the events that carry it."""
+    record = _RECORDS.get(id(decision))
+    if record is None or record.decision is not decision:
+        if len(_RECORDS) >= MAX_RECORDS:
+            _RECORDS.clear()
+        record = _RECORDS[id(decision)] = DecisionRecord(decision)
+    return record
 
 
 class DecisionRecord(Mapping[str, Any]):

@@ -12,9 +12,11 @@ not executed, and its end is an event (completed or failed, with why).
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable
+from heapq import heappush
 from typing import Any
 
 import simpy
+from simpy.events import NORMAL
 
 from engine.identity.scope import Scope
 from engine.model import DelegateStep, Incident, Task, ToolStep
@@ -27,6 +29,77 @@ from sim.wallet import Credential
 
 _BLOCKED, _AWAITING, _EXPIRED = Outcome.BLOCKED, Outcome.AWAITING_APPROVAL, Outcome.EXPIRED
 _EXECUTED = Outcome.EXECUTED
+_new = object.__new__
+
+
+class _Wake:
+    """A timeout as simpy processes it, made without :class:`simpy.Timeout`'s constructor.
+
+    simpy's loop reads only ``callbacks``, ``_ok`` and ``_value`` of an event; a process
+    waiting on it appends its resume to ``callbacks``. Scheduled with :func:`_sleep`
+    exactly where a timeout made at that moment would be (same time, priority and event
+    id), so the order of events, and the stream, are the same.
+    """
+
+    __slots__ = ("callbacks",)
+
+    callbacks: list[Any] | None
+    _ok = True
+    _value = None
+
+
+def _sleep(env: simpy.Environment, delay: float) -> simpy.Event:
+    """An event ``delay`` simulated seconds from now (``env.timeout(delay)``, lighter)."""
+    wake = _new(_Wake)
+    wake.callbacks = []
+    queue: list[Any] = env._queue
+    heappush(queue, (env._now + delay, NORMAL, next(env._eid), wake))
+    return wake  # type: ignore[return-value]  # an event as simpy's loop sees one
+
+
+class _TopRun(simpy.Process):
+    """The process of a top-level task run: nobody waits for its end, so it is no event.
+
+    A :class:`simpy.Process` schedules itself when its generator returns, so that waiting
+    processes resume; no process waits for a top-level run (delegated runs, which their
+    parent waits for, stay plain processes). Its end is then an event with nothing to do,
+    and is left out: the other events keep their order (event ids only rank events). A run
+    that raises is scheduled as simpy does, so the error still stops the simulation.
+    """
+
+    def _resume(self, event: simpy.Event) -> None:
+        env = self.env
+        env._active_proc = self
+        if event._ok:
+            try:
+                event = self._generator.send(event._value)
+            except StopIteration as stop:
+                self._ok = True
+                self._value = stop.args[0] if stop.args else None
+                if self.callbacks:
+                    env.schedule(self)
+                else:
+                    self.callbacks = None  # type: ignore[assignment]  # processed: none waits
+                env._active_proc = None
+                return
+            except BaseException as exc:  # failed: scheduled, so that simpy raises it
+                self._ok = False
+                exc.__traceback__ = exc.__traceback__.tb_next if exc.__traceback__ else None
+                self._value = exc
+                env.schedule(self)
+                env._active_proc = None
+                return
+            try:
+                callbacks = event.callbacks
+            except AttributeError:
+                raise RuntimeError(f'Invalid yield value "{event}"') from None
+            if callbacks is not None:  # as simpy's own loop: wait for it
+                callbacks.append(self._resume)
+                self._target = event
+                env._active_proc = None
+                return
+        # A failed event, or one already processed: simpy's own handling.
+        super()._resume(event)
 
 
 class TaskRuns(SimulationState):
@@ -43,7 +116,7 @@ class TaskRuns(SimulationState):
         stream = self.rng(f"arrivals/{state.name}/{task.id}")
         for n, t in enumerate(arrival_times(task.arrival, stream, self.end), 1):
             if t > env.now:
-                yield env.timeout(t - env.now)
+                yield _sleep(env, t - env.now)
             self._start_top_run(state, task, f"{state.name}/{task.id}#{n}", t)
 
     def _start_top_run(self, state: AgentState, task: Task, run_id: str,
@@ -59,7 +132,7 @@ class TaskRuns(SimulationState):
                 plan = plan + self._incident_plan(state.name, task, inc)
                 incident = pid
         run = self._new_run(state, task, run_id, plan, arrival=arrival, incident=incident)
-        self.env.process(self._task(run))
+        _TopRun(self.env, self._task(run))
 
     def _benign_plan(self, agent: str, task: Task) -> tuple[PlanItem, ...]:
         key = (agent, task.id)
@@ -129,7 +202,8 @@ class TaskRuns(SimulationState):
         renewing = self.creds.renew_before is not None and (not jit or run.own_cred)
         attacker = run.attacker
         decide = self._decide
-        timeout = env.timeout
+        queue: list[Any] = env._queue
+        eids = env._eid
         for number, item in enumerate(run.plan, 1):
             if state.quarantined and not attacker:
                 ok, reason = False, "quarantined"
@@ -154,11 +228,15 @@ class TaskRuns(SimulationState):
                     cred = run.cred = renewed
                     if ist is not None:
                         self._hold(ist, cred)
-            if jit and env.now >= cred.exp:
+            if jit and env._now >= cred.exp:
                 cred = self._reissue_expired(run, cred, ist)
             outcome, request, seq = decide(run, item, number, cred)
             if outcome is _EXECUTED:
-                yield timeout(spec.duration)
+                # The step takes its duration: a timeout, made lighter (see _Wake).
+                wake = _new(_Wake)
+                wake.callbacks = []
+                heappush(queue, (env._now + spec.duration, NORMAL, next(eids), wake))
+                yield wake  # type: ignore[misc]  # an event as simpy's loop sees one
                 done += 1
                 continue
             if outcome is _AWAITING:

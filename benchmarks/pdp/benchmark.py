@@ -29,6 +29,7 @@ from benchmarks.pdp.report import Report, print_agreement, print_rates, rule_mix
 from benchmarks.pdp.timing import GcClock, timed, timed_floor, timed_seen, timed_steady
 from benchmarks.pdp.workload import Sizes, make_workload
 from engine.policy import Decision, Reason
+from engine.policy.plans import plan_book
 
 
 def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: int | None = None,
@@ -53,8 +54,13 @@ def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: i
     t0 = time.perf_counter()
     w = make_workload(sizes, seed)
     scenario = build_scenario(w)
+    start = time.perf_counter()
     compiled = compile_agentrange(w, scenario, sequences=False)
+    compile_s = time.perf_counter() - start
     compiled_seq = compile_agentrange(w, scenario, sequences=True)
+    # The plans every combination of the scenario can reach, built once per policy before
+    # any decision (as a simulation builds them when it starts): timed apart from deciding.
+    books = (plan_book(compiled), plan_book(compiled_seq))
     requests = agentrange_requests(w, scenario)
     cedar = cedar_setup(w)
     enforcer = casbin_enforcer(w)
@@ -89,7 +95,9 @@ def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: i
         seq_warm_s, seq_warm_decisions = timed_steady(compiled_seq, warmup, requests,
                                                       w.session_last, reps, clocks["steady"])
         seen_s = timed_seen(compiled, warmup, requests, reps)
-        floor_s = timed_floor(requests, ar_decisions[first_failed(ar_decisions)], reps)
+        like = ar_decisions[first_failed(ar_decisions)]
+        floor_s = timed_floor(requests, like, reps)
+        floor_shared_s = timed_floor(requests, like, reps, keep=False)
 
     # A decision keeps its explanation as the stop set it was read off; the lists of matched,
     # shadow and failed rules are spelled out as tuples when first read (once per distinct
@@ -117,12 +125,15 @@ def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: i
                     "agentrange_sequences": n / seq_s,
                     "agentrange_sequences_steady": n / seq_warm_s}
     if time_it:
-        report.rates.update({"agentrange_seen": n / seen_s, "floor": n / floor_s})
+        report.rates.update({"agentrange_seen": n / seen_s, "floor": n / floor_s,
+                             "floor_shared": n / floor_shared_s})
     report.extra = {"sequence_denials": sum(1 for d in seq_decisions
                                             if d.reason is Reason.SEQUENCE),
                     "gc_share": {mode: c.share for mode, c in clocks.items()},
                     "frozen": freeze,
                     "explanation": ar_decisions[first_failed(ar_decisions)].explain(),
+                    "compile_s": compile_s,
+                    "plans": [(b.built, len(b.sets), b.seconds) for b in books],
                     "spell_us": spell_s / n * 1e6}
     if time_it:
         # The simulator, the engine's main user, runs with fewer young-generation passes

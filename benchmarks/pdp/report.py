@@ -14,12 +14,15 @@ from typing import Any
 from benchmarks.pdp.reference import ALLOW, DENY, NO_MATCH, Agreement
 from benchmarks.pdp.workload import SEQUENCES, Sizes, Workload
 
-TARGET_RATE = 300_000.0
-"""agentrange decisions/s with full explanations kept (stateless policy)."""
-TARGET_VS_CEDAR = 25.0
-"""agentrange rate over cedarpy's batch rate, measured in the same run."""
-TARGET_SEQUENCE_RATE = 100_000.0
-"""agentrange decisions/s with session tracking and the sequence rules active."""
+TARGET_VS_CEDAR = 100.0
+"""agentrange rate over cedarpy's batch rate, measured in the same run (issue 21)."""
+TARGET_GC_SHARE = 0.10
+"""The most of agentrange's time the cycle collector may take (issue 21)."""
+RELATIVE_TARGETS = ("fresh >= 1.6x, steady >= 1.3x and with the sequence rules >= 1.3x the "
+                    "commit before issue 21's work, measured in one run with "
+                    "benchmarks/against.py")
+"""Issue 21's targets against an earlier commit (they replace the absolute rates of issue 3,
+which pure CPython cannot reach on this workload: see the floor lines)."""
 
 
 @dataclass
@@ -85,6 +88,13 @@ def print_rates(out: Callable[[str], None], r: Report, reps: tuple[int, int, int
     out(f"ratios: agentrange / cedarpy = {rates['agentrange'] / cedar:.1f}x fresh, "
         f"{rates['agentrange_steady'] / cedar:.1f}x steady; agentrange / PyCasbin = "
         f"{rates['agentrange'] / casbin:.0f}x fresh; cedarpy / PyCasbin = {cedar / casbin:.0f}x")
+    plans = r.extra.get("plans")
+    if plans:
+        (built, sets, seconds), (_built, _sets, seq_seconds) = plans
+        out(f"agentrange plans built ahead, once per policy and before any decision (not in "
+            f"the rates): {built:,} plans over {sets:,} candidate sets in {seconds:.2f} s "
+            f"({seq_seconds:.2f} s with the sequence rules); compiling the policy "
+            f"{r.extra['compile_s']:.2f} s")
     shares = r.extra["gc_share"]
     out(f"agentrange explanations spelled out afterwards (matched, shadow and failed rules of "
         f"every kept decision, as tuples): {r.extra['spell_us']:.2f} us per decision")
@@ -97,24 +107,28 @@ def print_rates(out: Callable[[str], None], r: Report, reps: tuple[int, int, int
         out(f"agentrange with the simulator's collector setting (young generation every "
             f"{threshold:,} allocations): {fresh:,.0f} fresh, {steady:,.0f} steady, "
             f"{seq_steady:,.0f} steady with sequences")
-    budget = 1e6 / TARGET_RATE
-    out(f"the {TARGET_RATE:,.0f}/s target leaves {budget:.2f} us per decision; against it, "
-        "measured in this run:")
+    out("what CPython itself takes per decision on this workload, measured in this run:")
     for label, key in (
             ("agentrange, every explanation already seen (the ceiling of its memo)",
              "agentrange_seen"),
             ("CPython floor: read each request's values, build its Decision, decide nothing",
-             "floor")):
-        out(f"  {label:<78}{rates[key]:>10,.0f}/s = {1e6 / rates[key]:.2f} us")
+             "floor"),
+            ("the same floor, each Decision dropped at once (no retained objects)",
+             "floor_shared")):
+        if key in rates:
+            out(f"  {label:<78}{rates[key]:>10,.0f}/s = {1e6 / rates[key]:.2f} us")
     for mode, suffix in (("fresh", ""), ("steady", "_steady")):
-        rate, seq = rates["agentrange" + suffix], rates["agentrange_sequences" + suffix]
+        rate = rates["agentrange" + suffix]
+        share = shares[mode]
         checks = (
-            (f"agentrange >= {TARGET_RATE:,.0f}/s", rate >= TARGET_RATE),
-            (f"agentrange >= {TARGET_VS_CEDAR:.0f}x cedarpy", rate / cedar >= TARGET_VS_CEDAR),
-            (f"with sequences >= {TARGET_SEQUENCE_RATE:,.0f}/s", seq >= TARGET_SEQUENCE_RATE),
+            (f"agentrange >= {TARGET_VS_CEDAR:.0f}x cedarpy ({rate / cedar:.0f}x)",
+             rate / cedar >= TARGET_VS_CEDAR),
+            (f"collector share < {TARGET_GC_SHARE:.0%} ({share:.0%})",
+             share < TARGET_GC_SHARE),
         )
         out(f"targets ({mode}): " + "; ".join(
             f"{label} {'met' if met else 'NOT met'}" for label, met in checks))
+    out(f"targets against the previous commit: {RELATIVE_TARGETS}")
 
 
 def figures(r: Report) -> dict[str, float]:
@@ -142,6 +156,8 @@ def to_json(r: Report, seed: int) -> dict[str, Any]:
         "figures": figures(r),
         "gc_share": r.extra.get("gc_share", {}),
         "spell_us": r.extra.get("spell_us"),
+        "plans": r.extra.get("plans"),
+        "compile_s": r.extra.get("compile_s"),
         "load_average": os.getloadavg()[0],
         "cores": os.cpu_count(),
     }

@@ -8,7 +8,7 @@ looked up by id with :meth:`CompiledPolicy.fact`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import MappingProxyType
@@ -66,6 +66,9 @@ class CompiledPolicy:
     tables: Tables | None = field(default=None, repr=False)
     """The rules' condition tables (see :mod:`engine.policy.tables`); they depend on the
     conditions alone, so enforcing a shadow rule keeps them."""
+    derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    """What is built from this policy on first use and kept with it (its plan book: see
+    :func:`engine.policy.plans.plan_book`); a tightened copy starts without."""
 
     def candidates(self, key: TargetKey) -> tuple[CompiledRule, ...]:
         """Rules whose target matches ``key``, in document order."""
@@ -84,31 +87,12 @@ class CompiledPolicy:
         For a declared tool and a principal exactly as the scenario declares it, the
         per-facet bitmasks are ANDed; anything else is matched rule by rule.
         """
-        pid, tool = key[0], key[4]
-        masks = self.masks
-        by_tool = masks.get("tools")
-        m = by_tool.get(tool) if by_tool is not None and type(tool) is str else None
-        sig = self.agent_signature.get(pid) if type(pid) is str else None
-        if m is None or sig is None or sig != (key[1], key[2]):
-            return mask_of(r.index for r in self.rules if r.target.matches(key))
-        m &= masks["agents"][pid]
-        m &= self._mask("actions", key[3])
-        m &= self._mask("resources", key[5])
-        m &= self._mask("data_classes", key[6])
-        return m
+        return _candidate_mask(self.rules, self.masks, self.agent_signature, key)
 
-    def _mask(self, facet: str, value: Any) -> int:
-        """Bitmask of the rules whose ``facet`` admits ``value`` (matched when not indexed)."""
-        if value is None or type(value) is str:
-            found = self.masks[facet].get(value)
-            if found is not None:
-                return found
-        mask = 0
-        for r in self.rules:
-            f = getattr(r.target, facet)
-            if f is None or f.matches(value):
-                mask |= 1 << r.index
-        return mask
+    def mask_function(self) -> Callable[[TargetKey], int]:
+        """:meth:`candidate_mask` as a function that does not refer back to this policy."""
+        rules, masks, signature = self.rules, self.masks, self.agent_signature
+        return lambda key: _candidate_mask(rules, masks, signature, key)
 
     def rule_ids(self) -> tuple[str, ...]:
         """Ids of every rule and sequence, in document order."""
@@ -146,6 +130,36 @@ class CompiledPolicy:
         known = ", ".join(self.rule_ids()) or "none"
         raise UnknownRuleError(f"policy {self.name} has no rule or sequence {rule_id!r} "
                                f"(known: {known})")
+
+
+def _candidate_mask(rules: tuple[CompiledRule, ...], masks: Mapping[str, Mapping[Any, int]],
+                    signature: Mapping[str, tuple[Any, Any]], key: TargetKey) -> int:
+    pid, tool = key[0], key[4]
+    by_tool = masks.get("tools")
+    m = by_tool.get(tool) if by_tool is not None and type(tool) is str else None
+    sig = signature.get(pid) if type(pid) is str else None
+    if m is None or sig is None or sig != (key[1], key[2]):
+        return mask_of(r.index for r in rules if r.target.matches(key))
+    m &= masks["agents"][pid]
+    m &= _facet_mask(rules, masks, "actions", key[3])
+    m &= _facet_mask(rules, masks, "resources", key[5])
+    m &= _facet_mask(rules, masks, "data_classes", key[6])
+    return m
+
+
+def _facet_mask(rules: tuple[CompiledRule, ...], masks: Mapping[str, Mapping[Any, int]],
+                facet: str, value: Any) -> int:
+    """Bitmask of the rules whose ``facet`` admits ``value`` (matched when not indexed)."""
+    if value is None or type(value) is str:
+        found = masks[facet].get(value)
+        if found is not None:
+            return found
+    mask = 0
+    for r in rules:
+        f = getattr(r.target, facet)
+        if f is None or f.matches(value):
+            mask |= 1 << r.index
+    return mask
 
 
 def mask_of(indexes: Iterable[int]) -> int:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import FrozenInstanceError
 from enum import StrEnum
-from typing import Any, NamedTuple, Protocol
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from engine.policy.values import actual_value
 
 
 class Effect(StrEnum):
@@ -124,11 +127,13 @@ class _Core(NamedTuple):
     matched: tuple[str, ...]
     shadow: tuple[ShadowMatch, ...]
     failed: tuple[tuple[str, str, str, int], ...]
-    """(rule, condition, path, index of the actual value in the decision's values)."""
+    """(rule, condition, path, index of the actual value when the values are a tuple)."""
     sequences: tuple[SequenceMatch, ...]
     obligations: tuple[str, ...]
     envelope: Envelope | None
     errors: tuple[str, ...]
+    chain: tuple[str, ...] = ()
+    hop: str | None = None
 
 
 class _Explanation(Protocol):
@@ -158,6 +163,61 @@ class _Explanation(Protocol):
     def envelope(self) -> Envelope | None: ...
     @property
     def errors(self) -> tuple[str, ...]: ...
+    @property
+    def chain(self) -> tuple[str, ...]: ...
+    @property
+    def hop(self) -> str | None: ...
+
+
+class _Chained:
+    """An explanation seen through a delegation chain: the same fields, plus chain and hop."""
+
+    __slots__ = ("_of", "chain", "hop")
+
+    def __init__(self, of: _Explanation, chain: tuple[str, ...], hop: str | None) -> None:
+        self._of = of
+        self.chain = chain
+        self.hop = hop
+
+    @property
+    def effect(self) -> Effect:
+        return self._of.effect
+
+    @property
+    def reason(self) -> Reason:
+        return self._of.reason
+
+    @property
+    def rule(self) -> str | None:
+        return self._of.rule
+
+    @property
+    def matched(self) -> tuple[str, ...]:
+        return self._of.matched
+
+    @property
+    def shadow(self) -> tuple[ShadowMatch, ...]:
+        return self._of.shadow
+
+    @property
+    def failed(self) -> tuple[tuple[str, str, str, int], ...]:
+        return self._of.failed
+
+    @property
+    def sequences(self) -> tuple[SequenceMatch, ...]:
+        return self._of.sequences
+
+    @property
+    def obligations(self) -> tuple[str, ...]:
+        return self._of.obligations
+
+    @property
+    def envelope(self) -> Envelope | None:
+        return self._of.envelope
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        return self._of.errors
 
 
 _FIELDS = ("effect", "reason", "rule", "matched", "shadow", "failed", "sequences", "obligations",
@@ -165,12 +225,66 @@ _FIELDS = ("effect", "reason", "rule", "matched", "shadow", "failed", "sequences
 _set = object.__setattr__
 
 
-class Decision:
+class _SharedFields:
+    """The fields a decision reads from its shared explanation (``_core``).
+
+    Read by C-level getters (``attrgetter``): reading one runs no Python frame, and the
+    simulator reads several per tool call.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        @property
+        def effect(self) -> Effect: ...
+        @property
+        def reason(self) -> Reason: ...
+        @property
+        def rule(self) -> str | None: ...
+        @property
+        def matched(self) -> tuple[str, ...]: ...
+        @property
+        def shadow(self) -> tuple[ShadowMatch, ...]: ...
+        @property
+        def sequences(self) -> tuple[SequenceMatch, ...]: ...
+        @property
+        def obligations(self) -> tuple[str, ...]: ...
+        @property
+        def envelope(self) -> Envelope | None: ...
+        @property
+        def errors(self) -> tuple[str, ...]: ...
+        @property
+        def chain(self) -> tuple[str, ...]: ...
+        @property
+        def hop(self) -> str | None: ...
+    else:
+        for _name, _doc in (
+            ("effect", "allow, deny or require_approval."),
+            ("reason", "Why the effect was reached."),
+            ("rule", "The deciding rule or sequence id."),
+            ("matched", "Enforced rules that matched, in policy order."),
+            ("shadow",
+             "Shadow rules and sequences that matched, with the effect each would have had."),
+            ("sequences", "Sequences this request completes, with the earlier steps."),
+            ("obligations", "Obligations of the enforced rules that produced the effect."),
+            ("envelope", "The envelope of the deciding rule."),
+            ("errors", "Problems met while deciding, as text."),
+            ("chain", "The delegation chain, current actor first (empty when not delegated)."),
+            ("hop", "The earlier actor whose own decision restricted this one, or None."),
+        ):
+            locals()[_name] = property(attrgetter("_core." + _name), doc=_doc)
+        del _name, _doc
+
+
+class Decision(_SharedFields):
     """The outcome of deciding one request, with everything needed to explain it.
 
     Immutable (slots, no attribute can be set) and compared by value. Internally the parts
-    that requests of one equivalence class share are held once, so the engine can hand out
-    a decision per request without copying its explanation.
+    that requests of one equivalence class share are held once (the explanation), and the
+    actual values of failed conditions are read on demand from what they came from: a tuple
+    of values, or the decided request itself (immutable by contract; with the counter values
+    of the moment when conditions read counters). So the engine hands out a decision per
+    request without copying anything out of it, and one shared decision when nothing failed.
 
     Attributes:
         effect: allow, deny or require_approval.
@@ -194,13 +308,13 @@ class Decision:
             (attenuation), or None.
     """
 
-    __slots__ = ("_core", "_values", "chain", "hop", "owner")
+    __slots__ = ("_core", "_src", "owner")
 
     _core: _Explanation
-    _values: tuple[Any, ...]
+    _src: Any
+    """The failed conditions' actual values: a tuple (by each one's index), a request, or a
+    :class:`Captured` request."""
     owner: str | None
-    chain: tuple[str, ...]
-    hop: str | None
 
     def __init__(
         self,
@@ -222,27 +336,32 @@ class Decision:
         _set(self, "_core", _Core(Effect(effect), Reason(reason), rule, tuple(matched),
                                   tuple(shadow), spec, tuple(sequences), tuple(obligations),
                                   None if envelope is None else Envelope(envelope),
-                                  tuple(errors)))
-        _set(self, "_values", tuple(f.actual for f in failed))
+                                  tuple(errors), tuple(chain), hop))
+        _set(self, "_src", tuple(f.actual for f in failed))
         _set(self, "owner", owner)
-        _set(self, "chain", tuple(chain))
-        _set(self, "hop", hop)
 
     @staticmethod
-    def _make(core: _Explanation, values: tuple[Any, ...], owner: str | None,
-              chain: tuple[str, ...] = (), hop: str | None = None) -> Decision:
-        """Build from a shared core and this request's attribute values (engine fast path).
+    def _make(core: _Explanation, source: Any, owner: str | None) -> Decision:
+        """Build from a shared explanation and where its actual values come from (engine).
 
-        The slots' own setters do the job of ``object.__setattr__`` in about half the time
-        (this runs once per decision).
+        ``source``: a tuple of values (by the index in each failed entry), the request, or
+        a :class:`Captured` request. The slots' own setters do the job of
+        ``object.__setattr__`` in about half the time (this runs once per decision).
         """
         self = _new(Decision)
         _set_core(self, core)
-        _set_values(self, values)
+        _set_src(self, source)
         _set_owner(self, owner)
-        _set_chain(self, chain)
-        _set_hop(self, hop)
         return self
+
+    def _in_chain(self, chain: tuple[str, ...], hop: str | None) -> Decision:
+        """The same decision for a request made along a delegation chain (engine)."""
+        if not chain and hop is None and not self._core.chain and self._core.hop is None:
+            return self
+        core = self._core
+        if type(core) is _Chained:
+            core = core._of
+        return Decision._make(_Chained(core, chain, hop), self._src, self.owner)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise FrozenInstanceError(f"cannot assign to field {name!r}")
@@ -250,59 +369,16 @@ class Decision:
     def __delattr__(self, name: str) -> None:
         raise FrozenInstanceError(f"cannot delete field {name!r}")
 
-    # The shared fields, read through the core.
-    @property
-    def effect(self) -> Effect:
-        """allow, deny or require_approval."""
-        return self._core.effect
-
-    @property
-    def reason(self) -> Reason:
-        """Why the effect was reached."""
-        return self._core.reason
-
-    @property
-    def rule(self) -> str | None:
-        """The deciding rule or sequence id."""
-        return self._core.rule
-
-    @property
-    def matched(self) -> tuple[str, ...]:
-        """Enforced rules that matched, in policy order."""
-        return self._core.matched
-
-    @property
-    def shadow(self) -> tuple[ShadowMatch, ...]:
-        """Shadow rules and sequences that matched, with the effect each would have had."""
-        return self._core.shadow
-
     @property
     def failed(self) -> tuple[FailedCondition, ...]:
         """Targeted-but-unmatched rules: first failed condition and the actual value."""
-        values = self._values
+        src = self._src
         new = _new_tuple  # NamedTuple's own __new__ is a Python lambda: 3x slower per item
-        return tuple([new(FailedCondition, (r, c, p, values[i]))
-                      for r, c, p, i in self._core.failed])
-
-    @property
-    def sequences(self) -> tuple[SequenceMatch, ...]:
-        """Sequences this request completes, with the earlier steps."""
-        return self._core.sequences
-
-    @property
-    def obligations(self) -> tuple[str, ...]:
-        """Obligations of the enforced rules that produced the effect."""
-        return self._core.obligations
-
-    @property
-    def envelope(self) -> Envelope | None:
-        """The envelope of the deciding rule."""
-        return self._core.envelope
-
-    @property
-    def errors(self) -> tuple[str, ...]:
-        """Problems met while deciding, as text."""
-        return self._core.errors
+        if type(src) is tuple:
+            return tuple([new(FailedCondition, (r, c, p, src[i]))
+                          for r, c, p, i in self._core.failed])
+        return tuple([new(FailedCondition, (r, c, p, actual_value(src, p)))
+                      for r, c, p, _i in self._core.failed])
 
     @property
     def allowed(self) -> bool:
@@ -419,8 +495,8 @@ class Decision:
 
 _new = object.__new__
 _new_tuple = tuple.__new__
-_set_core, _set_values, _set_owner, _set_chain, _set_hop = (
-    getattr(Decision, name).__set__ for name in ("_core", "_values", "owner", "chain", "hop"))
+_set_core, _set_src, _set_owner = (
+    getattr(Decision, name).__set__ for name in ("_core", "_src", "owner"))
 
 
 def _verb(effect: Effect) -> str:

@@ -17,22 +17,22 @@ state is bounded by the number of agents and tasks, and windows are pruned on ac
 Speed: conditions are compiled with the policy into per-path *condition tables*
 (:mod:`engine.policy.tables`): for each value of an attribute path (for numbers: each
 position among the thresholds the policy compares the path with), a bitset of the rule items
-it stops. Candidate rules for a (principal, action, tool, resource) combination are found
-once, by ANDing per-facet rule bitmasks (agents, tools, actions, resources, data classes),
-into a *plan* (:mod:`engine.policy.plans`). Deciding a request runs the plan's generated
-probe (:mod:`engine.policy.probes`): it reads the paths its candidates' conditions name,
-maps each value to its class — local to the candidate set: classes that stop the same items
-of these rules are one — and looks the combination up in the set's memo (what it reads from
-the read-only principal, tool and resource views is read and classed once per view). A
-combination not seen before ORs the classes' bitsets into the request's stop set, from which
-the effect, the deciding rule and the whole explanation (matched rules, shadow matches, each
-unmatched rule's first failed item) follow with a few integer operations; stop sets seen
-before share their explanation. Rules with an item that reads several paths run their
-generated check per request (:mod:`engine.policy.codegen`), and any request on which a
-condition raises is decided rule by rule, so errors say exactly where and what. Decisions
-carry their own attribute values, so failed conditions report each request's actual values.
-Nothing refers back to the engine, so a dropped engine and its decisions are freed by
-reference counting.
+it stops. Before the first decision, the policy's plan book (:mod:`engine.policy.plans`)
+builds every (principal, action, tool, resource) combination the scenario can reach: its
+candidate rules, found by ANDing per-facet rule bitmasks, and the *static stop set* of the
+views the scenario declares (what the principal, tool and resource already stop). Deciding a
+request finds its entry by the identity of its read-only views (:mod:`engine.policy.caches`),
+runs the candidate set's generated probe (:mod:`engine.policy.probes`), which ORs the cached
+stop bits of each per-call value into the static stop set, and looks the result up: the
+effect, the deciding rule and the whole explanation (matched rules, shadow matches, each
+unmatched rule's first failed item) follow from that stop set with a few integer operations,
+once per distinct stop set. A request whose explanation reads nothing it brought shares one
+frozen decision; any other gets one small decision that reads its failed conditions' actual
+values from the request on demand (and keeps the counter values it was decided with). Rules
+with an item that reads several paths run their generated check per request
+(:mod:`engine.policy.codegen`), and any request on which a condition raises is decided rule
+by rule, so errors say exactly where and what. Nothing refers back to the engine, so a
+dropped engine and its decisions are freed by reference counting.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
+from engine.policy.caches import Entry, MemoSwitch, SetCache
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.decision import (
     RESTRICTIVENESS,
@@ -51,20 +52,11 @@ from engine.policy.decision import (
     Reason,
     owner_of,
 )
-from engine.policy.plans import (
-    MAX_PLANS,
-    CandidateSet,
-    Plan,
-    ProbeContext,
-    ProbeFn,
-    StaticsFn,
-    bit_indexes,
-    target_key,
-)
-from engine.policy.probes import probe_function
+from engine.policy.plans import MAX_PLANS, CandidateSet, Plan, PlanBook, plan_book, target_key
+from engine.policy.probes import ProbeFn
 from engine.policy.request import EMPTY, Request, principal_attributes
-from engine.policy.rules import CompiledCounter, TargetKey
 from engine.policy.state import EngineState, Hits
+from engine.policy.tables import Tables
 
 DEPTH_RULE = "delegation.max_depth"
 """The rule id of a denial for a delegation chain deeper than the policy's max_depth."""
@@ -78,20 +70,22 @@ class PolicyEngine:
 
     Args:
         compiled: The policy, from :func:`~engine.policy.loading.load_policy` or
-            :func:`~engine.policy.compiler.compile_policy`.
+            :func:`~engine.policy.compiler.compile_policy`. Its plans are built now unless
+            an earlier engine of the same policy built them (how long that took:
+            ``plan_book(compiled).seconds``, :mod:`engine.policy.plans`).
     """
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self._base = compiled
         self._policy = compiled
-        self._plans: dict[TargetKey, Plan] = {}
-        self._by_identity: dict[tuple[int, int, int, Any],
-                                tuple[Any, Any, Any, Plan, tuple[Any, ...] | None]] = {}
-        self._shared: dict[int, tuple[CandidateSet, ProbeFn, StaticsFn | None]] = {}
+        self._book: PlanBook = plan_book(compiled)
+        self._tables: Tables = self._book.tables.fresh()
+        self._sets: dict[CandidateSet, tuple[SetCache, ProbeFn]] = {}
+        self._switch = MemoSwitch()
+        self._entries: dict[tuple[int, int, int, Any], Entry] = {}
         self._state = EngineState(compiled.legal_owner)
         self._hop_principals: dict[str, Mapping[str, Any]] = {}
         self._small: dict[tuple[Any, ...], Decision] = {}
-        self._ctx: ProbeContext | None = None
         self.reset()
 
     @property
@@ -104,14 +98,11 @@ class PolicyEngine:
     def reset(self) -> None:
         """Forget all state and tightenings: back to the compiled policy as loaded.
 
-        Compiled caches (candidate sets, memoised stateless decisions) are kept unless a
-        tightening changed the rules: they depend only on the policy.
+        Caches (value classes, explanations, entries) are kept unless a tightening changed
+        the rules: they depend only on the policy.
         """
         if self._policy is not self._base:
-            self._plans = {}
-            self._by_identity = {}
-            self._shared = {}
-            self._ctx = None
+            self._use(self._base)
         self._policy = self._base
         self._state = EngineState(self._base.legal_owner)
         self._small = {}
@@ -123,11 +114,15 @@ class PolicyEngine:
             UnknownRuleError: when the policy has no rule or sequence with that id.
         """
         self._policy = self._policy.with_enforced(rule_id)
-        self._plans = {}
-        self._by_identity = {}
-        self._shared = {}
-        self._ctx = None
+        self._use(self._policy)
         self._small = {}
+
+    def _use(self, policy: CompiledPolicy) -> None:
+        self._book = plan_book(policy)
+        self._tables = self._book.tables.fresh()
+        self._sets = {}
+        self._entries = {}
+        self._switch = MemoSwitch()
 
     def end_session(self, session_id: str) -> None:
         """Drop the counters and sequence state of a finished task run."""
@@ -158,19 +153,17 @@ class PolicyEngine:
                 if depth or (depth is None and len(chain.get("actors") or ()) > 1):
                     return self._decide_delegated(req)
             # Read-only views (what the *_attributes helpers build) cannot change, so their
-            # identity stands for their content: look the plan up by identity first.
+            # identity stands for their content: the entry is found by identity.
             p, t, r = req.principal, req.tool, req.resource
-            known = self._by_identity.get((id(p), id(t), id(r), req.action))
-            if known is not None and known[0] is p and known[1] is t and known[2] is r:
-                plan, st = known[3], known[4]
-            else:
-                plan, st = self._plan_by_value(req), None
-            if not plan.stateful:
-                return plan.probe(req, _NO_CV, st)
+            e = self._entries.get((id(p), id(t), id(r), req.action))
+            if e is None or e.p is not p or e.t is not t or e.r is not r:
+                e = self._entry(req)
+            if not e.stateful:
+                return e.probe(req, _NO_CV, e)
             state = self._state
-            decision, hits, now = state.decide(req, plan, st)
+            decision, hits, now = state.decide(req, e)
             if decision.effect is _ALLOW:
-                state.apply(req, plan, hits, now)
+                state.apply(req, e.plan, hits, now)
             return decision
         except Exception as exc:  # the engine fails closed; it never raises on a request
             return Decision(_DENY, Reason.ERROR, errors=(f"internal error: {exc!r}",))
@@ -178,81 +171,34 @@ class PolicyEngine:
     def commit(self, req: Request) -> None:
         """Record a request executed after approval (see the module docstring)."""
         try:
-            plan = self._plan_for(req)
+            plan = self._book.plan(target_key(req, req.principal))
         except (TypeError, AttributeError):
             return
         if plan.stateful:
             self._state.commit(req, plan)
 
-    # --- plans -------------------------------------------------------------------------------
+    # --- entries -----------------------------------------------------------------------------
 
-    def _plan_by_value(self, req: Request) -> Plan:
+    def _entry(self, req: Request) -> Entry:
+        """The entry of a request's views: kept when they are read-only, else for this call."""
         p, t, r = req.principal, req.tool, req.resource
-        key = target_key(req, p)
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plan(key)
-        if type(p) is MappingProxyType and type(t) is MappingProxyType and (
-                r is None or type(r) is MappingProxyType):
-            if len(self._by_identity) >= MAX_PLANS:
-                self._by_identity = {}
-            # What the candidates read from these immutable views is read and classed once.
-            st = plan.statics(req) if plan.statics is not None else None
-            self._by_identity[(id(p), id(t), id(r), req.action)] = (p, t, r, plan, st)
-        return plan
+        plan = self._book.plan(target_key(req, p))
+        found = self._sets.get(plan.shared)
+        if found is None:
+            cache = SetCache(plan.shared, self._tables, self._policy.legal_owner,
+                             self._switch)
+            found = self._sets[plan.shared] = (cache, cache.bound_probe())
+        stable = type(p) is MappingProxyType and type(t) is MappingProxyType and (
+            r is None or type(r) is MappingProxyType)
+        e = Entry(req, plan, found[0], found[1], stable)
+        if stable:
+            if len(self._entries) >= MAX_PLANS:
+                self._entries = {}
+            self._entries[(id(p), id(t), id(r), req.action)] = e
+        return e
 
     def _plan_for(self, req: Request) -> Plan:
-        key = target_key(req, req.principal)
-        plan = self._plans.get(key)
-        return plan if plan is not None else self._plan(key)
-
-    def _plan(self, key: TargetKey) -> Plan:
-        if type(key[2]) is not tuple:
-            roles = key[2]
-            norm = tuple(roles) if isinstance(roles, list | tuple) else roles
-            key = (key[0], key[1], norm, *key[3:])
-            hash(key)  # an unhashable principal/tool value fails here, and decide fails closed
-            found = self._plans.get(key)
-            if found is not None:
-                return found
-        policy = self._policy
-        mask = policy.candidate_mask(key)
-        known = self._shared.get(mask)
-        if known is None:
-            rules = tuple(policy.rules[i] for i in bit_indexes(mask))
-            ctx = self._context(policy)
-            counter_reads: tuple[CompiledCounter, ...] = ()
-            if policy.counters:
-                read = {p for r in rules for p in ctx.tables.rule_paths.get(r.index, ())}
-                counter_reads = tuple(c for c in policy.counters if "counter." + c.id in read)
-            shared = CandidateSet(rules, mask, counter_reads, ctx.tables)
-            known = self._shared[mask] = (shared, *probe_function(shared, ctx))
-        shared, probe, statics = known
-        counters = tuple(c for c in policy.counters if c.target.matches(key))
-        # Highest step first within a sequence, so that recording a request never lets it
-        # serve as two consecutive steps.
-        steps = tuple(
-            (s, j, None if step.cond is None else step.test or step.cond.test,
-             j == len(s.steps) - 1)
-            for s in policy.sequences
-            for j, step in reversed(list(enumerate(s.steps))) if step.target.matches(key))
-        plan = Plan(shared, probe, statics, counters, steps)
-        if len(self._plans) >= MAX_PLANS:
-            self._plans = {}
-            self._by_identity = {}
-            self._shared = {}
-        self._plans[key] = plan
-        return plan
-
-    def _stateless(self, req: Request, plan: Plan, cv: Mapping[str, Any]) -> Decision:
-        """The rules' decision (no sequences), memoised per equivalence class of requests."""
-        return plan.probe(req, cv, None)
-
-    def _context(self, policy: CompiledPolicy) -> ProbeContext:
-        """What deciding against this policy needs beyond a candidate set (built once)."""
-        if self._ctx is None:
-            self._ctx = ProbeContext(policy)
-        return self._ctx
+        return self._book.plan(target_key(req, req.principal))
 
     # --- special decisions -----------------------------------------------------------------
 
@@ -273,7 +219,7 @@ class PolicyEngine:
         actors = tuple(chain.get("actors") or ()) if chain else ()
         if len(actors) < 2:
             actors = ()
-        return Decision._make(decision._core, decision._values, decision.owner, actors, hop)
+        return decision._in_chain(actors, hop)
 
     def _decide_delegated(self, req: Request) -> Decision:
         chain = req.chain
@@ -289,14 +235,17 @@ class PolicyEngine:
                 owner=owner, chain=actors,
                 errors=(f"delegation depth {depth} exceeds the policy's max_depth "
                         f"{policy.max_depth}",))
-        plan = self._plan_for(req)
+        p, t, r = req.principal, req.tool, req.resource
+        e = self._entries.get((id(p), id(t), id(r), req.action))
+        if e is None or e.p is not p or e.t is not t or e.r is not r:
+            e = self._entry(req)
         hits: Hits = []
         now: float | None = None
         state = self._state
-        if plan.stateful:
-            decision, hits, now = state.decide(req, plan)
+        if e.stateful:
+            decision, hits, now = state.decide(req, e)
         else:
-            decision = self._stateless(req, plan, _NO_CV)
+            decision = e.probe(req, _NO_CV, e)
         restricting: str | None = None
         if policy.attenuation and len(actors) > 1:
             for name, principal in self._hops(req, actors):
@@ -307,15 +256,17 @@ class PolicyEngine:
                     restricting = name
                     break
                 hop_req = replace(req, principal=principal)
-                hop_plan = self._plan_for(hop_req)
-                cv = (state.counter_values(hop_req, hop_plan, now)
-                      if hop_plan.counter_reads else _NO_CV)
-                hop_decision = self._stateless(hop_req, hop_plan, cv)
+                hop = self._entries.get((id(principal), id(t), id(r), req.action))
+                if hop is None or hop.p is not principal or hop.t is not t or hop.r is not r:
+                    hop = self._entry(hop_req)
+                cv = (state.counter_values(hop_req, hop.plan, now)
+                      if hop.plan.counter_reads else _NO_CV)
+                hop_decision = hop.probe(hop_req, cv, hop)
                 if RESTRICTIVENESS[hop_decision.effect] > RESTRICTIVENESS[decision.effect]:
                     decision, restricting = hop_decision, name
         decision = self._in_chain(decision, chain, restricting)
-        if decision.effect is _ALLOW and plan.stateful:
-            state.apply(req, plan, hits, now)
+        if decision.effect is _ALLOW and e.stateful:
+            state.apply(req, e.plan, hits, now)
         return decision
 
     def _hops(self, req: Request, actors: tuple[str, ...]

@@ -1,68 +1,77 @@
-"""Candidate sets, plans and the memo: what deciding a request looks up instead of evaluating.
+"""Plans, built ahead of time: what deciding a request looks up instead of evaluating.
 
 A *plan* is everything about one (principal, action, tool, resource) combination: its
 candidate rules (a :class:`CandidateSet`, shared by every combination with the same
-candidates), the generated probe that decides against them, and the counters and sequence
-steps its requests may touch. A candidate set memoises, per combination of its paths' value
-classes (local to the set: classes that stop the same items of these rules are one), the
-explanation (:class:`BitCore`) read off the request's stop set; stop sets seen before share
-their explanation, and requests with the same explanation and values share one decision.
-See :mod:`engine.policy.tables` for the stop sets and :mod:`engine.policy.probes` for the
-generated code that reads, classes and looks up.
+candidates) and the counters and sequence steps its requests may touch. The
+:class:`PlanBook` of a compiled policy builds, once and before any decision, the plans of
+every combination its scenario can reach (each agent with each tool and resource), and for
+each the *static stop set*: what the principal, tool and resource views the scenario declares
+already stop among the candidates' conditions (see :mod:`engine.policy.tables`). Deciding a
+request then only ORs the stop bits of its per-call values into that static stop set and
+looks the explanation up by the result; combinations nobody foresaw get their plan on first
+use, in the same book.
 
-Nothing here refers back to the engine or to the generated probe (which refers to these),
-so a dropped engine and its decisions are freed by reference counting.
+A :class:`CandidateSet` reads the explanation (:class:`BitCore`) off a stop set: effect,
+deciding rule, matched, shadow and failed rules follow with a few integer operations. The
+caches that fill while deciding (value -> stop bits, stop set -> explanation) belong to each
+decision point (:mod:`engine.policy.caches`); everything here is built once per policy and
+then only read, so engines in several threads may share it.
+
+Nothing here refers back to a policy, an engine or generated code, so dropped ones are freed
+by reference counting.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from engine.model import Scenario
 from engine.policy.codegen import rule_check
 from engine.policy.compiled import CompiledPolicy
-from engine.policy.decision import (
-    Decision,
-    Effect,
-    Reason,
-    SequenceMatch,
-    ShadowMatch,
+from engine.policy.decision import Effect, Reason, SequenceMatch, ShadowMatch
+from engine.policy.request import (
+    Request,
+    principal_attributes,
+    resource_attributes,
+    tool_attributes,
 )
-from engine.policy.request import Request
 from engine.policy.rules import CompiledCounter, CompiledRule, CompiledSequence, TargetKey
-from engine.policy.tables import PathTable, Tables
+from engine.policy.tables import Tables
+from engine.policy.values import actual_value
 
 MAX_PLANS = 50_000
-"""Distinct (principal, action, tool, resource) combinations kept before starting afresh."""
-MAX_CORES = 20_000
-"""Explanations (one per distinct stop set) kept per candidate set before starting afresh."""
-MAX_MEMO = 20_000
-"""Combinations of value classes memoised per candidate set before starting afresh."""
-MAX_DECISIONS = 4096
-"""Shared decisions (one per explanation and values) kept per candidate set."""
+"""Plans a book keeps (those built ahead included) before starting afresh."""
+EAGER_PLANS = 20_000
+"""Combinations of agents, tools and resources built ahead at most; beyond it only those the
+scenario's task and incident steps name are, and the rest on first use."""
+MAX_STATICS = 4096
+"""Static stop sets kept per candidate set (one per distinct principal, tool and resource
+values read)."""
 
 _ALLOW, _DENY, _APPROVAL = Effect.ALLOW, Effect.DENY, Effect.REQUIRE_APPROVAL
 REASONS = {_DENY: Reason.EXPLICIT_DENY, _APPROVAL: Reason.APPROVAL_REQUIRED,
            _ALLOW: Reason.ALLOWED}
 """The reason of a decision each effect's deciding rule gives."""
 
+STATIC_NAMESPACES = ("principal", "tool", "resource")
+"""Namespaces a request takes from the read-only views of its agent, tool and resource."""
+
 StepEntry = tuple[CompiledSequence, int, "Callable[[Request, Mapping[str, Any]], bool] | None",
-                  bool]
-"""A sequence step a plan's requests may match: (sequence, step index, condition, is last)."""
-ProbeFn = Callable[[Request, Mapping[str, Any], "tuple[Any, ...] | None"], Decision]
-"""Decides a request against one candidate set's rules (generated per set); the last
-argument is what :data:`StaticsFn` returned for the request's principal, tool and resource
-views, or None to read and class them."""
-StaticsFn = Callable[[Request], "tuple[Any, ...] | None"]
-"""Reads and classes what a candidate set's conditions read from the principal, tool,
-resource and action (the same for every request with the same views); None when a value
-cannot be classed (the probe then decides those requests rule by rule)."""
-ERROR = object()
-"""Memo value of classes for which some condition raises: decide those rule by rule."""
+                  bool, tuple[CompiledSequence, int]]
+"""A sequence step a plan's requests may match: (sequence, step index, condition, is last,
+and (sequence, step index) as a request that matches it records it)."""
 EvalFn = Callable[[Request, Mapping[str, Any]], tuple[
     list[CompiledRule], list[ShadowMatch], list[tuple[str, str, str, int]], list[str],
     list[CompiledRule]]]
 """Evaluates every candidate rule: (matched, shadow, failed, errors, errored enforced rules)."""
+
+
+def is_static(path: str) -> bool:
+    """Whether ``path`` is read from the request's action or its principal, tool or resource."""
+    return path == "action" or path.partition(".")[0] in STATIC_NAMESPACES
 
 
 class CandidateSet:
@@ -70,19 +79,24 @@ class CandidateSet:
 
     Attributes:
         rules: The candidate rules, in document order.
-        paths: Every path their conditions read, in first-read order: the order of a
-            decision's values.
-        cores: Stop set -> the explanation built for it.
-        evaluator: Rule-by-rule evaluation, generated by :mod:`engine.policy.probes` when
-            first needed (errors are rare); None until then.
+        paths: Every path their conditions read, in first-read order.
+        static: The table paths among them read from the principal, tool and resource
+            views (and the action): fixed per combination of views.
+        dynamic: The table paths read per call (request, task, token, time, counters...).
+        slow: Rules whose items read several paths: their generated check runs per request.
+        slow_bits: Per slow rule, the local stop bit of each of its item numbers.
+        limit: Stop sets at or above it carry error bits (decided rule by rule).
+        statics: Static values (read from ``static``) -> their local stop set, for the views
+            the scenario declares (filled when the book is built, then only read).
 
-    Nothing here refers back to the engine or to the generated probe (which refers to
-    this), so a dropped engine is freed by reference counting, without the cycle collector.
+    Local stop sets: bit ``c * m + j`` when item ``c`` of rule ``j`` (its place in
+    ``rules``) did not hold; the same ``width`` higher when it raised.
     """
 
-    __slots__ = ("by_effect", "cores", "counter_reads", "decisions", "enforced", "evaluator",
-                 "index", "local", "local_bit", "m", "memo", "obliged", "paths",
-                 "positions", "rule_at", "rules", "slow", "span", "terms", "width")
+    __slots__ = ("by_effect", "counter_items", "counter_reads", "dynamic", "dynamic_items",
+                 "enforced", "evaluator", "index", "key_index", "limit", "local_bit", "m",
+                 "obliged", "paths", "positions", "rule_at", "rules", "slow", "slow_bits", "span",
+                 "static", "statics", "untabled", "width")
 
     def __init__(self, rules: tuple[CompiledRule, ...], mask: int,
                  counter_reads: tuple[CompiledCounter, ...], tables: Tables) -> None:
@@ -93,10 +107,8 @@ class CandidateSet:
         self.m = m
         self.positions = max((len(_failures(r)) for r in rules if r.cond is not None),
                              default=0)
-        """The most items any of these rules has."""
         self.width = self.positions * m
-        """Local stop sets: bit ``c * m + j`` when item ``c`` of rule ``j`` (its place in
-        ``rules``) did not hold; the same ``width`` higher when it raised."""
+        self.limit = 1 << self.width
         span = 0
         for c in range(2 * tables.positions):
             span |= mask << (c * n)
@@ -114,47 +126,84 @@ class CandidateSet:
                                                                            _ALLOW)}
         self.obliged = _local_mask(rules, lambda r: bool(r.obligations))
         self.counter_reads = counter_reads
-        rule_paths = tables.rule_paths
+        rule_paths, item_paths = tables.rule_paths, tables.item_paths
         self.paths = tuple(dict.fromkeys(
             p for r in rules if r.cond is not None for p in rule_paths[r.index]))
         self.index = {p: i for i, p in enumerate(self.paths)}
+        fast = {p for r in rules if r.index in item_paths for p in item_paths[r.index]}
+        tabled = [p for p in self.paths if p in fast and p in tables.paths]
+        self.static = tuple(p for p in tabled if is_static(p))
+        self.dynamic = tuple(p for p in tabled if not is_static(p))
+        self.untabled = tuple(p for p in self.paths if p not in tabled and not is_static(p))
+        """Per-call paths only slow rules read (no table; their checks read them)."""
+        self.key_index = {p: i for i, p in enumerate((*self.dynamic, *self.untabled))}
+        """Per-call path -> its place among the values that key shared decisions."""
         self.slow = tuple(r for r in rules if r.index in tables.slow)
-        self.memo: dict[Any, BitCore | object] = {}
-        """Classes of the request's values (and slow rules' results) -> explanation."""
-        self.cores: dict[int, BitCore] = {}
-        """Stop set -> explanation (many combinations of classes stop the same items)."""
-        self.decisions: dict[tuple[BitCore, tuple[Any, ...]], Decision] = {}
-        """(explanation, values) -> the decision its requests share (held here, not on the
-        explanation, which the decision refers to: no reference cycle)."""
-        self.terms: list[Sequence[int]] = []
-        """What each part of a memo key stands for: the entry of each local class of a path,
-        or a slow rule's bit for each failed item number (and 0 last, for -1: it held)."""
-        self.local: list[tuple[PathTable, dict[int, int], dict[int, int]]] = []
-        """Per path with a table: (table, its class -> local class, entry -> local class).
-        A local class is a path's classes that stop the same items of these rules, so the
-        memo keeps one explanation for what these rules cannot tell apart."""
+        self.slow_bits = tuple(
+            tuple(1 << (c * m + rules.index(r)) for c in range(self.positions))
+            for r in self.slow)
+        self.dynamic_items = 0
+        """Local bits of the items that read a per-call path (any other reads the views)."""
+        self.counter_items = 0
+        """Local bits of the items that read a counter."""
+        for j, r in enumerate(rules):
+            for c, (_text, path) in enumerate(_failures(r) if r.cond is not None else ()):
+                if not is_static(path) or r in self.slow:
+                    self.dynamic_items |= 1 << (c * m + j)
+                if path.startswith("counter.") or r in self.slow:
+                    self.counter_items |= 1 << (c * m + j)
+        self.statics: dict[tuple[Any, ...], int] = {}
         self.evaluator: EvalFn | None = None
+        """Rule-by-rule evaluation, generated by :mod:`engine.policy.probes` when first
+        needed (errors are rare); None until then."""
 
-    def localise(self, i: int, k: int) -> int:
-        """The local class of class ``k`` of the ``i``-th path with a table."""
-        table, of_class, of_entry = self.local[i]
-        bits = table.entries[k] & self.span
+    def localise(self, entry: int) -> int:
+        """A table entry (bits over every rule of the policy) as this set's local stop bits."""
+        bits = entry & self.span
         local_bit = self.local_bit
-        entry = 0
+        out = 0
         while bits:  # gather these rules' bits into the local stop set's places
             low = bits & -bits
-            entry |= 1 << local_bit[low.bit_length() - 1]
+            out |= 1 << local_bit[low.bit_length() - 1]
             bits ^= low
-        found = of_entry.get(entry)
-        if found is None:
-            entries = self.terms[i]
-            assert isinstance(entries, list)
-            found = of_entry[entry] = len(entries)
-            entries.append(entry)
-        if len(of_class) >= MAX_MEMO:
-            of_class.clear()
-        of_class[k] = found
-        return found
+        return out
+
+    def core(self, s: int) -> BitCore:
+        """Read the explanation off a local stop set (see :mod:`engine.policy.tables`)."""
+        m = self.m
+        seen = 0
+        for c in range(self.positions):  # rules stopped at any item
+            seen |= s >> (c * m)
+        matched = ((1 << m) - 1) & ~seen
+        enforced = matched & self.enforced
+        by_effect = self.by_effect
+        decider: CompiledRule | None = None
+        effect, reason = _DENY, Reason.NO_MATCHING_ALLOW
+        for e in (_DENY, _APPROVAL, _ALLOW):  # the first deny, else approval, else allow
+            bits = enforced & by_effect[e]
+            if bits:
+                decider = self.rule_at((bits & -bits).bit_length() - 1)
+                effect, reason = e, REASONS[e]
+                break
+        obligations: tuple[str, ...] = ()
+        obliged = enforced & by_effect[effect] & self.obliged if decider is not None else 0
+        if obliged:
+            obligations = tuple(dict.fromkeys(
+                o for i in bit_indexes(obliged) for o in self.rule_at(i).obligations))
+        return BitCore(self, effect, reason, decider, obligations, enforced,
+                       matched & ~self.enforced, s, m)
+
+
+def stops_of(shared: CandidateSet, values: tuple[Any, ...], tables: Tables) -> int | None:
+    """The local stop set of the static paths' ``values`` (None: one cannot be classed)."""
+    s = 0
+    try:
+        for path, value in zip(shared.static, values, strict=True):
+            table = tables.paths[path]
+            s |= shared.localise(table.entries[table.classify(value)])
+    except TypeError:
+        return None
+    return s
 
 
 class BitCore:
@@ -166,18 +215,18 @@ class BitCore:
     of the stop set and the rules).
     """
 
-    __slots__ = ("_failed", "_matched", "_shadow", "effect", "envelope", "index",
-                 "matched_bits", "n", "obligations", "reason", "rule", "rule_at", "shadow_bits",
-                 "stops")
+    __slots__ = ("_failed", "_matched", "_paths", "effect", "envelope", "matched_bits", "n",
+                 "obligations", "reason", "rule", "rule_at", "shadow", "shadow_bits", "stops")
 
     sequences: tuple[SequenceMatch, ...] = ()
     errors: tuple[str, ...] = ()
+    chain: tuple[str, ...] = ()
+    hop: str | None = None
 
     def __init__(self, shared: CandidateSet, effect: Effect, reason: Reason,
                  decider: CompiledRule | None, obligations: tuple[str, ...],
                  matched_bits: int, shadow_bits: int, stops: int, n: int) -> None:
         self.rule_at = shared.rule_at
-        self.index = shared.index
         self.effect = effect
         self.reason = reason
         self.rule = decider.id if decider is not None else None
@@ -189,8 +238,12 @@ class BitCore:
         """The stop set: bit ``c * n + r`` when item ``c`` of rule ``r`` did not hold."""
         self.n = n
         self._matched: tuple[str, ...] | None = None
-        self._shadow: tuple[ShadowMatch, ...] | None = None
+        self.shadow: tuple[ShadowMatch, ...] = tuple([
+            ShadowMatch(r.id, r.effect) for r in map(self.rule_at, bit_indexes(shadow_bits))])
+        """Shadow rules that matched, in document order (spelled out now: read on every
+        decision to see whether it could raise an alert, and mostly empty)."""
         self._failed: tuple[tuple[str, str, str, int], ...] | None = None
+        self._paths: tuple[str, ...] = ()
 
     @property
     def matched(self) -> tuple[str, ...]:
@@ -201,17 +254,12 @@ class BitCore:
         return self._matched
 
     @property
-    def shadow(self) -> tuple[ShadowMatch, ...]:
-        """Shadow rules that matched, in document order."""
-        if self._shadow is None:
-            by_index = self.rule_at
-            self._shadow = tuple([ShadowMatch(r.id, r.effect) for r in
-                                  map(by_index, bit_indexes(self.shadow_bits))])
-        return self._shadow
-
-    @property
     def failed(self) -> tuple[tuple[str, str, str, int], ...]:
-        """(rule, condition, path, value index) of each rule that did not match."""
+        """(rule, condition, path, value index) of each rule that did not match.
+
+        The value index is the path's place in :attr:`failed_paths`: a decision holding its
+        actual values as a tuple holds them in that order.
+        """
         if self._failed is None:
             at: dict[int, int] = {}
             n, every = self.n, (1 << self.n) - 1
@@ -222,14 +270,22 @@ class BitCore:
                     at.setdefault(i, c)
                 s >>= n
                 c += 1
-            index = self.index
+            index: dict[str, int] = {}
             out = []
             for i in sorted(at):
                 rule = self.rule_at(i)
                 text, path = _failures(rule)[at[i]]
-                out.append((rule.id, text, path, index[path]))
+                out.append((rule.id, text, path, index.setdefault(path, len(index))))
+            self._paths = tuple(index)
             self._failed = tuple(out)
         return self._failed
+
+    @property
+    def failed_paths(self) -> tuple[str, ...]:
+        """The distinct paths the failed conditions read, in the order of their values."""
+        if self._failed is None:
+            self.failed  # noqa: B018 - spells them out
+        return self._paths
 
 
 def _enforced_with(effect: Effect) -> Callable[[CompiledRule], bool]:
@@ -260,88 +316,159 @@ def _failures(rule: CompiledRule) -> tuple[tuple[str, str], ...]:
     return rule.failures
 
 
-class ProbeContext:
-    """What the generated probes call on a miss: an engine's tables and the legal owner.
-
-    Held apart from the engine so that probes refer to it and not to the engine (no cycle).
-
-    Args:
-        policy: The policy in force (its tables are copied fresh: their caches fill per
-            engine).
-    """
-
-    __slots__ = ("legal_owner", "tables")
-
-    def __init__(self, policy: CompiledPolicy) -> None:
-        tables = policy.tables if policy.tables is not None else Tables(policy.rules)
-        self.tables = tables.fresh()
-        self.legal_owner = policy.legal_owner
-
-    def miss(self, shared: CandidateSet, key: Any) -> BitCore | object:
-        """Explain a combination of classes not seen before (ERROR: some condition raises)."""
-        s = 0
-        for found, k in zip(shared.terms, key if type(key) is tuple else (key,), strict=True):
-            s |= found[k]
-        memo = shared.memo
-        if len(memo) >= MAX_MEMO:
-            memo.clear()
-        if s.bit_length() > shared.width:
-            memo[key] = ERROR
-            return ERROR
-        core = shared.cores.get(s)
-        if core is None:
-            core = self.core(shared, s)
-        memo[key] = core
-        return core
-
-    def core(self, shared: CandidateSet, s: int) -> BitCore:
-        """Read the explanation off a (local) stop set (see :mod:`engine.policy.tables`)."""
-        m = shared.m
-        seen = 0
-        for c in range(shared.positions):  # rules stopped at any item
-            seen |= s >> (c * m)
-        matched = ((1 << m) - 1) & ~seen
-        enforced = matched & shared.enforced
-        by_effect = shared.by_effect
-        decider: CompiledRule | None = None
-        effect, reason = _DENY, Reason.NO_MATCHING_ALLOW
-        for e in (_DENY, _APPROVAL, _ALLOW):  # the first deny, else approval, else allow
-            bits = enforced & by_effect[e]
-            if bits:
-                decider = shared.rule_at((bits & -bits).bit_length() - 1)
-                effect, reason = e, REASONS[e]
-                break
-        obligations: tuple[str, ...] = ()
-        obliged = enforced & by_effect[effect] & shared.obliged if decider is not None else 0
-        if obliged:
-            obligations = tuple(dict.fromkeys(
-                o for i in bit_indexes(obliged) for o in shared.rule_at(i).obligations))
-        core = BitCore(shared, effect, reason, decider, obligations, enforced,
-                       matched & ~shared.enforced, s, m)
-        cores = shared.cores
-        if len(cores) >= MAX_CORES:
-            cores.clear()
-        cores[s] = core
-        return core
-
-
 class Plan:
     """Everything about one (principal, action, tool, resource) combination."""
 
-    __slots__ = ("counter_reads", "counters", "needs_time", "probe", "shared", "stateful",
-                 "statics", "steps")
+    __slots__ = ("counter_reads", "counters", "needs_time", "shared", "stateful", "steps")
 
-    def __init__(self, shared: CandidateSet, probe: ProbeFn, statics: StaticsFn | None,
-                 counters: tuple[CompiledCounter, ...], steps: tuple[StepEntry, ...]) -> None:
+    def __init__(self, shared: CandidateSet, counters: tuple[CompiledCounter, ...],
+                 steps: tuple[StepEntry, ...]) -> None:
         self.shared = shared
-        self.probe = probe
-        self.statics = statics
         self.counter_reads = shared.counter_reads
         self.counters = counters
         self.steps = steps
         self.stateful = bool(self.counter_reads or counters or steps)
         self.needs_time = bool(steps) or any(
             c.window is not None for c in (*self.counter_reads, *counters))
+
+
+class PlanBook:
+    """The plans of one compiled policy: those its scenario can reach, built ahead.
+
+    Get it with :func:`plan_book` (built once per policy, shared by its decision points).
+
+    Attributes:
+        seconds: How long building the plans ahead took (CPU-independent wall time).
+        built: How many plans were built ahead.
+    """
+
+    def __init__(self, policy: CompiledPolicy) -> None:
+        start = time.perf_counter()
+        # What plans need of the policy, held here rather than the policy itself: the policy
+        # keeps its book, and the book must not keep the policy (no reference cycle).
+        self._rules = policy.rules
+        self._mask: Callable[[TargetKey], int] = policy.mask_function()
+        self._counters = policy.counters
+        self._sequences = policy.sequences
+        tables = policy.tables if policy.tables is not None else Tables(policy.rules)
+        self.tables = tables.fresh()
+        """The rules' condition tables, with every class foreseeable classed ahead; each
+        decision point classifies with its own copy."""
+        self.tables.prefill()
+        self.sets: dict[int, CandidateSet] = {}
+        self.plans: dict[TargetKey, Plan] = {}
+        self._lock = threading.Lock()
+        self.built = self._build_ahead(policy.scenario)
+        self.seconds = time.perf_counter() - start
+
+    def plan(self, key: TargetKey) -> Plan:
+        """The plan of a target key (built now when nobody foresaw it).
+
+        Raises:
+            TypeError: when a value of the key is unhashable.
+        """
+        found = self.plans.get(key)
+        if found is not None:
+            return found
+        if type(key[2]) is not tuple:
+            roles = key[2]
+            norm = tuple(roles) if isinstance(roles, list | tuple) else roles
+            key = (key[0], key[1], norm, *key[3:])
+            hash(key)  # an unhashable principal or tool value fails here
+            found = self.plans.get(key)
+            if found is not None:
+                return found
+        mask = self._mask(key)
+        with self._lock:  # engines in several threads may share the book
+            shared = self.sets.get(mask)
+            if shared is None:
+                shared = self.sets[mask] = self._candidate_set(mask)
+            counters = tuple(c for c in self._counters if c.target.matches(key))
+            # Highest step first within a sequence, so that recording a request never lets
+            # it serve as two consecutive steps.
+            steps = tuple(
+                (s, j, None if step.cond is None else step.test or step.cond.test,
+                 j == len(s.steps) - 1, (s, j))
+                for s in self._sequences
+                for j, step in reversed(list(enumerate(s.steps))) if step.target.matches(key))
+            plan = Plan(shared, counters, steps)
+            if len(self.plans) >= MAX_PLANS:
+                self.plans = {}
+            self.plans[key] = plan
+        return plan
+
+    def _candidate_set(self, mask: int) -> CandidateSet:
+        rules = tuple(self._rules[i] for i in bit_indexes(mask))
+        counter_reads: tuple[CompiledCounter, ...] = ()
+        if self._counters:
+            read = {p for r in rules for p in self.tables.rule_paths.get(r.index, ())}
+            counter_reads = tuple(c for c in self._counters if "counter." + c.id in read)
+        return CandidateSet(rules, mask, counter_reads, self.tables)
+
+    def _build_ahead(self, scenario: Scenario) -> int:
+        """Plans and static stop sets of every combination the scenario can reach."""
+        tools = {t.id: (t, tool_attributes(t)) for t in scenario.tools}
+        resources = {r.id: resource_attributes(scenario, r) for r in scenario.resources}
+        combos = [(a, t, r) for a in scenario.agents for t in scenario.tools
+                  for r in (*t.resources, None)]
+        if len(combos) > EAGER_PLANS:
+            combos = _named_in_steps(scenario)[:EAGER_PLANS]
+        principals: dict[str, Mapping[str, Any]] = {}
+        for agent, tool, resource in combos:
+            p = principals.get(agent.name)
+            if p is None:
+                p = principals[agent.name] = principal_attributes(scenario, agent)
+            tool_ns = tools[tool.id][1]
+            resource_ns = None if resource is None else resources.get(resource)
+            if resource is not None and resource_ns is None:
+                continue
+            req = Request(p, tool.action, tool_ns, _NO_TOKEN, resource_ns)
+            plan = self.plan((p["id"], p["kind"], p["roles"], tool.action, tool.id, resource,
+                              None if resource_ns is None else resource_ns["data_class"]))
+            shared = plan.shared
+            values = tuple([actual_value(req, path) for path in shared.static])
+            if values not in shared.statics and len(shared.statics) < MAX_STATICS:
+                found = stops_of(shared, values, self.tables)
+                if found is not None:
+                    shared.statics[values] = found
+        return len(self.plans)
+
+
+def _named_in_steps(scenario: Scenario) -> list[tuple[Any, Any, str | None]]:
+    """(agent, tool, resource) of every tool step of the agents' tasks and incidents."""
+    out: dict[tuple[str, str, str | None], tuple[Any, Any, str | None]] = {}
+    by_agent = {a.name: a for a in scenario.agents}
+    tools = {t.id: t for t in scenario.tools}
+    steps: list[tuple[str, Any]] = [(a.name, s) for a in scenario.agents for t in a.tasks
+                                    for s in t.steps]
+    steps += [(i.agent, s) for i in scenario.incidents for s in i.plan]
+    for name, step in steps:
+        tool = tools.get(getattr(step, "tool", None) or "")
+        agent = by_agent.get(name)
+        if tool is None or agent is None:
+            continue
+        resource = step.resource
+        if resource is None and len(tool.resources) == 1:
+            resource = tool.resources[0]
+        out.setdefault((name, tool.id, resource), (agent, tool, resource))
+    return list(out.values())
+
+
+_NO_TOKEN: Mapping[str, Any] = {}
+
+_BUILD_LOCK = threading.Lock()
+
+
+def plan_book(policy: CompiledPolicy) -> PlanBook:
+    """The plan book of ``policy``: built on first use (before any decision), then shared."""
+    book = policy.derived.get("plans")
+    if book is None:
+        with _BUILD_LOCK:
+            book = policy.derived.get("plans")
+            if book is None:
+                book = policy.derived["plans"] = PlanBook(policy)
+    assert isinstance(book, PlanBook)
+    return book
 
 
 def target_key(req: Request, p: Mapping[str, Any]) -> TargetKey:
@@ -354,4 +481,3 @@ def target_key(req: Request, p: Mapping[str, Any]) -> TargetKey:
         return (p.get("id"), p.get("kind"), roles, req.action, req.tool.get("id"), None, None)
     return (p.get("id"), p.get("kind"), roles, req.action, req.tool.get("id"), r.get("id"),
             r.get("data_class"))
-

@@ -1,18 +1,20 @@
-"""Generated code of a candidate set: its probe (read, class, look up) and its evaluator.
+"""Generated code of a candidate set: its probe (read, look up, OR) and its evaluator.
 
 The probe runs for every request, so it is generated rather than looped: straight-line code
-reading the attribute paths the set's conditions name, mapping each value to its local
-class, and looking the combination up in the set's memo (:mod:`engine.policy.plans`). The
-evaluator strings the rules' generated checks (:mod:`engine.policy.codegen`) together for
-the rule-by-rule path, taken when a condition raises or a value cannot key a table, so errors
-say exactly where and what. Only validated attribute paths reach the source text and every
-constant is bound as a name in the function's globals, so each text depends on a shape alone
-and compiles once per shape.
+reading the per-call attribute paths the set's conditions name, looking each value's stop
+bits up in the decision point's caches (:mod:`engine.policy.caches`), ORing them into the
+static stop set of the request's views (known before any per-call value is read: see
+:mod:`engine.policy.plans`), and looking the result up. The evaluator strings the rules'
+generated checks (:mod:`engine.policy.codegen`) together for the rule-by-rule path, taken
+when a condition raises or a value cannot key a cache, so errors say exactly where and what.
+Only validated attribute paths reach the source text and every constant is bound as a name
+in the function's globals, so each text depends on a shape alone and compiles once per shape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Mapping
 from types import CodeType
 from typing import Any
 
@@ -22,68 +24,34 @@ from engine.policy.decision import (
     RESTRICTIVENESS,
     Decision,
     Effect,
-    Envelope,
     Reason,
     ShadowMatch,
     _Core,
     owner_of,
 )
-from engine.policy.plans import (
-    ERROR,
-    MAX_DECISIONS,
-    REASONS,
-    CandidateSet,
-    EvalFn,
-    ProbeContext,
-    ProbeFn,
-    StaticsFn,
-)
-from engine.policy.request import Request
+from engine.policy.plans import REASONS, CandidateSet, EvalFn
+from engine.policy.request import EMPTY, Request
 from engine.policy.rules import CompiledRule
+from engine.policy.values import Captured
 
 _DENY = Effect.DENY
-_LEGAL = Envelope.LEGAL
 _make = Decision._make
 
+ProbeFn = Callable[[Request, Mapping[str, Any], Any], Decision]
+"""``probe(request, counter values, entry)``: the decision (see :func:`bind_probe`)."""
 
-def probe_function(shared: CandidateSet, ctx: ProbeContext
-                   ) -> tuple[ProbeFn, StaticsFn | None]:
-    """Generate the decision function of a candidate set: read, classify, look up, adapt.
+
+def bind_probe(cache: Any) -> ProbeFn:
+    """The probe of one engine's caches for a candidate set (a ``SetCache``).
 
     Generated rather than looped because it runs for every request; only validated
-    attribute paths reach the code, and every constant is bound as a name in ``env``. The
-    text depends only on the kinds of the paths read and the number of slow rules, so it
-    compiles once per shape.
+    attribute paths reach the code, and every constant is bound as a name in its globals.
+    The text depends only on the per-call paths read, their kinds and the number of slow
+    rules, so it compiles once per shape; binding it to an engine's caches is one ``exec``.
     """
-    tables = ctx.tables
-    item_paths = tables.item_paths
-    fast = {p for r in shared.rules if r.index in item_paths for p in item_paths[r.index]}
-    kinds = []
-    env: dict[str, Any] = {"Mapping": Mapping, "EvalError": EvalError, "full": full,
-                           "shared": shared, "memo_get": shared.memo.get, "miss": ctx.miss,
-                           "localise": shared.localise, "decisions": shared.decisions,
-                           "decisions_get": shared.decisions.get,
-                           "MAX_DECISIONS": MAX_DECISIONS,
-                           "ERROR": ERROR, "make": _make, "LEGAL": _LEGAL,
-                           "legal_owner": ctx.legal_owner}
-    terms = shared.terms
-    for i, path in enumerate(shared.paths):
-        table = tables.paths.get(path) if path in fast else None
-        if table is None:
-            kinds.append("-")
-            continue
-        kinds.append("n" if table.numeric else "p")
-        env[f"C{i}"] = table.classify
-        env[f"G{i}"] = (table.by_number if table.numeric else table.by_key).get
-        of_class: dict[int, int] = {}
-        env[f"T{i}"], env[f"J{i}"] = of_class.get, len(terms)
-        shared.local.append((table, of_class, {}))
-        terms.append([])
-    for k, rule in enumerate(shared.slow):
-        env[f"SC{k}"] = rule.check
-        j = shared.rules.index(rule)
-        terms.append((*(1 << (c * shared.m + j) for c in range(shared.positions)), 0))
-    shape = (tuple(zip(shared.paths, kinds, strict=True)), len(shared.slow))
+    shared: CandidateSet = cache.shared
+    kinds = tuple("n" if table.numeric else "p" for table, _of_class in cache.dyn)
+    shape = (tuple(zip(shared.dynamic, kinds, strict=True)), len(shared.slow), shared.untabled)
     found = _PROBES.get(shape)
     if found is None:
         if len(_PROBES) >= MAX_SHAPES:
@@ -91,120 +59,132 @@ def probe_function(shared: CandidateSet, ctx: ProbeContext
         constants: dict[str, Any] = {}
         found = _PROBES[shape] = (_probe_code(shape, constants), constants)
     code, constants = found
-    env.update(constants)
+    env: dict[str, Any] = {
+        **constants, "Mapping": Mapping, "EvalError": EvalError, "cache": cache,
+        "full": full, "LOCAL": cache.local, "CORE": cache.cores.get, "NEW_CORE": cache.core,
+        "LIMIT": shared.limit, "COUNTERS": shared.counter_items, "SW": cache.switch,
+        "UNKNOWN": UNKNOWN, "Decision": Decision, "new": object.__new__,
+        "set_core": _SET_CORE, "set_src": _SET_SRC, "set_owner": _SET_OWNER,
+        "Captured": Captured, "POS": bisect_left}
+    for i, (table, of_class) in enumerate(cache.dyn):
+        env[f"Y{i}"], env[f"TH{i}"], env[f"EX{i}"] = (table.by_key.get, table.thresholds,
+                                                     table.exact)
+        env[f"C{i}"], env[f"T{i}"] = table.classify, of_class.get
+    for k, rule in enumerate(shared.slow):
+        assert rule.cond is not None  # slow rules are those with conditions
+        env[f"SC{k}"] = rule.check if rule.check is not None else rule_check(rule.cond)[0]
+        env[f"SB{k}"] = shared.slow_bits[k]
     exec(code, env)
     fn: ProbeFn = env.pop("probe")  # not left in its own globals: no reference cycle
-    statics: StaticsFn | None = env.pop("statics", None)
-    return fn, statics
+    return fn
 
 
-_PROBES: dict[tuple[tuple[tuple[str, str], ...], int], tuple[CodeType, dict[str, Any]]] = {}
+UNKNOWN = object()
+"""What an entry's owners say of an envelope whose owner is not computed yet."""
+_SET_CORE, _SET_SRC, _SET_OWNER = (getattr(Decision, name).__set__
+                                   for name in ("_core", "_src", "owner"))
+Shape = tuple[tuple[tuple[str, str], ...], int, tuple[str, ...]]
+"""(per-call table paths with their kind, number of slow rules, per-call paths without a
+table): what a probe's text depends on."""
+_PROBES: dict[Shape, tuple[CodeType, dict[str, Any]]] = {}
 _EVALUATORS: dict[tuple[bool, ...], CodeType] = {}
 MAX_SHAPES = 4096
 """Probe and evaluator shapes kept compiled (the source of each is built once per shape)."""
 
 
-STATIC_NAMESPACES = ("principal", "tool", "resource")
-"""Namespaces a request takes from the read-only views of its agent, tool and resource."""
+def _probe_code(shape: Shape, constants: dict[str, Any]) -> CodeType:
+    """The probe's code for per-call paths read in this order (kind n: numbers, p: other).
 
-
-def _is_static(path: str) -> bool:
-    return path == "action" or path.partition(".")[0] in STATIC_NAMESPACES
-
-
-def _probe_code(shape: tuple[tuple[tuple[str, str], ...], int], constants: dict[str, Any]
-                ) -> CodeType:
-    """The probe's code for paths read in this order (each: table n/p or value only -).
-
-    Paths of the principal, tool and resource (and the action) can come precomputed, as
-    ``st``: their values then their local classes, from the ``statics`` function generated
-    alongside when there are any. The names of the attribute keys read go into ``constants``.
+    The names of the attribute keys read go into ``constants``.
     """
-    paths, slow = shape
-    static = [i for i, (path, _kind) in enumerate(paths) if _is_static(path)]
-    dynamic = [i for i in range(len(paths)) if i not in static]
-
-    def classify(i: int, kind: str, indent: str) -> list[str]:
-        if kind == "n":  # bool is not a number here (True == 1 as a key)
-            head = [f"t = type(v{i})", f"k{i} = G{i}(v{i}) if t is int or t is float else None"]
-        else:
-            head = [f"k{i} = G{i}(v{i} if type(v{i}) is str else (type(v{i}), v{i}))"]
-        body = [*head, f"if k{i} is None:", f"    k{i} = C{i}(v{i})", f"l{i} = T{i}(k{i})",
-                f"if l{i} is None:", f"    l{i} = localise(J{i}, k{i})"]
-        return [indent + line for line in body]
-
-    static_reads = [line for i in static for line in read_lines(i, paths[i][0], constants)]
-    classed = [i for i in static if paths[i][1] != "-"]
-    unpack = "".join(f"v{i}, " for i in static) + "".join(f"l{i}, " for i in classed)
-    lines = []
-    if static:
-        lines += ["def statics(req):", *static_reads]
-        if classed:
-            lines.append("    try:")
-            for i in classed:
-                lines += classify(i, paths[i][1], "        ")
-            lines += ["    except (TypeError, EvalError):",
-                      "        return None"]
-        lines.append(f"    return ({unpack})")
-    lines.append("def probe(req, cv, st=None):")
-    for i in dynamic:
-        lines += read_lines(i, paths[i][0], constants)
-    if static:
-        lines += ["    if st is not None:", f"        {unpack.rstrip()} = st"]
-        lines += ["    else:", *("    " + line for line in static_reads)]
-    values = "".join(f"v{i}, " for i in range(len(paths)))
-    keys = [f"l{i}" for i in range(len(paths)) if paths[i][1] != "-"]
-    lines.append("    try:")
-    if classed:
-        lines.append("        if st is None:")
-        for i in classed:
-            lines += classify(i, paths[i][1], "            ")
-    for i in dynamic:
-        if paths[i][1] != "-":
-            lines += classify(i, paths[i][1], "        ")
-    for k in range(slow):
-        lines.append(f"        n{k} = SC{k}(req, cv)")
-        keys.append(f"n{k}")
-    key = keys[0] if len(keys) == 1 else "(" + "".join(f"{k}, " for k in keys) + ")"
+    paths, slow, untabled = shape
+    lines = ["def probe(req, cv, e):"]
+    for i, (path, _kind) in enumerate(paths):
+        lines += read_lines(i, path, constants)
+    # Requests of this entry bringing the same per-call values (of the same types: True == 1
+    # as a key) share one decision, found before anything is classed.
+    values = [f"v{i}" for i in range(len(paths))]
+    lines += ["    if SW.on and e.stable:"]
+    for j, path in enumerate(untabled, len(paths)):
+        lines += ["    " + line for line in read_lines(j, path, constants, "u")]
+        values.append(f"u{j}")
+    types = [f"type({v})" for v in values]
     lines += [
-        f"        key = {key}",
-        "    except (TypeError, EvalError):  # unhashable value or an error: rule by rule",
-        f"        return full(shared, req, cv, ({values}), legal_owner)",
-        "    c = memo_get(key)",
-        "    if c is None:",
-        "        c = miss(shared, key)",
-        "    if c is ERROR:  # some condition raises: rule by rule says where and what",
-        f"        return full(shared, req, cv, ({values}), legal_owner)",
-        "    env = c.envelope",
-        "    if env is None:",
-        "        owner = None",
-        "    elif env is LEGAL:",
-        "        owner = legal_owner",
+        f"        key = ({''.join(k + ', ' for k in values + types)})",
+        "        try:",
+        "            x = e.memo.get(key)",
+        "        except TypeError:  # an unhashable value: nothing to share",
+        "            key = None",
+        "        else:",
+        "            next(SW.count)",
+        "            if x is not None:",
+        "                return x",
         "    else:",
-        "        owners = req.principal.get('owners')",
-        "        owner = None if owners is None else owners.get(env)",
-        "    # Requests with the same explanation and values share one (immutable) decision;",
-        "    # one with nothing failed holds no values.",
-        f"    values = ({values}) if c.stops else ()",
-        "    try:",
-        "        d = decisions_get((c, values))",
-        "    except TypeError:  # an unhashable value: a decision of its own",
-        "        return make(c, values, owner)",
-        "    if d is None or d.owner != owner:",
-        "        if len(decisions) >= MAX_DECISIONS:",
-        "            decisions.clear()",
-        "        d = decisions[(c, values)] = make(c, values, owner)",
-        "    return d",
+        "        key = None",
+        "    s = e.static",
+        "    if s is None:  # a view's value cannot be classed: rule by rule",
+        "        return full(cache, req, cv, e)",
+        "    try:"]
+    for i, (_path, kind) in enumerate(paths):
+        # A value's class, as the path's table keys it (numbers on a numeric path by value,
+        # other values by (type, value): bool is not a number here and True == 1 as a key).
+        if kind == "n":  # a number's class is its position among the thresholds
+            lines += [f"        t = type(v{i})",
+                      f"        if (t is int or t is float) and v{i} == v{i}:",
+                      f"            k = Y{i}(POS(TH{i}, v{i}) * 2 + (v{i} in EX{i}))",
+                      "        else:",
+                      f"            k = Y{i}(v{i} if t is str else (t, v{i}))"]
+        else:
+            lines += [f"        k = Y{i}(v{i} if type(v{i}) is str else (type(v{i}), v{i}))"]
+        lines += ["        if k is None:",
+                  f"            k = C{i}(v{i})",
+                  f"        b = T{i}(k)",
+                  "        if b is None:",
+                  f"            b = LOCAL({i}, k)",
+                  "        s |= b"]
+    for k in range(slow):
+        lines += [f"        n = SC{k}(req, cv)",
+                  "        if n >= 0:",
+                  f"            s |= SB{k}[n]"]
+    if not paths and not slow:
+        lines.pop()  # nothing read per call: the static stop set is the whole stop set
+    else:
+        lines += ["    except (TypeError, EvalError):  # unhashable, or an error: rule by rule",
+                  "        return full(cache, req, cv, e)"]
+    lines += [
+        "    if s >= LIMIT:  # some condition raises: rule by rule says where and what",
+        "        return full(cache, req, cv, e)",
+        "    if s == e.static:  # no per-call value stops anything: the entry's own decision",
+        "        x = e.fixed",
+        "        if x is None:",
+        "            x = e.fix()",
+        "        if key is not None:",
+        "            e.keep(key, x)",
+        "        return x",
+        "    c = CORE(s)",
+        "    if c is None:",
+        "        c = NEW_CORE(s)",
+        "    owner = e.owner(c.envelope, UNKNOWN)",
+        "    if owner is UNKNOWN:",
+        "        owner = e.owner_for(c.envelope)",
+        "    if key is not None:",
+        "        return e.share(c, key, owner)",
+        "    x = new(Decision)  # its own: it reads its values from the request when asked",
+        "    set_core(x, c)",
+        "    set_src(x, Captured(req, cv) if s & COUNTERS else req)",
+        "    set_owner(x, owner)",
+        "    return x",
     ]
     return compiled("\n".join(lines))
 
 
-def full(shared: CandidateSet, req: Request, cv: Mapping[str, Any],
-         values: tuple[Any, ...], legal_owner: str | None) -> Decision:
-    """Decide rule by rule (a condition raised, or a value cannot key a table)."""
-    core = evaluate_rules(shared, req, cv)
-    owner = owner_of(core.envelope, req.principal, legal_owner)
-    return _make(core, values if core.failed else (), owner)
+def full(cache: Any, req: Request, cv: Mapping[str, Any], e: Any) -> Decision:
+    """Decide rule by rule (a condition raised, or a value cannot key a cache)."""
+    core = evaluate_rules(cache.shared, req, cv)
+    owner = owner_of(core.envelope, req.principal, cache.legal_owner)
+    if not core.failed:
+        return _make(core, (), owner)
+    return _make(core, req if cv is EMPTY else Captured(req, cv), owner)
 
 
 def evaluate_rules(shared: CandidateSet, req: Request, cv: Mapping[str, Any]) -> _Core:

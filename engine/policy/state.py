@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from engine.policy.caches import Entry
 from engine.policy.conditions import EvalError
 from engine.policy.decision import (
     RESTRICTIVENESS,
@@ -35,6 +36,8 @@ _NO_CV: Mapping[str, Any] = EMPTY
 
 Hits = list[tuple[CompiledSequence, int]]
 """Sequence steps a request matched: (sequence, step index), highest step first."""
+_NO_HITS: Hits = []
+"""What a request that matched no step shares (never appended to)."""
 
 
 class EngineState:
@@ -70,19 +73,18 @@ class EngineState:
         return sum(len(v) for v in self.counters.values()) + sum(
             len(v) for v in self.sequences.values())
 
-    def decide(self, req: Request, plan: Plan, st: tuple[Any, ...] | None = None
-               ) -> tuple[Decision, Hits, float | None]:
+    def decide(self, req: Request, e: Entry) -> tuple[Decision, Hits, float | None]:
         """Decide with counters and sequences; changes nothing.
 
         Args:
             req: The request.
-            plan: Its plan.
-            st: What the plan's statics function returned for its views (None: read them).
+            e: Its entry (plan and probe; see :mod:`engine.policy.caches`).
 
         Returns:
             (the decision, the sequence steps it matched, its time), the last two for
             :meth:`apply` should the request be executed.
         """
+        plan = e.plan
         now = req.time.get("now")
         t = type(now)
         if not (t is int or t is float) or now != now:
@@ -90,16 +92,16 @@ class EngineState:
             if plan.needs_time:
                 return (Decision(_DENY, Reason.ERROR, errors=(
                     "time.now is absent or not a number: the counters and sequence rules that "
-                    "apply to this request need it",)), [], None)
+                    "apply to this request need it",)), _NO_HITS, None)
         cv = self.counter_values(req, plan, now) if plan.counter_reads else _NO_CV
-        base = plan.probe(req, cv, st)
+        base = e.probe(req, cv, e)
         if not plan.steps:
-            return base, [], now
-        hits: Hits = []
+            return base, _NO_HITS, now
+        hits: list[tuple[CompiledSequence, int]] | None = None
         # Built only when a sequence completes or errs (rare): most requests need neither.
         completions: list[tuple[CompiledSequence, SequenceMatch]] | None = None
         seq_errors: list[tuple[CompiledSequence, str]] | None = None
-        for seq, j, test, last in plan.steps:
+        for seq, j, test, last, hit in plan.steps:
             if test is not None:
                 try:
                     if not test(req, cv):
@@ -111,7 +113,10 @@ class EngineState:
                         seq_errors.append((seq, f"sequence {seq.id} step {j + 1} skipped: "
                                                 f"{exc}"))
                     continue
-            hits.append((seq, j))
+            if hits is None:
+                hits = [hit]
+            else:
+                hits.append(hit)
             if last:
                 prefix = self.prefix(req, seq, now)
                 if prefix is not None:
@@ -119,6 +124,8 @@ class EngineState:
                         completions = []
                     completions.append((seq, SequenceMatch(seq.id, seq.effect, seq.shadow,
                                                            prefix)))
+        if hits is None:
+            hits = _NO_HITS
         if completions is None and seq_errors is None:
             return base, hits, now
         return (self.with_sequences(req, base, completions or [], seq_errors or []), hits,
@@ -179,7 +186,7 @@ class EngineState:
         new = _Core(effect, reason, rule, core.matched, shadow, core.failed,
                     tuple([m for _, m in completions]), obligations, envelope,
                     core.errors + tuple([text for _, text in seq_errors]))
-        return Decision._make(new, base._values, owner)
+        return Decision._make(new, base._src, owner)
 
     def counter_values(self, req: Request, plan: Plan, now: float | None) -> dict[str, Any]:
         """The counters the plan's conditions read, as they would be with ``req`` executed."""
@@ -256,7 +263,7 @@ class EngineState:
         if plan.needs_time and now is None:
             return
         hits = []
-        for seq, j, test, _last in plan.steps:
+        for seq, j, test, _last, _hit in plan.steps:
             try:
                 if test is None or test(req, _NO_CV):
                     hits.append((seq, j))

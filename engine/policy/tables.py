@@ -26,6 +26,8 @@ depends on the compiled rules alone, so the tables are exact for every request.
 
 from __future__ import annotations
 
+import itertools
+import math
 from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
@@ -81,9 +83,26 @@ class PathTable:
         self.last = 0
 
     def fresh(self) -> PathTable:
-        """The same table with empty caches (each decision point fills its own)."""
+        """The same table with its own copy of the caches (each decision point fills its own).
+
+        What was classed ahead (see :meth:`Tables.prefill`) is copied, not recomputed.
+        """
         spec = (self.thresholds, self.exact) if self.numeric else None
-        return PathTable(self.path, self.tests, self.width, spec)
+        copy = PathTable(self.path, self.tests, self.width, spec)
+        copy.by_number = dict(self.by_number)
+        copy.by_key = dict(self.by_key)
+        copy.entries = dict(self.entries)
+        copy.last = self.last
+        return copy
+
+    def samples(self) -> list[Any]:
+        """A value of every class of a numeric path: each threshold, each gap between, NaN."""
+        t = self.thresholds
+        if not t:
+            return [0, math.nan]
+        out: list[Any] = [t[0] - 1, t[-1] + 1, math.nan, *t]
+        out += [(a + b) / 2 for a, b in itertools.pairwise(t)]
+        return out
 
     def classify(self, value: Any) -> int:
         """The class of ``value`` (its entry is computed the first time the class is seen).
@@ -119,8 +138,10 @@ class PathTable:
 
     def _new(self, key: Any, value: Any) -> int:
         if len(self.by_key) >= MAX_VALUES:
+            # Numbers cached by value refer to classes too: they go with the entries.
             self.by_key.clear()
             self.entries.clear()
+            self.by_number.clear()
         self.last += 1  # never reused: a memo may still hold a class of before the clear
         self.by_key[key] = self.last
         self.entries[self.last] = self._compute(value)
@@ -182,14 +203,51 @@ class Tables:
                             self.width, bucket_spec(atoms[path]))
             for path, found in by_path.items()
         }
-
+        self._operands = {path: _operands(found) for path, found in atoms.items()}
+        """Path -> the values its conditions name (what :meth:`prefill` classes)."""
 
     def fresh(self) -> Tables:
-        """The same tables with empty value caches (each decision point fills its own)."""
+        """The same tables with their own value caches (each decision point fills its own)."""
         copy = object.__new__(Tables)
         copy.__dict__.update(self.__dict__)
         copy.paths = {path: table.fresh() for path, table in self.paths.items()}
         return copy
+
+    def prefill(self) -> None:
+        """Class ahead what any request is likely to bring, so no decision computes it.
+
+        Numeric paths: every class there is (each threshold, each gap, NaN). Other paths:
+        the values their conditions name, an enum's members, both booleans and absence.
+        """
+        for path, table in self.paths.items():
+            values = table.samples() if table.numeric else self._operands.get(path, [])
+            for value in values:
+                try:
+                    table.classify(value)
+                except TypeError:
+                    continue
+
+
+def _operands(atoms: list[Atom]) -> list[Any]:
+    """The values a path's comparisons name, its enum's members, booleans and absence."""
+    out: list[Any] = [None]
+    for a in atoms:
+        if a.type.kind == "enum":
+            out += a.type.values
+        elif a.type.kind == "bool":
+            out += [True, False]
+        value = a.value
+        if isinstance(value, tuple) and a.op in ("in", "not_in"):
+            out += value
+        elif a.op in ("eq", "ne"):
+            out.append(value)
+    unique: dict[tuple[type, Any], Any] = {}
+    for v in out:  # by type too: True and 1 are one dictionary key, not one class
+        try:
+            unique.setdefault((type(v), v), v)
+        except TypeError:
+            continue
+    return list(unique.values())
 
 
 def bucket_spec(atoms: list[Atom]) -> tuple[list[Any], frozenset[Any]] | None:

@@ -8,14 +8,19 @@ or an audit log, it gives the same result.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from engine.blast import Compromise, Estate, totals
-from sim.events import Event, EventKind
+from engine.policy.decision import Effect
+from sim.events import DecisionData, Event, EventKind, Outcome
 from sim.result import ALERT_REASONS, OUTCOMES, DecisionFacts, DecisionKey, RunResult, percentile
 
 _DECISION = EventKind.DECISION
+_DENY = Effect.DENY
+_EXECUTED, _AWAITING = Outcome.EXECUTED, Outcome.AWAITING_APPROVAL
+_fields: Callable[[DecisionData], Iterator[Any]] = tuple.__iter__
+"""A DecisionData's values (iterating the mapping gives its keys)."""
 _NOT_STOPPED = frozenset({"executed", "awaiting_approval"})
 
 
@@ -108,13 +113,51 @@ class MetricsCollector:
         return collector
 
     def __call__(self, event: Event) -> None:
-        """Fold one event."""
+        """Fold one event.
+
+        A decision the simulator made (its data a :class:`~sim.events.DecisionData`) is
+        folded here, read in one unpacking: the same fold as :meth:`_decision`, which reads
+        a decision read back from a file. The effect and the outcome are string enums, equal
+        to (and hashing as) the strings the counts are kept under, so both count the same.
+        """
         self._last = event
         kind = event.kind
-        if kind is _DECISION:
+        if kind is not _DECISION:
+            handler = self._handlers.get(kind)
+            if handler is not None:
+                handler(event)
+            return
+        data = event.data
+        if type(data) is not DecisionData:
             self._decision(event)
-        elif kind in self._handlers:
-            self._handlers[kind](event)
+            return
+        (run, _chain, task, step, tool, _action, resource, _data_class, _system, records,
+         amount, destination, _jti, holder, _reason, _request, decision, outcome, incident,
+         attacker, approved) = _fields(data)
+        effect = decision.effect
+        self.effects[effect] += 1
+        self.outcomes[outcome] += 1
+        agent = event.agent
+        if incident is None and not attacker:
+            self.benign_steps += 1
+            if effect is _DENY:
+                self.benign_denied += 1
+        if not approved:
+            self.oos_attempts += 1
+            if outcome is not _EXECUTED and outcome is not _AWAITING:
+                self.oos_stopped += 1
+        if self.record_decisions:
+            assert agent is not None
+            self.decisions[(agent, task, run, step, incident)] = (
+                str(effect), tool, decision.rule)
+        if holder == agent and agent in self.accountable:
+            self.attributable += 1
+        if outcome is _AWAITING:
+            self._pending[event.seq] = _Pending(data)
+        elif outcome is _EXECUTED and incident is not None:
+            compromise = self.compromises.get(incident)
+            if compromise is not None:
+                compromise.realised.add(tool, resource, records, destination, amount)
 
     @property
     def last(self) -> Event | None:

@@ -1,0 +1,221 @@
+"""What one decision point keeps while deciding: value classes, explanations, entries.
+
+Plans are built ahead and shared (:mod:`engine.policy.plans`); what fills while deciding is
+each decision point's own, so a fresh engine starts cold and engines never contend:
+
+- per candidate set a :class:`SetCache`: per per-call path, value class -> the local stop
+  bits it adds; stop set -> explanation (:class:`~engine.policy.plans.BitCore`). The set's
+  generated probe (:mod:`engine.policy.probes`) is bound to these caches;
+- per (principal, tool, resource) views and action an :class:`Entry`: the plan, the static
+  stop set of these views, the one frozen decision its requests share when no per-call
+  value stops anything (nothing failed, or only conditions on the views), its accountable
+  owners, and (while the engine's :class:`MemoSwitch` is on) per-call values -> the
+  decision requests bringing those values share.
+
+Any other request gets one small decision that reads its failed conditions' actual values
+from the request itself on demand (and keeps the counter values of the moment): a request
+allocates no explanation and copies nothing out of the request. Nothing here refers back to
+the engine, so a dropped engine is freed by reference counting.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from engine.policy.decision import Decision, Envelope, owner_of
+from engine.policy.plans import BitCore, CandidateSet, Plan, stops_of
+from engine.policy.probes import UNKNOWN, ProbeFn, bind_probe
+from engine.policy.request import EMPTY, Request
+from engine.policy.tables import PathTable, Tables
+from engine.policy.values import Snapshot, actual_value
+
+MAX_CORES = 20_000
+"""Explanations (one per distinct stop set) kept per candidate set before starting afresh."""
+MAX_BITS = 4096
+"""Value classes whose stop bits are kept per path of a candidate set before starting
+afresh."""
+MAX_MEMO = 4096
+"""Shared decisions kept per entry before starting afresh."""
+
+
+class MemoSwitch:
+    """Whether an engine still shares decisions between requests that bring equal values.
+
+    Requests of one entry that bring the same per-call values share one decision (the
+    simulator renders each decision once, and a hit skips classifying the values). When
+    nearly every request brings values never seen before (record counts, timestamps),
+    keeping a decision per combination only fills memory and the collector's passes; after
+    a window of such misses the engine stops keeping them, and each request gets its own
+    decision bound to the request instead.
+
+    Attributes:
+        on: Decisions are still kept and shared.
+        count: Advanced once per lookup (by the generated probes: a C call).
+    """
+
+    __slots__ = ("_start", "count", "misses", "on")
+
+    WINDOW = 1024
+    """Misses between two looks at the share of lookups that missed."""
+    MOSTLY = 0.75
+    """The share of misses above which keeping decisions is given up."""
+
+    def __init__(self) -> None:
+        self.on = True
+        self.count = itertools.count()
+        self.misses = 0
+        self._start = 0
+
+    def missed(self) -> None:
+        """Count a lookup that found nothing; give up when most of a window did."""
+        self.misses += 1
+        if self.misses % self.WINDOW == 0:
+            looked = next(self.count)
+            if self.WINDOW > self.MOSTLY * (looked - self._start):
+                self.on = False
+            self._start = looked
+
+
+class SetCache:
+    """One decision point's caches for one candidate set.
+
+    Args:
+        shared: The candidate set.
+        tables: The decision point's own condition tables (classes fill per engine).
+        legal_owner: The policy's legal owner.
+        switch: The engine's memo switch.
+    """
+
+    __slots__ = ("cores", "dyn", "legal_owner", "shared", "statics", "switch", "tables")
+
+    def __init__(self, shared: CandidateSet, tables: Tables, legal_owner: str | None,
+                 switch: MemoSwitch) -> None:
+        self.shared = shared
+        self.tables = tables
+        self.legal_owner = legal_owner
+        self.switch = switch
+        self.dyn: tuple[tuple[PathTable, dict[int, int]], ...] = tuple(
+            (tables.paths[p], {}) for p in shared.dynamic)
+        """Per per-call path: (its table, class -> local stop bits)."""
+        self.cores: dict[int, BitCore] = {}
+        self.statics: dict[tuple[Any, ...], int | None] = {}
+        """Static values not foreseen by the plan book -> their stop set (this engine's)."""
+
+    def bound_probe(self) -> ProbeFn:
+        """The set's probe, bound to these caches.
+
+        It refers to them: keep it beside them, never on them, or the two would make a
+        reference cycle.
+        """
+        return bind_probe(self)
+
+    def local(self, i: int, k: int) -> int:
+        """The local stop bits of class ``k`` of the ``i``-th per-call path (then cached)."""
+        table, of_class = self.dyn[i]
+        found = self.shared.localise(table.entries[k])
+        if len(of_class) >= MAX_BITS:
+            of_class.clear()
+        of_class[k] = found
+        return found
+
+    def core(self, s: int) -> BitCore:
+        """The explanation of stop set ``s`` (then cached)."""
+        core = self.shared.core(s)
+        if len(self.cores) >= MAX_CORES:
+            self.cores.clear()
+        self.cores[s] = core
+        return core
+
+    def static_stops(self, req: Request) -> int | None:
+        """The static stop set of the request's views (None: a value cannot be classed)."""
+        shared = self.shared
+        values = tuple([actual_value(req, p) for p in shared.static])
+        try:
+            found = shared.statics.get(values)  # what the plan book foresaw
+            if found is None:
+                found = self.statics[values]
+        except TypeError:
+            return None
+        except KeyError:
+            found = stops_of(shared, values, self.tables)
+            if len(self.statics) >= MAX_BITS:
+                self.statics.clear()
+            self.statics[values] = found
+        return found
+
+
+class Entry:
+    """One combination of principal, tool and resource views and action, in one engine.
+
+    Attributes:
+        plan: Its plan.
+        probe: The bound probe of its candidate set.
+        static: The local stop set of its views (None: decided rule by rule).
+        fixed: The decision shared by its requests whose per-call values stop nothing
+            (None until first made).
+        memo: Per-call values -> the decision requests bringing them share.
+        owner: ``owners.get``: envelope -> accountable owner, as far as computed.
+        stable: The views are read-only (kept and recognised by identity); else the entry
+            serves one request and keeps nothing.
+    """
+
+    __slots__ = ("_views", "action", "cache", "fixed", "memo", "owner", "owners", "p", "plan",
+                 "probe", "r", "stable", "stateful", "static", "t")
+
+    def __init__(self, req: Request, plan: Plan, cache: SetCache, probe: ProbeFn,
+                 stable: bool) -> None:
+        self.p, self.t, self.r, self.action = req.principal, req.tool, req.resource, req.action
+        self.plan = plan
+        self.stateful = plan.stateful
+        self.cache = cache
+        self.probe = probe
+        self.stable = stable
+        self.static = cache.static_stops(req)
+        self.fixed: Decision | None = None
+        self.memo: dict[tuple[Any, ...], Decision] = {}
+        self.owners: dict[Envelope | None, str | None] = {}
+        self.owner = self.owners.get
+        self._views: Request | None = None
+
+    def views(self) -> Request:
+        """A request holding only this entry's views (what static actual values are read from)."""
+        if self._views is None:
+            self._views = Request(self.p, self.action, self.t, EMPTY, self.r)
+        return self._views
+
+    def owner_for(self, envelope: Envelope | None) -> str | None:
+        """The accountable owner of a decision in ``envelope`` (then kept)."""
+        found = owner_of(envelope, self.p, self.cache.legal_owner)
+        self.owners[envelope] = found
+        return found
+
+    def fix(self) -> Decision:
+        """The decision of the requests whose per-call values stop nothing (then kept)."""
+        assert self.static is not None
+        cache = self.cache
+        core = cache.cores.get(self.static)
+        if core is None:
+            core = cache.core(self.static)
+        known: Any = self.owner(core.envelope, UNKNOWN)
+        owner: str | None = self.owner_for(core.envelope) if known is UNKNOWN else known
+        # What it reports comes from the views alone: a request holding them is the source.
+        found = Decision._make(core, self.views() if self.static else (), owner)
+        if self.stable:
+            self.fixed = found
+        return found
+
+    def keep(self, key: tuple[Any, ...], decision: Decision) -> Decision:
+        """Keep ``decision`` for requests bringing the per-call values ``key``."""
+        memo = self.memo
+        if len(memo) >= MAX_MEMO:
+            memo.clear()
+        memo[key] = decision
+        self.cache.switch.missed()
+        return decision
+
+    def share(self, core: BitCore, key: tuple[Any, ...], owner: str | None) -> Decision:
+        """A decision for every request bringing the per-call values ``key`` (then kept)."""
+        found = Decision._make(core, Snapshot(self.views(), self.cache.shared.key_index, key),
+                               owner)
+        return self.keep(key, found)
