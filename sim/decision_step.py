@@ -76,6 +76,7 @@ class DecisionStep(SimulationState):
         decision = self.engine.decide(request)
         effect = decision.effect
         token_reason = verification.reason
+        also: str | None = None
         if effect is _ALLOW:
             outcome = _EXECUTED
         elif effect is _DENY:
@@ -85,6 +86,10 @@ class DecisionStep(SimulationState):
                     outcome = _REVOKED
                 elif token_reason == "expired":
                     outcome = _EXPIRED
+                # Refused by the token: name the rule that would have denied it too.
+                verdict = self.engine.rules_verdict(request)
+                if verdict.effect is _DENY and verdict.rule is not None:
+                    also = verdict.rule
         else:
             outcome = _AWAITING
         agent = state.name
@@ -95,7 +100,7 @@ class DecisionStep(SimulationState):
         if record is None or record.decision is not decision:
             record = self._record(decision)
         self._seq = seq + 1
-        self._sink(_new_event(Event, (seq, now, _DECISION, agent, {
+        payload = {
             "run": run.id, "chain": run.actors, "task": task.id, "step": number,
             "tool": spec.tool_id, "action": spec.action, "resource": spec.resource,
             "data_class": spec.data_class, "system": spec.system, "records": records,
@@ -104,7 +109,10 @@ class DecisionStep(SimulationState):
             "request": request, "decision": record,
             "outcome": outcome, "incident": incident, "attacker": attacker,
             "approved": approved,
-        })))
+        }
+        if also is not None:
+            payload["also_denied_by"] = also
+        self._sink(_new_event(Event, (seq, now, _DECISION, agent, payload)))
         ist = self.incidents.get(incident) if incident is not None else None
         if outcome is _EXECUTED:
             if records < self._bulk and not decision.sequences and not decision.shadow:
