@@ -42,6 +42,9 @@ Definitions:
 * **Refused twice**: a request refused by the token check whose rules would also have denied
   it says so in ``stopped_by`` (the event's ``also_denied_by``), and that rule's references
   join the attempt's.
+* **Human use**: an incident in which a person worked with an agent's credential names the
+  person only when an agent runtime attestation check refused the session (and so learned
+  who opened it); otherwise the log names the agent alone, and the report says so.
 * **References**: the union of the deciding rule's own ``frameworks``, the incident's own and
   its kind's mapping, the envelope's mapping, the decision reason's and token failure's
   mappings and, when not stopped, :data:`engine.frameworks.NOT_STOPPED_REFS`.
@@ -231,7 +234,9 @@ class ReportCollector:
                 attempts=sum(a.count for a in mine),
                 stopped=sum(a.count for a in mine if a.stopped),
                 stopped_by=tuple(sorted({a.stopped_by for a in mine if a.stopped})),
-                owners=_owners(agents.get(victim, {}).get("owners")), refs=fw.sort_refs(refs)))
+                owners=_owners(agents.get(victim, {}).get("owners")), refs=fw.sort_refs(refs),
+                human_use=kind == "human_use",
+                person=data.get("person") if fact["how"] == "attestation" else None))
         return tuple(entries)
 
 
