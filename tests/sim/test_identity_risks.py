@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.loader import as_tuples
-from engine.model import Scenario
+from engine.model import Incident, Scenario
 from engine.references import reference_problems
+from sim.incidents import unpinned_claims
 from tests.sim.support import base, kinds, run
 
 POLICY = {"policy": "p", "legal_owner": "own", "rules": [
@@ -116,3 +119,17 @@ def test_an_incident_naming_an_unknown_task_or_human_use_without_a_person_is_rep
     assert (("incidents", 0, "task"), "a task of agent 'worker'", "unknown task 'nope'") \
         in problems
     assert any(p[0] == ("incidents", 1, "person") for p in problems)
+
+
+CLAIM_KEYS = st.sampled_from(["aud", "sub", "repository", "ref", "environment"])
+CLAIM_VALUES = st.sampled_from(["a", "b", "acme/deploy", "refs/heads/main"])
+
+
+@given(claims=st.dictionaries(CLAIM_KEYS, CLAIM_VALUES),
+       pins=st.dictionaries(CLAIM_KEYS, CLAIM_VALUES))
+def test_an_exchange_is_refused_exactly_when_a_pinned_claim_differs(
+        claims: dict[str, str], pins: dict[str, str]) -> None:
+    incident = Incident(id="i", kind="federation_abuse", at=0, agent="a", claims=claims)
+    refused = unpinned_claims(incident, pins)
+    assert refused == sorted(k for k in pins if claims.get(k) != pins[k])
+    assert (not refused) == all(claims.get(k) == v for k, v in pins.items())
