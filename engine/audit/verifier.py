@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import stat
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,6 +41,7 @@ from engine.audit.checkpoint_diagnosis import CheckpointDiagnosis
 from engine.audit.diagnosis import Finding, unhashed
 from engine.audit.errors import AuditError, AuditFileError
 from engine.audit.identity import RunIdentity
+from engine.audit.lines import MAX_LINE_BYTES
 from engine.audit.signing import ALGORITHM, b64url, b64url_decode, key_id, public_key_from_jwk
 from engine.audit.trust import TrustedKey
 from engine.audit.verdict import Head, Incomplete, Problem, Signer, VerifyReport
@@ -120,7 +122,10 @@ class _Verifier:
 
     def run(self) -> VerifyReport:
         handle = self.handle
-        first = handle.readline()
+        readline, limit = handle.readline, MAX_LINE_BYTES + 1
+        first = readline(limit)
+        if len(first) == limit and first[-1:] != b"\n":
+            return self._overlong(1)
         if not first:
             return self._fail(Problem.TRUNCATED, 1, None, "the log is empty: it has no header")
         if first[-1:] != b"\n":
@@ -136,7 +141,7 @@ class _Verifier:
         every = self.every
         prev, expect, prev_line, fast = self.prev, self.expect, 0, True
         number = 1
-        for raw in handle:
+        for raw in iter(partial(readline, limit), b""):
             number += 1
             # Fast path: the line's bytes hash to its hash, and it has exactly one "prev" and
             # one "seq" member, holding the expected values. Exactly one means it is the
@@ -166,6 +171,8 @@ class _Verifier:
                             continue
             self.prev, self.expect, self.prev_line = prev, expect, prev_line
             if raw[-1:] != b"\n":
+                if len(raw) == limit:
+                    return self._overlong(number)
                 return self._partial_line(number, raw)
             line = parse_line(number, raw)
             bad = self._checkpoint(line) if line.is_checkpoint else self._record(line)
@@ -256,6 +263,15 @@ class _Verifier:
             finding.message,
             accepted=finding.accepted,
             suspect=finding.suspect,
+        )
+
+    def _overlong(self, number: int) -> VerifyReport:
+        return self._fail(
+            Problem.MALFORMED,
+            number,
+            None,
+            f"line {number} is longer than {MAX_LINE_BYTES:,} bytes, the readers' bound (the "
+            "writer refuses such records): not a line the writer wrote; it was not read further",
         )
 
     def _partial_line(self, number: int, raw: bytes) -> VerifyReport:

@@ -31,6 +31,7 @@ from engine.audit.chain import (
 )
 from engine.audit.errors import AuditError, AuditFileError
 from engine.audit.identity import documents_problem, is_nonce, new_nonce
+from engine.audit.lines import MAX_DEPTH, MAX_LINE_BYTES, nesting_within
 from engine.audit.signing import ALGORITHM, b64url, key_id, public_jwk
 
 # Here, not with the format constants in chain.py: the writer alone enforces it, and a method
@@ -40,6 +41,8 @@ RESERVED_FIELDS = frozenset({"seq", "prev", "hash", "header", "checkpoint"})
 """Top-level names the log adds or uses to tell lines apart; a caller's record may not use them."""
 MAX_REASON = 500
 """Characters of an incomplete run's reason kept in its closing checkpoint."""
+RECORD_BYTES = MAX_LINE_BYTES - 80
+"""The longest canonical record the writer logs: its line adds the hash (~80 bytes)."""
 
 
 def ignore_file_size_signal() -> None:
@@ -200,6 +203,11 @@ class AuditWriter:
             data = canonical_bytes({**record, "seq": seq, "prev": self._prev})
         except AuditError as exc:
             raise AuditError(f"record {seq} is {exc}") from None
+        if len(data) > RECORD_BYTES or not nesting_within(data):
+            # Written, it would make every reader refuse the log at this line.
+            raise AuditError(
+                f"record {seq} is beyond what the log's readers accept ({len(data):,} bytes, "
+                f"at most {RECORD_BYTES:,}; JSON nested at most {MAX_DEPTH} deep)")
         digest = hashlib.sha256(data).hexdigest()
         self._write(out, data[:-1] + HASH_MARK + digest.encode() + b'"}\n')
         self._seq = seq

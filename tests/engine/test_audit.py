@@ -498,3 +498,19 @@ def test_query_skips_a_partial_last_line_and_rejects_a_damaged_one(log: Path) ->
         seqs(log)
     with pytest.raises(AuditFileError, match="cannot read"):
         seqs(log.with_name("missing.jsonl"))
+
+
+@pytest.mark.parametrize("record", [
+    {"blob": "x" * (2 * 1024 * 1024)},  # one line beyond MAX_LINE_BYTES
+    {"deep": json.loads("[" * 70 + "]" * 70)},  # nested beyond MAX_DEPTH
+], ids=["long", "deep"])
+def test_the_writer_refuses_a_record_its_readers_would_refuse(tmp_path: Path,
+                                                             record: dict[str, Any]) -> None:
+    # It used to write it, and every reader then refused the whole log at that line.
+    with AuditWriter(tmp_path / "x.jsonl", KEY, run_id="r") as log:
+        log.append({"kind": "ok"})
+        with pytest.raises(AuditError, match="record 2 is beyond what the log's readers accept"):
+            log.append(record)
+        log.append({"kind": "after"})
+    report = verify_log(tmp_path / "x.jsonl", KEY.public_key())
+    assert report.ok and report.records == 2, report.message

@@ -35,12 +35,13 @@ async def test_streaming_100k_events_keeps_memory_bounded() -> None:
     app = make_app(scenario, profile="static-rbac", speed=math.inf, debrief=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen)
-                       and app.screen.events_seen >= EVENTS // 5)
+                       and app.screen.events_seen >= EVENTS // 5, timeout=120)
         screen = app.screen
         assert isinstance(screen, LiveScreen)
         gc.collect()
         early_rss, early_events = resident_bytes(), live_events()
-        await wait_for(pilot, lambda: screen.events_seen >= EVENTS)
+        # Generous timeouts: 100k events take ~5 s idle, and CI machines run at load ~10.
+        await wait_for(pilot, lambda: screen.events_seen >= EVENTS, timeout=120)
         screen.playback.pause()
         await wait_for(pilot, lambda: screen.playback.inflight == 0)
         gc.collect()

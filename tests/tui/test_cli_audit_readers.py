@@ -22,6 +22,8 @@ from rich.console import Console
 
 import tui.commands.audit as audit_command
 from engine.audit.lines import MAX_LINE_BYTES
+from engine.audit.verdict import Problem
+from engine.audit.verifier import verify_log
 from scenarios import library
 from tui.cli import main
 from tui.render.stream_table import MAX_CELL_CHARS, Column, StreamTable
@@ -269,3 +271,23 @@ def test_show_as_json_and_as_a_table_agree_on_a_real_log(
     rows = [line for line in out.splitlines() if line.startswith("│")]
     assert code == 0 and [int(row.split("│")[1]) for row in rows] == events
     assert out.rstrip().endswith(f"{len(events):,} matching records")
+
+
+@pytest.mark.slow  # a child process (~1-3 s)
+def test_verify_refuses_a_50_mb_line_in_bounded_memory(tmp_path: Path,
+                                                       recorded: dict[str, Path]) -> None:
+    # verify read a regular file's lines whole: one endless line was read into memory.
+    lines = recorded["log"].read_bytes().splitlines(keepends=True)
+    path = tmp_path / "long-line.jsonl"
+    with path.open("wb") as out:
+        out.writelines(lines[:3])
+        for _ in range(50):
+            out.write(b"x" * 2**20)
+        out.write(b"\n")
+        out.writelines(lines[3:])
+    code, err, peak = bounded(tmp_path, "audit", "verify", str(path))
+    assert code == 1, err
+    assert peak < MEMORY_BOUND, f"{peak / 2**20:.0f} MB"
+    report = verify_log(path)
+    assert report.problem is Problem.MALFORMED and report.first_bad_line == 4
+    assert f"line 4 is longer than {MAX_LINE_BYTES:,} bytes" in report.message

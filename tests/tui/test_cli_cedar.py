@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import cedarpy
 import pytest
 
+from tests.conftest import builtin_dir
 from tui.cli import main
 
 
@@ -102,3 +104,22 @@ def test_a_cedar_profile_refuses_the_native_engine(capsys: pytest.CaptureFixture
     assert code == 2
     assert err == ("agentrange: error: profile jit-context is written in Cedar; it runs only "
                    "with --engine cedar\n")
+
+
+def test_validate_checks_the_cedar_policies_of_a_profile_written_in_cedar(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # validate compiled the policy file only: a Cedar policy reading an attribute agentrange
+    # cannot supply passed validate, and failed when the run started.
+    assert main(["validate", "refunds-cedar"]) == 0
+    assert "(Cedar policies of jit-context checked)" in capsys.readouterr().out
+    copy = tmp_path / "refunds-cedar"
+    shutil.copytree(builtin_dir("refunds-cedar"), copy)
+    cedar = copy / "policies" / "jit-context.cedar"
+    with cedar.open("a") as out:
+        out.write("\npermit (principal, action, resource)\n"
+                  "when { principal.nonexistent == 3 };\n")
+    line = cedar.read_text().splitlines().index("when { principal.nonexistent == 3 };") + 1
+    assert main(["validate", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert f"profile jit-context: {cedar}:{line}: error: attribute `nonexistent`" in err

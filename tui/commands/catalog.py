@@ -55,9 +55,43 @@ def run_validate(args: argparse.Namespace) -> int:
             failed += 1
             print(f"agentrange: error: {exc}", file=sys.stderr)
             continue
+        cedar, problems = _cedar_profiles(s)
+        if problems:
+            failed += 1
+            for problem in problems:
+                print(f"agentrange: error: {problem}", file=sys.stderr)
+            continue
         print(f"ok: {s.source}: {len(s.agents)} agents, {len(s.tools)} tools, "
-              f"{len(s.incidents)} incidents, profiles {', '.join(p.id for p in s.profiles)}")
+              f"{len(s.incidents)} incidents, profiles {', '.join(p.id for p in s.profiles)}"
+              f"{cedar}")
     return 2 if failed else 0
+
+
+def _cedar_profiles(s: Scenario) -> tuple[str, list[str]]:
+    """Check the Cedar policies of the profiles written in Cedar.
+
+    Returns what to add to the ok line, and the problems (each naming file and line); without
+    cedarpy the policies are left unchecked, and the ok line says so.
+    """
+    written = [p.id for p in s.profiles if getattr(p, "cedar", None) is not None]
+    if not written:
+        return "", []
+    from engine.cedar.errors import CedarError, CedarMissingError
+    from engine.cedar.profile import profile_document, read_profile_policies
+    from engine.cedar.runtime import cedarpy
+
+    try:
+        cedarpy()
+    except CedarMissingError as exc:
+        return f" (Cedar policies of {', '.join(written)} not checked: {exc})", []
+    problems: list[str] = []
+    for profile in written:
+        document, _source = profile_document(s, profile)
+        try:
+            read_profile_policies(s, document, s.profile(profile).cedar or "")
+        except CedarError as exc:
+            problems.append(f"profile {profile}: {exc}")
+    return f" (Cedar policies of {', '.join(written)} checked)", problems
 
 
 def run_schema(args: argparse.Namespace) -> int:

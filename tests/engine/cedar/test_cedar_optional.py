@@ -53,3 +53,10 @@ def test_the_simulator_imports_without_loading_cedarpy() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_without_cedarpy_validate_says_the_cedar_policies_were_not_checked() -> None:
+    done = run_cli("validate", "refunds-cedar")
+    assert done.returncode == 0, done.stderr
+    assert ("(Cedar policies of jit-context not checked: Cedar support needs cedarpy: pip "
+            "install 'agentrange[cedar]')") in done.stdout
