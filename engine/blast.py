@@ -12,8 +12,9 @@ held and which steps it executed, and reads the figures back.
   lasted, and over the agents it could delegate to (like an attack-path graph).
 - **Realised set**: what executed steps touched. Records are counted per resource as the
   cumulative records read, capped at the resource's size (reading the same table twice does
-  not expose more customers than it holds); records carried by steps that touch no resource
-  (an email with an attachment) are counted apart as ``egress_records``. Money moved by
+  not expose more customers than it holds); records carried by messages that touch no
+  resource (an email with an attachment, a message to another agent) are counted apart as
+  ``egress_records``, whether they leave the estate or go to someone inside it. Money moved by
   executed steps that carry an ``amount`` (refunds issued, payments sent) is summed as
   ``amount``: a refund bot's blast radius is measured in money, not rows.
 - **Exposure window**: from the start of the compromise until its credentials stopped
@@ -222,7 +223,9 @@ class Realised:
             self.data_classes.add(res.data_class)
             self.systems.add(res.system)
             self._by_resource[resource] = self._by_resource.get(resource, 0) + records
-        elif destination == "external" or facts.egress == "external":
+        elif destination is not None or facts.egress != "none":
+            # A message carries its records away: out of the estate, or to another agent or
+            # person inside it, who now holds them too.
             self.egress_records += records
 
     @property

@@ -128,7 +128,8 @@ def _incident_runs(s: Scenario, i: int, inc: Incident) -> tuple[int, tuple[StepA
         return 0, ()  # poisoning runs nothing of its own: see DelegationGraph
     steps: tuple[StepAt, ...] = tuple((step, ("incidents", i, "plan", k))
                                       for k, step in enumerate(inc.plan))
-    if not steps and inc.kind in ("credential_theft", "vendor_compromise"):
+    if not steps and inc.kind in ("credential_theft", "vendor_compromise", "human_use",
+                                  "federation_abuse"):
         agent = next((a for a in s.agents if a.name == inc.agent), None)
         if agent is None or not agent.tasks:
             return 0, ()

@@ -408,6 +408,14 @@ INCIDENT_KIND_REFS: Mapping[str, RefMapping] = MappingProxyType({
         ("ASI06", "T1", "LLM08:2025", "L2"),
         "Planted memory or RAG content steers later decisions (ASI06, T1, LLM08); the store "
         "lives in MAESTRO's data operations layer."),
+    "human_use": RefMapping(
+        ("NHI10:2025", "T8", "L5", "GOVERN 2.1"),
+        "A person works by hand with an agent's credential (NHI10): the log names the agent, "
+        "not the human (T8), and the accountable person is lost (GOVERN 2.1)."),
+    "federation_abuse": RefMapping(
+        ("NHI6:2025", "ASI03", "T9", "L4"),
+        "A CI/CD OIDC token whose claims the cloud federation checks loosely is exchanged for "
+        "the agent's cloud role (NHI6, ASI03, T9): a deployment-infrastructure weakness (L4)."),
 })
 """Incident kind (``engine.model.IncidentKind``) → references."""
 

@@ -14,7 +14,6 @@ from pydantic import (
     Discriminator,
     Field,
     PrivateAttr,
-    StringConstraints,
     Tag,
     model_validator,
 )
@@ -28,9 +27,17 @@ from engine.fields import (
     PositiveDuration,
     Scalar,
     TrustDomain,
-    to_seconds,
 )
 from engine.identity.spiffe import SpiffeId, agent_id
+
+# The expectations live in their own module; re-exported here, the model's one entry point.
+from engine.model_expect import (  # noqa: F401
+    Comparable,
+    DecisionExpectation,
+    DecisionRef,
+    Expectation,
+    MetricExpectation,
+)
 
 Sensitivity = Literal["public", "internal", "confidential", "restricted"]
 SENSITIVITY_RANK: dict[str, int] = {"public": 0, "internal": 1, "confidential": 2, "restricted": 3}
@@ -211,6 +218,9 @@ class Agent(Base):
     credential: Id | None = None
     """Name of a static credential; agents naming the same one share it (NHI9)."""
     tasks: tuple[Task, ...] = ()
+    retire_at: Duration | None = None
+    """Planned retirement: from then on the agent starts no task. Whether its credentials
+    end with it depends on the profile (``credentials.offboarding``; NHI1:2025)."""
 
     _spiffe_id: SpiffeId | None = PrivateAttr(default=None)
 
@@ -231,6 +241,8 @@ IncidentKind = Literal[
     "vendor_compromise",
     "overbroad_delegated_admin",
     "memory_poisoning",
+    "human_use",
+    "federation_abuse",
 ]
 
 
@@ -247,6 +259,13 @@ class Incident(Base):
     repeat_every: Duration | None = None
     """For thefts and rogue agents: retry the plan at this interval until it stops working."""
     frameworks: tuple[str, ...] = ()
+    task: Id | None = None
+    """The victim's task a hijack takes over (prompt injection, rogue agent); None: its
+    first scheduled task."""
+    person: Id | None = None
+    """For ``human_use``: the owner id of the person using the agent's credential."""
+    claims: dict[Id, Scalar] = Field(default_factory=dict)
+    """For ``federation_abuse``: the claims of the OIDC token the attacker presents."""
 
 
 ResponseKind = Literal["revoke_token", "quarantine_agent", "tighten_rule", "distrust_vendor"]
@@ -302,6 +321,15 @@ class Credentials(Base):
     revoke_on_completion: bool = False
     sender_constrained: bool = False
     renew_before: Duration | None = None
+    offboarding: Literal["none", "owner"] = "none"
+    """``owner``: the agent's owner revokes its credentials when it retires (NHI1:2025)."""
+    attestation: bool = False
+    """Sessions must come from an attested agent runtime; a person presenting the agent's
+    credential by hand is refused and named (NHI10:2025)."""
+    pinned_claims: dict[Id, Scalar] = Field(default_factory=dict)
+    """The federation's trust policy: OIDC claims a presented token must carry exactly
+    (audience, subject, repository, ...); empty: any token of the issuer is exchanged
+    (NHI6:2025)."""
 
 
 class Profile(Base):
@@ -317,83 +345,6 @@ class Profile(Base):
     """Cedar policies (a ``.cedar`` file or a directory of them, relative to the scenario
     file) that decide this profile's requests beside the policy file's rules; the policy
     file still gives the counters, sequences, delegation and legal owner (docs/cedar.md)."""
-
-
-Comparable = float | str
-
-
-class MetricExpectation(Base):
-    """A bound on a run metric, e.g. ``records_exposed`` at most 100 under a profile."""
-
-    profile: Id
-    metric: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.]+$")]
-    eq: Comparable | None = None
-    lt: Comparable | None = None
-    lte: Comparable | None = None
-    gt: Comparable | None = None
-    gte: Comparable | None = None
-    description: str = ""
-
-    @model_validator(mode="after")
-    def _one_bound(self) -> MetricExpectation:
-        bounds = [b for b in ("eq", "lt", "lte", "gt", "gte") if getattr(self, b) is not None]
-        if len(bounds) != 1:
-            raise ValueError("exactly one of eq, lt, lte, gt, gte")
-        value = getattr(self, bounds[0])
-        if isinstance(value, str):
-            try:
-                to_seconds(value)
-            except ValueError:
-                raise ValueError(f"{bounds[0]}: a number, or a duration such as \"30s\" or "
-                                 "\"5m\"") from None
-        return self
-
-    @property
-    def bound(self) -> tuple[str, float]:
-        """The comparison operator and its value in plain numbers (durations in seconds)."""
-        for op in ("eq", "lt", "lte", "gt", "gte"):
-            value = getattr(self, op)
-            if value is not None:
-                return op, float(to_seconds(value))
-        raise AssertionError("validated to have one bound")
-
-
-class DecisionRef(Base):
-    """Which request a decision expectation is about: an agent's task step (1-based)."""
-
-    agent: Id
-    task: Id
-    step: int = Field(ge=1)
-    incident: Id | None = None
-    """Set when the step belongs to an incident's plan rather than a task."""
-
-
-class DecisionExpectation(Base):
-    """The effect (and optionally the deciding rule) of one step under a profile."""
-
-    profile: Id
-    decision: DecisionRef
-    effect: Literal["allow", "deny", "require_approval"]
-    rule: Id | None = None
-    description: str = ""
-
-
-def _expect_kind(value: Any) -> str | None:
-    if isinstance(value, dict):
-        return "decision-expectation" if "decision" in value else "metric-expectation"
-    if isinstance(value, DecisionExpectation):
-        return "decision-expectation"
-    if isinstance(value, MetricExpectation):
-        return "metric-expectation"
-    return None
-
-
-Expectation = Annotated[
-    Annotated[MetricExpectation, Tag("metric-expectation")]
-    | Annotated[DecisionExpectation, Tag("decision-expectation")],
-    Discriminator(_expect_kind, custom_error_type="expectation",
-                  custom_error_message="an expectation: 'metric' or 'decision'"),
-]
 
 
 # --- the scenario ------------------------------------------------------------------------------

@@ -141,6 +141,15 @@ def reference_problems(s: Scenario, declared: Declared | None = None) -> list[Pr
                                                tools, resources, agents, declared))
     for i, inc in enumerate(s.incidents):
         need(("incidents", i, "agent"), inc.agent, agents, "agent")
+        need(("incidents", i, "person"), inc.person, owners, "owner")
+        victim = agents.get(inc.agent)
+        if inc.task is not None and victim is not None and declared is None \
+                and inc.task not in {t.id for t in victim.tasks}:
+            problems.append((("incidents", i, "task"), f"a task of agent {inc.agent!r}",
+                             f"unknown task {inc.task!r}"))
+        if inc.kind == "human_use" and inc.person is None:
+            problems.append((("incidents", i, "person"),
+                             "the owner id of the person using the credential", "none"))
         for k, step in enumerate(inc.plan):
             problems.extend(_step_problems(("incidents", i, "plan", k), step,
                                            tools, resources, agents, declared))

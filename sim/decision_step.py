@@ -75,6 +75,7 @@ class DecisionStep(SimulationState):
         decision = self.engine.decide(request)
         effect = decision.effect
         token_reason = verification.reason
+        also: str | None = None
         if effect is _ALLOW:
             outcome = _EXECUTED
         elif effect is _DENY:
@@ -84,6 +85,10 @@ class DecisionStep(SimulationState):
                     outcome = _REVOKED
                 elif token_reason == "expired":
                     outcome = _EXPIRED
+                # Refused by the token: name the rule that would have denied it too.
+                verdict = self.engine.rules_verdict(request)
+                if verdict.effect is _DENY and verdict.rule is not None:
+                    also = verdict.rule
         else:
             outcome = _AWAITING
         agent = state.name
@@ -97,7 +102,7 @@ class DecisionStep(SimulationState):
             run.id, run.actors, task.id, number, spec.tool_id, spec.action, spec.resource,
             spec.data_class, spec.system, records, spec.amount, spec.destination, cred.jti,
             None if cred.shared else cred.holder, token_reason, request, decision, outcome,
-            incident, attacker, approved)))))
+            incident, attacker, approved, also)))))
         ist = self.incidents.get(incident) if incident is not None else None
         if outcome is _EXECUTED:
             if records < self._bulk and not decision.sequences and not decision.shadow:

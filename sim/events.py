@@ -131,9 +131,12 @@ class _DecisionFields(NamedTuple):
     incident: str | None
     attacker: bool
     approved: bool
+    also_denied_by: Any
+    """A rule that would also have denied a step the token refused; a key only when set."""
 
 
-_PLACES = {name: i for i, name in enumerate(_DecisionFields._fields)}
+_PLACES = {name: i for i, name in enumerate(_DecisionFields._fields[:-1])}
+_ALSO = "also_denied_by"
 _AT = tuple.__getitem__
 
 
@@ -151,17 +154,24 @@ class DecisionData(_DecisionFields, Mapping[str, Any]):
     __slots__ = ()
 
     def __getitem__(self, key: str) -> Any:  # type: ignore[override]
-        value = _AT(self, _PLACES[key])
+        place = _PLACES.get(key)
+        if place is None:
+            if key == _ALSO and self.also_denied_by is not None:
+                return self.also_denied_by
+            raise KeyError(key)
+        value = _AT(self, place)
         return record_of(self.decision) if key == "decision" else value
 
     def __iter__(self) -> Iterator[str]:
-        return iter(_PLACES)
+        yield from _PLACES
+        if self.also_denied_by is not None:
+            yield _ALSO
 
     def __len__(self) -> int:
-        return len(_PLACES)
+        return len(_PLACES) + (self.also_denied_by is not None)
 
     def __contains__(self, key: object) -> bool:
-        return key in _PLACES
+        return key in _PLACES or (key == _ALSO and self.also_denied_by is not None)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Mapping):

@@ -20,7 +20,13 @@ from engine.identity.scope import EVERYTHING, Scope
 from engine.model import DelegateStep, Incident, Task, ToolStep
 from sim.detection import AlertSpec
 from sim.events import EventKind
-from sim.incidents import RENEWABLE_UNDER_JIT, IncidentState, frameworks_of
+from sim.incidents import (
+    RENEWABLE_UNDER_JIT,
+    IncidentState,
+    frameworks_of,
+    retired,
+    unpinned_claims,
+)
 from sim.state import AgentState, SimulationState
 from sim.wallet import Credential
 
@@ -45,15 +51,19 @@ class IncidentPlay(SimulationState):
     def _begin_incident(self, incident: Incident) -> None:
         env = self.env
         kind = incident.kind
-        renewable = (kind in RENEWABLE_UNDER_JIT and self.jit) or kind == "vendor_compromise" \
+        renewable = (kind in RENEWABLE_UNDER_JIT and self.jit) \
+            or kind in ("vendor_compromise", "federation_abuse") \
             or (kind == "prompt_injection" and incident.repeat_every is not None and self.jit)
         ist = IncidentState(incident, renewable)
         self.incidents[incident.id] = ist
-        self._emit(EventKind.INCIDENT, incident.agent, {
+        data = {
             "id": incident.id, "kind": kind, "description": incident.description,
             "frameworks": list(frameworks_of(incident)),
             "plan": [s.tool if isinstance(s, ToolStep) else f"delegate:{s.delegate}"
-                     for s in incident.plan]})
+                     for s in incident.plan]}
+        if incident.person is not None:
+            data["person"] = incident.person
+        self._emit(EventKind.INCIDENT, incident.agent, data)
         state = self.agents[incident.agent]
         if not self.jit and kind in ("prompt_injection", "rogue_agent", "memory_poisoning",
                                      "overbroad_delegated_admin"):
@@ -86,10 +96,13 @@ class IncidentPlay(SimulationState):
                 self._contain(ist, "quarantine")
                 return
             env.process(self._hijacks(ist, state, cred))
-        elif kind in ("credential_theft", "vendor_compromise"):
+        elif kind in ("credential_theft", "vendor_compromise", "human_use",
+                      "federation_abuse"):
             env.process(self._attacker(ist, state))
 
     def _victim_task(self, state: AgentState, incident: Incident) -> Task:
+        if incident.task is not None:
+            return self.world.tasks[(state.name, incident.task)]
         tasks = state.model.tasks
         scheduled = [t for t in tasks if t.arrival is not None]
         if scheduled:
@@ -126,10 +139,23 @@ class IncidentPlay(SimulationState):
         incident = ist.incident
         env = self.env
         vendor = incident.kind == "vendor_compromise" and state.model.vendor is not None
+        federated = incident.kind == "federation_abuse"
+        if incident.kind == "human_use" and self.creds.attestation:
+            # The person's session carries no agent runtime attestation: refused, and the
+            # login that opened it names them.
+            self._contain(ist, "attestation")
+            return
+        if federated and unpinned_claims(incident, self.creds.pinned_claims):
+            self._contain(ist, "claims_pinned")
+            return
         stolen: Credential | None = None
         begins = False
-        if not vendor:
+        if not vendor and not federated:
             stolen = state.static if not self.jit else self.wallet.latest(state.name)
+            if (stolen is None or not stolen.live) and retired(state.model, env.now):
+                # Nothing of the retired agent lives on, and nothing new will be issued.
+                self._contain(ist, "retired")
+                return
             if stolen is None or not stolen.live:
                 waiting = env.event()
 
@@ -153,17 +179,22 @@ class IncidentPlay(SimulationState):
             if state.quarantined:
                 self._contain(ist, "quarantine")
                 return
-            if vendor:
+            if vendor or federated:
                 if ist.contained:
                     return
-                minted = self.wallet.mint(state.name, scope=EVERYTHING, mode="jit",
-                                          incident=incident.id, bind=True)
+                # A vendor's issuer mints anything; the federation exchanges the attacker's
+                # OIDC token for the agent's own cloud role, unbound (it is not the workload).
+                minted = self.wallet.mint(
+                    state.name, mode="jit", incident=incident.id, bind=vendor,
+                    scope=EVERYTHING if vendor else self.world.profile_scope(
+                        state.model, self.creds.scope, None))
                 if minted is None:
                     self._contain(ist, "quarantine")
                     return
                 cred = minted
                 self._hold(ist, cred)
-                presenter = self.wallet.thumbprints[state.name]
+                presenter = (self.wallet.thumbprints[state.name] if vendor
+                             else self.wallet.attacker_thumbprint)
             else:
                 assert stolen is not None
                 cred = stolen

@@ -17,6 +17,19 @@ How each kind plays out in a run (the processes live in :mod:`sim.incident_play`
   trust domain is distrusted or the agent quarantined.
 - ``overbroad_delegated_admin``: at ``at`` the victim receives a delegated token with scope
   ``*`` (from the first agent that delegates to it, if any) and runs the plan with it.
+- ``human_use``: at ``at`` a person (``person``) takes the victim's current credential and
+  works by hand with it from their own machine, every ``repeat_every``, like a replay; under a
+  profile with ``credentials.attestation`` the session has no agent runtime attestation, so
+  it is refused at once and the person named (contained ``attestation``).
+- ``federation_abuse``: at ``at`` an attacker's CI workflow presents an OIDC token carrying
+  ``claims`` to the cloud federation, which exchanges it for a fresh token of the victim's
+  role on every replay; when the profile's ``credentials.pinned_claims`` disagree with the
+  claims, the exchange is refused (contained ``claims_pinned``).
+
+A hijack (prompt injection, rogue agent) takes over the task the incident names (``task``),
+else the victim's first scheduled task. An agent past its ``retire_at`` starts no task; under
+``credentials.offboarding: owner`` its credentials are revoked then, and a theft of a retired
+agent's credential that finds none live is contained (``retired``).
 
 Steps of an incident's plan carry the incident id in their decisions; they are out-of-scope
 attempts when their (tool, resource) is not in the victim's approved plans.
@@ -24,10 +37,11 @@ attempts when their (tool, resource) is not in the victim's approved plans.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-from engine.model import DelegateStep, Incident, IncidentKind, Scenario, ToolStep
+from engine.model import Agent, DelegateStep, Incident, IncidentKind, Scenario, ToolStep
 from sim.world import World
 
 KINDS: tuple[str, ...] = get_args(IncidentKind)
@@ -39,11 +53,23 @@ DEFAULT_FRAMEWORKS: dict[str, tuple[str, ...]] = {
     "credential_theft": ("ASI03", "NHI2:2025", "NHI7:2025", "T9"),
     "vendor_compromise": ("ASI04", "NHI3:2025"),
     "overbroad_delegated_admin": ("ASI03", "NHI5:2025", "T3"),
+    "human_use": ("NHI10:2025", "T8"),
+    "federation_abuse": ("NHI6:2025", "ASI03"),
 }
 """Framework references of an incident kind when the scenario gives none."""
 
 RENEWABLE_UNDER_JIT = frozenset({"memory_poisoning", "rogue_agent"})
 """Kinds whose victim keeps receiving fresh JIT tokens: only quarantine contains them."""
+
+
+def retired(agent: Agent, now: float) -> bool:
+    """The agent has reached its planned retirement (``retire_at``)."""
+    return agent.retire_at is not None and now >= agent.retire_at
+
+
+def unpinned_claims(incident: Incident, pinned: Mapping[str, object]) -> list[str]:
+    """The pinned claims a federation-abuse token does not carry as pinned, sorted."""
+    return sorted(k for k, v in pinned.items() if incident.claims.get(k) != v)
 
 
 @dataclass(eq=False)

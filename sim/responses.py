@@ -3,7 +3,9 @@
 A response quarantines an agent (its tokens revoked, nothing more started), revokes a token
 or all of an agent's, enforces a shadow rule, or distrusts a vendor's trust domain. Each emits
 a ``response`` event, applied or not (with why); quarantine and distrust also contain the
-open incidents of the agents they cover.
+open incidents of the agents they cover. An agent's planned retirement is one too under
+owner-driven offboarding (``credentials.offboarding: owner``): its tokens are revoked then
+(a ``revoke_token`` response with trigger ``retirement``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from engine.model import Response
 from engine.policy.errors import UnknownRuleError
 from sim.events import EventKind
 from sim.incidents import IncidentState
-from sim.state import SimulationState
+from sim.state import AgentState, SimulationState
 
 
 class Responses(SimulationState):
@@ -96,6 +98,18 @@ class Responses(SimulationState):
 
     def _open_incidents(self) -> list[IncidentState]:
         return [i for i in self.incidents.values() if not i.contained]
+
+    def _retire_at(self, state: AgentState) -> Generator[simpy.Event, Any, None]:
+        """At its planned retirement the agent stops; owner-driven offboarding ends its keys."""
+        at = state.model.retire_at
+        assert at is not None
+        if at >= self.end:
+            return
+        if at > self.env.now:
+            yield self.env.timeout(at - self.env.now)
+        if self.creds.offboarding == "owner":
+            self._respond("revoke_token", state.name, "retirement", None,
+                          f"offboard-{state.name}")
 
     # --- detection-triggered -----------------------------------------------------------------
 

@@ -340,6 +340,9 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
                     env.process(self._arrivals(state, task))
         for incident in scenario.incidents:
             env.process(self._incident_at(incident))
+        for state in self.agents.values():
+            if state.model.retire_at is not None:
+                env.process(self._retire_at(state))
         for response in scenario.responses:
             if response.trigger == "at":
                 env.process(self._response_at(response))

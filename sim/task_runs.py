@@ -23,7 +23,7 @@ from engine.model import DelegateStep, Incident, Task, ToolStep
 from engine.policy.request import chain_attributes
 from sim.arrivals import arrival_times
 from sim.events import EventKind, Outcome
-from sim.incidents import IncidentState
+from sim.incidents import IncidentState, retired
 from sim.state import AgentState, PlanItem, SimulationState, TaskRun
 from sim.wallet import Credential
 
@@ -121,6 +121,8 @@ class TaskRuns(SimulationState):
 
     def _start_top_run(self, state: AgentState, task: Task, run_id: str,
                        arrival: float) -> None:
+        if retired(state.model, arrival):  # scenarios (issue 22): a retired agent starts nothing
+            return
         incident: str | None = None
         if state.rogue is not None and state.rogue in self.incidents:
             incident = state.rogue

@@ -163,6 +163,20 @@ class CedarEngine(PolicyEngine):
         except Exception as exc:  # the engine fails closed; it never raises on a request
             return Decision(_DENY, Reason.ERROR, errors=(f"internal error: {exc!r}",))
 
+    def rules_verdict(self, req: Request) -> Decision:
+        """What Cedar would decide of a request whose token was refused; records nothing.
+
+        As if the token had been valid, with the counters and sequences (see the native
+        engine's :meth:`~engine.policy.engine.PolicyEngine.rules_verdict`).
+        """
+        try:
+            return self._stateful(replace(req, token={**req.token, "valid": True}))[0]
+        except NotInSchema as exc:
+            return Decision(_DENY, Reason.ERROR, errors=(
+                f"the request does not fit the Cedar schema: {exc}",))
+        except Exception as exc:
+            return Decision(_DENY, Reason.ERROR, errors=(f"internal error: {exc!r}",))
+
     def commit(self, req: Request) -> None:
         """Record a request executed after approval."""
         try:

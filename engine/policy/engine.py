@@ -168,6 +168,22 @@ class PolicyEngine:
         except Exception as exc:  # the engine fails closed; it never raises on a request
             return Decision(_DENY, Reason.ERROR, errors=(f"internal error: {exc!r}",))
 
+    def rules_verdict(self, req: Request) -> Decision:
+        """What the rules would decide of a request whose token was refused; records nothing.
+
+        As if the token had been valid, counters and sequences included (issue 22: a refusal
+        by the token also names the rule that would have denied it). Delegation limits are
+        not applied. Never raises: a request that cannot be evaluated gives an error decision.
+        """
+        try:
+            req = replace(req, token={**req.token, "valid": True})
+            e = self._entry(req)
+            if not e.stateful:
+                return e.probe(req, _NO_CV, e)
+            return self._state.decide(req, e)[0]
+        except Exception as exc:
+            return Decision(_DENY, Reason.ERROR, errors=(f"internal error: {exc!r}",))
+
     def commit(self, req: Request) -> None:
         """Record a request executed after approval (see the module docstring)."""
         try:

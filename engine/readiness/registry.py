@@ -1,21 +1,22 @@
 """Every readiness check by id, and running them over a subject.
 
-The checks live in their families (:mod:`.checks_identity`, :mod:`.checks_policy`,
-:mod:`.checks_rules`); this module lists them in id order, which is the order reports and
-``--list-checks`` show them in.
+The checks live in their families (:mod:`.checks_identity`, :mod:`.checks_lifecycle`,
+:mod:`.checks_policy`, :mod:`.checks_rules`); this module lists them in id order, which is
+the order reports and ``--list-checks`` show them in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from engine.readiness import checks_identity, checks_policy, checks_rules
+from engine.readiness import checks_identity, checks_lifecycle, checks_policy, checks_rules
 from engine.readiness.findings import Check, Finding
 from engine.readiness.subject import Subject
 
 REGISTRY: dict[str, Check] = {
-    c.id: c for c in sorted((*checks_identity.CHECKS, *checks_policy.CHECKS,
-                             *checks_rules.CHECKS), key=lambda c: c.id)}
+    c.id: c for c in sorted((*checks_identity.CHECKS, *checks_lifecycle.CHECKS,
+                             *checks_policy.CHECKS, *checks_rules.CHECKS),
+                            key=lambda c: c.id)}
 """Every check by id, in id order."""
 
 

@@ -133,7 +133,7 @@ class MetricsCollector:
             return
         (run, _chain, task, step, tool, _action, resource, _data_class, _system, records,
          amount, destination, _jti, holder, _reason, _request, decision, outcome, incident,
-         attacker, approved) = _fields(data)
+         attacker, approved, _also) = _fields(data)
         effect = decision.effect
         self.effects[effect] += 1
         self.outcomes[outcome] += 1

@@ -39,6 +39,12 @@ Definitions:
 * **Accountable owners**: the owner of each envelope involved -- the agent's business owner
   for intent, its security owner for access, the policy's legal owner for the legal
   envelope -- and, for an incident step, the agent's incident owner.
+* **Refused twice**: a request refused by the token check whose rules would also have denied
+  it says so in ``stopped_by`` (the event's ``also_denied_by``), and that rule's references
+  join the attempt's.
+* **Human use**: an incident in which a person worked with an agent's credential names the
+  person only when an agent runtime attestation check refused the session (and so learned
+  who opened it); otherwise the log names the agent alone, and the report says so.
 * **References**: the union of the deciding rule's own ``frameworks``, the incident's own and
   its kind's mapping, the envelope's mapping, the decision reason's and token failure's
   mappings and, when not stopped, :data:`engine.frameworks.NOT_STOPPED_REFS`.
@@ -79,6 +85,7 @@ class _Row:
 
     __slots__ = (
         "agent",
+        "also",
         "attacker",
         "chain",
         "data_class",
@@ -121,11 +128,13 @@ class _Row:
         self.token_reason = str(data["token_reason"])
         self.outcome = str(data["outcome"])
         self.off_plan = not data["approved"]
+        self.also: str | None = data.get("also_denied_by")
 
     def key(self) -> tuple[Any, ...]:
         return (self.agent, self.chain, self.incident, self.attacker, self.task, self.tool,
                 self.resource, self.data_class, self.effect, self.reason, self.rule,
-                self.token_reason, self.outcome, self.envelope, self.owner, self.off_plan)
+                self.token_reason, self.outcome, self.envelope, self.owner, self.off_plan,
+                self.also)
 
 
 class ReportCollector:
@@ -225,7 +234,9 @@ class ReportCollector:
                 attempts=sum(a.count for a in mine),
                 stopped=sum(a.count for a in mine if a.stopped),
                 stopped_by=tuple(sorted({a.stopped_by for a in mine if a.stopped})),
-                owners=_owners(agents.get(victim, {}).get("owners")), refs=fw.sort_refs(refs)))
+                owners=_owners(agents.get(victim, {}).get("owners")), refs=fw.sort_refs(refs),
+                human_use=kind == "human_use",
+                person=data.get("person") if fact["how"] == "attestation" else None))
         return tuple(entries)
 
 
@@ -304,9 +315,10 @@ def _attempt(rows: list[_Row], agents: Mapping[str, Any], rules: Mapping[str, An
         add("incident", owners.get("incident"))
 
     refs: list[str] = []
-    info = rules.get(rule) if rule else None
-    if info is not None:
-        refs.extend(info.get("frameworks") or ())
+    for named in (rule, a.also):
+        info = rules.get(named) if named else None
+        if info is not None:
+            refs.extend(info.get("frameworks") or ())
     incident = incidents.get(a.incident) if a.incident else None
     if incident is not None:
         refs.extend(incident.get("frameworks") or ())
@@ -331,5 +343,6 @@ def _attempt(rows: list[_Row], agents: Mapping[str, Any], rules: Mapping[str, An
         last_time=rows[-1].time, first_seq=a.seq, effect=effect, reason=reason, rule=rule,
         token_reason=token_reason, outcome=outcome, envelope=envelope,
         accountable=tuple(accountable), stopped=stopped,
-        stopped_by=_stopped_by(effect, reason, rule, token_reason, outcome),
+        stopped_by=_stopped_by(effect, reason, rule, token_reason, outcome) + (
+            f"; rule {a.also} would also deny it" if a.also else ""),
         refs=fw.sort_refs(refs))

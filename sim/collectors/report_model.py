@@ -177,6 +177,9 @@ class IncidentEntry:
         stopped_by: The distinct controls that stopped them.
         owners: (role, owner id or None) of the victim agent.
         refs: Framework references.
+        human_use: A person worked with the victim's credential (``human_use``).
+        person: For human use: the person, when a runtime attestation check refused the
+            session and so named them; None when the log cannot tell who it was (the gap).
     """
 
     id: str
@@ -193,6 +196,8 @@ class IncidentEntry:
     stopped_by: tuple[str, ...]
     owners: tuple[tuple[str, str | None], ...]
     refs: tuple[str, ...]
+    human_use: bool = False
+    person: str | None = None
 
 
 @dataclass(frozen=True)

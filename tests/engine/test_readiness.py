@@ -192,3 +192,18 @@ def test_builtins_load_and_check_quickly() -> None:
     for name in library.names():
         findings = run_checks(load_subject(library.locate(name)))
         assert all(f.file.startswith(f"builtin:{name}/") for f in findings)
+
+
+def test_retirement_findings_follow_the_profiles_offboarding(tmp_path: Path) -> None:
+    root = _copy(tmp_path, DIRTY)
+
+    def offboard(data: Any) -> None:
+        for profile in data["profiles"]:
+            profile["credentials"]["offboarding"] = "owner"
+
+    before = run_checks(load_subject(root), ["AR014"])
+    assert {(f.severity, f.profiles) for f in before} == {("high", ("legacy",)),
+                                                          ("medium", ("prod",))}
+    assert "refund-bot retires at 12h" in before[0].message
+    _edit(root / "scenario.yaml", offboard)
+    assert run_checks(load_subject(root), ["AR014"]) == []

@@ -10,6 +10,8 @@ once per test session, writing an audit log. The tests then check:
 - every ``expect:`` assertion of the scenario holds under its shipped policies;
 - the governed profile (marked ``production``) measurably cuts the blast radius of the weak
   baseline (the first profile not marked production), and what that costs is visible;
+- every item of the OWASP Agentic and NHI Top 10s is rehearsed by a built-in (an incident
+  references it) whose governed profile lowers the blast radius without raising any axis;
 - every view of a run agrees: the log verifies and holds the whole event stream; the result
   folded from the log read back equals the live result on every figure; the accountability
   report folded live equals the one folded from the log, and its incident figures and
@@ -28,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from engine import frameworks as fw
 from engine.audit.signing import derive_signing_key
 from engine.audit.verifier import verify_log
 from engine.audit.writer import AuditWriter
@@ -37,6 +40,7 @@ from scenarios.library import load_scenario
 from sim.audit_sink import read_events
 from sim.collectors.metrics import MetricsCollector
 from sim.collectors.report import ReportCollector, build_report
+from sim.collectors.report_coverage import FrameworkCoverage, coverage
 from sim.expectations import check
 from sim.result import RunResult
 from sim.runner import Simulation
@@ -188,3 +192,37 @@ def test_every_view_of_a_run_agrees_and_its_log_verifies(name: str, log_dir: str
         assert sum(a["count"] for a in off_plan) == live["out_of_scope"]["attempts"]
         assert sum(a["count"] for a in off_plan if a["stopped"]) == \
             live["out_of_scope"]["stopped"]
+
+
+AGENTIC_AND_NHI = tuple(r.id for r in fw.CATALOGUE.values() if r.framework in (fw.ASI, fw.NHI))
+LOWERED_AXES = ("records", "egress_records", "amount", "exposure_window")
+
+
+@cache
+def _coverage() -> FrameworkCoverage:
+    return coverage(load_scenario(name) for name in NAMES)
+
+
+def test_the_library_covers_the_twenty_agentic_and_nhi_items() -> None:
+    assert len(AGENTIC_AND_NHI) == 20
+    assert _coverage().uncovered == ()
+
+
+@pytest.mark.parametrize("item", AGENTIC_AND_NHI)
+def test_each_item_is_rehearsed_and_its_governed_profile_lowers_the_blast_radius(
+        item: str, log_dir: str) -> None:
+    entry = next(i for i in _coverage().items if i.id == item)
+    assert entry.rehearsed, f"no built-in scenario has an incident referencing {item}"
+    verdicts = []
+    for name in entry.rehearsed:
+        scenario, runs = _runs(name, log_dir)
+        weak_id, governed_id = weak_and_governed(scenario)
+        weak = runs[weak_id][0].to_dict()["blast_radius"]
+        governed = runs[governed_id][0].to_dict()["blast_radius"]
+        raised = [a for a in BLAST_AXES if (governed[a] or 0) > (weak[a] or 0)]
+        lowered = [a for a in LOWERED_AXES if (governed[a] or 0) < (weak[a] or 0)]
+        if lowered and not raised:
+            return
+        verdicts.append(f"{name}: lowered {lowered or 'nothing'}, raised {raised or 'nothing'}")
+    pytest.fail(f"no scenario rehearsing {item} shows its governed profile lowering the blast "
+                f"radius without raising it elsewhere: {'; '.join(verdicts)}")

@@ -73,7 +73,8 @@ def test_jit_context_stops_the_injected_export_by_the_token_check(
     assert row.stopped is True
     assert row.effect == "deny" and row.reason == "invalid_token"
     assert row.token_reason == "out_of_scope"
-    assert row.stopped_by == "token check (out_of_scope)"
+    # The rule that would also have denied it is named too (issue 22).
+    assert row.stopped_by == "token check (out_of_scope); rule no-bulk-pii would also deny it"
     assert row.envelope == "security"
     assert row.accountable[0] == ("security", "appsec")
     assert {"NHI5:2025", "ASI03", "ASI01"} <= set(row.refs)
@@ -105,7 +106,8 @@ def test_incident_entry_says_what_it_reached_and_what_stopped_it(
     assert loose.kind == "prompt_injection" and loose.victim == "support-bot"
     assert loose.reached["records"] >= 250_000 and loose.stopped == 0
     assert loose.how == "quarantine" and loose.detected_at is not None
-    assert held.stopped == 1 and held.stopped_by == ("token check (out_of_scope)",)
+    assert held.stopped == 1 and held.stopped_by == (
+        "token check (out_of_scope); rule no-bulk-pii would also deny it",)
     assert held.reached["records"] <= 100
     assert {"ASI01", "T6", "L3"} <= set(held.refs)
     assert dict(held.owners) == {"business": "cx-lead", "security": "appsec",

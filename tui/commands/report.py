@@ -50,6 +50,8 @@ def render(report: AccountabilityReport, fmt: str) -> str:
 
 def report_command(args: argparse.Namespace) -> int:
     """Build the report from a fresh run or an existing log and write it."""
+    if getattr(args, "coverage", False):
+        return _coverage(args)
     if args.audit_log and args.scenario:
         raise ReportCommandError("give a SCENARIO to run or --audit-log FILE, not both")
     if not args.audit_log and not args.scenario:
@@ -63,20 +65,42 @@ def report_command(args: argparse.Namespace) -> int:
         if args.key:
             raise ReportCommandError("--key applies to --audit-log")
         report = from_run(args.scenario, args.profile, args.seed)
-    text = render(report, args.format)
-    if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ReportCommandError(f"{args.output}: cannot write: "
-                                     f"{exc.strerror or exc}") from None
-    else:
-        sys.stdout.write(text)
+    _write(render(report, args.format), args.output)
     if report.log is not None and not report.log.ok:
         print(f"agentrange report: warning: the audit log failed verification: "
               f"{report.log.message}", file=sys.stderr)
         return EXIT_LOG_FAILED
     return EXIT_OK
+
+
+def _coverage(args: argparse.Namespace) -> int:
+    """``report --coverage``: the framework coverage of a scenario set."""
+    from sim.collectors.report_coverage import coverage
+    from tui.commands.check import scenario_refs
+    from tui.render.report import coverage_markdown
+
+    if args.audit_log or args.profile is not None or args.seed is not None or args.key:
+        raise ReportCommandError("--coverage reads scenarios: --audit-log, --profile, --seed "
+                                 "and --key do not apply")
+    if args.format == "html":
+        raise ReportCommandError("--coverage is written as markdown or json")
+    refs = scenario_refs([args.scenario] if args.scenario else [])
+    cov = coverage(load_scenario(ref) for ref in refs)
+    text = (json.dumps(cov.to_dict(), indent=2, sort_keys=True) + "\n"
+            if args.format == "json" else coverage_markdown(cov))
+    _write(text, args.output)
+    return EXIT_OK
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ReportCommandError(f"{output}: cannot write: "
+                                     f"{exc.strerror or exc}") from None
+    else:
+        sys.stdout.write(text)
 
 
 def from_run(ref: str, profile: str | None, seed: int | None) -> AccountabilityReport:

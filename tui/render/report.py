@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from engine import frameworks as fw
 from engine.durations import format_duration
+from sim.collectors.report_coverage import FrameworkCoverage
 from sim.collectors.report_model import AccountabilityReport, Attempt, IncidentEntry
 from tui.render.formatting import count
 
@@ -24,6 +25,23 @@ def to_markdown(report: AccountabilityReport) -> str:
 def to_html(report: AccountabilityReport) -> str:
     """The report as one self-contained HTML page with print styles."""
     return _Html(report).render()
+
+
+def coverage_markdown(cov: FrameworkCoverage) -> str:
+    """A scenario set's framework coverage as GitHub-flavoured Markdown: one row per item."""
+    covered = sum(1 for i in cov.items if i.covered)
+    lines = [f"# Framework coverage of {_plural(len(cov.scenarios), 'scenario')}", "",
+             f"{covered} of {len(cov.items)} items of {' and '.join(cov.frameworks)} are "
+             "referenced. *Rehearsed*: an incident of the scenario is that risk happening; "
+             "*mapped*: only the scenario's own list or a policy rule names it.", "",
+             "| item | name | rehearsed by | mapped by |", "|---|---|---|---|"]
+    for i in cov.items:
+        lines.append(f"| {_md(i.id)} | {_md(i.name)} | {_md(', '.join(i.rehearsed) or '-')} | "
+                     f"{_md(', '.join(i.mapped) or '-')} |")
+    if cov.uncovered:
+        lines += ["", f"Not covered: {', '.join(cov.uncovered)}."]
+    lines += ["", f"Scenarios read: {', '.join(cov.scenarios)}.", ""]
+    return "\n".join(lines)
 
 
 def _when(seconds: float | None) -> str:
@@ -145,7 +163,17 @@ class _View:
             ("out-of-scope steps", f"{i.attempts:,}, of which {i.stopped:,} stopped"),
             ("stopped by", "; ".join(i.stopped_by) or "nothing stopped it"),
             ("owners", "; ".join(f"{role} {self.owner(o)}" for role, o in i.owners)),
+            *self.human_rows(i),
         ]
+
+    def human_rows(self, i: IncidentEntry) -> list[tuple[str, str]]:
+        if not i.human_use:
+            return []
+        if i.person:
+            return [("accountable human", f"{self.owner(i.person)}: named when the session, "
+                     "without an agent runtime attestation, was refused")]
+        return [("accountable human", f"NONE: a person worked with {i.victim}'s credential; "
+                 f"its {i.attempts:,} out-of-scope steps name only the agent (NHI10:2025)")]
 
     def attempt_rows(self, a: Attempt) -> list[tuple[str, str]]:
         who = a.agent

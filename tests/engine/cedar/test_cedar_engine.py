@@ -6,6 +6,7 @@ import inspect
 from dataclasses import replace
 from types import MappingProxyType
 
+import pytest
 from cedar_support import engines, make_request, policy
 
 from engine.cedar.engine import CedarEngine
@@ -110,3 +111,17 @@ def test_a_batch_of_rules_decisions_equals_one_by_one() -> None:
     reqs = [make_request(tool="email.send", amount=a) for a in (10, 900, 9000, None)]
     batch = cedar.decide_rules([(r, r.principal) for r in reqs])
     assert [d.rule for d in batch] == [cedar.decide(r).rule for r in reqs]
+
+
+@pytest.mark.parametrize("amount", [10, 900, 9000])
+def test_what_the_rules_would_say_of_a_refused_token_agrees_with_native(amount: int) -> None:
+    native, cedar = engines(REFUNDS)
+    req = make_request(tool="email.send", amount=amount,
+                       token={"valid": False, "reason": "out_of_scope"})
+    assert cedar.decide(req).reason is Reason.INVALID_TOKEN
+    got, want = cedar.rules_verdict(req), native.rules_verdict(req)
+    assert (got.effect, got.rule) == (want.effect, want.rule)
+    if amount == 9000:
+        assert (got.effect, got.rule) == (Effect.DENY, "ceiling")
+    # Asking records nothing: the token-refused request still decides as before.
+    assert cedar.decide(req).reason is Reason.INVALID_TOKEN

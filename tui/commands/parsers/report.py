@@ -29,5 +29,9 @@ def register(sub: Any) -> None:
                    help="with --audit-log: pin the signer's public key when verifying")
     p.add_argument("--format", choices=FORMATS, default="markdown",
                    help="output format (default: markdown)")
+    p.add_argument("--coverage", action="store_true",
+                   help="instead of a run's report: which OWASP Agentic and NHI items the "
+                   "scenarios reference, and which scenario rehearses each (SCENARIO may be a "
+                   "directory of scenarios; default: every built-in; markdown or json)")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     p.set_defaults(func=Handler("tui.commands.report", "report_command"))
