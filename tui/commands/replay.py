@@ -16,7 +16,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from engine.errors import AgentrangeError
-from engine.policy import load_policy
+from engine.model import Scenario
+from engine.policy import CompiledPolicy, load_policy
+from engine.policy.loading import load_profile_policy
 from scenarios.library import load_scenario
 from sim.replay import ReplayResult, read_events, replay
 
@@ -28,7 +30,14 @@ class ReplayCommandError(AgentrangeError):
 
 
 def replay_command(args: argparse.Namespace) -> int:
-    """Replay the events under the policy and print the diff."""
+    """Replay the events (or judge the traces) under the policy and print the diff."""
+    if getattr(args, "otlp", False) or looks_like_otlp(args.events):
+        from tui.commands.replay_traces import replay_traces
+
+        return replay_traces(args)
+    if getattr(args, "mapping", None):
+        raise ReplayCommandError("--mapping applies to OTLP traces; an events file names the "
+                                 "scenario's own agents and tools")
     recorded = read_events(args.events)
     name = str(recorded.header.get("scenario"))
     scenario = load_scenario(args.scenario or name)
@@ -36,13 +45,41 @@ def replay_command(args: argparse.Namespace) -> int:
         raise ReplayCommandError(
             f"{args.events}: recorded for scenario {name!r}, but {args.scenario or name} "
             f"is scenario {scenario.name!r}")
-    policy = load_policy(args.policy, scenario)
+    policy = policy_of(args, scenario)
     result = replay(recorded, policy)
     if args.format == "json":
         print(json.dumps(result.to_dict(max(args.examples, 0)), indent=2))
     else:
         print_table(result, max(args.examples, 0))
     return 1 if args.fail_on_change and result.changes else 0
+
+
+def policy_of(args: argparse.Namespace, scenario: Scenario) -> CompiledPolicy:
+    """``--policy FILE`` or ``--profile P`` (that profile's policy), compiled for the scenario.
+
+    Raises:
+        ReplayCommandError: for a profile the scenario does not have.
+    """
+    if getattr(args, "profile", None):
+        if args.profile not in {p.id for p in scenario.profiles}:
+            raise ReplayCommandError(
+                f"--profile: scenario {scenario.name} has no profile {args.profile!r} "
+                f"(profiles: {', '.join(p.id for p in scenario.profiles)})")
+        return load_profile_policy(scenario, args.profile)
+    return load_policy(args.policy, scenario)
+
+
+def looks_like_otlp(path: str) -> bool:
+    """True when the file's first bytes are an OTLP/JSON request (``{"resourceSpans"``).
+
+    Reads at most 4 KB; anything unreadable is left to the reader that reports it.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b"{") and b'"resourceSpans"' in head.split(b"\n", 1)[0]
 
 
 def print_table(result: ReplayResult, examples: int) -> None:
