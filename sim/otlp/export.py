@@ -17,10 +17,11 @@ run, same bytes. The attribute mapping is in docs/otlp.md.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
+
+import orjson
 
 from engine.errors import AgentrangeError
 from sim.events import Event, EventKind
@@ -57,9 +58,17 @@ def parent_run(run: str) -> str | None:
 
 
 def json_text(value: Any) -> str:
-    """Compact, key-sorted JSON (what string attributes holding objects carry)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)
+    """Compact, key-sorted JSON (what string attributes holding objects carry; the lines)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=_plain).decode()
+
+
+def _plain(value: Any) -> Any:
+    """What orjson does not write itself: read-only mappings, sets, anything else as text."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    return str(value)
 
 
 @dataclass

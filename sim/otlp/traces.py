@@ -9,12 +9,21 @@ whose parent is not in the file is kept and reported (:attr:`Traces.partial`), n
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.audit.lines import JsonLineError, JsonLines, LineError, OpenError, parse_json
+import orjson
+
+from engine.audit.lines import (
+    JsonLineError,
+    JsonLines,
+    LineError,
+    OpenError,
+    nesting_within,
+    parse_json,
+)
 from engine.errors import LoadError
 from sim.otlp.wire import NANOS, python_attributes
 
@@ -88,6 +97,20 @@ class Traces:
     spans: tuple[Span, ...]
     partial: tuple[str, ...] = field(default=())
 
+    def runs(self) -> list[str]:
+        """The agentrange runs the file holds (their resources' profiles), in file order."""
+        seen: dict[str, None] = {}
+        for s in self.spans:
+            profile = s.resource.get("agentrange.profile")
+            if isinstance(profile, str):
+                seen.setdefault(profile, None)
+        return list(seen)
+
+    def of_run(self, profile: str) -> Traces:
+        """Only the spans of the agentrange run under ``profile`` (and none of any other)."""
+        spans = tuple(s for s in self.spans if s.resource.get("agentrange.profile") == profile)
+        return Traces(self.source, spans, _partial(spans))
+
     def by_id(self) -> dict[str, Span]:
         """Span id -> span (a later duplicate wins)."""
         return {s.span_id: s for s in self.spans}
@@ -107,7 +130,7 @@ def read_traces(path: str | Path, max_spans: int = MAX_SPANS) -> Traces:
                 if not raw.strip():
                     continue
                 try:
-                    document = parse_json(raw)
+                    document = _parse(raw)
                 except JsonLineError as exc:
                     found = "a truncated line" if exc.cut else f"a line that {exc.problem}"
                     raise TraceFileError(name, "one JSON ExportTraceServiceRequest per line",
@@ -120,10 +143,36 @@ def read_traces(path: str | Path, max_spans: int = MAX_SPANS) -> Traces:
         raise TraceFileError(name, TRACES_FILE, found=exc.why) from None
     if not spans:
         raise TraceFileError(name, TRACES_FILE, found="no spans")
+    return Traces(name, tuple(spans), _partial(spans))
+
+
+def _partial(spans: Sequence[Span]) -> tuple[str, ...]:
+    """What is missing: spans whose parent is not among ``spans``, spans without an end."""
     known = {s.span_id for s in spans}
-    partial = tuple(f"{s.at()}: its parent span {s.parent_id} is not in the file"
-                    for s in spans if s.parent_id is not None and s.parent_id not in known)
-    return Traces(name, tuple(spans), partial)
+    out = []
+    for s in spans:
+        if s.parent_id is not None and s.parent_id not in known:
+            out.append(f"{s.at()}: its parent span {s.parent_id} is not in the file")
+        if s.end is None or s.attributes.get("agentrange.unfinished"):
+            out.append(f"{s.at()}: it had not ended when recorded")
+    return tuple(out)
+
+
+def _parse(raw: bytes) -> Any:
+    """One line, depth-checked, read by orjson.
+
+    :func:`engine.audit.lines.parse_json` hands any line with 19 digits in a row to the
+    standard library's slower parser (an integer beyond 64 bits would become a float in
+    orjson), and every OTLP line holds 19-digit nanosecond times -- as strings. A number that
+    large in a trace is no id or time we read, so orjson's reading of it is good enough here.
+    """
+    depth = nesting_within(raw)
+    if depth is not True:
+        return parse_json(raw)  # says which: too deep, or not JSON
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return parse_json(raw)  # the standard parser's message, with its column
 
 
 def _request(name: str, number: int, document: Any, spans: list[Span], max_spans: int) -> None:

@@ -142,3 +142,27 @@ def test_partial_traces_are_reported_not_dropped(tmp_path, capsys):
                  "jit-context"]) == 0
     out = capsys.readouterr().out
     assert "partial trace" in out and "1 recorded tool calls" in out
+
+
+def test_traces_of_several_runs_need_the_run_named(tmp_path, capsys):
+    out = tmp_path / "c.jsonl"
+    assert main(["compare", "multi-agent-escalation", "--until", "30m", "--otlp", str(out),
+                 "--format", "json"]) == 0
+    capsys.readouterr()
+    assert main(["replay", str(out), "--profile", "jit-context"]) == 2
+    assert "--recorded-profile" in capsys.readouterr().err
+    assert main(["replay", str(out), "--profile", "jit-context", "--recorded-profile",
+                 "jit-context", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["diff"]["changed"] == 0 and data["calls"] > 0
+
+
+def test_an_events_file_still_replays_and_refuses_a_mapping(tmp_path, capsys):
+    events = tmp_path / "e.jsonl"
+    assert main(["run", "multi-agent-escalation", "--until", "30m", "--events",
+                 str(events), "--format", "json"]) == 0
+    capsys.readouterr()
+    assert main(["replay", str(events), "--profile", "jit-context"]) == 0
+    assert "0 changed" in capsys.readouterr().out
+    assert main(["replay", str(events), "--profile", "jit-context", "--mapping",
+                 str(events)]) == 2

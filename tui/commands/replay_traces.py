@@ -27,6 +27,17 @@ from tui.render.formatting import count, seconds
 def replay_traces(args: argparse.Namespace) -> int:
     """Judge the traces under the policy and print the result."""
     traces = read_traces(args.events)
+    runs = traces.runs()
+    chosen = getattr(args, "recorded_profile", None)
+    if chosen is not None:
+        if chosen not in runs:
+            raise TraceFileError(traces.source, f"the run of profile {chosen!r} (--recorded-"
+                                 "profile)", found=f"runs of {', '.join(runs) or 'no profile'}")
+        traces = traces.of_run(chosen)
+    elif len(runs) > 1:
+        raise TraceFileError(traces.source, "the traces of one run, or --recorded-profile "
+                             "naming the run to judge", found=f"the runs of profiles "
+                             f"{', '.join(runs)} (agentrange compare --otlp)")
     name = args.scenario or traces.spans[0].resource.get("agentrange.scenario")
     if not isinstance(name, str) or not name:
         raise TraceFileError(traces.source, "traces of agentrange (agentrange.scenario on "

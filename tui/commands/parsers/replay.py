@@ -32,6 +32,9 @@ def register(sub: Any) -> None:
                    "in the events file's header or the traces' agentrange.scenario)")
     p.add_argument("--otlp", action="store_true",
                    help="read EVENTS as OTLP/JSON traces whatever its first line looks like")
+    p.add_argument("--recorded-profile", metavar="P",
+                   help="for traces of several runs (agentrange compare --otlp): judge the run "
+                   "of this profile")
     p.add_argument("--mapping", metavar="MAP.yaml",
                    help="for traces: recorded agent and tool names -> the scenario's "
                    "(agents: {name: agent}, tools: {name: tool}); unmatched names are listed")
