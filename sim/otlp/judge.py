@@ -42,6 +42,8 @@ from sim.replay import Recorded, ReplayResult, replay
 
 _EFFECTS = {"allow": "allow", "deny": "deny", "require_approval": "require_approval",
             "block": "deny", "warn": "allow", "audit": "allow", "modify": "allow"}
+NO_GUARDRAIL = "(no guardrail recorded)"
+"""The recorded rule of a call whose trace holds no guardrail decision (it ran)."""
 _KNOWN_ARGS = ("resource", "records", "amount", "destination", "recipient")
 
 
@@ -58,7 +60,6 @@ class Judgement:
         partial: Spans whose parent is missing from the file.
         window: First and last recorded time (Unix seconds).
         blast: Per recorded agent: its calls, what it could reach, what it touched.
-        reasons: Rule id -> why (its description), for the rules that newly deny.
     """
 
     replay: ReplayResult
@@ -70,7 +71,6 @@ class Judgement:
     partial: tuple[str, ...]
     window: tuple[float, float]
     blast: tuple[Mapping[str, Any], ...]
-    reasons: Mapping[str, str]
 
     def to_dict(self, examples: int = 5) -> dict[str, Any]:
         """JSON-compatible form."""
@@ -81,8 +81,7 @@ class Judgement:
                 "window": {"start": self.window[0], "end": self.window[1],
                            "seconds": self.window[1] - self.window[0]},
                 "diff": self.replay.to_dict(examples),
-                "newly_denied": [{**c.to_dict(), "why": self.reasons.get(c.new_rule or "")}
-                                 for c in self.replay.changes
+                "newly_denied": [c.to_dict() for c in self.replay.changes
                                  if c.old_effect == "allow" and c.new_effect == "deny"],
                 "blast_radius": list(self.blast)}
 
@@ -114,7 +113,8 @@ def judge(traces: Traces, matched: Matched, policy: CompiledPolicy) -> Judgement
         data = {"run": call.session, "chain": list(call.actors), "task": request["task"]["id"],
                 "step": int(request["task"].get("step") or 1), "tool": call.scenario_tool,
                 "resource": (request.get("resource") or {}).get("id"), "request": request,
-                "decision": {"effect": old, "rule": _guard_attr(call, "agentrange.rule")},
+                "decision": {"effect": old, "rule": _guard_attr(call, "agentrange.rule")
+                             if call.guardrail is not None else NO_GUARDRAIL},
                 "outcome": outcome, "incident": call.span.attributes.get("agentrange.incident"),
                 "attacker": bool(call.span.attributes.get("agentrange.attacker")),
                 "approved": bool(request["task"].get("approved", True))}
@@ -159,17 +159,12 @@ def judge(traces: Traces, matched: Matched, policy: CompiledPolicy) -> Judgement
               "policy": str(resource.get("agentrange.policy") or "recorded")}
     result = replay(Recorded(traces.source, header, tuple((line, e) for _k, line, e in events)),
                     policy)
-    reasons = {}
-    for c in result.changes:
-        fact = policy.fact(c.new_rule)
-        if c.new_rule is not None:
-            reasons[c.new_rule] = (fact.description if fact is not None else "") or c.new_rule
     changed = {c.seq: c.new_effect for c in result.changes}
     blast = _blast(scenario, [(c, changed.get(seq, _recorded_effect(c)), request)
                               for c, seq, request in decisions])
     return Judgement(result, len(matched.calls), len(decided), exact,
                      matched.agents_unmatched, matched.tools_unmatched, traces.partial,
-                     (start, end), tuple(blast), reasons)
+                     (start, end), tuple(blast))
 
 
 def _recorded_request(call: Call) -> dict[str, Any] | None:

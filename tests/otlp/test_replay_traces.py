@@ -4,6 +4,7 @@ trace gets the expected decisions, and bad traces are one-line errors with line 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,17 @@ def test_an_events_file_still_replays_and_refuses_a_mapping(tmp_path, capsys):
     assert "0 changed" in capsys.readouterr().out
     assert main(["replay", str(events), "--profile", "jit-context", "--mapping",
                  str(events)]) == 2
+
+
+def test_the_documented_example_says_why_each_call_would_now_be_denied(capsys):
+    examples = Path(__file__).resolve().parents[2] / "docs" / "examples" / "otlp"
+    assert main(["replay", str(examples / "recorded.jsonl"), "--scenario",
+                 "support-pii-injection", "--profile", "jit-context", "--mapping",
+                 str(examples / "mapping.yaml"), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["unmatched"] == {"agents": {"FAQBot": 2}, "tools": {"browse_web": 1}}
+    why = {c["tool"]: c["new"]["why"] for c in data["newly_denied"]}
+    assert why["email.reply_customer"] == ("no matching allow: support-replies needs "
+                                           "request.recipient eq customer (was None)")
+    assert "pii-then-external-email" in why["email.send_external"]
+    assert all(c["old"]["rule"] == "(no guardrail recorded)" for c in data["newly_denied"])

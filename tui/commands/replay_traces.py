@@ -87,7 +87,7 @@ def print_judgement(result: Judgement, examples: int) -> None:
         for c in denied[: max(examples, 1) * 4]:
             table.add_row(f"{c.time:.0f}s", escape(c.agent), escape(c.run), escape(c.tool),
                           escape(c.new_rule or "(default deny)"),
-                          escape(result.reasons.get(c.new_rule or "", "no rule allows it")))
+                          escape(c.why))
         console.print(table)
     blast = Table(title="blast radius if one recorded agent had been compromised over the "
                   "window", title_justify="left")
