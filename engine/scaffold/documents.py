@@ -51,7 +51,7 @@ def from_mcp(tools: Sequence[McpTool], name: str, source: str) -> tuple[str, str
     for t in tools:
         hints = ", ".join(f"{k}={str(v).lower()}" for k, v in t.hints.items()) or \
             "no annotations (MCP defaults: not read-only, destructive, open world)"
-        about = " ".join(x for x in (t.title, t.description) if x).strip()
+        about = ": ".join(x for x in (t.title, t.description) if x).strip()
         description = (f"{about} " if about else "") + \
             f"[MCP tool {t.name!r}; derived from untrusted hints: {hints}]"
         lines += [f"  - id: {_q(t.id)}",

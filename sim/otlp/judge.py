@@ -119,7 +119,9 @@ def judge(traces: Traces, matched: Matched, policy: CompiledPolicy) -> Judgement
                 "attacker": bool(call.span.attributes.get("agentrange.attacker")),
                 "approved": bool(request["task"].get("approved", True))}
         key = (seq,) if own else (call.span.start, 0, order)
-        decision = {"seq": seq, "time": call.span.start - start, "kind": EventKind.DECISION,
+        at = call.span.attributes.get("agentrange.time") if own else None
+        decision = {"seq": seq, "kind": EventKind.DECISION,
+                    "time": at if isinstance(at, float) else call.span.start - start,
                     "agent": call.scenario_agent, "data": data}
         events.append((key, call.span.line, decision))
         decisions.append((call, seq, request))

@@ -181,3 +181,19 @@ def test_the_documented_example_says_why_each_call_would_now_be_denied(capsys):
                                            "request.recipient eq customer (was None)")
     assert "pii-then-external-email" in why["email.send_external"]
     assert all(c["old"]["rule"] == "(no guardrail recorded)" for c in data["newly_denied"])
+
+
+def test_a_runs_traces_and_its_events_give_the_same_diff_under_another_policy(tmp_path,
+                                                                              capsys):
+    traces, events = tmp_path / "t.jsonl", tmp_path / "e.jsonl"
+    assert main(["run", "support-pii-injection", "--until", "3h", "--otlp", str(traces),
+                 "--events", str(events), "--format", "json"]) == 0
+    policy = "scenarios/support-pii-injection/policies/static-rbac.yaml"
+    capsys.readouterr()
+    diffs = []
+    for path in (traces, events):
+        assert main(["replay", str(path), "--policy", policy, "--format", "json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        diffs.append(data.get("diff", data))
+    assert diffs[0] == diffs[1]
+    assert diffs[0]["changed"] > 0
