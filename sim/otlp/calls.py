@@ -12,12 +12,13 @@ mapping file names is listed with its count, never guessed. The mapping file is 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from engine.errors import LoadError
 from engine.model import Scenario
@@ -206,8 +207,8 @@ def _arguments(span: Span) -> Mapping[str, Any]:
         return raw
     if isinstance(raw, str):
         try:
-            value = json.loads(raw)
-        except ValueError:
+            value = orjson.loads(raw)  # depth-limited, unlike json.loads
+        except orjson.JSONDecodeError:
             return {}
         return value if isinstance(value, dict) else {}
     return {}

@@ -20,10 +20,11 @@ touched (:class:`engine.blast.Realised`).
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from engine.blast import Estate, Realised, delegates_of
 from engine.model import Scenario, ToolStep
@@ -94,13 +95,13 @@ def judge(traces: Traces, matched: Matched, policy: CompiledPolicy) -> Judgement
     end = max(s.end or s.start for s in traces.spans)
     builder = _Requests(scenario, policy, start)
     events: list[tuple[tuple[Any, ...], int, dict[str, Any]]] = []
-    own = all(_recorded_request(c) is not None and "agentrange.seq" in c.span.attributes
-              for c in decided)
+    recorded = [_recorded_request(c) for c in decided]
+    own = all(r is not None and "agentrange.seq" in c.span.attributes
+              for c, r in zip(decided, recorded, strict=True))
     session_end: dict[str, float] = {}
     decisions: list[tuple[Call, int, dict[str, Any]]] = []
     exact = 0
-    for order, call in enumerate(decided):
-        request = _recorded_request(call)
+    for order, (call, request) in enumerate(zip(decided, recorded, strict=True)):
         if request is not None:
             exact += 1
         else:
@@ -174,8 +175,8 @@ def _recorded_request(call: Call) -> dict[str, Any] | None:
     if not isinstance(raw, str):
         return None
     try:
-        value = json.loads(raw)
-    except ValueError:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) and "principal" in value else None
 

@@ -41,16 +41,27 @@ def unix_nanos(epoch: float, seconds: float) -> str:
 
 def any_value(value: Any) -> dict[str, Any]:
     """A Python value as an OTLP ``AnyValue`` (lists become arrays, mappings kvlists)."""
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    if isinstance(value, str):
+    kind = type(value)  # exact types first: this runs for every attribute written
+    if kind is str:
         return {"stringValue": value}
+    if kind is bool:
+        return {"boolValue": value}
+    if kind is int:
+        return {"intValue": str(value)}
+    if kind is float:
+        return {"doubleValue": value}
+    if kind is list or kind is tuple:
+        return {"arrayValue": {"values": [any_value(v) for v in value]}}
     if isinstance(value, Mapping):
         return {"kvlistValue": {"values": attributes(value)}}
+    if isinstance(value, str):  # subclasses: StrEnum members (outcomes, effects)
+        return {"stringValue": str(value)}
+    if isinstance(value, bool):
+        return {"boolValue": bool(value)}
+    if isinstance(value, int):
+        return {"intValue": str(int(value))}
+    if isinstance(value, float):
+        return {"doubleValue": float(value)}
     if isinstance(value, Sequence | set | frozenset):
         return {"arrayValue": {"values": [any_value(v) for v in value]}}
     return {"stringValue": str(value)}
@@ -67,16 +78,16 @@ def python_value(value: Any) -> Any:
     Raises:
         ValueError: for a value that is not an AnyValue object.
     """
-    if not isinstance(value, Mapping):
+    # Exact type checks: this runs for every attribute of every span read.
+    if type(value) is not dict:
         raise ValueError("an attribute value is not an object")
-    if not value:
-        return None
     if "stringValue" in value:
-        return str(value["stringValue"])
-    if "boolValue" in value:
-        return bool(value["boolValue"])
+        text = value["stringValue"]
+        return text if type(text) is str else str(text)
     if "intValue" in value:
         return int(value["intValue"])
+    if "boolValue" in value:
+        return bool(value["boolValue"])
     if "doubleValue" in value:
         return float(value["doubleValue"])
     if "arrayValue" in value:
@@ -86,6 +97,8 @@ def python_value(value: Any) -> Any:
         return python_attributes((value["kvlistValue"] or {}).get("values") or [])
     if "bytesValue" in value:
         return str(value["bytesValue"])
+    if not value:
+        return None
     raise ValueError(f"an attribute value of unknown type {', '.join(sorted(value))}")
 
 
@@ -97,14 +110,16 @@ def python_attributes(pairs: Any) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for pair in _list(pairs):
-        if not isinstance(pair, Mapping) or not isinstance(pair.get("key"), str):
+        key = pair.get("key") if type(pair) is dict else None
+        if type(key) is not str:
             raise ValueError("an attribute without a string 'key'")
-        out[pair["key"]] = python_value(pair.get("value") or {})
+        value = pair.get("value")
+        out[key] = None if value is None else python_value(value)
     return out
 
 
 def _list(value: Any) -> list[Any]:
-    if not isinstance(value, list):
+    if type(value) is not list:
         raise ValueError(f"expected a list, found {type(value).__name__}")
     return value
 

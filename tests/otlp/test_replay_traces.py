@@ -188,7 +188,8 @@ def test_a_runs_traces_and_its_events_give_the_same_diff_under_another_policy(tm
     traces, events = tmp_path / "t.jsonl", tmp_path / "e.jsonl"
     assert main(["run", "support-pii-injection", "--until", "3h", "--otlp", str(traces),
                  "--events", str(events), "--format", "json"]) == 0
-    policy = "scenarios/support-pii-injection/policies/static-rbac.yaml"
+    policy = str(Path(__file__).resolve().parents[2] / "scenarios" / "support-pii-injection"
+                 / "policies" / "static-rbac.yaml")
     capsys.readouterr()
     diffs = []
     for path in (traces, events):
