@@ -38,7 +38,7 @@ from engine.policy.request import (
 )
 from sim.events import EventKind
 from sim.otlp.calls import Call, Matched
-from sim.otlp.traces import Traces
+from sim.otlp.traces import TraceFileError, Traces
 from sim.replay import Recorded, ReplayResult, replay
 
 _EFFECTS = {"allow": "allow", "deny": "deny", "require_approval": "require_approval",
@@ -95,8 +95,8 @@ def judge(traces: Traces, matched: Matched, policy: CompiledPolicy) -> Judgement
     end = max(s.end or s.start for s in traces.spans)
     builder = _Requests(scenario, policy, start)
     events: list[tuple[tuple[Any, ...], int, dict[str, Any]]] = []
-    recorded = [_recorded_request(c) for c in decided]
-    own = all(r is not None and "agentrange.seq" in c.span.attributes
+    recorded = [_recorded_request(traces.source, c) for c in decided]
+    own = all(r is not None and _int(c.span.attributes.get("agentrange.seq"), None) is not None
               for c, r in zip(decided, recorded, strict=True))
     session_end: dict[str, float] = {}
     decisions: list[tuple[Call, int, dict[str, Any]]] = []
@@ -106,13 +106,13 @@ def judge(traces: Traces, matched: Matched, policy: CompiledPolicy) -> Judgement
             exact += 1
         else:
             request = builder.request(call)
-        seq = int(call.span.attributes.get("agentrange.seq", order)) if own else order
+        seq = _int(call.span.attributes.get("agentrange.seq"), order) if own else order
         old = _recorded_effect(call)
         outcome = str(call.span.attributes.get("agentrange.outcome") or
                       ("executed" if old == "allow" else
                        "awaiting_approval" if old == "require_approval" else "blocked"))
         data = {"run": call.session, "chain": list(call.actors), "task": request["task"]["id"],
-                "step": int(request["task"].get("step") or 1), "tool": call.scenario_tool,
+                "step": _int(request["task"].get("step"), 1), "tool": call.scenario_tool,
                 "resource": (request.get("resource") or {}).get("id"), "request": request,
                 "decision": {"effect": old, "rule": _guard_attr(call, "agentrange.rule")
                              if call.guardrail is not None else NO_GUARDRAIL},
@@ -121,31 +121,33 @@ def judge(traces: Traces, matched: Matched, policy: CompiledPolicy) -> Judgement
                 "approved": bool(request["task"].get("approved", True))}
         key = (seq,) if own else (call.span.start, 0, order)
         at = call.span.attributes.get("agentrange.time") if own else None
+        exact_time = isinstance(at, int | float) and not isinstance(at, bool)
         decision = {"seq": seq, "kind": EventKind.DECISION,
-                    "time": at if isinstance(at, float) else call.span.start - start,
+                    "time": at if exact_time else call.span.start - start,
                     "agent": call.scenario_agent, "data": data}
         events.append((key, call.span.line, decision))
         decisions.append((call, seq, request))
         for when, name, attrs in call.span.events:
-            if name == "agentrange.approval_resolved" and own:
-                events.append(((int(attrs.get("agentrange.seq", seq)),), call.span.line, {
-                    "seq": attrs.get("agentrange.seq"), "time": when - start,
+            resolved = _int(attrs.get("agentrange.seq"), None)
+            if name == "agentrange.approval_resolved" and own and resolved is not None:
+                events.append(((resolved,), call.span.line, {
+                    "seq": resolved, "time": when - start,
                     "kind": EventKind.APPROVAL_RESOLVED, "agent": call.scenario_agent,
                     "data": {"decision": seq, "outcome": attrs.get("agentrange.outcome")}}))
         session_end[call.session] = max(session_end.get(call.session, 0.0),
                                         call.span.end or call.span.start)
     if own:
         for s in traces.spans:
-            if s.operation == "invoke_agent" and "agentrange.end_seq" in s.attributes:
-                seq = int(s.attributes["agentrange.end_seq"])
+            seq = _int(s.attributes.get("agentrange.end_seq"), None)
+            if s.operation == "invoke_agent" and seq is not None:
                 events.append(((seq,), s.line, {
                     "seq": seq, "time": (s.end or s.start) - start,
                     "kind": EventKind.TASK_COMPLETED, "agent": None,
                     "data": {"run": s.attributes.get("agentrange.run")}}))
             for when, name, attrs in s.events:
+                seq = _int(attrs.get("agentrange.seq"), None)
                 if name == "agentrange.response" and attrs.get("agentrange.kind") == \
-                        "tighten_rule" and attrs.get("agentrange.applied"):
-                    seq = int(attrs.get("agentrange.seq", 0))
+                        "tighten_rule" and attrs.get("agentrange.applied") and seq is not None:
                     events.append(((seq,), s.line, {
                         "seq": seq, "time": when - start, "kind": EventKind.RESPONSE,
                         "agent": None, "data": {"kind": "tighten_rule", "applied": True,
@@ -157,7 +159,8 @@ def judge(traces: Traces, matched: Matched, policy: CompiledPolicy) -> Judgement
                                              "data": {"run": session}}))
     events.sort(key=lambda e: e[0])
     resource = traces.spans[0].resource
-    header = {"scenario": scenario.name,
+    recorded_for = resource.get("agentrange.scenario") if own else None
+    header = {"scenario": recorded_for if isinstance(recorded_for, str) else scenario.name,
               "profile": str(resource.get("agentrange.profile") or "recorded"),
               "policy": str(resource.get("agentrange.policy") or "recorded")}
     result = replay(Recorded(traces.source, header, tuple((line, e) for _k, line, e in events)),
@@ -170,15 +173,32 @@ def judge(traces: Traces, matched: Matched, policy: CompiledPolicy) -> Judgement
                      (start, end), tuple(blast))
 
 
-def _recorded_request(call: Call) -> dict[str, Any] | None:
+def _recorded_request(source: str, call: Call) -> dict[str, Any] | None:
+    """The request agentrange recorded with the call (None when there is none).
+
+    Raises:
+        TraceFileError: for an ``agentrange.request`` that is not a request object.
+    """
     raw = _guard_attr(call, "agentrange.request")
-    if not isinstance(raw, str):
+    if raw is None:
         return None
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) and "principal" in value else None
+    value: Any = None
+    if isinstance(raw, str):
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            value = None
+    ok = (isinstance(value, dict) and all(isinstance(value.get(k), dict)
+                                          for k in ("principal", "tool", "token", "task"))
+          and isinstance(value["task"].get("id"), str)
+          and all(isinstance(value.get(k), dict | None) for k in ("resource", "request")))
+    if not ok:
+        guard = call.guardrail
+        assert guard is not None
+        raise TraceFileError(source, "agentrange.request holding the decided request as JSON "
+                             "(principal, tool, token, task, ...)", line=guard.line,
+                             path=guard.where, found="another value")
+    return dict(value)
 
 
 def _guard_attr(call: Call, key: str) -> Any:
@@ -261,8 +281,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+def _int(value: Any, default: Any = 0) -> Any:
+    """A whole number of at least 0 as recorded, else ``default``."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 \
+        else default
 
 
 def _number(value: Any) -> float | None:
@@ -289,7 +311,9 @@ def _blast(scenario: Scenario, calls: list[tuple[Call, str, Mapping[str, Any]]]
                 continue
             allowed += 1
             req = request.get("request") or {}
-            realised.add(str(call.scenario_tool), (request.get("resource") or {}).get("id"),
+            resource = (request.get("resource") or {}).get("id")
+            realised.add(str(call.scenario_tool),
+                         resource if resource in estate.resources else None,
                          _int(req.get("records")), req.get("destination"),
                          _number(req.get("amount")))
         out.append({"agent": name, "calls": len(agents[name]), "allowed": allowed,

@@ -184,8 +184,12 @@ def _request(name: str, number: int, document: Any, spans: list[Span], max_spans
         if not isinstance(resource_spans, dict):
             raise TraceFileError(name, "a ResourceSpans object", line=number, path=where,
                                  found=_kind(resource_spans))
+        raw_resource = resource_spans.get("resource") or {}
+        if not isinstance(raw_resource, dict):
+            raise TraceFileError(name, "a Resource object", line=number,
+                                 path=f"{where}.resource", found=_kind(raw_resource))
         resource = _attributes(name, number, f"{where}.resource",
-                               (resource_spans.get("resource") or {}).get("attributes", []))
+                               raw_resource.get("attributes", []))
         scopes = resource_spans.get("scopeSpans", [])
         if not isinstance(scopes, list):
             raise TraceFileError(name, "a 'scopeSpans' list", line=number, path=where,

@@ -13,7 +13,6 @@ from typing import Any
 from sim.events import Event, Sink
 from sim.otlp.export import OtlpExportError, OtlpFile, OtlpSink
 from sim.otlp.http import OtlpPoster
-from tui.cli import package_version
 
 
 class TraceExport:
@@ -75,6 +74,16 @@ class TraceExport:
         requests = sum(s.requests for s in self.sinks)
         where = [w for w in (self.path, self.poster.url if self.poster else None) if w]
         return f"traces: {spans:,} spans in {requests:,} OTLP requests to {' and '.join(where)}"
+
+
+def package_version() -> str:
+    """The installed agentrange's version (the traces' scope and service version)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("agentrange")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 def tee(first: Sink | None, second: Sink | None) -> Sink | None:

@@ -20,7 +20,7 @@ from scenarios.library import load_scenario
 from sim.otlp.calls import NO_MAPPING, load_mapping, match_calls, unmatched_error
 from sim.otlp.judge import Judgement, judge
 from sim.otlp.traces import TraceFileError, read_traces
-from tui.commands.replay import policy_of, print_table
+from tui.commands.replay_diff import policy_of, print_table
 from tui.render.formatting import count, seconds
 
 
