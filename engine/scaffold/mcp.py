@@ -146,5 +146,5 @@ def _tool(file: str, where: str, item: Any, seen: set[str]) -> McpTool:
 
 def _kind(value: Any) -> str:
     if isinstance(value, dict):
-        return f"an object with keys {', '.join(sorted(value)[:6]) or 'none'}"
+        return f"an object with keys {', '.join(map(repr, sorted(value)[:6])) or 'none'}"
     return f"a JSON {type(value).__name__}"

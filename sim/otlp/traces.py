@@ -278,5 +278,5 @@ def _attributes(name: str, number: int, where: str, pairs: Any) -> dict[str, Any
 
 def _kind(value: Any) -> str:
     if isinstance(value, dict):
-        return f"an object with keys {', '.join(sorted(value)[:6]) or 'none'}"
+        return f"an object with keys {', '.join(map(repr, sorted(value)[:6])) or 'none'}"
     return f"a JSON {type(value).__name__}"

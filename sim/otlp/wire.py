@@ -99,7 +99,7 @@ def python_value(value: Any) -> Any:
         return str(value["bytesValue"])
     if not value:
         return None
-    raise ValueError(f"an attribute value of unknown type {', '.join(sorted(value))}")
+    raise ValueError(f"an attribute value of unknown type {', '.join(map(repr, sorted(value)))}")
 
 
 def python_attributes(pairs: Any) -> dict[str, Any]:

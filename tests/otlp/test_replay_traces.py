@@ -186,7 +186,7 @@ def test_the_documented_example_says_why_each_call_would_now_be_denied(capsys):
 def test_a_runs_traces_and_its_events_give_the_same_diff_under_another_policy(tmp_path,
                                                                               capsys):
     traces, events = tmp_path / "t.jsonl", tmp_path / "e.jsonl"
-    assert main(["run", "support-pii-injection", "--until", "3h", "--otlp", str(traces),
+    assert main(["run", "support-pii-injection", "--until", "2h", "--otlp", str(traces),
                  "--events", str(events), "--format", "json"]) == 0
     policy = str(Path(__file__).resolve().parents[2] / "scenarios" / "support-pii-injection"
                  / "policies" / "static-rbac.yaml")

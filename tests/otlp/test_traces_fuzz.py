@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,7 +46,8 @@ def _documents(tmp: Path) -> list[str]:
 _DOCS: list[str] = []
 
 
-@settings(max_examples=60, deadline=None,
+@pytest.mark.slow
+@settings(max_examples=50, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_value_replaced_is_judged_or_refused_in_one_line(tmp_path, capsys, data):
