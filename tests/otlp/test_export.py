@@ -133,3 +133,14 @@ def test_an_endpoint_that_is_not_a_url_is_exit_2(capsys):
     assert main(["run", "multi-agent-escalation", "--until", "10m",
                  "--otlp-endpoint", "localhost:4318"]) == 2
     assert "expected an http:// or https:// URL" in capsys.readouterr().err
+
+
+def test_a_run_stopped_by_its_budget_keeps_its_spans_marked_unfinished(tmp_path, capsys):
+    out = tmp_path / "t.jsonl"
+    code = main(["run", "support-pii-injection", "--max-events", "300", "--otlp", str(out)])
+    assert code == 2
+    assert "--max-events" in capsys.readouterr().err
+    text = out.read_text()
+    for line in text.splitlines():
+        json_format.Parse(line, ExportTraceServiceRequest())
+    assert "execute_tool " in text and '"agentrange.unfinished"' in text
