@@ -24,6 +24,7 @@ from typing import IO, Any
 import orjson
 
 from engine.errors import AgentrangeError
+from engine.policy.request import Request
 from sim.events import Event, EventKind
 from sim.otlp.wire import (
     SPAN_KIND_INTERNAL,
@@ -36,6 +37,9 @@ from sim.otlp.wire import (
 
 BATCH_SPANS = 512
 """Spans gathered into one request (one line) before it is written."""
+REQUEST_FIELDS = ("principal", "action", "tool", "token", "resource", "request", "task",
+                  "session", "chain", "time")
+"""What :meth:`engine.policy.request.Request.to_dict` writes, in its order."""
 RUN_EVENTS = (EventKind.INCIDENT, EventKind.ALERT, EventKind.RESPONSE, EventKind.CONTAINED,
               EventKind.EXPOSED)
 """Events recorded as span events of the run's own span."""
@@ -186,7 +190,10 @@ class OtlpSink:
                           f"execute_tool {data['tool']}", event.time)
         decision: Mapping[str, Any] = data["decision"]
         request = data["request"]
-        request_dict = request.to_dict() if hasattr(request, "to_dict") else dict(request)
+        # The namespaces as they are (read-only views, tuples): orjson writes them the way
+        # Request.to_dict() would render them, at a fraction of the cost.
+        request_dict = ({f: getattr(request, f) for f in REQUEST_FIELDS}
+                        if isinstance(request, Request) else dict(request))
         arguments = {k: v for k, v in (("resource", data.get("resource")),
                                        ("records", data.get("records")),
                                        ("amount", data.get("amount")),
