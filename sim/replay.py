@@ -153,6 +153,9 @@ class Change:
     old_rule: str | None
     new_effect: str
     new_rule: str | None
+    why: str = ""
+    """Why the new policy decided so: the deciding rule's description, or for a default deny
+    the conditions that kept the rules aiming at the request from matching."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible form."""
@@ -160,7 +163,7 @@ class Change:
                 "task": self.task, "step": self.step, "tool": self.tool,
                 "resource": self.resource, "incident": self.incident,
                 "old": {"effect": self.old_effect, "rule": self.old_rule},
-                "new": {"effect": self.new_effect, "rule": self.new_rule}}
+                "new": {"effect": self.new_effect, "rule": self.new_rule, "why": self.why}}
 
 
 @dataclass(frozen=True)
@@ -252,6 +255,21 @@ class _Requests:
                        req.request, req.task, req.session, req.chain, req.time, req.ref)
 
 
+def why(decision: Decision, policy: CompiledPolicy) -> str:
+    """In a few words, why ``decision`` went as it did under ``policy``."""
+    if decision.rule is not None:
+        fact = policy.fact(decision.rule)
+        if fact is not None and fact.description:
+            return fact.description
+        kind = fact.kind if fact is not None else "rule"
+        envelope = f" in the {fact.envelope} envelope" if fact is not None else ""
+        return f"{kind} {decision.rule} ({decision.effect}{envelope})"
+    failed = "; ".join(f"{f.rule} needs {f.condition} (was {f.actual!r})"
+                       for f in decision.failed[:3])
+    reason = str(decision.reason).replace("_", " ")
+    return f"{reason}: {failed}" if failed else reason
+
+
 def replay(recorded: Recorded, policy: CompiledPolicy) -> ReplayResult:
     """Re-decide every recorded request under ``policy`` and diff the decisions.
 
@@ -294,7 +312,8 @@ def replay(recorded: Recorded, policy: CompiledPolicy) -> ReplayResult:
                 changes.append(Change(
                     event["seq"], float(event["time"]), event["agent"], data["run"],
                     data["task"], int(data["step"]), data["tool"], data.get("resource"),
-                    data["incident"], old_effect, old_rule, new_effect, new.rule))
+                    data["incident"], old_effect, old_rule, new_effect, new.rule,
+                    why(new, policy)))
             elif old_rule != new.rule:
                 rule_changes += 1
         elif kind == EventKind.APPROVAL_RESOLVED:

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "tui.commands.parsers.policytest",
     "tui.commands.parsers.replay",
     "tui.commands.parsers.cedar",
+    "tui.commands.parsers.scaffold",
 )
 
 

@@ -2,33 +2,29 @@
 
 Reads the ``--events`` output of ``agentrange run``, re-decides every request under another
 policy (:mod:`sim.replay`, no re-simulation) and prints the decision diff: how many changed,
-a from -> to matrix, and the changes grouped by old and new deciding rule with examples.
+a from -> to matrix, and the changes grouped by old and new deciding rule with examples. A file
+of OTLP/JSON traces (its first line an object with ``resourceSpans``, or ``--otlp``) goes to
+:mod:`tui.commands.replay_traces` instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
-from engine.errors import AgentrangeError
-from engine.policy import load_policy
 from scenarios.library import load_scenario
-from sim.replay import ReplayResult, read_events, replay
-
-EFFECTS = ("allow", "require_approval", "deny")
-
-
-class ReplayCommandError(AgentrangeError):
-    """Events and scenario that do not belong together."""
+from sim.replay import read_events, replay
+from tui.commands.replay_diff import ReplayCommandError, policy_of, print_table
+from tui.commands.replay_traces import replay_traces
 
 
 def replay_command(args: argparse.Namespace) -> int:
-    """Replay the events under the policy and print the diff."""
+    """Replay the events (or judge the traces) under the policy and print the diff."""
+    if getattr(args, "otlp", False) or looks_like_otlp(args.events):
+        return replay_traces(args)
+    if getattr(args, "mapping", None):
+        raise ReplayCommandError("--mapping applies to OTLP traces; an events file names the "
+                                 "scenario's own agents and tools")
     recorded = read_events(args.events)
     name = str(recorded.header.get("scenario"))
     scenario = load_scenario(args.scenario or name)
@@ -36,7 +32,7 @@ def replay_command(args: argparse.Namespace) -> int:
         raise ReplayCommandError(
             f"{args.events}: recorded for scenario {name!r}, but {args.scenario or name} "
             f"is scenario {scenario.name!r}")
-    policy = load_policy(args.policy, scenario)
+    policy = policy_of(args, scenario)
     result = replay(recorded, policy)
     if args.format == "json":
         print(json.dumps(result.to_dict(max(args.examples, 0)), indent=2))
@@ -45,47 +41,14 @@ def replay_command(args: argparse.Namespace) -> int:
     return 1 if args.fail_on_change and result.changes else 0
 
 
-def print_table(result: ReplayResult, examples: int) -> None:
-    """The diff for people: a summary line, the from -> to matrix and the groups."""
-    console = Console(highlight=False, soft_wrap=True,
-                      width=None if sys.stdout.isatty() else 140)
-    share = 100.0 * len(result.changes) / result.total if result.total else 0.0
-    console.print(
-        f"[bold]{escape(result.scenario)}[/]: {result.total} requests recorded under profile "
-        f"{escape(result.profile)} (policy {escape(result.old_policy)}), re-decided under "
-        f"policy {escape(result.new_policy)}: [bold]{len(result.changes)} changed[/] "
-        f"({share:.1f}%); {result.rule_changes} kept their effect under another rule")
-    for note in result.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}")
-    if not result.changes:
-        return
-    matrix = result.matrix()
-    table = Table(title="decisions: recorded (rows) -> replayed (columns)",
-                  title_justify="left")
-    table.add_column("recorded \\ new")
-    for effect in EFFECTS:
-        table.add_column(effect, justify="right")
-    for old in EFFECTS:
-        cells = []
-        for new in EFFECTS:
-            if old == new:
-                cells.append("[dim]-[/]")
-            else:
-                n = matrix.get((old, new), 0)
-                cells.append(str(n) if n else "[dim]0[/]")
-        table.add_row(old, *cells)
-    console.print(table)
-    groups = Table(title="changes by deciding rule", title_justify="left", show_lines=True)
-    groups.add_column("recorded rule")
-    groups.add_column("new rule")
-    groups.add_column("count", justify="right")
-    groups.add_column("examples (seq time agent run step tool: old -> new)")
-    for (old_rule, new_rule), changes in result.groups().items():
-        lines = [f"#{c.seq} {c.time:.0f}s {c.agent} {c.run} step {c.step} {c.tool}: "
-                 f"{c.old_effect} -> {c.new_effect}" for c in changes[:examples]]
-        if len(changes) > examples:
-            lines.append(f"... and {len(changes) - examples} more")
-        groups.add_row(escape(old_rule or "(default deny)"),
-                       escape(new_rule or "(default deny)"), str(len(changes)),
-                       escape("\n".join(lines)))
-    console.print(groups)
+def looks_like_otlp(path: str) -> bool:
+    """True when the file's first bytes are an OTLP/JSON request (``{"resourceSpans"``).
+
+    Reads at most 4 KB; anything unreadable is left to the reader that reports it.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b"{") and b'"resourceSpans"' in head.split(b"\n", 1)[0]

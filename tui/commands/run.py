@@ -44,10 +44,11 @@ from engine.policy.loading import profile_policy_file
 from scenarios.library import load_scenario
 from sim.budget import RunInterrupted, RunStopped
 from sim.compare import Comparison, comparison_of
-from sim.events import JsonlSink
+from sim.events import JsonlSink, Sink
 from sim.result import RunResult
 from sim.runner import Simulation, fewer_gc_passes
 from tui.commands.cedar import engine_factory
+from tui.commands.otlp_out import TraceExport, tee
 from tui.render.formatting import count, metric, seconds
 from tui.render.metrics import metric_cells
 
@@ -75,9 +76,12 @@ def run_command(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     until = parse_until(args.until)
     with contextlib.ExitStack() as stack:
-        sink = None
+        sink: Sink | None = None
         if args.events:
             sink = JsonlSink(_open(stack, args.events))
+        traces = TraceExport(stack, args.otlp, args.otlp_endpoint)
+        if traces.active:
+            sink = tee(sink, traces.sink())
         sim_seed = scenario.seed if args.seed is None else args.seed
         profile = args.profile or scenario.default_profile_id
         audit = None
@@ -92,6 +96,7 @@ def run_command(args: argparse.Namespace) -> int:
         try:
             result = _drive([(profile, sim)])[0]
         except RunStopped as stop:
+            traces.finish()  # the spans up to the stop, the open ones marked unfinished
             if audit is None:
                 return _stopped(stop)
             _seal_incomplete(audit, stop.reason, stop.at)
@@ -101,6 +106,7 @@ def run_command(args: argparse.Namespace) -> int:
             if audit is not None:
                 _seal_incomplete(audit, incomplete_reason(type(exc), exc), sim.now)
             raise
+        traces.finish()
     out = Console(highlight=False, soft_wrap=True)
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2, sort_keys=False))
@@ -120,6 +126,8 @@ def run_command(args: argparse.Namespace) -> int:
                 f"{incident.get('agent')}", ["", "value"], _incident_facts(incident)))
         if args.events:
             out.print(f"events: {args.events}")
+        if traces.active:
+            out.print(traces.note())
         if audit is not None:
             out.print(audit_log_note(args.audit, audit.kid))
     return 0
@@ -133,14 +141,20 @@ def compare_command(args: argparse.Namespace) -> int:
     seed = scenario.seed if args.seed is None else args.seed
     if args.examples < 0:
         raise RunCommandError("--examples must be 0 or more")
-    sims = [(p, Simulation(scenario, p, seed=seed, until=until, max_events=args.max_events,
-                           max_memory_mb=args.max_memory,
-                           engine=engine_factory(args, scenario, p))) for p in profiles]
-    try:
-        results = _drive(sims)
-    except RunStopped as stop:
-        label = next((p for p, sim in sims if sim.stopped is stop), None)
-        return _stopped(stop, prefix=f"{label}: " if label else "")
+    with contextlib.ExitStack() as stack:
+        traces = TraceExport(stack, args.otlp, args.otlp_endpoint)
+        sims = [(p, Simulation(scenario, p, seed=seed, until=until,
+                               max_events=args.max_events, max_memory_mb=args.max_memory,
+                               engine=engine_factory(args, scenario, p),
+                               sink=traces.sink() if traces.active else None))
+                for p in profiles]
+        try:
+            results = _drive(sims)
+        except RunStopped as stop:
+            traces.finish()
+            label = next((p for p, sim in sims if sim.stopped is stop), None)
+            return _stopped(stop, prefix=f"{label}: " if label else "")
+        traces.finish()
     comparison = comparison_of(scenario, profiles, seed, results)
     if args.format == "json":
         print(json.dumps(comparison.to_dict(args.examples), indent=2))
@@ -158,6 +172,8 @@ def compare_command(args: argparse.Namespace) -> int:
         if comparison.diff and args.examples:
             out.print(_rich_table("changed decisions", *_diff_rows(comparison,
                                                                     args.examples)))
+        if traces.active:
+            out.print(traces.note())
     return 0
 
 

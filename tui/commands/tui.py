@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
 from collections.abc import Mapping
@@ -40,7 +41,7 @@ def open_dashboard(args: argparse.Namespace) -> int:
     budget = {"max_events": getattr(args, "max_events", None),
               "max_memory_mb": getattr(args, "max_memory", None)}
     audited = None
-    simulation: BudgetedSimulation | None = None
+    simulation: BudgetedSimulation | TracedSimulation | None = None
     if getattr(args, "audit_log", None):
         simulation = audited = AuditedSimulation(
             args.audit_log, getattr(args, "audit_key", None),
@@ -48,6 +49,10 @@ def open_dashboard(args: argparse.Namespace) -> int:
             **budget)
     elif budget["max_events"] is not None or budget["max_memory_mb"] is not None:
         simulation = BudgetedSimulation(**budget)
+    traced: TracedSimulation | None = None
+    if getattr(args, "otlp", None) or getattr(args, "otlp_endpoint", None):
+        simulation = traced = TracedSimulation(simulation or BudgetedSimulation(**budget),
+                                               args.otlp, args.otlp_endpoint)
     app = make_app(
         scenario=Path(scenario) if scenario and Path(scenario).exists() else scenario,
         profile=getattr(args, "profile", None),
@@ -58,10 +63,11 @@ def open_dashboard(args: argparse.Namespace) -> int:
         seed=getattr(args, "seed", None),
         simulation=simulation,
     )
-    return _run(app, audited)
+    return _run(app, audited, traced)
 
 
-def _run(app: Any, audited: AuditedSimulation | None) -> int:
+def _run(app: Any, audited: AuditedSimulation | None,
+         traced: TracedSimulation | None = None) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise TerminalError("the dashboard needs an interactive terminal; for a headless "
                             "run use `agentrange run`")
@@ -70,6 +76,8 @@ def _run(app: Any, audited: AuditedSimulation | None) -> int:
     finally:
         if audited is not None:
             audited.close()
+        if traced is not None:
+            traced.close()
     return int(app.return_code or 0)
 
 
@@ -172,3 +180,45 @@ class AuditedSimulation(BudgetedSimulation):
                               at=sim.now)
         else:
             self.writer.close()
+
+
+class TracedSimulation:
+    """Wraps the dashboard's simulation factory: every run is exported as OTLP traces.
+
+    Each run (the first, a comparison's others, one picked later) gets its own resource in
+    the same file or receiver; :meth:`close` ends the spans still open when the dashboard
+    quits (marked unfinished) and reports a receiver's failure.
+    """
+
+    def __init__(self, inner: Any, path: str | None,
+                 endpoint: str | None) -> None:
+        from tui.commands.otlp_out import TraceExport
+
+        self.inner = inner
+        self._stack = contextlib.ExitStack()
+        self.export = TraceExport(self._stack, path, endpoint)
+        self._lock = threading.Lock()
+
+    def __call__(self, scenario: Scenario, profile: str, seed: int, sink: Sink, *,
+                 record_decisions: bool = True, audit: AuditWriter | None = None) -> Any:
+        """The inner factory's simulation, its events also folded into traces."""
+        from tui.commands.otlp_out import tee
+
+        with self._lock:
+            otlp = self.export.sink()
+
+        def locked(event: Any) -> None:
+            with self._lock:  # runs play in worker threads; one writer between them
+                otlp(event)
+
+        both = tee(sink, locked)
+        assert both is not None
+        return self.inner(scenario, profile, seed, both, record_decisions=record_decisions)
+
+    def close(self) -> None:
+        """Write what is still open, close the file, raise a receiver's failure."""
+        try:
+            with self._lock:
+                self.export.finish()
+        finally:
+            self._stack.close()

@@ -57,6 +57,17 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="output format (default: table)")
     add_budget_options(p)
     add_engine_option(p)
+    add_otlp_options(p)
+
+
+def add_otlp_options(p: argparse.ArgumentParser) -> None:
+    """``--otlp FILE`` and ``--otlp-endpoint URL``: the run as OpenTelemetry GenAI traces."""
+    p.add_argument("--otlp", metavar="FILE.jsonl",
+                   help="write the run as OTLP/JSON traces (OpenTelemetry GenAI spans), one "
+                        "ExportTraceServiceRequest per line")
+    p.add_argument("--otlp-endpoint", metavar="URL",
+                   help="POST the same traces to an OTLP/HTTP JSON receiver, e.g. "
+                        "http://127.0.0.1:4318 (sent to /v1/traces)")
 
 
 def add_budget_options(p: argparse.ArgumentParser, *, each: str = "the run") -> None:

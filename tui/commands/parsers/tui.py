@@ -7,7 +7,11 @@ import math
 from typing import Any
 
 from tui.commands.parsers import Handler
-from tui.commands.parsers.run import add_budget_options, add_checkpoint_option
+from tui.commands.parsers.run import (
+    add_budget_options,
+    add_checkpoint_option,
+    add_otlp_options,
+)
 
 
 def _speed(text: str) -> float:
@@ -55,4 +59,5 @@ def register(sub: Any) -> None:
                    help="Ed25519 key that signs the audit log (as for `agentrange run`)")
     add_checkpoint_option(p)
     add_budget_options(p, each="each run")
+    add_otlp_options(p)
     p.set_defaults(func=Handler("tui.commands.tui", "open_dashboard"))
