@@ -158,15 +158,33 @@ class AgentrangeApp(App[int]):
     # --- the command palette -------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """Every key binding of the current screen is also a palette command."""
+        """Every key binding the current screen answers now is also a palette command.
+
+        Each says what it does (the action's own docstring) and which key does it; a
+        command Textual already lists (Quit, Keys, Theme...) is listed once, Textual's.
+        """
+        textual = list(super().get_system_commands(screen))
+        taken = {command.title.casefold() for command in textual}
         for binding in screen.BINDINGS:
             if not isinstance(binding, Binding) or not binding.description:
                 continue
             action = binding.action
+            name = action.split("(", 1)[0]
+            if binding.description.casefold() in taken or name == "quit" \
+                    or not screen.check_action(name, ()):
+                continue
+            taken.add(binding.description.casefold())
             key = (binding.key_display or binding.key).split(",")[0]
-            yield SystemCommand(binding.description, f"key {key}",
+            yield SystemCommand(binding.description, f"{_purpose(screen, name)} (key {key})",
                                 _runner(screen, action))
-        yield from super().get_system_commands(screen)
+        yield from textual
+
+
+def _purpose(screen: Screen[Any], action: str) -> str:
+    """The first line of an action's docstring: what the key does, in words."""
+    method = getattr(screen, f"action_{action}", None)
+    doc = (getattr(method, "__doc__", None) or "").strip()
+    return doc.splitlines()[0].rstrip(".") if doc else action.replace("_", " ")
 
 
 def _runner(screen: Screen[Any], action: str) -> Callable[[], Any]:

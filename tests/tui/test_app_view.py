@@ -1,0 +1,57 @@
+"""Pilot tests of the dashboard's face: clicks, the header and footer, layout at small sizes."""
+
+from __future__ import annotations
+
+import math
+
+from textual.widgets._footer import FooterKey
+
+from tests.tui.pilot_support import live, paused_at, wait_for
+from tui.app import make_app
+from tui.widgets.decision_stream import DecisionStream
+from tui.widgets.run_header import RunHeader
+
+SCENARIO = "support-pii-injection"
+FAST = math.inf
+
+
+async def test_a_click_selects_the_row_under_the_pointer() -> None:
+    app = make_app(SCENARIO, speed=FAST, pause_at=3600)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await paused_at(pilot, app, 3600)
+        stream = screen.query_one(DecisionStream)
+        await pilot.pause(0.1)
+        # Screen line of the third row: the border, the column header, then rows.
+        top = int(stream.scroll_y)
+        await pilot.click(DecisionStream, offset=(5, 1 + 1 + 2))
+        assert stream.cursor_event is stream._visible[top + 2]
+
+
+async def test_the_header_clock_is_current_when_paused() -> None:
+    app = make_app(SCENARIO, speed=600)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: live(app).now > 0)
+        screen = live(app)
+        for _ in range(5):  # pause between redraws, more than once to catch a stale one
+            await pilot.press("space")
+            await wait_for(pilot, lambda: screen.playback.inflight == 0)
+            await pilot.pause(0.3)
+            assert screen.query_one(RunHeader).now == screen.now
+            await pilot.press("space")
+            await pilot.pause(0.13)
+
+
+async def test_the_footer_says_play_while_paused_and_pause_while_playing() -> None:
+    app = make_app(SCENARIO, speed=600)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: live(app).now > 0)
+        screen = live(app)
+
+        def shown() -> set[str]:
+            return {k.description for k in screen.query(FooterKey)}
+
+        await wait_for(pilot, lambda: "Pause" in shown() and "Play" not in shown())
+        await pilot.press("space")
+        await wait_for(pilot, lambda: "Play" in shown() and "Pause" not in shown())
+        palette = {c.title for c in app.get_system_commands(screen)}
+        assert "Play" in palette and "Pause" not in palette
