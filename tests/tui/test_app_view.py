@@ -8,6 +8,7 @@ from textual.widgets._footer import FooterKey
 
 from tests.tui.pilot_support import live, paused_at, wait_for
 from tui.app import make_app
+from tui.widgets.agent_roster import AgentRoster
 from tui.widgets.decision_stream import DecisionStream
 from tui.widgets.run_header import RunHeader
 
@@ -55,3 +56,31 @@ async def test_the_footer_says_play_while_paused_and_pause_while_playing() -> No
         await wait_for(pilot, lambda: "Play" in shown() and "Pause" not in shown())
         palette = {c.title for c in app.get_system_commands(screen)}
         assert "Play" in palette and "Pause" not in palette
+
+
+async def test_at_80x24_the_roster_shows_most_of_a_fleet_of_ten_and_scrolls_to_the_rest(
+) -> None:
+    app = make_app("devops-static-keys", speed=FAST, pause_at=3600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await paused_at(pilot, app, 3600)
+        roster = screen.query_one(AgentRoster)
+        await pilot.pause(0.1)
+        assert len(roster.agents) == 10
+        rows_shown = roster.scrollable_content_region.height - 1  # less the column header
+        assert rows_shown >= 6
+        roster.focus()
+        await pilot.press("end")
+        await pilot.pause(0.1)
+        assert roster.scroll_y == roster.max_scroll_y > 0
+        assert roster.scroll_y + rows_shown + 1 >= 1 + len(roster.agents)  # the last shows
+
+
+async def test_an_agent_is_no_longer_compromised_once_its_incident_is_contained() -> None:
+    # Under jit-context the injected support bot's incident is contained within seconds.
+    app = make_app(SCENARIO, speed=FAST, pause_at=2 * 3600.0 + 900)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await paused_at(pilot, app, 2 * 3600.0 + 900)
+        contained = [c for c in screen.feeds[0].collector.compromises.values() if not c.open]
+        assert contained, "the scenario's incident should be contained by now"
+        row = screen.query_one(AgentRoster).agents["support-bot"]
+        assert row.state != "compromised"
