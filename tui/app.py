@@ -25,6 +25,7 @@ from tui.screens.live import LiveScreen
 from tui.screens.messages import OpenCompare, OpenPicker, RunFinished
 from tui.screens.picker import Choice, PickerScreen
 from tui.screens.playback import SimulationFactory, default_speed, real_simulation
+from tui.screens.too_small import TooSmallScreen, too_small
 
 __all__ = ["DEFAULT_SCENARIO", "AgentrangeApp", "SimulationFactory", "UnknownProfileError",
            "make_app", "real_simulation"]
@@ -93,6 +94,21 @@ class AgentrangeApp(App[int]):
         else:
             self.open_live(scenario, self.start_profile or scenario.default_profile_id,
                            replace=True)
+        self.call_after_refresh(self._check_size)
+
+    # --- the terminal's size -------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        """Cover the board with a notice while the terminal is too small to lay it out."""
+        self.call_after_refresh(self._check_size)
+
+    def _check_size(self) -> None:
+        small = too_small(*self.size)
+        notice = self.screen if isinstance(self.screen, TooSmallScreen) else None
+        if small and notice is None:
+            self.push_screen(TooSmallScreen())
+        elif notice is not None:
+            notice.show_size() if small else notice.dismiss()
 
     def _speed_for(self, scenario: Scenario) -> float:
         return self.speed if self.speed is not None else default_speed(scenario)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import math
 
+from textual.widgets import Static
 from textual.widgets._footer import FooterKey
 
 from tests.tui.pilot_support import live, paused_at, wait_for
 from tui.app import make_app
+from tui.screens.compare import CompareScreen
+from tui.screens.live import LiveScreen
+from tui.screens.too_small import TooSmallScreen
 from tui.widgets.agent_roster import AgentRoster
+from tui.widgets.decision_diff import DecisionDiff
 from tui.widgets.decision_stream import DecisionStream
 from tui.widgets.run_header import RunHeader
 
@@ -84,3 +89,36 @@ async def test_an_agent_is_no_longer_compromised_once_its_incident_is_contained(
         assert contained, "the scenario's incident should be contained by now"
         row = screen.query_one(AgentRoster).agents["support-bot"]
         assert row.state != "compromised"
+
+
+async def test_compare_at_80x24_after_the_runs_end_keeps_the_metrics_and_every_effect_column(
+) -> None:
+    app = make_app(SCENARIO, compare="static-rbac,jit-context", speed=FAST)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.done
+                       and bool(app.screen.query_one(DecisionDiff).summary), timeout=60)
+        await pilot.pause(0.2)
+        screen = app.screen
+        metrics = screen.query_one("#compare-metrics")
+        # The column header and the story's first rows: records exposed, sent out...
+        assert metrics.scrollable_content_region.height >= 6
+        diff = screen.query_one(DecisionDiff)
+        right = 0
+        for column in diff.ordered_columns:
+            right += column.get_render_width(diff)
+            if column.label.plain in ("static-rbac", "jit-context"):
+                assert right <= diff.scrollable_content_region.width, column.label.plain
+
+
+async def test_a_terminal_under_80x24_shows_a_notice_until_it_is_enlarged() -> None:
+    app = make_app(SCENARIO, speed=600)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, TooSmallScreen))
+        notice = app.screen.query_one("#too-small", Static)
+        assert "60x20" in str(notice.content) and "80x24" in str(notice.content)
+        await pilot.resize_terminal(100, 30)
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
+        await pilot.resize_terminal(79, 30)
+        await wait_for(pilot, lambda: isinstance(app.screen, TooSmallScreen))
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running)

@@ -159,7 +159,7 @@ class RunRoom(Screen[None]):
         self.events_seen = 0
         self.ticks_handled = 0
         self.longest_tick = 0.0
-        self._footer_paused = not autoplay
+        self._footer_state = (not autoplay, False)
 
     # --- hooks for the screens -----------------------------------------------------------
 
@@ -217,9 +217,10 @@ class RunRoom(Screen[None]):
             self.events_seen += sum(len(f.events) for f in message.frames)
             self.now = message.now
             self.apply(message, samples)
-            if message.paused != self._footer_paused:
-                self._footer_paused = message.paused
-                self.refresh_bindings()  # paused by itself (pause_at, a step): say "Play"
+            if (message.paused, self.done) != self._footer_state:
+                # Paused by itself (pause_at, a step) or ended: the footer says so.
+                self._footer_state = (message.paused, self.done)
+                self.refresh_bindings()
         finally:
             self.playback.consumed()
             if message.await_paint:  # a long step: let the paint finish before the next one
@@ -237,6 +238,7 @@ class RunRoom(Screen[None]):
         """
         self.done = True
         self.query_one(RunHeader).done = True
+        self.refresh_bindings()
         if isinstance(message.error, RunStopped):
             self.notify(str(message.error), title="run stopped", severity="warning",
                         timeout=30)
@@ -253,15 +255,15 @@ class RunRoom(Screen[None]):
         # The clock as of the last tick folded: a tick paced past the header's redraw
         # (the screens repaint it at most every few frames) must not leave it behind.
         header.now = self.now
-        self._footer_paused = self.playback.paused
+        self._footer_state = (self.playback.paused, self.done)
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Space pauses while playing and plays while paused; the footer shows which."""
+        """Space pauses while playing and plays while paused (the footer shows which)."""
         if action == "pause":
-            return not self.playback.paused
+            return not self.playback.paused and not self.done
         if action == "resume":
-            return self.playback.paused
+            return self.playback.paused and not self.done
         return True
 
     def action_toggle_pause(self) -> None:
