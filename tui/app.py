@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from engine.errors import AgentrangeError
@@ -21,6 +21,7 @@ from scenarios.library import load_scenario
 from tui.memory import COLLECT_CHECK, FullPasses, settle_memory
 from tui.screens.compare import CompareScreen
 from tui.screens.debrief import DebriefScreen
+from tui.screens.help import HelpScreen, purpose
 from tui.screens.live import LiveScreen
 from tui.screens.messages import OpenCompare, OpenPicker, RunFinished
 from tui.screens.picker import Choice, PickerScreen
@@ -45,6 +46,11 @@ class AgentrangeApp(App[int]):
     TITLE = "agentrange"
     SUB_TITLE = "a flight simulator for AI-agent governance"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (150, "-wide")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        # Only while Textual's keys panel is open (see check_action): Esc closes it.
+        Binding("escape", "hide_keys", "Close the keys panel", show=False, priority=True),
+    ]
 
     def __init__(self, *, scenario: Scenario | None, profile: str | None,
                  compare: Sequence[str] | None, pick: bool, speed: float | None,
@@ -95,6 +101,23 @@ class AgentrangeApp(App[int]):
             self.open_live(scenario, self.start_profile or scenario.default_profile_id,
                            replace=True)
         self.call_after_refresh(self._check_size)
+
+    # --- help ----------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        """Show the keys of this screen and what the board's words mean."""
+        if not isinstance(self.screen, HelpScreen | TooSmallScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_hide_keys(self) -> None:
+        """Close the keys panel."""
+        self.action_hide_help_panel()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc belongs to the keys panel only while it is open."""
+        if action == "hide_keys":
+            return bool(self.screen.query("HelpPanel"))
+        return True
 
     # --- the terminal's size -------------------------------------------------------------
 
@@ -191,16 +214,9 @@ class AgentrangeApp(App[int]):
                 continue
             taken.add(binding.description.casefold())
             key = (binding.key_display or binding.key).split(",")[0]
-            yield SystemCommand(binding.description, f"{_purpose(screen, name)} (key {key})",
+            yield SystemCommand(binding.description, f"{purpose(screen, name)} (key {key})",
                                 _runner(screen, action))
         yield from textual
-
-
-def _purpose(screen: Screen[Any], action: str) -> str:
-    """The first line of an action's docstring: what the key does, in words."""
-    method = getattr(screen, f"action_{action}", None)
-    doc = (getattr(method, "__doc__", None) or "").strip()
-    return doc.splitlines()[0].rstrip(".") if doc else action.replace("_", " ")
 
 
 def _runner(screen: Screen[Any], action: str) -> Callable[[], Any]:
