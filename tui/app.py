@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.theme import BUILTIN_THEMES
 
 from engine.errors import AgentrangeError
 from engine.model import Scenario
@@ -27,6 +28,7 @@ from tui.screens.messages import OpenCompare, OpenPicker, RunFinished
 from tui.screens.picker import Choice, PickerScreen
 from tui.screens.playback import SimulationFactory, default_speed, real_simulation
 from tui.screens.too_small import TooSmallScreen, too_small
+from tui.settings import check_theme, save_theme, settings_path
 
 __all__ = ["DEFAULT_SCENARIO", "AgentrangeApp", "SimulationFactory", "UnknownProfileError",
            "make_app", "real_simulation"]
@@ -56,8 +58,12 @@ class AgentrangeApp(App[int]):
                  compare: Sequence[str] | None, pick: bool, speed: float | None,
                  autoplay: bool, seed: int | None, pause_at: float | None, debrief: bool,
                  roots: Sequence[Path] | None,
-                 simulation: SimulationFactory | None = None) -> None:
+                 simulation: SimulationFactory | None = None, theme: str | None = None,
+                 remember_theme: bool = False) -> None:
         super().__init__()
+        self.start_theme = theme
+        self.remember_theme = remember_theme
+        """Save the theme whenever it changes (the CLI asks; tests and benchmarks do not)."""
         self.start_scenario = scenario
         self.start_profile = profile
         self.start_compare = list(compare) if compare else None
@@ -92,6 +98,7 @@ class AgentrangeApp(App[int]):
         """Open the picker, a comparison or the live run, as the factory was told."""
         self._own_full_passes()
         settle_memory()
+        self._apply_theme()
         scenario = self.start_scenario
         if self.start_pick or scenario is None:
             self.open_picker()
@@ -101,6 +108,24 @@ class AgentrangeApp(App[int]):
             self.open_live(scenario, self.start_profile or scenario.default_profile_id,
                            replace=True)
         self.call_after_refresh(self._check_size)
+
+    # --- theme ---------------------------------------------------------------------------
+
+    def _apply_theme(self) -> None:
+        if self.start_theme is not None:
+            self.theme = self.start_theme
+        if self.remember_theme:
+            if self.start_theme is not None:
+                self._save_theme(self.theme)
+            self.theme_changed_signal.subscribe(self, lambda theme: self._save_theme(theme.name))
+
+    def _save_theme(self, name: str) -> None:
+        """Remember the theme for the next run; a file that cannot be written is only said."""
+        try:
+            save_theme(name)
+        except OSError as exc:
+            self.notify(f"{settings_path()}: the theme is not remembered ({exc.strerror})",
+                        severity="warning", timeout=6)
 
     # --- help ----------------------------------------------------------------------------
 
@@ -239,6 +264,8 @@ def make_app(
     debrief: bool = True,
     roots: Sequence[Path] | None = None,
     simulation: SimulationFactory | None = None,
+    theme: str | None = None,
+    remember_theme: bool = False,
 ) -> AgentrangeApp:
     """Build the dashboard; the CLI, the tests and the benchmarks all start here.
 
@@ -256,11 +283,17 @@ def make_app(
         debrief: Show the debrief when a live run ends.
         roots: Directories the picker searches for scenario files (None: working dir).
         simulation: Factory of simulations (None: the real simulator).
+        theme: A Textual theme's name (None: Textual's default).
+        remember_theme: Save the theme, and every change of it, in the settings file
+            (:mod:`tui.settings`); the CLI asks for this, tests and benchmarks do not.
 
     Raises:
         LoadError: the scenario does not load.
         UnknownProfileError: a named profile is not in the scenario.
+        UnknownThemeError: ``theme`` is not one of Textual's themes.
     """
+    if theme is not None:
+        check_theme(theme, list(BUILTIN_THEMES))
     loaded = load_scenario(scenario) if isinstance(scenario, str | Path) else scenario
     profiles = [p.strip() for p in compare.split(",")] if isinstance(compare, str) else (
         list(compare) if compare else None)
@@ -276,4 +309,5 @@ def make_app(
                 f"--compare needs at least two profiles (the scenario has {', '.join(known)})")
     return AgentrangeApp(scenario=loaded, profile=profile, compare=profiles, pick=pick,
                          speed=speed, autoplay=autoplay, seed=seed, pause_at=pause_at,
-                         debrief=debrief, roots=roots, simulation=simulation)
+                         debrief=debrief, roots=roots, simulation=simulation, theme=theme,
+                         remember_theme=remember_theme)

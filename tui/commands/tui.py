@@ -55,6 +55,7 @@ def open_dashboard(args: argparse.Namespace) -> int:
         autoplay=not getattr(args, "paused", False),
         seed=getattr(args, "seed", None),
         simulation=simulation,
+        **_theme(args),
     )
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise TerminalError("the dashboard needs an interactive terminal; for a headless "
@@ -65,6 +66,19 @@ def open_dashboard(args: argparse.Namespace) -> int:
         if audited is not None:
             audited.close()
     return app.return_code or 0
+
+
+def _theme(args: argparse.Namespace) -> dict[str, Any]:
+    """``--theme`` (remembered from now on), else the theme remembered from an earlier run."""
+    from tui.settings import load_theme
+
+    chosen = getattr(args, "theme", None)
+    if chosen is not None:
+        return {"theme": chosen, "remember_theme": True}
+    remembered, warning = load_theme()
+    if warning is not None:
+        print(f"agentrange: warning: {warning}", file=sys.stderr)
+    return {"theme": remembered, "remember_theme": True}
 
 
 class SerialAuditWriter(AuditWriter):

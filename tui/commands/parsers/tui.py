@@ -30,8 +30,8 @@ def register(sub: Any) -> None:
         "tui", help="open the live dashboard",
         description="Open the dashboard on a scenario, already playing. Keys: space pause, "
         ". step, +/- speed, f filter, a next alert, c compare, s scenarios, i inject, "
-        "r revoke, x quarantine, q quit; Enter on a decision shows its details; ctrl+p "
-        "lists every command.")
+        "r revoke, x quarantine, q quit, ? help; Enter on a decision shows its details; "
+        "ctrl+p lists every command.")
     p.add_argument("scenario", nargs="?", default=None, metavar="SCENARIO",
                    help="a built-in name, a scenario file or a directory holding "
                    "scenario.yaml (default: support-pii-injection)")
@@ -44,6 +44,10 @@ def register(sub: Any) -> None:
                    help="simulated seconds per second, e.g. 60 or 600x, or max "
                    "(default: the first incident shows within about 15 seconds)")
     p.add_argument("--paused", action="store_true", help="open paused at time zero")
+    p.add_argument("--theme", metavar="NAME",
+                   help="a Textual theme (e.g. textual-light for a projector, nord, "
+                   "gruvbox); remembered for the next runs, as is a theme chosen in the "
+                   "palette (ctrl+p)")
     p.add_argument("--audit-log", metavar="FILE.jsonl",
                    help="write the first run's decisions to a signed audit log (closed, with "
                         "its final checkpoint, when the dashboard quits; marked incomplete if "
