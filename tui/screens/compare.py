@@ -59,7 +59,7 @@ class CompareScreen(RunRoom):
 
     FAILED = "The comparison stopped"
 
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-short"), (34, "-tall")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
     """Below 34 rows a narrow comparison drops its chart once the runs end (see the .tcss)."""
 
     def __init__(self, scenario: Scenario, profiles: Sequence[str], *, seed: int | None = None,
