@@ -156,7 +156,7 @@ class IncidentPlay(SimulationState):
             if vendor:
                 if ist.contained:
                     return
-                minted = self.wallet.mint(state.name, scope=EVERYTHING, mode="jit",
+                minted = self.wallet.mint(state.name, scope=EVERYTHING, mode=self.creds.mode,
                                           incident=incident.id, bind=True)
                 if minted is None:
                     self._contain(ist, "quarantine")
