@@ -22,6 +22,8 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
     ("ALLOW / DENY / APPROVAL", "what the policy decided for one tool call; APPROVAL waits "
      "for a person (require_approval)"),
     ("default deny", "no allow rule matched, so the call was refused"),
+    ("owners", "who answers for an agent: its business, security and incident owners, "
+     "in that order (NONE: nobody named)"),
     ("static credential", "one long-lived token an agent keeps for the whole run"),
     ("JIT", "just in time: a short-lived token minted for one task and revoked after it"),
     ("TTL", "time to live: how long a token stays valid"),

@@ -240,7 +240,7 @@ class AgentRoster(VerticalScroll):
         if with_kind:
             table.add_column("kind", no_wrap=True, ratio=2, overflow="ellipsis")
         if wide:
-            table.add_column("owners (business/security/incident)", no_wrap=True, ratio=4,
+            table.add_column("owners", no_wrap=True, ratio=4,
                              overflow="ellipsis")
         table.add_column("credential", no_wrap=True, ratio=2, overflow="ellipsis")
         table.add_column("state", no_wrap=True, ratio=2, overflow="ellipsis")
