@@ -64,6 +64,9 @@ class LiveScreen(RunRoom):
         simulation: Builds the simulation (None: the real simulator).
     """
 
+    AUTO_FOCUS = "#stream"
+    """The stream, not the first focusable panel (the roster): one focus change, not two."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         *PLAYBACK_KEYS,
         # A priority binding: it acts before the keys typed after it are handed on.

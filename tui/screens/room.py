@@ -159,7 +159,7 @@ class RunRoom(Screen[None]):
         self.events_seen = 0
         self.ticks_handled = 0
         self.longest_tick = 0.0
-        self._footer_state = (not autoplay, False)
+        self._footer_paused = not autoplay
 
     # --- hooks for the screens -----------------------------------------------------------
 
@@ -217,10 +217,7 @@ class RunRoom(Screen[None]):
             self.events_seen += sum(len(f.events) for f in message.frames)
             self.now = message.now
             self.apply(message, samples)
-            if (message.paused, self.done) != self._footer_state:
-                # Paused by itself (pause_at, a step) or ended: the footer says so.
-                self._footer_state = (message.paused, self.done)
-                self.refresh_bindings()
+            self._sync_footer(self.playback.paused)  # paused by itself (pause_at, a step)
         finally:
             self.playback.consumed()
             if message.await_paint:  # a long step: let the paint finish before the next one
@@ -238,7 +235,6 @@ class RunRoom(Screen[None]):
         """
         self.done = True
         self.query_one(RunHeader).done = True
-        self.refresh_bindings()
         if isinstance(message.error, RunStopped):
             self.notify(str(message.error), title="run stopped", severity="warning",
                         timeout=30)
@@ -255,15 +251,24 @@ class RunRoom(Screen[None]):
         # The clock as of the last tick folded: a tick paced past the header's redraw
         # (the screens repaint it at most every few frames) must not leave it behind.
         header.now = self.now
-        self._footer_state = (self.playback.paused, self.done)
-        self.refresh_bindings()
+        self._sync_footer(self.playback.paused)
+
+    def _sync_footer(self, paused: bool) -> None:
+        """Let the footer say Play while paused, Pause while playing.
+
+        Only on a change: refreshing the bindings rebuilds the footer's keys, a restyle
+        that costs a stall while events stream.
+        """
+        if paused != self._footer_paused:
+            self._footer_paused = paused
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Space pauses while playing and plays while paused (the footer shows which)."""
         if action == "pause":
-            return not self.playback.paused and not self.done
+            return not self.playback.paused
         if action == "resume":
-            return self.playback.paused and not self.done
+            return self.playback.paused
         return True
 
     def action_toggle_pause(self) -> None:
