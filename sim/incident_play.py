@@ -185,7 +185,8 @@ class IncidentPlay(SimulationState):
                 # A vendor's issuer mints anything; the federation exchanges the attacker's
                 # OIDC token for the agent's own cloud role, unbound (it is not the workload).
                 minted = self.wallet.mint(
-                    state.name, mode="jit", incident=incident.id, bind=vendor,
+                    state.name, mode=self.creds.mode if vendor else "jit", incident=incident.id,
+                    bind=vendor,
                     scope=EVERYTHING if vendor else self.world.profile_scope(
                         state.model, self.creds.scope, None))
                 if minted is None:

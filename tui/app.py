@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.theme import BUILTIN_THEMES
 
 from engine.errors import AgentrangeError
 from engine.model import Scenario
@@ -22,10 +23,13 @@ from sim.tradeoff import TradeOff
 from tui.memory import COLLECT_CHECK, FullPasses, settle_memory
 from tui.screens.compare import CompareScreen
 from tui.screens.debrief import DebriefScreen
+from tui.screens.help import HelpScreen, purpose
 from tui.screens.live import LiveScreen
 from tui.screens.messages import OpenCompare, OpenPicker, RunFinished
 from tui.screens.picker import Choice, PickerScreen
 from tui.screens.playback import SimulationFactory, default_speed, real_simulation
+from tui.screens.too_small import TooSmallScreen, too_small
+from tui.settings import check_theme, save_theme, settings_path
 
 __all__ = ["DEFAULT_SCENARIO", "AgentrangeApp", "SimulationFactory", "UnknownProfileError",
            "make_app", "real_simulation"]
@@ -45,15 +49,24 @@ class AgentrangeApp(App[int]):
     TITLE = "agentrange"
     SUB_TITLE = "a flight simulator for AI-agent governance"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (150, "-wide")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        # Only while Textual's keys panel is open (see check_action): Esc closes it.
+        Binding("escape", "hide_keys", "Close the keys panel", show=False, priority=True),
+    ]
 
     def __init__(self, *, scenario: Scenario | None, profile: str | None,
                  compare: Sequence[str] | None, pick: bool, speed: float | None,
                  autoplay: bool, seed: int | None, pause_at: float | None, debrief: bool,
                  roots: Sequence[Path] | None,
                  simulation: SimulationFactory | None = None,
-                 sweep: tuple[TradeOff, str] | None = None) -> None:
+                 sweep: tuple[TradeOff, str] | None = None, theme: str | None = None,
+                 remember_theme: bool = False) -> None:
         super().__init__()
         self.start_sweep = sweep
+        self.start_theme = theme
+        self.remember_theme = remember_theme
+        """Save the theme whenever it changes (the CLI asks; tests and benchmarks do not)."""
         self.start_scenario = scenario
         self.start_profile = profile
         self.start_compare = list(compare) if compare else None
@@ -88,6 +101,7 @@ class AgentrangeApp(App[int]):
         """Open the picker, a comparison or the live run, as the factory was told."""
         self._own_full_passes()
         settle_memory()
+        self._apply_theme()
         scenario = self.start_scenario
         if self.start_sweep is not None:  # lazily: its plot library is an optional extra
             from tui.screens.sweep_plot import SweepPlotScreen
@@ -100,6 +114,56 @@ class AgentrangeApp(App[int]):
         else:
             self.open_live(scenario, self.start_profile or scenario.default_profile_id,
                            replace=True)
+        self.call_after_refresh(self._check_size)
+
+    # --- theme ---------------------------------------------------------------------------
+
+    def _apply_theme(self) -> None:
+        if self.start_theme is not None:
+            self.theme = self.start_theme
+        if self.remember_theme:
+            if self.start_theme is not None:
+                self._save_theme(self.theme)
+            self.theme_changed_signal.subscribe(self, lambda theme: self._save_theme(theme.name))
+
+    def _save_theme(self, name: str) -> None:
+        """Remember the theme for the next run; a file that cannot be written is only said."""
+        try:
+            save_theme(name)
+        except OSError as exc:
+            self.notify(f"{settings_path()}: the theme is not remembered ({exc.strerror})",
+                        severity="warning", timeout=6)
+
+    # --- help ----------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        """Show the keys of this screen and what the board's words mean."""
+        if not isinstance(self.screen, HelpScreen | TooSmallScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_hide_keys(self) -> None:
+        """Close the keys panel."""
+        self.action_hide_help_panel()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc belongs to the keys panel only while it is open."""
+        if action == "hide_keys":
+            return bool(self.screen.query("HelpPanel"))
+        return True
+
+    # --- the terminal's size -------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        """Cover the board with a notice while the terminal is too small to lay it out."""
+        self.call_after_refresh(self._check_size)
+
+    def _check_size(self) -> None:
+        small = too_small(*self.size)
+        notice = self.screen if isinstance(self.screen, TooSmallScreen) else None
+        if small and notice is None:
+            self.push_screen(TooSmallScreen())
+        elif notice is not None:
+            notice.show_size() if small else notice.dismiss()
 
     def _speed_for(self, scenario: Scenario) -> float:
         return self.speed if self.speed is not None else default_speed(scenario)
@@ -165,15 +229,26 @@ class AgentrangeApp(App[int]):
     # --- the command palette -------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """Every key binding of the current screen is also a palette command."""
+        """Every key binding the current screen answers now is also a palette command.
+
+        Each says what it does (the action's own docstring) and which key does it; a
+        command Textual already lists (Quit, Keys, Theme...) is listed once, Textual's.
+        """
+        textual = list(super().get_system_commands(screen))
+        taken = {command.title.casefold() for command in textual}
         for binding in screen.BINDINGS:
             if not isinstance(binding, Binding) or not binding.description:
                 continue
             action = binding.action
+            name = action.split("(", 1)[0]
+            if binding.description.casefold() in taken or name == "quit" \
+                    or not screen.check_action(name, ()):
+                continue
+            taken.add(binding.description.casefold())
             key = (binding.key_display or binding.key).split(",")[0]
-            yield SystemCommand(binding.description, f"key {key}",
+            yield SystemCommand(binding.description, f"{purpose(screen, name)} (key {key})",
                                 _runner(screen, action))
-        yield from super().get_system_commands(screen)
+        yield from textual
 
 
 def _runner(screen: Screen[Any], action: str) -> Callable[[], Any]:
@@ -197,6 +272,8 @@ def make_app(
     roots: Sequence[Path] | None = None,
     simulation: SimulationFactory | None = None,
     sweep: tuple[TradeOff, str] | None = None,
+    theme: str | None = None,
+    remember_theme: bool = False,
 ) -> AgentrangeApp:
     """Build the dashboard; the CLI, the tests and the benchmarks all start here.
 
@@ -215,11 +292,17 @@ def make_app(
         roots: Directories the picker searches for scenario files (None: working dir).
         simulation: Factory of simulations (None: the real simulator).
         sweep: A saved sweep's trade-off and title: open its chart (``tui --sweep``).
+        theme: A Textual theme's name (None: Textual's default).
+        remember_theme: Save the theme, and every change of it, in the settings file
+            (:mod:`tui.settings`); the CLI asks for this, tests and benchmarks do not.
 
     Raises:
         LoadError: the scenario does not load.
         UnknownProfileError: a named profile is not in the scenario.
+        UnknownThemeError: ``theme`` is not one of Textual's themes.
     """
+    if theme is not None:
+        check_theme(theme, list(BUILTIN_THEMES))
     loaded = load_scenario(scenario) if isinstance(scenario, str | Path) else scenario
     profiles = [p.strip() for p in compare.split(",")] if isinstance(compare, str) else (
         list(compare) if compare else None)
@@ -235,4 +318,5 @@ def make_app(
                 f"--compare needs at least two profiles (the scenario has {', '.join(known)})")
     return AgentrangeApp(scenario=loaded, profile=profile, compare=profiles, pick=pick,
                          speed=speed, autoplay=autoplay, seed=seed, pause_at=pause_at,
-                         debrief=debrief, roots=roots, simulation=simulation, sweep=sweep)
+                         debrief=debrief, roots=roots, simulation=simulation, sweep=sweep,
+                         theme=theme, remember_theme=remember_theme)

@@ -276,6 +276,8 @@ async def test_every_key_is_in_the_footer_at_80x24_and_in_the_command_palette() 
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
         screen = live(app)
         bindings = [b for b in LiveScreen.BINDINGS if not isinstance(b, tuple)]
+        # Space shows one of its two bindings: what it does now (Play, while paused).
+        bindings = [b for b in bindings if screen.check_action(b.action, ())]
         wanted = {b.description for b in bindings if b.description and b.show}
         # The footer composes its keys after the screen mounts (later on a loaded machine).
         await wait_for(pilot, lambda: wanted <= {k.description for k in screen.query(FooterKey)})

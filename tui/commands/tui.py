@@ -62,6 +62,7 @@ def open_dashboard(args: argparse.Namespace) -> int:
         autoplay=not getattr(args, "paused", False),
         seed=getattr(args, "seed", None),
         simulation=simulation,
+        **_theme(args),
     )
     return _run(app, audited, traced)
 
@@ -91,6 +92,19 @@ def _sweep(path: str) -> tuple[Any, str]:
         raise TradeOffError("--sweep: the chart needs the optional extra agentrange[plot] "
                             "(pip install 'agentrange[plot]')") from None
     return load_sweep_file(path)
+
+
+def _theme(args: argparse.Namespace) -> dict[str, Any]:
+    """``--theme`` (remembered from now on), else the theme remembered from an earlier run."""
+    from tui.settings import load_theme
+
+    chosen = getattr(args, "theme", None)
+    if chosen is not None:
+        return {"theme": chosen, "remember_theme": True}
+    remembered, warning = load_theme()
+    if warning is not None:
+        print(f"agentrange: warning: {warning}", file=sys.stderr)
+    return {"theme": remembered, "remember_theme": True}
 
 
 class SerialAuditWriter(AuditWriter):

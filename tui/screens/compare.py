@@ -59,6 +59,9 @@ class CompareScreen(RunRoom):
 
     FAILED = "The comparison stopped"
 
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+    """Below 34 rows a narrow comparison drops its chart once the runs end (see the .tcss)."""
+
     def __init__(self, scenario: Scenario, profiles: Sequence[str], *, seed: int | None = None,
                  speed: float = 600.0, autoplay: bool = True, pause_at: float | None = None,
                  simulation: SimulationFactory | None = None) -> None:
@@ -136,10 +139,12 @@ class CompareScreen(RunRoom):
         results: dict[str, Mapping[str, Any]] = {
             p: r.data for p, r in zip(self.profiles, comparison.results, strict=True)}
         self.remove_class("-running")
+        self.add_class("-ended")
         table = self.query_one(MetricsTable)
         table.running = False
         table.results = results
         rows = [DiffRow(d.request, tuple(d.effects)) for d in comparison.diff]
+        self.query_one(DecisionDiff).border_title = "decisions that differ between the profiles"
         self.query_one(DecisionDiff).show(self.profiles, rows, comparison.summary)
 
     # --- actions -------------------------------------------------------------------------

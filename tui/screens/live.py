@@ -16,6 +16,7 @@ from textual.widgets import Input
 
 from engine.model import Scenario
 from sim.events import Event, EventKind
+from tui.render.formatting import clock
 from tui.screens.catalogue import RuleCatalogue
 from tui.screens.messages import OpenCompare, RunFinished
 from tui.screens.playback import SimTick, SimulationFactory
@@ -63,9 +64,13 @@ class LiveScreen(RunRoom):
         simulation: Builds the simulation (None: the real simulator).
     """
 
+    AUTO_FOCUS = "#stream"
+    """The stream, not the first focusable panel (the roster): one focus change, not two."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         *PLAYBACK_KEYS,
-        Binding("f", "filter", "Filter"),
+        # A priority binding: it acts before the keys typed after it are handed on.
+        Binding("f", "filter", "Filter", priority=True),
         Binding("a", "next_alert", "Alert"),
         Binding("c", "compare", "Compare"),
         Binding("s", "scenarios", "Scenarios"),
@@ -256,13 +261,21 @@ class LiveScreen(RunRoom):
             stream.focus()
             event.stop()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``f`` opens the filter only while it is closed (else the letter is filter text)."""
+        if action == "filter":
+            return not self.query_one("#filter", Input).display
+        return super().check_action(action, parameters)
+
     # --- actions -------------------------------------------------------------------------
 
     def action_filter(self) -> None:
         """Show the filter box for the decision stream."""
         filt = self.query_one("#filter", Input)
         filt.display = True
-        filt.focus()
+        # Focus now, not after the next refresh: keys typed fast after "f" are already
+        # queued and must reach the box, not the screen's bindings (c would compare).
+        self.app.set_focus(filt)
 
     def action_next_alert(self) -> None:
         """Jump to the next alert and the decision it came from."""
@@ -307,7 +320,7 @@ class LiveScreen(RunRoom):
             if choice is not None:
                 self.sim.inject(choice.kind, choice.agent)
                 self.notify(f"Injected {choice.kind.replace('_', ' ')} into {choice.agent} "
-                            f"at {self.now:.0f}s.", title="incident", timeout=4)
+                            f"at {clock(self.now)}.", title="incident", timeout=4)
             self._after_dialog(was_playing)
 
         self.app.push_screen(InjectDialog(self._dialog_agents()), injected)

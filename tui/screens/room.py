@@ -42,7 +42,9 @@ from tui.screens.playback import (
 from tui.widgets.run_header import RunHeader
 
 PLAYBACK_KEYS: list[BindingType] = [
-    Binding("space", "toggle_pause", "Pause", key_display="space"),
+    # One key, two bindings: the footer names what space does now (see RunRoom.check_action).
+    Binding("space", "pause", "Pause", key_display="space"),
+    Binding("space", "resume", "Play", key_display="space"),
     Binding(".", "step", "Step", key_display="."),
     Binding("+,equals_sign", "faster", "Faster", key_display="+"),
     Binding("-", "slower", "Slower", key_display="-"),
@@ -157,6 +159,7 @@ class RunRoom(Screen[None]):
         self.events_seen = 0
         self.ticks_handled = 0
         self.longest_tick = 0.0
+        self._footer_paused = not autoplay
 
     # --- hooks for the screens -----------------------------------------------------------
 
@@ -214,6 +217,7 @@ class RunRoom(Screen[None]):
             self.events_seen += sum(len(f.events) for f in message.frames)
             self.now = message.now
             self.apply(message, samples)
+            self._sync_footer(self.playback.paused)  # paused by itself (pause_at, a step)
         finally:
             self.playback.consumed()
             if message.await_paint:  # a long step: let the paint finish before the next one
@@ -244,10 +248,42 @@ class RunRoom(Screen[None]):
         header = self.query_one(RunHeader)
         header.paused = self.playback.paused
         header.speed = self.playback.speed
+        # The clock as of the last tick folded: a tick paced past the header's redraw
+        # (the screens repaint it at most every few frames) must not leave it behind.
+        header.now = self.now
+        self._sync_footer(self.playback.paused)
+
+    def _sync_footer(self, paused: bool) -> None:
+        """Let the footer say Play while paused, Pause while playing.
+
+        Only on a change: refreshing the bindings rebuilds the footer's keys, a restyle
+        that costs a stall while events stream.
+        """
+        if paused != self._footer_paused:
+            self._footer_paused = paused
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Space pauses while playing and plays while paused (the footer shows which)."""
+        if action == "pause":
+            return not self.playback.paused
+        if action == "resume":
+            return self.playback.paused
+        return True
 
     def action_toggle_pause(self) -> None:
         """Pause or resume the simulated clock."""
         self.playback.toggle()
+        self._show_playback()
+
+    def action_pause(self) -> None:
+        """Pause the simulated clock."""
+        self.playback.pause()
+        self._show_playback()
+
+    def action_resume(self) -> None:
+        """Play on from where the clock stands."""
+        self.playback.resume()
         self._show_playback()
 
     def action_step(self) -> None:

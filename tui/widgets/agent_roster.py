@@ -1,4 +1,8 @@
-"""The agent roster: each agent's kind, owners, credential with a live TTL countdown, and state."""
+"""The agent roster: each agent's kind, owners, credential with a live TTL countdown, and state.
+
+The roster scrolls (a fleet taller than its panel shows a scrollbar and scrolls with the
+wheel, or the arrows once focused with Tab); its table is one inner widget it repaints.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -34,7 +40,13 @@ class AgentRow:
     running: int = 0
     awaiting: int = 0
     quarantined: bool = False
-    compromised: bool = False
+    open_incidents: set[str] = field(default_factory=set)
+    """Incidents on this agent not contained yet."""
+
+    @property
+    def compromised(self) -> bool:
+        """An incident on this agent is still open (not contained)."""
+        return bool(self.open_incidents)
 
     @property
     def state(self) -> str:
@@ -60,7 +72,25 @@ class AgentRow:
         return self.mode or "-"
 
 
-class AgentRoster(Widget):
+class _RosterTable(Widget):
+    """The roster's table, as tall as the fleet; the roster around it scrolls."""
+
+    DEFAULT_CSS = """
+    _RosterTable {
+        height: auto;
+    }
+    """
+
+    def __init__(self, roster: AgentRoster) -> None:
+        super().__init__()
+        self.roster = roster
+
+    def render(self) -> Table:
+        """The fleet as the roster knows it, at this widget's width."""
+        return self.roster.table(self.size.width)
+
+
+class AgentRoster(VerticalScroll):
     """A table of the fleet; the parent feeds events and the clock, the table re-renders."""
 
     DEFAULT_CSS = """
@@ -68,6 +98,7 @@ class AgentRoster(Widget):
         height: auto;
         max-height: 12;
         overflow-y: auto;
+        scrollbar-size-vertical: 1;
         & > .agent-roster--running { color: $success; }
         & > .agent-roster--idle { color: $text-muted; }
         & > .agent-roster--awaiting-approval { color: $warning; }
@@ -95,12 +126,27 @@ class AgentRoster(Widget):
         self.agents: dict[str, AgentRow] = {}
         self._jti_holder: dict[str, str] = {}
         self._approvals: dict[tuple[Any, Any, Any], str] = {}
+        self._incident_agent: dict[str, str] = {}
+        self._table = _RosterTable(self)
+
+    def compose(self) -> ComposeResult:
+        """The table, inside the scrolling panel."""
+        yield self._table
+
+    def refresh(self, *regions: Any, repaint: bool = True, layout: bool = False,
+                recompose: bool = False) -> AgentRoster:
+        """Repaint the table too (the parent and the clock refresh the roster as a whole)."""
+        super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+        if self._table.is_mounted:
+            self._table.refresh(layout=layout)
+        return self
 
     def set_fleet(self, agents: Iterable[Mapping[str, Any]], mode: str = "") -> None:
         """Start over with the fleet a run announces (``run_started`` data ``agents``)."""
         self.agents = {}
         self._jti_holder = {}
         self._approvals = {}
+        self._incident_agent = {}
         for agent in agents:
             owners = agent.get("owners") or {}
             if not isinstance(owners, Mapping):
@@ -108,6 +154,8 @@ class AgentRoster(Widget):
             self.agents[str(agent["name"])] = AgentRow(
                 name=str(agent["name"]), kind=str(agent.get("kind", "")),
                 owners=dict(owners), mode=mode)
+        # How many there are, where a short panel scrolls the rest out of sight.
+        self.border_subtitle = f"{len(self.agents)} agents" if len(self.agents) > 1 else ""
         self.refresh(layout=True)
 
     def _row(self, name: str | None) -> AgentRow | None:
@@ -153,7 +201,12 @@ class AgentRoster(Widget):
                 row.awaiting = max(0, row.awaiting - 1)
             elif kind == "incident":
                 if row is not None:
-                    row.compromised = True
+                    row.open_incidents.add(str(d.get("id")))
+                    self._incident_agent[str(d.get("id"))] = row.name
+            elif kind == "contained":
+                victim = self.agents.get(self._incident_agent.get(str(d.get("incident")), ""))
+                if victim is not None:
+                    victim.open_incidents.discard(str(d.get("incident")))
             elif kind == "response" and d.get("kind") == "quarantine_agent":
                 target = self.agents.get(str(d.get("target")))
                 if target is not None:
@@ -177,17 +230,17 @@ class AgentRoster(Widget):
             return []
         return sorted(row.tokens, key=lambda jti: row.tokens[jti])
 
-    def render(self) -> Table:
-        """The roster as a table; owners are dropped when the widget is narrow."""
-        wide = self.size.width >= 80
-        with_kind = self.size.width >= 56
+    def table(self, width: int) -> Table:
+        """The roster as a table ``width`` columns wide; owners give way first when narrow."""
+        wide = width >= 80
+        with_kind = width >= 56
         table = Table(box=None, expand=True, padding=(0, 1), show_edge=False,
                       header_style="bold")
         table.add_column("agent", no_wrap=True, ratio=3, overflow="ellipsis")
         if with_kind:
             table.add_column("kind", no_wrap=True, ratio=2, overflow="ellipsis")
         if wide:
-            table.add_column("owners (business/security/incident)", no_wrap=True, ratio=4,
+            table.add_column("owners", no_wrap=True, ratio=4,
                              overflow="ellipsis")
         table.add_column("credential", no_wrap=True, ratio=2, overflow="ellipsis")
         table.add_column("state", no_wrap=True, ratio=2, overflow="ellipsis")

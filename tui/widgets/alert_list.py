@@ -65,7 +65,7 @@ class AlertList(OptionList):
         style = self.get_component_rich_style(
             f"alert-list--{SEVERITY_CLASS.get(severity, 'medium')}")
         text = Text(f"{clock(event.time)} ", style="dim", no_wrap=True, overflow="ellipsis")
-        text.append(severity.upper()[:4].ljust(4), style=style)
+        text.append(severity.upper().ljust(6), style=style)  # the whole word: MEDIUM
         text.append(" ")
         text.append(str(d.get("message") or d.get("reason") or "alert"))
         return text

@@ -41,14 +41,15 @@ class DecisionDiff(DataTable[Text | str]):
         self.clear(columns=tuple(profiles) != self.profiles)
         if tuple(profiles) != self.profiles or not self.columns:
             self.profiles = tuple(profiles)
-            self.add_column("request", key="request")
+            # The effects first: on a narrow terminal the long request gives way, not them.
             for p in self.profiles:
                 self.add_column(p, key=p)
+            self.add_column("what the agent asked (run, step, tool)", key="request")
         for row in rows[:limit]:
-            cells: list[Text | str] = [row.request]
-            for effect in row.effects:
-                cells.append(Text(effect_label(effect), style=EFFECT_STYLE.get(effect, ""))
-                             if effect else Text("not made", style="dim"))
+            cells: list[Text | str] = [
+                Text(effect_label(effect), style=EFFECT_STYLE.get(effect, ""))
+                if effect else Text("not made", style="dim") for effect in row.effects]
+            cells.append(row.request)
             self.add_row(*cells)
         self.summary = summary
         self.border_subtitle = summary

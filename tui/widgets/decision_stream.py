@@ -253,10 +253,11 @@ class DecisionStream(ScrollView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         """Click moves the cursor; a click on the cursor row opens its details."""
-        if event.y < 1:
+        offset = event.get_content_offset(self)  # event.y counts the border too
+        if offset is None or offset.y < 1:
             return
         self.flush()
-        index = int(self.scroll_y) + event.y - 1
+        index = int(self.scroll_y) + offset.y - 1
         if not 0 <= index < len(self._visible):
             return
         if self._visible[index].seq == self._cursor_seq or event.chain >= 2:

@@ -26,7 +26,13 @@ class KeyFooter(Footer):
     """Below this many columns the keys fold onto two rows."""
 
     def compose(self) -> ComposeResult:
-        """Textual's keys; then fold them when the screen is narrow."""
+        """Textual's keys; then fold them when the screen is narrow.
+
+        Folded, the keys take the whole width: ctrl+p is left out of the footer (the help
+        screen, ``?``, names it), else it covers the end of the first row.
+        """
+        self.set_reactive(Footer.show_command_palette,
+                          self.app.size.width >= self.NARROW)
         keys = list(super().compose())
         inline = [k for k in keys if not k.has_class("-command-palette")]
         two_rows = self.app.size.width < self.NARROW and len(inline) > 6

@@ -34,8 +34,8 @@ def register(sub: Any) -> None:
         "tui", help="open the live dashboard",
         description="Open the dashboard on a scenario, already playing. Keys: space pause, "
         ". step, +/- speed, f filter, a next alert, c compare, s scenarios, i inject, "
-        "r revoke, x quarantine, q quit; Enter on a decision shows its details; ctrl+p "
-        "lists every command.")
+        "r revoke, x quarantine, q quit, ? help; Enter on a decision shows its details; "
+        "ctrl+p lists every command.")
     p.add_argument("scenario", nargs="?", default=None, metavar="SCENARIO",
                    help="a built-in name, a scenario file or a directory holding "
                    "scenario.yaml (default: support-pii-injection)")
@@ -51,6 +51,10 @@ def register(sub: Any) -> None:
     p.add_argument("--sweep", metavar="RESULT.json",
                    help="open the trade-off chart of a saved sweep (agentrange sweep "
                         "--format json > RESULT.json); needs agentrange[plot]")
+    p.add_argument("--theme", metavar="NAME",
+                   help="a Textual theme (e.g. textual-light for a projector, nord, "
+                   "gruvbox); remembered for the next runs, as is a theme chosen in the "
+                   "palette (ctrl+p)")
     p.add_argument("--audit-log", metavar="FILE.jsonl",
                    help="write the first run's decisions to a signed audit log (closed, with "
                         "its final checkpoint, when the dashboard quits; marked incomplete if "
