@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from engine.model import Scenario
+from engine.policy.what_if import NearMiss, near_misses
 from sim.events import Event
 from tui.render.formatting import chain_text, clock, count, duration, effect_label
 from tui.screens.catalogue import RuleCatalogue
@@ -71,6 +72,8 @@ class DecisionDetailScreen(ModalScreen[None]):
         agent: The agent as the run announced it (name, spiffe_id, kind, owners).
         rules: The profile's rules, for descriptions and framework references.
         scenario: The scenario, for owner names.
+        kept: How many recent decisions the run keeps whole (named when ``event`` is an
+            abridged one, ``data["summary"]``, of a decision only the run's index remembers).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -93,8 +96,10 @@ class DecisionDetailScreen(ModalScreen[None]):
 
     def __init__(self, event: Event, *, token: Event | None = None,
                  incident: Event | None = None, agent: Mapping[str, Any] | None = None,
-                 rules: RuleCatalogue | None = None, scenario: Scenario | None = None) -> None:
+                 rules: RuleCatalogue | None = None, scenario: Scenario | None = None,
+                 kept: int | None = None) -> None:
         super().__init__()
+        self.kept = kept
         self.event = event
         self.token = token
         self.incident = incident
@@ -121,6 +126,16 @@ class DecisionDetailScreen(ModalScreen[None]):
         d = self.event.data
         decision: Mapping[str, Any] = d.get("decision") or {}
         parts: list[RenderableType] = [headline(decision), Text("")]
+        if d.get("summary"):
+            parts.append(Text(
+                "Only this decision's row is still kept: the run keeps the full records of "
+                f"its {self.kept or 'most recent'} most recent decisions and of those alerts "
+                "point to. The row is shown below.", style="italic yellow"))
+            parts.append(Text(""))
+        misses = self.near_misses(decision)
+        if misses:
+            parts.append(_section("What would it take (allow rules that nearly matched)",
+                                  self._near(misses)))
         parts.append(_section("Request", self._request(d)))
         parts.append(_section("Token", self._token(d)))
         if (d.get("chain") and len(d["chain"]) > 1) or decision.get("chain"):
@@ -138,6 +153,26 @@ class DecisionDetailScreen(ModalScreen[None]):
         parts.append(_section("Owners", self._owners(decision)))
         parts.append(_section("Framework references", self._frameworks(decision)))
         return Group(*parts)
+
+    def near_misses(self, decision: Mapping[str, Any]) -> list[NearMiss]:
+        """The enforced allow rules that nearly matched, when the decision is a default deny."""
+        rules = {r.id: {"effect": str(r.effect), "mode": r.mode}
+                 for r in self.rules.rules.values()}
+        return near_misses(decision, rules)
+
+    def _near(self, misses: Iterable[NearMiss]) -> Table:
+        table = Table(box=None, padding=(0, 2), show_edge=False, header_style="dim")
+        table.add_column("allow rule", style="bold green", no_wrap=True)
+        table.add_column("first condition not met", overflow="fold")
+        table.add_column("actual value", overflow="fold")
+        for miss in misses:
+            info = self.rules.get(miss.rule)
+            rule = Text(miss.rule)
+            if info is not None and info.description:
+                rule.append(f"\n{info.description}", style="dim")
+            table.add_row(rule, miss.condition,
+                          f"{miss.path} = {'absent' if miss.actual is None else repr(miss.actual)}")
+        return table
 
     def _request(self, d: Mapping[str, Any]) -> Table:
         incident = d.get("incident")
