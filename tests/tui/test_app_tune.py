@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from textual.widgets import Input, OptionList, Static
 
-from tests.tui.pilot_support import live, paused_at, plain, wait_for
+from tests.tui.pilot_support import paused_at, plain, wait_for
 from tui.app import make_app
+from tui.screens.compare import CompareScreen
 from tui.screens.detail import DecisionDetailScreen
-from tui.screens.live import LiveScreen
+from tui.screens.diff_detail import DiffDetailScreen
 from tui.widgets.alert_list import AlertList
+from tui.widgets.decision_diff import DecisionDiff
 from tui.widgets.decision_stream import DecisionStream
 from tui.widgets.run_header import RunHeader
+
+pytestmark = pytest.mark.slow  # whole runs through the dashboard, several seconds each
 
 SCENARIO = "support-pii-injection"
 LATE = 28_000.0
@@ -75,7 +80,8 @@ async def test_field_query_filters_by_effect_agent_and_tool_glob() -> None:
                    and e.data["decision"]["effect"] == "require_approval" for e in rows)
         # Some are older than the kept rows: the index answers for them.
         assert any(e.data.get("summary") for e in rows)
-        assert "filter: effect:require_approval" in str(stream.border_subtitle)
+        subtitle = str(stream.border_subtitle)
+        assert subtitle.startswith(f"filter {len(rows)}/") and "effect:require_approval" in subtitle
         await pilot.press("f", "escape")
         assert not stream.whole_run and len(stream.rows) == stream.kept
 
@@ -96,11 +102,9 @@ async def test_a_bad_query_says_what_was_expected_and_keeps_the_stream() -> None
 
 async def test_default_deny_detail_shows_the_allow_rule_that_nearly_matched() -> None:
     app = make_app("rogue-and-poisoned", profile="jit-context", speed=math.inf,
-                   debrief=False, autoplay=True)
+                   pause_at=3_700.0, debrief=False)
     async with app.run_test(size=(160, 45)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen)
-                       and app.screen.done, timeout=60)
-        screen = live(app)
+        screen = await paused_at(pilot, app, 3_700.0)
         stream = screen.query_one(DecisionStream)
         await pilot.press("f", *"reason:no_matching_allow tool:ledger.*", "enter")
         target = stream.rows[0]
@@ -135,3 +139,30 @@ async def test_shadow_dialog_counts_matches_and_changes_and_the_header_says_enfo
         header = screen.query_one(RunHeader)
         await wait_for(pilot, lambda: "policy changed" in header.profile)
         assert str(first.id) in header.profile
+
+
+async def test_a_decision_diff_row_opens_the_request_under_both_profiles() -> None:
+    app = make_app(SCENARIO, compare="static-rbac,jit-context", speed=math.inf)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
+                       and bool(app.screen.query_one(DecisionDiff).summary), timeout=60)
+        diff = app.screen.query_one(DecisionDiff)
+        # A row made under both profiles, whose effect differs between them.
+        row_index = next(i for i, r in enumerate(diff.diff_rows) if None not in r.effects)
+        row = diff.diff_rows[row_index]
+        diff.focus()
+        diff.move_cursor(row=row_index)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DiffDetailScreen), timeout=60)
+        screen = app.screen
+        assert isinstance(screen, DiffDetailScreen)
+        assert [f.profile for f in screen.found] == ["static-rbac", "jit-context"]
+        for found, effect in zip(screen.found, row.effects, strict=True):
+            assert found.event is not None
+            assert found.event.data["decision"]["effect"] == effect
+            d = found.event.data
+            assert (found.event.agent, d["task"], d["run"], d["step"], d["incident"]) == row.key
+        bodies = [plain(s) for s in screen.query(".diff-body").results(Static)]
+        assert len(bodies) == 2
+        await pilot.press("escape")
+        assert isinstance(app.screen, CompareScreen)

@@ -62,8 +62,10 @@ def headline(decision: Mapping[str, Any]) -> Text:
     return text
 
 
-class DecisionDetailScreen(ModalScreen[None]):
-    """Everything the decision record says about one request, plus the reference data it names.
+class DecisionView:
+    """Renders what a decision record says about one request and the reference data it names.
+
+    The detail screen shows one; the diff detail shows one per profile.
 
     Args:
         event: The ``decision`` event.
@@ -76,29 +78,10 @@ class DecisionDetailScreen(ModalScreen[None]):
             abridged one, ``data["summary"]``, of a decision only the run's index remembers).
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,enter", "close", "Close"),
-    ]
-
-    DEFAULT_CSS = """
-    DecisionDetailScreen {
-        align: center middle;
-        & > VerticalScroll {
-            width: 100;
-            max-width: 100%;
-            height: 90%;
-            border: thick $accent;
-            background: $surface;
-            padding: 0 1;
-        }
-    }
-    """
-
     def __init__(self, event: Event, *, token: Event | None = None,
                  incident: Event | None = None, agent: Mapping[str, Any] | None = None,
                  rules: RuleCatalogue | None = None, scenario: Scenario | None = None,
                  kept: int | None = None) -> None:
-        super().__init__()
         self.kept = kept
         self.event = event
         self.token = token
@@ -106,18 +89,6 @@ class DecisionDetailScreen(ModalScreen[None]):
         self.agent = agent or {}
         self.rules = rules or RuleCatalogue("")
         self.scenario = scenario
-
-    def compose(self) -> ComposeResult:
-        """The sections, scrollable."""
-        box = VerticalScroll(id="detail")
-        box.border_title = f"decision #{self.event.seq} at {clock(self.event.time)}"
-        with box:
-            yield Static(self.render_detail(), id="detail-body")
-        yield Footer()
-
-    def action_close(self) -> None:
-        """Back to the run."""
-        self.dismiss(None)
 
     # --- the sections ------------------------------------------------------------------
 
@@ -161,17 +132,20 @@ class DecisionDetailScreen(ModalScreen[None]):
         return near_misses(decision, rules)
 
     def _near(self, misses: Iterable[NearMiss]) -> Table:
-        table = Table(box=None, padding=(0, 2), show_edge=False, header_style="dim")
-        table.add_column("allow rule", style="bold green", no_wrap=True)
-        table.add_column("first condition not met", overflow="fold")
-        table.add_column("actual value", overflow="fold")
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold green", no_wrap=True)
+        table.add_column(overflow="fold")
         for miss in misses:
             info = self.rules.get(miss.rule)
-            rule = Text(miss.rule)
+            text = Text("needs ", style="dim")
+            text.append(miss.condition, style="bold")
+            text.append("; it was ", style="dim")
+            text.append(f"{miss.path} = "
+                        f"{'absent' if miss.actual is None else repr(miss.actual)}",
+                        style="bold yellow")
             if info is not None and info.description:
-                rule.append(f"\n{info.description}", style="dim")
-            table.add_row(rule, miss.condition,
-                          f"{miss.path} = {'absent' if miss.actual is None else repr(miss.actual)}")
+                text.append(f"\n{info.description}", style="dim")
+            table.add_row(miss.rule, text)
         return table
 
     def _request(self, d: Mapping[str, Any]) -> Table:
@@ -322,3 +296,50 @@ class DecisionDetailScreen(ModalScreen[None]):
         if not rows:
             rows.append(("", "none recorded"))
         return _grid(rows)
+
+
+class DecisionDetailScreen(ModalScreen[None]):
+    """One decision in full (see :class:`DecisionView` for the arguments)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,enter", "close", "Close"),
+    ]
+
+    DEFAULT_CSS = """
+    DecisionDetailScreen {
+        align: center middle;
+        & > VerticalScroll {
+            width: 100;
+            max-width: 100%;
+            height: 90%;
+            border: thick $accent;
+            background: $surface;
+            padding: 0 1;
+        }
+    }
+    """
+
+    def __init__(self, event: Event, *, token: Event | None = None,
+                 incident: Event | None = None, agent: Mapping[str, Any] | None = None,
+                 rules: RuleCatalogue | None = None, scenario: Scenario | None = None,
+                 kept: int | None = None) -> None:
+        super().__init__()
+        self.view = DecisionView(event, token=token, incident=incident, agent=agent,
+                                 rules=rules, scenario=scenario, kept=kept)
+        self.event = event
+
+    def compose(self) -> ComposeResult:
+        """The sections, scrollable."""
+        box = VerticalScroll(id="detail")
+        box.border_title = f"decision #{self.event.seq} at {clock(self.event.time)}"
+        with box:
+            yield Static(self.render_detail(), id="detail-body")
+        yield Footer()
+
+    def render_detail(self) -> Group:
+        """All sections as one renderable."""
+        return self.view.render_detail()
+
+    def action_close(self) -> None:
+        """Back to the run."""
+        self.dismiss(None)

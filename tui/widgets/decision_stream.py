@@ -264,8 +264,8 @@ class DecisionStream(ScrollView, can_focus=True):
         if self._query.empty:
             self.border_subtitle = f"whole run: {seen:,} decisions{dropped}; End: newest"
         else:
-            self.border_subtitle = (f"filter: {self._query.text} · {shown:,} of {seen:,} "
-                                    f"decisions{dropped}")
+            self.border_subtitle = (f"filter {shown:,}/{seen:,}{dropped}: "
+                                    f"{self._query.text}")
 
     def watch_filter_text(self) -> None:
         """Re-filter: over the whole run when the index is there, else over the kept rows."""
