@@ -166,3 +166,20 @@ async def test_a_decision_diff_row_opens_the_request_under_both_profiles() -> No
         assert len(bodies) == 2
         await pilot.press("escape")
         assert isinstance(app.screen, CompareScreen)
+
+
+async def test_an_old_filtered_row_opens_an_abridged_detail_that_says_so() -> None:
+    app = make_app(SCENARIO, speed=math.inf, pause_at=LATE, debrief=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await paused_at(pilot, app, LATE)
+        stream = screen.query_one(DecisionStream)
+        await pilot.press("f", *"effect:allow tool:helpdesk.*", "enter")
+        oldest = stream.rows[0]
+        assert oldest.data.get("summary"), "the oldest allow should only be in the index"
+        assert stream.select_seq(oldest.seq)
+        stream.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DecisionDetailScreen))
+        body = plain(app.screen.query_one("#detail-body", Static))
+        assert "Only this decision's row is still kept" in body
+        assert oldest.data["tool"] in body and "Token" not in body

@@ -98,11 +98,17 @@ class DecisionView:
         decision: Mapping[str, Any] = d.get("decision") or {}
         parts: list[RenderableType] = [headline(decision), Text("")]
         if d.get("summary"):
+            # Only the index's row is left: show what it remembers, claim nothing more.
             parts.append(Text(
                 "Only this decision's row is still kept: the run keeps the full records of "
                 f"its {self.kept or 'most recent'} most recent decisions and of those alerts "
                 "point to. The row is shown below.", style="italic yellow"))
             parts.append(Text(""))
+            parts.append(_section("Request", self._request(d)))
+            if d.get("chain") and len(d["chain"]) > 1:
+                parts.append(_section("Delegation chain", self._chain(d, decision)))
+            parts.append(_section("Rules", self._rules(decision)))
+            return Group(*parts)
         misses = self.near_misses(decision)
         if misses:
             parts.append(_section("What would it take (allow rules that nearly matched)",
