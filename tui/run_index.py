@@ -200,11 +200,6 @@ class RunIndex:
             self._pinned.popitem(last=False)
         return True
 
-    def clear(self) -> None:
-        """Forget the run (a new one starts)."""
-        self.__init__(recent=self.recent_capacity,  # type: ignore[misc]
-                      pinned=self.pinned_capacity, max_rows=self.max_rows)
-
     # --- reading -----------------------------------------------------------------------
 
     def __len__(self) -> int:
