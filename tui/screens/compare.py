@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
+from textual.worker import get_current_worker
 
 from engine.model import Scenario
 from sim.result import RunResult
@@ -161,8 +162,9 @@ class CompareScreen(RunRoom):
             self.app.call_from_thread(self.notify, f"Could not replay the runs: {exc}",
                                       severity="error", timeout=8)
             return
-        self.app.call_from_thread(self.app.push_screen,
-                                  DiffDetailScreen(request, found, self.scenario))
+        if not get_current_worker().is_cancelled:  # a newer row was chosen meanwhile
+            self.app.call_from_thread(self.app.push_screen,
+                                      DiffDetailScreen(request, found, self.scenario))
 
     # --- actions -------------------------------------------------------------------------
 
