@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
+from textual.worker import get_current_worker
 
 from engine.model import Scenario
 from sim.result import RunResult
@@ -143,9 +144,32 @@ class CompareScreen(RunRoom):
         table = self.query_one(MetricsTable)
         table.running = False
         table.results = results
-        rows = [DiffRow(d.request, tuple(d.effects)) for d in comparison.diff]
+        rows = [DiffRow(d.request, tuple(d.effects), d.key) for d in comparison.diff]
         self.query_one(DecisionDiff).border_title = "decisions that differ between the profiles"
         self.query_one(DecisionDiff).show(self.profiles, rows, comparison.summary)
+
+    # --- a diff row's decisions ------------------------------------------------------------
+
+    def on_decision_diff_opened(self, message: DecisionDiff.Opened) -> None:
+        """Find the row's decision under every profile (a replay), then show them."""
+        if message.row.key is not None:
+            self.notify("Finding this request's decision under each profile...", timeout=2)
+            self._find_decisions(message.row.request, message.row.key)
+
+    @work(thread=True, exclusive=True, group="diff-detail", exit_on_error=False)
+    def _find_decisions(self, request: str, key: Any) -> None:
+        from tui.screens.diff_detail import DiffDetailScreen, find_decision
+
+        try:
+            found = [find_decision(self.simulation, self.scenario, p, self.seed, key)
+                     for p in self.profiles]
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, f"Could not replay the runs: {exc}",
+                                      severity="error", timeout=8)
+            return
+        if not get_current_worker().is_cancelled:  # a newer row was chosen meanwhile
+            self.app.call_from_thread(self.app.push_screen,
+                                      DiffDetailScreen(request, found, self.scenario))
 
     # --- actions -------------------------------------------------------------------------
 

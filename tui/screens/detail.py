@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from engine.model import Scenario
+from engine.policy.what_if import NearMiss, near_misses
 from sim.events import Event
 from tui.render.formatting import chain_text, clock, count, duration, effect_label
 from tui.screens.catalogue import RuleCatalogue
@@ -61,8 +62,10 @@ def headline(decision: Mapping[str, Any]) -> Text:
     return text
 
 
-class DecisionDetailScreen(ModalScreen[None]):
-    """Everything the decision record says about one request, plus the reference data it names.
+class DecisionView:
+    """Renders what a decision record says about one request and the reference data it names.
+
+    The detail screen shows one; the diff detail shows one per profile.
 
     Args:
         event: The ``decision`` event.
@@ -71,48 +74,21 @@ class DecisionDetailScreen(ModalScreen[None]):
         agent: The agent as the run announced it (name, spiffe_id, kind, owners).
         rules: The profile's rules, for descriptions and framework references.
         scenario: The scenario, for owner names.
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,enter", "close", "Close"),
-    ]
-
-    DEFAULT_CSS = """
-    DecisionDetailScreen {
-        align: center middle;
-        & > VerticalScroll {
-            width: 100;
-            max-width: 100%;
-            height: 90%;
-            border: thick $accent;
-            background: $surface;
-            padding: 0 1;
-        }
-    }
+        kept: How many recent decisions the run keeps whole (named when ``event`` is an
+            abridged one, ``data["summary"]``, of a decision only the run's index remembers).
     """
 
     def __init__(self, event: Event, *, token: Event | None = None,
                  incident: Event | None = None, agent: Mapping[str, Any] | None = None,
-                 rules: RuleCatalogue | None = None, scenario: Scenario | None = None) -> None:
-        super().__init__()
+                 rules: RuleCatalogue | None = None, scenario: Scenario | None = None,
+                 kept: int | None = None) -> None:
+        self.kept = kept
         self.event = event
         self.token = token
         self.incident = incident
         self.agent = agent or {}
         self.rules = rules or RuleCatalogue("")
         self.scenario = scenario
-
-    def compose(self) -> ComposeResult:
-        """The sections, scrollable."""
-        box = VerticalScroll(id="detail")
-        box.border_title = f"decision #{self.event.seq} at {clock(self.event.time)}"
-        with box:
-            yield Static(self.render_detail(), id="detail-body")
-        yield Footer()
-
-    def action_close(self) -> None:
-        """Back to the run."""
-        self.dismiss(None)
 
     # --- the sections ------------------------------------------------------------------
 
@@ -121,6 +97,22 @@ class DecisionDetailScreen(ModalScreen[None]):
         d = self.event.data
         decision: Mapping[str, Any] = d.get("decision") or {}
         parts: list[RenderableType] = [headline(decision), Text("")]
+        if d.get("summary"):
+            # Only the index's row is left: show what it remembers, claim nothing more.
+            parts.append(Text(
+                "Only this decision's row is still kept: the run keeps the full records of "
+                f"its {self.kept or 'most recent'} most recent decisions and of those alerts "
+                "point to. The row is shown below.", style="italic yellow"))
+            parts.append(Text(""))
+            parts.append(_section("Request", self._request(d)))
+            if d.get("chain") and len(d["chain"]) > 1:
+                parts.append(_section("Delegation chain", self._chain(d, decision)))
+            parts.append(_section("Rules", self._rules(decision)))
+            return Group(*parts)
+        misses = self.near_misses(decision)
+        if misses:
+            parts.append(_section("What would it take (allow rules that nearly matched)",
+                                  self._near(misses)))
         parts.append(_section("Request", self._request(d)))
         parts.append(_section("Token", self._token(d)))
         if (d.get("chain") and len(d["chain"]) > 1) or decision.get("chain"):
@@ -138,6 +130,29 @@ class DecisionDetailScreen(ModalScreen[None]):
         parts.append(_section("Owners", self._owners(decision)))
         parts.append(_section("Framework references", self._frameworks(decision)))
         return Group(*parts)
+
+    def near_misses(self, decision: Mapping[str, Any]) -> list[NearMiss]:
+        """The enforced allow rules that nearly matched, when the decision is a default deny."""
+        rules = {r.id: {"effect": str(r.effect), "mode": r.mode}
+                 for r in self.rules.rules.values()}
+        return near_misses(decision, rules)
+
+    def _near(self, misses: Iterable[NearMiss]) -> Table:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold green", no_wrap=True)
+        table.add_column(overflow="fold")
+        for miss in misses:
+            info = self.rules.get(miss.rule)
+            text = Text("needs ", style="dim")
+            text.append(miss.condition, style="bold")
+            text.append("; it was ", style="dim")
+            text.append(f"{miss.path} = "
+                        f"{'absent' if miss.actual is None else repr(miss.actual)}",
+                        style="bold yellow")
+            if info is not None and info.description:
+                text.append(f"\n{info.description}", style="dim")
+            table.add_row(miss.rule, text)
+        return table
 
     def _request(self, d: Mapping[str, Any]) -> Table:
         incident = d.get("incident")
@@ -287,3 +302,50 @@ class DecisionDetailScreen(ModalScreen[None]):
         if not rows:
             rows.append(("", "none recorded"))
         return _grid(rows)
+
+
+class DecisionDetailScreen(ModalScreen[None]):
+    """One decision in full (see :class:`DecisionView` for the arguments)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,enter", "close", "Close"),
+    ]
+
+    DEFAULT_CSS = """
+    DecisionDetailScreen {
+        align: center middle;
+        & > VerticalScroll {
+            width: 100;
+            max-width: 100%;
+            height: 90%;
+            border: thick $accent;
+            background: $surface;
+            padding: 0 1;
+        }
+    }
+    """
+
+    def __init__(self, event: Event, *, token: Event | None = None,
+                 incident: Event | None = None, agent: Mapping[str, Any] | None = None,
+                 rules: RuleCatalogue | None = None, scenario: Scenario | None = None,
+                 kept: int | None = None) -> None:
+        super().__init__()
+        self.view = DecisionView(event, token=token, incident=incident, agent=agent,
+                                 rules=rules, scenario=scenario, kept=kept)
+        self.event = event
+
+    def compose(self) -> ComposeResult:
+        """The sections, scrollable."""
+        box = VerticalScroll(id="detail")
+        box.border_title = f"decision #{self.event.seq} at {clock(self.event.time)}"
+        with box:
+            yield Static(self.render_detail(), id="detail-body")
+        yield Footer()
+
+    def render_detail(self) -> Group:
+        """All sections as one renderable."""
+        return self.view.render_detail()
+
+    def action_close(self) -> None:
+        """Back to the run."""
+        self.dismiss(None)

@@ -17,6 +17,8 @@ from textual.widgets import Input
 from engine.model import Scenario
 from sim.events import Event, EventKind
 from tui.render.formatting import clock
+from tui.run_index import RunIndex
+from tui.run_query import QueryError, parse_query
 from tui.screens.catalogue import RuleCatalogue
 from tui.screens.messages import OpenCompare, RunFinished
 from tui.screens.playback import SimTick, SimulationFactory
@@ -98,6 +100,9 @@ class LiveScreen(RunRoom):
         self._last_stream = 0.0
         self._resume_on_return = False
         self._catalogue: RuleCatalogue | None = None
+        self.index = RunIndex()
+        """Every decision of the run, compact: the filter and alert jumps reach all of it."""
+        self._enforced_shown = 0
 
     @property
     def sim(self) -> Any:
@@ -117,8 +122,8 @@ class LiveScreen(RunRoom):
                 stream = DecisionStream(id="stream")
                 stream.border_title = "decisions"
                 yield stream
-                yield Input(placeholder="filter: words every row must contain "
-                            "(e.g. deny support-bot); Esc clears", id="filter")
+                yield Input(placeholder="filter the whole run: effect:deny agent:support-bot "
+                            "tool:email.* or words; Esc clears", id="filter")
             with Vertical(id="live-side"):
                 blast = BlastPanel(id="blast")
                 blast.border_title = "blast radius"
@@ -135,7 +140,9 @@ class LiveScreen(RunRoom):
         """Name the run in the header, hide the filter and focus the stream."""
         self.query_one(RunHeader).profile = self.profile_id
         self.query_one("#filter", Input).display = False
-        self.query_one(DecisionStream).focus()
+        stream = self.query_one(DecisionStream)
+        stream.index = self.index
+        stream.focus()
 
     # --- ticks ---------------------------------------------------------------------------
 
@@ -162,8 +169,13 @@ class LiveScreen(RunRoom):
         chains = self.query_one(ChainTree)
         alerts = self.query_one(AlertList)
         header = self.query_one(RunHeader)
+        self.index.add_decisions(decisions)
+        if others:
+            self.index.add_others(others)
         with self.app.batch_update():
             stream.add_events(decisions)
+            if len(self.index.enforced) != self._enforced_shown:
+                self._show_policy_changed()
             rows_before = len(roster.agents)
             roster_changed = roster.add_events(others)
             chains.add_events(others + sequenced if sequenced else others)
@@ -191,6 +203,15 @@ class LiveScreen(RunRoom):
             header.now = frame.now
             self.post_message(RunFinished(self.scenario, self.profile_id, self.seed,
                                           feed.result()))
+
+    def _show_policy_changed(self) -> None:
+        """Say in the header that a rule was enforced mid-run: the policy is not the profile's."""
+        enforced = self.index.enforced
+        self._enforced_shown = len(enforced)
+        rules = ", ".join(rule for _, rule in enforced)
+        self.query_one(RunHeader).profile = (
+            f"{self.profile_id} · policy changed: {rules} enforced since "
+            f"{clock(enforced[0][0])}")
 
     def _remember(self, events: list[Event]) -> None:
         """Keep what the detail and incident dialogs look up: tokens, incidents, the fleet."""
@@ -222,7 +243,8 @@ class LiveScreen(RunRoom):
         agent = self.fleet.get(event.agent or "")
         self.app.push_screen(DecisionDetailScreen(
             event, token=token, incident=incident, agent=agent,
-            rules=self.catalogue, scenario=self.scenario))
+            rules=self.catalogue, scenario=self.scenario,
+            kept=self.index.recent_capacity))
 
     @property
     def catalogue(self) -> RuleCatalogue:
@@ -235,17 +257,24 @@ class LiveScreen(RunRoom):
     def _show_alert(self, message: AlertList.Jumped) -> None:
         stream = self.query_one(DecisionStream)
         seq = message.event.data.get("decision")
-        if isinstance(seq, int) and stream.select_seq(seq):
+        if isinstance(seq, int) and stream.select_seq(seq, reach=True):
             return
         if not stream.select_near(message.event.time, message.event.agent):
-            self.notify("The decision behind this alert is older than the stream keeps.",
+            self.notify("The decision behind this alert is no longer indexed "
+                        f"(the run's oldest {self.index.dropped:,} were forgotten).",
                         timeout=3)
 
     @on(Input.Submitted, "#filter")
     def _apply_filter(self, message: Input.Submitted) -> None:
-        self.query_one(DecisionStream).filter_text = message.value
+        try:
+            parse_query(message.value)
+        except QueryError as exc:
+            self.notify(str(exc), title="filter", severity="error", timeout=8)
+            return
         stream = self.query_one(DecisionStream)
-        stream.border_subtitle = f"filter: {message.value}" if message.value else ""
+        stream.filter_text = message.value
+        if not stream.whole_run:
+            stream.border_subtitle = f"filter: {message.value}" if message.value else ""
         message.input.display = False
         stream.focus()
 
@@ -363,9 +392,11 @@ class LiveScreen(RunRoom):
 
     def action_tighten(self) -> None:
         """Enforce one of the policy's shadow rules from now on."""
-        from tui.screens.incident import TightenDialog
+        from tui.screens.shadow import ShadowDialog, ShadowRule
 
-        shadow = [(r.id, r.description) for r in self.catalogue.rules.values() if r.shadow]
+        enforced = {rule for _, rule in self.index.enforced}
+        shadow = [ShadowRule(r.id, r.description, str(r.effect))
+                  for r in self.catalogue.rules.values() if r.shadow and r.id not in enforced]
         if self.done or not shadow:
             self.notify("The run has ended." if self.done else
                         "This profile's policy has no shadow rules to enforce.", timeout=4)
@@ -379,4 +410,5 @@ class LiveScreen(RunRoom):
                             timeout=4)
             self._after_dialog(was_playing)
 
-        self.app.push_screen(TightenDialog(shadow), tightened)
+        self.app.push_screen(ShadowDialog(shadow, self.index.shadow_counts(), self.index.total),
+                             tightened)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable
 from typing import ClassVar
@@ -18,13 +19,9 @@ from textual.strip import Strip
 
 from sim.events import Event, EventKind
 from tui.render.formatting import chain_text, clock, effect_label
-
-Cells = tuple[str, str, str, str, str, str, str, str]
-"""time, agent, chain, tool, resource, effect, rule, marker."""
-
-_NO_RULE = {"no_matching_allow": "default deny", "invalid_token": "bad token",
-            "error": "error: fail closed"}
-"""The rule column when no rule decided, by the decision's reason."""
+from tui.run_index import NO_RULE as _NO_RULE
+from tui.run_index import Cells, RunIndex, event_values
+from tui.run_query import Query, QueryError, Term, parse_query
 
 
 class DecisionStream(ScrollView, can_focus=True):
@@ -34,6 +31,11 @@ class DecisionStream(ScrollView, can_focus=True):
     decisions, renders only the visible lines and follows the newest row until the user moves
     the cursor up (End follows again). New rows show on the next :meth:`flush` (the parent
     paces redraws: at full speed a tick arrives faster than a repaint is worth).
+
+    When the parent hands it the run's :class:`~tui.run_index.RunIndex` (attribute
+    :attr:`index`), a filter covers the whole run, and :meth:`select_seq` with ``reach`` can
+    show a decision older than the kept rows: the stream then lists the whole run from the
+    index's compact rows until End (or clearing the filter) returns it to the newest rows.
     """
 
     DEFAULT_CSS = """
@@ -73,7 +75,7 @@ class DecisionStream(ScrollView, can_focus=True):
     ]
 
     filter_text: reactive[str] = reactive("", init=False)
-    """Space-separated terms every shown row must contain (agent, tool, effect, rule...)."""
+    """A query every shown row satisfies (:mod:`tui.run_query`: ``effect:deny`` or words)."""
 
     following: reactive[bool] = reactive(True, init=False)
     """True while the cursor tracks the newest row."""
@@ -98,11 +100,18 @@ class DecisionStream(ScrollView, can_focus=True):
         self._rows: deque[Event] = deque(maxlen=capacity)
         self._visible: list[Event] = []
         self._cells: dict[int, Cells] = {}
-        self._haystacks: dict[int, str] = {}
         self._cursor_seq: int | None = None
         self._stale = False
         self.total = 0
         """Decisions seen since the run started (not only those kept)."""
+        self.index: RunIndex | None = None
+        """The run's index (set by the parent, which feeds it): filters reach the whole run."""
+        self._query: Query = parse_query("")
+        self._history = False
+        self._whole: list[int] | None = None
+        """Sequence numbers shown while the stream lists the whole run (None: kept rows)."""
+        self._whole_total = 0
+        self._whole_dropped = 0
 
     # --- data in -----------------------------------------------------------------------
 
@@ -127,12 +136,27 @@ class DecisionStream(ScrollView, can_focus=True):
         self.total = 0
         self._cursor_seq = None
         self.following = True
+        self._history = False
+        self._whole = None
         self._rebuild()
 
     @property
+    def whole_run(self) -> bool:
+        """True while the stream lists the whole run (a filter, or a jump into the past)."""
+        return self._whole is not None
+
+    @property
     def rows(self) -> list[Event]:
-        """The decisions kept and passing the filter, oldest first (flushed first)."""
+        """The decisions shown, oldest first (flushed first).
+
+        Over the whole run, a decision whose full event is no longer kept comes as the
+        index's abridged event (``data["summary"]`` is True).
+        """
         self.flush()
+        if self._whole is not None:
+            assert self.index is not None
+            found = (self.index.summary(seq) for seq in self._whole)
+            return [e for e in found if e is not None]
         return list(self._visible)
 
     @property
@@ -142,16 +166,43 @@ class DecisionStream(ScrollView, can_focus=True):
 
     @property
     def cursor_event(self) -> Event | None:
-        """The decision under the cursor."""
+        """The decision under the cursor (abridged if only the index remembers it)."""
         self.flush()
         index = self._cursor_index()
-        return None if index is None else self._visible[index]
+        if index is None:
+            return None
+        if self._whole is not None:
+            assert self.index is not None
+            return self.index.summary(self._whole[index])
+        return self._visible[index]
 
-    def select_seq(self, seq: int) -> bool:
-        """Put the cursor on the decision with this sequence number, if it is still shown."""
+    def select_seq(self, seq: int, *, reach: bool = False) -> bool:
+        """Put the cursor on the decision with this sequence number.
+
+        Args:
+            seq: The decision event's sequence number.
+            reach: When the decision is not shown (older than the kept rows, or filtered
+                out) but the index has it, list the whole run, unfiltered, and go there.
+
+        Returns:
+            False when the decision cannot be shown.
+        """
         self.flush()
-        for i, event in enumerate(self._visible):
-            if event.seq == seq:
+        for i in range(self._count() - 1, -1, -1):
+            if self._seq_at(i) == seq:
+                self._move_to(i)
+                return True
+        if not reach or self.index is None or self.index.position(seq) is None:
+            return False
+        self._history = True
+        self.following = False
+        self._cursor_seq = seq
+        if self.filter_text:
+            self.filter_text = ""  # the watcher rebuilds
+        else:
+            self._rebuild()
+        for i in range(self._count() - 1, -1, -1):
+            if self._seq_at(i) == seq:
                 self._move_to(i)
                 return True
         return False
@@ -160,7 +211,7 @@ class DecisionStream(ScrollView, can_focus=True):
         """Put the cursor on the last shown decision at or before ``time`` (by ``agent``)."""
         self.flush()
         best: int | None = None
-        for i, event in enumerate(self._visible):
+        for i, event in enumerate(self._visible if self._whole is None else ()):
             if event.time > time:
                 break
             if agent is None or event.agent == agent:
@@ -172,54 +223,91 @@ class DecisionStream(ScrollView, can_focus=True):
 
     # --- internals ---------------------------------------------------------------------
 
-    def _matches(self, event: Event, terms: list[str]) -> bool:
-        hay = self._haystacks.get(event.seq)
-        if hay is None:
-            cells = self._row_cells(event)
-            d = event.data
-            hay = " ".join((*cells, str(d.get("outcome", "")), str(d.get("data_class", "")),
-                            str((d.get("decision") or {}).get("effect", "")))).lower()
-            self._haystacks[event.seq] = hay
-        return all(term in hay for term in terms)
-
-    def _rebuild(self) -> None:
+    def _rebuild(self, *, anew: bool = False) -> None:
         self._stale = False
-        terms = self.filter_text.lower().split()
-        if terms:
-            self._visible = [e for e in self._rows if self._matches(e, terms)]
+        index = self.index
+        if index is not None and (self._history or not self._query.empty):
+            self._visible = []
+            if (anew or self._whole is None or self._whole_dropped != index.dropped
+                    or self._whole_total > index.total):
+                self._whole = index.select(self._query)
+            else:
+                start = max(0, len(index) - (index.total - self._whole_total))
+                self._whole.extend(index.select(self._query, start))
+            self._whole_total, self._whole_dropped = index.total, index.dropped
+            self._note_whole()
         else:
-            self._visible = list(self._rows)
+            if self._whole is not None:
+                self._whole = None
+                self.border_subtitle = ""
+            if not self._query.empty:
+                wanted = self._query.predicate()
+                self._visible = [e for e in self._rows if wanted(event_values(e))]
+            else:
+                self._visible = list(self._rows)
         if len(self._cells) > 2 * self.capacity:
             keep = {e.seq for e in self._rows}
             self._cells = {k: v for k, v in self._cells.items() if k in keep}
-            self._haystacks = {k: v for k, v in self._haystacks.items() if k in keep}
-        self.virtual_size = Size(self.size.width, len(self._visible) + 1)
+        count = self._count()
+        self.virtual_size = Size(self.size.width, count + 1)
         if self.following:
-            self._cursor_seq = self._visible[-1].seq if self._visible else None
+            self._cursor_seq = self._seq_at(count - 1) if count else None
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         self.refresh()
 
+    def _note_whole(self) -> None:
+        """Say in the border what the whole-run list shows."""
+        shown = len(self._whole or ())
+        index = self.index
+        seen = index.total if index is not None else 0
+        dropped = f" ({index.dropped:,} oldest forgotten)" if index and index.dropped else ""
+        if self._query.empty:
+            self.border_subtitle = f"whole run: {seen:,} decisions{dropped}; End: newest"
+        else:
+            self.border_subtitle = (f"filter {shown:,}/{seen:,}{dropped}: "
+                                    f"{self._query.text}")
+
     def watch_filter_text(self) -> None:
-        """Re-filter the kept rows."""
-        self._rebuild()
+        """Re-filter: over the whole run when the index is there, else over the kept rows."""
+        try:
+            self._query = parse_query(self.filter_text)
+        except QueryError:
+            # The parent checks queries before setting them; a bad one set directly is
+            # taken word by word rather than failing in a watcher.
+            self._query = Query(self.filter_text, tuple(
+                Term(None, word.lower()) for word in self.filter_text.split()))
+        if not self._query.empty:
+            self._history = False
+        self._rebuild(anew=True)
+
+    def _count(self) -> int:
+        return len(self._visible) if self._whole is None else len(self._whole)
+
+    def _seq_at(self, i: int) -> int:
+        return self._visible[i].seq if self._whole is None else self._whole[i]
 
     def _cursor_index(self) -> int | None:
         seq = self._cursor_seq
-        if seq is None or not self._visible:
+        count = self._count()
+        if seq is None or not count:
             return None
+        if self._whole is not None:
+            i = bisect_left(self._whole, seq)
+            return i if i < count and self._whole[i] == seq else None
         # The cursor is usually near the end; search backwards.
-        for i in range(len(self._visible) - 1, -1, -1):
+        for i in range(count - 1, -1, -1):
             if self._visible[i].seq == seq:
                 return i
         return None
 
     def _move_to(self, index: int) -> None:
         self.flush()
-        if not self._visible:
+        count = self._count()
+        if not count:
             return
-        index = max(0, min(index, len(self._visible) - 1))
-        self._cursor_seq = self._visible[index].seq
-        self.following = index == len(self._visible) - 1
+        index = max(0, min(index, count - 1))
+        self._cursor_seq = self._seq_at(index)
+        self.following = index == count - 1
         body = max(1, self.size.height - 1)
         top = int(self.scroll_y)
         if index < top:
@@ -233,7 +321,7 @@ class DecisionStream(ScrollView, can_focus=True):
         self.flush()
         index = self._cursor_index()
         if index is None:
-            index = len(self._visible)
+            index = self._count()
         self._move_to(index + delta)
 
     def action_first(self) -> None:
@@ -241,8 +329,11 @@ class DecisionStream(ScrollView, can_focus=True):
         self._move_to(0)
 
     def action_follow(self) -> None:
-        """Go to the newest decision and keep following."""
-        self._move_to(len(self._visible) - 1)
+        """Go to the newest decision and keep following (back to the newest rows)."""
+        if self._history:
+            self._history = False
+            self._rebuild(anew=True)
+        self._move_to(self._count() - 1)
         self.following = True
 
     def action_select(self) -> None:
@@ -258,9 +349,9 @@ class DecisionStream(ScrollView, can_focus=True):
             return
         self.flush()
         index = int(self.scroll_y) + offset.y - 1
-        if not 0 <= index < len(self._visible):
+        if not 0 <= index < self._count():
             return
-        if self._visible[index].seq == self._cursor_seq or event.chain >= 2:
+        if self._seq_at(index) == self._cursor_seq or event.chain >= 2:
             self._move_to(index)
             self.action_select()
         else:
@@ -320,16 +411,22 @@ class DecisionStream(ScrollView, can_focus=True):
             return self._strip([(_fit(names[i], w) + " ", style) for i, w in layout],
                                width, base)
         index = int(self.scroll_y) + y - 1
-        if not 0 <= index < len(self._visible):
+        if not 0 <= index < self._count():
             return Strip.blank(width, base)
-        event = self._visible[index]
-        cells = self._row_cells(event)
-        effect = str((event.data.get("decision") or {}).get("effect", ""))
+        seq = self._seq_at(index)
+        if self._whole is None:
+            event = self._visible[index]
+            cells = self._row_cells(event)
+            effect = str((event.data.get("decision") or {}).get("effect", ""))
+        else:
+            assert self.index is not None
+            cells = self.index.cells(seq) or ('', '', '', '', '', '', '', '')
+            effect = self.index.effect(seq)
         effect_style = (self.get_component_rich_style(f"decision-stream--{effect}")
                         if effect in ("allow", "deny", "require_approval") else Style())
         marker_style = self.get_component_rich_style("decision-stream--incident")
         dim = self.get_component_rich_style("decision-stream--dim")
-        if event.seq == self._cursor_seq:
+        if seq == self._cursor_seq:
             base = base + self.get_component_rich_style("decision-stream--cursor")
         texts: list[tuple[str, Style]] = []
         for i, w in layout:
@@ -340,7 +437,7 @@ class DecisionStream(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         """Keep the newest row in view at the new size."""
-        self.virtual_size = Size(self.size.width, len(self._visible) + 1)
+        self.virtual_size = Size(self.size.width, self._count() + 1)
         if self.following:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
