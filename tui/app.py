@@ -18,6 +18,8 @@ from textual.screen import Screen
 from engine.errors import AgentrangeError
 from engine.model import Scenario
 from scenarios.library import load_scenario
+from sim.drill import Drill
+from sim.score import Score
 from tui.memory import COLLECT_CHECK, FullPasses, settle_memory
 from tui.screens.compare import CompareScreen
 from tui.screens.debrief import DebriefScreen
@@ -49,8 +51,16 @@ class AgentrangeApp(App[int]):
                  compare: Sequence[str] | None, pick: bool, speed: float | None,
                  autoplay: bool, seed: int | None, pause_at: float | None, debrief: bool,
                  roots: Sequence[Path] | None,
-                 simulation: SimulationFactory | None = None) -> None:
+                 simulation: SimulationFactory | None = None, blind: bool = False,
+                 scores: Path | None = None, drill: Drill | None = None,
+                 participant: str | None = None) -> None:
         super().__init__()
+        self.blind = blind
+        self.scores = scores
+        self.drill = drill
+        self.participant = participant
+        self.drill_recorded = False
+        """True once this participant's drill score is in the results."""
         self.start_scenario = scenario
         self.start_profile = profile
         self.start_compare = list(compare) if compare else None
@@ -101,7 +111,7 @@ class AgentrangeApp(App[int]):
         """Play ``scenario`` under ``profile`` (replacing the current run, if any)."""
         screen = LiveScreen(scenario, profile, seed=self.seed, speed=self._speed_for(scenario),
                             autoplay=self.autoplay, pause_at=self.pause_at,
-                            simulation=self.simulation_factory)
+                            simulation=self.simulation_factory, blind=self.blind)
         self._show(screen, replace)
 
     def open_compare(self, scenario: Scenario, profiles: Sequence[str] | None,
@@ -151,9 +161,25 @@ class AgentrangeApp(App[int]):
 
     def on_run_finished(self, message: RunFinished) -> None:
         """A live run ended: show the debrief (if enabled)."""
+        if self.drill is not None and self.participant is not None:
+            self._record_drill(message)
         if self.debrief:
-            self.push_screen(DebriefScreen(message.scenario, message.profile, message.seed,
-                                           message.result, self.simulation_factory))
+            self.push_screen(DebriefScreen(
+                message.scenario, message.profile, message.seed, message.result,
+                self.simulation_factory, actions=message.actions.actions,
+                injections=message.actions.injections, scores=self.scores))
+
+    def _record_drill(self, message: RunFinished) -> None:
+        """Append the participant's score to the drill's results (once per run)."""
+        assert self.drill is not None and self.participant is not None
+        score = Score.of(message.result, message.actions.actions, message.actions.injections)
+        try:
+            self.drill.append(self.participant, score)
+        except AgentrangeError as exc:
+            self.notify(str(exc), title="score not recorded", severity="error", timeout=30)
+            return
+        self.drill_recorded = True
+        self.notify(f"Your score is in {self.drill.results}.", title="drill", timeout=8)
 
     # --- the command palette -------------------------------------------------------------
 
@@ -189,6 +215,10 @@ def make_app(
     debrief: bool = True,
     roots: Sequence[Path] | None = None,
     simulation: SimulationFactory | None = None,
+    blind: bool = False,
+    scores: Path | None = None,
+    drill: Drill | None = None,
+    participant: str | None = None,
 ) -> AgentrangeApp:
     """Build the dashboard; the CLI, the tests and the benchmarks all start here.
 
@@ -206,11 +236,18 @@ def make_app(
         debrief: Show the debrief when a live run ends.
         roots: Directories the picker searches for scenario files (None: working dir).
         simulation: Factory of simulations (None: the real simulator).
+        blind: Hide the compromised agent until an alert detects it (what a SOC sees).
+        scores: Append each debrief's scores to this JSON Lines file.
+        drill: Play this drill: its scenario, profile, seed and incident time, blind (a drill
+            is a detection exercise).
+        participant: The drill participant's name (their score is appended to the results).
 
     Raises:
         LoadError: the scenario does not load.
         UnknownProfileError: a named profile is not in the scenario.
     """
+    if drill is not None:
+        scenario, profile, seed, blind = drill_scenario(drill), drill.profile, drill.seed, True
     loaded = load_scenario(scenario) if isinstance(scenario, str | Path) else scenario
     profiles = [p.strip() for p in compare.split(",")] if isinstance(compare, str) else (
         list(compare) if compare else None)
@@ -226,4 +263,15 @@ def make_app(
                 f"--compare needs at least two profiles (the scenario has {', '.join(known)})")
     return AgentrangeApp(scenario=loaded, profile=profile, compare=profiles, pick=pick,
                          speed=speed, autoplay=autoplay, seed=seed, pause_at=pause_at,
-                         debrief=debrief, roots=roots, simulation=simulation)
+                         debrief=debrief, roots=roots, simulation=simulation, blind=blind,
+                         scores=scores, drill=drill, participant=participant)
+
+
+def drill_scenario(drill: Drill) -> Scenario:
+    """The drill's scenario, staged: its first incident at the drill's time.
+
+    Raises:
+        LoadError: the scenario does not load.
+        DrillError: the incident time does not fit the scenario.
+    """
+    return drill.staged(load_scenario(drill.scenario))

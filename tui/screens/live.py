@@ -15,7 +15,10 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from engine.model import Scenario
+from sim.blind import BlindView
+from sim.collectors.metrics import MetricsCollector
 from sim.events import Event, EventKind
+from sim.score import ActionFold
 from tui.screens.catalogue import RuleCatalogue
 from tui.screens.messages import OpenCompare, RunFinished
 from tui.screens.playback import SimTick, SimulationFactory
@@ -61,6 +64,8 @@ class LiveScreen(RunRoom):
         autoplay: Start playing at once (else paused at time zero).
         pause_at: Pause by itself once the simulated clock reaches this time.
         simulation: Builds the simulation (None: the real simulator).
+        blind: Show what a SOC would see: the compromised agent stays hidden until an alert
+            detects it (see :mod:`sim.blind`).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -79,7 +84,7 @@ class LiveScreen(RunRoom):
     def __init__(self, scenario: Scenario, profile_id: str, *, seed: int | None = None,
                  speed: float = 600.0, autoplay: bool = True,
                  pause_at: float | None = None,
-                 simulation: SimulationFactory | None = None) -> None:
+                 simulation: SimulationFactory | None = None, blind: bool = False) -> None:
         # A single run shows no diff, so it need not remember every decision's key.
         super().__init__(scenario, [profile_id], seed=seed, speed=speed, autoplay=autoplay,
                          pause_at=pause_at, simulation=simulation, record_decisions=False)
@@ -93,6 +98,12 @@ class LiveScreen(RunRoom):
         self._last_stream = 0.0
         self._resume_on_return = False
         self._catalogue: RuleCatalogue | None = None
+        self.actions = ActionFold()
+        """The responder's live actions and injections, folded from the run's events."""
+        self.blind = BlindView() if blind else None
+        """In blind mode, what a SOC sees of the stream (None: everything is shown)."""
+        self.seen = MetricsCollector(record_decisions=False) if blind else None
+        """In blind mode, the figures of what the SOC has seen (the blast panel's source)."""
 
     @property
     def sim(self) -> Any:
@@ -129,6 +140,8 @@ class LiveScreen(RunRoom):
     def prepare(self) -> None:
         """Name the run in the header, hide the filter and focus the stream."""
         self.query_one(RunHeader).profile = self.profile_id
+        if self.blind is not None:
+            self.query_one(AgentRoster).border_title = "agents (blind until detection)"
         self.query_one("#filter", Input).display = False
         self.query_one(DecisionStream).focus()
 
@@ -144,7 +157,8 @@ class LiveScreen(RunRoom):
         """Hand the tick's events to every panel, and the run's figures to the blast panel."""
         frame = message.frames[0]
         feed = self.feeds[0]
-        events = frame.events
+        self._fold_actions(frame.events)
+        events = self._visible(frame.events)
         # One pass splits the batch: decisions are most of it and only two panels want them.
         decision = EventKind.DECISION
         decisions = [e for e in events if e.kind is decision]
@@ -179,13 +193,36 @@ class LiveScreen(RunRoom):
                     # A full reflow only when the roster gains rows; else repaint it alone.
                     roster.refresh(layout=len(roster.agents) != rows_before)
                 chains.redraw()
-                self.query_one(BlastPanel).show_run(feed.collector, frame.now)
+                self.query_one(BlastPanel).show_run(
+                    self.seen if self.seen is not None else feed.collector, frame.now)
         if frame.done and not self.done:
             self.done = True
             header.done = True
             header.now = frame.now
             self.post_message(RunFinished(self.scenario, self.profile_id, self.seed,
-                                          feed.result()))
+                                          feed.result(), self.actions))
+
+    def _fold_actions(self, events: tuple[Event, ...]) -> None:
+        """Fold the responder's live actions from the whole stream (blind or not)."""
+        fold = self.actions
+        for event in events:
+            if event.kind is not EventKind.DECISION:
+                fold(event)
+
+    def _visible(self, events: tuple[Event, ...]) -> tuple[Event, ...]:
+        """The tick's events the panels may show (in blind mode, what a SOC sees)."""
+        view = self.blind
+        if view is None:
+            return events
+        before = len(view.detected)
+        shown = tuple(view.visible(events))
+        assert self.seen is not None
+        for event in shown:
+            self.seen(event)
+        if len(view.detected) > before:
+            found = [f"{i} ({view.victims.get(i, '?')})" for i in list(view.detected)[before:]]
+            self.notify(f"Detected: {', '.join(found)}.", title="detection", timeout=6)
+        return shown
 
     def _remember(self, events: list[Event]) -> None:
         """Keep what the detail and incident dialogs look up: tokens, incidents, the fleet."""
