@@ -96,13 +96,29 @@ class AgentrangeApp(App[int]):
         self._own_full_passes()
         settle_memory()
         scenario = self.start_scenario
-        if self.start_pick or scenario is None:
+        if self.drill is not None and self.participant is None and scenario is not None:
+            self.ask_participant(scenario)
+        elif self.start_pick or scenario is None:
             self.open_picker()
         elif self.start_compare:
             self.open_compare(scenario, self.start_compare, self.seed, replace=True)
         else:
             self.open_live(scenario, self.start_profile or scenario.default_profile_id,
                            replace=True)
+
+    def ask_participant(self, scenario: Scenario) -> None:
+        """Ask the drill participant's name, then play the drill (Esc leaves)."""
+        from tui.screens.drill_name import NameScreen
+
+        def named(name: str | None) -> None:
+            if name is None:
+                self.exit(0)
+                return
+            self.participant = name
+            self.open_live(scenario, self.start_profile or scenario.default_profile_id)
+
+        assert self.drill is not None
+        self.push_screen(NameScreen(f"drill {self.drill.directory.name}"), named)
 
     def _speed_for(self, scenario: Scenario) -> float:
         return self.speed if self.speed is not None else default_speed(scenario)

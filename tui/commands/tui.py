@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 from collections.abc import Mapping
@@ -55,8 +56,24 @@ def open_dashboard(args: argparse.Namespace) -> int:
         autoplay=not getattr(args, "paused", False),
         seed=getattr(args, "seed", None),
         simulation=simulation,
+        blind=bool(getattr(args, "blind", False)),
+        scores=Path(args.scores) if getattr(args, "scores", None) else None,
     )
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    return run_app(app, audited)
+
+
+def served() -> bool:
+    """True when textual-serve runs the dashboard for a browser (no terminal is needed)."""
+    return os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
+
+
+def run_app(app: Any, audited: AuditedSimulation | None = None) -> int:
+    """Run a built dashboard until the user quits; returns its exit code.
+
+    Raises:
+        TerminalError: standard input or output is not a terminal (and no browser serves it).
+    """
+    if not (sys.stdin.isatty() and sys.stdout.isatty()) and not served():
         raise TerminalError("the dashboard needs an interactive terminal; for a headless "
                             "run use `agentrange run`")
     try:

@@ -1,0 +1,103 @@
+"""``agentrange serve``: the dashboard in web browsers, one session per tab (textual-serve).
+
+textual-serve runs a command per browser tab with Textual's web driver; the command here is
+this same CLI (``agentrange tui ...`` or ``agentrange drill join DIR``) under the running
+interpreter, so a tab sees exactly what a terminal would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import shlex
+import socket
+import sys
+from pathlib import Path
+
+from engine.errors import AgentrangeError
+from sim.drill import Drill
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+"""Addresses only this machine can reach."""
+
+
+class ServeError(AgentrangeError):
+    """The dashboard cannot be served (the web extra is missing, the port is taken...)."""
+
+
+def command(args: argparse.Namespace, passthrough: list[str]) -> list[str]:
+    """The command each browser tab runs: this CLI's ``tui`` or ``drill join``.
+
+    Raises:
+        DrillError: ``--drill`` names no drill directory.
+    """
+    cli = [sys.executable, "-m", "tui.cli"]
+    if args.drill:
+        directory = Path(args.drill).resolve()
+        Drill.load(directory)  # a bad directory fails here, not in every tab
+        return [*cli, "drill", "join", str(directory), *passthrough]
+    return [*cli, "tui", *passthrough]
+
+
+def check_dashboard_args(args: argparse.Namespace, passthrough: list[str]) -> None:
+    """Parse the options passed on as ``tui`` (or ``drill join``) would, failing at once."""
+    from tui.cli import build_parser
+
+    head = ["drill", "join", str(args.drill)] if args.drill else ["tui"]
+    build_parser().parse_args([*head, *passthrough])  # argparse exits 2 on a bad option
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail with one line when ``host:port`` cannot be listened on (in use, bad address).
+
+    Raises:
+        ServeError: the port is in use or the address is not this machine's.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ServeError(f"--host {host}: not an address to listen on ({exc.strerror})") \
+            from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ServeError(f"port {port} on {host} is already in use; choose another "
+                                 "with --port") from None
+            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Serve the dashboard until Ctrl-C.
+
+    Raises:
+        ServeError: textual-serve is not installed, or the address cannot be listened on.
+        DrillError: ``--drill`` names no drill directory.
+    """
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise ServeError("`agentrange serve` needs the web extra: "
+                         "pip install 'agentrange[web]'") from None
+    passthrough = list(getattr(args, "passthrough", []) or [])
+    check_dashboard_args(args, passthrough)
+    cmd = command(args, passthrough)
+    check_port(args.host, args.port)
+    if args.host not in LOCAL_HOSTS:
+        print(f"agentrange: warning: serving on {args.host}:{args.port} with no "
+              "authentication: anyone who can reach this address can open the dashboard",
+              file=sys.stderr)
+    title = f"agentrange drill {Path(args.drill).name}" if args.drill else "agentrange"
+    server = Server(shlex.join(cmd), host=args.host, port=args.port, title=title)
+    try:
+        server.serve()
+    except OSError as exc:  # lost the race for the port after the check
+        raise ServeError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") \
+            from None
+    except KeyboardInterrupt:
+        pass
+    print("agentrange: stopped serving", file=sys.stderr)
+    return 0
