@@ -98,6 +98,8 @@ class LiveScreen(RunRoom):
         self._last_stream = 0.0
         self._resume_on_return = False
         self._catalogue: RuleCatalogue | None = None
+        self.last_use: dict[str, float] = {}
+        """Token id -> simulated time of the last decision presenting it."""
         self.actions = ActionFold()
         """The responder's live actions and injections, folded from the run's events."""
         self.blind = BlindView() if blind else None
@@ -165,6 +167,7 @@ class LiveScreen(RunRoom):
         others = ([e for e in events if e.kind is not decision]
                   if len(decisions) < len(events) else [])
         sequenced = [e for e in decisions if _completes_sequence(e)]
+        self._note_use(decisions)
         self._remember(others)
         stream = self.query_one(DecisionStream)
         roster = self.query_one(AgentRoster)
@@ -201,6 +204,17 @@ class LiveScreen(RunRoom):
             header.now = frame.now
             self.post_message(RunFinished(self.scenario, self.profile_id, self.seed,
                                           feed.result(), self.actions))
+
+    def _note_use(self, decisions: list[Event]) -> None:
+        """Remember when each token was last presented (the revoke dialog shows it)."""
+        last = self.last_use
+        for event in decisions:
+            jti = event.data.get("jti")
+            if jti is not None:
+                last[jti] = event.time
+        if len(last) > 4 * TOKEN_MEMORY:  # forget the first-seen half: early tokens are long gone
+            for jti in list(last)[: len(last) // 2]:
+                del last[jti]
 
     def _fold_actions(self, events: tuple[Event, ...]) -> None:
         """Fold the responder's live actions from the whole stream (blind or not)."""
@@ -359,6 +373,7 @@ class LiveScreen(RunRoom):
         was_playing = self._pause_for_dialog()
         roster = self.query_one(AgentRoster)
         holders = {name: roster.live_tokens(name) for name in self._dialog_agents()}
+        facts = self._token_facts([jti for jtis in holders.values() for jti in jtis])
 
         def revoked(target: str | None) -> None:
             if target is not None:
@@ -366,7 +381,25 @@ class LiveScreen(RunRoom):
                 self.notify(f"Revoked {target}.", title="response", timeout=4)
             self._after_dialog(was_playing)
 
-        self.app.push_screen(RevokeDialog(holders), revoked)
+        self.app.push_screen(RevokeDialog(holders, facts), revoked)
+
+    def _token_facts(self, jtis: list[str]) -> dict[str, Any]:
+        """Holder, scope, expiry and last use of the tokens named (from the run's events)."""
+        from tui.screens.incident import TokenFacts
+
+        facts: dict[str, Any] = {}
+        for jti in jtis:
+            issued = self.tokens.get(jti)
+            if issued is None:
+                continue
+            data = issued.data
+            holders = data.get("holders") or ([issued.agent] if issued.agent else [])
+            exp = data.get("exp")
+            facts[jti] = TokenFacts(", ".join(map(str, holders)) or "?",
+                                    tuple(map(str, data.get("scope") or ())),
+                                    float(exp) if isinstance(exp, int | float) else None,
+                                    self.last_use.get(jti))
+        return facts
 
     def action_quarantine(self) -> None:
         """Quarantine an agent: it may start nothing more."""
