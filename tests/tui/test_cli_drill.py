@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sim.drill import Drill
-from sim.score import Score
+from sim.score import Action, Score
 from tui.cli import main
 
 
@@ -28,7 +28,8 @@ def _drill_with_results(tmp_path: Path) -> Path:
     directory = tmp_path / "room"
     drill = Drill(directory, "vendor-hosted-agent", "static-rbac", 5, 7200.0)
     drill.save()
-    drill.append("ada", Score("vendor-hosted-agent", "static-rbac", 5, 40.0, 60.0, 900, 0))
+    drill.append("ada", Score("vendor-hosted-agent", "static-rbac", 5, 40.0, 60.0, 900, 0,
+                              (Action(7260.0, "quarantine_agent", "leadlens", True),)))
     drill.append("bob", Score("vendor-hosted-agent", "static-rbac", 5, None, None, 44100, 2))
     return directory
 
@@ -68,7 +69,8 @@ def test_scoreboard_ranks_as_a_table_json_and_markdown(
                                                                        (2, "bob")]
     code, out, _ = run(capsys, "drill", "scoreboard", str(directory), "--format", "markdown")
     assert code == 0
-    assert "| 1 | ada | 900 | 1m | 40s | 0 | none |" in out
+    assert "| 1 | ada | 900 | 1m | 40s | 0 | 02:01:00 quarantine leadlens |" in out
+    assert "| 2 | bob | 44,100 | - | - | 2 | none |" in out
     code, out, _ = run(capsys, "drill", "scoreboard", str(directory))
     assert code == 0 and "ada" in out and "44,100" in out
 

@@ -117,16 +117,23 @@ def scoreboard(args: argparse.Namespace) -> int:
         return 0
 
 
-COLUMNS: tuple[str, ...] = ("rank", "participant", "records exposed", "time to contain",
-                            "time to detect", "benign steps denied", "actions")
+COLUMNS: tuple[str, ...] = ("#", "participant", "records exposed", "to contain",
+                            "to detect", "benign denied", "actions (simulated time)")
 """The scoreboard's columns, in order."""
+
+_LEFT = frozenset({"participant", "actions (simulated time)"})
+
+VERBS = {"quarantine_agent": "quarantine", "revoke_token": "revoke",
+         "tighten_rule": "tighten", "distrust_vendor": "distrust"}
+"""How each live response reads on the scoreboard."""
 
 
 def row(entry: Mapping[str, Any]) -> list[str]:
     """A result's cells, in :data:`COLUMNS` order."""
     actions = entry.get("actions") or []
-    done = ", ".join(f"{a.get('kind', '?').replace('_', ' ')} {a.get('target', '?')} at "
-                     f"{clock(float(a.get('time', 0)))}" for a in actions[:3])
+    done = ", ".join(f"{clock(float(a.get('time', 0)))} "
+                     f"{VERBS.get(str(a.get('kind')), str(a.get('kind')))} {a.get('target', '?')}"
+                     for a in actions[:3])
     if len(actions) > 3:
         done += f" (+{len(actions) - 3})"
     return [str(entry.get("rank", "")), str(entry.get("participant", "?")),
@@ -147,8 +154,10 @@ def table(drill: Drill, ranked: Sequence[Mapping[str, Any]]) -> Any:
     grid = Table(title=_title(drill), caption=None if ranked else "no results yet",
                  header_style="bold")
     for column in COLUMNS:
-        grid.add_column(column, justify="left" if column in ("participant", "actions")
-                        else "right", overflow="fold")
+        left = column in _LEFT
+        grid.add_column(column, justify="left" if left else "right",
+                        no_wrap=column == "participant", overflow="fold",
+                        ratio=3 if column.startswith("actions") else None)
     for entry in ranked:
         grid.add_row(*row(entry))
     return grid
@@ -157,8 +166,7 @@ def table(drill: Drill, ranked: Sequence[Mapping[str, Any]]) -> Any:
 def markdown(drill: Drill, ranked: Sequence[Mapping[str, Any]]) -> str:
     """The ranking as a Markdown table (with the drill as its heading)."""
     lines = [f"### {_title(drill)}", "", "| " + " | ".join(COLUMNS) + " |",
-             "|" + "|".join("---:" if c not in ("participant", "actions") else "---"
-                            for c in COLUMNS) + "|"]
+             "|" + "|".join("---" if c in _LEFT else "---:" for c in COLUMNS) + "|"]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row(e)) + " |"
               for e in ranked]
     if not ranked:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
+import logging
 import shlex
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from engine.errors import AgentrangeError
 from sim.drill import Drill
@@ -91,7 +95,17 @@ def serve(args: argparse.Namespace) -> int:
               "authentication: anyone who can reach this address can open the dashboard",
               file=sys.stderr)
     title = f"agentrange drill {Path(args.drill).name}" if args.drill else "agentrange"
-    server = Server(shlex.join(cmd), host=args.host, port=args.port, title=title)
+
+    class QuietServer(Server):
+        """textual-serve without a log line per request (its own notices stay)."""
+
+        def initialize_logging(self) -> None:
+            super().initialize_logging()
+            logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+    server = QuietServer(shlex.join(cmd), host=args.host, port=args.port, title=title)
+    previous = sys.unraisablehook
+    sys.unraisablehook = _quiet_closed_loop(previous)
     try:
         server.serve()
     except OSError as exc:  # lost the race for the port after the check
@@ -99,5 +113,25 @@ def serve(args: argparse.Namespace) -> int:
             from None
     except KeyboardInterrupt:
         pass
+    finally:
+        gc.collect()  # finalise the sessions' subprocess transports while the hook is quiet
+        sys.unraisablehook = previous
     print("agentrange: stopped serving", file=sys.stderr)
     return 0
+
+
+def _quiet_closed_loop(hook: Callable[[Any], object]) -> Callable[[Any], object]:
+    """``hook``, minus the "Event loop is closed" that open sessions' transports raise.
+
+    On Ctrl-C textual-serve stops each open session's app and its event loop closes; the
+    subprocess transports are finalised afterwards and complain, with a traceback, that the
+    loop is closed. The apps have already exited: there is nothing to report.
+    """
+
+    def quiet(unraisable: Any) -> None:
+        error = unraisable.exc_value
+        if isinstance(error, RuntimeError) and str(error) == "Event loop is closed":
+            return
+        hook(unraisable)
+
+    return quiet
