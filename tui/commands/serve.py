@@ -103,7 +103,8 @@ def serve(args: argparse.Namespace) -> int:
             super().initialize_logging()
             logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
-    server = QuietServer(shlex.join(cmd), host=args.host, port=args.port, title=title)
+    server = QuietServer(shlex.join(cmd), host=args.host, port=args.port, title=title,
+                         public_url=public_url(args.host, args.port))
     previous = sys.unraisablehook
     sys.unraisablehook = _quiet_closed_loop(previous)
     try:
@@ -118,6 +119,17 @@ def serve(args: argparse.Namespace) -> int:
         sys.unraisablehook = previous
     print("agentrange: stopped serving", file=sys.stderr)
     return 0
+
+
+def public_url(host: str, port: int) -> str:
+    """The address the page tells browsers to connect back to.
+
+    A wildcard address (all interfaces) is no address a browser can reach: the page then
+    names this machine by its host name.
+    """
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.getfqdn()
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _quiet_closed_loop(hook: Callable[[Any], object]) -> Callable[[Any], object]:
