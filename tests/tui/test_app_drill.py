@@ -72,6 +72,11 @@ async def test_blind_mode_hides_the_compromised_agent_until_an_alert_detects_it(
         assert not screen.query_one(BlastPanel).incidents
         assert not any(e.data.get("incident") or e.data.get("attacker")
                        for e in screen.query_one(DecisionStream).rows)
+        await pilot.press("c")  # the comparison would show the incident: closed while blind
+        await pilot.pause()
+        assert app.screen is screen
+        assert any("compare opens when the run has ended" in str(n.message)
+                   for n in app._notifications)
         screen.playback.pause_at = INJECTION_AT + 600
         await pilot.press("space")
         screen = await paused_at(pilot, app, INJECTION_AT + 600)

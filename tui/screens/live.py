@@ -322,6 +322,10 @@ class LiveScreen(RunRoom):
 
     def action_compare(self) -> None:
         """Run the scenario's profiles side by side (this run waits, paused, underneath)."""
+        if self.blind is not None and not self.done:
+            # The comparison shows every incident: it would give the exercise away.
+            self.notify("Blind mode: compare opens when the run has ended.", timeout=4)
+            return
         self._resume_on_return = self._pause_for_dialog()
         self.post_message(OpenCompare(self.scenario, None, self.seed))
 
