@@ -130,3 +130,26 @@ def test_serve_elsewhere_warns_of_no_authentication_and_stops_cleanly_on_ctrl_c(
     assert (f"agentrange: warning: serving on 0.0.0.0:{port} with no authentication"
             in err)
     assert "Traceback" not in err and "stopped serving" in err
+
+
+def test_scoreboard_watch_shows_results_that_arrive_and_ends_on_ctrl_c(tmp_path: Path) -> None:
+    directory = tmp_path / "room"
+    Drill(directory, "support-pii-injection", "jit-context", 7).save()
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "drill", "scoreboard",
+                             str(directory), "--watch"], cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "COLUMNS": "100",
+                                 "PYTHONPATH": str(Path(__file__).parents[2])})
+    try:
+        time.sleep(1.5)
+        Drill.load(directory).append("zed", Score("support-pii-injection", "jit-context", 7,
+                                                  1.0, 2.0, 3, 0))
+        time.sleep(2.0)  # the watch looks every second
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "zed" in out and "Traceback" not in err
