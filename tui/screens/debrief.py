@@ -32,11 +32,13 @@ from tui.screens.messages import OpenCompare, OpenPicker
 from tui.screens.playback import SimulationFactory
 from tui.widgets.key_footer import KeyFooter
 
-SCORES: tuple[MetricRow, ...] = select_rows((
+SCORES: tuple[MetricRow, ...] = (*select_rows((
     "time to detect", "time to contain", "records exposed", "money moved",
-    "data classes / systems touched", "exposure window", "out-of-scope attempts stopped",
-    "benign steps denied"))
-"""The metrics rows the debrief scores a run on."""
+    "data classes / systems touched", "exposure window", "out-of-scope attempts stopped")),
+    MetricRow("benign steps denied", lambda d: count(metric(d, "delivery.benign_denied")),
+              "delivery.benign_denied"))
+"""The metrics rows the debrief scores a run on (benign steps denied as the score counts
+them: a number, where the metrics table gives a rate)."""
 
 
 def baseline_profile(scenario: Scenario, played: str) -> str:
@@ -78,7 +80,10 @@ def _change(row: MetricRow, yours: Mapping[str, Any], base: Mapping[str, Any]) -
 class Baseline(NamedTuple):
     """A run the response is measured against: its name and its figures (None: scoring)."""
 
+    header: str
+    """Its column's short heading."""
     label: str
+    """What it is, in full (the card names it above the table)."""
     profile: str
     figures: Mapping[str, Any] | None
 
@@ -86,11 +91,12 @@ class Baseline(NamedTuple):
 def score_table(result: Mapping[str, Any], baselines: Sequence[Baseline]) -> Table:
     """Your run against each baseline: detection, containment and blast radius."""
     table = Table(box=None, padding=(0, 1), header_style="bold", expand=True)
-    table.add_column("", style="dim", no_wrap=True)
-    table.add_column("your run", justify="right")
+    # Figures never wrap or shorten; on a narrow terminal the row labels wrap instead.
+    table.add_column("", style="dim", overflow="fold", min_width=16)
+    table.add_column("your run", justify="right", no_wrap=True)
     for base in baselines:
-        table.add_column(base.label, justify="right")
-        table.add_column("change", justify="right")
+        table.add_column(base.header, justify="right", no_wrap=True)
+        table.add_column("change", justify="right", no_wrap=True)
     for row in SCORES:
         cells: list[RenderableType] = [row.label, row.cell(result)]
         for base in baselines:
@@ -149,12 +155,13 @@ class DebriefScreen(ModalScreen[None]):
 
     def baselines(self) -> list[Baseline]:
         """The two baselines, named (one column when they are the same run)."""
-        unanswered_label = f"{self.profile} without your response"
+        unanswered_label = f"unanswered: {self.profile} without your response"
         if self.baseline_id == self.profile:
-            return [Baseline(f"{unanswered_label} (also the least guarded: {self.profile})",
-                             self.profile, self.baseline)]
-        return [Baseline(unanswered_label, self.profile, self.baseline),
-                Baseline(f"least guarded: {self.baseline_id}", self.baseline_id, self.least)]
+            return [Baseline("unanswered", f"{unanswered_label} (also the least guarded: "
+                             f"{self.profile})", self.profile, self.baseline)]
+        return [Baseline("unanswered", unanswered_label, self.profile, self.baseline),
+                Baseline("least guarded", f"least guarded: {self.baseline_id}",
+                         self.baseline_id, self.least)]
 
     def compose(self) -> ComposeResult:
         """The score card."""
