@@ -177,7 +177,8 @@ class AgentrangeApp(App[int]):
 
     def on_run_finished(self, message: RunFinished) -> None:
         """A live run ended: show the debrief (if enabled)."""
-        if self.drill is not None and self.participant is not None:
+        if self.drill is not None and self.participant is not None \
+                and message.scenario is self.start_scenario:  # not another one from `s`
             self._record_drill(message)
         if self.debrief:
             self.push_screen(DebriefScreen(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from textual import on
@@ -159,7 +159,8 @@ class LiveScreen(RunRoom):
         """Hand the tick's events to every panel, and the run's figures to the blast panel."""
         frame = message.frames[0]
         feed = self.feeds[0]
-        self._fold_actions(frame.events)
+        if self.blind is not None:  # the actions fold the whole stream, not what is shown
+            self._fold_actions(frame.events)
         events = self._visible(frame.events)
         # One pass splits the batch: decisions are most of it and only two panels want them.
         decision = EventKind.DECISION
@@ -169,6 +170,8 @@ class LiveScreen(RunRoom):
         sequenced = [e for e in decisions if _completes_sequence(e)]
         self._note_use(decisions)
         self._remember(others)
+        if self.blind is None:
+            self._fold_actions(others)
         stream = self.query_one(DecisionStream)
         roster = self.query_one(AgentRoster)
         chains = self.query_one(ChainTree)
@@ -216,7 +219,7 @@ class LiveScreen(RunRoom):
             for jti in list(last)[: len(last) // 2]:
                 del last[jti]
 
-    def _fold_actions(self, events: tuple[Event, ...]) -> None:
+    def _fold_actions(self, events: Sequence[Event]) -> None:
         """Fold the responder's live actions from the whole stream (blind or not)."""
         fold = self.actions
         for event in events:
