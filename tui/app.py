@@ -19,6 +19,8 @@ from textual.theme import BUILTIN_THEMES
 from engine.errors import AgentrangeError
 from engine.model import Scenario
 from scenarios.library import load_scenario
+from sim.drill import Drill
+from sim.score import Score
 from sim.tradeoff import TradeOff
 from tui.memory import COLLECT_CHECK, FullPasses, settle_memory
 from tui.screens.compare import CompareScreen
@@ -61,12 +63,20 @@ class AgentrangeApp(App[int]):
                  roots: Sequence[Path] | None,
                  simulation: SimulationFactory | None = None,
                  sweep: tuple[TradeOff, str] | None = None, theme: str | None = None,
-                 remember_theme: bool = False) -> None:
+                 remember_theme: bool = False, blind: bool = False,
+                 scores: Path | None = None, drill: Drill | None = None,
+                 participant: str | None = None) -> None:
         super().__init__()
         self.start_sweep = sweep
         self.start_theme = theme
         self.remember_theme = remember_theme
         """Save the theme whenever it changes (the CLI asks; tests and benchmarks do not)."""
+        self.blind = blind
+        self.scores = scores
+        self.drill = drill
+        self.participant = participant
+        self.drill_recorded = False
+        """True once this participant's drill score is in the results."""
         self.start_scenario = scenario
         self.start_profile = profile
         self.start_compare = list(compare) if compare else None
@@ -107,6 +117,8 @@ class AgentrangeApp(App[int]):
             from tui.screens.sweep_plot import SweepPlotScreen
 
             self.push_screen(SweepPlotScreen(*self.start_sweep))
+        elif self.drill is not None and self.participant is None and scenario is not None:
+            self.ask_participant(scenario)
         elif self.start_pick or scenario is None:
             self.open_picker()
         elif self.start_compare:
@@ -165,6 +177,20 @@ class AgentrangeApp(App[int]):
         elif notice is not None:
             notice.show_size() if small else notice.dismiss()
 
+    def ask_participant(self, scenario: Scenario) -> None:
+        """Ask the drill participant's name, then play the drill (Esc leaves)."""
+        from tui.screens.drill_name import NameScreen
+
+        def named(name: str | None) -> None:
+            if name is None:
+                self.exit(0)
+                return
+            self.participant = name
+            self.open_live(scenario, self.start_profile or scenario.default_profile_id)
+
+        assert self.drill is not None
+        self.push_screen(NameScreen(f"drill {self.drill.directory.name}"), named)
+
     def _speed_for(self, scenario: Scenario) -> float:
         return self.speed if self.speed is not None else default_speed(scenario)
 
@@ -172,7 +198,7 @@ class AgentrangeApp(App[int]):
         """Play ``scenario`` under ``profile`` (replacing the current run, if any)."""
         screen = LiveScreen(scenario, profile, seed=self.seed, speed=self._speed_for(scenario),
                             autoplay=self.autoplay, pause_at=self.pause_at,
-                            simulation=self.simulation_factory)
+                            simulation=self.simulation_factory, blind=self.blind)
         self._show(screen, replace)
 
     def open_compare(self, scenario: Scenario, profiles: Sequence[str] | None,
@@ -222,9 +248,26 @@ class AgentrangeApp(App[int]):
 
     def on_run_finished(self, message: RunFinished) -> None:
         """A live run ended: show the debrief (if enabled)."""
+        if self.drill is not None and self.participant is not None \
+                and message.scenario is self.start_scenario:  # not another one from `s`
+            self._record_drill(message)
         if self.debrief:
-            self.push_screen(DebriefScreen(message.scenario, message.profile, message.seed,
-                                           message.result, self.simulation_factory))
+            self.push_screen(DebriefScreen(
+                message.scenario, message.profile, message.seed, message.result,
+                self.simulation_factory, actions=message.actions.actions,
+                injections=message.actions.injections, scores=self.scores))
+
+    def _record_drill(self, message: RunFinished) -> None:
+        """Append the participant's score to the drill's results (once per run)."""
+        assert self.drill is not None and self.participant is not None
+        score = Score.of(message.result, message.actions.actions, message.actions.injections)
+        try:
+            self.drill.append(self.participant, score)
+        except AgentrangeError as exc:
+            self.notify(str(exc), title="score not recorded", severity="error", timeout=30)
+            return
+        self.drill_recorded = True
+        self.notify(f"Your score is in {self.drill.results}.", title="drill", timeout=8)
 
     # --- the command palette -------------------------------------------------------------
 
@@ -274,6 +317,10 @@ def make_app(
     sweep: tuple[TradeOff, str] | None = None,
     theme: str | None = None,
     remember_theme: bool = False,
+    blind: bool = False,
+    scores: Path | None = None,
+    drill: Drill | None = None,
+    participant: str | None = None,
 ) -> AgentrangeApp:
     """Build the dashboard; the CLI, the tests and the benchmarks all start here.
 
@@ -295,6 +342,11 @@ def make_app(
         theme: A Textual theme's name (None: Textual's default).
         remember_theme: Save the theme, and every change of it, in the settings file
             (:mod:`tui.settings`); the CLI asks for this, tests and benchmarks do not.
+        blind: Hide the compromised agent until an alert detects it (what a SOC sees).
+        scores: Append each debrief's scores to this JSON Lines file.
+        drill: Play this drill: its scenario, profile, seed and incident time, blind (a drill
+            is a detection exercise).
+        participant: The drill participant's name (their score is appended to the results).
 
     Raises:
         LoadError: the scenario does not load.
@@ -303,6 +355,8 @@ def make_app(
     """
     if theme is not None:
         check_theme(theme, list(BUILTIN_THEMES))
+    if drill is not None:
+        scenario, profile, seed, blind = drill_scenario(drill), drill.profile, drill.seed, True
     loaded = load_scenario(scenario) if isinstance(scenario, str | Path) else scenario
     profiles = [p.strip() for p in compare.split(",")] if isinstance(compare, str) else (
         list(compare) if compare else None)
@@ -319,4 +373,15 @@ def make_app(
     return AgentrangeApp(scenario=loaded, profile=profile, compare=profiles, pick=pick,
                          speed=speed, autoplay=autoplay, seed=seed, pause_at=pause_at,
                          debrief=debrief, roots=roots, simulation=simulation, sweep=sweep,
-                         theme=theme, remember_theme=remember_theme)
+                         theme=theme, remember_theme=remember_theme, blind=blind,
+                         scores=scores, drill=drill, participant=participant)
+
+
+def drill_scenario(drill: Drill) -> Scenario:
+    """The drill's scenario, staged: its first incident at the drill's time.
+
+    Raises:
+        LoadError: the scenario does not load.
+        DrillError: the incident time does not fit the scenario.
+    """
+    return drill.staged(load_scenario(drill.scenario))

@@ -30,6 +30,8 @@ COMMAND_MODULES = (
     "tui.commands.parsers.replay",
     "tui.commands.parsers.cedar",
     "tui.commands.parsers.scaffold",
+    "tui.commands.parsers.serve",
+    "tui.commands.parsers.drill",
 )
 
 
@@ -81,7 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # `serve` passes the dashboard's own options through (``agentrange serve --speed max``);
+    # every other command takes only its own.
+    args, extra = parser.parse_known_args(argv)
+    if extra and not hasattr(args, "passthrough"):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if hasattr(args, "passthrough"):
+        args.passthrough = extra
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
         # No command: open the dashboard on the default scenario, already playing.

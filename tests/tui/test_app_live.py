@@ -321,16 +321,18 @@ async def test_the_end_of_a_run_shows_the_debrief_against_the_baseline() -> None
     app = make_app(SCENARIO, speed=float("inf"))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, DebriefScreen)
-                       and app.screen.baseline is not None, timeout=60)
+                       and app.screen.scored, timeout=60)
         debrief = app.screen
         assert isinstance(debrief, DebriefScreen)
         assert debrief.baseline_id == "static-rbac"
         body = plain(debrief.query_one("#debrief-body", Static))
         for label in ("time to detect", "time to contain", "records exposed"):
             assert label in body
-        assert debrief.result is not None and debrief.baseline is not None
+        assert "jit-context without your response" in body
+        assert "least guarded: static-rbac" in body
+        assert debrief.result is not None and debrief.least is not None
         assert (debrief.result["blast_radius"]["records"]
-                < debrief.baseline["blast_radius"]["records"])
+                < debrief.least["blast_radius"]["records"])
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
         assert app.screen.profiles == ["static-rbac", "jit-context"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import threading
 from collections.abc import Mapping
@@ -33,7 +34,7 @@ def open_dashboard(args: argparse.Namespace) -> int:
     from tui.app import DEFAULT_SCENARIO, make_app
 
     if getattr(args, "sweep", None):
-        return _run(make_app(None, sweep=_sweep(args.sweep)), None)
+        return run_app(make_app(None, sweep=_sweep(args.sweep)))
     pick = bool(getattr(args, "pick", False))
     scenario = getattr(args, "scenario", None)
     if scenario is None and not pick:
@@ -62,14 +63,26 @@ def open_dashboard(args: argparse.Namespace) -> int:
         autoplay=not getattr(args, "paused", False),
         seed=getattr(args, "seed", None),
         simulation=simulation,
+        blind=bool(getattr(args, "blind", False)),
+        scores=Path(args.scores) if getattr(args, "scores", None) else None,
         **_theme(args),
     )
-    return _run(app, audited, traced)
+    return run_app(app, audited, traced)
 
 
-def _run(app: Any, audited: AuditedSimulation | None,
-         traced: TracedSimulation | None = None) -> int:
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+def served() -> bool:
+    """True when textual-serve runs the dashboard for a browser (no terminal is needed)."""
+    return os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
+
+
+def run_app(app: Any, audited: AuditedSimulation | None = None,
+            traced: TracedSimulation | None = None) -> int:
+    """Run a built dashboard until the user quits; returns its exit code.
+
+    Raises:
+        TerminalError: standard input or output is not a terminal (and no browser serves it).
+    """
+    if not (sys.stdin.isatty() and sys.stdout.isatty()) and not served():
         raise TerminalError("the dashboard needs an interactive terminal; for a headless "
                             "run use `agentrange run`")
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar, NamedTuple, get_args
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -14,6 +15,7 @@ from textual.widgets import Button, Label, OptionList
 from textual.widgets.option_list import Option
 
 from engine.model import IncidentKind
+from tui.render.formatting import clock
 
 INCIDENT_KINDS: tuple[str, ...] = get_args(IncidentKind)
 """Every incident kind the simulator can inject."""
@@ -137,20 +139,58 @@ class _PickOne(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class TokenFacts(NamedTuple):
+    """What a responder weighs before revoking a token (as the run's events told it)."""
+
+    holder: str
+    """Who holds it (several names for a shared credential)."""
+    scope: tuple[str, ...]
+    """Its scope claim's entries (``tool:...``, ``data:...``)."""
+    expires: float | None
+    """Simulated time it expires (None: unknown)."""
+    last_use: float | None
+    """Simulated time of the last request presenting it (None: never used)."""
+
+
+def _scope_text(scope: Sequence[str], width: int = 34) -> str:
+    text = ", ".join(scope) if scope else "no scope claim"
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def token_label(jti: str, facts: TokenFacts | None) -> Text:
+    """One token's line: id, holder, scope, expiry and last use."""
+    line = Text(f"  {jti}", style="bold")
+    if facts is None:
+        return line
+    line.append(f"\n    held by {facts.holder}; expires "
+                f"{clock(facts.expires) if facts.expires is not None else '?'}; last used "
+                f"{clock(facts.last_use) if facts.last_use is not None else 'never'}",
+                style="")
+    line.append(f"\n    scope: {_scope_text(facts.scope, 60)}", style="dim")
+    return line
+
+
 class RevokeDialog(_PickOne):
     """Pick a live token, or an agent to revoke all its tokens.
 
     Args:
         holders: Agent name -> ids of the live tokens it holds.
+        tokens: Token id -> its holder, scope, expiry and last use (where known).
     """
 
-    DEFAULT_CSS = DIALOG_CSS % "RevokeDialog"
+    DEFAULT_CSS = DIALOG_CSS % "RevokeDialog" + """
+    RevokeDialog > Vertical { width: 90; }
+    RevokeDialog OptionList { max-height: 20; }
+    """
     TITLE_TEXT = "revoke a credential"
-    HELP_TEXT = "Revoke one token, or an agent's every token. The next request with it is denied."
+    HELP_TEXT = ("Revoke one token, or an agent's every token. The next request with it is "
+                 "denied. Each token shows its holder, expiry, last use and scope.")
 
-    def __init__(self, holders: Mapping[str, Sequence[str]]) -> None:
+    def __init__(self, holders: Mapping[str, Sequence[str]],
+                 tokens: Mapping[str, TokenFacts] | None = None) -> None:
         super().__init__()
         self.holders = {k: list(v) for k, v in holders.items()}
+        self.tokens = dict(tokens or {})
 
     def options(self) -> list[Option]:
         """An entry per agent, then one per live token under it."""
@@ -158,7 +198,8 @@ class RevokeDialog(_PickOne):
         for agent, tokens in self.holders.items():
             label = f"{agent}: every token" + ("" if tokens else " (none live)")
             opts.append(Option(label, id=agent))
-            opts.extend(Option(f"    token {jti}", id=jti) for jti in tokens[:20])
+            opts.extend(Option(token_label(jti, self.tokens.get(jti)), id=jti)
+                        for jti in tokens[:20])
         return opts
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from textual import on
@@ -15,7 +15,10 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from engine.model import Scenario
+from sim.blind import BlindView
+from sim.collectors.metrics import MetricsCollector
 from sim.events import Event, EventKind
+from sim.score import ActionFold
 from tui.render.formatting import clock
 from tui.run_index import RunIndex
 from tui.run_query import QueryError, parse_query
@@ -64,6 +67,8 @@ class LiveScreen(RunRoom):
         autoplay: Start playing at once (else paused at time zero).
         pause_at: Pause by itself once the simulated clock reaches this time.
         simulation: Builds the simulation (None: the real simulator).
+        blind: Show what a SOC would see: the compromised agent stays hidden until an alert
+            detects it (see :mod:`sim.blind`).
     """
 
     AUTO_FOCUS = "#stream"
@@ -86,7 +91,7 @@ class LiveScreen(RunRoom):
     def __init__(self, scenario: Scenario, profile_id: str, *, seed: int | None = None,
                  speed: float = 600.0, autoplay: bool = True,
                  pause_at: float | None = None,
-                 simulation: SimulationFactory | None = None) -> None:
+                 simulation: SimulationFactory | None = None, blind: bool = False) -> None:
         # A single run shows no diff, so it need not remember every decision's key.
         super().__init__(scenario, [profile_id], seed=seed, speed=speed, autoplay=autoplay,
                          pause_at=pause_at, simulation=simulation, record_decisions=False)
@@ -103,6 +108,14 @@ class LiveScreen(RunRoom):
         self.index = RunIndex()
         """Every decision of the run, compact: the filter and alert jumps reach all of it."""
         self._enforced_shown = 0
+        self.last_use: dict[str, float] = {}
+        """Token id -> simulated time of the last decision presenting it."""
+        self.actions = ActionFold()
+        """The responder's live actions and injections, folded from the run's events."""
+        self.blind = BlindView() if blind else None
+        """In blind mode, what a SOC sees of the stream (None: everything is shown)."""
+        self.seen = MetricsCollector(record_decisions=False) if blind else None
+        """In blind mode, the figures of what the SOC has seen (the blast panel's source)."""
 
     @property
     def sim(self) -> Any:
@@ -139,6 +152,8 @@ class LiveScreen(RunRoom):
     def prepare(self) -> None:
         """Name the run in the header, hide the filter and focus the stream."""
         self.query_one(RunHeader).profile = self.profile_id
+        if self.blind is not None:
+            self.query_one(AgentRoster).border_title = "agents (blind until detection)"
         self.query_one("#filter", Input).display = False
         stream = self.query_one(DecisionStream)
         stream.index = self.index
@@ -156,14 +171,19 @@ class LiveScreen(RunRoom):
         """Hand the tick's events to every panel, and the run's figures to the blast panel."""
         frame = message.frames[0]
         feed = self.feeds[0]
-        events = frame.events
+        if self.blind is not None:  # the actions fold the whole stream, not what is shown
+            self._fold_actions(frame.events)
+        events = self._visible(frame.events)
         # One pass splits the batch: decisions are most of it and only two panels want them.
         decision = EventKind.DECISION
         decisions = [e for e in events if e.kind is decision]
         others = ([e for e in events if e.kind is not decision]
                   if len(decisions) < len(events) else [])
         sequenced = [e for e in decisions if _completes_sequence(e)]
+        self._note_use(decisions)
         self._remember(others)
+        if self.blind is None:
+            self._fold_actions(others)
         stream = self.query_one(DecisionStream)
         roster = self.query_one(AgentRoster)
         chains = self.query_one(ChainTree)
@@ -196,13 +216,47 @@ class LiveScreen(RunRoom):
                     # A full reflow only when the roster gains rows; else repaint it alone.
                     roster.refresh(layout=len(roster.agents) != rows_before)
                 chains.redraw()
-                self.query_one(BlastPanel).show_run(feed.collector, frame.now)
+                self.query_one(BlastPanel).show_run(
+                    self.seen if self.seen is not None else feed.collector, frame.now)
         if frame.done and not self.done:
             self.done = True
             header.done = True
             header.now = frame.now
             self.post_message(RunFinished(self.scenario, self.profile_id, self.seed,
-                                          feed.result()))
+                                          feed.result(), self.actions))
+
+    def _note_use(self, decisions: list[Event]) -> None:
+        """Remember when each token was last presented (the revoke dialog shows it)."""
+        last = self.last_use
+        for event in decisions:
+            jti = event.data.get("jti")
+            if jti is not None:
+                last[jti] = event.time
+        if len(last) > 4 * TOKEN_MEMORY:  # forget the first-seen half: early tokens are long gone
+            for jti in list(last)[: len(last) // 2]:
+                del last[jti]
+
+    def _fold_actions(self, events: Sequence[Event]) -> None:
+        """Fold the responder's live actions from the whole stream (blind or not)."""
+        fold = self.actions
+        for event in events:
+            if event.kind is not EventKind.DECISION:
+                fold(event)
+
+    def _visible(self, events: tuple[Event, ...]) -> tuple[Event, ...]:
+        """The tick's events the panels may show (in blind mode, what a SOC sees)."""
+        view = self.blind
+        if view is None:
+            return events
+        before = len(view.detected)
+        shown = tuple(view.visible(events))
+        assert self.seen is not None
+        for event in shown:
+            self.seen(event)
+        if len(view.detected) > before:
+            found = [f"{i} ({view.victims.get(i, '?')})" for i in list(view.detected)[before:]]
+            self.notify(f"Detected: {', '.join(found)}.", title="detection", timeout=6)
+        return shown
 
     def _show_policy_changed(self) -> None:
         """Say in the header that a rule was enforced mid-run: the policy is not the profile's."""
@@ -313,6 +367,10 @@ class LiveScreen(RunRoom):
 
     def action_compare(self) -> None:
         """Run the scenario's profiles side by side (this run waits, paused, underneath)."""
+        if self.blind is not None and not self.done:
+            # The comparison shows every incident: it would give the exercise away.
+            self.notify("Blind mode: compare opens when the run has ended.", timeout=4)
+            return
         self._resume_on_return = self._pause_for_dialog()
         self.post_message(OpenCompare(self.scenario, None, self.seed))
 
@@ -364,6 +422,7 @@ class LiveScreen(RunRoom):
         was_playing = self._pause_for_dialog()
         roster = self.query_one(AgentRoster)
         holders = {name: roster.live_tokens(name) for name in self._dialog_agents()}
+        facts = self._token_facts([jti for jtis in holders.values() for jti in jtis])
 
         def revoked(target: str | None) -> None:
             if target is not None:
@@ -371,7 +430,25 @@ class LiveScreen(RunRoom):
                 self.notify(f"Revoked {target}.", title="response", timeout=4)
             self._after_dialog(was_playing)
 
-        self.app.push_screen(RevokeDialog(holders), revoked)
+        self.app.push_screen(RevokeDialog(holders, facts), revoked)
+
+    def _token_facts(self, jtis: list[str]) -> dict[str, Any]:
+        """Holder, scope, expiry and last use of the tokens named (from the run's events)."""
+        from tui.screens.incident import TokenFacts
+
+        facts: dict[str, Any] = {}
+        for jti in jtis:
+            issued = self.tokens.get(jti)
+            if issued is None:
+                continue
+            data = issued.data
+            holders = data.get("holders") or ([issued.agent] if issued.agent else [])
+            exp = data.get("exp")
+            facts[jti] = TokenFacts(", ".join(map(str, holders)) or "?",
+                                    tuple(map(str, data.get("scope") or ())),
+                                    float(exp) if isinstance(exp, int | float) else None,
+                                    self.last_use.get(jti))
+        return facts
 
     def action_quarantine(self) -> None:
         """Quarantine an agent: it may start nothing more."""

@@ -12,6 +12,7 @@ from typing import Any
 from textual.message import Message
 
 from engine.model import Scenario
+from sim.score import ActionFold
 
 
 class OpenPicker(Message):
@@ -44,12 +45,14 @@ class RunFinished(Message):
         seed: The seed played.
         result: The run's figures as the screen folded them from its events
             (``RunResult.to_dict()`` shape).
+        actions: The live actions folded from its events (:class:`sim.score.ActionFold`).
     """
 
     def __init__(self, scenario: Scenario, profile: str, seed: int,
-                 result: Mapping[str, Any]) -> None:
+                 result: Mapping[str, Any], actions: ActionFold | None = None) -> None:
         self.scenario = scenario
         self.profile = profile
         self.seed = seed
         self.result = result
+        self.actions = actions if actions is not None else ActionFold()
         super().__init__()

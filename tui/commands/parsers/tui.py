@@ -55,6 +55,12 @@ def register(sub: Any) -> None:
                    help="a Textual theme (e.g. textual-light for a projector, nord, "
                    "gruvbox); remembered for the next runs, as is a theme chosen in the "
                    "palette (ctrl+p)")
+    p.add_argument("--blind", action="store_true",
+                   help="show what a SOC would see: alerts, decisions and tokens, but not "
+                   "which agent is compromised until an alert detects it")
+    p.add_argument("--scores", metavar="FILE.jsonl",
+                   help="append each debrief's scores (and both baselines') to this JSON "
+                   "Lines file, a local history of your rehearsals")
     p.add_argument("--audit-log", metavar="FILE.jsonl",
                    help="write the first run's decisions to a signed audit log (closed, with "
                         "its final checkpoint, when the dashboard quits; marked incomplete if "
