@@ -1,9 +1,11 @@
 """Sweep scaling: the same 40-run sweep on 1 and 2 workers, local pool and Dask, in one run.
 
 Each round runs every configuration once, in an order that turns round by round (a drift in
-the machine's load hits them alike); each time is the whole ``sweep()`` call, the start of the
-pool or LocalCluster included. "dask, running cluster" sends the runs to a LocalCluster that
-was started before the clock, as a sweep on an existing cluster (``--scheduler``) would.
+the machine's load hits them alike), each in a fresh process as ``agentrange sweep`` would
+(one thread, so the local pool forks); each time is the whole ``sweep()`` call, the start of
+the pool or LocalCluster included. "dask, running cluster" sends the runs to a LocalCluster
+that was started before the clock, its workers having imported the simulator, as a sweep on an
+existing cluster (``--scheduler``) used for earlier sweeps would.
 
 Printed: the median wall time of each configuration over the rounds, its range, the speedup of
 2 workers over 1 on each executor, and Dask's overhead over the local pool at the same number
@@ -20,11 +22,15 @@ Run: ``python benchmarks/sweep_scaling.py [--rounds 3] [--until 6h]``. Needs
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib
+import json
 import logging
 import os
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 from engine.durations import parse_duration
@@ -41,52 +47,36 @@ VARY = "profile.credentials.ttl=5m,1h"
 """2 profiles x 2 values x 10 seeds: 40 runs."""
 
 
+CONFIGS = ("local, 1 worker", "local, 2 workers", "dask, 1 worker", "dask, 2 workers",
+           "dask, running cluster of 1", "dask, running cluster of 2")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--until", default=None, help="cut each run at this simulated time")
+    parser.add_argument("--one", choices=CONFIGS, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    import distributed
-
-    scenario = load_scenario(SCENARIO)
-    until = parse_duration(args.until) if args.until else None
-    grid: dict[str, Any] = {"profiles": PROFILES, "seeds": SEEDS,
-                            "variations": [parse_variation(VARY)], "until": until}
-    clusters = {n: distributed.LocalCluster(n_workers=n, threads_per_worker=1,
-                                            processes=True, protocol="tcp://",
-                                            host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                                            silence_logs=logging.CRITICAL)
-                for n in (1, 2)}
-    configs: dict[str, Callable[[], SweepExecutor]] = {
-        "local, 1 worker": lambda: LocalExecutor(1),
-        "local, 2 workers": lambda: LocalExecutor(2),
-        "dask, 1 worker": lambda: DaskExecutor(1),
-        "dask, 2 workers": lambda: DaskExecutor(2),
-        "dask, running cluster of 1": lambda: DaskExecutor(
-            scheduler=clusters[1].scheduler_address),
-        "dask, running cluster of 2": lambda: DaskExecutor(
-            scheduler=clusters[2].scheduler_address),
-    }
-    times: dict[str, list[float]] = {name: [] for name in configs}
+    if args.one:
+        _time_one(args.one, args.until)
+        return
+    times: dict[str, list[float]] = {name: [] for name in CONFIGS}
     loads: list[float] = []
-    reference: dict[str, Any] | None = None
-    names = list(configs)
-    try:
-        for r in range(args.rounds):
-            order = names[r % len(names):] + names[:r % len(names)]
-            for name in order:
-                loads.append(os.getloadavg()[0])
-                start = time.perf_counter()
-                result: SweepResult = sweep(scenario, executor=configs[name](), **grid)
-                times[name].append(time.perf_counter() - start)
-                data = result.to_dict()
-                if reference is None:
-                    reference = data
-                assert data == reference, f"{name}: a different result"
-                print(f"  round {r + 1}: {name:28} {times[name][-1]:6.2f} s", flush=True)
-    finally:
-        for c in clusters.values():
-            c.close()
+    reference: str | None = None
+    names = list(CONFIGS)
+    for r in range(args.rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            loads.append(os.getloadavg()[0])
+            command = [sys.executable, __file__, "--one", name]
+            if args.until:
+                command += ["--until", args.until]
+            done = subprocess.run(command, capture_output=True, text=True, check=True)
+            seconds, digest = done.stdout.split()
+            times[name].append(float(seconds))
+            reference = reference or digest
+            assert digest == reference, f"{name}: a different result"
+            print(f"  round {r + 1}: {name:28} {float(seconds):6.2f} s", flush=True)
     med = {name: statistics.median(t) for name, t in times.items()}
     runs = len(PROFILES) * 2 * len(SEEDS)
     print(f"\n{SCENARIO}: {runs} runs, {args.rounds} rounds, on {os.cpu_count()} CPUs; "
@@ -107,6 +97,45 @@ def main() -> None:
         over = med[dask] / med["local, 2 workers"] - 1
         print(f"dask overhead over the local pool at 2 workers, {label:26} {100 * over:+6.1f}% "
               f"(target < 15%)")
+
+
+def _time_one(name: str, until_text: str | None) -> None:
+    """Time one configuration's sweep in this fresh process; print the seconds and a digest.
+
+    Each configuration runs in its own process, as ``agentrange sweep`` would: one thread, so
+    the local pool forks its workers as the command line does. A running cluster is started
+    before the clock.
+    """
+    import distributed
+
+    scenario = load_scenario(SCENARIO)
+    until = parse_duration(until_text) if until_text else None
+    grid: dict[str, Any] = {"profiles": PROFILES, "seeds": SEEDS,
+                            "variations": [parse_variation(VARY)], "until": until}
+    cluster = None
+    executor: SweepExecutor
+    if name.startswith("local"):
+        executor = LocalExecutor(int(name.split(", ")[1][0]))
+    elif name.startswith("dask, running"):
+        cluster = distributed.LocalCluster(n_workers=int(name[-1]), threads_per_worker=1,
+                                           processes=True, protocol="tcp://", host="127.0.0.1",
+                                           dashboard_address="127.0.0.1:0",
+                                           silence_logs=logging.CRITICAL)
+        executor = DaskExecutor(scheduler=cluster.scheduler_address)
+        # A cluster kept for sweeps has the simulator imported from its earlier sweeps.
+        with distributed.Client(cluster) as client:
+            client.run(importlib.import_module, "sim.sweep_pool")
+    else:
+        executor = DaskExecutor(int(name.split(", ")[1][0]))
+    try:
+        start = time.perf_counter()
+        result: SweepResult = sweep(scenario, executor=executor, **grid)
+        seconds = time.perf_counter() - start
+    finally:
+        if cluster is not None:
+            cluster.close()
+    digest = hashlib.sha256(json.dumps(result.to_dict(), sort_keys=True).encode()).hexdigest()
+    print(f"{seconds:.4f} {digest}")
 
 
 if __name__ == "__main__":

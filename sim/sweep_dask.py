@@ -16,6 +16,7 @@ agentrange (installed where they run).
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import uuid
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.budget import RunStopped
+from sim.runner import YOUNG_GC_THRESHOLD
 from sim.sweep_grid import SweepError
 from sim.sweep_pool import Grid, Progress, RunOutcome, Task, _Runner, stopped
 
@@ -67,14 +69,27 @@ class GridPlugin(WorkerPlugin):
         self.documents = list(grid.documents)
         self.budget = grid.budget
         self.runner: _Runner | None = None
+        self.threshold: tuple[int, int, int] | None = None
 
     def setup(self, worker: Any) -> None:
-        """Build this worker's runner."""
+        """Build this worker's runner; collect garbage as a headless run does, while it lasts.
+
+        Runs execute on the worker's task thread, where ``fewer_gc_passes`` leaves the
+        process-wide collector alone; the plugin raises the young-generation threshold for
+        the sweep instead (the simulator's hot path makes no cycles) and restores it after.
+        """
         self.runner = _Runner(self.variants, self.documents, self.budget)
+        if self.threshold is None:
+            self.threshold = gc.get_threshold()
+            if 0 < self.threshold[0] < YOUNG_GC_THRESHOLD:
+                gc.set_threshold(YOUNG_GC_THRESHOLD, *self.threshold[1:])
 
     def teardown(self, worker: Any) -> None:
-        """Drop the runner (and the policies it compiled)."""
+        """Drop the runner (and the policies it compiled); restore the collector's threshold."""
         self.runner = None
+        if self.threshold is not None:
+            gc.set_threshold(*self.threshold)
+            self.threshold = None
 
 
 def _run(name: str, task: Task) -> RunOutcome:

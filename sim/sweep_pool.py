@@ -2,8 +2,11 @@
 
 A :class:`SweepExecutor` runs a :class:`Grid`'s tasks and returns each run's outcome in grid
 order: :class:`LocalExecutor` here (this process, or a local process pool), the Dask one in
-:mod:`sim.sweep_dask`. Workers are spawned, not forked, so they start clean; each receives the
-variants once and compiles a cell's policy the first time it runs that cell. Results come back
+:mod:`sim.sweep_dask`. Workers are forked from a caller that runs one thread (the command
+line): they start at once with the variants and compiled policies already in memory. A caller
+with other threads (the dashboard) spawns them instead, since a fork copies locks another thread
+may hold; a spawned worker receives the variants once and compiles a cell's policy the first
+time it runs that cell. Results come back
 in grid order, whatever finishes first, so the output is the same whatever runs them.
 
 A run's outcome is its metric values and whether the scenario's ``expect:`` assertions about
@@ -17,11 +20,12 @@ still running are ended, and :class:`SweepStoppedError` names the run (its cell 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from typing import Any, NamedTuple, Protocol
 
 from engine.loader import as_tuples
@@ -94,8 +98,8 @@ _WORKER: list[_Runner] = []
 
 
 def _start_worker(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | None],
-                  budget: RunBudget) -> None:
-    _WORKER.append(_Runner(variants, documents, budget))
+                  budget: RunBudget, policies: Sequence[CompiledPolicy] | None) -> None:
+    _WORKER.append(_Runner(variants, documents, budget, policies))
 
 
 def _worker_run(cell: int, profile: str, seed: int, until: float | None,
@@ -153,7 +157,7 @@ class SweepExecutor(Protocol):
 
 @dataclass(frozen=True)
 class LocalExecutor:
-    """This process (``jobs`` 1) or a pool of ``jobs`` spawned local processes."""
+    """This process (``jobs`` 1) or a pool of ``jobs`` local processes."""
 
     jobs: int = 1
 
@@ -198,12 +202,13 @@ def run_all(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | N
             if progress is not None:
                 progress(n, total)
         return out
-    # spawn, not fork: a worker starts clean (no threads or locks inherited from the caller,
-    # a dashboard for instance). Each receives the variants once and compiles what it runs.
+    method = _start_method()
+    # A forked worker inherits the compiled policies; a spawned one compiles its own.
+    inherited = policies if method == "fork" else None
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context(method),
                                  initializer=_start_worker,
-                                 initargs=(variants, documents, budget)) as pool:
+                                 initargs=(variants, documents, budget, inherited)) as pool:
             futures: list[Future[RunOutcome]] = [
                 pool.submit(_worker_run, *task) for task in tasks]
             done = 0
@@ -223,6 +228,18 @@ def run_all(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | N
         raise SweepError(f"a sweep worker process died ({exc}); a script that sweeps with "
                          "jobs > 1 must guard its entry point with if __name__ == "
                          "'__main__'; jobs=1 runs in this process") from None
+
+
+def _start_method() -> str:
+    """``fork`` where it is safe and available (one thread in this process), else ``spawn``.
+
+    A forked worker starts in milliseconds with everything already imported and compiled; a
+    spawned one imports the simulator first (about a second). Forking copies the locks other
+    threads hold at that moment, so a process with other threads (the dashboard) spawns.
+    """
+    if threading.active_count() == 1 and "fork" in get_all_start_methods():
+        return "fork"
+    return "spawn"
 
 
 def stopped(task: Task, stop: RunStopped, labels: Sequence[str] | None) -> SweepStoppedError:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import shutil
 import statistics
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from hypothesis import strategies as st
 from engine.model import Scenario
 from scenarios import library
 from scenarios.library import load_scenario
+from sim import sweep_pool
 from sim.result import percentile
 from sim.runner import Simulation
 from sim.sweep import Summary, sweep
@@ -179,7 +183,10 @@ def test_each_cell_holds_exactly_what_single_runs_give(support: Scenario) -> Non
             < cells["static-rbac ttl=1h"]["delivery.tasks_completed"].median)
 
 
-def test_the_same_sweep_in_worker_processes_gives_the_same_result(support: Scenario) -> None:
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_the_same_sweep_in_worker_processes_gives_the_same_result(
+        support: Scenario, method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sweep_pool, "_start_method", lambda: method)
     kwargs = {"profiles": ["static-rbac", "jit-context"], "seeds": [1, 2], "until": UNTIL,
               "variations": [parse_variation("approvers.count=1,2"),
                              parse_variation("policy.description=varied")]}
@@ -189,6 +196,22 @@ def test_the_same_sweep_in_worker_processes_gives_the_same_result(support: Scena
                   **kwargs)  # type: ignore[arg-type]
     assert there.to_dict() == here.to_dict()
     assert done == [(n, 8) for n in range(1, 9)]
+
+
+def test_workers_fork_from_one_thread_and_spawn_beside_others() -> None:
+    # A fresh interpreter runs one thread, as the command line does: its pool forks.
+    code = "from sim.sweep_pool import _start_method; print(_start_method())"
+    alone = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, cwd=Path(__file__).parents[2])
+    assert alone.stdout.strip() == "fork"
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert sweep_pool._start_method() == "spawn"  # a fork would copy the thread's locks
+    finally:
+        stop.set()
+        other.join()
 
 
 def test_a_metric_must_be_a_number_of_the_result(support: Scenario) -> None:
