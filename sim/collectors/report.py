@@ -47,7 +47,7 @@ Definitions:
   who opened it); otherwise the log names the agent alone, and the report says so.
 * **References**: the union of the deciding rule's own ``frameworks``, the incident's own and
   its kind's mapping, the envelope's mapping, the decision reason's and token failure's
-  mappings and, when not stopped, :data:`engine.frameworks.NOT_STOPPED_REFS`.
+  mappings and, when not stopped, :data:`engine.framework_mappings.NOT_STOPPED_REFS`.
 
 The output is deterministic: the same events give the same report (no wall-clock time, every
 collection sorted).
@@ -58,6 +58,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from engine import framework_mappings as fwm
 from engine import frameworks as fw
 from sim.collectors.metrics import MetricsCollector
 from sim.collectors.report_model import (
@@ -219,7 +220,7 @@ class ReportCollector:
             mine = [a for a in attempts if a.incident == iid]
             kind = compromise.kind
             refs: list[str] = list(data.get("frameworks") or ())
-            mapping = fw.INCIDENT_KIND_REFS.get(kind)
+            mapping = fwm.INCIDENT_KIND_REFS.get(kind)
             if mapping is not None:
                 refs.extend(mapping.refs)
             blast = fact["blast_radius"]
@@ -322,18 +323,18 @@ def _attempt(rows: list[_Row], agents: Mapping[str, Any], rules: Mapping[str, An
     incident = incidents.get(a.incident) if a.incident else None
     if incident is not None:
         refs.extend(incident.get("frameworks") or ())
-        mapping = fw.INCIDENT_KIND_REFS.get(incident.get("kind", ""))
+        mapping = fwm.INCIDENT_KIND_REFS.get(incident.get("kind", ""))
         if mapping is not None:
             refs.extend(mapping.refs)
     # A known token verdict says more than the generic "invalid token".
-    generic = "" if reason == "invalid_token" and token_reason in fw.TOKEN_REASON_REFS else reason
-    for table, key in ((fw.ENVELOPE_REFS, envelope), (fw.DECISION_REASON_REFS, generic),
-                       (fw.TOKEN_REASON_REFS, token_reason)):
+    generic = "" if reason == "invalid_token" and token_reason in fwm.TOKEN_REASON_REFS else reason
+    for table, key in ((fwm.ENVELOPE_REFS, envelope), (fwm.DECISION_REASON_REFS, generic),
+                       (fwm.TOKEN_REASON_REFS, token_reason)):
         found = table.get(key)
         if found is not None:
             refs.extend(found.refs)
     if stopped is False:
-        refs.extend(fw.NOT_STOPPED_REFS.refs)
+        refs.extend(fwm.NOT_STOPPED_REFS.refs)
 
     return Attempt(
         agent=a.agent, spiffe_id=agent.get("spiffe_id") or "", chain=a.chain,

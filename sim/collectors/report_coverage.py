@@ -1,7 +1,7 @@
 """Framework coverage of a scenario set: which items its scenarios rehearse, and where.
 
 A scenario references a framework item in its own ``frameworks`` list, on an incident (its
-own list, else its kind's mapping, :data:`engine.frameworks.INCIDENT_KIND_REFS`) and on the
+own list, else its kind's mapping, :data:`engine.framework_mappings.INCIDENT_KIND_REFS`) and on the
 rules and sequences of its profiles' policies. An item is *rehearsed* by a scenario when an
 incident of it references the item (the risk happens in the run), *mapped* when only the
 scenario or a rule does. :func:`coverage` lists every item of the chosen frameworks (by
@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine import framework_mappings as fwm
 from engine import frameworks as fw
 from engine.model import Scenario
 from engine.policy.loading import load_profile_policy
@@ -97,7 +98,7 @@ def references(scenario: Scenario) -> dict[str, list[str]]:
 
     add(scenario.frameworks, "scenario")
     for incident in scenario.incidents:
-        mapping = fw.INCIDENT_KIND_REFS.get(incident.kind)
+        mapping = fwm.INCIDENT_KIND_REFS.get(incident.kind)
         own = incident.frameworks or (mapping.refs if mapping is not None else ())
         add(own, f"incident {incident.id}")
     seen: set[str] = set()

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from engine import framework_mappings as fwm
 from engine import frameworks as fw
 from engine.audit.verdict import VerifyReport
 
@@ -250,7 +251,7 @@ class AccountabilityReport:
 
     def references(self) -> tuple[str, ...]:
         """Every framework id the report cites, in catalogue order."""
-        ids: list[str] = list(fw.MISSING_OWNERS_REFS.refs) if self.owner_gaps else []
+        ids: list[str] = list(fwm.MISSING_OWNERS_REFS.refs) if self.owner_gaps else []
         for a in self.attempts:
             ids.extend(a.refs)
         for i in self.incidents:

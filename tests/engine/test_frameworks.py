@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import framework_mappings as fwm
 from engine import frameworks as fw
 from engine.errors import AgentrangeError
 from engine.loader import read_document, validate_document
@@ -108,13 +109,13 @@ def test_sort_refs_orders_by_framework_dedups_and_keeps_unknowns_last() -> None:
         "ASI03", "NHI5:2025", "L6", "GOVERN 2.1", "X9")
 
 
-def _mappings() -> list[tuple[str, fw.RefMapping]]:
-    out: list[tuple[str, fw.RefMapping]] = []
+def _mappings() -> list[tuple[str, fwm.RefMapping]]:
+    out: list[tuple[str, fwm.RefMapping]] = []
     for name in ("INCIDENT_KIND_REFS", "ENVELOPE_REFS", "DECISION_REASON_REFS",
                  "TOKEN_REASON_REFS"):
-        out.extend((f"{name}[{k}]", m) for k, m in getattr(fw, name).items())
-    out.append(("MISSING_OWNERS_REFS", fw.MISSING_OWNERS_REFS))
-    out.append(("NOT_STOPPED_REFS", fw.NOT_STOPPED_REFS))
+        out.extend((f"{name}[{k}]", m) for k, m in getattr(fwm, name).items())
+    out.append(("MISSING_OWNERS_REFS", fwm.MISSING_OWNERS_REFS))
+    out.append(("NOT_STOPPED_REFS", fwm.NOT_STOPPED_REFS))
     return out
 
 
@@ -133,9 +134,9 @@ def test_every_incident_kind_envelope_and_failure_reason_has_a_mapping() -> None
     from engine.model import IncidentKind
     from engine.policy.decision import Envelope
 
-    assert set(fw.INCIDENT_KIND_REFS) == set(get_args(IncidentKind))
-    assert set(fw.ENVELOPE_REFS) == {str(e) for e in Envelope}
-    assert set(fw.TOKEN_REASON_REFS) == {str(r) for r in TokenReason} - {"ok"}
+    assert set(fwm.INCIDENT_KIND_REFS) == set(get_args(IncidentKind))
+    assert set(fwm.ENVELOPE_REFS) == {str(e) for e in Envelope}
+    assert set(fwm.TOKEN_REASON_REFS) == {str(r) for r in TokenReason} - {"ok"}
 
 
 def test_every_builtin_scenario_incident_and_rule_cites_known_ids() -> None:

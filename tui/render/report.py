@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 
+from engine import framework_mappings as fwm
 from engine import frameworks as fw
 from engine.durations import format_duration
 from sim.collectors.report_coverage import FrameworkCoverage
@@ -239,8 +240,8 @@ class _Markdown(_View):
             lines += ["| agent | missing | business | security | incident |",
                       "|---|---|---|---|---|"]
             lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in self.gap_rows()]
-            lines += ["", f"Why it matters: {_md(fw.MISSING_OWNERS_REFS.why)} "
-                      f"({_md(', '.join(fw.MISSING_OWNERS_REFS.refs))})"]
+            lines += ["", f"Why it matters: {_md(fwm.MISSING_OWNERS_REFS.why)} "
+                      f"({_md(', '.join(fwm.MISSING_OWNERS_REFS.refs))})"]
             described = [g for g in r.owner_gaps if g.description]
             if described:
                 lines.append("")
@@ -324,8 +325,8 @@ class _Html(_View):
             for row in self.gap_rows():
                 out.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>")
             out.append("</table>")
-            out.append(f"<p>Why it matters: {_e(fw.MISSING_OWNERS_REFS.why)} "
-                       f"({_e(', '.join(fw.MISSING_OWNERS_REFS.refs))})</p>")
+            out.append(f"<p>Why it matters: {_e(fwm.MISSING_OWNERS_REFS.why)} "
+                       f"({_e(', '.join(fwm.MISSING_OWNERS_REFS.refs))})</p>")
             for g in r.owner_gaps:
                 if g.description:
                     out.append(f"<p><b>{_e(g.agent)}</b>: {_e(g.description)}</p>")
