@@ -10,8 +10,11 @@ one row per run, for a notebook or a spreadsheet; ``--plot FILE`` draws harm aga
 ``--executor dask`` sends the runs to a Dask cluster (:mod:`sim.sweep_dask`), with the same
 output; the progress bar (stderr, on a terminal only) shows runs done, their rate and the time
 left for either executor.
-Each run has the budget of ``--max-events`` and ``--max-memory`` (a worker's resident memory);
-a run over it stops the sweep with one line naming the combination and seed (exit 2).
+Each run has the budget of ``--max-events`` and ``--max-memory`` (what a run adds to its
+worker's resident memory); a run over it stops the sweep with one line naming the combination
+and seed (exit 2). Ctrl-C stops it with one line saying how many runs had finished (exit 130);
+the workers, which never see the signal themselves (:func:`sim.sweep_pool.sigint_held`), are
+ended with it. Ctrl-C before the runs start (while loading) is one line too.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 import time
 from typing import Any
@@ -46,7 +50,18 @@ from tui.render import tradeoff as tradeoff_view
 
 
 def sweep_command(args: argparse.Namespace) -> int:
-    """Run the sweep and print its summary."""
+    """Run the sweep and print its summary (Ctrl-C: one line, exit 130)."""
+    progress = _Progress()
+    try:
+        return _sweep(args, progress)
+    except KeyboardInterrupt:
+        done = (f"after {progress.done:,} of {progress.total:,} runs" if progress.total
+                else "before any run")
+        print(f"agentrange: interrupted by SIGINT {done}", file=sys.stderr)
+        return 130
+
+
+def _sweep(args: argparse.Namespace, progress: _Progress) -> int:
     scenario = load_scenario(args.scenario)
     profiles = parse_profiles(scenario, args.profiles)
     seeds = parse_seeds(args.seeds, scenario.seed)
@@ -57,7 +72,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     executor = _executor(args, jobs)
     if args.plot:
         tradeoff_view.check_plot_file(args.plot)
-    with _Progress() as progress:
+    progress.total = len(profiles) * math.prod(len(v.values) for v in variations) * len(seeds)
+    with progress:
         result = sweep(scenario, profiles=profiles, seeds=seeds, variations=variations,
                        metrics=args.metric or None, until=parse_until(args.until), jobs=jobs,
                        progress=progress.update, max_events=args.max_events,
@@ -129,6 +145,10 @@ class _Progress:
     """A progress bar on the terminal once the sweep has taken over a second."""
 
     def __init__(self) -> None:
+        self.total = 0
+        """Runs in the sweep (0 until the grid is known)."""
+        self.done = 0
+        """Runs finished so far."""
         self.console = Console(stderr=True)
         self.started = time.monotonic()
         self.bar: Progress | None = None
@@ -143,6 +163,7 @@ class _Progress:
 
     def update(self, done: int, total: int) -> None:
         """Runs done so far, of ``total``."""
+        self.done, self.total = done, total
         if self.bar is None:
             if time.monotonic() - self.started < PROGRESS_AFTER or not self.console.is_terminal:
                 return
