@@ -185,3 +185,20 @@ def test_a_stop_survives_the_trip_back_from_a_worker_process() -> None:
 
 def test_a_default_budget_is_as_engine_bounds_says() -> None:
     assert RunBudget() == RunBudget.of() == RunBudget(DEFAULT_MAX_EVENTS, DEFAULT_MAX_MEMORY_MB)
+
+
+def test_compare_gives_each_run_the_budget_asked_for(support: Scenario) -> None:
+    from sim.compare import compare
+
+    with pytest.raises(BudgetExceededError) as info:
+        compare(support, ["static-rbac", "jit-context"], max_events=300)
+    assert info.value.budget == "events" and info.value.limit == 300
+    with pytest.raises(BudgetExceededError, match="budget of 1 MB of memory"):
+        compare(support, ["static-rbac"], max_memory_mb=1,
+                sink_for=lambda _p: lambda _e: hoard.append(bytearray(b"x") * 65536))
+    hoard.clear()
+    assert compare(support, ["static-rbac"], max_events=100_000).results[0].to_dict()[
+        "events"] < 100_000
+
+
+hoard: list[bytearray] = []
