@@ -146,7 +146,8 @@ class DaskExecutor:
             # delivered once the cluster is ours to close. multiprocessing's resource tracker
             # is started first: starting it unblocks SIGINT in the thread that does (the
             # cluster's event loop otherwise), and every worker started from there after.
-            resource_tracker.ensure_running()
+            if self.processes:
+                resource_tracker.ensure_running()
             with sigint_held() as release:
                 try:
                     cluster = distributed.LocalCluster(
