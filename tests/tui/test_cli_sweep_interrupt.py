@@ -137,3 +137,35 @@ def test_ctrl_c_stops_a_dask_sweep_with_one_line_and_no_worker_left(busy: Path,
     assert_one_line(code, out, err)
     assert not left
     assert took < 10, f"took {took:.1f}s to stop"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_sigterm_to_the_command_ends_its_workers_too(busy: Path, executor: str) -> None:
+    # `kill PID` reaches the command alone: it used to die at once, its workers running on.
+    if executor == "dask":
+        pytest.importorskip("distributed")
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", *sweep_args(
+        busy, "--jobs", "2", "--executor", executor)], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(group(proc.pid)) < (3 if executor == "local" else 4):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.05)
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        deadline = time.monotonic() + 3
+        while group(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = group(proc.pid)
+    finally:
+        if proc.poll() is None or group(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert err.startswith("agentrange: terminated by SIGTERM after "), err
+    assert out == "" and not left
