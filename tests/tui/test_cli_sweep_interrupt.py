@@ -111,20 +111,6 @@ def test_ctrl_c_stops_a_local_sweep_with_one_line_and_no_worker_left(busy: Path,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("after", [0.0, 1.0], ids=["idle-worker", "busy-workers"])
-def test_ctrl_c_with_a_worker_waiting_for_work_prints_nothing_of_it(busy: Path,
-                                                                    after: float) -> None:
-    # Three runs on two workers: one worker waits for work at the signal in the first case.
-    code, out, err, _took, left = ctrl_c(["sweep", str(busy), "--seeds", "1-3", "--jobs", "2",
-                                    "--until", "1m" if after == 0 else "8h"],
-                                   after=after, workers=2)
-    assert not left
-    if code == 0:  # the short runs may all be done before the signal: nothing to see
-        return
-    assert_one_line(code, out, err)
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize("up", [1, 3], ids=["cluster-starting", "mid-run"])
 def test_ctrl_c_stops_a_dask_sweep_with_one_line_and_no_worker_left(busy: Path,
                                                                      up: int) -> None:
