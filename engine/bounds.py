@@ -11,10 +11,11 @@ from __future__ import annotations
 DEFAULT_MAX_EVENTS = 5_000_000
 """Events one run may emit before it is stopped (and the most a scenario may expect)."""
 
-DEFAULT_MAX_MEMORY_MB = 450
-"""Resident memory, in MiB, the running process may grow to before the run is stopped: below
-the 500 MB that issue 23 allows any input to cost, and about eight times what the largest
-built-in run takes from the command line (under 60 MB resident, interpreter included)."""
+DEFAULT_MAX_MEMORY_MB = 400
+"""Resident memory, in MiB, a run may add to its process before it is stopped (its growth
+from the process's size when the run was made, see :mod:`sim.budget`): with the interpreter
+and a loaded scenario (about 55 MB) a command-line run stays below the 500 MB that issue 23
+allows any input to cost, and no built-in run grows by more than 15 MB."""
 
 # --- what validation refuses before a run starts (engine.bounds_check; docs: README
 # "Validation bounds"). Each sits about a hundredfold beyond the busiest built-in.

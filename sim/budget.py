@@ -6,7 +6,13 @@ consulted by the driving loop (:mod:`sim.runner`) every :data:`CHECK_EVERY` simp
 per event: it compares the events emitted so far with the event budget, reads the process's
 resident memory at most every :data:`MEMORY_EVERY` wall seconds (a step's cost varies a
 thousandfold between scenarios, so memory is paced by the clock, not by steps), and notices
-an interruption asked for by a signal handler or another thread. Crossing a limit raises
+an interruption asked for by a signal handler or another thread.
+
+The memory budget is the run's own growth: resident memory now less its baseline, the
+resident memory when the run was made. A run inherits its host's size otherwise (a pytest
+worker that has run hundreds of tests, a long dashboard session, a sweep worker), and a
+host past the budget would stop every run at once. Memory freed before the run and reused by
+it is not counted; memory the run takes from the system is. Crossing a limit raises
 :class:`BudgetExceededError` naming the budget and the agent and task that emitted most of the
 recent events (sampled at each check, so the sampling costs one append per check); an
 interruption raises
@@ -19,6 +25,7 @@ The defaults are :data:`engine.bounds.DEFAULT_MAX_EVENTS` and
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 import sys
@@ -93,7 +100,8 @@ class RunBudget:
 
     Args:
         max_events: Events the run may emit.
-        max_memory_mb: Resident memory of the process, in MiB, the run may grow it to.
+        max_memory_mb: Resident memory, in MiB, the run may add to its process (measured
+            from the process's resident memory when the run was made).
 
     Raises:
         BudgetError: for a limit that is not a positive whole number.
@@ -116,7 +124,11 @@ class RunBudget:
 
 
 def resident_mb() -> float:
-    """The process's resident memory now, in MiB (its peak where /proc is not available)."""
+    """The process's resident memory now, in MiB (its peak where /proc is not available).
+
+    Where only the peak is known (macOS, the BSDs) a run's growth is the growth of the peak:
+    never more than the run took, and the same at a host's first run.
+    """
     try:
         with open("/proc/self/statm", "rb") as statm:
             return int(statm.read().split()[1]) * _PAGE_MB
@@ -138,6 +150,8 @@ class BudgetWatch:
         self.progress = progress
         self.interrupted: str | None = None
         """What asked the run to stop (set from a signal handler or another thread)."""
+        self.baseline = resident_mb()
+        """Resident memory (MiB) when the run was made: the memory budget counts from it."""
         self._read_at = float("-inf")  # the first check reads it
         self._samples: deque[tuple[str, str | None]] = deque(maxlen=SAMPLES)
 
@@ -180,10 +194,13 @@ class BudgetWatch:
         if memory or wall - self._read_at >= MEMORY_EVERY:
             self._read_at = wall
             rss = resident_mb()
-            if rss > budget.max_memory_mb:
+            grown = rss - self.baseline
+            if grown > budget.max_memory_mb:
                 raise self._exceeded("memory", budget.max_memory_mb,
-                                     f"{budget.max_memory_mb:,} MB of memory "
-                                     f"({rss:,.0f} MB resident)", now, driver)
+                                     f"{budget.max_memory_mb:,} MB of memory (grew by "
+                                     # rounded up: never "grew by 2 MB" over a 2 MB budget
+                                     f"{math.ceil(grown):,} MB to {rss:,.0f} MB resident)",
+                                     now, driver)
 
     def driver(self) -> tuple[str, str | None] | None:
         """The (agent, task) behind most of the recently sampled events."""

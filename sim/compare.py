@@ -147,7 +147,8 @@ def comparison_of(scenario: Scenario, profiles: Sequence[str], seed: int,
 def compare(scenario: Scenario, profiles: Sequence[str] | None = None, seed: int | None = None,
             *, until: float | None = None,
             sink_for: Callable[[str], Sink | None] | None = None,
-            progress: Callable[[str, float], None] | None = None) -> Comparison:
+            progress: Callable[[str, float], None] | None = None,
+            max_events: int | None = None, max_memory_mb: int | None = None) -> Comparison:
     """Run a scenario under several profiles on one seed and compare them.
 
     Args:
@@ -157,9 +158,14 @@ def compare(scenario: Scenario, profiles: Sequence[str] | None = None, seed: int
         until: Stop each run at this simulated time.
         sink_for: Gives the event sink of a profile's run (None: events discarded).
         progress: Called with (profile, simulated time) as each run advances.
+        max_events: Each run's event budget (None: the default; see :mod:`sim.budget`).
+        max_memory_mb: Each run's memory budget in MiB, what it may add to this process's
+            resident memory (None: the default).
 
     Raises:
         SimulationError: for an unknown profile or an empty list.
+        BudgetError: a budget that is not a positive whole number.
+        BudgetExceededError: a run crossed its budget (the comparison stops there).
     """
     ids = list(profiles) if profiles is not None else [p.id for p in scenario.profiles]
     if not ids:
@@ -168,7 +174,8 @@ def compare(scenario: Scenario, profiles: Sequence[str] | None = None, seed: int
     results = []
     for pid in ids:
         sim = Simulation(scenario, pid, seed=seed, until=until,
-                         sink=sink_for(pid) if sink_for is not None else None)
+                         sink=sink_for(pid) if sink_for is not None else None,
+                         max_events=max_events, max_memory_mb=max_memory_mb)
         results.append(drive(sim, progress, pid))
     return comparison_of(scenario, ids, seed, results)
 

@@ -117,8 +117,9 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
             for very long runs).
         max_events: Events the run may emit before it is stopped (None:
             :data:`engine.bounds.DEFAULT_MAX_EVENTS`).
-        max_memory_mb: Resident memory of the process, in MiB, at which the run is stopped
-            (None: :data:`engine.bounds.DEFAULT_MAX_MEMORY_MB`).
+        max_memory_mb: Resident memory, in MiB, the run may add to its process (counted from
+            the process's size now) before it is stopped (None:
+            :data:`engine.bounds.DEFAULT_MAX_MEMORY_MB`).
         progress: Called every :data:`sim.budget.CHECK_EVERY` simpy steps while the run is
             driven (a progress display; it must be quick and must not raise).
         engine: Builds the decision point from the compiled policy (``--engine cedar``:

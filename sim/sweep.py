@@ -198,8 +198,8 @@ def sweep(scenario: Scenario, *, profiles: Sequence[str], seeds: Sequence[int],
         jobs: Worker processes of the local executor (1: run here, one after another).
         progress: Called with (runs done, runs in all) as runs finish.
         max_events: Each run's event budget (None: the default; see :mod:`sim.budget`).
-        max_memory_mb: Each run's memory budget in MiB, its worker's resident memory (None:
-            the default).
+        max_memory_mb: Each run's memory budget in MiB, what it may add to its worker's
+            resident memory (None: the default).
         executor: Where the runs go (None: ``LocalExecutor(jobs)``); the result is the same.
 
     Raises:

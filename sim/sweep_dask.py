@@ -21,12 +21,13 @@ import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from typing import Any
 
 from sim.budget import RunStopped
 from sim.runner import YOUNG_GC_THRESHOLD
 from sim.sweep_grid import SweepError
-from sim.sweep_pool import Grid, Progress, RunOutcome, Task, _Runner, stopped
+from sim.sweep_pool import Grid, Progress, RunOutcome, Task, _Runner, sigint_held, stopped
 
 try:
     from distributed import WorkerPlugin
@@ -140,18 +141,29 @@ class DaskExecutor:
     @contextlib.contextmanager
     def _client(self, distributed: Any) -> Iterator[Any]:
         if self.scheduler is None:
-            try:
-                cluster = distributed.LocalCluster(
-                    n_workers=self.jobs, threads_per_worker=1, processes=self.processes,
-                    protocol="tcp://", host="127.0.0.1",
-                    # The scheduler always serves HTTP; a free loopback port, not 8787.
-                    dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
-            except RuntimeError as exc:
-                raise SweepError(f"the local Dask cluster did not start ({_first_line(exc)}); "
-                                 "a script that sweeps on Dask must guard its entry point "
-                                 "with if __name__ == '__main__'") from None
-            with cluster, distributed.Client(cluster) as client:
-                yield client
+            # Ctrl-C is this process's (sim.sweep_pool.sigint_held): the cluster's workers and
+            # its event-loop thread start with SIGINT blocked, and a Ctrl-C while it starts is
+            # delivered once the cluster is ours to close. multiprocessing's resource tracker
+            # is started first: starting it unblocks SIGINT in the thread that does (the
+            # cluster's event loop otherwise), and every worker started from there after.
+            if self.processes:
+                resource_tracker.ensure_running()
+            with sigint_held() as release:
+                try:
+                    cluster = distributed.LocalCluster(
+                        n_workers=self.jobs, threads_per_worker=1, processes=self.processes,
+                        protocol="tcp://", host="127.0.0.1",
+                        # The scheduler always serves HTTP; a free loopback port, not 8787.
+                        dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
+                except RuntimeError as exc:
+                    raise SweepError(f"the local Dask cluster did not start "
+                                     f"({_first_line(exc)}); a script that sweeps on Dask must "
+                                     "guard its entry point with if __name__ == '__main__'"
+                                     ) from None
+                with cluster:
+                    release()
+                    with distributed.Client(cluster) as client:
+                        yield client
             return
         try:
             client = distributed.Client(self.scheduler, timeout=self.connect_timeout)

@@ -15,13 +15,20 @@ its profile all held (None when there are none; see :mod:`sim.expectations`).
 Every run has the sweep's budget (:class:`sim.budget.RunBudget`; a worker's memory is its own
 process's). A run over it stops the sweep: the runs not started are cancelled, the workers
 still running are ended, and :class:`SweepStoppedError` names the run (its cell and seed).
+
+Ctrl-C is the caller's alone: a terminal sends SIGINT to every process of its foreground group,
+and a worker that took it would print a traceback of its own. Workers start with SIGINT blocked
+(:func:`sigint_held`, as multiprocessing starts its resource tracker); the caller's
+``KeyboardInterrupt`` ends them as a stopped sweep does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -209,8 +216,9 @@ def run_all(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | N
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context(method),
                                  initializer=_start_worker,
                                  initargs=(variants, documents, budget, inherited)) as pool:
-            futures: list[Future[RunOutcome]] = [
-                pool.submit(_worker_run, *task) for task in tasks]
+            with sigint_held():  # the workers start on submit, and keep SIGINT blocked
+                futures: list[Future[RunOutcome]] = [
+                    pool.submit(_worker_run, *task) for task in tasks]
             done = 0
             try:
                 for future in futures:  # grid order, whatever finishes first
@@ -240,6 +248,33 @@ def _start_method() -> str:
     if threading.active_count() == 1 and "fork" in get_all_start_methods():
         return "fork"
     return "spawn"
+
+
+@contextlib.contextmanager
+def sigint_held() -> Iterator[Callable[[], None]]:
+    """Block SIGINT in this thread meanwhile: processes and threads started here keep it blocked.
+
+    A Ctrl-C meanwhile is not lost: it is delivered (``KeyboardInterrupt`` in the main thread)
+    as soon as the block ends. The block ends on leaving, or earlier by calling the function
+    the context gives (once is enough; later calls do nothing). Where signals cannot be masked
+    (Windows) this does nothing.
+    """
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None:
+        yield lambda: None
+        return
+    before = mask(signal.SIG_BLOCK, {signal.SIGINT})
+    held = [True]
+
+    def release() -> None:
+        if held:
+            held.clear()
+            mask(signal.SIG_SETMASK, before)
+
+    try:
+        yield release
+    finally:
+        release()
 
 
 def stopped(task: Task, stop: RunStopped, labels: Sequence[str] | None) -> SweepStoppedError:

@@ -71,14 +71,43 @@ def test_a_stopped_run_stays_stopped_and_keeps_its_figures(support: Scenario) ->
     assert result["events"] == events and result["decisions"]["total"] > 0
 
 
-def test_a_run_over_its_memory_budget_stops_at_once(support: Scenario) -> None:
-    assert resident_mb() > 1  # this very process
-    sim = Simulation(support, max_memory_mb=1)
+def test_a_run_that_grows_past_its_memory_budget_stops_saying_by_how_much(
+        support: Scenario) -> None:
+    hoard: list[bytearray] = []
+
+    def hoarding(event: Event) -> None:  # a run whose events cost 64 KiB each
+        hoard.append(bytearray(b"x") * 65536)
+
+    sim = Simulation(support, sink=hoarding, max_memory_mb=20)
     with pytest.raises(BudgetExceededError) as info:
-        sim.step_until(3600)
-    assert info.value.budget == "memory" and info.value.limit == 1
-    assert "budget of 1 MB of memory" in str(info.value)
-    assert "--max-memory" in str(info.value)
+        sim.run()
+    stop = info.value
+    assert stop.budget == "memory" and stop.limit == 20
+    message = str(stop)
+    assert "\n" not in message
+    assert "budget of 20 MB of memory (grew by " in message and "--max-memory" in message
+    grown = int(message.split("(grew by ")[1].split(" MB")[0])
+    # Paced by the clock (a read at most every MEMORY_EVERY seconds): a bounded overshoot.
+    assert 20 < grown < 200 and sim.events * 65536 / 2**20 < 200
+    assert sim.done and stop.at < sim.end
+
+
+def test_a_run_in_a_process_already_large_is_measured_by_its_own_growth(
+        support: Scenario) -> None:
+    # A grown pytest worker, a long dashboard session, a sweep worker: the host's size is
+    # not the run's. 300 MB of ballast, written so that it is resident, then a 200 MB budget.
+    before = resident_mb()
+    ballast = bytearray(b"x") * (300 * 2**20)
+    assert resident_mb() - before > 250
+    result = Simulation(support, max_memory_mb=200).run()
+    assert result.to_dict()["events"] > 1000
+    del ballast
+
+
+def test_the_baseline_is_the_resident_memory_when_the_run_is_made(support: Scenario) -> None:
+    now = resident_mb()
+    baseline = Simulation(support).watch.baseline
+    assert abs(baseline - now) < 20  # the current size, not the process's peak
 
 
 def test_the_budget_changes_nothing_of_the_events_before_it(support: Scenario) -> None:
@@ -156,3 +185,20 @@ def test_a_stop_survives_the_trip_back_from_a_worker_process() -> None:
 
 def test_a_default_budget_is_as_engine_bounds_says() -> None:
     assert RunBudget() == RunBudget.of() == RunBudget(DEFAULT_MAX_EVENTS, DEFAULT_MAX_MEMORY_MB)
+
+
+def test_compare_gives_each_run_the_budget_asked_for(support: Scenario) -> None:
+    from sim.compare import compare
+
+    with pytest.raises(BudgetExceededError) as info:
+        compare(support, ["static-rbac", "jit-context"], max_events=300)
+    assert info.value.budget == "events" and info.value.limit == 300
+    with pytest.raises(BudgetExceededError, match="budget of 1 MB of memory"):
+        compare(support, ["static-rbac"], max_memory_mb=1,
+                sink_for=lambda _p: lambda _e: hoard.append(bytearray(b"x") * 65536))
+    hoard.clear()
+    assert compare(support, ["static-rbac"], max_events=100_000).results[0].to_dict()[
+        "events"] < 100_000
+
+
+hoard: list[bytearray] = []

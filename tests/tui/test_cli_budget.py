@@ -102,6 +102,23 @@ def test_a_runaway_scenario_ends_within_10s_under_500mb_with_one_line(
     assert peak_mb < 500, f"peak {peak_mb:.0f} MB"
 
 
+def test_a_run_that_grows_past_its_memory_budget_stops_with_one_line(tmp_path: Path) -> None:
+    # The busiest arrival validation allows (one ticket a second all day, about 1.6 million
+    # events in the estimate), decisions recorded: the run itself grows past 5 MB in seconds.
+    scenario = mutant(tmp_path, "support-pii-injection", "rate: 30, per: 1h", "rate: 1, per: 1s")
+    code, err, elapsed, peak_mb = child(["run", str(scenario), "--max-memory", "5"])
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("agentrange: error: run stopped at "), err
+    # Not at 0s although the interpreter and the loaded scenario already take 50 MB and more.
+    assert not lines[0].startswith("agentrange: error: run stopped at 0s "), err
+    assert "over its budget of 5 MB of memory (grew by " in lines[0]
+    assert "(raise it with --max-memory)" in lines[0]
+    assert elapsed < 20, f"took {elapsed:.1f}s"
+    assert peak_mb < 500, f"peak {peak_mb:.0f} MB"
+
+
 def test_run_over_its_event_budget_says_which_and_exits_2(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "support-pii-injection", "--profile", "static-rbac",

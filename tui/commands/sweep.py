@@ -10,17 +10,27 @@ one row per run, for a notebook or a spreadsheet; ``--plot FILE`` draws harm aga
 ``--executor dask`` sends the runs to a Dask cluster (:mod:`sim.sweep_dask`), with the same
 output; the progress bar (stderr, on a terminal only) shows runs done, their rate and the time
 left for either executor.
-Each run has the budget of ``--max-events`` and ``--max-memory`` (a worker's resident memory);
-a run over it stops the sweep with one line naming the combination and seed (exit 2).
+Each run has the budget of ``--max-events`` and ``--max-memory`` (what a run adds to its
+worker's resident memory); a run over it stops the sweep with one line naming the combination
+and seed (exit 2). Ctrl-C stops it with one line saying how many runs had finished (exit 130);
+the workers, which never see the signal themselves (:func:`sim.sweep_pool.sigint_held`), are
+ended with it. Ctrl-C before the runs start (while loading) is one line too. SIGTERM does the
+same (exit 143).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
+import math
+import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from rich.console import Console
@@ -45,8 +55,60 @@ from tui.commands.run import PROGRESS_AFTER, markdown_table, parse_profiles, par
 from tui.render import tradeoff as tradeoff_view
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM reached the command: stop as Ctrl-C does (the same clean-up paths)."""
+
+
 def sweep_command(args: argparse.Namespace) -> int:
-    """Run the sweep and print its summary."""
+    """Run the sweep and print its summary (Ctrl-C: one line, exit 130; SIGTERM: 143)."""
+    progress = _Progress()
+    terminated: list[bool] = []
+    try:
+        with _terminate_as_interrupt(terminated):
+            return _sweep(args, progress)
+    except KeyboardInterrupt as stop:
+        done = (f"after {progress.done:,} of {progress.total:,} runs" if progress.total
+                else "before any run")
+        if isinstance(stop, _Terminated) or terminated:
+            print(f"agentrange: terminated by SIGTERM {done}", file=sys.stderr)
+            return 143
+        print(f"agentrange: interrupted by SIGINT {done}", file=sys.stderr)
+        return 130
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt(terminated: list[bool]) -> Iterator[None]:
+    """SIGTERM raises :class:`_Terminated` in this process meanwhile, so workers are ended.
+
+    Killed outright (the default), the command left its pool's workers running. A worker
+    forked meanwhile inherits the handler: there SIGTERM (how the pool ends its workers) ends
+    the process at once, as the default would. While SIGINT is held (a Dask cluster starting,
+    :func:`sim.sweep_pool.sigint_held`) SIGTERM becomes a SIGINT delivered once it is released,
+    so a half-started cluster is never left behind; ``terminated`` then says it was SIGTERM.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    parent = os.getpid()
+
+    def handler(signum: int, frame: object) -> None:
+        if os.getpid() != parent:
+            os._exit(128 + signum)
+        terminated.append(True)
+        mask = getattr(signal, "pthread_sigmask", None)
+        if mask is not None and signal.SIGINT in mask(signal.SIG_BLOCK, set()):
+            os.kill(parent, signal.SIGINT)
+            return
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _sweep(args: argparse.Namespace, progress: _Progress) -> int:
     scenario = load_scenario(args.scenario)
     profiles = parse_profiles(scenario, args.profiles)
     seeds = parse_seeds(args.seeds, scenario.seed)
@@ -57,7 +119,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     executor = _executor(args, jobs)
     if args.plot:
         tradeoff_view.check_plot_file(args.plot)
-    with _Progress() as progress:
+    progress.total = len(profiles) * math.prod(len(v.values) for v in variations) * len(seeds)
+    with progress:
         result = sweep(scenario, profiles=profiles, seeds=seeds, variations=variations,
                        metrics=args.metric or None, until=parse_until(args.until), jobs=jobs,
                        progress=progress.update, max_events=args.max_events,
@@ -129,6 +192,10 @@ class _Progress:
     """A progress bar on the terminal once the sweep has taken over a second."""
 
     def __init__(self) -> None:
+        self.total = 0
+        """Runs in the sweep (0 until the grid is known)."""
+        self.done = 0
+        """Runs finished so far."""
         self.console = Console(stderr=True)
         self.started = time.monotonic()
         self.bar: Progress | None = None
@@ -143,6 +210,7 @@ class _Progress:
 
     def update(self, done: int, total: int) -> None:
         """Runs done so far, of ``total``."""
+        self.done, self.total = done, total
         if self.bar is None:
             if time.monotonic() - self.started < PROGRESS_AFTER or not self.console.is_terminal:
                 return

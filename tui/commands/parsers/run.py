@@ -76,8 +76,9 @@ def add_budget_options(p: argparse.ArgumentParser, *, each: str = "the run") -> 
                    help=f"stop {each} once it has emitted N events (default "
                         f"{DEFAULT_MAX_EVENTS:,})")
     p.add_argument("--max-memory", type=_megabytes, metavar="MB",
-                   help=f"stop {each} once the process's resident memory passes MB "
-                        f"mebibytes, e.g. 2048 or 2G (default {DEFAULT_MAX_MEMORY_MB:,})")
+                   help=f"stop {each} once it has grown its process's resident memory by "
+                        f"more than MB mebibytes, e.g. 2048 or 2G (default "
+                        f"{DEFAULT_MAX_MEMORY_MB:,})")
 
 
 def _positive_int(text: str) -> int:
