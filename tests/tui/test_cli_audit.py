@@ -362,8 +362,13 @@ def test_a_shorter_run_with_the_same_key_and_seed_shows_as_what_it_is(
     assert outs[short][1] == outs[full][1] == (
         "run:        support-pii-injection/jit-context/7 (scenario support-pii-injection, "
         "profile jit-context, seed 7)")
-    assert outs[short][2].startswith("            planned end 1h (simulated), nonce ")
+    assert outs[short][2].startswith("            planned end 1h of the scenario's 8h "
+                                     "(simulated; cut short by --until), nonce ")
     assert outs[full][2].startswith("            planned end 8h (simulated), nonce ")
+    # The verdict itself says the short run is complete only to its own planned end.
+    assert outs[short][0].endswith("; the run is complete to its planned end, 1h of the "
+                                   "scenario's 8h (cut short by --until)")
+    assert outs[full][0].endswith("; the run is complete")
     # The digests are of the files as they lie on disk: `sha256sum` gives the same.
     scenario = ROOT / "scenarios" / "support-pii-injection"
     for role, file in (("scenario", scenario / "scenario.yaml"),
