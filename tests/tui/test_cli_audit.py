@@ -448,3 +448,30 @@ def test_an_incomplete_log_without_a_time_still_reads_well(
         f"INCOMPLETE: {log}: the run stopped before its planned end (10m): stopped by an error: "
         "RuntimeError: boom; 0 records proven by 1 signed checkpoint (exit 1; "
         "--allow-incomplete accepts it)")
+
+
+@pytest.mark.parametrize(("sig", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_the_moment_the_log_appears_seals_it_as_incomplete(
+        tmp_path: Path, sig: str, code: int) -> None:
+    # Issue 15: a signal while the log's header was being written, or before the run was
+    # driven, left a header-only log (verified as truncated) and SIGTERM killed the process.
+    import signal
+    import time
+
+    log = tmp_path / "run.jsonl"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "run", "productivity-bot-overhead", "--audit-log",
+         str(log), "--format", "json"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not log.exists() and time.monotonic() < deadline:
+        time.sleep(0.0002)
+    child.send_signal(getattr(signal, sig))
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == code, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    done = subprocess.run([sys.executable, "-m", "tui.cli", "audit", "verify", str(log)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout
+    assert done.stdout.startswith(f"INCOMPLETE: {log}: the run stopped"), done.stdout
+    assert f"interrupted by {sig}" in done.stdout.splitlines()[0]

@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -37,7 +37,7 @@ from engine.audit.identity import document
 from engine.audit.signing import load_private_key, save_private_key, save_public_key
 from engine.audit.trust import PUBLIC_KEY_SUFFIX
 from engine.audit.writer import AuditWriter, ignore_file_size_signal, incomplete_reason
-from engine.durations import parse_duration
+from engine.durations import format_duration, parse_duration
 from engine.errors import AgentrangeError
 from engine.model import Scenario
 from engine.policy.loading import profile_policy_file
@@ -85,16 +85,20 @@ def run_command(args: argparse.Namespace) -> int:
         sim_seed = scenario.seed if args.seed is None else args.seed
         profile = args.profile or scenario.default_profile_id
         audit = None
-        if args.audit:
-            audit = open_audit_log(args.audit, args.audit_key, scenario, profile, sim_seed,
-                                   until=until, checkpoint_every=args.checkpoint_every)
-            stack.enter_context(audit)  # an exception (Ctrl-C too) seals it as incomplete
-        sim = Simulation(scenario, profile, seed=sim_seed, sink=sink, until=until,
-                         audit=audit, max_events=args.max_events,
-                         max_memory_mb=args.max_memory,
-                         engine=engine_factory(args, scenario, profile))
+        sim: Simulation | None = None
         try:
-            result = _drive([(profile, sim)])[0]
+            with _stop_on_signals(lambda: 0.0 if sim is None else sim.now):
+                if args.audit:
+                    with _signals_held():  # until the log is ours to seal
+                        audit = open_audit_log(args.audit, args.audit_key, scenario, profile,
+                                               sim_seed, until=until,
+                                               checkpoint_every=args.checkpoint_every)
+                        stack.enter_context(audit)  # an exception (Ctrl-C too) seals it
+                sim = Simulation(scenario, profile, seed=sim_seed, sink=sink, until=until,
+                                 audit=audit, max_events=args.max_events,
+                                 max_memory_mb=args.max_memory,
+                                 engine=engine_factory(args, scenario, profile))
+                result = _drive([(profile, sim)])[0]
         except RunStopped as stop:
             traces.finish()  # the spans up to the stop, the open ones marked unfinished
             if audit is None:
@@ -104,7 +108,8 @@ def run_command(args: argparse.Namespace) -> int:
         except BaseException as exc:
             # As the log's own context does, with the simulated time the run had reached.
             if audit is not None:
-                _seal_incomplete(audit, incomplete_reason(type(exc), exc), sim.now)
+                _seal_incomplete(audit, incomplete_reason(type(exc), exc),
+                                 0.0 if sim is None else sim.now)
             raise
         traces.finish()
     out = Console(highlight=False, soft_wrap=True)
@@ -338,6 +343,53 @@ def _drive(sims: Sequence[tuple[str, Simulation]]) -> list[RunResult]:
         for _label, sim in sims:
             sim.step_until(sim.end)
     return [sim.result() for _label, sim in sims]
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back until the block ends; they are delivered then.
+
+    Between the log file's creation and its writer's context being entered, an exception
+    would leave a file nobody can seal; held back, the signal stops the command right after.
+    """
+    held = {signal.SIGINT, signal.SIGTERM}
+    hold = hasattr(signal, "pthread_sigmask") and (
+        threading.current_thread() is threading.main_thread())
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held) if hold else None
+    try:
+        yield
+    finally:
+        if before is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(now: Callable[[], float]) -> Iterator[None]:
+    """Outside the driving of the run, SIGINT and SIGTERM stop the command as RunInterrupted.
+
+    From before the audit log is created until it is closed, so a signal never kills the
+    process with the log unsealed (SIGTERM's default) nor leaves it sealed as complete: the
+    log is closed as incomplete, naming the signal. While the run is driven,
+    :func:`_interrupt_on_signals` takes over and stops it at its next budget check.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        at = now()
+        stop = RunInterrupted(f"interrupted by {name} at {format_duration(at)} simulated",
+                              reason=f"interrupted by {name}", at=at)
+        stop.signal = name
+        raise stop
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, before in previous.items():
+            signal.signal(sig, before)
 
 
 @contextlib.contextmanager
