@@ -156,4 +156,22 @@ def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
         AuditFileError: when the file is missing or not an Ed25519 public key.
     """
     with _as_audit_error(path):
-        return keyfiles.load_public_key(path, "an Ed25519 public key", _is_ed25519_public)
+        try:
+            return keyfiles.load_public_key(path, "an Ed25519 public key", _is_ed25519_public)
+        except keyfiles.KeyFileError:
+            if _holds_private_key(path):
+                # The run's --audit-key file is the one a user has at hand; say what to do.
+                raise keyfiles.KeyFileError(
+                    path, "is a private key; --key takes the public key (openssl pkey -in KEY "
+                    "-pubout), kept where the log's writers cannot reach") from None
+            raise
+
+
+def _holds_private_key(path: str | os.PathLike[str]) -> bool:
+    """Whether a file's first bytes open a PEM private key (read no further)."""
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(4096)
+    except OSError:
+        return False
+    return start.lstrip().startswith(b"-----BEGIN") and b"PRIVATE KEY-----" in start

@@ -475,3 +475,16 @@ def test_a_signal_the_moment_the_log_appears_seals_it_as_incomplete(
     assert done.returncode == 1, done.stdout
     assert done.stdout.startswith(f"INCOMPLETE: {log}: the run stopped"), done.stdout
     assert f"interrupted by {sig}" in done.stdout.splitlines()[0]
+
+
+def test_verify_given_the_private_key_says_to_pass_its_public_half(
+        capsys: pytest.CaptureFixture[str], log: Path, tmp_path: Path) -> None:
+    from engine.audit.signing import save_private_key
+
+    private = tmp_path / "audit.pem"
+    save_private_key(KEY, private)
+    code, out, err = cli(capsys, "audit", "verify", str(log), "--key", str(private))
+    assert code == 2 and out == ""
+    assert err == (f"agentrange audit verify: error: {private}: is a private key; --key takes "
+                   "the public key (openssl pkey -in KEY -pubout), kept where the log's writers "
+                   "cannot reach\n")
