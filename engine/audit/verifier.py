@@ -225,7 +225,10 @@ class _Verifier:
                 unverified=0,
             )
         return self._report_of(
-            Problem.OK, f"OK: {records} records, {self.checkpoints} checkpoints", unverified=0
+            Problem.OK,
+            f"OK: {_count(records, 'record')}, all proven by "
+            f"{_count(self.checkpoints, 'signed checkpoint')}",
+            unverified=0,
         )
 
     def _fail(
@@ -479,3 +482,7 @@ class _Verifier:
         if mark is not None:
             self.incomplete = Incomplete(mark["reason"], mark["at"])
         return None
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"

@@ -64,7 +64,7 @@ def test_clean_log_verifies_with_and_without_pinned_key(log: Path) -> None:
         assert report.ok, report.message
         assert (report.proven, report.unverified, report.checkpoints) == (10, 0, 3)
         assert report.problem is Problem.OK
-        assert report.message == "OK: 10 records, 3 checkpoints"
+        assert report.message == "OK: 10 records, all proven by 3 signed checkpoints"
         assert report.key_pinned is (key is not None)
         assert report.run == "run-1"
 
@@ -119,6 +119,14 @@ def test_append_returns_one_based_seq_and_checkpoints_land_on_the_interval(
     # Closing right after a periodic checkpoint adds the final one for the same seq.
     report = verify_log(tmp_path / "x.jsonl")
     assert report.ok and report.checkpoints == 3
+
+
+def test_the_verdict_on_one_record_and_one_checkpoint_is_in_the_singular(
+    tmp_path: Path,
+) -> None:
+    # The report's JSON quotes this sentence; it read "1 checkpoints".
+    path = write_log(tmp_path / "one.jsonl", n=1, every=5)
+    assert verify_log(path).message == "OK: 1 record, all proven by 1 signed checkpoint"
 
 
 def test_empty_log_closed_is_ok(tmp_path: Path) -> None:
