@@ -488,3 +488,13 @@ def test_verify_given_the_private_key_says_to_pass_its_public_half(
     assert err == (f"agentrange audit verify: error: {private}: is a private key; --key takes "
                    "the public key (openssl pkey -in KEY -pubout), kept where the log's writers "
                    "cannot reach\n")
+
+
+def test_anchor_of_an_empty_file_says_why_there_is_nothing_to_anchor(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    code, out, err = cli(capsys, "audit", "anchor", str(empty))
+    assert code == 1 and out == ""
+    assert err == (f"agentrange audit anchor: {empty}: no signed checkpoint yet, nothing to "
+                   "anchor (the log is empty: it has no header)\n")

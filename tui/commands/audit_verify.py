@@ -185,8 +185,9 @@ def run_anchor(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     anchor = anchor_of(report)
     if anchor is None:
+        why = "" if report.problem is not Problem.TRUNCATED else f" ({report.message})"
         print(f"agentrange audit anchor: {args.file}: no signed checkpoint yet, nothing to "
-              "anchor", file=sys.stderr)
+              f"anchor{why}", file=sys.stderr)
         return EXIT_FAILED
     print(json.dumps(anchor.to_document(), indent=2, sort_keys=True))
     if report.problem is Problem.TRUNCATED:
