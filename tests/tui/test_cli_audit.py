@@ -498,3 +498,46 @@ def test_anchor_of_an_empty_file_says_why_there_is_nothing_to_anchor(
     assert code == 1 and out == ""
     assert err == (f"agentrange audit anchor: {empty}: no signed checkpoint yet, nothing to "
                    "anchor (the log is empty: it has no header)\n")
+
+
+@pytest.mark.parametrize(("sig", "code"), [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_the_dashboard_stopped_by_a_signal_seals_its_log_as_incomplete(
+        tmp_path: Path, sig: str, code: int) -> None:
+    # Issue 15: SIGTERM (or the terminal closing, SIGHUP) killed `agentrange tui --audit-log`
+    # with its log unsealed; it must close the log as incomplete, naming the signal.
+    import os
+    import pty
+    import signal
+    import time
+
+    log = tmp_path / "tui.jsonl"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the real dashboard on a real pseudo-terminal
+        os.chdir(ROOT)
+        os.environ.update(COLUMNS="120", LINES="40")
+        os.execv(sys.executable, [sys.executable, "-m", "tui.cli", "tui",
+                                  "support-pii-injection", "--audit-log", str(log)])
+
+    def drain(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                if not os.read(fd, 65536):
+                    return
+            except OSError:
+                return
+
+    deadline = time.monotonic() + 60
+    while not log.exists() and time.monotonic() < deadline:
+        drain(0.2)
+    drain(2)  # the run plays a little
+    os.kill(pid, getattr(signal, sig))
+    drain(30)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == code
+    done = subprocess.run([sys.executable, "-m", "tui.cli", "audit", "verify", str(log)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout
+    assert done.stdout.startswith(f"INCOMPLETE: {log}: the run stopped at "), done.stdout
+    assert f"interrupted by {sig}" in done.stdout.splitlines()[0]
