@@ -18,11 +18,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -37,7 +35,7 @@ from engine.audit.identity import document
 from engine.audit.signing import load_private_key, save_private_key, save_public_key
 from engine.audit.trust import PUBLIC_KEY_SUFFIX
 from engine.audit.writer import AuditWriter, ignore_file_size_signal, incomplete_reason
-from engine.durations import format_duration, parse_duration
+from engine.durations import parse_duration
 from engine.errors import AgentrangeError
 from engine.model import Scenario
 from engine.policy.loading import profile_policy_file
@@ -49,6 +47,7 @@ from sim.result import RunResult
 from sim.runner import Simulation, fewer_gc_passes
 from tui.commands.cedar import engine_factory
 from tui.commands.otlp_out import TraceExport, tee
+from tui.commands.run_signals import interrupt_on_signals, signals_held, stop_on_signals
 from tui.render.formatting import count, metric, seconds
 from tui.render.metrics import metric_cells
 
@@ -87,9 +86,9 @@ def run_command(args: argparse.Namespace) -> int:
         audit = None
         sim: Simulation | None = None
         try:
-            with _stop_on_signals(lambda: 0.0 if sim is None else sim.now):
+            with stop_on_signals(lambda: 0.0 if sim is None else sim.now):
                 if args.audit:
-                    with _signals_held():  # until the log is ours to seal
+                    with signals_held():  # until the log is ours to seal
                         audit = open_audit_log(args.audit, args.audit_key, scenario, profile,
                                                sim_seed, until=until,
                                                checkpoint_every=args.checkpoint_every)
@@ -335,7 +334,7 @@ def _drive(sims: Sequence[tuple[str, Simulation]]) -> list[RunResult]:
     # As Simulation.run does: the hot path makes no cycles, so young-generation passes
     # would only cost time.
     with fewer_gc_passes(), _LazyProgress(console, sims) as progress, \
-            _interrupt_on_signals([sim for _label, sim in sims]):
+            interrupt_on_signals([sim for _label, sim in sims]):
         for i in range(1, CHUNKS + 1):
             for _label, sim in sims:
                 sim.step_until(sim.end * i / CHUNKS)
@@ -343,79 +342,6 @@ def _drive(sims: Sequence[tuple[str, Simulation]]) -> list[RunResult]:
         for _label, sim in sims:
             sim.step_until(sim.end)
     return [sim.result() for _label, sim in sims]
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back until the block ends; they are delivered then.
-
-    Between the log file's creation and its writer's context being entered, an exception
-    would leave a file nobody can seal; held back, the signal stops the command right after.
-    """
-    held = {signal.SIGINT, signal.SIGTERM}
-    hold = hasattr(signal, "pthread_sigmask") and (
-        threading.current_thread() is threading.main_thread())
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, held) if hold else None
-    try:
-        yield
-    finally:
-        if before is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, before)
-
-
-@contextlib.contextmanager
-def _stop_on_signals(now: Callable[[], float]) -> Iterator[None]:
-    """Outside the driving of the run, SIGINT and SIGTERM stop the command as RunInterrupted.
-
-    From before the audit log is created until it is closed, so a signal never kills the
-    process with the log unsealed (SIGTERM's default) nor leaves it sealed as complete: the
-    log is closed as incomplete, naming the signal. While the run is driven,
-    :func:`_interrupt_on_signals` takes over and stops it at its next budget check.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: object) -> None:
-        name = signal.Signals(signum).name
-        at = now()
-        stop = RunInterrupted(f"interrupted by {name} at {format_duration(at)} simulated",
-                              reason=f"interrupted by {name}", at=at)
-        stop.signal = name
-        raise stop
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, before in previous.items():
-            signal.signal(sig, before)
-
-
-@contextlib.contextmanager
-def _interrupt_on_signals(sims: Sequence[Simulation]) -> Iterator[None]:
-    """While the runs are driven, SIGINT and SIGTERM ask them to stop; a second one stops now.
-
-    The handler only sets a flag the runs read at their next budget check (a few
-    milliseconds), so a run never stops halfway through writing an event.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: object) -> None:
-        running = [sim for sim in sims if not sim.done]
-        if not running or any(sim.watch.interrupted for sim in running):
-            raise KeyboardInterrupt  # asked twice, or nothing left to stop
-        for sim in running:
-            sim.interrupt(signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, before in previous.items():
-            signal.signal(sig, before)
 
 
 class _LazyProgress:
