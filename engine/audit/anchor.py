@@ -17,7 +17,7 @@ from typing import Any
 from engine.audit.canonical import canonical_bytes
 from engine.audit.chain import CHECKPOINT_FIELDS, CHECKPOINT_START
 from engine.audit.errors import AuditError, AuditFileError
-from engine.audit.identity import is_nonce
+from engine.audit.identity import RunIdentity, is_nonce
 from engine.audit.verdict import Head, VerifyReport
 
 ANCHOR_FORMAT = "agentrange-audit-anchor"
@@ -73,6 +73,21 @@ class Anchor:
             "sig": self.sig,
         }
 
+
+    def mismatch(self, kid: str, identity: RunIdentity) -> str | None:
+        """Why a log with this header cannot extend the anchored head (None when it can).
+
+        Args:
+            kid: The key id the log's header names.
+            identity: The run the log's header states (its nonce and header hash).
+        """
+        if self.checkpoint["header"] == identity.header_hash:
+            return None
+        if self.kid != kid:
+            return f"the log is signed by key {kid}, the anchored head by key {self.kid}"
+        if self.nonce != identity.nonce:
+            return "the log is of another run than the anchored head (its nonce differs)"
+        return "the log's header differs from the anchored one (rewritten)"
 
 def anchor_of(report: VerifyReport) -> Anchor | None:
     """The anchor of a verified log's head: its last valid signed checkpoint (None if none)."""

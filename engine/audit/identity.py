@@ -144,3 +144,16 @@ class RunIdentity:
     def fact(self, name: str) -> object:
         """A fact from ``meta`` (``scenario``, ``profile``, ``seed`` ...), None when absent."""
         return self.meta.get(name)
+
+    @property
+    def shortened_from(self) -> float | None:
+        """The scenario's own duration, when the run was planned to end before it.
+
+        A run cut short with ``--until`` states both (``planned_end`` and ``meta.duration``);
+        None when it was planned to run the whole scenario or the header does not say.
+        """
+        duration = self.meta.get("duration")
+        if self.planned_end is None or not _is_time(duration):
+            return None
+        assert isinstance(duration, int | float)
+        return float(duration) if self.planned_end < duration else None

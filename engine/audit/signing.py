@@ -10,16 +10,18 @@ import base64
 import binascii
 import hashlib
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TypeGuard
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from engine import keyfiles
 from engine.audit.canonical import canonical_bytes
-from engine.audit.errors import AuditFileError
+from engine.audit.errors import AuditError, AuditFileError
 
 ALGORITHM = "Ed25519"
 _KEY_CONTEXT = b"agentrange/audit-signing-key/v1\x00"
@@ -50,6 +52,28 @@ def b64url_decode(text: str) -> bytes:
         binascii.Error: when the text is not base64url.
     """
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+_B64_SIG = re.compile(r"[A-Za-z0-9_-]{86}")
+"""An Ed25519 signature (64 bytes) as unpadded base64url: 86 characters."""
+
+
+def signature_holds(key: Ed25519PublicKey, body: object, sig: object) -> bool:
+    """Whether ``sig`` is the key's signature over the canonical encoding of ``body``.
+
+    The signature must be written exactly as the writer writes it (86 base64url characters,
+    no padding, no other spelling of the same bytes); a body that cannot be encoded fails.
+    """
+    if not isinstance(sig, str) or _B64_SIG.fullmatch(sig) is None:
+        return False
+    try:
+        raw = b64url_decode(sig)
+        if b64url(raw) != sig:
+            return False
+        key.verify(raw, canonical_bytes(body))
+    except (InvalidSignature, ValueError, binascii.Error, AuditError):
+        return False
+    return True
 
 
 def public_jwk(key: Ed25519PublicKey) -> dict[str, str]:
@@ -132,4 +156,22 @@ def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
         AuditFileError: when the file is missing or not an Ed25519 public key.
     """
     with _as_audit_error(path):
-        return keyfiles.load_public_key(path, "an Ed25519 public key", _is_ed25519_public)
+        try:
+            return keyfiles.load_public_key(path, "an Ed25519 public key", _is_ed25519_public)
+        except keyfiles.KeyFileError:
+            if _holds_private_key(path):
+                # The run's --audit-key file is the one a user has at hand; say what to do.
+                raise keyfiles.KeyFileError(
+                    path, "is a private key; --key takes the public key (openssl pkey -in KEY "
+                    "-pubout), kept where the log's writers cannot reach") from None
+            raise
+
+
+def _holds_private_key(path: str | os.PathLike[str]) -> bool:
+    """Whether a file's first bytes open a PEM private key (read no further)."""
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(4096)
+    except OSError:
+        return False
+    return start.lstrip().startswith(b"-----BEGIN") and b"PRIVATE KEY-----" in start

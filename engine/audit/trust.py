@@ -15,7 +15,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from engine.audit.signing import load_public_key
+from engine.audit.anchor import Anchor
+from engine.audit.signing import key_id, load_public_key
+from engine.audit.verdict import Signer
 
 PUBLIC_KEY_SUFFIX = ".pub.pem"
 """What a run appends to the log's file name for the public key it writes beside the log."""
@@ -60,3 +62,24 @@ def key_from_file(
     if beside_log(key_path, log_path):
         return TrustedKey(key, f"--key {os.fspath(key_path)}, the file beside the log", False)
     return TrustedKey(key, f"--key {os.fspath(key_path)}", True)
+
+
+def signer_for(
+    trusted: TrustedKey | None, anchor: Anchor | None, header_key: Ed25519PublicKey, kid: str
+) -> tuple[Signer, Ed25519PublicKey]:
+    """The key to check a log's signatures with, and how far it is trusted.
+
+    The caller's key when one is given (pinned or not, as it says); else the header's own key,
+    pinned only when an anchor kept elsewhere names the same key id.
+
+    Args:
+        trusted: The key the caller gave, if any.
+        anchor: The anchor the caller gave, if any.
+        header_key: The public key in the log's header.
+        kid: The header's key id (the thumbprint of ``header_key``).
+    """
+    if trusted is not None:
+        return Signer(key_id(trusted.key), trusted.source, trusted.pinned), trusted.key
+    if anchor is not None and anchor.kid == kid:
+        return Signer(kid, "the log's own header, matching the anchor's key id", True), header_key
+    return Signer(kid, "the log's own header", False), header_key

@@ -9,16 +9,13 @@ docs/audit-log.md.
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import os
-import re
 import stat
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from engine.audit.anchor import Anchor
@@ -42,11 +39,9 @@ from engine.audit.diagnosis import Finding, unhashed
 from engine.audit.errors import AuditError, AuditFileError
 from engine.audit.identity import RunIdentity
 from engine.audit.lines import MAX_LINE_BYTES
-from engine.audit.signing import ALGORITHM, b64url, b64url_decode, key_id, public_key_from_jwk
-from engine.audit.trust import TrustedKey
+from engine.audit.signing import ALGORITHM, key_id, public_key_from_jwk, signature_holds
+from engine.audit.trust import TrustedKey, signer_for
 from engine.audit.verdict import Head, Incomplete, Problem, Signer, VerifyReport
-
-_B64_SIG = re.compile(r"[A-Za-z0-9_-]{86}")
 
 
 def verify_log(
@@ -230,7 +225,10 @@ class _Verifier:
                 unverified=0,
             )
         return self._report_of(
-            Problem.OK, f"OK: {records} records, {self.checkpoints} checkpoints", unverified=0
+            Problem.OK,
+            f"OK: {_count(records, 'record')}, all proven by "
+            f"{_count(self.checkpoints, 'signed checkpoint')}",
+            unverified=0,
         )
 
     def _fail(
@@ -339,33 +337,17 @@ class _Verifier:
 
     def _trust(self, header_key: Ed25519PublicKey, kid: str) -> VerifyReport | None:
         """Choose the key to check signatures with, and say how far it can be trusted."""
-        anchor = self.anchor
-        if self.trusted is not None:
-            self.signer = Signer(key_id(self.trusted.key), self.trusted.source,
-                                 self.trusted.pinned)
-            self.key = self.trusted.key
-            if self.signer.kid != kid:
-                return self._fail(
-                    Problem.WRONG_KEY,
-                    1,
-                    None,
-                    f"the log was signed with key {kid}, not with the trusted key "
-                    f"{self.signer.kid}",
-                )
-        elif anchor is not None and anchor.kid == kid:
-            self.signer = Signer(kid, "the log's own header, matching the anchor's key id", True)
-            self.key = header_key
-        else:
-            self.signer = Signer(kid, "the log's own header", False)
-            self.key = header_key
-        if anchor is not None and anchor.checkpoint["header"] != self.header_hash:
-            assert self.identity is not None
-            if anchor.kid != kid:
-                why = f"the log is signed by key {kid}, the anchored head by key {anchor.kid}"
-            elif anchor.nonce != self.identity.nonce:
-                why = "the log is of another run than the anchored head (its nonce differs)"
-            else:
-                why = "the log's header differs from the anchored one (rewritten)"
+        self.signer, self.key = signer_for(self.trusted, self.anchor, header_key, kid)
+        if self.signer.kid != kid:
+            return self._fail(
+                Problem.WRONG_KEY,
+                1,
+                None,
+                f"the log was signed with key {kid}, not with the trusted key {self.signer.kid}",
+            )
+        assert self.identity is not None
+        why = None if self.anchor is None else self.anchor.mismatch(kid, self.identity)
+        if why is not None:
             return self._fail(Problem.NOT_ANCHORED, 1, None, why)
         return None
 
@@ -420,13 +402,7 @@ class _Verifier:
 
     def _signed(self, body: dict[str, Any], sig: str) -> bool:
         assert self.key is not None
-        try:
-            if _B64_SIG.fullmatch(sig) is None or b64url(b64url_decode(sig)) != sig:
-                return False
-            self.key.verify(b64url_decode(sig), canonical_bytes(body))
-        except (InvalidSignature, ValueError, binascii.Error, AuditError):
-            return False
-        return True
+        return signature_holds(self.key, body, sig)
 
     def _prove(self, line: Line) -> None:
         """Count a genuine checkpoint: the records up to its seq are proven."""
@@ -506,3 +482,7 @@ class _Verifier:
         if mark is not None:
             self.incomplete = Incomplete(mark["reason"], mark["at"])
         return None
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"

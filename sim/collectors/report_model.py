@@ -41,6 +41,10 @@ class LogStatus:
         incomplete: Why the run stopped before its planned end, when its log says so.
         stopped_at: Simulated time at which an incomplete run stopped, when known.
         signer: The fingerprint (key id) of the key the signatures were checked against.
+        nonce: The run nonce the log's header states (which run it is), when readable.
+        planned_end: Simulated time the run was planned to end at, when the header says.
+        shortened_from: The scenario's own duration, when the run was planned to end before
+            it (``--until``): a log of a shorter run must not read as the full one.
     """
 
     ok: bool
@@ -53,11 +57,15 @@ class LogStatus:
     incomplete: str | None = None
     stopped_at: float | None = None
     signer: str | None = None
+    nonce: str | None = None
+    planned_end: float | None = None
+    shortened_from: float | None = None
 
     @classmethod
     def of(cls, verdict: VerifyReport) -> LogStatus:
         """The status of a verified log, from the verifier's verdict."""
         mark = verdict.incomplete
+        who = verdict.identity
         return cls(
             ok=verdict.ok,
             records=verdict.proven,
@@ -69,6 +77,9 @@ class LogStatus:
             incomplete=None if mark is None else mark.reason,
             stopped_at=None if mark is None else mark.at,
             signer=None if verdict.signer is None else verdict.signer.kid,
+            nonce=None if who is None else who.nonce,
+            planned_end=None if who is None else who.planned_end,
+            shortened_from=None if who is None else who.shortened_from,
         )
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +23,6 @@ from engine.audit.query import iter_records
 from engine.audit.signing import (
     derive_signing_key,
     key_id,
-    load_private_key,
-    load_public_key,
-    save_private_key,
-    save_public_key,
 )
 from engine.audit.verdict import Problem
 from engine.audit.verifier import verify_log
@@ -64,7 +58,7 @@ def test_clean_log_verifies_with_and_without_pinned_key(log: Path) -> None:
         assert report.ok, report.message
         assert (report.proven, report.unverified, report.checkpoints) == (10, 0, 3)
         assert report.problem is Problem.OK
-        assert report.message == "OK: 10 records, 3 checkpoints"
+        assert report.message == "OK: 10 records, all proven by 3 signed checkpoints"
         assert report.key_pinned is (key is not None)
         assert report.run == "run-1"
 
@@ -119,6 +113,14 @@ def test_append_returns_one_based_seq_and_checkpoints_land_on_the_interval(
     # Closing right after a periodic checkpoint adds the final one for the same seq.
     report = verify_log(tmp_path / "x.jsonl")
     assert report.ok and report.checkpoints == 3
+
+
+def test_the_verdict_on_one_record_and_one_checkpoint_is_in_the_singular(
+    tmp_path: Path,
+) -> None:
+    # The report's JSON quotes this sentence; it read "1 checkpoints".
+    path = write_log(tmp_path / "one.jsonl", n=1, every=5)
+    assert verify_log(path).message == "OK: 1 record, all proven by 1 signed checkpoint"
 
 
 def test_empty_log_closed_is_ok(tmp_path: Path) -> None:
@@ -370,78 +372,6 @@ def test_any_change_to_a_log_fails_and_never_raises(log: Path, data: st.DataObje
     assert report.ok is (mutated == original)
     if not report.ok:
         assert report.first_bad_line is not None and report.message
-
-
-# --------------------------------------------------------------------------- keys
-
-
-def test_derived_key_is_deterministic_per_seed() -> None:
-    assert key_id(derive_signing_key(5).public_key()) == key_id(derive_signing_key(5).public_key())
-    assert key_id(derive_signing_key(5).public_key()) != key_id(derive_signing_key(6).public_key())
-    assert key_id(derive_signing_key("5").public_key()) == key_id(
-        derive_signing_key(5).public_key()
-    )
-
-
-def test_private_key_round_trip_with_owner_only_permissions(tmp_path: Path) -> None:
-    path = tmp_path / "audit.key"
-    path.write_text("old")
-    path.chmod(0o644)  # an existing, too-open file is tightened before the key goes in
-    save_private_key(KEY, path)
-    assert path.stat().st_mode & 0o777 == 0o600
-    assert key_id(load_private_key(path).public_key()) == key_id(KEY.public_key())
-
-
-@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660])
-def test_private_key_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
-    path = tmp_path / "audit.key"
-    save_private_key(KEY, path)
-    path.chmod(mode)
-    with pytest.raises(AuditFileError, match="chmod 600") as info:
-        load_private_key(path)
-    assert info.value.path == str(path)
-
-
-def test_public_key_pem_pins_the_signer(log: Path, tmp_path: Path) -> None:
-    pem = tmp_path / "audit.pub.pem"
-    save_public_key(KEY.public_key(), pem)
-    assert pem.read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
-    assert verify_log(log, load_public_key(pem)).ok
-
-
-@pytest.mark.parametrize(
-    ("loader", "content", "why"),
-    [
-        (load_public_key, b"nonsense", "not a PEM public key"),
-        (load_private_key, b"nonsense", "not an unencrypted PEM private key"),
-        (load_public_key, None, "cannot read"),
-        (load_private_key, None, "cannot read"),
-    ],
-)
-def test_bad_key_files_are_clear_errors(
-    tmp_path: Path, loader: Callable[[Path], object], content: bytes | None, why: str
-) -> None:
-    path = tmp_path / "key.pem"
-    if content is not None:
-        path.write_bytes(content)
-        os.chmod(path, 0o600)
-    with pytest.raises(AuditFileError, match=why):
-        loader(path)
-
-
-def test_key_of_another_algorithm_is_refused(tmp_path: Path) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    pem = (
-        ec.generate_private_key(ec.SECP256R1())
-        .public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    path = tmp_path / "p256.pem"
-    path.write_bytes(pem)
-    with pytest.raises(AuditFileError, match="Ed25519"):
-        load_public_key(path)
 
 
 # --------------------------------------------------------------------------- query

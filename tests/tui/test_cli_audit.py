@@ -362,8 +362,13 @@ def test_a_shorter_run_with_the_same_key_and_seed_shows_as_what_it_is(
     assert outs[short][1] == outs[full][1] == (
         "run:        support-pii-injection/jit-context/7 (scenario support-pii-injection, "
         "profile jit-context, seed 7)")
-    assert outs[short][2].startswith("            planned end 1h (simulated), nonce ")
+    assert outs[short][2].startswith("            planned end 1h of the scenario's 8h "
+                                     "(simulated; cut short by --until), nonce ")
     assert outs[full][2].startswith("            planned end 8h (simulated), nonce ")
+    # The verdict itself says the short run is complete only to its own planned end.
+    assert outs[short][0].endswith("; the run is complete to its planned end, 1h of the "
+                                   "scenario's 8h (cut short by --until)")
+    assert outs[full][0].endswith("; the run is complete")
     # The digests are of the files as they lie on disk: `sha256sum` gives the same.
     scenario = ROOT / "scenarios" / "support-pii-injection"
     for role, file in (("scenario", scenario / "scenario.yaml"),
@@ -409,29 +414,6 @@ def test_the_parsers_checkpoint_default_is_the_writers() -> None:
     assert PARSER_DEFAULT == DEFAULT_CHECKPOINT_EVERY
 
 
-def test_ctrl_c_during_a_run_leaves_an_incomplete_log_not_a_verified_one(tmp_path: Path) -> None:
-    # Issue 15, failure 4: on SIGINT the run exited 130 but sealed the log as complete.
-    import signal
-    import time
-
-    log = tmp_path / "run.jsonl"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "run", "productivity-bot-overhead", "--audit-log",
-         str(log), "--checkpoint-every", "100", "--format", "json"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while (not log.exists() or log.stat().st_size < 300_000) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=60)
-    assert child.returncode == 130, err
-    done = subprocess.run([sys.executable, "-m", "tui.cli", "audit", "verify", str(log)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1
-    assert done.stdout.startswith(f"INCOMPLETE: {log}: the run stopped")
-    assert "interrupt" in done.stdout.splitlines()[0]
-
-
 def test_an_incomplete_log_without_a_time_still_reads_well(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     log = tmp_path / "err.jsonl"
@@ -443,3 +425,26 @@ def test_an_incomplete_log_without_a_time_still_reads_well(
         f"INCOMPLETE: {log}: the run stopped before its planned end (10m): stopped by an error: "
         "RuntimeError: boom; 0 records proven by 1 signed checkpoint (exit 1; "
         "--allow-incomplete accepts it)")
+
+
+def test_verify_given_the_private_key_says_to_pass_its_public_half(
+        capsys: pytest.CaptureFixture[str], log: Path, tmp_path: Path) -> None:
+    from engine.audit.signing import save_private_key
+
+    private = tmp_path / "audit.pem"
+    save_private_key(KEY, private)
+    code, out, err = cli(capsys, "audit", "verify", str(log), "--key", str(private))
+    assert code == 2 and out == ""
+    assert err == (f"agentrange audit verify: error: {private}: is a private key; --key takes "
+                   "the public key (openssl pkey -in KEY -pubout), kept where the log's writers "
+                   "cannot reach\n")
+
+
+def test_anchor_of_an_empty_file_says_why_there_is_nothing_to_anchor(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    code, out, err = cli(capsys, "audit", "anchor", str(empty))
+    assert code == 1 and out == ""
+    assert err == (f"agentrange audit anchor: {empty}: no signed checkpoint yet, nothing to "
+                   "anchor (the log is empty: it has no header)\n")

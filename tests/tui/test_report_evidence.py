@@ -6,6 +6,7 @@ log cut short by Ctrl-C "verified", and did not say that a key from the log itse
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,42 @@ def test_report_with_the_key_beside_the_log_does_not_count_it_pinned(
     save_public_key(KEY.public_key(), beside)
     report = from_log(str(path), str(beside))
     assert report.log is not None and report.log.ok and not report.log.key_pinned
+
+
+def test_a_forged_record_before_the_closing_checkpoint_reads_well_with_nothing_unverified(
+        tmp_path: Path, clean: bytes) -> None:
+    path = tmp_path / "forged.jsonl"
+    path.write_bytes(clean)
+    objs = objects(path)
+    close = len(objs) - 1
+    objs.insert(close, {**objs[close - 1], "forged": True})
+    rewrite(path, relink(objs, close, close + 1))
+    text = report_text(path)
+    proven = len([o for o in objs if "checkpoint" not in o and "header" not in o]) - 1
+    assert text.splitlines()[2].endswith(
+        f"Only records 1..{proven:,} are proven by a signed checkpoint, and nothing after seq "
+        f"{proven:,} can be trusted.**")
+    assert "the 0 read" not in text and "0 after them" not in text
+
+
+def test_the_report_of_a_run_cut_short_says_what_run_its_log_proves(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 15, failure 3: a shorter run with the same key and seed read as the full one.
+    from tui.cli import main
+    from tui.commands.report import from_log
+
+    short, full = tmp_path / "short.jsonl", tmp_path / "full.jsonl"
+    for log, until in ((short, ["--until", "1h"]), (full, [])):
+        assert main(["run", "support-pii-injection", "--audit-log", str(log), "--format",
+                     "json", *until]) == 0
+    capsys.readouterr()
+    rows = {}
+    for log in (short, full):
+        report = from_log(str(log))
+        nonce = json.loads(log.read_bytes().split(b"\n", 1)[0])["header"]["nonce"]
+        assert report.log is not None and report.log.nonce == nonce
+        rows[log] = audit_row(to_markdown(report))
+        assert f"run nonce {nonce}" in rows[log]
+    assert "planned end 1h of the scenario's 8h (cut short by --until)" in rows[short]
+    assert "planned end 8h;" in rows[full] and "cut short" not in rows[full]
+    assert from_log(str(short)).log.planned_end == 3600.0  # type: ignore[union-attr]

@@ -62,9 +62,16 @@ def verdict_lines(
     """The exit code and the lines ``audit verify`` prints for a verdict."""
     records = report.proven + report.unverified
     if report.ok:
+        shortened = report.identity.shortened_from if report.identity else None
+        complete = "the run is complete"
+        if shortened is not None and report.identity is not None:
+            planned = report.identity.planned_end
+            assert planned is not None
+            complete += (f" to its planned end, {format_duration(planned)} of the scenario's "
+                         f"{format_duration(shortened)} (cut short by --until)")
         lines = [
             f"OK: {file}: {_count(records, 'record')}, all proven by "
-            f"{_count(report.checkpoints, 'signed checkpoint')}; the run is complete"
+            f"{_count(report.checkpoints, 'signed checkpoint')}; {complete}"
         ]
         code = EXIT_OK
     elif report.problem is Problem.INCOMPLETE and report.incomplete is not None:
@@ -143,7 +150,10 @@ def _run_lines(report: VerifyReport) -> list[str]:
     ]
     run = f"run:        {who.run}" + (f" ({', '.join(facts)})" if facts else "")
     planned = "not stated" if who.planned_end is None else format_duration(who.planned_end)
-    out = [run, f"            planned end {planned} (simulated), nonce {who.nonce}"]
+    shortened = who.shortened_from
+    when = ("(simulated)" if shortened is None else
+            f"of the scenario's {format_duration(shortened)} (simulated; cut short by --until)")
+    out = [run, f"            planned end {planned} {when}, nonce {who.nonce}"]
     out += [f"            {role} {name} sha256 {digest}" for role, name, digest in who.documents]
     return out
 
@@ -175,8 +185,9 @@ def run_anchor(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     anchor = anchor_of(report)
     if anchor is None:
+        why = "" if report.problem is not Problem.TRUNCATED else f" ({report.message})"
         print(f"agentrange audit anchor: {args.file}: no signed checkpoint yet, nothing to "
-              "anchor", file=sys.stderr)
+              f"anchor{why}", file=sys.stderr)
         return EXIT_FAILED
     print(json.dumps(anchor.to_document(), indent=2, sort_keys=True))
     if report.problem is Problem.TRUNCATED:

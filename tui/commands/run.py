@@ -18,11 +18,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -49,6 +47,7 @@ from sim.result import RunResult
 from sim.runner import Simulation, fewer_gc_passes
 from tui.commands.cedar import engine_factory
 from tui.commands.otlp_out import TraceExport, tee
+from tui.commands.run_signals import interrupt_on_signals, signals_held, stop_on_signals
 from tui.render.formatting import count, metric, seconds
 from tui.render.metrics import metric_cells
 
@@ -85,16 +84,20 @@ def run_command(args: argparse.Namespace) -> int:
         sim_seed = scenario.seed if args.seed is None else args.seed
         profile = args.profile or scenario.default_profile_id
         audit = None
-        if args.audit:
-            audit = open_audit_log(args.audit, args.audit_key, scenario, profile, sim_seed,
-                                   until=until, checkpoint_every=args.checkpoint_every)
-            stack.enter_context(audit)  # an exception (Ctrl-C too) seals it as incomplete
-        sim = Simulation(scenario, profile, seed=sim_seed, sink=sink, until=until,
-                         audit=audit, max_events=args.max_events,
-                         max_memory_mb=args.max_memory,
-                         engine=engine_factory(args, scenario, profile))
+        sim: Simulation | None = None
         try:
-            result = _drive([(profile, sim)])[0]
+            with stop_on_signals(lambda: 0.0 if sim is None else sim.now):
+                if args.audit:
+                    with signals_held():  # until the log is ours to seal
+                        audit = open_audit_log(args.audit, args.audit_key, scenario, profile,
+                                               sim_seed, until=until,
+                                               checkpoint_every=args.checkpoint_every)
+                        stack.enter_context(audit)  # an exception (Ctrl-C too) seals it
+                sim = Simulation(scenario, profile, seed=sim_seed, sink=sink, until=until,
+                                 audit=audit, max_events=args.max_events,
+                                 max_memory_mb=args.max_memory,
+                                 engine=engine_factory(args, scenario, profile))
+                result = _drive([(profile, sim)])[0]
         except RunStopped as stop:
             traces.finish()  # the spans up to the stop, the open ones marked unfinished
             if audit is None:
@@ -104,7 +107,8 @@ def run_command(args: argparse.Namespace) -> int:
         except BaseException as exc:
             # As the log's own context does, with the simulated time the run had reached.
             if audit is not None:
-                _seal_incomplete(audit, incomplete_reason(type(exc), exc), sim.now)
+                _seal_incomplete(audit, incomplete_reason(type(exc), exc),
+                                 0.0 if sim is None else sim.now)
             raise
         traces.finish()
     out = Console(highlight=False, soft_wrap=True)
@@ -330,7 +334,7 @@ def _drive(sims: Sequence[tuple[str, Simulation]]) -> list[RunResult]:
     # As Simulation.run does: the hot path makes no cycles, so young-generation passes
     # would only cost time.
     with fewer_gc_passes(), _LazyProgress(console, sims) as progress, \
-            _interrupt_on_signals([sim for _label, sim in sims]):
+            interrupt_on_signals([sim for _label, sim in sims]):
         for i in range(1, CHUNKS + 1):
             for _label, sim in sims:
                 sim.step_until(sim.end * i / CHUNKS)
@@ -338,32 +342,6 @@ def _drive(sims: Sequence[tuple[str, Simulation]]) -> list[RunResult]:
         for _label, sim in sims:
             sim.step_until(sim.end)
     return [sim.result() for _label, sim in sims]
-
-
-@contextlib.contextmanager
-def _interrupt_on_signals(sims: Sequence[Simulation]) -> Iterator[None]:
-    """While the runs are driven, SIGINT and SIGTERM ask them to stop; a second one stops now.
-
-    The handler only sets a flag the runs read at their next budget check (a few
-    milliseconds), so a run never stops halfway through writing an event.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: object) -> None:
-        running = [sim for sim in sims if not sim.done]
-        if not running or any(sim.watch.interrupted for sim in running):
-            raise KeyboardInterrupt  # asked twice, or nothing left to stop
-        for sim in running:
-            sim.interrupt(signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, before in previous.items():
-            signal.signal(sig, before)
 
 
 class _LazyProgress:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
+import functools
 import os
+import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +88,48 @@ def run_app(app: Any, audited: AuditedSimulation | None = None,
     if not (sys.stdin.isatty() and sys.stdout.isatty()) and not served():
         raise TerminalError("the dashboard needs an interactive terminal; for a headless "
                             "run use `agentrange run`")
+    stopped_by: list[str] = []
     try:
-        app.run()
+        with _exit_on_signals(app, stopped_by):
+            app.run()
     finally:
         if audited is not None:
-            audited.close()
+            audited.close(f"interrupted by {stopped_by[0]}" if stopped_by else None)
         if traced is not None:
             traced.close()
     return int(app.return_code or 0)
+
+
+@contextlib.contextmanager
+def _exit_on_signals(app: Any, stopped_by: list[str]) -> Iterator[None]:
+    """SIGTERM and SIGHUP (the terminal closing) end the dashboard as quitting does.
+
+    Their default would kill the process with its audit log unsealed; instead the app exits
+    (exit code 128 + the signal's number) and the log is sealed as incomplete, naming the
+    signal. A second signal, or one before the app's loop runs, stops at once by an exception.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        stopped_by.append(signal.Signals(signum).name)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or len(stopped_by) > 1:
+            raise KeyboardInterrupt
+        # Safe from a signal handler: it only queues the call and wakes the loop.
+        loop.call_soon_threadsafe(functools.partial(app.exit, None, 128 + signum))
+
+    signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, before in previous.items():
+            signal.signal(sig, before)
 
 
 def _sweep(path: str) -> tuple[Any, str]:
@@ -190,11 +227,12 @@ class AuditedSimulation(BudgetedSimulation):
                                         record_decisions=record_decisions, audit=self.writer)
         return self.audited
 
-    def close(self) -> None:
+    def close(self, interrupted: str | None = None) -> None:
         """Close the log with its final checkpoint (it holds every event the run emitted).
 
         A run the dashboard left before its end is sealed as incomplete, with the simulated
-        time it had reached; a run stopped by its budget, with the budget it crossed.
+        time it had reached (and ``interrupted``, what stopped the dashboard, as the reason
+        when given); a run stopped by its budget, with the budget it crossed.
         """
         if self.writer is None or self.writer.closed:
             return
@@ -203,8 +241,9 @@ class AuditedSimulation(BudgetedSimulation):
         if stopped is not None:
             self.writer.close(incomplete=stopped.reason, at=stopped.at)
         elif sim is not None and sim.now < sim.end:
-            self.writer.close(incomplete="the dashboard was closed before the run ended",
-                              at=sim.now)
+            self.writer.close(
+                incomplete=interrupted or "the dashboard was closed before the run ended",
+                at=sim.now)
         else:
             self.writer.close()
 

@@ -111,12 +111,26 @@ class _View:
             verdict = (f"INCOMPLETE run, stopped{self.stopped()}: {log.incomplete}; "
                        f"{_plural(log.records, 'record')} proven by {signed}")
         else:
+            after = (f"{log.unverified:,} after them unverified" if log.unverified
+                     else "none read after them")
             verdict = (f"FAILED verification ({log.problem}): "
-                       f"{_plural(log.records, 'record')} proven by {signed}, "
-                       f"{log.unverified:,} after them unverified")
+                       f"{_plural(log.records, 'record')} proven by {signed}, {after}")
         key = f"key {log.signer}" if log.signer else "key"
         trust = "pinned" if log.key_pinned else "signer not pinned (key from the log itself)"
-        return f"{verdict}; {key}, {trust}"
+        return f"{verdict}; {self.which_run()}{key}, {trust}"
+
+    def which_run(self) -> str:
+        """The run the log is of: its nonce and planned end, and whether it was cut short."""
+        log = self.r.log
+        assert log is not None
+        facts = [] if log.nonce is None else [f"run nonce {log.nonce}"]
+        if log.planned_end is not None:
+            planned = f"planned end {_when(log.planned_end)}"
+            if log.shortened_from is not None:
+                planned += (f" of the scenario's {_when(log.shortened_from)} "
+                            "(cut short by --until)")
+            facts.append(planned)
+        return f"{', '.join(facts)}; " if facts else ""
 
     def stopped(self) -> str:
         log = self.r.log
@@ -131,7 +145,10 @@ class _View:
                     f"{self.stopped()} before its planned end ({log.incomplete}). Its "
                     f"{log.records:,} records are proven; what the rest of the run would have "
                     "done is not in it.")
-        if log.records:
+        if log.records and not log.unverified:
+            proven = (f"Only records 1..{log.records:,} are proven by a signed checkpoint, "
+                      f"and nothing after seq {log.records:,} can be trusted.")
+        elif log.records:
             proven = (f"Only records 1..{log.records:,} are proven by a signed checkpoint; "
                       f"the {log.unverified:,} read after them are unverified, and nothing "
                       f"after seq {log.records:,} can be trusted.")

@@ -1,0 +1,93 @@
+"""How ``agentrange run`` meets SIGINT and SIGTERM: a run stops cleanly, its log sealed.
+
+While a run is driven, a signal asks it to stop at its next budget check
+(:func:`interrupt_on_signals`); before and after, from the audit log's creation to its close, a
+signal stops the command by an exception the log's context seals as incomplete
+(:func:`stop_on_signals`); while the log is being created, signals are held back
+(:func:`signals_held`), so that no moment leaves a log unsealed. See docs/audit-log.md
+("Incomplete runs and what a kill can lose").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+
+from engine.durations import format_duration
+from sim.budget import RunInterrupted
+from sim.runner import Simulation
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back until the block ends; they are delivered then.
+
+    Between the log file's creation and its writer's context being entered, an exception
+    would leave a file nobody can seal; held back, the signal stops the command right after.
+    """
+    held = {signal.SIGINT, signal.SIGTERM}
+    hold = hasattr(signal, "pthread_sigmask") and (
+        threading.current_thread() is threading.main_thread())
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held) if hold else None
+    try:
+        yield
+    finally:
+        if before is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+@contextlib.contextmanager
+def stop_on_signals(now: Callable[[], float]) -> Iterator[None]:
+    """Outside the driving of the run, SIGINT and SIGTERM stop the command as RunInterrupted.
+
+    From before the audit log is created until it is closed, so a signal never kills the
+    process with the log unsealed (SIGTERM's default) nor leaves it sealed as complete: the
+    log is closed as incomplete, naming the signal. While the run is driven,
+    :func:`interrupt_on_signals` takes over and stops it at its next budget check.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        at = now()
+        stop = RunInterrupted(f"interrupted by {name} at {format_duration(at)} simulated",
+                              reason=f"interrupted by {name}", at=at)
+        stop.signal = name
+        raise stop
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, before in previous.items():
+            signal.signal(sig, before)
+
+
+@contextlib.contextmanager
+def interrupt_on_signals(sims: Sequence[Simulation]) -> Iterator[None]:
+    """While the runs are driven, SIGINT and SIGTERM ask them to stop; a second one stops now.
+
+    The handler only sets a flag the runs read at their next budget check (a few
+    milliseconds), so a run never stops halfway through writing an event.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        running = [sim for sim in sims if not sim.done]
+        if not running or any(sim.watch.interrupted for sim in running):
+            raise KeyboardInterrupt  # asked twice, or nothing left to stop
+        for sim in running:
+            sim.interrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, before in previous.items():
+            signal.signal(sig, before)
