@@ -56,7 +56,7 @@ SUPPORTED_ALGORITHMS: Mapping[str, Algorithm] = {
 }
 """Algorithms a verifier may allow: asymmetric ones JWT-SVID §2.1 permits and we can check."""
 
-MEMO_SIZE = 16384
+MEMO_SIZE = 8192
 """How many encoded tokens, and how many verified (key, token) pairs, are remembered."""
 
 _VERIFIED: dict[tuple[bytes, str], None] = {}

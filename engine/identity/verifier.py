@@ -27,7 +27,7 @@ _PARSE_CACHE_SIZE = 4096
 _HEADER_CACHE_SIZE = 1024
 _ALLOWED_HEADER = frozenset({"alg", "kid", "typ"})  # JWT-SVID §2: no other header parameters
 _ACT_MEMBERS = frozenset({"sub", "iss", "act"})  # RFC 8693 §4.1: identity claims only
-_PAYLOAD_MEMO_SIZE = 16384
+_PAYLOAD_MEMO_SIZE = 8192
 # A payload segment's JSON object and its frozen copy, process-wide: decoding is a pure
 # function of the segment, and a sweep's runs issue many identical tokens. Read-only.
 _PAYLOADS: dict[str, tuple[dict[str, Any], Any]] = {}
