@@ -10,7 +10,10 @@ Measured in one run on the same key and claims:
   with tool and data class; the same after any revocation (which makes a cached token
   re-run its revocation and trust checks once); ``Verification.attributes(now)``;
 - the issuance ledger's check alone (SHA-256 of the signing input and a lookup by jti), part
-  of every first verify, and its share of it.
+  of every first verify, and its share of it;
+- a later run of the same seed (a sweep's next combination): a new broker minting the tokens
+  an earlier one issued, and a new verifier's first verify of them (issue 21: signatures are
+  deterministic, so the same claims give the same token, encoded, signed and verified once).
 
 Targets (issue 4): cached verify <= 3 us per request; mint and first verify within 1.2x of
 the raw library cost. Prints medians over the repeats and ratios; it is not a test.
@@ -53,6 +56,8 @@ RATIOS = {
     "mint/raw_sign": ("mint", "raw_sign"),
     "first/pyjwt_decode": ("first_verify", "pyjwt_decode"),
     "first/raw_verify": ("first_verify", "raw_verify"),
+    "mint_again/raw_sign": ("mint_again", "raw_sign"),
+    "first_again/raw_verify": ("first_verify_again", "raw_verify"),
 }
 
 
@@ -134,6 +139,30 @@ def measure(repeats: int, signed: int, cached: int) -> dict[str, float]:
     token = b.sample
     verifier.verify(token, now=T0 + 1)
 
+    # A later run of the same seed: a new broker issues what an earlier one did; its verifier
+    # sees those tokens for the first time (issue 21's memo makes both nearly free).
+    def same_seed_broker() -> CredentialBroker:
+        return CredentialBroker(TD, seed=1, audience=AUD, retire_grace=0)
+
+    def issue_again(broker: CredentialBroker) -> list[str]:
+        return [broker.mint(SUBJECT, now=T0, ttl=600, scope=SCOPE, task_id=f"again-{i}").token
+                for i in range(signed)]
+
+    earlier = same_seed_broker()
+    for t in issue_again(earlier):
+        earlier.verifier().verify(t, now=T0 + 1, tool="crm.read", data_class="customer_pii")
+
+    def mint_again(n: int) -> None:
+        issue_again(same_seed_broker())
+
+    later = [same_seed_broker() for _ in range(repeats)]
+    pending_again = [(x.verifier(), issue_again(x)) for x in later]
+
+    def first_verify_again(n: int) -> None:
+        again, tokens = pending_again.pop()
+        for token in tokens:
+            again.verify(token, now=T0 + 1, tool="crm.read", data_class="customer_pii")
+
     def cached_verify(n: int) -> None:
         verify = verifier.verify
         for _ in range(n):
@@ -176,6 +205,8 @@ def measure(repeats: int, signed: int, cached: int) -> dict[str, float]:
         "pyjwt_decode": (pyjwt_decode, signed),
         "mint": (mint, signed),
         "first_verify": (first_verify, signed),
+        "mint_again": (mint_again, signed),
+        "first_verify_again": (first_verify_again, signed),
         "cached_verify": (cached_verify, cached),
         "revoke_only": (revoke_only, cached // 10),
         "revoke_then_verify": (revoke_then_verify, cached // 10),
@@ -215,6 +246,8 @@ def report(f: dict[str, float]) -> None:
         ("cryptography ES256 verify (raw)", "raw_verify"),
         ("pyjwt decode ES256 (+aud)", "pyjwt_decode"),
         ("verifier: first verify", "first_verify"),
+        ("mint, same seed's token again", "mint_again"),
+        ("first verify, same token again", "first_verify_again"),
         ("verifier: cached verify", "cached_verify"),
         ("  ... after a revocation elsewhere", "cached_recheck"),
         ("Verification.attributes(now)", "attributes"),
@@ -238,6 +271,8 @@ def report(f: dict[str, float]) -> None:
           f"{verdict(f['first/pyjwt_decode'] <= target)}")
     print(f"  first verify / raw verify      {f['first/raw_verify']:6.2f}x  (target <= {target}x) "
           f"{verdict(f['first/raw_verify'] <= target)}")
+    print(f"  the same seed's token again: mint {f['mint_again/raw_sign']:.2f}x raw sign, first "
+          f"verify {f['first_again/raw_verify']:.2f}x raw verify")
     print(f"  cached verify                  {f['cached_verify']:6.2f} us (target <= "
           f"{CACHED_TARGET_US} us) {verdict(f['cached_verify'] <= CACHED_TARGET_US)}")
     print(f"  cached / first verify          {f['cached_verify'] / f['first_verify']:8.4f}x")
@@ -246,7 +281,7 @@ def report(f: dict[str, float]) -> None:
 
 
 SPEEDS = ("raw_sign", "pyjwt_encode", "mint", "raw_verify", "pyjwt_decode", "first_verify",
-          "cached_verify", "attributes", "ledger_check")
+          "mint_again", "first_verify_again", "cached_verify", "attributes", "ledger_check")
 """The paths ``--json`` reports, as operations per second (``cached_recheck``, a difference of
 two timings, can be near zero or negative on a noisy machine: it stays in the report only)."""
 

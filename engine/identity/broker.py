@@ -1,8 +1,9 @@
 """The credential broker: mints, renews and revokes ES256 JWT-SVIDs for one trust domain.
 
-Keys and jtis derive from the run's seed, so the same run issues the same token ids; only
-the ECDSA signatures themselves are randomised. Time is passed in (``now``, Unix seconds):
-the simulator owns the clock, so nothing here reads the wall clock.
+Keys and jtis derive from the run's seed, so the same run issues the same token ids; the
+ECDSA signatures are deterministic (RFC 6979), so it issues the same tokens too. Time is
+passed in (``now``, Unix seconds): the simulator owns the clock, so nothing here reads the
+wall clock.
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from engine.identity.errors import CredentialError, QuarantinedError
-from engine.identity.jws import ES256_SIGNER, b64encode, compact_json
+from engine.identity.jws import MEMO_SIZE, Es256Signer, b64encode, compact_json
 from engine.identity.keys import jwk_thumbprint, load_signing_key, signing_key
 from engine.identity.scope import Scope
 from engine.identity.spiffe import SpiffeId, SpiffeIdError, validate_trust_domain
@@ -23,6 +22,9 @@ from engine.identity.tokens import MODES, IssuanceLedger, IssuedToken
 from engine.identity.trust import RevocationList, TrustBundle, TrustStore
 from engine.identity.verifier import TokenVerifier
 from engine.keyfiles import save_private_key
+
+# Claims (and the signing key) -> (token, signing input), process-wide and bounded.
+_TOKENS: dict[tuple[Any, ...], tuple[str, bytes]] = {}
 
 
 class CredentialBroker:
@@ -84,13 +86,13 @@ class CredentialBroker:
         self._quarantined: set[str] = set()
         self._max_exp: dict[str, float] = {}
         self._known_ids: dict[str, str] = {}  # validated SPIFFE ID string -> its trust domain
-        self._key, self.kid = self._install_key(0)
+        self._signer, self.kid = self._install_key(0)
         self.trust.add(self.bundle)
 
     def __repr__(self) -> str:
         return f"CredentialBroker({self.trust_domain!r}, kid={self.kid!r})"
 
-    def _install_key(self, generation: int) -> tuple[ec.EllipticCurvePrivateKey, str]:
+    def _install_key(self, generation: int) -> tuple[Es256Signer, str]:
         if self._key_dir is None:
             key = signing_key(self.seed, self.trust_domain, generation)
         else:
@@ -107,7 +109,7 @@ class CredentialBroker:
         # The header is the same for every token of a key: encode it once.
         header = compact_json({"alg": "ES256", "kid": kid, "typ": "JWT"})
         self._header_segment = b64encode(header.encode("ascii"))
-        return key, kid
+        return Es256Signer(key), kid
 
     def _spiffe(self, value: SpiffeId | str, what: str) -> tuple[str, str]:
         text = str(value)
@@ -180,6 +182,35 @@ class CredentialBroker:
         self._counter += 1
         jti = f"{self._prefix}-{self._counter:08d}"
         exp = now + ttl
+        # Deterministic signatures make the token a pure function of these (floats by repr,
+        # as JSON writes them): a sweep's runs of one seed issue many identical tokens.
+        memo_key = (self._signer.id, self.issuer, sub, aud, type(now), repr(now), repr(exp), jti,
+                    scope.claim, mode, task_id, chain, holder_thumbprint)
+        known = _TOKENS.get(memo_key)
+        if known is None:
+            known = self._encode(sub, aud, now, exp, jti, scope, mode, task_id, chain,
+                                 holder_thumbprint)
+            if len(_TOKENS) >= MEMO_SIZE:
+                del _TOKENS[next(iter(_TOKENS))]  # oldest first: O(1), bounded
+            _TOKENS[memo_key] = known
+        token, signed = known
+        issued = IssuedToken(
+            token, jti, sub, aud, now, exp, scope, task_id, chain, holder_thumbprint, mode,
+            self.kid, self.trust_domain,
+        )
+        self._issued[jti] = issued
+        self.ledger.record(jti, sub, chain, exp, signed)
+        if task_id is not None:
+            self._by_task.setdefault(task_id, []).append(jti)
+        if exp > self._max_exp.get(self.kid, -math.inf):
+            self._max_exp[self.kid] = exp
+        return issued
+
+    def _encode(
+        self, sub: str, aud: str, now: float, exp: float, jti: str, scope: Scope, mode: str,
+        task_id: str | None, chain: tuple[str, ...], holder_thumbprint: str | None,
+    ) -> tuple[str, bytes]:
+        """The compact JWS of a token's claims, and its signing input."""
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "sub": sub,
@@ -201,23 +232,12 @@ class CredentialBroker:
         if holder_thumbprint is not None:
             claims["cnf"] = {"jkt": holder_thumbprint}
         # What jwt.encode does, minus re-encoding the constant header and its generic
-        # checks: compact JSON, base64url, and pyjwt's own ES256 signer (r || s, RFC 7518).
+        # checks: compact JSON, base64url, ES256 as r || s (RFC 7518).
         payload = compact_json(claims)
         signing_input = f"{self._header_segment}.{b64encode(payload.encode('ascii'))}"
         signed = signing_input.encode("ascii")
-        signature = ES256_SIGNER.sign(signed, self._key)
-        token = f"{signing_input}.{b64encode(signature)}"
-        issued = IssuedToken(
-            token, jti, sub, aud, now, exp, scope, task_id, chain, holder_thumbprint, mode,
-            self.kid, self.trust_domain,
-        )
-        self._issued[jti] = issued
-        self.ledger.record(jti, sub, chain, exp, signed)
-        if task_id is not None:
-            self._by_task.setdefault(task_id, []).append(jti)
-        if exp > self._max_exp.get(self.kid, -math.inf):
-            self._max_exp[self.kid] = exp
-        return issued
+        signature = self._signer.sign(signed)
+        return f"{signing_input}.{b64encode(signature)}", signed
 
     def renew(self, jti: str, *, now: float, ttl: float | None = None) -> IssuedToken:
         """Replace a still-valid token with a fresh one (same facts, new jti); revoke the old.
@@ -353,7 +373,7 @@ class CredentialBroker:
         """
         old = self.kid
         self._generation += 1
-        self._key, self.kid = self._install_key(self._generation)
+        self._signer, self.kid = self._install_key(self._generation)
         if compromised:
             self.revocations.revoke_key(self.trust_domain, old, now=now)
             self.bundle.remove_key(old)

@@ -13,11 +13,8 @@ from collections.abc import Iterable
 from types import MappingProxyType
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
 from engine.identity.errors import CredentialError, ScopeError
-from engine.identity.jws import SUPPORTED_ALGORITHMS, Algorithm, b64decode, decode_json
+from engine.identity.jws import SUPPORTED_ALGORITHMS, Algorithm, decode_json, verify_signature
 from engine.identity.scope import Scope
 from engine.identity.spiffe import SpiffeId, SpiffeIdError, trust_domain_of
 from engine.identity.tokens import MODES, TokenReason, Verification
@@ -30,6 +27,10 @@ _PARSE_CACHE_SIZE = 4096
 _HEADER_CACHE_SIZE = 1024
 _ALLOWED_HEADER = frozenset({"alg", "kid", "typ"})  # JWT-SVID §2: no other header parameters
 _ACT_MEMBERS = frozenset({"sub", "iss", "act"})  # RFC 8693 §4.1: identity claims only
+_PAYLOAD_MEMO_SIZE = 8192
+# A payload segment's JSON object and its frozen copy, process-wide: decoding is a pure
+# function of the segment, and a sweep's runs issue many identical tokens. Read-only.
+_PAYLOADS: dict[str, tuple[dict[str, Any], Any]] = {}
 
 
 def _failure(reason: TokenReason, detail: str) -> Verification:
@@ -272,12 +273,19 @@ class TokenVerifier:
         if isinstance(parsed, Verification):
             return parsed
         algorithm, kid = parsed
-        try:
-            payload = decode_json(p64)
-        except (ValueError, RecursionError):
-            return fail(TokenReason.MALFORMED, "payload is not base64url-encoded JSON")
-        if not isinstance(payload, dict):
-            return fail(TokenReason.MALFORMED, "payload is not a JSON object")
+        decoded = _PAYLOADS.get(p64)
+        if decoded is None:
+            try:
+                payload = decode_json(p64)
+            except (ValueError, RecursionError):
+                return fail(TokenReason.MALFORMED, "payload is not base64url-encoded JSON")
+            if not isinstance(payload, dict):
+                return fail(TokenReason.MALFORMED, "payload is not a JSON object")
+            decoded = (payload, _freeze(payload))
+            if len(_PAYLOADS) >= _PAYLOAD_MEMO_SIZE:
+                del _PAYLOADS[next(iter(_PAYLOADS))]
+            _PAYLOADS[p64] = decoded
+        payload, frozen = decoded
 
         # The subject picks the trust bundle (JWT-SVID validation), so it is read before the
         # signature is checked; nothing else in the payload is trusted until then.
@@ -303,23 +311,16 @@ class TokenVerifier:
             return fail(
                 TokenReason.ALG_NOT_ALLOWED, f"alg {algorithm.name} does not match key {kid}"
             )
-        try:
-            signature = b64decode(s64)
-        except ValueError:
-            return fail(TokenReason.MALFORMED, "signature is not base64url")
-        size = algorithm.coordinate_bytes
-        if len(signature) != 2 * size:
-            return fail(TokenReason.BAD_SIGNATURE, f"signature is not {2 * size} bytes (r || s)")
-        der = encode_dss_signature(
-            int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
-        )
+        refused = verify_signature(public_key, algorithm, token, len(h64) + 1 + len(p64))
+        if refused is not None:
+            size = algorithm.coordinate_bytes
+            return fail(*{
+                "malformed": (TokenReason.MALFORMED, "signature is not base64url"),
+                "size": (TokenReason.BAD_SIGNATURE, f"signature is not {2 * size} bytes (r || s)"),
+                "bad": (TokenReason.BAD_SIGNATURE, f"signature does not verify with key {kid}"),
+            }[refused])
         signed = token[: len(h64) + 1 + len(p64)].encode("ascii")
-        try:
-            public_key.verify(der, signed, algorithm.ecdsa)
-        except InvalidSignature:
-            return fail(TokenReason.BAD_SIGNATURE, f"signature does not verify with key {kid}")
-
-        return self._check_claims(token, signed, payload, sid, kid, bundle)
+        return self._check_claims(token, signed, payload, frozen, sid, kid, bundle)
 
     def _parse_header(self, h64: str) -> tuple[Algorithm, str] | Verification:
         """Check a header segment: JSON object, allowed alg, JWT-SVID parameters, a kid."""
@@ -356,8 +357,8 @@ class TokenVerifier:
         return algorithm, kid
 
     def _check_claims(
-        self, token: str, signed: bytes, payload: dict[str, Any], sid: SpiffeId, kid: str,
-        bundle: TrustBundle,
+        self, token: str, signed: bytes, payload: dict[str, Any], frozen: Any, sid: SpiffeId,
+        kid: str, bundle: TrustBundle,
     ) -> _Entry | Verification:
         fail = _failure
         for claim in ("iss", "aud", "exp", "iat", "jti", "scope", "mode"):
@@ -424,7 +425,7 @@ class TokenVerifier:
             )
 
         ok = Verification(
-            True, TokenReason.OK, "", _freeze(payload), jti, sub, actors, mode, task_id,
+            True, TokenReason.OK, "", frozen, jti, sub, actors, mode, task_id,
             scope, float(iat), float(exp), holder, td, iss,
         )
         entry = _Entry(ok, scope, auds, exp + self.leeway, nbf - self.leeway, kid, bundle)

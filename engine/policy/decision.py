@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import FrozenInstanceError
 from enum import StrEnum
 from operator import attrgetter
@@ -169,55 +169,64 @@ class _Explanation(Protocol):
     def hop(self) -> str | None: ...
 
 
-class _Chained:
+_DOCS = {
+    "effect": "allow, deny or require_approval.",
+    "reason": "Why the effect was reached.",
+    "rule": "The deciding rule or sequence id.",
+    "matched": "Enforced rules that matched, in policy order.",
+    "shadow": "Shadow rules and sequences that matched, with the effect each would have had.",
+    "sequences": "Sequences this request completes, with the earlier steps.",
+    "obligations": "Obligations of the enforced rules that produced the effect.",
+    "envelope": "The envelope of the deciding rule.",
+    "errors": "Problems met while deciding, as text.",
+    "chain": "The delegation chain, current actor first (empty when not delegated).",
+    "hop": "The earlier actor whose own decision restricted this one, or None.",
+}
+"""The fields a decision shows as its explanation holds them (all but ``failed``)."""
+
+
+def _forward(namespace: dict[str, Any], via: str, names: Iterable[str]) -> None:
+    """Add properties reading each field from attribute ``via``, with C-level getters.
+
+    ``attrgetter`` runs no Python frame, and the simulator reads several fields per call.
+    """
+    for name in names:
+        namespace[name] = property(attrgetter(f"{via}.{name}"), doc=_DOCS.get(name))
+
+
+class _Fields:
+    """The fields of :data:`_DOCS`, typed for the type checker (they are read-only)."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        effect: Effect
+        reason: Reason
+        rule: str | None
+        matched: tuple[str, ...]
+        shadow: tuple[ShadowMatch, ...]
+        sequences: tuple[SequenceMatch, ...]
+        obligations: tuple[str, ...]
+        envelope: Envelope | None
+        errors: tuple[str, ...]
+        chain: tuple[str, ...]
+        hop: str | None
+
+
+class _Chained(_Fields):
     """An explanation seen through a delegation chain: the same fields, plus chain and hop."""
 
     __slots__ = ("_of", "chain", "hop")
+
+    if TYPE_CHECKING:
+        failed: tuple[tuple[str, str, str, int], ...]
+    else:
+        _forward(locals(), "_of", [*(n for n in _DOCS if n not in ("chain", "hop")), "failed"])
 
     def __init__(self, of: _Explanation, chain: tuple[str, ...], hop: str | None) -> None:
         self._of = of
         self.chain = chain
         self.hop = hop
-
-    @property
-    def effect(self) -> Effect:
-        return self._of.effect
-
-    @property
-    def reason(self) -> Reason:
-        return self._of.reason
-
-    @property
-    def rule(self) -> str | None:
-        return self._of.rule
-
-    @property
-    def matched(self) -> tuple[str, ...]:
-        return self._of.matched
-
-    @property
-    def shadow(self) -> tuple[ShadowMatch, ...]:
-        return self._of.shadow
-
-    @property
-    def failed(self) -> tuple[tuple[str, str, str, int], ...]:
-        return self._of.failed
-
-    @property
-    def sequences(self) -> tuple[SequenceMatch, ...]:
-        return self._of.sequences
-
-    @property
-    def obligations(self) -> tuple[str, ...]:
-        return self._of.obligations
-
-    @property
-    def envelope(self) -> Envelope | None:
-        return self._of.envelope
-
-    @property
-    def errors(self) -> tuple[str, ...]:
-        return self._of.errors
 
 
 _FIELDS = ("effect", "reason", "rule", "matched", "shadow", "failed", "sequences", "obligations",
@@ -225,55 +234,13 @@ _FIELDS = ("effect", "reason", "rule", "matched", "shadow", "failed", "sequences
 _set = object.__setattr__
 
 
-class _SharedFields:
-    """The fields a decision reads from its shared explanation (``_core``).
-
-    Read by C-level getters (``attrgetter``): reading one runs no Python frame, and the
-    simulator reads several per tool call.
-    """
+class _SharedFields(_Fields):
+    """The fields a decision reads from its shared explanation (``_core``)."""
 
     __slots__ = ()
 
-    if TYPE_CHECKING:
-        @property
-        def effect(self) -> Effect: ...
-        @property
-        def reason(self) -> Reason: ...
-        @property
-        def rule(self) -> str | None: ...
-        @property
-        def matched(self) -> tuple[str, ...]: ...
-        @property
-        def shadow(self) -> tuple[ShadowMatch, ...]: ...
-        @property
-        def sequences(self) -> tuple[SequenceMatch, ...]: ...
-        @property
-        def obligations(self) -> tuple[str, ...]: ...
-        @property
-        def envelope(self) -> Envelope | None: ...
-        @property
-        def errors(self) -> tuple[str, ...]: ...
-        @property
-        def chain(self) -> tuple[str, ...]: ...
-        @property
-        def hop(self) -> str | None: ...
-    else:
-        for _name, _doc in (
-            ("effect", "allow, deny or require_approval."),
-            ("reason", "Why the effect was reached."),
-            ("rule", "The deciding rule or sequence id."),
-            ("matched", "Enforced rules that matched, in policy order."),
-            ("shadow",
-             "Shadow rules and sequences that matched, with the effect each would have had."),
-            ("sequences", "Sequences this request completes, with the earlier steps."),
-            ("obligations", "Obligations of the enforced rules that produced the effect."),
-            ("envelope", "The envelope of the deciding rule."),
-            ("errors", "Problems met while deciding, as text."),
-            ("chain", "The delegation chain, current actor first (empty when not delegated)."),
-            ("hop", "The earlier actor whose own decision restricted this one, or None."),
-        ):
-            locals()[_name] = property(attrgetter("_core." + _name), doc=_doc)
-        del _name, _doc
+    if not TYPE_CHECKING:
+        _forward(locals(), "_core", _DOCS)
 
 
 class Decision(_SharedFields):
