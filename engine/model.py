@@ -29,7 +29,7 @@ from engine.fields import (
     TrustDomain,
 )
 from engine.identity.spiffe import SpiffeId, agent_id
-from engine.model_environments import Environment, Isolation, isolates
+from engine.model_environments import Environment, Isolation
 
 # The expectations live in their own module; re-exported here, the model's one entry point.
 from engine.model_expect import (  # noqa: F401
@@ -444,7 +444,8 @@ class Scenario(Base):
         environments an agent naming one belongs to that environment's trust domain;
         otherwise to the scenario's (the ID it was given at load).
         """
-        if agent.vendor is None and agent.environment is not None and isolates(profile):
+        if agent.vendor is None and agent.environment is not None \
+                and profile.environments == "isolated":
             env = _index(self, "environments", "id").get(agent.environment)
             if env is not None:
                 return agent_id(env.trust_domain, agent.name)

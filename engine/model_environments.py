@@ -12,12 +12,9 @@ See docs/scenario-format.md (environments) and docs/identity.md (OWASP NHI8:2025
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from engine.fields import Base, Id, TrustDomain
-
-if TYPE_CHECKING:
-    from engine.model import Profile
 
 Isolation = Literal["shared", "isolated"]
 
@@ -28,8 +25,3 @@ class Environment(Base):
     id: Id
     trust_domain: TrustDomain
     description: str = ""
-
-
-def isolates(profile: Profile) -> bool:
-    """Whether a profile gives each environment a trust domain of its own."""
-    return profile.environments == "isolated"

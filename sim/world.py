@@ -19,7 +19,6 @@ from typing import Any
 from engine.identity.scope import EVERYTHING, Scope
 from engine.identity.spiffe import SpiffeId
 from engine.model import Agent, DelegateStep, Profile, Scenario, Task, ToolStep
-from engine.model_environments import isolates
 from engine.policy.request import (
     principal_attributes,
     resource_attributes,
@@ -107,9 +106,12 @@ class World:
             for a in scenario.agents}
         self.environment_domains: dict[str, str] = (
             {e.id: e.trust_domain for e in scenario.environments}
-            if profile is not None and isolates(profile) else {})
+            if profile is not None and profile.environments == "isolated" else {})
+        # The principal namespace is the agent as the scenario registers it, the same under
+        # every profile (both engines read it so); the token it presents carries the trust
+        # domain it was minted in (``token.trust_domain``).
         self.principal_ns: dict[str, Mapping[str, Any]] = {
-            a.name: self._principal(a) for a in scenario.agents}
+            a.name: principal_attributes(scenario, a) for a in scenario.agents}
         self.tool_ns: dict[str, Mapping[str, Any]] = {
             t.id: tool_attributes(t) for t in scenario.tools}
         self.resource_ns: dict[str, Mapping[str, Any]] = {
@@ -120,14 +122,6 @@ class World:
         self._plans: dict[str, frozenset[tuple[str, str | None]]] = {}
         self.tasks: dict[tuple[str, str], Task] = {
             (a.name, t.id): t for a in scenario.agents for t in a.tasks}
-
-    def _principal(self, agent: Agent) -> Mapping[str, Any]:
-        attributes = principal_attributes(self.scenario, agent)
-        identity = self.identities[agent.name]
-        if identity == agent.spiffe_id:
-            return attributes
-        return MappingProxyType({**attributes, "spiffe_id": str(identity),
-                                 "trust_domain": identity.trust_domain})
 
     def spec(self, step: ToolStep) -> StepSpec:
         """The resolved spec of a step (cached by identity: the model is frozen)."""
