@@ -1,7 +1,8 @@
 """Whom a verifier trusts: trust bundles of signing keys, the trust store, the revocation list.
 
-A run's brokers publish their keys in bundles of one :class:`TrustStore`; brokers and
-verifiers share one :class:`RevocationList`. Both count generations, so a verifier's cached
+A run's brokers publish their keys in bundles of one :class:`TrustStore`; a gateway that
+trusts only some of them (an isolated environment's) verifies against a store of its own
+holding those bundles. Brokers and verifiers share one :class:`RevocationList`. Both count generations, so a verifier's cached
 verifications are rechecked whenever trust is withdrawn.
 """
 
