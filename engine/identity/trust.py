@@ -2,8 +2,8 @@
 
 A run's brokers publish their keys in bundles of one :class:`TrustStore`; a gateway that
 trusts only some of them (an isolated environment's) verifies against a store of its own
-holding those bundles. Brokers and verifiers share one :class:`RevocationList`. Both count generations, so a verifier's cached
-verifications are rechecked whenever trust is withdrawn.
+holding those bundles. Brokers and verifiers share one :class:`RevocationList`. Both count
+generations, so a verifier's cached verifications are rechecked whenever trust is withdrawn.
 """
 
 from __future__ import annotations
