@@ -29,6 +29,7 @@ from engine.fields import (
     TrustDomain,
 )
 from engine.identity.spiffe import SpiffeId, agent_id
+from engine.model_environments import Environment, Isolation
 
 # The expectations live in their own module; re-exported here, the model's one entry point.
 from engine.model_expect import (  # noqa: F401
@@ -82,6 +83,8 @@ class Resource(Base):
     data_class: Id
     records: int = Field(default=0, ge=0)
     description: str = ""
+    environment: Id | None = None
+    """The environment it lives in (one of the scenario's ``environments``); None: all."""
 
 
 class Tool(Base):
@@ -94,6 +97,8 @@ class Tool(Base):
     customer_facing: bool = False
     risk: Risk = "low"
     description: str = ""
+    environment: Id | None = None
+    """The environment whose gateway guards it (its resources' when None)."""
 
 
 class Role(Base):
@@ -218,6 +223,9 @@ class Agent(Base):
     credential: Id | None = None
     """Name of a static credential; agents naming the same one share it (NHI9)."""
     tasks: tuple[Task, ...] = ()
+    environment: Id | None = None
+    """The environment it runs in; under an isolating profile its SPIFFE ID is in that
+    environment's trust domain (NHI8:2025)."""
     retire_at: Duration | None = None
     """Planned retirement: from then on the agent starts no task. Whether its credentials
     end with it depends on the profile (``credentials.offboarding``; NHI1:2025)."""
@@ -341,6 +349,9 @@ class Profile(Base):
     credentials: Credentials
     policy: str = Field(min_length=1)
     """Policy file, relative to the scenario file."""
+    environments: Isolation = "shared"
+    """``isolated``: each environment its own trust domain, broker and bundle, its gateway
+    trusting only its own bundle; ``shared``: one trust domain for all (NHI8:2025)."""
     cedar: str | None = Field(default=None, min_length=1)
     """Cedar policies (a ``.cedar`` file or a directory of them, relative to the scenario
     file) that decide this profile's requests beside the policy file's rules; the policy
@@ -368,6 +379,7 @@ class Scenario(Base):
     tools: tuple[Tool, ...] = ()
     roles: tuple[Role, ...] = ()
     vendors: tuple[Vendor, ...] = ()
+    environments: tuple[Environment, ...] = ()
     agents: tuple[Agent, ...] = Field(min_length=1)
     incidents: tuple[Incident, ...] = ()
     responses: tuple[Response, ...] = ()
@@ -420,6 +432,24 @@ class Scenario(Base):
     def vendor(self, vendor_id: str) -> Vendor:
         """The vendor with id ``vendor_id``."""
         return _index(self, "vendors", "id")[vendor_id]
+
+    def environment(self, environment_id: str) -> Environment:
+        """The environment with id ``environment_id``."""
+        return _index(self, "environments", "id")[environment_id]
+
+    def identity_of(self, agent: Agent, profile: Profile) -> SpiffeId:
+        """The SPIFFE ID an agent runs under in a profile (NHI8:2025).
+
+        A vendor's agent belongs to the vendor's trust domain. Under a profile isolating
+        environments an agent naming one belongs to that environment's trust domain;
+        otherwise to the scenario's (the ID it was given at load).
+        """
+        if agent.vendor is None and agent.environment is not None \
+                and profile.environments == "isolated":
+            env = _index(self, "environments", "id").get(agent.environment)
+            if env is not None:
+                return agent_id(env.trust_domain, agent.name)
+        return agent.spiffe_id
 
     @property
     def source(self) -> str:

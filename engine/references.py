@@ -30,7 +30,7 @@ _DECLARED_IN = {"owner": ("owners", "id"), "data class": ("data_classes", "id"),
                 "system": ("systems", "id"), "resource": ("resources", "id"),
                 "tool": ("tools", "id"), "role": ("roles", "id"), "vendor": ("vendors", "id"),
                 "agent": ("agents", "name"), "incident": ("incidents", "id"),
-                "profile": ("profiles", "id")}
+                "profile": ("profiles", "id"), "environment": ("environments", "id")}
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ def reference_problems(s: Scenario, declared: Declared | None = None) -> list[Pr
     vendors = {v.id for v in s.vendors}
     agents = {a.name: a for a in s.agents}
     profiles = {p.id for p in s.profiles}
+    environments = {e.id for e in s.environments}
 
     def need(path: tuple[str | int, ...], value: str | None, known: Any, what: str) -> None:
         if value is not None and value not in known and not (
@@ -116,9 +117,12 @@ def reference_problems(s: Scenario, declared: Declared | None = None) -> list[Pr
     for i, r in enumerate(s.resources):
         need(("resources", i, "system"), r.system, systems, "system")
         need(("resources", i, "data_class"), r.data_class, classes, "data class")
+        need(("resources", i, "environment"), r.environment, environments, "environment")
     for i, t in enumerate(s.tools):
         for j, res in enumerate(t.resources):
             need(("tools", i, "resources", j), res, resources, "resource")
+        need(("tools", i, "environment"), t.environment, environments, "environment")
+    problems.extend(environment_problems(s, resources))
     for i, v in enumerate(s.vendors):
         need(("vendors", i, "owner"), v.owner, owners, "owner")
     for i, a in enumerate(s.agents):
@@ -128,6 +132,7 @@ def reference_problems(s: Scenario, declared: Declared | None = None) -> list[Pr
         for j, role in enumerate(a.roles):
             need((*base, "roles", j), role, roles, "role")
         need((*base, "vendor"), a.vendor, vendors, "vendor")
+        need((*base, "environment"), a.environment, environments, "environment")
         if a.kind == "vendor_hosted" and a.vendor is None:
             problems.append(((*base, "vendor"), "a vendor for a vendor_hosted agent", "none"))
         task_ids: set[str] = set()
@@ -198,6 +203,37 @@ def reference_problems(s: Scenario, declared: Declared | None = None) -> list[Pr
     return problems
 
 
+def environment_problems(s: Scenario, resources: dict[str, Resource]) -> Iterator[Problem]:
+    """Environments whose trust domains clash, and tools placed apart from their resources.
+
+    Also profiles that isolate environments the scenario does not declare.
+    """
+    taken = {s.trust_domain: "the scenario's", **{v.trust_domain: f"vendor {v.id}'s"
+                                                  for v in s.vendors}}
+    for i, env in enumerate(s.environments):
+        other = taken.get(env.trust_domain)
+        if other is not None:
+            yield (("environments", i, "trust_domain"),
+                   "a trust domain of its own (not the scenario's, a vendor's or another "
+                   "environment's)", f"{env.trust_domain}, {other}")
+        taken.setdefault(env.trust_domain, f"environment {env.id}'s")
+    for i, t in enumerate(s.tools):
+        if t.environment is None:
+            continue
+        for res in t.resources:
+            placed = resources[res].environment if res in resources else None
+            if placed is not None and placed != t.environment:
+                yield (("tools", i, "environment"),
+                       f"the environment of its resource {res} ({placed})",
+                       repr(t.environment))
+    if not s.environments:
+        for i, p in enumerate(s.profiles):
+            if p.environments == "isolated":
+                yield (("profiles", i, "environments"),
+                       "'shared', or environments declared in the scenario to isolate",
+                       "'isolated' with no environments")
+
+
 def _step_problems(path: tuple[str | int, ...], step: ToolStep | DelegateStep,
                    tools: dict[str, Tool], resources: dict[str, Resource],
                    agents: dict[str, Agent], declared: Declared | None
@@ -233,7 +269,7 @@ def _duplicates(s: Scenario) -> Iterator[Problem]:
     for attr, key in (("owners", "id"), ("data_classes", "id"), ("systems", "id"),
                       ("resources", "id"), ("tools", "id"), ("roles", "id"),
                       ("vendors", "id"), ("agents", "name"), ("incidents", "id"),
-                      ("responses", "id"), ("profiles", "id")):
+                      ("responses", "id"), ("profiles", "id"), ("environments", "id")):
         seen: set[str] = set()
         for i, item in enumerate(getattr(s, attr)):
             value = getattr(item, key)

@@ -50,7 +50,7 @@ class DecisionStep(SimulationState):
         wall = EPOCH + now
         spec = item.spec
         assert spec is not None
-        verification = self.wallet.verifier.verify(
+        verification = self.wallet.verifiers[spec.environment].verify(
             cred.token, now=wall, tool=spec.tool_id, data_class=spec.data_class,
             presenter_thumbprint=run.presenter)
         time_ns = self._time_ns
@@ -137,7 +137,8 @@ class DecisionStep(SimulationState):
                 outcome = _BLOCKED
             else:
                 # The token may have expired or been revoked during the wait.
-                check = self.wallet.verify(cred, spec.tool_id, spec.data_class, run.presenter)
+                check = self.wallet.verify(cred, spec.tool_id, spec.data_class, run.presenter,
+                                           spec.environment)
                 if not check.ok and str(check.reason) == "expired" and self.jit:
                     ist = (self.incidents.get(item.incident) if item.incident is not None
                            else None)
@@ -145,7 +146,7 @@ class DecisionStep(SimulationState):
                     if fresh is not cred:
                         cred = fresh
                         check = self.wallet.verify(cred, spec.tool_id, spec.data_class,
-                                                   run.presenter)
+                                                   run.presenter, spec.environment)
                 if not check.ok:
                     reason = str(check.reason)
                     outcome = (_REVOKED if reason == "revoked" else

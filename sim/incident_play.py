@@ -10,7 +10,7 @@ detects it, which sets off the responses that apply (:mod:`sim.responses`).
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Set
 from typing import Any
 
 import simpy
@@ -72,7 +72,7 @@ class IncidentPlay(SimulationState):
             for other in delegates_of(self.scenario, incident.agent):
                 cred = self.agents[other].static
                 if cred is not None:
-                    self._expose(ist, cred.jti, cred.scope)
+                    self._expose(ist, cred.jti, cred.scope, domain=cred.domain)
         if state.quarantined:
             self._contain(ist, "quarantine")
             return
@@ -170,7 +170,11 @@ class IncidentPlay(SimulationState):
                 begins = True
             assert stolen is not None
             self._hold(ist, stolen, begins=begins)
-            if stolen.cnf is not None:
+            if self._isolated_from(stolen, incident.plan or state.model.tasks[0].steps):
+                # Minted in another environment's trust domain: the gateways the plan goes
+                # through do not trust it (each replay is still verified and refused).
+                self._contain(ist, "environment_isolated")
+            elif stolen.cnf is not None:
                 # Bound to the victim's key: replayed from elsewhere it never works.
                 self._contain(ist, "sender_constrained")
         task = Task(id=incident.id, intent=f"attacker goal ({incident.kind})",
@@ -223,21 +227,56 @@ class IncidentPlay(SimulationState):
     def _hold(self, ist: IncidentState, cred: Credential, *, begins: bool = False) -> None:
         if cred.jti in ist.held:
             return
-        self._expose(ist, cred.jti, cred.scope, begins)
+        self._expose(ist, cred.jti, cred.scope, begins, cred.domain)
         if cred.live:
             ist.held.add(cred.jti)
             self._holding.setdefault(cred.jti, []).append(ist)
 
-    def _expose(self, ist: IncidentState, key: str, scope: Scope, begins: bool = False
-                ) -> None:
-        """The incident now holds a credential: say what it reaches (once per credential)."""
+    def _expose(self, ist: IncidentState, key: str, scope: Scope, begins: bool = False,
+                domain: str | None = None) -> None:
+        """The incident now holds a credential: say what it reaches (once per credential).
+
+        Under isolated environments the reach stops at the gateways that do not trust the
+        credential's trust domain (``domain``): a test token reaches nothing in production.
+        """
         if key in ist.exposed and not begins:
             return
         ist.exposed.add(key)
         reach = scope_reach(self.estate, (scope,))
+        tools: Set[str] = reach.tools
+        resources: Set[str] = reach.resources
+        if domain is not None and self.world.environment_domains:
+            tools, resources = self._trusted_reach(domain, tools, resources)
         self._emit(EventKind.EXPOSED, ist.incident.agent, {
-            "incident": ist.id, "credential": key, "tools": sorted(reach.tools),
-            "resources": sorted(reach.resources), "begins": begins})
+            "incident": ist.id, "credential": key, "tools": sorted(tools),
+            "resources": sorted(resources), "begins": begins})
+
+    def _isolated_from(self, cred: Credential, steps: tuple[ToolStep | DelegateStep, ...]
+                       ) -> bool:
+        """Whether no tool step of ``steps`` lands at a gateway trusting ``cred``'s domain."""
+        if not self.world.environment_domains:
+            return False
+        gateways = [self.world.spec(s).environment for s in steps if isinstance(s, ToolStep)]
+        return bool(gateways) and not any(self.wallet.trusted_at(cred.domain, g)
+                                          for g in gateways)
+
+    def _trusted_reach(self, domain: str, tools: Set[str], resources: Set[str]
+                       ) -> tuple[set[str], set[str]]:
+        """The part of a reach whose gateways trust ``domain`` (see :meth:`_expose`)."""
+        trusted = self.wallet.trusted_at
+        scenario = self.scenario
+        kept_tools: set[str] = set()
+        kept: set[str] = set()
+        for tool_id in tools:
+            tool = scenario.tool(tool_id)
+            acted = [r for r in tool.resources if r in resources]
+            if not tool.resources and trusted(domain, tool.environment):
+                kept_tools.add(tool_id)
+            for rid in acted:
+                if trusted(domain, tool.environment or scenario.resource(rid).environment):
+                    kept_tools.add(tool_id)
+                    kept.add(rid)
+        return kept_tools, kept
 
     def _contain(self, ist: IncidentState, how: str) -> None:
         if ist.contained:

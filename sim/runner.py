@@ -161,7 +161,7 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         self.engine = PolicyEngine(policy) if engine is None else engine(policy)
         self.policy = self.engine.policy
         self.env = simpy.Environment(initial_time=0.0)  # event times are floats, even at 0
-        self.world = World(scenario)
+        self.world = World(scenario, self.profile)
         self.creds = self.profile.credentials
         self.jit = self.creds.mode == "jit"
         self.estate = Estate.of(scenario)
@@ -176,7 +176,7 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         self._sink = sinks[0] if len(sinks) == 1 else _tee(*sinks)
         self._seq = 0
         self.wallet = Wallet(self.env, scenario, self.creds, self.seed, self._emit,
-                             self._credential_ended, self.end)
+                             self._credential_ended, self.end, self.world)
         self.approvers = ApproverPool(self.env, scenario.approvers, self.rng("approvers"))
         self.detector = Detector(detection)
         self.agents = {
@@ -327,7 +327,10 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
             "rules": rule_facts(self.policy), "legal_owner": self.policy.legal_owner,
             "estate": self.estate.to_dict(),
             "owners": {o.id: o.name for o in scenario.owners},
-            "agents": [{"name": a.name, "spiffe_id": str(a.spiffe_id), "kind": a.kind,
+            **({"environments": self.world.environment_domains}
+               if self.world.environment_domains else {}),
+            "agents": [{"name": a.name, "spiffe_id": str(self.world.identities[a.name]),
+                        "kind": a.kind,
                         "owners": a.owners.model_dump(mode="json"), "vendor": a.vendor,
                         "roles": list(a.roles), "description": a.description}
                        for a in scenario.agents],

@@ -308,9 +308,12 @@ class TaskRuns(SimulationState):
     # --- credentials -------------------------------------------------------------------------
 
     def _mint_static(self) -> None:
-        groups: dict[str, list[AgentState]] = {}
+        groups: dict[tuple[str, str], list[AgentState]] = {}
+        isolated = bool(self.world.environment_domains)
         for state in self.agents.values():
-            groups.setdefault(state.model.credential or state.name, []).append(state)
+            # Isolated environments: a secret named across them is one per trust domain.
+            domain = self.wallet.domain[state.name] if isolated else ""
+            groups.setdefault((state.model.credential or state.name, domain), []).append(state)
         world = self.world
         for members in groups.values():
             holder = members[0]

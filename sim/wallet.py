@@ -1,8 +1,11 @@
 """Credentials in a run: tokens from the broker per profile, expiry events, revocation, renewal.
 
 The wallet mints real JWT-SVIDs through :class:`engine.identity.broker.CredentialBroker` (one
-broker per trust domain: the scenario's and each vendor's), verifies every request's token
-with one :class:`engine.identity.verifier.TokenVerifier` that trusts all of them, and keeps the
+broker per trust domain: the scenario's, each vendor's and, under a profile that isolates
+environments, each environment's), verifies every request's token with a
+:class:`engine.identity.verifier.TokenVerifier` per gateway (:attr:`Wallet.verifiers`: the
+estate-wide one trusts every bundle; an isolated environment's trusts its own bundle and the
+vendors' only, so a token minted in test is refused in production, NHI8:2025), and keeps the
 simulator's view of each token (:class:`Credential`): who holds it, its scope, when it
 expires in simulated time and whether it was revoked.
 
@@ -31,7 +34,7 @@ from engine.identity.trust import RevocationList, TrustStore
 from engine.identity.verifier import TokenVerifier
 from engine.model import Credentials, Scenario
 from sim.events import EventKind
-from sim.world import EPOCH
+from sim.world import EPOCH, World
 
 AUDIENCE = "spiffe://agentrange/gateway"
 """The audience every token is minted for: the tool gateway the policy engine guards."""
@@ -109,10 +112,13 @@ class Wallet:
         emit: Emits an event; returns its seq.
         on_end: Told when a credential stops working.
         end: The run's end; expiries after it are not scheduled.
+        world: The run's world: the agents' identities and the environments' own trust
+            domains under the profile (as loaded, environments shared, when None).
     """
 
     def __init__(self, env: simpy.Environment, scenario: Scenario, credentials: Credentials,
-                 seed: int, emit: Emit, on_end: EndHook, end: float) -> None:
+                 seed: int, emit: Emit, on_end: EndHook, end: float,
+                 world: World | None = None) -> None:
         self.env = env
         self.scenario = scenario
         self.config = credentials
@@ -123,19 +129,34 @@ class Wallet:
         self.trust = TrustStore()
         self.revocations = RevocationList()
         self.brokers: dict[str, CredentialBroker] = {}
-        domains = [scenario.trust_domain, *(v.trust_domain for v in scenario.vendors)]
+        world = World(scenario) if world is None else world
+        isolated = world.environment_domains
+        vendor_domains = [v.trust_domain for v in scenario.vendors]
+        domains = [scenario.trust_domain, *isolated.values(), *vendor_domains]
         for domain in dict.fromkeys(domains):
             self.brokers[domain] = CredentialBroker(
                 domain, seed=seed, audience=AUDIENCE, trust=self.trust,
                 revocations=self.revocations)
         # Tokens are used during their task run only, so a cache a few times the fleet
         # holds every live one; a larger one only keeps dead tokens in memory.
+        cache = max(64, 8 * len(scenario.agents))
         self.verifier = TokenVerifier(self.trust, audience=AUDIENCE,
-                                      revocations=self.revocations,
-                                      cache_size=max(64, 8 * len(scenario.agents)))
-        self.spiffe: dict[str, str] = {a.name: str(a.spiffe_id) for a in scenario.agents}
-        self.domain: dict[str, str] = {a.name: a.spiffe_id.trust_domain
-                                       for a in scenario.agents}
+                                      revocations=self.revocations, cache_size=cache)
+        self.verifiers: dict[str | None, TokenVerifier] = {None: self.verifier}
+        """Environment id (None: the estate-wide gateway) -> the verifier guarding it."""
+        for env_id in (e.id for e in scenario.environments):
+            if env_id not in isolated:
+                self.verifiers[env_id] = self.verifier
+                continue
+            # The environment's gateway trusts its own bundle and the federated vendors'.
+            own = TrustStore(self.brokers[d].bundle
+                             for d in dict.fromkeys((isolated[env_id], *vendor_domains)))
+            self.verifiers[env_id] = TokenVerifier(own, audience=AUDIENCE,
+                                                   revocations=self.revocations,
+                                                   cache_size=cache)
+        self.spiffe: dict[str, str] = {name: str(sid) for name, sid in world.identities.items()}
+        self.domain: dict[str, str] = {name: sid.trust_domain
+                                       for name, sid in world.identities.items()}
         self.thumbprints: dict[str, str] = {
             a.name: jwk_thumbprint(workload_key(seed, self.spiffe[a.name]).public_key())
             for a in scenario.agents}
@@ -272,10 +293,18 @@ class Wallet:
     # --- verification ---------------------------------------------------------------------
 
     def verify(self, cred: Credential, tool: str, data_class: str | None,
-               presenter: str | None) -> Verification:
-        """Verify a presented token for one request (signature cached; the rest per call)."""
-        return self.verifier.verify(cred.token, now=EPOCH + self.env.now, tool=tool,
-                                    data_class=data_class, presenter_thumbprint=presenter)
+               presenter: str | None, environment: str | None = None) -> Verification:
+        """Verify a presented token for one request (signature cached; the rest per call).
+
+        ``environment`` names the gateway it is presented at (None: the estate-wide one).
+        """
+        return self.verifiers[environment].verify(
+            cred.token, now=EPOCH + self.env.now, tool=tool, data_class=data_class,
+            presenter_thumbprint=presenter)
+
+    def trusted_at(self, domain: str, environment: str | None) -> bool:
+        """Whether the gateway of ``environment`` trusts tokens of ``domain``."""
+        return domain in self.verifiers[environment].trust
 
     # --- ending ---------------------------------------------------------------------------
 

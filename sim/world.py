@@ -17,7 +17,8 @@ from types import MappingProxyType
 from typing import Any
 
 from engine.identity.scope import EVERYTHING, Scope
-from engine.model import Agent, DelegateStep, Scenario, Task, ToolStep
+from engine.identity.spiffe import SpiffeId
+from engine.model import Agent, DelegateStep, Profile, Scenario, Task, ToolStep
 from engine.policy.request import (
     principal_attributes,
     resource_attributes,
@@ -43,11 +44,13 @@ class StepSpec:
         data_class: The resource's data class (None without a resource).
         system: The resource's system (None without a resource).
         request_ns: The ``request`` namespace of this step (shared: its values are fixed).
+        environment: The environment whose gateway verifies the step's token: the tool's,
+            else its resource's (None: the estate-wide gateway).
     """
 
-    __slots__ = ("action", "amount", "data_class", "destination", "duration", "records",
-                 "request_ns", "resource", "resource_ns", "step", "system", "tool", "tool_id",
-                 "tool_ns")
+    __slots__ = ("action", "amount", "data_class", "destination", "duration", "environment",
+                 "records", "request_ns", "resource", "resource_ns", "step", "system", "tool",
+                 "tool_id", "tool_ns")
 
     def __init__(self, world: World, step: ToolStep) -> None:
         scenario = world.scenario
@@ -61,6 +64,7 @@ class StepSpec:
             # A step that names no resource acts on the tool's only one.
             resource = self.tool.resources[0]
         self.resource = resource
+        self.environment = self.tool.environment
         if resource is None:
             self.resource_ns: Mapping[str, Any] | None = None
             self.data_class: str | None = None
@@ -70,6 +74,8 @@ class StepSpec:
             res = scenario.resource(resource)
             self.data_class = res.data_class
             self.system = res.system
+            if self.environment is None:
+                self.environment = res.environment
         self.records = step.records
         self.amount = step.amount
         self.duration = step.duration
@@ -84,10 +90,26 @@ class World:
 
     Args:
         scenario: The loaded scenario.
+        profile: The profile of the run; it decides the agents' identities (an isolating
+            profile puts each agent in its environment's trust domain). None: as loaded.
+
+    Attributes:
+        identities: Agent name -> the SPIFFE ID it runs under.
+        environment_domains: Environment id -> its own trust domain, under an isolating
+            profile (empty otherwise: every environment shares the scenario's).
     """
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, profile: Profile | None = None) -> None:
         self.scenario = scenario
+        self.identities: dict[str, SpiffeId] = {
+            a.name: a.spiffe_id if profile is None else scenario.identity_of(a, profile)
+            for a in scenario.agents}
+        self.environment_domains: dict[str, str] = (
+            {e.id: e.trust_domain for e in scenario.environments}
+            if profile is not None and profile.environments == "isolated" else {})
+        # The principal namespace is the agent as the scenario registers it, the same under
+        # every profile (both engines read it so); the token it presents carries the trust
+        # domain it was minted in (``token.trust_domain``).
         self.principal_ns: dict[str, Mapping[str, Any]] = {
             a.name: principal_attributes(scenario, a) for a in scenario.agents}
         self.tool_ns: dict[str, Mapping[str, Any]] = {

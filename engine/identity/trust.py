@@ -1,8 +1,9 @@
 """Whom a verifier trusts: trust bundles of signing keys, the trust store, the revocation list.
 
-A run's brokers publish their keys in bundles of one :class:`TrustStore`; brokers and
-verifiers share one :class:`RevocationList`. Both count generations, so a verifier's cached
-verifications are rechecked whenever trust is withdrawn.
+A run's brokers publish their keys in bundles of one :class:`TrustStore`; a gateway that
+trusts only some of them (an isolated environment's) verifies against a store of its own
+holding those bundles. Brokers and verifiers share one :class:`RevocationList`. Both count
+generations, so a verifier's cached verifications are rechecked whenever trust is withdrawn.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class TrustBundle:
         self.trust_domain = validate_trust_domain(trust_domain)
         self.ledger = ledger
         self._keys: dict[str, _BundleKey] = {}
-        self._store: TrustStore | None = None
+        self._stores: list[TrustStore] = []
+        """The stores trusting it (one per gateway when environments are isolated)."""
 
     def add_key(self, kid: str, public_key: ec.EllipticCurvePublicKey) -> None:
         """Publish a signing key under ``kid``."""
@@ -53,8 +55,9 @@ class TrustBundle:
 
     def remove_key(self, kid: str) -> None:
         """Withdraw ``kid`` at once (a compromised key); cached verifications are rechecked."""
-        if self._keys.pop(kid, None) is not None and self._store is not None:
-            self._store.generation += 1
+        if self._keys.pop(kid, None) is not None:
+            for store in self._stores:
+                store.generation += 1
 
     def key(self, kid: str, now: float) -> ec.EllipticCurvePublicKey | None:
         """The public key for ``kid`` at ``now``; None when unknown or retired."""
@@ -134,13 +137,14 @@ class TrustStore:
         if current is not None and current is not bundle:
             raise CredentialError(f"trust domain {bundle.trust_domain} already has a bundle")
         self._bundles[bundle.trust_domain] = bundle
-        bundle._store = self
+        if self not in bundle._stores:
+            bundle._stores.append(self)
 
     def remove(self, trust_domain: str) -> None:
         """Stop trusting a trust domain's bundle."""
         bundle = self._bundles.pop(trust_domain, None)
         if bundle is not None:
-            bundle._store = None
+            bundle._stores.remove(self)
             self.generation += 1
 
     def get(self, trust_domain: str) -> TrustBundle | None:

@@ -303,7 +303,10 @@ class TokenVerifier:
             return fail(TokenReason.TRUST_DOMAIN_DISTRUSTED, f"trust domain {td} is distrusted")
         bundle = self.trust.get(td)
         if bundle is None:
-            return fail(TokenReason.FOREIGN_TRUST_DOMAIN, f"trust domain {td} is not trusted")
+            # Named (unverified) so the decision says whose token this gateway refused.
+            return Verification(False, TokenReason.FOREIGN_TRUST_DOMAIN,
+                                f"trust domain {td} is not trusted", subject=str(sid),
+                                trust_domain=td)
         public_key = bundle.key(kid, now)
         if public_key is None:
             return fail(TokenReason.UNKNOWN_KID, f"kid {kid[:40]!r} is not in the {td} bundle")

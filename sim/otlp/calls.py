@@ -120,7 +120,11 @@ def match_calls(traces: Traces, scenario: Scenario, mapping: NameMapping = NO_MA
         if s.operation == "apply_guardrail" and s.parent_id is not None:
             guardrails.setdefault(s.parent_id, s)
     by_name = {a.name for a in scenario.agents}
-    by_spiffe = {str(a.spiffe_id): a.name for a in scenario.agents}
+    # An agent's SPIFFE ID depends on the profile (an isolating one puts it in its
+    # environment's trust domain): any of them names it.
+    by_spiffe = {str(scenario.identity_of(a, p)): a.name
+                 for p in scenario.profiles for a in scenario.agents}
+    by_spiffe.update({str(a.spiffe_id): a.name for a in scenario.agents})
     tools = {t.id for t in scenario.tools}
 
     def agent_of(name: str | None, ident: str | None) -> str | None:

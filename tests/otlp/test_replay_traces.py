@@ -198,3 +198,21 @@ def test_a_runs_traces_and_its_events_give_the_same_diff_under_another_policy(tm
         diffs.append(data.get("diff", data))
     assert diffs[0] == diffs[1]
     assert diffs[0]["changed"] > 0
+
+
+def test_a_call_named_only_by_an_environments_spiffe_id_finds_its_agent(tmp_path):
+    # Under an isolating profile deploy-test runs as spiffe://test.acme.example/agent/...,
+    # not the scenario's acme.example: a trace naming it only so still matches the agent.
+    t = "c" * 32
+    spans = [
+        span(t, "1" * 16, None, "invoke_agent", 0, gen_ai__operation__name="invoke_agent",
+             gen_ai__agent__id="spiffe://test.acme.example/agent/deploy-test"),
+        span(t, "2" * 16, "1" * 16, "execute_tool git.checkout", 1,
+             gen_ai__operation__name="execute_tool", gen_ai__tool__name="git.checkout",
+             gen_ai__tool__call__id="call-1"),
+    ]
+    path = tmp_path / "isolated.jsonl"
+    path.write_text(json.dumps({"resourceSpans": [{"resource": {"attributes": []},
+                                                   "scopeSpans": [{"spans": spans}]}]}) + "\n")
+    matched = match_calls(read_traces(path), load_scenario("ci-pipeline-trust"))
+    assert [c.scenario_agent for c in matched.calls] == ["deploy-test"]
