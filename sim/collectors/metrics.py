@@ -34,7 +34,8 @@ class Stop(NamedTuple):
     rule: str | None
     """The rule that denied it (None: a default deny, or no deny)."""
     outcome: str
-    """What became of the step: blocked, expired, revoked, or an approval rejected/expired."""
+    """What became of the step: its outcome (blocked, expired, revoked), or
+    ``approval_rejected`` / ``approval_expired``."""
 
 
 class _Pending:
@@ -309,7 +310,7 @@ class MetricsCollector:
         if step.incident is not None:
             self._incident_step(event.time, step.incident, executed, step.tool, step.resource,
                                 step.records, step.destination, step.amount, False, None,
-                                "expired" if data["expired"] else "rejected")
+                                "approval_expired" if data["expired"] else "approval_rejected")
 
     def _incident(self, event: Event) -> None:
         data = event.data

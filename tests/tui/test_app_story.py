@@ -59,7 +59,7 @@ def test_the_story_names_the_incident_and_each_profiles_ending_in_plain_words() 
     text = story.text()
     assert text.startswith("02:00 injected instruction hits support-bot · ")
     assert "static-rbac: 250,001 records exposed, contained at 02:05" in text
-    assert "jit-context: 1 record exposed, contained at 02:00" in text
+    assert "jit-context: 1 record exposed, stopped at 02:00 by default deny" in text
 
 
 def test_a_profile_that_stops_the_incident_names_the_rule_that_stopped_it() -> None:

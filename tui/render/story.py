@@ -27,6 +27,9 @@ HAPPENS = {
 }
 """What an incident of each kind looks like to a room, in plain words."""
 
+STOPPED_BY = {"revoked": "token revoked", "expired": "token expired"}
+"""A stop no deny made, in words (an approval's outcome reads as it is)."""
+
 
 def hhmm(seconds: float) -> str:
     """A simulated time as ``HH:MM`` (``Nd HH:MM`` past a day)."""
@@ -86,29 +89,32 @@ def _outcome(profile: str, collector: MetricsCollector, incident: str, done: boo
     denied = collector.benign_denied
     if compromise is None:  # a profile whose run has not reached the incident yet
         return Outcome(profile, "not there yet", None, denied)
-    records = compromise.realised.records
+    realised = compromise.realised
     out = collector.first_out.get(incident)
     stop = collector.first_stop.get(incident)
-    if stop is not None and (out is None or stop.time <= out):
+    parts: list[str] = []
+    times: list[float] = []
+    if out is not None:
+        parts.append(_records(realised.records) + " exposed" if realised.records
+                     else "its steps ran")
+        if realised.amount:
+            parts.append(f"{count(realised.amount)} moved")
+        times.append(out)
+    if stop is not None:
         if stop.denied:
             how = f"by rule {stop.rule}" if stop.rule else "by default deny"
         else:
-            how = f"({stop.outcome.replace('_', ' ')})"
+            how = f"({STOPPED_BY.get(stop.outcome, stop.outcome.replace('_', ' '))})"
         words = f"stopped at {hhmm(stop.time)} {how}"
-        if records:
-            words += f", {_records(records)} exposed before"
-        return Outcome(profile, words, stop.time, denied)
-    if out is not None:
-        words = _records(records) + " exposed" if records else "its steps run"
-        if compromise.realised.amount:
-            words += f", {count(compromise.realised.amount)} moved"
-        if compromise.contained is not None:  # the ending: leaked until contained
-            words += f", contained at {hhmm(compromise.contained)}"
-            return Outcome(profile, words, max(out, compromise.contained), denied)
-        return Outcome(profile, words, out, denied)
-    if compromise.contained is not None:
-        return Outcome(profile, f"contained at {hhmm(compromise.contained)} "
-                       f"({compromise.how}), nothing exposed", compromise.contained, denied)
+        # Stopped first, the stop leads; stopped after some steps ran, it follows them.
+        parts.insert(0 if out is None or stop.time <= out else len(parts), words)
+        times.append(stop.time)
+    elif compromise.contained is not None:  # the ending of a run that was not stopped
+        parts.append(f"contained at {hhmm(compromise.contained)}"
+                     + ("" if parts else f" ({compromise.how}), nothing exposed"))
+        times.append(compromise.contained)
+    if parts:
+        return Outcome(profile, ", ".join(parts), max(times), denied)
     if done:
         return Outcome(profile, "nothing exposed by the end", collector.time, denied)
     return Outcome(profile, "nothing exposed yet", None, denied)
