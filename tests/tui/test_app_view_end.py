@@ -1,4 +1,4 @@
-"""Pilot tests of the dashboard once a run has ended: the footer, the debrief on a small terminal."""
+"""Pilot tests of the dashboard once a run has ended: the footer, the debrief when small."""
 
 from __future__ import annotations
 
