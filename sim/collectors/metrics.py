@@ -8,7 +8,7 @@ or an audit log, it gives the same result.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from engine.blast import Compromise, Estate, totals
@@ -353,21 +353,28 @@ class MetricsCollector:
         """Decisions made."""
         return sum(self.effects.values())
 
-    def blast(self, now: float | None = None) -> dict[str, Any]:
+    def blast(self, now: float | None = None,
+              incidents: Collection[str] | None = None) -> dict[str, Any]:
         """The blast radius so far, summed over incidents, for live panels.
 
         Keys: ``records``, ``egress_records``, ``amount`` (money moved),
         ``potential_records``, ``systems`` and ``data_classes`` (lists of names),
         ``exposure_window`` (seconds; None before any incident) and ``open`` (an exposure is
         still running).
+
+        Args:
+            now: The simulated time the figures are taken at (default: the last event's).
+            incidents: Sum only these incidents (a blind dashboard's detected ones); None:
+                every incident.
         """
         at = self.time if now is None else now
-        compromises = self.compromises.values()
+        compromises = list(self.compromises.values() if incidents is None else
+                           (c for i, c in self.compromises.items() if i in incidents))
         figures = totals(compromises, at)
         return {"records": figures["records"], "egress_records": figures["egress_records"],
                 "amount": figures["amount"], "potential_records": figures["potential_records"],
                 "systems": figures["system_names"], "data_classes": figures["data_class_names"],
-                "exposure_window": figures["exposure_window"] if self.compromises else None,
+                "exposure_window": figures["exposure_window"] if compromises else None,
                 "open": any(c.open for c in compromises)}
 
     def result(self, now: float | None = None) -> RunResult:
