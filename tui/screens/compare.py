@@ -114,7 +114,8 @@ class CompareScreen(RunRoom):
             for when, blast in points:
                 chart.add_point(profile, when, float(blast["records"]))
         wall = time.monotonic()
-        if wall - self._last_refresh >= REFRESH or message.paused or message.done:
+        settled = message.paused or message.done or self.playback.paused  # see LiveScreen
+        if wall - self._last_refresh >= REFRESH or settled:
             self._last_refresh = wall
             with self.app.batch_update():
                 header.now = message.now

@@ -200,7 +200,9 @@ class LiveScreen(RunRoom):
             if alerts.add_events(others):
                 alerts.border_title = alerts_title(sum(feed.collector.alerts.values()))
             wall = time.monotonic()
-            settled = message.paused or frame.done
+            # A tick already under way when space paused lands after the pause: its
+            # message says playing, but the header must show where the clock stopped.
+            settled = message.paused or frame.done or self.playback.paused
             if settled or wall - self._last_stream >= STREAM_REFRESH:
                 self._last_stream = wall
                 stream.flush()
