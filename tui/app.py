@@ -214,6 +214,19 @@ class AgentrangeApp(App[int]):
         if replace and len(self.screen_stack) > 1:
             self.switch_screen(screen)
         else:
+            self._push_under_notice(screen)
+
+    def _push_under_notice(self, screen: Screen[Any]) -> None:
+        """Open ``screen``; while the terminal is too small, under the notice, not over it.
+
+        A screen that opens by itself (the debrief when a run ends) would otherwise cover
+        the notice and show cut to pieces.
+        """
+        if isinstance(self.screen, TooSmallScreen):
+            self.pop_screen()
+            self.push_screen(screen)
+            self.push_screen(TooSmallScreen())
+        else:
             self.push_screen(screen)
 
     def open_picker(self) -> None:
@@ -252,7 +265,7 @@ class AgentrangeApp(App[int]):
                 and message.scenario is self.start_scenario:  # not another one from `s`
             self._record_drill(message)
         if self.debrief:
-            self.push_screen(DebriefScreen(
+            self._push_under_notice(DebriefScreen(
                 message.scenario, message.profile, message.seed, message.result,
                 self.simulation_factory, actions=message.actions.actions,
                 injections=message.actions.injections, scores=self.scores))

@@ -8,8 +8,8 @@ or an audit log, it gives the same result.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
 
 from engine.blast import Compromise, Estate, totals
 from engine.policy.decision import Effect
@@ -22,6 +22,20 @@ _EXECUTED, _AWAITING = Outcome.EXECUTED, Outcome.AWAITING_APPROVAL
 _fields: Callable[[DecisionData], Iterator[Any]] = tuple.__iter__
 """A DecisionData's values (iterating the mapping gives its keys)."""
 _NOT_STOPPED = frozenset({"executed", "awaiting_approval"})
+
+
+class Stop(NamedTuple):
+    """The first step of an incident that did not run."""
+
+    time: float
+    tool: str
+    denied: bool
+    """The policy denied it (else a revoked or expired token, or an approval, stopped it)."""
+    rule: str | None
+    """The rule that denied it (None: a default deny, or no deny)."""
+    outcome: str
+    """What became of the step: its outcome (blocked, expired, revoked), or
+    ``approval_rejected`` / ``approval_expired``."""
 
 
 class _Pending:
@@ -86,6 +100,12 @@ class MetricsCollector:
         self.attributable = 0
         self.decisions: dict[DecisionKey, DecisionFacts] = {}
         self.compromises: dict[str, Compromise] = {}
+        self.first_out: dict[str, float] = {}
+        """Incident id -> when its first step ran (the story banner's "out" moment)."""
+        self.first_stop: dict[str, Stop] = {}
+        """Incident id -> the first of its steps that did not run, and what stopped it."""
+        self.before_detection: dict[str, int] = {}
+        """Incident id -> records its steps had reached when the first alert detected it."""
         self._top: set[str] = set()
         self._pending: dict[int, _Pending] = {}
         self._handlers = {
@@ -154,10 +174,10 @@ class MetricsCollector:
             self.attributable += 1
         if outcome is _AWAITING:
             self._pending[event.seq] = _Pending(data)
-        elif outcome is _EXECUTED and incident is not None:
-            compromise = self.compromises.get(incident)
-            if compromise is not None:
-                compromise.realised.add(tool, resource, records, destination, amount)
+        elif incident is not None:
+            self._incident_step(event.time, incident, outcome is _EXECUTED, tool, resource,
+                                records, destination, amount,
+                                effect is _DENY, decision.rule, outcome)
 
     @property
     def last(self) -> Event | None:
@@ -218,11 +238,25 @@ class MetricsCollector:
             self.attributable += 1
         if outcome == "awaiting_approval":
             self._pending[event.seq] = _Pending(data)
-        elif outcome == "executed" and incident is not None:
+        elif incident is not None:
+            self._incident_step(event.time, incident, outcome == "executed", data["tool"],
+                                data["resource"], data["records"], data["destination"],
+                                data["amount"], effect == "deny", rule, outcome)
+
+    def _incident_step(self, at: float, incident: str, executed: bool, tool: str,
+                       resource: str | None, records: int, destination: str | None,
+                       amount: float | None, denied: bool, rule: str | None,
+                       outcome: str) -> None:
+        """A step of an incident ran (its reach realised) or was stopped (the first noted)."""
+        if executed:
             compromise = self.compromises.get(incident)
             if compromise is not None:
-                compromise.realised.add(data["tool"], data["resource"], data["records"],
-                                        data["destination"], data["amount"])
+                compromise.realised.add(tool, resource, records, destination, amount)
+                if incident not in self.first_out:
+                    self.first_out[incident] = at
+        elif incident not in self.first_stop and incident in self.compromises:
+            self.first_stop[incident] = Stop(at, tool, denied, rule if denied else None,
+                                             str(outcome))
 
     def _task_started(self, event: Event) -> None:
         data = event.data
@@ -273,11 +307,10 @@ class MetricsCollector:
         executed = data["outcome"] == "executed"
         if not step.approved and not executed:
             self.oos_stopped += 1
-        if executed and step.incident is not None:
-            compromise = self.compromises.get(step.incident)
-            if compromise is not None:
-                compromise.realised.add(step.tool, step.resource, step.records,
-                                        step.destination, step.amount)
+        if step.incident is not None:
+            self._incident_step(event.time, step.incident, executed, step.tool, step.resource,
+                                step.records, step.destination, step.amount, False, None,
+                                "approval_expired" if data["expired"] else "approval_rejected")
 
     def _incident(self, event: Event) -> None:
         data = event.data
@@ -300,7 +333,10 @@ class MetricsCollector:
         self.alerts[data["reason"]] = self.alerts.get(data["reason"], 0) + 1
         incident = data.get("incident")
         if incident is not None and incident in self.compromises:
-            self.compromises[incident].detect(event.time)
+            compromise = self.compromises[incident]
+            if compromise.detected is None:
+                self.before_detection[incident] = compromise.realised.records
+            compromise.detect(event.time)
 
     def _contained(self, event: Event) -> None:
         compromise = self.compromises.get(event.data["incident"])
@@ -317,21 +353,28 @@ class MetricsCollector:
         """Decisions made."""
         return sum(self.effects.values())
 
-    def blast(self, now: float | None = None) -> dict[str, Any]:
+    def blast(self, now: float | None = None,
+              incidents: Collection[str] | None = None) -> dict[str, Any]:
         """The blast radius so far, summed over incidents, for live panels.
 
         Keys: ``records``, ``egress_records``, ``amount`` (money moved),
         ``potential_records``, ``systems`` and ``data_classes`` (lists of names),
         ``exposure_window`` (seconds; None before any incident) and ``open`` (an exposure is
         still running).
+
+        Args:
+            now: The simulated time the figures are taken at (default: the last event's).
+            incidents: Sum only these incidents (a blind dashboard's detected ones); None:
+                every incident.
         """
         at = self.time if now is None else now
-        compromises = self.compromises.values()
+        compromises = list(self.compromises.values() if incidents is None else
+                           (c for i, c in self.compromises.items() if i in incidents))
         figures = totals(compromises, at)
         return {"records": figures["records"], "egress_records": figures["egress_records"],
                 "amount": figures["amount"], "potential_records": figures["potential_records"],
                 "systems": figures["system_names"], "data_classes": figures["data_class_names"],
-                "exposure_window": figures["exposure_window"] if self.compromises else None,
+                "exposure_window": figures["exposure_window"] if compromises else None,
                 "open": any(c.open for c in compromises)}
 
     def result(self, now: float | None = None) -> RunResult:

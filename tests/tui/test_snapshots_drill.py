@@ -31,6 +31,18 @@ def test_blind_live_run_before_detection(snap_compare: Any, size: tuple[int, int
     assert snap_compare(app, terminal_size=size, run_before=paused_live(BEFORE_DETECTION))
 
 
+AFTER_DETECTION = 2 * 3600.0 + 600
+"""Ten minutes into the injection: static-rbac let the export run before the alert at 20 s."""
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+def test_blind_blast_after_detection_shows_what_leaked_before_it(
+        snap_compare: Any, size: tuple[int, int]) -> None:
+    app = make_app(SUPPORT, profile="static-rbac", speed=3600, pause_at=AFTER_DETECTION,
+                   blind=True)
+    assert snap_compare(app, terminal_size=size, run_before=paused_live(AFTER_DETECTION))
+
+
 def test_revoke_dialog_with_token_facts(snap_compare: Any) -> None:
     app = make_app("vendor-hosted-agent", profile="static-rbac", speed=math.inf,
                    pause_at=VENDOR_BREACH)

@@ -15,6 +15,7 @@ from textual.worker import get_current_worker
 
 from engine.model import Scenario
 from sim.result import RunResult
+from tui.render.story import story_of
 from tui.screens.messages import OpenPicker
 from tui.screens.playback import PlaybackFailed, SimTick, SimulationFactory
 from tui.screens.room import PLAYBACK_KEYS, RunRoom, Sample
@@ -23,6 +24,7 @@ from tui.widgets.key_footer import KeyFooter
 from tui.widgets.line_chart import LineChart
 from tui.widgets.metrics_table import MetricsTable
 from tui.widgets.run_header import RunHeader
+from tui.widgets.story_banner import StoryBanner
 
 if TYPE_CHECKING:
     from sim.compare import Comparison
@@ -72,8 +74,9 @@ class CompareScreen(RunRoom):
         self._last_refresh = 0.0
 
     def compose(self) -> ComposeResult:
-        """Header; chart and metrics side by side; the diff below; footer."""
+        """Header; the story; chart and metrics side by side; the diff below; footer."""
         yield RunHeader(id="run-header")
+        yield StoryBanner(id="story")
         with Horizontal(id="compare-top"):
             chart = LineChart(x_max=self.scenario.duration, id="compare-chart")
             chart.border_title = "records exposed over simulated time"
@@ -96,11 +99,12 @@ class CompareScreen(RunRoom):
         table = self.query_one(MetricsTable)
         table.running = True
         table.results = {p: {} for p in self.profiles}
+        self.show_story()
 
     def panels(self) -> tuple[Widget, ...]:
         """The widgets a tick redraws."""
-        return (self.query_one(RunHeader), self.query_one(LineChart),
-                self.query_one(MetricsTable))
+        return (self.query_one(RunHeader), self.query_one(StoryBanner),
+                self.query_one(LineChart), self.query_one(MetricsTable))
 
     def apply(self, message: SimTick, samples: list[list[Sample]]) -> None:
         """Move every line of the chart on and refresh the metrics from the feeds."""
@@ -110,19 +114,26 @@ class CompareScreen(RunRoom):
             for when, blast in points:
                 chart.add_point(profile, when, float(blast["records"]))
         wall = time.monotonic()
-        if wall - self._last_refresh >= REFRESH or message.paused or message.done:
+        settled = message.paused or message.done or self.playback.paused  # see LiveScreen
+        if wall - self._last_refresh >= REFRESH or settled:
             self._last_refresh = wall
             with self.app.batch_update():
                 header.now = message.now
                 header.speed = message.speed
                 header.paused = self.playback.paused
                 chart.refresh()
+                self.show_story()
                 self.query_one(MetricsTable).results = {
                     p: feed.result() for p, feed in zip(self.profiles, self.feeds, strict=True)}
         if message.done and not self.done:
             self.done = True
             header.done = True
             self._finish([feed.collector.result(feed.now) for feed in self.feeds])
+
+    def show_story(self) -> None:
+        """Tell the story so far in the banner, from each run's collector."""
+        self.query_one(StoryBanner).show(story_of(
+            [(p, feed.collector) for p, feed in zip(self.profiles, self.feeds, strict=True)]))
 
     @work(thread=True, exclusive=True, group="compare-end", exit_on_error=False)
     def _finish(self, results: list[RunResult]) -> None:

@@ -36,6 +36,9 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
     ("records exposed", "customer records an attacker read or sent out"),
     ("exposure window", "how long a compromise stayed open, from start to containment"),
     ("time to detect", "from the compromise to the first alert about it"),
+    ("detected so far", "blind mode: the blast radius of the incidents an alert has found; "
+     "the rest shows when the run ends"),
+    ("before detection", "records an incident had reached before the first alert about it"),
     ("time to contain", "from the compromise to the moment it could do nothing more"),
     ("p50 / p95", "the typical and the slowest-in-twenty task time"),
     ("quarantine", "stop an agent: it may start nothing more"),

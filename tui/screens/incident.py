@@ -1,4 +1,8 @@
-"""Incident-response dialogs: inject an incident, revoke a token, quarantine an agent."""
+"""Incident-response dialogs: inject an incident, revoke a token, quarantine an agent.
+
+Revoke and quarantine pick one target (:class:`~tui.screens.pick_dialog.PickDialog`); inject
+picks an agent and a kind, in a box of the same style.
+"""
 
 from __future__ import annotations
 
@@ -16,28 +20,10 @@ from textual.widgets.option_list import Option
 
 from engine.model import IncidentKind
 from tui.render.formatting import clock
+from tui.screens.pick_dialog import DIALOG_CSS, PickDialog
 
 INCIDENT_KINDS: tuple[str, ...] = get_args(IncidentKind)
 """Every incident kind the simulator can inject."""
-
-DIALOG_CSS = """
-%s {
-    align: center middle;
-    & > Vertical {
-        width: 72;
-        max-width: 100%%;
-        height: auto;
-        max-height: 90%%;
-        border: thick $accent;
-        background: $surface;
-        padding: 0 1;
-    }
-    & OptionList { height: auto; max-height: 12; }
-    & .dialog-buttons { height: auto; align-horizontal: right; margin-top: 1; }
-    & .dialog-buttons Button { margin-left: 1; }
-    & Label.dialog-help { color: $text-muted; }
-}
-"""
 
 
 class Injection(NamedTuple):
@@ -103,42 +89,6 @@ class InjectDialog(ModalScreen[Injection | None]):
         self.dismiss(None)
 
 
-class _PickOne(ModalScreen[str | None]):
-    """A list to pick one target from; Enter or a click confirms."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-    TITLE_TEXT = ""
-    HELP_TEXT = ""
-
-    def options(self) -> list[Option]:
-        """The targets."""
-        raise NotImplementedError
-
-    def compose(self) -> ComposeResult:
-        """Help line, the list, a cancel button."""
-        with Vertical() as box:
-            box.border_title = self.TITLE_TEXT
-            yield Label(self.HELP_TEXT, classes="dialog-help")
-            yield OptionList(*self.options(), id="pick")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="pick-cancel")
-
-    def on_mount(self) -> None:
-        """Focus the list on its first enabled entry."""
-        pick = self.query_one("#pick", OptionList)
-        pick.focus()
-        pick.action_first()
-
-    @on(OptionList.OptionSelected, "#pick")
-    def _chosen(self, message: OptionList.OptionSelected) -> None:
-        self.dismiss(message.option.id)
-
-    @on(Button.Pressed, "#pick-cancel")
-    def action_cancel(self) -> None:
-        """Close without acting."""
-        self.dismiss(None)
-
-
 class TokenFacts(NamedTuple):
     """What a responder weighs before revoking a token (as the run's events told it)."""
 
@@ -170,7 +120,7 @@ def token_label(jti: str, facts: TokenFacts | None) -> Text:
     return line
 
 
-class RevokeDialog(_PickOne):
+class RevokeDialog(PickDialog):
     """Pick a live token, or an agent to revoke all its tokens.
 
     Args:
@@ -203,7 +153,7 @@ class RevokeDialog(_PickOne):
         return opts
 
 
-class QuarantineDialog(_PickOne):
+class QuarantineDialog(PickDialog):
     """Pick an agent to quarantine."""
 
     DEFAULT_CSS = DIALOG_CSS % "QuarantineDialog"
@@ -217,24 +167,3 @@ class QuarantineDialog(_PickOne):
     def options(self) -> list[Option]:
         """One entry per agent."""
         return [Option(a, id=a) for a in self.agents]
-
-
-class TightenDialog(_PickOne):
-    """Pick a shadow rule or sequence of the policy to enforce from now on.
-
-    Args:
-        rules: (rule id, description) of the policy's shadow rules and sequences.
-    """
-
-    DEFAULT_CSS = DIALOG_CSS % "TightenDialog"
-    TITLE_TEXT = "tighten a rule"
-    HELP_TEXT = "Enforce a rule that so far only ran in shadow mode."
-
-    def __init__(self, rules: Sequence[tuple[str, str]]) -> None:
-        super().__init__()
-        self.rules = list(rules)
-
-    def options(self) -> list[Option]:
-        """One entry per shadow rule."""
-        return [Option(f"{rule}  {description}".rstrip(), id=rule)
-                for rule, description in self.rules]

@@ -16,7 +16,6 @@ from textual.widgets import Input
 
 from engine.model import Scenario
 from sim.blind import BlindView
-from sim.collectors.metrics import MetricsCollector
 from sim.events import Event, EventKind
 from sim.score import ActionFold
 from tui.render.formatting import clock
@@ -114,8 +113,6 @@ class LiveScreen(RunRoom):
         """The responder's live actions and injections, folded from the run's events."""
         self.blind = BlindView() if blind else None
         """In blind mode, what a SOC sees of the stream (None: everything is shown)."""
-        self.seen = MetricsCollector(record_decisions=False) if blind else None
-        """In blind mode, the figures of what the SOC has seen (the blast panel's source)."""
 
     @property
     def sim(self) -> Any:
@@ -154,6 +151,7 @@ class LiveScreen(RunRoom):
         self.query_one(RunHeader).profile = self.profile_id
         if self.blind is not None:
             self.query_one(AgentRoster).border_title = "agents (blind until detection)"
+            self.query_one(BlastPanel).blind = "detected so far"
         self.query_one("#filter", Input).display = False
         stream = self.query_one(DecisionStream)
         stream.index = self.index
@@ -202,7 +200,9 @@ class LiveScreen(RunRoom):
             if alerts.add_events(others):
                 alerts.border_title = alerts_title(sum(feed.collector.alerts.values()))
             wall = time.monotonic()
-            settled = message.paused or frame.done
+            # A tick already under way when space paused lands after the pause: its
+            # message says playing, but the header must show where the clock stopped.
+            settled = message.paused or frame.done or self.playback.paused
             if settled or wall - self._last_stream >= STREAM_REFRESH:
                 self._last_stream = wall
                 stream.flush()
@@ -216,14 +216,27 @@ class LiveScreen(RunRoom):
                     # A full reflow only when the roster gains rows; else repaint it alone.
                     roster.refresh(layout=len(roster.agents) != rows_before)
                 chains.redraw()
-                self.query_one(BlastPanel).show_run(
-                    self.seen if self.seen is not None else feed.collector, frame.now)
+                self._show_blast(frame.now, frame.done)
         if frame.done and not self.done:
             self.done = True
             header.done = True
             header.now = frame.now
             self.post_message(RunFinished(self.scenario, self.profile_id, self.seed,
                                           feed.result(), self.actions))
+
+    def _show_blast(self, now: float, done: bool) -> None:
+        """The blast radius; blind, only of detected incidents until the run ends.
+
+        A detected incident shows whole, what leaked before its detection included (the
+        SOC's lesson); when the run ends every incident is revealed, the undetected too.
+        """
+        panel = self.query_one(BlastPanel)
+        collector = self.feeds[0].collector
+        if self.blind is None:
+            panel.show_run(collector, now)
+            return
+        panel.blind = "all, revealed" if done else "detected so far"
+        panel.show_run(collector, now, None if done else set(self.blind.detected))
 
     def _note_use(self, decisions: list[Event]) -> None:
         """Remember when each token was last presented (the revoke dialog shows it)."""
@@ -250,9 +263,6 @@ class LiveScreen(RunRoom):
             return events
         before = len(view.detected)
         shown = tuple(view.visible(events))
-        assert self.seen is not None
-        for event in shown:
-            self.seen(event)
         if len(view.detected) > before:
             found = [f"{i} ({view.victims.get(i, '?')})" for i in list(view.detected)[before:]]
             self.notify(f"Detected: {', '.join(found)}.", title="detection", timeout=6)

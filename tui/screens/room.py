@@ -159,7 +159,8 @@ class RunRoom(Screen[None]):
         self.events_seen = 0
         self.ticks_handled = 0
         self.longest_tick = 0.0
-        self._footer_paused = not autoplay
+        self._footer_state = (not autoplay, False)
+        """(paused, ended) as the footer last showed it."""
 
     # --- hooks for the screens -----------------------------------------------------------
 
@@ -235,6 +236,7 @@ class RunRoom(Screen[None]):
         """
         self.done = True
         self.query_one(RunHeader).done = True
+        self._sync_footer(self.playback.paused)
         if isinstance(message.error, RunStopped):
             self.notify(str(message.error), title="run stopped", severity="warning",
                         timeout=30)
@@ -259,16 +261,19 @@ class RunRoom(Screen[None]):
         Only on a change: refreshing the bindings rebuilds the footer's keys, a restyle
         that costs a stall while events stream.
         """
-        if paused != self._footer_paused:
-            self._footer_paused = paused
+        if (paused, self.done) != self._footer_state:
+            self._footer_state = (paused, self.done)
             self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Space pauses while playing and plays while paused (the footer shows which)."""
+        """Space pauses while playing and plays while paused (the footer shows which).
+
+        Once the run has ended neither is offered: there is nothing left to pause or play.
+        """
         if action == "pause":
-            return not self.playback.paused
+            return not self.playback.paused and not self.done
         if action == "resume":
-            return self.playback.paused
+            return self.playback.paused and not self.done
         return True
 
     def action_toggle_pause(self) -> None:

@@ -10,18 +10,13 @@ now on.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar, NamedTuple
+from typing import NamedTuple
 
 from rich.text import Text
-from textual import on
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Label, OptionList
 from textual.widgets.option_list import Option
 
 from tui.run_index import ShadowCount
+from tui.screens.pick_dialog import DIALOG_CSS, PickDialog
 
 
 class ShadowRule(NamedTuple):
@@ -47,7 +42,7 @@ def shadow_line(rule: ShadowRule, count: ShadowCount | None) -> Text:
     return text
 
 
-class ShadowDialog(ModalScreen[str | None]):
+class ShadowDialog(PickDialog):
     """Pick a shadow rule to enforce, seeing what it matched and what enforcing would change.
 
     Args:
@@ -56,25 +51,12 @@ class ShadowDialog(ModalScreen[str | None]):
         decisions: How many decisions the run has made so far.
     """
 
-    DEFAULT_CSS = """
-    ShadowDialog {
-        align: center middle;
-        & > Vertical {
-            width: 80;
-            max-width: 100%;
-            height: auto;
-            max-height: 90%;
-            border: thick $accent;
-            background: $surface;
-            padding: 0 1;
-        }
-        & OptionList { height: auto; max-height: 16; }
-        & .dialog-buttons { height: auto; align-horizontal: right; margin-top: 1; }
-        & Label.dialog-help { color: $text-muted; }
-    }
+    DEFAULT_CSS = DIALOG_CSS % "ShadowDialog" + """
+    ShadowDialog > Vertical { width: 80; }
+    ShadowDialog OptionList { max-height: 16; }
     """
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    TITLE_TEXT = "enforce a shadow rule"
+    PICK_ID = "shadow-pick"
 
     def __init__(self, rules: Sequence[ShadowRule], counts: Mapping[str, ShadowCount],
                  decisions: int) -> None:
@@ -83,29 +65,11 @@ class ShadowDialog(ModalScreen[str | None]):
         self.counts = dict(counts)
         self.decisions = decisions
 
-    def compose(self) -> ComposeResult:
-        """Help line, one entry per shadow rule, a cancel button."""
-        with Vertical() as box:
-            box.border_title = "enforce a shadow rule"
-            yield Label(f"Shadow rules are evaluated but not enforced. Over the "
-                        f"{self.decisions:,} decisions so far; Enter enforces one from now on.",
-                        classes="dialog-help")
-            yield OptionList(*[Option(shadow_line(r, self.counts.get(r.id)), id=r.id)
-                               for r in self.rules], id="shadow-pick")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="shadow-cancel")
+    def help_text(self) -> str:
+        """What shadow rules are, over how many decisions."""
+        return (f"Shadow rules are evaluated but not enforced. Over the {self.decisions:,} "
+                "decisions so far; Enter enforces one from now on.")
 
-    def on_mount(self) -> None:
-        """Focus the list on its first entry."""
-        pick = self.query_one("#shadow-pick", OptionList)
-        pick.focus()
-        pick.action_first()
-
-    @on(OptionList.OptionSelected, "#shadow-pick")
-    def _chosen(self, message: OptionList.OptionSelected) -> None:
-        self.dismiss(message.option.id)
-
-    @on(Button.Pressed, "#shadow-cancel")
-    def action_cancel(self) -> None:
-        """Close without enforcing anything."""
-        self.dismiss(None)
+    def options(self) -> list[Option]:
+        """One entry per shadow rule, with its figures."""
+        return [Option(shadow_line(r, self.counts.get(r.id)), id=r.id) for r in self.rules]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 from rich.table import Table
@@ -36,6 +36,10 @@ class IncidentStatus(NamedTuple):
     """Seconds exposed so far."""
     time_to_detect: float | None
     time_to_contain: float | None
+    records: int = 0
+    """Records its steps reached so far."""
+    before_detection: int | None = None
+    """Records its steps had reached when it was detected (None: not detected)."""
 
 
 class BlastPanel(Widget):
@@ -72,12 +76,31 @@ class BlastPanel(Widget):
     incidents: reactive[tuple[IncidentStatus, ...]] = reactive((), layout=True)
     """The run's incidents, oldest first (at most SHOWN_INCIDENTS, the newest)."""
 
-    def show_run(self, collector: MetricsCollector, now: float) -> None:
-        """Show what ``collector`` folded of the run so far, at simulated time ``now``."""
-        self.blast = collector.blast(now)
-        compromises = list(collector.compromises.values())[-SHOWN_INCIDENTS:]
+    blind: reactive[str | None] = reactive(None, layout=True)
+    """In blind mode, how much is shown: ``"detected so far"`` while the run plays, then
+    ``"all, revealed"`` (None: not blind); the border title says it. Blind, each incident
+    says what leaked before it was detected."""
+
+    def watch_blind(self, blind: str | None) -> None:
+        """Say in the border title how much of the blast radius a blind SOC sees."""
+        self.border_title = f"blast: {blind}" if blind else "blast radius"
+
+    def show_run(self, collector: MetricsCollector, now: float,
+                 detected: Collection[str] | None = None) -> None:
+        """Show what ``collector`` folded of the run so far, at simulated time ``now``.
+
+        Args:
+            collector: The run's collector (the whole stream's, blind or not).
+            now: The simulated time.
+            detected: Show only these incidents (blind, before the run ends); None: all.
+        """
+        self.blast = collector.blast(now, detected)
+        compromises = [c for i, c in collector.compromises.items()
+                       if detected is None or i in detected][-SHOWN_INCIDENTS:]
+        before = collector.before_detection
         incidents = tuple(IncidentStatus(c.id, c.open, c.exposure_window(now),
-                                         c.time_to_detect, c.time_to_contain)
+                                         c.time_to_detect, c.time_to_contain,
+                                         c.realised.records, before.get(c.id))
                           for c in compromises)
         if incidents != self.incidents:
             self.incidents = incidents
@@ -117,4 +140,10 @@ class BlastPanel(Widget):
                 if incident.time_to_detect is not None:
                     status.append(f", seen at {duration(incident.time_to_detect)}")
             table.add_row(Text(incident.id, overflow="ellipsis", no_wrap=True), status)
+            if self.blind is not None:
+                if incident.before_detection is not None:
+                    # Records, as the first row: short enough for an 80-column panel.
+                    table.add_row("before detection", count(incident.before_detection))
+                else:
+                    table.add_row("never detected", count(incident.records))
         return table
