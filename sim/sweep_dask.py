@@ -27,7 +27,16 @@ from typing import Any
 from sim.budget import RunStopped
 from sim.runner import YOUNG_GC_THRESHOLD
 from sim.sweep_grid import SweepError
-from sim.sweep_pool import Grid, Progress, RunOutcome, Task, _Runner, sigint_held, stopped
+from sim.sweep_pool import (
+    Grid,
+    Progress,
+    RunOutcome,
+    Task,
+    _Runner,
+    sigint_held,
+    start_method,
+    stopped,
+)
 
 try:
     from distributed import WorkerPlugin
@@ -37,6 +46,12 @@ except ImportError:  # the extra is missing: DaskExecutor.run says so, naming it
 EXTRA = "agentrange[dask]"
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for a scheduler before giving up (``--connect-timeout``)."""
+
+PROFILER_CALLBACKS = ("profile", "profile-cycle")
+"""A Dask worker's periodic callbacks that run its statistical profiler (paused by a sweep)."""
+
+GUIDED = 2
+"""Each Dask task takes 1/(GUIDED x worker threads) of the runs still left (see :func:`chunks`)."""
 
 _QUIET = ("distributed", "tornado", "bokeh")
 """Loggers quietened for the sweep: a restarted worker is not news on the terminal."""
@@ -71,6 +86,7 @@ class GridPlugin(WorkerPlugin):
         self.budget = grid.budget
         self.runner: _Runner | None = None
         self.threshold: tuple[int, int, int] | None = None
+        self.paused: list[Any] = []
 
     def setup(self, worker: Any) -> None:
         """Build this worker's runner; collect garbage as a headless run does, while it lasts.
@@ -78,32 +94,75 @@ class GridPlugin(WorkerPlugin):
         Runs execute on the worker's task thread, where ``fewer_gc_passes`` leaves the
         process-wide collector alone; the plugin raises the young-generation threshold for
         the sweep instead (the simulator's hot path makes no cycles) and restores it after.
+        Dask's statistical profiler is paused meanwhile: every 10 ms it walks the task
+        thread's stack from the event loop, which made each run 10-17% slower (measured: the
+        README's sweep scaling notes). Called on the worker's event loop.
         """
         self.runner = _Runner(self.variants, self.documents, self.budget)
         if self.threshold is None:
             self.threshold = gc.get_threshold()
             if 0 < self.threshold[0] < YOUNG_GC_THRESHOLD:
                 gc.set_threshold(YOUNG_GC_THRESHOLD, *self.threshold[1:])
+        for key in PROFILER_CALLBACKS:
+            callback = getattr(worker, "periodic_callbacks", {}).get(key)
+            if callback is not None and callback.is_running():
+                callback.stop()
+                self.paused.append(callback)
 
     def teardown(self, worker: Any) -> None:
-        """Drop the runner (and the policies it compiled); restore the collector's threshold."""
+        """Drop the runner (and the policies it compiled); restore the collector and profiler."""
         self.runner = None
         if self.threshold is not None:
             gc.set_threshold(*self.threshold)
             self.threshold = None
+        for callback in self.paused:
+            callback.start()
+        self.paused.clear()
 
 
-def _run(name: str, task: Task) -> RunOutcome:
-    """One run on a Dask worker, with the runner of the grid plugin ``name``."""
+class ChunkStopped(Exception):
+    """A run of a chunk crossed its budget: which one (its place in the chunk) and why."""
+
+    def __init__(self, place: int, stop: RunStopped) -> None:
+        super().__init__(place, stop)
+        self.place = place
+        self.stop = stop
+
+
+def _run(name: str, chunk: Sequence[Task]) -> list[RunOutcome]:
+    """A chunk of runs on a Dask worker, with the runner of the grid plugin ``name``."""
     from distributed import get_worker
 
     worker = get_worker()
     plugin = worker.plugins[name]
     assert isinstance(plugin, GridPlugin)
-    if plugin.runner is None:
-        plugin.setup(worker)
-    assert plugin.runner is not None
-    return plugin.runner.run(*task)
+    runner = plugin.runner
+    if runner is None:  # setup has not run (it runs on the event loop; this is the task thread)
+        runner = plugin.runner = _Runner(plugin.variants, plugin.documents, plugin.budget)
+    out = []
+    for place, task in enumerate(chunk):
+        try:
+            out.append(runner.run(*task))
+        except RunStopped as stop:
+            raise ChunkStopped(place, stop) from None
+    return out
+
+
+def chunks(runs: int, threads: int) -> list[range]:
+    """The sweep's runs grouped into Dask tasks: large ones first, single runs at the end.
+
+    One task per run pays Dask's per-task costs (the scheduler's round trip, the result's
+    fetch, the hand-over to the task thread) on every run; equal chunks leave a worker idle
+    while another finishes a whole chunk at the end. Each chunk takes a 1/(GUIDED * threads)
+    share of the runs still left (guided self-scheduling), so the last tasks are single runs.
+    """
+    out = []
+    start = 0
+    while start < runs:
+        size = max(1, -(-(runs - start) // (GUIDED * max(1, threads))))
+        out.append(range(start, start + size))
+        start += size
+    return out
 
 
 @dataclass(frozen=True)
@@ -146,9 +205,12 @@ class DaskExecutor:
             # delivered once the cluster is ours to close. multiprocessing's resource tracker
             # is started first: starting it unblocks SIGINT in the thread that does (the
             # cluster's event loop otherwise), and every worker started from there after.
+            # Workers fork from a caller that runs one thread, as the local pool's do: they
+            # start in a tenth of a second with the simulator imported, not in a second.
+            method = start_method() if self.processes else "spawn"
             if self.processes:
                 resource_tracker.ensure_running()
-            with sigint_held() as release:
+            with sigint_held() as release, _start_config(method):
                 try:
                     cluster = distributed.LocalCluster(
                         n_workers=self.jobs, threads_per_worker=1, processes=self.processes,
@@ -176,27 +238,42 @@ class DaskExecutor:
 
 def _gather(distributed: Any, client: Any, name: str, grid: Grid, tasks: Sequence[Task],
             progress: Progress | None) -> list[RunOutcome]:
-    # Pure: False, as every task is one run, even two with equal arguments.
-    futures = [client.submit(_run, name, task, pure=False, key=f"{name}-{i}")
-               for i, task in enumerate(tasks)]
-    where = {f.key: i for i, f in enumerate(futures)}
+    threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+    parts = chunks(len(tasks), threads)
+    # Pure: False, as every task is its runs, even two with equal arguments.
+    futures = [client.submit(_run, name, [tasks[i] for i in part], pure=False,
+                             key=f"{name}-{part.start}") for part in parts]
+    where = {f.key: part for f, part in zip(futures, parts, strict=True)}
     out: list[RunOutcome | None] = [None] * len(tasks)
+    done = 0
     try:
-        for done, future in enumerate(distributed.as_completed(futures), 1):
-            i = where[future.key]
+        for future in distributed.as_completed(futures):
+            part = where[future.key]
             try:
-                out[i] = future.result()
-            except RunStopped as stop:
-                raise stopped(tasks[i], stop, grid.labels) from None
+                outcomes = future.result()
+            except ChunkStopped as exc:
+                raise stopped(tasks[part[exc.place]], exc.stop, grid.labels) from None
             except distributed.KilledWorker as exc:
-                raise SweepError(f"the run of {grid.labels[tasks[i][0]]} with seed "
-                                 f"{tasks[i][2]} killed every Dask worker that tried it "
-                                 f"({_first_line(exc)})") from None
+                runs = ", ".join(f"{grid.labels[tasks[i][0]]} with seed {tasks[i][2]}"
+                                 for i in part)
+                raise SweepError(f"the runs of {runs} killed every Dask worker that tried "
+                                 f"them ({_first_line(exc)})") from None
+            out[part.start:part.stop] = outcomes
+            done += len(outcomes)
             if progress is not None:
                 progress(done, len(tasks))
     finally:
         client.cancel(futures)
     return [o for o in out if o is not None]
+
+
+@contextlib.contextmanager
+def _start_config(method: str) -> Iterator[None]:
+    """Dask's configuration while a LocalCluster starts: its workers' start method."""
+    import dask
+
+    with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+        yield
 
 
 @contextlib.contextmanager

@@ -209,7 +209,7 @@ def run_all(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | N
             if progress is not None:
                 progress(n, total)
         return out
-    method = _start_method()
+    method = start_method()
     # A forked worker inherits the compiled policies; a spawned one compiles its own.
     inherited = policies if method == "fork" else None
     try:
@@ -238,7 +238,7 @@ def run_all(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | N
                          "'__main__'; jobs=1 runs in this process") from None
 
 
-def _start_method() -> str:
+def start_method() -> str:
     """``fork`` where it is safe and available (one thread in this process), else ``spawn``.
 
     A forked worker starts in milliseconds with everything already imported and compiled; a

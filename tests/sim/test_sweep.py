@@ -186,7 +186,7 @@ def test_each_cell_holds_exactly_what_single_runs_give(support: Scenario) -> Non
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_the_same_sweep_in_worker_processes_gives_the_same_result(
         support: Scenario, method: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sweep_pool, "_start_method", lambda: method)
+    monkeypatch.setattr(sweep_pool, "start_method", lambda: method)
     kwargs = {"profiles": ["static-rbac", "jit-context"], "seeds": [1, 2], "until": UNTIL,
               "variations": [parse_variation("approvers.count=1,2"),
                              parse_variation("policy.description=varied")]}
@@ -200,7 +200,7 @@ def test_the_same_sweep_in_worker_processes_gives_the_same_result(
 
 def test_workers_fork_from_one_thread_and_spawn_beside_others() -> None:
     # A fresh interpreter runs one thread, as the command line does: its pool forks.
-    code = "from sim.sweep_pool import _start_method; print(_start_method())"
+    code = "from sim.sweep_pool import start_method; print(start_method())"
     alone = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True, cwd=Path(__file__).parents[2])
     assert alone.stdout.strip() == "fork"
@@ -208,7 +208,7 @@ def test_workers_fork_from_one_thread_and_spawn_beside_others() -> None:
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert sweep_pool._start_method() == "spawn"  # a fork would copy the thread's locks
+        assert sweep_pool.start_method() == "spawn"  # a fork would copy the thread's locks
     finally:
         stop.set()
         other.join()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +15,7 @@ import pytest
 from engine.model import Scenario
 from scenarios.library import load_scenario
 from sim.sweep import SweepResult, sweep
-from sim.sweep_dask import DaskExecutor
+from sim.sweep_dask import DaskExecutor, chunks
 from sim.sweep_grid import SweepError, parse_variation
 from sim.sweep_pool import SweepStoppedError
 
@@ -50,7 +53,37 @@ def test_a_dask_sweep_equals_the_local_one(support: Scenario, local: SweepResult
                    progress=lambda done, total: seen.append((done, total)), **GRID)
     assert result.to_dict() == local.to_dict()
     assert result.rows() == local.rows()
-    assert seen == [(n, 12) for n in range(1, 13)]
+    # Runs travel in chunks, so progress comes a chunk at a time, ending with every run.
+    assert seen[-1] == (12, 12) and all(total == 12 for _, total in seen)
+    assert [done for done, _ in seen] == sorted({done for done, _ in seen})
+
+
+def test_runs_are_chunked_large_first_and_single_at_the_end() -> None:
+    assert [len(c) for c in chunks(40, 2)] == [10, 8, 6, 4, 3, 3, 2, 1, 1, 1, 1]
+    assert [len(c) for c in chunks(3, 8)] == [1, 1, 1]
+    assert chunks(0, 2) == []
+    for runs in range(0, 60):
+        for threads in (1, 2, 3, 8):
+            parts = chunks(runs, threads)
+            assert [i for part in parts for i in part] == list(range(runs))
+            sizes = [len(part) for part in parts]
+            assert sizes == sorted(sizes, reverse=True)
+            assert not parts or sizes[-1] == 1
+
+
+def test_the_sweep_pauses_the_workers_profiler_and_restarts_it(support: Scenario,
+                                                               cluster: Any) -> None:
+    def running(client: Any) -> set[bool]:
+        return set(client.run(lambda dask_worker: dask_worker.periodic_callbacks[
+            "profile"].is_running()).values())
+
+    with distributed.Client(cluster) as client:
+        assert running(client) == {True}
+        during: list[set[bool]] = []
+        sweep(support, executor=DaskExecutor(scheduler=cluster.scheduler_address),
+              progress=lambda done, total: during.append(running(client)), **GRID)
+        assert during and all(seen == {False} for seen in during)
+        assert running(client) == {True}
 
 
 def test_the_grid_plugin_leaves_the_workers_with_the_sweep(
@@ -99,3 +132,23 @@ def test_a_killed_worker_has_its_runs_retried_and_the_result_is_unchanged(
         now = client.run(os.getpid)
     assert killed and killed[0] not in now.values()
     assert result.to_dict() == local.to_dict()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_local_cluster_forks_its_workers_from_one_thread_only(threads: int) -> None:
+    # A forked worker inherits the caller's __main__ (and its imports); a spawned one does not.
+    code = ("import sys, threading, distributed\n"
+            "from sim.sweep_dask import DaskExecutor\n"
+            "MARK = 'from the caller'\n"
+            "stop = threading.Event()\n"
+            f"extra = [threading.Thread(target=stop.wait) for _ in range({threads} - 1)]\n"
+            "[t.start() for t in extra]\n"
+            "if __name__ == '__main__':\n"
+            "    with DaskExecutor(2)._client(distributed) as client:\n"
+            "        seen = client.run(lambda: getattr(sys.modules['__main__'], 'MARK', None))\n"
+            "    stop.set()\n"
+            "    print(sorted(set(map(str, seen.values()))))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).parents[2], timeout=120)
+    expected = "['from the caller']" if threads == 1 else "['None']"
+    assert done.stdout.strip() == expected, done.stderr[-2000:]
