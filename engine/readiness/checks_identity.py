@@ -2,8 +2,9 @@
 
 These read the scenario and its credential profiles, not the compiled policies: every agent
 has accountable owners (AR001), no static secret is shared (AR005), vendor-hosted agents have
-an owner and a revocation path (AR006), and profiles issue short-lived (AR002), task-scoped
-(AR003) credentials revoked when their task completes (AR004).
+an owner and a revocation path (AR006), profiles issue short-lived (AR002), task-scoped
+(AR003) credentials revoked when their task completes (AR004), and keep a trust domain per
+environment (AR015).
 """
 
 from __future__ import annotations
@@ -178,6 +179,33 @@ def check_revoke(subject: Subject, check: Check) -> Iterator[Finding]:
                 "set credentials.revoke_on_completion: true", profiles=[profile])
 
 
+@as_check("AR015", "shared-trust-domain", "high",
+          "Each environment has its own trust domain", ("NHI8:2025",))
+def check_environments(subject: Subject, check: Check) -> Iterator[Finding]:
+    """Run the check (see its registered summary).
+
+    A scenario with several environments (test, production) under a profile that keeps one
+    trust domain for all of them (``environments: shared``) gives an agent the same identity
+    and credentials everywhere: a credential stolen in test is accepted in production.
+    """
+    scenario = subject.scenario
+    if len(scenario.environments) < 2:
+        return
+    names = ", ".join(f"{e.id} ({e.trust_domain})" for e in scenario.environments)
+    for i, profile in enumerate(scenario.profiles):
+        if profile.environments == "isolated":
+            continue
+        place: PathT = ("profiles", i, "environments")
+        if place not in subject.doc.positions:
+            place = ("profiles", i, "id")
+        yield check.finding(
+            subject.at(place),
+            f"profile {profile.id} keeps one trust domain for the environments {names}: "
+            "a credential stolen in one is accepted in the others",
+            "give each environment its own trust domain, broker and bundle "
+            "(profile environments: isolated)", profiles=[profile])
+
+
 CHECKS: tuple[Check, ...] = (check_owners, check_shared, check_vendor, check_ttl, check_scope,
-                             check_revoke)
+                             check_revoke, check_environments)
 """This family's checks, in source order."""

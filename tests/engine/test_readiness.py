@@ -207,3 +207,33 @@ def test_retirement_findings_follow_the_profiles_offboarding(tmp_path: Path) -> 
     assert "refund-bot retires at 12h" in before[0].message
     _edit(root / "scenario.yaml", offboard)
     assert run_checks(load_subject(root), ["AR014"]) == []
+
+
+def test_profiles_sharing_one_trust_domain_across_environments_are_reported(
+        tmp_path: Path) -> None:
+    from scenarios import library
+
+    root = tmp_path / "ci"
+    shutil.copytree(str(library.path_of("ci-pipeline-trust")), root)
+    found = run_checks(load_subject(root), ["AR015"])
+    assert [(f.severity, f.profiles) for f in found] == [("high", ("static-shared",))]
+    assert "test (test.acme.example), prod (prod.acme.example)" in found[0].message
+    assert found[0].line is not None  # the profile, in the file
+
+    def isolate(data: Any) -> None:
+        for profile in data["profiles"]:
+            profile["environments"] = "isolated"
+
+    _edit(root / "scenario.yaml", isolate)
+    assert run_checks(load_subject(root), ["AR015"]) == []
+
+
+def test_one_environment_needs_no_trust_domain_of_its_own(tmp_path: Path) -> None:
+    root = _copy(tmp_path, DIRTY)
+    assert run_checks(load_subject(root), ["AR015"])  # two environments, shared
+
+    def one(data: Any) -> None:
+        data["environments"] = data["environments"][:1]
+
+    _edit(root / "scenario.yaml", one)
+    assert run_checks(load_subject(root), ["AR015"]) == []
