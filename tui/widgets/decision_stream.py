@@ -252,8 +252,29 @@ class DecisionStream(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, count + 1)
         if self.following:
             self._cursor_seq = self._seq_at(count - 1) if count else None
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._stick_to_end()
         self.refresh()
+
+    def _stick_to_end(self) -> None:
+        """Scroll to the newest row, whether or not the scrollbar is showing yet.
+
+        Textual only scrolls a widget whose scrollbar shows, and decides that at the next
+        layout; a flush that first fills the view would otherwise leave the stream at the top
+        (and a layout that only adds the scrollbar sends no Resize to try again). ``force``
+        scrolls anyway; the offset is clamped again once the layout knows the real height.
+        """
+        self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """Repaint at the new offset and keep the scrollbar's thumb on it.
+
+        ScrollView moves the thumb only while the scrollbar shows; after a forced scroll
+        made before the layout shows it, the thumb would sit at the top of a stream scrolled
+        to its end. Textual's own anchoring sets the position the same way.
+        """
+        super().watch_scroll_y(old_value, new_value)
+        if self.is_mounted:
+            self.vertical_scrollbar.position = new_value
 
     def _note_whole(self) -> None:
         """Say in the border what the whole-run list shows."""
@@ -311,9 +332,9 @@ class DecisionStream(ScrollView, can_focus=True):
         body = max(1, self.size.height - 1)
         top = int(self.scroll_y)
         if index < top:
-            self.scroll_to(y=index, animate=False, immediate=True)
+            self.scroll_to(y=index, animate=False, immediate=True, force=True)
         elif index >= top + body:
-            self.scroll_to(y=index - body + 1, animate=False, immediate=True)
+            self.scroll_to(y=index - body + 1, animate=False, immediate=True, force=True)
         self.refresh()
 
     def action_cursor(self, delta: int) -> None:
@@ -439,7 +460,7 @@ class DecisionStream(ScrollView, can_focus=True):
         """Keep the newest row in view at the new size."""
         self.virtual_size = Size(self.size.width, self._count() + 1)
         if self.following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._stick_to_end()
 
 
 def _fit(text: str, width: int) -> str:
