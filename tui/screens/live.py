@@ -22,9 +22,10 @@ from tui.render.formatting import clock
 from tui.run_index import RunIndex
 from tui.run_query import QueryError, parse_query
 from tui.screens.catalogue import RuleCatalogue
+from tui.screens.live_response import ResponseRoom
 from tui.screens.messages import OpenCompare, RunFinished
 from tui.screens.playback import SimTick, SimulationFactory
-from tui.screens.room import PLAYBACK_KEYS, RunRoom, Sample
+from tui.screens.room import PLAYBACK_KEYS, Sample
 from tui.widgets.agent_roster import AgentRoster
 from tui.widgets.alert_list import AlertList
 from tui.widgets.blast_panel import BlastPanel
@@ -55,7 +56,7 @@ def alerts_title(total: int) -> str:
     return f"alerts ({total:,})" if total else "alerts"
 
 
-class LiveScreen(RunRoom):
+class LiveScreen(ResponseRoom):
     """One simulation playing live, with the controls a trainer or responder needs.
 
     Args:
@@ -113,11 +114,6 @@ class LiveScreen(RunRoom):
         """The responder's live actions and injections, folded from the run's events."""
         self.blind = BlindView() if blind else None
         """In blind mode, what a SOC sees of the stream (None: everything is shown)."""
-
-    @property
-    def sim(self) -> Any:
-        """The simulation (its live controls: inject, revoke, quarantine, tighten)."""
-        return self.sims[0] if self.sims else None
 
     # --- layout --------------------------------------------------------------------------
 
@@ -310,13 +306,6 @@ class LiveScreen(RunRoom):
             rules=self.catalogue, scenario=self.scenario,
             kept=self.index.recent_capacity))
 
-    @property
-    def catalogue(self) -> RuleCatalogue:
-        """Descriptions and framework references of the profile's rules, as the run lists them."""
-        if self._catalogue is None:
-            self._catalogue = RuleCatalogue.of_run(self.started)
-        return self._catalogue
-
     @on(AlertList.Jumped)
     def _show_alert(self, message: AlertList.Jumped) -> None:
         stream = self.query_one(DecisionStream)
@@ -389,113 +378,3 @@ class LiveScreen(RunRoom):
         if self._resume_on_return:
             self._resume_on_return = False
             self._after_dialog(True)
-
-    def _dialog_agents(self) -> list[str]:
-        return list(self.query_one(AgentRoster).agents) or [a.name for a in self.scenario.agents]
-
-    def _pause_for_dialog(self) -> bool:
-        was_playing = not self.playback.paused
-        self.playback.pause()
-        self._show_playback()
-        return was_playing
-
-    def _after_dialog(self, was_playing: bool) -> None:
-        if was_playing and not self.done:
-            self.playback.resume()
-        self._show_playback()
-
-    def action_inject(self) -> None:
-        """Inject an incident now: which agent, which kind."""
-        from tui.screens.incident import InjectDialog, Injection
-
-        if self.done:
-            self.notify("The run has ended.", timeout=3)
-            return
-        was_playing = self._pause_for_dialog()
-
-        def injected(choice: Injection | None) -> None:
-            if choice is not None:
-                self.sim.inject(choice.kind, choice.agent)
-                self.notify(f"Injected {choice.kind.replace('_', ' ')} into {choice.agent} "
-                            f"at {clock(self.now)}.", title="incident", timeout=4)
-            self._after_dialog(was_playing)
-
-        self.app.push_screen(InjectDialog(self._dialog_agents()), injected)
-
-    def action_revoke(self) -> None:
-        """Revoke a live token (or every token of an agent)."""
-        from tui.screens.incident import RevokeDialog
-
-        if self.done:
-            self.notify("The run has ended.", timeout=3)
-            return
-        was_playing = self._pause_for_dialog()
-        roster = self.query_one(AgentRoster)
-        holders = {name: roster.live_tokens(name) for name in self._dialog_agents()}
-        facts = self._token_facts([jti for jtis in holders.values() for jti in jtis])
-
-        def revoked(target: str | None) -> None:
-            if target is not None:
-                self.sim.revoke(target)
-                self.notify(f"Revoked {target}.", title="response", timeout=4)
-            self._after_dialog(was_playing)
-
-        self.app.push_screen(RevokeDialog(holders, facts), revoked)
-
-    def _token_facts(self, jtis: list[str]) -> dict[str, Any]:
-        """Holder, scope, expiry and last use of the tokens named (from the run's events)."""
-        from tui.screens.incident import TokenFacts
-
-        facts: dict[str, Any] = {}
-        for jti in jtis:
-            issued = self.tokens.get(jti)
-            if issued is None:
-                continue
-            data = issued.data
-            holders = data.get("holders") or ([issued.agent] if issued.agent else [])
-            exp = data.get("exp")
-            facts[jti] = TokenFacts(", ".join(map(str, holders)) or "?",
-                                    tuple(map(str, data.get("scope") or ())),
-                                    float(exp) if isinstance(exp, int | float) else None,
-                                    self.last_use.get(jti))
-        return facts
-
-    def action_quarantine(self) -> None:
-        """Quarantine an agent: it may start nothing more."""
-        from tui.screens.incident import QuarantineDialog
-
-        if self.done:
-            self.notify("The run has ended.", timeout=3)
-            return
-        was_playing = self._pause_for_dialog()
-
-        def quarantined(agent: str | None) -> None:
-            if agent is not None:
-                self.sim.quarantine(agent)
-                self.notify(f"Quarantined {agent}.", title="response", timeout=4)
-            self._after_dialog(was_playing)
-
-        self.app.push_screen(QuarantineDialog(self._dialog_agents()), quarantined)
-
-    def action_tighten(self) -> None:
-        """Enforce one of the policy's shadow rules from now on."""
-        from tui.screens.shadow import ShadowDialog, ShadowRule
-
-        enforced = {rule for _, rule in self.index.enforced}
-        shadow = [ShadowRule(r.id, r.description, str(r.effect))
-                  for r in self.catalogue.rules.values() if r.shadow and r.id not in enforced]
-        if self.done or not shadow:
-            self.notify("The run has ended." if self.done else
-                        "This profile's policy has no shadow rules to enforce.", timeout=4)
-            return
-        was_playing = self._pause_for_dialog()
-
-        def tightened(rule: str | None) -> None:
-            if rule is not None:
-                self.sim.tighten(rule)
-                self.notify(f"Rule {rule} is enforced from now on.", title="response",
-                            timeout=4)
-            self._after_dialog(was_playing)
-
-        self.app.push_screen(ShadowDialog(shadow, self.index.shadow_counts(), self.index.total),
-                             tightened)
