@@ -47,10 +47,6 @@ def stop_on_signals(now: Callable[[], float]) -> Iterator[None]:
     log is closed as incomplete, naming the signal. While the run is driven,
     :func:`interrupt_on_signals` takes over and stops it at its next budget check.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
     def handler(signum: int, _frame: object) -> None:
         name = signal.Signals(signum).name
         at = now()
@@ -59,12 +55,8 @@ def stop_on_signals(now: Callable[[], float]) -> Iterator[None]:
         stop.signal = name
         raise stop
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with _handled_by(handler):
         yield
-    finally:
-        for sig, before in previous.items():
-            signal.signal(sig, before)
 
 
 @contextlib.contextmanager
@@ -74,10 +66,6 @@ def interrupt_on_signals(sims: Sequence[Simulation]) -> Iterator[None]:
     The handler only sets a flag the runs read at their next budget check (a few
     milliseconds), so a run never stops halfway through writing an event.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
     def handler(signum: int, _frame: object) -> None:
         running = [sim for sim in sims if not sim.done]
         if not running or any(sim.watch.interrupted for sim in running):
@@ -85,6 +73,20 @@ def interrupt_on_signals(sims: Sequence[Simulation]) -> Iterator[None]:
         for sim in running:
             sim.interrupt(signal.Signals(signum).name)
 
+    with _handled_by(handler):
+        yield
+
+
+@contextlib.contextmanager
+def _handled_by(handler: Callable[[int, object], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM go to ``handler`` for the block; the previous handlers come back after.
+
+    Only on the main thread: elsewhere ``signal.signal`` raises ValueError, so a command run
+    from another thread keeps the handlers it has.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
