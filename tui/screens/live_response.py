@@ -8,7 +8,10 @@ simulator records what each action did as events, which the debrief scores
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from textual.screen import Screen
 
 from sim.events import Event
 from tui.render.formatting import clock
@@ -16,6 +19,8 @@ from tui.run_index import RunIndex
 from tui.screens.catalogue import RuleCatalogue
 from tui.screens.room import RunRoom
 from tui.widgets.agent_roster import AgentRoster
+
+T = TypeVar("T")
 
 
 class ResponseRoom(RunRoom):
@@ -61,43 +66,46 @@ class ResponseRoom(RunRoom):
             self.playback.resume()
         self._show_playback()
 
-    def action_inject(self) -> None:
-        """Inject an incident now: which agent, which kind."""
-        from tui.screens.incident import InjectDialog, Injection
-
+    def _ask(self, dialog: Callable[[], Screen[T | None]], act: Callable[[T], None]) -> None:
+        """Pause, show the dialog, act on its answer (none: cancelled), play on as before."""
         if self.done:
             self.notify("The run has ended.", timeout=3)
             return
         was_playing = self._pause_for_dialog()
 
-        def injected(choice: Injection | None) -> None:
+        def answered(choice: T | None) -> None:
             if choice is not None:
-                self.sim.inject(choice.kind, choice.agent)
-                self.notify(f"Injected {choice.kind.replace('_', ' ')} into {choice.agent} "
-                            f"at {clock(self.now)}.", title="incident", timeout=4)
+                act(choice)
             self._after_dialog(was_playing)
 
-        self.app.push_screen(InjectDialog(self._dialog_agents()), injected)
+        self.app.push_screen(dialog(), answered)
+
+    def action_inject(self) -> None:
+        """Inject an incident now: which agent, which kind."""
+        from tui.screens.incident import InjectDialog, Injection
+
+        def inject(choice: Injection) -> None:
+            self.sim.inject(choice.kind, choice.agent)
+            self.notify(f"Injected {choice.kind.replace('_', ' ')} into {choice.agent} "
+                        f"at {clock(self.now)}.", title="incident", timeout=4)
+
+        self._ask(lambda: InjectDialog(self._dialog_agents()), inject)
 
     def action_revoke(self) -> None:
         """Revoke a live token (or every token of an agent)."""
         from tui.screens.incident import RevokeDialog
 
-        if self.done:
-            self.notify("The run has ended.", timeout=3)
-            return
-        was_playing = self._pause_for_dialog()
-        roster = self.query_one(AgentRoster)
-        holders = {name: roster.live_tokens(name) for name in self._dialog_agents()}
-        facts = self._token_facts([jti for jtis in holders.values() for jti in jtis])
+        def dialog() -> RevokeDialog:
+            roster = self.query_one(AgentRoster)
+            holders = {name: roster.live_tokens(name) for name in self._dialog_agents()}
+            facts = self._token_facts([jti for jtis in holders.values() for jti in jtis])
+            return RevokeDialog(holders, facts)
 
-        def revoked(target: str | None) -> None:
-            if target is not None:
-                self.sim.revoke(target)
-                self.notify(f"Revoked {target}.", title="response", timeout=4)
-            self._after_dialog(was_playing)
+        def revoke(target: str) -> None:
+            self.sim.revoke(target)
+            self.notify(f"Revoked {target}.", title="response", timeout=4)
 
-        self.app.push_screen(RevokeDialog(holders, facts), revoked)
+        self._ask(dialog, revoke)
 
     def _token_facts(self, jtis: list[str]) -> dict[str, Any]:
         """Holder, scope, expiry and last use of the tokens named (from the run's events)."""
@@ -121,18 +129,11 @@ class ResponseRoom(RunRoom):
         """Quarantine an agent: it may start nothing more."""
         from tui.screens.incident import QuarantineDialog
 
-        if self.done:
-            self.notify("The run has ended.", timeout=3)
-            return
-        was_playing = self._pause_for_dialog()
+        def quarantine(agent: str) -> None:
+            self.sim.quarantine(agent)
+            self.notify(f"Quarantined {agent}.", title="response", timeout=4)
 
-        def quarantined(agent: str | None) -> None:
-            if agent is not None:
-                self.sim.quarantine(agent)
-                self.notify(f"Quarantined {agent}.", title="response", timeout=4)
-            self._after_dialog(was_playing)
-
-        self.app.push_screen(QuarantineDialog(self._dialog_agents()), quarantined)
+        self._ask(lambda: QuarantineDialog(self._dialog_agents()), quarantine)
 
     def action_tighten(self) -> None:
         """Enforce one of the policy's shadow rules from now on."""
@@ -145,14 +146,10 @@ class ResponseRoom(RunRoom):
             self.notify("The run has ended." if self.done else
                         "This profile's policy has no shadow rules to enforce.", timeout=4)
             return
-        was_playing = self._pause_for_dialog()
 
-        def tightened(rule: str | None) -> None:
-            if rule is not None:
-                self.sim.tighten(rule)
-                self.notify(f"Rule {rule} is enforced from now on.", title="response",
-                            timeout=4)
-            self._after_dialog(was_playing)
+        def tighten(rule: str) -> None:
+            self.sim.tighten(rule)
+            self.notify(f"Rule {rule} is enforced from now on.", title="response", timeout=4)
 
-        self.app.push_screen(ShadowDialog(shadow, self.index.shadow_counts(), self.index.total),
-                             tightened)
+        self._ask(lambda: ShadowDialog(shadow, self.index.shadow_counts(), self.index.total),
+                  tighten)
