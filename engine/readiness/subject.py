@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from engine.loader import (
+    ScenarioDir,
     load_scenario,
     read_document,
     resolve,
@@ -89,7 +90,8 @@ class Subject:
         return found
 
 
-def load_subject(ref: str | Path, *, max_ttl: float = DEFAULT_MAX_TTL) -> Subject:
+def load_subject(ref: str | Path | ScenarioDir, *,
+                 max_ttl: float = DEFAULT_MAX_TTL) -> Subject:
     """Load a scenario (a directory or a file) with its documents and policies.
 
     Args:

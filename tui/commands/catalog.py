@@ -40,7 +40,7 @@ def run_list(args: argparse.Namespace) -> int:
     table.add_column("what it rehearses")
     table.add_column("profiles", style="green")
     for row in rows:
-        table.add_row(row["name"], row["title"], ", ".join(row["profiles"]))
+        table.add_row(str(row["name"]), str(row["title"]), ", ".join(row["profiles"]))
     Console().print(table)
     return 0
 
