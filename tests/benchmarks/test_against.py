@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from benchmarks.against import audit_figures, pdp_figures, sim_figures
+from benchmarks.against import audit_figures, pdp_figures, sim_figures, worktree
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK_SIM = ["benchmarks/sim_throughput.py", "--agents", "10", "--calls", "500", "--repeats", "1",
              "--profiles", "static"]
+QUICK_AUDIT = ["benchmarks/audit.py", "--records", "2000", "--repeats", "1"]
 
 
-def _our_worktrees() -> list[str]:
-    # Other worktrees of the repository may come and go meanwhile; only against.py's count.
+def _worktrees() -> list[str]:
     listing = subprocess.run(["git", "-C", str(ROOT), "worktree", "list", "--porcelain"],
                              capture_output=True, text=True, check=True).stdout
-    return [line for line in listing.splitlines() if "agentrange-against-" in line]
+    return [line.removeprefix("worktree ") for line in listing.splitlines()
+            if line.startswith("worktree ")]
 
 
 def _json_run(*cmd: str) -> tuple[dict[str, float], str]:
@@ -32,19 +34,25 @@ def _json_run(*cmd: str) -> tuple[dict[str, float], str]:
     return json.loads(done.stdout.strip().splitlines()[-1])["figures"], done.stderr
 
 
-def test_against_head_prints_both_sides_and_removes_its_worktree() -> None:
-    # Another against.py may run at the same time (a developer's benchmark): only a
-    # worktree that appeared during this run and stayed counts.
-    before = set(_our_worktrees())
-    done = subprocess.run([sys.executable, "benchmarks/against.py", "HEAD", "--rounds", "1",
-                           "--", *QUICK_SIM], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
-    assert done.returncode == 0, done.stderr
-    row = next(line for line in done.stdout.splitlines()
-               if line.startswith("static.calls_per_s"))
+def test_against_head_prints_both_sides_and_removes_its_worktree(tmp_path: Path) -> None:
+    # Another against.py (a developer's benchmark) may add and remove worktrees of the same
+    # repository meanwhile: one is added while this run goes on, and stays. Only the worktree
+    # this run made counts, found by the temporary directory it is given.
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    run = subprocess.Popen([sys.executable, "benchmarks/against.py", "HEAD", "--rounds", "1",
+                            "--", *QUICK_AUDIT], cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "TMPDIR": str(ours)})
+    with worktree(ROOT, "HEAD") as other:
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, err
+        assert str(other) in _worktrees()  # not ours to remove
+    row = next(line for line in out.splitlines() if line.startswith("write "))
     assert row.split()[3].endswith("x")  # this tree, ref, ratio
-    assert "load average" in done.stdout
-    assert set(_our_worktrees()) <= before
+    assert "load average" in out
+    assert not [tree for tree in _worktrees() if tree.startswith(str(ours))]
+    assert list(ours.iterdir()) == []
 
 
 def test_against_an_unknown_ref_fails_cleanly() -> None:
@@ -72,7 +80,7 @@ def test_pdp_report_parser_reads_the_figures_json_gives() -> None:
 
 
 def test_audit_report_parser_reads_the_figures_json_gives() -> None:
-    figures, report = _json_run("benchmarks/audit.py", "--records", "2000", "--repeats", "1")
+    figures, report = _json_run(*QUICK_AUDIT)
     parsed = audit_figures(report)
     assert parsed.keys() == figures.keys()
     for name, value in figures.items():

@@ -78,6 +78,14 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(tmp_path_factory.mktemp("scenario-logs"))
 
 
+@pytest.fixture(scope="module", params=NAMES)
+def name(request: pytest.FixtureRequest) -> str:
+    """Each built-in by name; module-scoped so pytest orders the tests scenario by scenario and
+    each scenario's runs (cached) are made and read on one worker."""
+    value: str = request.param
+    return value
+
+
 def summary(result: RunResult) -> dict[str, Any]:
     """What the golden file pins: summary metrics and decision counts per tool and effect."""
     data = result.to_dict()
@@ -102,7 +110,6 @@ def test_there_are_built_in_scenarios() -> None:
     assert "support-pii-injection" in NAMES
 
 
-@pytest.mark.parametrize("name", NAMES)
 def test_each_scenario_matches_its_golden_summary(name: str, log_dir: str) -> None:
     _, runs = _runs(name, log_dir)
     actual = {pid: summary(result) for pid, (result, _) in runs.items()}
@@ -123,7 +130,6 @@ def test_each_scenario_matches_its_golden_summary(name: str, log_dir: str) -> No
                     f"AGENTRANGE_REGEN_GOLDEN=1 if intended):\n{diff}")
 
 
-@pytest.mark.parametrize("name", NAMES)
 def test_each_scenarios_expectations_hold(name: str, log_dir: str) -> None:
     scenario, runs = _runs(name, log_dir)
     assert scenario.expect, f"{name} states no expectations"
@@ -134,7 +140,6 @@ def test_each_scenarios_expectations_hold(name: str, log_dir: str) -> None:
                                  for v in failed)
 
 
-@pytest.mark.parametrize("name", NAMES)
 def test_each_scenario_is_described_and_mapped(name: str) -> None:
     scenario = load_scenario(name)
     assert scenario.title and len(scenario.description.split()) >= 20
@@ -142,7 +147,6 @@ def test_each_scenario_is_described_and_mapped(name: str) -> None:
     assert len(scenario.profiles) >= 2
 
 
-@pytest.mark.parametrize("name", NAMES)
 def test_governance_cuts_the_blast_radius_or_shows_its_cost(name: str, log_dir: str) -> None:
     scenario, runs = _runs(name, log_dir)
     weak_id, governed_id = weak_and_governed(scenario)
@@ -164,7 +168,6 @@ def test_governance_cuts_the_blast_radius_or_shows_its_cost(name: str, log_dir: 
     assert any(costs.values()), f"{name}: {governed_id} shows no cost over {weak_id}"
 
 
-@pytest.mark.parametrize("name", NAMES)
 def test_every_view_of_a_run_agrees_and_its_log_verifies(name: str, log_dir: str) -> None:
     _, runs = _runs(name, log_dir)
     for pid, (result, log) in runs.items():
