@@ -161,7 +161,12 @@ async def test_after_paint_calls_back_only_once_the_changed_panels_are_painted()
                                                    strict=True)), (before, board.painted_after)
 
 
-async def test_the_worker_hears_painted_only_after_the_stream_painted_the_tick() -> None:
+async def test_the_worker_hears_painted_only_after_the_stream_painted_the_tick(
+        monkeypatch: Any) -> None:
+    # The worker waits for a paint after a step longer than the interpreter's switch
+    # interval; at 1 ms (not 5) nearly every step at full speed is one, however fast the
+    # machine, so the handshake is exercised on every tick, not on a load-dependent few.
+    monkeypatch.setattr(sys, "getswitchinterval", lambda: 0.001)
     scenario = load_scenario("support-pii-injection")
     scenario = scenario.model_copy(update={"duration": 20 * 3600.0})
     app = make_app(scenario, speed=math.inf, debrief=False)
