@@ -244,7 +244,8 @@ class BitCore:
         self.n = n
         self._matched: tuple[str, ...] | None = None
         self.shadow: tuple[ShadowMatch, ...] = tuple([
-            ShadowMatch(r.id, r.effect) for r in map(self.rule_at, bit_indexes(shadow_bits))])
+            ShadowMatch(r.id, r.effect) for r in map(self.rule_at, bit_indexes(shadow_bits))
+        ]) if shadow_bits else ()
         """Shadow rules that matched, in document order (spelled out now: read on every
         decision to see whether it could raise an alert, and mostly empty)."""
         self._failed: tuple[tuple[str, str, str, int], ...] | None = None
