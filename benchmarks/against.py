@@ -60,6 +60,7 @@ PDP_ROWS = {
     "agentrange, every explanation already seen (the ceiling of its memo)": "agentrange_seen",
     "CPython floor: read each request's values, build its Decision, decide nothing": "floor",
     "the same floor, each Decision dropped at once (no retained objects)": "floor_shared",
+    "the same floor, keeping a flat tuple of atoms per request (untracked)": "floor_flat",
 }
 PDP_ROW = re.compile(r"^  (?P<label>\S.*?)\s+(?P<rate>[\d,]+)(/s = .*)?$")
 PDP_SIM_GC = re.compile(r"collector setting .*: (?P<fresh>[\d,]+) fresh, (?P<steady>[\d,]+) "

@@ -102,6 +102,15 @@ def print_rates(out: Callable[[str], None], r: Report, reps: tuple[int, int, int
         f"{shares['steady']:.0%} steady"
         + (" (setup heap frozen with gc.freeze() before timing)" if r.extra["frozen"]
            else " (--no-freeze: setup heap not frozen)"))
+    if "floor" in rates and "floor" in shares:
+        per = {mode: shares[mode] * 1e6 / rates[mode if mode.startswith("floor") else key]
+               for mode, key in (("fresh", "agentrange"), ("steady", "agentrange_steady"),
+                                 ("floor", ""), ("floor_flat", ""))}
+        out(f"  collector time per kept decision: {per['fresh']:.2f} us fresh, "
+            f"{per['steady']:.2f} us steady; the CPython floor below (one kept Decision per "
+            f"request, nothing else) {per['floor']:.2f} us, {shares['floor']:.0%} of its time; "
+            f"the floor keeping flat tuples of atoms instead {per['floor_flat']:.2f} us, "
+            f"{shares['floor_flat']:.0%}")
     if "sim_gc" in r.extra:
         threshold, fresh, steady, seq_steady = r.extra["sim_gc"]
         out(f"agentrange with the simulator's collector setting (young generation every "
@@ -114,7 +123,9 @@ def print_rates(out: Callable[[str], None], r: Report, reps: tuple[int, int, int
             ("CPython floor: read each request's values, build its Decision, decide nothing",
              "floor"),
             ("the same floor, each Decision dropped at once (no retained objects)",
-             "floor_shared")):
+             "floor_shared"),
+            ("the same floor, keeping a flat tuple of atoms per request (untracked)",
+             "floor_flat")):
         if key in rates:
             out(f"  {label:<78}{rates[key]:>10,.0f}/s = {1e6 / rates[key]:.2f} us")
     for mode, suffix in (("fresh", ""), ("steady", "_steady")):

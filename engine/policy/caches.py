@@ -96,7 +96,8 @@ class SetCache:
         self.legal_owner = legal_owner
         self.switch = switch
         self.dyn: tuple[tuple[PathTable, dict[int, int]], ...] = tuple(
-            (tables.paths[p], {}) for p in shared.dynamic)
+            (tables.paths[p], dict(ahead)) for p, ahead in zip(shared.dynamic, shared.prelocal,
+                                                               strict=True))
         """Per per-call path: (its table, class -> local stop bits)."""
         self.cores: dict[int, BitCore] = {}
         self.statics: dict[tuple[Any, ...], int | None] = {}
@@ -155,13 +156,15 @@ class Entry:
         fixed: The decision shared by its requests whose per-call values stop nothing
             (None until first made).
         memo: Per-call values -> the decision requests bringing them share.
-        owner: ``owners.get``: envelope -> accountable owner, as far as computed.
+        owners: Envelope (its plain text, or None) -> accountable owner, as far as
+            computed. Keyed by plain strings so that the dict holds only atoms and the
+            cycle collector untracks it (an envelope member is itself a tracked object).
         stable: The views are read-only (kept and recognised by identity); else the entry
             serves one request and keeps nothing.
     """
 
-    __slots__ = ("_views", "action", "cache", "fixed", "memo", "owner", "owners", "p", "plan",
-                 "probe", "r", "stable", "stateful", "static", "t")
+    __slots__ = ("_views", "action", "cache", "fixed", "memo", "owners", "p", "plan", "probe",
+                 "r", "stable", "stateful", "static", "t")
 
     def __init__(self, req: Request, plan: Plan, cache: SetCache, probe: ProbeFn,
                  stable: bool) -> None:
@@ -174,8 +177,7 @@ class Entry:
         self.static = cache.static_stops(req)
         self.fixed: Decision | None = None
         self.memo: dict[tuple[Any, ...], Decision] = {}
-        self.owners: dict[Envelope | None, str | None] = {}
-        self.owner = self.owners.get
+        self.owners: dict[str | None, str | None] = {}
         self._views: Request | None = None
 
     def views(self) -> Request:
@@ -187,7 +189,7 @@ class Entry:
     def owner_for(self, envelope: Envelope | None) -> str | None:
         """The accountable owner of a decision in ``envelope`` (then kept)."""
         found = owner_of(envelope, self.p, self.cache.legal_owner)
-        self.owners[envelope] = found
+        self.owners[None if envelope is None else envelope.value] = found
         return found
 
     def fix(self) -> Decision:
@@ -197,7 +199,7 @@ class Entry:
         core = cache.cores.get(self.static)
         if core is None:
             core = cache.core(self.static)
-        known: Any = self.owner(core.envelope, UNKNOWN)
+        known: Any = self.owners.get(core.envelope, UNKNOWN)
         owner: str | None = self.owner_for(core.envelope) if known is UNKNOWN else known
         # What it reports comes from the views alone: a request holding them is the source.
         found = Decision._make(core, self.views() if self.static else (), owner)

@@ -164,7 +164,7 @@ def _probe_code(shape: Shape, constants: dict[str, Any]) -> CodeType:
         "    c = CORE(s)",
         "    if c is None:",
         "        c = NEW_CORE(s)",
-        "    owner = e.owner(c.envelope, UNKNOWN)",
+        "    owner = e.owners.get(c.envelope, UNKNOWN)",
         "    if owner is UNKNOWN:",
         "        owner = e.owner_for(c.envelope)",
         "    if key is not None:",
