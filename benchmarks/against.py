@@ -63,6 +63,7 @@ PDP_ROWS = {
     "the same floor, keeping a flat tuple of atoms per request (untracked)": "floor_flat",
 }
 PDP_ROW = re.compile(r"^  (?P<label>\S.*?)\s+(?P<rate>[\d,]+)(/s = .*)?$")
+PDP_DROPPED = re.compile(r"each decision dropped once made .*?: (?P<rate>[\d,]+)/s")
 PDP_SIM_GC = re.compile(r"collector setting .*: (?P<fresh>[\d,]+) fresh, (?P<steady>[\d,]+) "
                         r"steady, (?P<seq>[\d,]+) steady with sequences")
 SIM_PROFILE = re.compile(r"^\[(?P<profile>[^\]]+)\]")
@@ -87,6 +88,9 @@ def pdp_figures(text: str) -> dict[str, float]:
         row = PDP_ROW.match(line)
         if row and row["label"] in PDP_ROWS:
             out[PDP_ROWS[row["label"]]] = _number(row["rate"])
+        dropped = PDP_DROPPED.search(line)
+        if dropped:
+            out["agentrange_dropped"] = _number(dropped["rate"])
         gc_row = PDP_SIM_GC.search(line)
         if gc_row:
             out.update(sim_gc_fresh=_number(gc_row["fresh"]),

@@ -193,13 +193,20 @@ def agentrange_outcome(effects: dict[str, str], d: Decision) -> tuple[str, froze
 
 
 def run_agentrange(compiled: Any, requests: Sequence[Request],
-                   session_last: frozenset[int] = frozenset()) -> list[Decision]:
+                   session_last: frozenset[int] = frozenset(), *,
+                   keep: bool = True) -> list[Decision]:
     """Decide every request with a fresh engine, keeping every Decision (its explanation).
 
     ``session_last``: after these request indexes the session ends (its state is dropped).
+    ``keep`` False drops each decision once made, as the simulator does once its event has
+    been folded and written (returns an empty list).
     """
     engine = PolicyEngine(compiled)
     decide = engine.decide
+    if not keep:
+        for r in requests:
+            decide(r)
+        return []
     if not session_last:
         return [decide(r) for r in requests]
     out = []

@@ -79,7 +79,7 @@ def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: i
         gc.collect()
         gc.freeze()
     clocks = {"fresh": GcClock(), "steady": GcClock(), "floor": GcClock(),
-              "floor_flat": GcClock()}
+              "floor_flat": GcClock(), "dropped": GcClock()}
     ar_s, ar_decisions = timed(lambda: run_agentrange(compiled, requests), reps,
                                clocks["fresh"])
     cedar_s, cedar_results = timed(lambda: run_cedar(cedar), cedar_reps)
@@ -100,6 +100,9 @@ def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: i
         floor_s = timed_floor(requests, like, reps, clock=clocks["floor"])
         floor_shared_s = timed_floor(requests, like, reps, keep=False)
         floor_flat_s = timed_floor(requests, like, reps, flat=True, clock=clocks["floor_flat"])
+        # The engine as the simulator uses it: each decision dropped once folded.
+        dropped_s, _ = timed(lambda: run_agentrange(compiled, requests, keep=False), reps,
+                             clocks["dropped"])
 
     # A decision keeps its explanation as the stop set it was read off; the lists of matched,
     # shadow and failed rules are spelled out as tuples when first read (once per distinct
@@ -128,7 +131,8 @@ def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: i
                     "agentrange_sequences_steady": n / seq_warm_s}
     if time_it:
         report.rates.update({"agentrange_seen": n / seen_s, "floor": n / floor_s,
-                             "floor_shared": n / floor_shared_s, "floor_flat": n / floor_flat_s})
+                             "floor_shared": n / floor_shared_s, "floor_flat": n / floor_flat_s,
+                             "agentrange_dropped": n / dropped_s})
     report.extra = {"sequence_denials": sum(1 for d in seq_decisions
                                             if d.reason is Reason.SEQUENCE),
                     "gc_share": {mode: c.share for mode, c in clocks.items()},

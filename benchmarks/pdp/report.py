@@ -111,6 +111,11 @@ def print_rates(out: Callable[[str], None], r: Report, reps: tuple[int, int, int
             f"request, nothing else) {per['floor']:.2f} us, {shares['floor']:.0%} of its time; "
             f"the floor keeping flat tuples of atoms instead {per['floor_flat']:.2f} us, "
             f"{shares['floor_flat']:.0%}")
+    if "dropped" in shares and "agentrange_dropped" in rates:
+        out(f"agentrange, fresh, each decision dropped once made (as the simulator consumes "
+            f"them): {rates['agentrange_dropped']:,.0f}/s, {shares['dropped']:.0%} of its time "
+            f"in the collector (target < {TARGET_GC_SHARE:.0%}: "
+            f"{'met' if shares['dropped'] < TARGET_GC_SHARE else 'NOT met'})")
     if "sim_gc" in r.extra:
         threshold, fresh, steady, seq_steady = r.extra["sim_gc"]
         out(f"agentrange with the simulator's collector setting (young generation every "
