@@ -277,7 +277,7 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
                         env._now, _, _, event = heappop(queue)
                     except IndexError:
                         raise EmptySchedule from None
-                    callbacks, event.callbacks = event.callbacks, None
+                    callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
                     try:
                         for callback in callbacks:
                             callback(event)

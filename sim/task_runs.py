@@ -114,7 +114,8 @@ def _start(env: simpy.Environment, generator: Generator[simpy.Event, Any, bool])
     proc._generator = generator
     wake = _new(_Wake)
     wake.callbacks = [proc._resume]
-    heappush(env._queue, (env._now, URGENT, next(env._eid), wake))
+    queue: list[Any] = env._queue
+    heappush(queue, (env._now, URGENT, next(env._eid), wake))
     proc._target = wake  # type: ignore[assignment]  # an event as simpy's loop sees one
 
 
