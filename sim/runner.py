@@ -46,6 +46,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from heapq import heappop
+from types import FunctionType, MethodType
 from typing import Any
 
 import simpy
@@ -95,6 +96,19 @@ def _tee(*sinks: Sink) -> Sink:
         for sink in sinks:
             sink(event)
     return tee
+
+
+def _direct(sink: Sink) -> Sink:
+    """An object sink's bound ``__call__`` (called directly, about half the cost per event).
+
+    Calling an instance goes through its type's call slot, which looks ``__call__`` up and
+    binds it on every call; the bound method is called at once. Functions and built-in
+    methods (``list.append``) are returned as they are.
+    """
+    call = getattr(type(sink), "__call__", None)  # noqa: B004  # the method, not a test
+    if isinstance(call, FunctionType):
+        return MethodType(call, sink)  # the same callable, bound once
+    return sink
 
 
 def rule_facts(policy: CompiledPolicy) -> dict[str, dict[str, Any]]:
@@ -175,6 +189,7 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
             sinks.append(AuditSink(audit))
         if sink is not None:
             sinks.append(sink)
+        sinks = [_direct(s) for s in sinks]
         self._sink = sinks[0] if len(sinks) == 1 else _tee(*sinks)
         self._seq = 0
         self.wallet = Wallet(self.env, scenario, self.creds, self.seed, self._emit,
