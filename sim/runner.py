@@ -46,7 +46,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from heapq import heappop
-from types import FunctionType, MethodType
 from typing import Any
 
 import simpy
@@ -66,7 +65,7 @@ from sim.budget import CHECK_EVERY, BudgetWatch, RunBudget, RunStopped
 from sim.collectors.metrics import MetricsCollector
 from sim.decision_step import DecisionStep
 from sim.detection import DetectionConfig, Detector
-from sim.events import Event, EventKind, Sink
+from sim.events import EventKind, Sink, tee
 from sim.incident_play import IncidentPlay
 from sim.incidents import KINDS, default_plan
 from sim.responses import Responses
@@ -79,36 +78,6 @@ from sim.world import EPOCH, World
 
 class SimulationError(AgentrangeError):
     """A simulation was asked for something the scenario does not have (profile, agent...)."""
-
-
-def _tee(*sinks: Sink) -> Sink:
-    """One sink that hands each event to every one of ``sinks`` in order."""
-    if len(sinks) == 2:
-        # The usual case (the run's collector and the caller's sink), once per event.
-        first, second = sinks
-
-        def pair(event: Event) -> None:
-            first(event)
-            second(event)
-        return pair
-
-    def tee(event: Event) -> None:
-        for sink in sinks:
-            sink(event)
-    return tee
-
-
-def _direct(sink: Sink) -> Sink:
-    """An object sink's bound ``__call__`` (called directly, about half the cost per event).
-
-    Calling an instance goes through its type's call slot, which looks ``__call__`` up and
-    binds it on every call; the bound method is called at once. Functions and built-in
-    methods (``list.append``) are returned as they are.
-    """
-    call = getattr(type(sink), "__call__", None)  # noqa: B004  # the method, not a test
-    if isinstance(call, FunctionType):
-        return MethodType(call, sink)  # the same callable, bound once
-    return sink
 
 
 def rule_facts(policy: CompiledPolicy) -> dict[str, dict[str, Any]]:
@@ -189,8 +158,7 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
             sinks.append(AuditSink(audit))
         if sink is not None:
             sinks.append(sink)
-        sinks = [_direct(s) for s in sinks]
-        self._sink = sinks[0] if len(sinks) == 1 else _tee(*sinks)
+        self._sink = tee(*sinks)
         self._seq = 0
         self.wallet = Wallet(self.env, scenario, self.creds, self.seed, self._emit,
                              self._credential_ended, self.end, self.world)
