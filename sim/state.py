@@ -133,7 +133,7 @@ class SimulationState(ABC):
     def _emit(self, kind: EventKind, agent: str | None, data: dict[str, Any]) -> int:
         seq = self._seq
         self._seq = seq + 1
-        self._sink(_new_event(Event, (seq, self.env.now, kind, agent, data)))
+        self._sink(_new_event(Event, (seq, self.env._now, kind, agent, data)))
         return seq
 
     # --- task runs (sim.task_runs) ----------------------------------------------------------

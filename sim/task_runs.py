@@ -16,7 +16,7 @@ from heapq import heappush
 from typing import Any
 
 import simpy
-from simpy.events import NORMAL
+from simpy.events import NORMAL, URGENT
 
 from engine.identity.scope import Scope
 from engine.model import DelegateStep, Incident, Task, ToolStep
@@ -102,6 +102,23 @@ class _TopRun(simpy.Process):
         super()._resume(event)
 
 
+def _start(env: simpy.Environment, generator: Generator[simpy.Event, Any, bool]) -> None:
+    """``_TopRun(env, generator)``, lighter: its start is a :class:`_Wake`, not Initialize.
+
+    simpy's Process schedules an Initialize event (urgent, now) whose one callback resumes
+    it; this schedules the same at the same place in the queue, without the constructors.
+    """
+    proc = _new(_TopRun)
+    proc.env = env
+    proc.callbacks = []
+    proc._generator = generator
+    wake = _new(_Wake)
+    wake.callbacks = [proc._resume]
+    queue: list[Any] = env._queue
+    heappush(queue, (env._now, URGENT, next(env._eid), wake))
+    proc._target = wake  # type: ignore[assignment]  # an event as simpy's loop sees one
+
+
 class TaskRuns(SimulationState):
     """The part of a simulation that starts and runs tasks and obtains their credentials."""
 
@@ -134,7 +151,7 @@ class TaskRuns(SimulationState):
                 plan = plan + self._incident_plan(state.name, task, inc)
                 incident = pid
         run = self._new_run(state, task, run_id, plan, arrival=arrival, incident=incident)
-        _TopRun(self.env, self._task(run))
+        _start(self.env, self._task(run))
 
     def _benign_plan(self, agent: str, task: Task) -> tuple[PlanItem, ...]:
         key = (agent, task.id)

@@ -82,12 +82,12 @@ class MetricsCollector:
         self._last: Event | None = None
         self.estate = Estate({}, {})
         self.accountable: frozenset[str] = frozenset()
-        self.effects: dict[str, int] = {"allow": 0, "deny": 0, "require_approval": 0}
-        self.outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
-        self.oos_attempts = 0
-        self.oos_stopped = 0
-        self.benign_steps = 0
-        self.benign_denied = 0
+        self._effects: dict[str, int] = {"allow": 0, "deny": 0, "require_approval": 0}
+        self._outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
+        self._oos_attempts = 0
+        self._oos_stopped = 0
+        self._benign_steps = 0
+        self._benign_denied = 0
         self.tasks_started = 0
         self.tasks_completed = 0
         self.tasks_failed = 0
@@ -106,6 +106,8 @@ class MetricsCollector:
         """Incident id -> the first of its steps that did not run, and what stopped it."""
         self.before_detection: dict[str, int] = {}
         """Incident id -> records its steps had reached when the first alert detected it."""
+        self._tally: dict[tuple[str, str, bool, bool], int] = {}
+        """Live decisions by (effect, outcome, benign, approved), not yet in the counters."""
         self._top: set[str] = set()
         self._pending: dict[int, _Pending] = {}
         self._handlers = {
@@ -155,17 +157,11 @@ class MetricsCollector:
          amount, destination, _jti, holder, _reason, _request, decision, outcome, incident,
          attacker, approved, _also) = _fields(data)
         effect = decision.effect
-        self.effects[effect] += 1
-        self.outcomes[outcome] += 1
+        # One count per kind of decision; the counters are settled from it when read.
+        key = (effect, outcome, incident is None and not attacker, approved)
+        tally = self._tally
+        tally[key] = tally.get(key, 0) + 1
         agent = event.agent
-        if incident is None and not attacker:
-            self.benign_steps += 1
-            if effect is _DENY:
-                self.benign_denied += 1
-        if not approved:
-            self.oos_attempts += 1
-            if outcome is not _EXECUTED and outcome is not _AWAITING:
-                self.oos_stopped += 1
         if self.record_decisions:
             assert agent is not None
             self.decisions[(agent, task, run, step, incident)] = (
@@ -178,6 +174,61 @@ class MetricsCollector:
             self._incident_step(event.time, incident, outcome is _EXECUTED, tool, resource,
                                 records, destination, amount,
                                 effect is _DENY, decision.rule, outcome)
+
+    def _settle(self) -> None:
+        """Add the live decisions tallied since the last read to the counters."""
+        tally = self._tally
+        if not tally:
+            return
+        effects, outcomes = self._effects, self._outcomes
+        for (effect, outcome, benign, approved), n in tally.items():
+            effects[effect] += n
+            outcomes[outcome] += n
+            if benign:
+                self._benign_steps += n
+                if effect == "deny":
+                    self._benign_denied += n
+            if not approved:
+                self._oos_attempts += n
+                if outcome not in _NOT_STOPPED:
+                    self._oos_stopped += n
+        tally.clear()
+
+    @property
+    def effects(self) -> dict[str, int]:
+        """Decisions by effect."""
+        self._settle()
+        return self._effects
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        """Decisions by outcome."""
+        self._settle()
+        return self._outcomes
+
+    @property
+    def oos_attempts(self) -> int:
+        """Out-of-scope steps attempted."""
+        self._settle()
+        return self._oos_attempts
+
+    @property
+    def oos_stopped(self) -> int:
+        """Out-of-scope steps that did not run."""
+        self._settle()
+        return self._oos_stopped
+
+    @property
+    def benign_steps(self) -> int:
+        """Decisions of the agents' own work (no incident, no attacker)."""
+        self._settle()
+        return self._benign_steps
+
+    @property
+    def benign_denied(self) -> int:
+        """Of those, denied."""
+        self._settle()
+        return self._benign_denied
 
     @property
     def last(self) -> Event | None:
@@ -217,19 +268,19 @@ class MetricsCollector:
         except AttributeError:
             effect = record["effect"]
             rule = record["rule"]
-        self.effects[effect] += 1
+        self._effects[effect] += 1
         outcome: str = data["outcome"]
-        self.outcomes[outcome] += 1
+        self._outcomes[outcome] += 1
         incident = data["incident"]
         agent = event.agent
         if incident is None and not data["attacker"]:
-            self.benign_steps += 1
+            self._benign_steps += 1
             if effect == "deny":
-                self.benign_denied += 1
+                self._benign_denied += 1
         if not data["approved"]:
-            self.oos_attempts += 1
+            self._oos_attempts += 1
             if outcome not in _NOT_STOPPED:
-                self.oos_stopped += 1
+                self._oos_stopped += 1
         if self.record_decisions:
             assert agent is not None
             self.decisions[(agent, data["task"], data["run"], data["step"], incident)] = (
@@ -306,7 +357,7 @@ class MetricsCollector:
             return
         executed = data["outcome"] == "executed"
         if not step.approved and not executed:
-            self.oos_stopped += 1
+            self._oos_stopped += 1
         if step.incident is not None:
             self._incident_step(event.time, step.incident, executed, step.tool, step.resource,
                                 step.records, step.destination, step.amount, False, None,
@@ -351,7 +402,8 @@ class MetricsCollector:
     @property
     def total(self) -> int:
         """Decisions made."""
-        return sum(self.effects.values())
+        self._settle()
+        return sum(self._effects.values())
 
     def blast(self, now: float | None = None,
               incidents: Collection[str] | None = None) -> dict[str, Any]:
@@ -384,6 +436,7 @@ class MetricsCollector:
             now: The simulated time the figures are taken at (default: the last event's);
                 open exposures run until then.
         """
+        self._settle()
         at = self.time if now is None else now
         compromises = list(self.compromises.values())
         blast = totals(compromises, at)
@@ -395,9 +448,9 @@ class MetricsCollector:
             "scenario": self.scenario, "profile": self.profile, "seed": self.seed,
             "time": float(at), "duration": self.duration, "done": self.done,
             "events": self.events,
-            "decisions": {"total": total, **self.effects},
-            "outcomes": dict(self.outcomes),
-            "out_of_scope": {"attempts": self.oos_attempts, "stopped": self.oos_stopped},
+            "decisions": {"total": total, **self._effects},
+            "outcomes": dict(self._outcomes),
+            "out_of_scope": {"attempts": self._oos_attempts, "stopped": self._oos_stopped},
             "blast_radius": {k: blast[k] for k in ("records", "egress_records", "data_classes",
                                                    "systems", "potential_records",
                                                    "exposure_window", "amount")},
@@ -409,9 +462,9 @@ class MetricsCollector:
                 "task_latency_p50": percentile(self.latencies, 0.5),
                 "task_latency_p95": percentile(self.latencies, 0.95),
                 "approval_wait_mean": self.approval_waits / resolved if resolved else None,
-                "benign_steps": self.benign_steps, "benign_denied": self.benign_denied,
-                "benign_denied_rate": (self.benign_denied / self.benign_steps
-                                       if self.benign_steps else 0.0),
+                "benign_steps": self._benign_steps, "benign_denied": self._benign_denied,
+                "benign_denied_rate": (self._benign_denied / self._benign_steps
+                                       if self._benign_steps else 0.0),
             },
             "approvals": dict(approvals),
             "alerts": {"total": sum(self.alerts.values()), **self.alerts},
