@@ -323,7 +323,9 @@ def child(args: argparse.Namespace) -> None:
     """Run one profile once and print its figures as JSON (in a fresh process)."""
     # Before the run, on a fresh heap: measured after a JIT run, the collector's passes over
     # what the run left behind made bare simpy look up to twice as slow.
-    simpy_rate = raw_simpy()
+    # As many bare events as the run makes tool calls (at least 100,000): a short run's
+    # child is not dominated by a million-event yardstick.
+    simpy_rate = raw_simpy(max(100_000, min(1_000_000, args.calls)))
     figures = one_run(args.child, args.agents, args.calls, args.sink, args.policy,
                       args.engine)
     figures["raw_simpy_events_per_s"] = simpy_rate
