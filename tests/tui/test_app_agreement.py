@@ -59,6 +59,14 @@ def headless(name: str, profile: str) -> tuple[tuple[Event, ...], MetricsCollect
     return tuple(events), MetricsCollector.of(events, record_decisions=False)
 
 
+@pytest.fixture(scope="module", params=library.names())
+def name(request: pytest.FixtureRequest) -> str:
+    """Each built-in by name; module-scoped so pytest orders the two tests scenario by scenario
+    and each scenario's headless runs (cached) are made and read on one worker."""
+    value: str = request.param
+    return value
+
+
 def flat(data: Any, prefix: str = "") -> dict[str, Any]:
     """Dotted path -> leaf value of nested figures."""
     if not isinstance(data, Mapping):
@@ -92,7 +100,6 @@ async def played(pilot: Pilot[Any], app: AgentrangeApp) -> Any:
     return app.screen
 
 
-@pytest.mark.parametrize("name", library.names())
 async def test_the_blast_and_alerts_panels_show_what_the_events_fold_to(name: str) -> None:
     """Every profile of the scenario, one after another in one dashboard (as the picker
     replaces a run); each run's panels are new, so one app saves a start per profile."""
@@ -169,7 +176,6 @@ def headless_samples(events: tuple[Event, ...], times: list[float]) -> list[floa
     return out
 
 
-@pytest.mark.parametrize("name", library.names())
 async def test_the_metrics_table_and_chart_show_what_the_events_fold_to(name: str) -> None:
     profiles = [p.id for p in scenario(name).profiles]
     app = make_app(scenario(name), compare=profiles, speed=math.inf)
