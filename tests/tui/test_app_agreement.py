@@ -1,17 +1,19 @@
 """The dashboard's panels show what a headless run's metrics collector folds, on every built-in.
 
 For every built-in scenario and profile the run plays in the dashboard to its end, as fast as
-the app allows, and what the blast panel, the alerts panel, the metrics table and the chart
-show is compared with a :class:`MetricsCollector` fed the events of a headless
-:class:`Simulation` of the same scenario, profile and seed. Both the widgets' own data and the
-text they draw are checked, so a panel that computed a number its own way fails here.
+the app allows (a scenario's live runs one after another in one app, as the picker replaces a
+run: an app's start costs about as much as a small run), and what the blast panel, the alerts
+panel, the metrics table and the chart show is compared with a :class:`MetricsCollector` fed
+the events of a headless :class:`Simulation` of the same scenario, profile and seed. Both the
+widgets' own data and the text they draw are checked, so a panel that computed a number its
+own way fails here.
 """
 
 from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -48,12 +50,6 @@ def scenario(name: str) -> Scenario:
     return load_scenario(name)
 
 
-def runs() -> Iterator[tuple[str, str]]:
-    for name in library.names():
-        for profile in scenario(name).profiles:
-            yield name, profile.id
-
-
 @cache
 def headless(name: str, profile: str) -> tuple[tuple[Event, ...], MetricsCollector]:
     """A headless run's events, folded by a collector of their own."""
@@ -61,6 +57,14 @@ def headless(name: str, profile: str) -> tuple[tuple[Event, ...], MetricsCollect
     sc = scenario(name)
     Simulation(sc, profile, seed=sc.seed, sink=events.append, record_decisions=False).run()
     return tuple(events), MetricsCollector.of(events, record_decisions=False)
+
+
+@pytest.fixture(scope="module", params=library.names())
+def name(request: pytest.FixtureRequest) -> str:
+    """Each built-in by name; module-scoped so pytest orders the two tests scenario by scenario
+    and each scenario's headless runs (cached) are made and read on one worker."""
+    value: str = request.param
+    return value
 
 
 def flat(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -96,47 +100,63 @@ async def played(pilot: Pilot[Any], app: AgentrangeApp) -> Any:
     return app.screen
 
 
-@pytest.mark.parametrize(("name", "profile"), list(runs()))
-async def test_the_blast_and_alerts_panels_show_what_the_events_fold_to(
-        name: str, profile: str) -> None:
+async def test_the_blast_and_alerts_panels_show_what_the_events_fold_to(name: str) -> None:
+    """Every profile of the scenario, one after another in one dashboard (as the picker
+    replaces a run); each run's panels are new, so one app saves a start per profile."""
+    sc = scenario(name)
+    profiles = [p.id for p in sc.profiles]
+    app = make_app(sc, profile=profiles[0], speed=math.inf, debrief=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        for profile in profiles:
+            if profile != profiles[0]:
+                app.open_live(sc, profile, replace=True)
+                await wait_for(pilot, lambda p=profile: isinstance(app.screen, LiveScreen)
+                               and app.screen.profile_id == p)
+            try:
+                await blast_and_alerts_agree(pilot, app, name, profile)
+            except AssertionError as failed:
+                failed.add_note(f"under profile {profile}")
+                raise
+
+
+async def blast_and_alerts_agree(pilot: Pilot[Any], app: AgentrangeApp, name: str,
+                                 profile: str) -> None:
     events, folded = headless(name, profile)
     end = events[-1].time
-    app = make_app(scenario(name), profile=profile, speed=math.inf, debrief=False)
-    async with app.run_test(size=(160, 45)) as pilot:
-        screen = await played(pilot, app)
-        assert isinstance(screen, LiveScreen)
-        assert screen.events_seen == len(events) and screen.now == end
-        panel = screen.query_one(BlastPanel)
-        expected = folded.blast(end)
-        assert panel.blast == expected
-        compromises = list(folded.compromises.values())
-        assert [(i.id, i.open, i.exposure, i.time_to_detect, i.time_to_contain)
-                for i in panel.incidents] == [
-            (c.id, c.open, c.exposure_window(end), c.time_to_detect, c.time_to_contain)
-            for c in compromises]
-        shown = {row[0]: row[1] for row in cells_of(panel.render())}
-        assert number(shown["records exposed"]) == expected["records"]
-        assert number(shown["could reach"]) == expected["potential_records"]
-        if expected["amount"]:
-            assert number(shown["money moved"]) == expected["amount"]
-        else:
-            assert "money moved" not in shown
-        for label, key in (("systems", "systems"), ("data classes", "data_classes")):
-            names = expected[key]
-            assert shown[label].split()[0] == str(len(names))
-            assert shown[label] == f"{len(names)}" + (f"  {', '.join(names)}" if names else "")
-        exposure = expected["exposure_window"]
-        assert shown["exposure"] == ("-" if exposure is None else duration(exposure)) + (
-            "  still open" if expected["open"] else "")
-        for c in compromises[-20:]:
-            assert shown[c.id] == (
-                f"open {duration(c.exposure_window(end))}" if c.open else
-                f"contained in {duration(c.time_to_contain)}"
-                + (f", seen at {duration(c.time_to_detect)}" if c.time_to_detect is not None
-                   else ""))
-        alerts = folded.result(end).data["alerts"]["total"]
-        title = screen.query_one(AlertList).border_title
-        assert title == (f"alerts ({alerts:,})" if alerts else "alerts")
+    screen = await played(pilot, app)
+    assert isinstance(screen, LiveScreen) and screen.profile_id == profile
+    assert screen.events_seen == len(events) and screen.now == end
+    panel = screen.query_one(BlastPanel)
+    expected = folded.blast(end)
+    assert panel.blast == expected
+    compromises = list(folded.compromises.values())
+    assert [(i.id, i.open, i.exposure, i.time_to_detect, i.time_to_contain)
+            for i in panel.incidents] == [
+        (c.id, c.open, c.exposure_window(end), c.time_to_detect, c.time_to_contain)
+        for c in compromises]
+    shown = {row[0]: row[1] for row in cells_of(panel.render())}
+    assert number(shown["records exposed"]) == expected["records"]
+    assert number(shown["could reach"]) == expected["potential_records"]
+    if expected["amount"]:
+        assert number(shown["money moved"]) == expected["amount"]
+    else:
+        assert "money moved" not in shown
+    for label, key in (("systems", "systems"), ("data classes", "data_classes")):
+        names = expected[key]
+        assert shown[label].split()[0] == str(len(names))
+        assert shown[label] == f"{len(names)}" + (f"  {', '.join(names)}" if names else "")
+    exposure = expected["exposure_window"]
+    assert shown["exposure"] == ("-" if exposure is None else duration(exposure)) + (
+        "  still open" if expected["open"] else "")
+    for c in compromises[-20:]:
+        assert shown[c.id] == (
+            f"open {duration(c.exposure_window(end))}" if c.open else
+            f"contained in {duration(c.time_to_contain)}"
+            + (f", seen at {duration(c.time_to_detect)}" if c.time_to_detect is not None
+               else ""))
+    alerts = folded.result(end).data["alerts"]["total"]
+    title = screen.query_one(AlertList).border_title
+    assert title == (f"alerts ({alerts:,})" if alerts else "alerts")
 
 
 def headless_samples(events: tuple[Event, ...], times: list[float]) -> list[float]:
@@ -156,7 +176,6 @@ def headless_samples(events: tuple[Event, ...], times: list[float]) -> list[floa
     return out
 
 
-@pytest.mark.parametrize("name", library.names())
 async def test_the_metrics_table_and_chart_show_what_the_events_fold_to(name: str) -> None:
     profiles = [p.id for p in scenario(name).profiles]
     app = make_app(scenario(name), compare=profiles, speed=math.inf)
