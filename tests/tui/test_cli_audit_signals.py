@@ -7,11 +7,13 @@ test is a real process (a pseudo-terminal for the dashboard) given a real signal
 
 from __future__ import annotations
 
+import http.server
 import os
 import pty
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -103,3 +105,68 @@ def test_the_dashboard_stopped_by_a_signal_seals_its_log_as_incomplete(
     assert done.returncode == 1, done.stdout
     assert done.stdout.startswith(f"INCOMPLETE: {log}: the run stopped at "), done.stdout
     assert f"interrupted by {sig}" in done.stdout.splitlines()[0]
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP receiver that answers the first ``answer`` exports and holds the next."""
+
+    answer = 0
+    seen: list[int] = []
+    held = threading.Event()
+    release = threading.Event()
+
+    def do_POST(self) -> None:
+        """Take one export; hold it once `answer` exports were answered."""
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.seen.append(1)
+        if len(self.seen) > self.answer:
+            self.held.set()
+            self.release.wait(30)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        """Quiet."""
+
+
+def test_a_sigterm_while_the_last_events_are_written_is_one_line_and_exit_143(
+        tmp_path: Path) -> None:
+    # A SIGTERM after the run's last step, while its last events were still being written
+    # (here: a trace receiver slow to take the run's final export), was taken for a second
+    # Ctrl-C: "agentrange: interrupted", exit 130, the log sealed "interrupted
+    # (KeyboardInterrupt)". First count the run's exports, then hold the last and send SIGTERM.
+    def run(log: Path, receiver: http.server.ThreadingHTTPServer) -> subprocess.Popen[str]:
+        url = f"http://127.0.0.1:{receiver.server_address[1]}/v1/traces"
+        return subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "run", "support-pii-injection", "--until", "1h",
+             "--audit-log", str(log), "--otlp-endpoint", url, "--format", "json"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver) as receiver:
+        threading.Thread(target=receiver.serve_forever, daemon=True).start()
+        try:
+            _Receiver.answer = 10**6
+            first = run(tmp_path / "first.jsonl", receiver)
+            assert first.wait(timeout=120) == 0
+            exports = len(_Receiver.seen)
+            _Receiver.seen.clear()
+            _Receiver.answer = exports - 1  # the last export: sent as the run ends
+            log = tmp_path / "run.jsonl"
+            child = run(log, receiver)
+            assert _Receiver.held.wait(timeout=120)
+            child.send_signal(signal.SIGTERM)
+            _, err = child.communicate(timeout=60)
+        finally:
+            _Receiver.release.set()
+            receiver.shutdown()
+    assert child.returncode == 143, err
+    assert err.startswith("agentrange: interrupted by SIGTERM at 1h simulated"), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    done = subprocess.run([sys.executable, "-m", "tui.cli", "audit", "verify", str(log)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    # Sealed as incomplete: whether the run's last event reached the log is not known.
+    assert done.returncode == 1, done.stdout
+    assert done.stdout.startswith(f"INCOMPLETE: {log}: the run stopped"), done.stdout
+    assert "interrupted by SIGTERM" in done.stdout.splitlines()[0], done.stdout

@@ -48,15 +48,18 @@ def stop_on_signals(now: Callable[[], float]) -> Iterator[None]:
     :func:`interrupt_on_signals` takes over and stops it at its next budget check.
     """
     def handler(signum: int, _frame: object) -> None:
-        name = signal.Signals(signum).name
-        at = now()
-        stop = RunInterrupted(f"interrupted by {name} at {format_duration(at)} simulated",
-                              reason=f"interrupted by {name}", at=at)
-        stop.signal = name
-        raise stop
+        raise _interrupted(signal.Signals(signum).name, now())
 
     with _handled_by(handler):
         yield
+
+
+def _interrupted(name: str, at: float) -> RunInterrupted:
+    """The stop a signal ``name`` makes at simulated time ``at`` (exit 128 + its number)."""
+    stop = RunInterrupted(f"interrupted by {name} at {format_duration(at)} simulated",
+                          reason=f"interrupted by {name}", at=at)
+    stop.signal = name
+    return stop
 
 
 @contextlib.contextmanager
@@ -64,14 +67,18 @@ def interrupt_on_signals(sims: Sequence[Simulation]) -> Iterator[None]:
     """While the runs are driven, SIGINT and SIGTERM ask them to stop; a second one stops now.
 
     The handler only sets a flag the runs read at their next budget check (a few
-    milliseconds), so a run never stops halfway through writing an event.
+    milliseconds), so a run never stops halfway through writing an event. Asked twice, or
+    with no run left to stop (the runs' last events still being written, e.g. a slow trace
+    receiver taking the final export), it stops the command at once, naming the signal;
+    the audit log is then sealed as incomplete, since the last event may not be in it.
     """
     def handler(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
         running = [sim for sim in sims if not sim.done]
         if not running or any(sim.watch.interrupted for sim in running):
-            raise KeyboardInterrupt  # asked twice, or nothing left to stop
+            raise _interrupted(name, max((sim.now for sim in sims), default=0.0))
         for sim in running:
-            sim.interrupt(signal.Signals(signum).name)
+            sim.interrupt(name)
 
     with _handled_by(handler):
         yield
