@@ -8,7 +8,6 @@ log's closing checkpoint is marked incomplete with the signal and the simulated 
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,20 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from scenarios import library
 from tui.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def busy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """support-pii-injection with a hundred times the tickets: minutes of honest work."""
-    target = tmp_path_factory.mktemp("busy") / "busy"
-    shutil.copytree(library.path_of("support-pii-injection"), target)
-    doc = target / "scenario.yaml"
-    doc.write_text(doc.read_text().replace("rate: 30, per: 1h", "rate: 3000, per: 1h"))
-    return target
 
 
 def start(*args: str) -> subprocess.Popen[str]:

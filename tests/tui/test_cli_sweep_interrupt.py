@@ -9,7 +9,6 @@ workers must neither print a traceback of their own nor outlive the command.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,19 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios import library
-
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def busy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """support-pii-injection with a hundred times the tickets: each run takes a minute."""
-    target = tmp_path_factory.mktemp("busy") / "busy"
-    shutil.copytree(library.path_of("support-pii-injection"), target)
-    doc = target / "scenario.yaml"
-    doc.write_text(doc.read_text().replace("rate: 30, per: 1h", "rate: 3000, per: 1h"))
-    return target
 
 
 def group(pgid: int) -> list[str]:
