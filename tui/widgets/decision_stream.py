@@ -15,6 +15,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollDown, ScrollTo, ScrollUp
 from textual.strip import Strip
 
 from sim.events import Event, EventKind
@@ -29,8 +30,9 @@ class DecisionStream(ScrollView, can_focus=True):
 
     The parent feeds events with :meth:`add_events`; the widget keeps at most ``capacity``
     decisions, renders only the visible lines and follows the newest row until the user moves
-    the cursor up (End follows again). New rows show on the next :meth:`flush` (the parent
-    paces redraws: at full speed a tick arrives faster than a repaint is worth).
+    the cursor up or scrolls up (End, or scrolling back to the bottom, follows again). New rows
+    show on the next :meth:`flush` (the parent paces redraws: at full speed a tick arrives
+    faster than a repaint is worth).
 
     When the parent hands it the run's :class:`~tui.run_index.RunIndex` (attribute
     :attr:`index`), a filter covers the whole run, and :meth:`select_seq` with ``reach`` can
@@ -336,6 +338,38 @@ class DecisionStream(ScrollView, can_focus=True):
         elif index >= top + body:
             self.scroll_to(y=index - body + 1, animate=False, immediate=True, force=True)
         self.refresh()
+
+    def _scrolled(self) -> None:
+        """Follow or not after the user scrolled (the wheel or the scrollbar).
+
+        Off the bottom stops following, so new rows leave the view where it is; back at the
+        bottom follows the newest again. Judged by where the scroll is going (a dragged thumb
+        or a page may still be animating).
+        """
+        if self.scroll_target_y < self.max_scroll_y:
+            self.following = False
+        elif not self.following and not self._history:
+            self.action_follow()
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        super()._on_mouse_scroll_up(event)
+        self._scrolled()
+
+    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        super()._on_mouse_scroll_down(event)
+        self._scrolled()
+
+    def _on_scroll_to(self, message: ScrollTo) -> None:
+        super()._on_scroll_to(message)  # the scrollbar dragged
+        self._scrolled()
+
+    def _on_scroll_up(self, event: ScrollUp) -> None:
+        super()._on_scroll_up(event)  # a click on the scrollbar above the thumb
+        self._scrolled()
+
+    def _on_scroll_down(self, event: ScrollDown) -> None:
+        super()._on_scroll_down(event)
+        self._scrolled()
 
     def action_cursor(self, delta: int) -> None:
         """Move the cursor by ``delta`` rows."""
