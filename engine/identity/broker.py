@@ -175,7 +175,7 @@ class CredentialBroker:
             raise CredentialError(f"ttl must be a positive number of seconds, not {ttl!r}")
         if mode not in MODES:
             raise CredentialError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        chain = tuple(self._spiffe(a, "actor")[0] for a in actors)
+        chain = tuple([self._spiffe(a, "actor")[0] for a in actors]) if actors else ()
         if self._quarantined:
             for who in (sub, *chain):
                 if who in self._quarantined:
@@ -402,8 +402,8 @@ class CredentialBroker:
         stale = [jti for jti, t in self._issued.items() if t.exp < before]
         for jti in stale:
             del self._issued[jti]
-        for task_id in [t for t, jtis in self._by_task.items() if all(j not in self._issued
-                                                                        for j in jtis)]:
+        issued = self._issued.keys()
+        for task_id in [t for t, jtis in self._by_task.items() if issued.isdisjoint(jtis)]:
             del self._by_task[task_id]
         self.ledger.prune(before)
         self.revocations.prune(before)

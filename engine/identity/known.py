@@ -90,10 +90,12 @@ class CacheEntry:
 
 def freeze(value: Any) -> Any:
     """A read-only copy of a decoded JSON value (mappings and tuples)."""
+    # Most claims are strings and numbers: only containers need a copy (one call per level).
     if isinstance(value, dict):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+        return MappingProxyType({k: freeze(v) if isinstance(v, dict | list) else v
+                                 for k, v in value.items()})
     if isinstance(value, list):
-        return tuple(freeze(v) for v in value)
+        return tuple([freeze(v) if isinstance(v, dict | list) else v for v in value])
     return value
 
 
