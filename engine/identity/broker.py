@@ -198,7 +198,7 @@ class CredentialBroker:
                                  holder_thumbprint, mode, self.kid, self.trust_domain),
                      sha256(signed).digest())
             if len(_TOKENS) >= MEMO_SIZE:
-                del _TOKENS[next(iter(_TOKENS))]  # oldest first: O(1), bounded
+                _TOKENS.pop(next(iter(_TOKENS), None), None)  # oldest first, even racing threads
             _TOKENS[memo_key] = known
         issued, digest = known
         self._issued[jti] = issued

@@ -109,5 +109,5 @@ def is_number(value: Any) -> bool:
 def remember(token: str, known: KnownToken) -> None:
     """Keep ``known`` for ``token`` in :data:`KNOWN` (bounded, oldest first out)."""
     if len(KNOWN) >= MEMO_SIZE:
-        del KNOWN[next(iter(KNOWN))]  # O(1)
+        KNOWN.pop(next(iter(KNOWN), None), None)  # oldest first, even racing threads
     KNOWN[token] = known

@@ -255,7 +255,7 @@ class TokenVerifier:
                 return fail(TokenReason.MALFORMED, "payload is not a JSON object")
             decoded = (payload, freeze(payload))
             if len(PAYLOADS) >= PAYLOAD_MEMO_SIZE:
-                del PAYLOADS[next(iter(PAYLOADS))]
+                PAYLOADS.pop(next(iter(PAYLOADS), None), None)  # oldest first, even racing threads
             PAYLOADS[p64] = decoded
         payload, frozen = decoded
 

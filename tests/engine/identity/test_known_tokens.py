@@ -132,6 +132,22 @@ def test_a_known_delegated_token_meets_each_verifiers_chain_depth(
     assert shallow.reason is TokenReason.ACT_CHAIN_TOO_DEEP
 
 
+def test_a_known_delegated_token_needs_its_actors_trusted_by_each_verifier(
+    broker: CredentialBroker,
+) -> None:
+    vendor = CredentialBroker("vendor.example", seed=SEED, audience=AUD, trust=broker.trust,
+                              revocations=broker.revocations)
+    helper = "spiffe://vendor.example/agent/helper"
+    token = broker.mint(BOT, now=T0, ttl=600, scope=CRM, actors=(helper,)).token
+    assert _again(broker).verify(token, now=T0 + 1).ok
+    ours_only = TokenVerifier(TrustStore([broker.bundle]), audience=AUD)
+    refused = ours_only.verify(token, now=T0 + 1)
+    assert refused.reason is TokenReason.ACT_CHAIN_UNTRUSTED
+    # Named as a first verification names it, not as a trust withdrawn after caching.
+    assert refused.detail == f"actor {helper} is in untrusted trust domain vendor.example"
+    assert broker.trust.get("vendor.example") is vendor.bundle
+
+
 def test_a_known_token_is_checked_against_the_second_verifiers_time_and_request(
     broker: CredentialBroker, issued: IssuedToken
 ) -> None:
