@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.identity.errors import CredentialError, QuarantinedError
-from engine.identity.jws import MEMO_SIZE, Es256Signer, b64encode, compact_json
+from engine.identity.jws import MEMO_SIZE, Es256Signer, b64encode, compact_json, evict_oldest
 from engine.identity.keys import jwk_thumbprint, load_signing_key, signing_key
 from engine.identity.scope import Scope
 from engine.identity.spiffe import SpiffeId, SpiffeIdError, validate_trust_domain
@@ -198,7 +198,7 @@ class CredentialBroker:
                                  holder_thumbprint, mode, self.kid, self.trust_domain),
                      sha256(signed).digest())
             if len(_TOKENS) >= MEMO_SIZE:
-                _TOKENS.pop(next(iter(_TOKENS), None), None)  # oldest first, even racing threads
+                evict_oldest(_TOKENS)
             _TOKENS[memo_key] = known
         issued, digest = known
         self._issued[jti] = issued

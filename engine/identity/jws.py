@@ -69,6 +69,17 @@ _POINTS: dict[int, tuple[ec.EllipticCurvePublicKey, bytes]] = {}  # id -> (key k
 _ES256_DETERMINISTIC = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
 
 
+def evict_oldest(memo: dict[Any, Any]) -> None:
+    """Drop a process-wide memo's oldest entry, in O(1).
+
+    Never raises, even when threads (the TUI's simulations) race to evict the same entry: a
+    raised error in the verifier would refuse a good token as ``internal_error``.
+    """
+    oldest = next(iter(memo), None)
+    if oldest is not None:
+        memo.pop(oldest, None)
+
+
 def _point(public_key: ec.EllipticCurvePublicKey) -> bytes:
     """The key's public point (X9.62, uncompressed), remembered by the key object."""
     known = _POINTS.get(id(public_key))
@@ -135,7 +146,7 @@ def verify_signature(
     except InvalidSignature:
         return "bad"
     if len(_VERIFIED) >= MEMO_SIZE:
-        _VERIFIED.pop(next(iter(_VERIFIED), None), None)  # oldest first, even racing threads
+        evict_oldest(_VERIFIED)
     _VERIFIED[memo_key] = None
     return None
 

@@ -14,7 +14,7 @@ import math
 from types import MappingProxyType
 from typing import Any
 
-from engine.identity.jws import MEMO_SIZE
+from engine.identity.jws import MEMO_SIZE, evict_oldest
 from engine.identity.scope import Scope
 from engine.identity.spiffe import trust_domain_of
 from engine.identity.tokens import Verification
@@ -109,5 +109,5 @@ def is_number(value: Any) -> bool:
 def remember(token: str, known: KnownToken) -> None:
     """Keep ``known`` for ``token`` in :data:`KNOWN` (bounded, oldest first out)."""
     if len(KNOWN) >= MEMO_SIZE:
-        KNOWN.pop(next(iter(KNOWN), None), None)  # oldest first, even racing threads
+        evict_oldest(KNOWN)
     KNOWN[token] = known

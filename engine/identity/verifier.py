@@ -5,11 +5,8 @@ one the broker issued, byte for byte) are checked once per token string and cach
 change (time, audience, revocation, trust, holder, scope) is checked on every call.
 A :class:`~engine.identity.tokens.Verification` comes back, never an exception.
 
-What a token's bytes alone determine (its header, its parsed and checked claims, the digest of
-its signing input) is remembered process-wide once a verifier accepted it (:class:`KnownToken`), so
-another verifier (a sweep's next run) re-checks only what depends on it: allowed algorithm,
-distrust, bundle and key (the signature through :func:`~engine.identity.jws.verify_signature`,
-whose memo is keyed by the public key and the token), chain depth and actors' trust, ledger.
+What a token's bytes alone settle is remembered process-wide once a verifier accepted it;
+another verifier re-checks the rest (:mod:`engine.identity.known`, ``_verify_known``).
 """
 
 from __future__ import annotations
@@ -20,7 +17,13 @@ from hashlib import sha256
 from typing import Any
 
 from engine.identity.errors import CredentialError, ScopeError
-from engine.identity.jws import SUPPORTED_ALGORITHMS, Algorithm, decode_json, verify_signature
+from engine.identity.jws import (
+    SUPPORTED_ALGORITHMS,
+    Algorithm,
+    decode_json,
+    evict_oldest,
+    verify_signature,
+)
 from engine.identity.known import (
     KNOWN,
     PAYLOAD_MEMO_SIZE,
@@ -255,7 +258,7 @@ class TokenVerifier:
                 return fail(TokenReason.MALFORMED, "payload is not a JSON object")
             decoded = (payload, freeze(payload))
             if len(PAYLOADS) >= PAYLOAD_MEMO_SIZE:
-                PAYLOADS.pop(next(iter(PAYLOADS), None), None)  # oldest first, even racing threads
+                evict_oldest(PAYLOADS)
             PAYLOADS[p64] = decoded
         payload, frozen = decoded
 
