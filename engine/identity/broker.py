@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
 from engine.identity.errors import CredentialError, QuarantinedError
-from engine.identity.jws import MEMO_SIZE, Es256Signer, b64encode, compact_json
+from engine.identity.jws import MEMO_SIZE, Es256Signer, b64encode, compact_json, evict_oldest
 from engine.identity.keys import jwk_thumbprint, load_signing_key, signing_key
 from engine.identity.scope import Scope
 from engine.identity.spiffe import SpiffeId, SpiffeIdError, validate_trust_domain
@@ -23,8 +24,9 @@ from engine.identity.trust import RevocationList, TrustBundle, TrustStore
 from engine.identity.verifier import TokenVerifier
 from engine.keyfiles import save_private_key
 
-# Claims (and the signing key) -> (token, signing input), process-wide and bounded.
-_TOKENS: dict[tuple[Any, ...], tuple[str, bytes]] = {}
+# Claims (and the signing key) -> (the issued token, the SHA-256 of its signing input),
+# process-wide and bounded. IssuedToken is frozen, so runs that mint the same token share it.
+_TOKENS: dict[tuple[Any, ...], tuple[IssuedToken, bytes]] = {}
 
 
 class CredentialBroker:
@@ -173,7 +175,7 @@ class CredentialBroker:
             raise CredentialError(f"ttl must be a positive number of seconds, not {ttl!r}")
         if mode not in MODES:
             raise CredentialError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        chain = tuple(self._spiffe(a, "actor")[0] for a in actors)
+        chain = tuple([self._spiffe(a, "actor")[0] for a in actors]) if actors else ()
         if self._quarantined:
             for who in (sub, *chain):
                 if who in self._quarantined:
@@ -183,23 +185,24 @@ class CredentialBroker:
         jti = f"{self._prefix}-{self._counter:08d}"
         exp = now + ttl
         # Deterministic signatures make the token a pure function of these (floats by repr,
-        # as JSON writes them): a sweep's runs of one seed issue many identical tokens.
+        # as JSON writes them): a sweep's runs of one seed issue many identical tokens. The
+        # signer's public point fixes the kid and the issuer the trust domain; the scope is
+        # keyed whole (its claim drops the tools a ``*`` covers, its sets keep them).
         memo_key = (self._signer.id, self.issuer, sub, aud, type(now), repr(now), repr(exp), jti,
-                    scope.claim, mode, task_id, chain, holder_thumbprint)
+                    scope, mode, task_id, chain, holder_thumbprint)
         known = _TOKENS.get(memo_key)
         if known is None:
-            known = self._encode(sub, aud, now, exp, jti, scope, mode, task_id, chain,
-                                 holder_thumbprint)
+            token, signed = self._encode(sub, aud, now, exp, jti, scope, mode, task_id, chain,
+                                         holder_thumbprint)
+            known = (IssuedToken(token, jti, sub, aud, now, exp, scope, task_id, chain,
+                                 holder_thumbprint, mode, self.kid, self.trust_domain),
+                     sha256(signed).digest())
             if len(_TOKENS) >= MEMO_SIZE:
-                del _TOKENS[next(iter(_TOKENS))]  # oldest first: O(1), bounded
+                evict_oldest(_TOKENS)
             _TOKENS[memo_key] = known
-        token, signed = known
-        issued = IssuedToken(
-            token, jti, sub, aud, now, exp, scope, task_id, chain, holder_thumbprint, mode,
-            self.kid, self.trust_domain,
-        )
+        issued, digest = known
         self._issued[jti] = issued
-        self.ledger.record(jti, sub, chain, exp, signed)
+        self.ledger.record_digest(jti, sub, chain, exp, digest)
         if task_id is not None:
             self._by_task.setdefault(task_id, []).append(jti)
         if exp > self._max_exp.get(self.kid, -math.inf):
@@ -399,8 +402,8 @@ class CredentialBroker:
         stale = [jti for jti, t in self._issued.items() if t.exp < before]
         for jti in stale:
             del self._issued[jti]
-        for task_id in [t for t, jtis in self._by_task.items() if all(j not in self._issued
-                                                                        for j in jtis)]:
+        issued = self._issued.keys()
+        for task_id in [t for t, jtis in self._by_task.items() if issued.isdisjoint(jtis)]:
             del self._by_task[task_id]
         self.ledger.prune(before)
         self.revocations.prune(before)

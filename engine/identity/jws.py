@@ -14,6 +14,7 @@ are seen.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import re
 from collections.abc import Mapping
@@ -30,6 +31,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_VALUES = {c: i for i, c in enumerate(_ALPHABET)}
+"""A base64url character's 6-bit value (its low bits are unused when it ends a segment)."""
+_TO_URL = bytes.maketrans(b"+/", b"-_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,17 @@ MEMO_SIZE = 8192
 _VERIFIED: dict[tuple[bytes, str], None] = {}
 _POINTS: dict[int, tuple[ec.EllipticCurvePublicKey, bytes]] = {}  # id -> (key kept, point)
 _ES256_DETERMINISTIC = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+
+
+def evict_oldest(memo: dict[Any, Any]) -> None:
+    """Drop a process-wide memo's oldest entry, in O(1).
+
+    Never raises, even when threads (the TUI's simulations) race to evict the same entry: a
+    raised error in the verifier would refuse a good token as ``internal_error``.
+    """
+    oldest = next(iter(memo), None)
+    if oldest is not None:
+        memo.pop(oldest, None)
 
 
 def _point(public_key: ec.EllipticCurvePublicKey) -> bytes:
@@ -130,7 +146,7 @@ def verify_signature(
     except InvalidSignature:
         return "bad"
     if len(_VERIFIED) >= MEMO_SIZE:
-        del _VERIFIED[next(iter(_VERIFIED))]  # oldest first: O(1), bounded
+        evict_oldest(_VERIFIED)
     _VERIFIED[memo_key] = None
     return None
 
@@ -141,7 +157,8 @@ compact_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 def b64encode(data: bytes) -> str:
     """Base64url without padding (RFC 7515 §2)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URL).rstrip(b"=").decode(
+        "ascii")
 
 
 def b64decode(segment: str) -> bytes:
@@ -150,14 +167,14 @@ def b64decode(segment: str) -> bytes:
     Raises:
         ValueError: the segment is not canonical base64url.
     """
-    if len(segment) % 4 == 1 or _B64URL.fullmatch(segment) is None:
+    tail = len(segment) % 4
+    if tail == 1 or _B64URL.fullmatch(segment) is None:
         raise ValueError("not base64url")
-    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    # Decoders ignore a final character's unused bits; a token that differs only there must
-    # not verify as the original.
-    if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode("ascii"):
+    # Decoders ignore a final character's unused bits (4 of them after 2 characters, 2
+    # after 3); a token that differs only there must not verify as the original.
+    if tail and _VALUES[segment[-1]] & (0x0F if tail == 2 else 0x03):
         raise ValueError("non-canonical base64url")
-    return raw
+    return base64.urlsafe_b64decode(segment + "=" * (-tail % 4))
 
 
 def decode_json(segment: str) -> Any:

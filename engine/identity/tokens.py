@@ -230,6 +230,16 @@ class IssuanceLedger:
         """
         self._records[jti] = (sha256(signed).digest(), sub, actors, exp)
 
+    def record_digest(
+        self, jti: str, sub: str, actors: tuple[str, ...], exp: float, digest: bytes
+    ) -> None:
+        """Record an issued token by the SHA-256 ``digest`` of its signing input.
+
+        The same record as :meth:`record`, for a caller that already holds the digest (a
+        broker minting again a token it encoded before).
+        """
+        self._records[jti] = (digest, sub, actors, exp)
+
     def check(
         self, jti: str, sub: str, actors: tuple[str, ...], exp: float, signed: bytes
     ) -> tuple[TokenReason, str] | None:
@@ -242,6 +252,15 @@ class IssuanceLedger:
             exp: Its expiry.
             signed: Its signing input (``header.payload``, ASCII), exactly as presented.
         """
+        return self.check_digest(jti, sub, actors, exp, sha256(signed).digest())
+
+    def check_digest(
+        self, jti: str, sub: str, actors: tuple[str, ...], exp: float, digest: bytes
+    ) -> tuple[TokenReason, str] | None:
+        """:meth:`check` given the SHA-256 ``digest`` of the presented signing input.
+
+        For a verifier that already digested these exact bytes (a token it saw before).
+        """
         rec = self._records.get(jti)
         if rec is None:
             if exp <= self.horizon:
@@ -251,8 +270,8 @@ class IssuanceLedger:
                     f"token {jti} expired at {exp:g} and has left the issuance ledger",
                 )
             return TokenReason.NOT_ISSUED, f"jti {jti} was never issued by this trust domain"
-        digest, issued_sub, issued_actors, issued_exp = rec
-        if sha256(signed).digest() == digest:
+        issued_digest, issued_sub, issued_actors, issued_exp = rec
+        if digest == issued_digest:
             return None
         # A valid signature over bytes the broker never issued: say what differs, as far as
         # the record tells.

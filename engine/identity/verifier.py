@@ -4,17 +4,36 @@ The signature, the token's static claims and the issuer's issuance ledger (the t
 one the broker issued, byte for byte) are checked once per token string and cached; what can
 change (time, audience, revocation, trust, holder, scope) is checked on every call.
 A :class:`~engine.identity.tokens.Verification` comes back, never an exception.
+
+What a token's bytes alone settle is remembered process-wide once a verifier accepted it;
+another verifier re-checks the rest (:mod:`engine.identity.known`, ``_verify_known``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from types import MappingProxyType
+from hashlib import sha256
 from typing import Any
 
 from engine.identity.errors import CredentialError, ScopeError
-from engine.identity.jws import SUPPORTED_ALGORITHMS, Algorithm, decode_json, verify_signature
+from engine.identity.jws import (
+    SUPPORTED_ALGORITHMS,
+    Algorithm,
+    decode_json,
+    evict_oldest,
+    verify_signature,
+)
+from engine.identity.known import (
+    KNOWN,
+    PAYLOAD_MEMO_SIZE,
+    PAYLOADS,
+    CacheEntry,
+    KnownToken,
+    freeze,
+    is_number,
+    remember,
+)
 from engine.identity.scope import Scope
 from engine.identity.spiffe import SpiffeId, SpiffeIdError, trust_domain_of
 from engine.identity.tokens import MODES, TokenReason, Verification
@@ -27,59 +46,9 @@ _PARSE_CACHE_SIZE = 4096
 _HEADER_CACHE_SIZE = 1024
 _ALLOWED_HEADER = frozenset({"alg", "kid", "typ"})  # JWT-SVID §2: no other header parameters
 _ACT_MEMBERS = frozenset({"sub", "iss", "act"})  # RFC 8693 §4.1: identity claims only
-_PAYLOAD_MEMO_SIZE = 8192
-# A payload segment's JSON object and its frozen copy, process-wide: decoding is a pure
-# function of the segment, and a sweep's runs issue many identical tokens. Read-only.
-_PAYLOADS: dict[str, tuple[dict[str, Any], Any]] = {}
-
 
 def _failure(reason: TokenReason, detail: str) -> Verification:
     return Verification(False, reason, detail)
-
-
-class _Entry:
-    """A token whose signature and static claims verified (the per-token cache value)."""
-
-    __slots__ = ("actors", "auds", "bundle", "exp_limit", "gen", "jkt", "kid", "nbf_limit",
-                 "ok", "rkey", "scope", "tgen")
-
-    def __init__(
-        self,
-        ok: Verification,
-        scope: Scope,
-        auds: tuple[str, ...],
-        exp_limit: float,
-        nbf_limit: float,
-        kid: str,
-        bundle: TrustBundle,
-    ) -> None:
-        self.ok = ok
-        self.auds = auds
-        self.exp_limit = exp_limit
-        self.nbf_limit = nbf_limit
-        self.kid = kid
-        self.bundle = bundle
-        self.jkt = ok.holder
-        self.scope = scope
-        self.actors = ok.actors
-        self.rkey = (ok.trust_domain or "", ok.jti or "")
-        """How the revocation list keys this token."""
-        self.gen = -1  # forces the revocation check on first use
-        self.tgen = -1
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, dict):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
-def _number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    )
 
 
 class TokenVerifier:
@@ -143,7 +112,7 @@ class TokenVerifier:
         self.algorithms = algs
         self.require_ledger = require_ledger
         self._algs = {alg: SUPPORTED_ALGORITHMS[alg] for alg in algs}
-        self._cache: dict[str, _Entry] = {}
+        self._cache: dict[str, CacheEntry] = {}
         self._cache_size = cache_size
         # Subjects, actors and scopes repeat across tokens: parse each distinct string once.
         self._ids: dict[str, SpiffeId] = {}
@@ -233,7 +202,7 @@ class TokenVerifier:
             )
         return entry.ok
 
-    def _recheck(self, entry: _Entry, now: float) -> Verification | None:
+    def _recheck(self, entry: CacheEntry, now: float) -> Verification | None:
         """Revocation and trust checks, when either changed or this token was revoked."""
         ok = entry.ok
         td = ok.trust_domain or ""
@@ -258,8 +227,14 @@ class TokenVerifier:
         entry.tgen = self.trust.generation
         return None
 
-    def _verify_signed(self, token: str, now: float) -> _Entry | Verification:
+    def _verify_signed(self, token: str, now: float) -> CacheEntry | Verification:
         """Parse, check the header, verify the signature and the static claims; cache."""
+        known = KNOWN.get(token)
+        if known is not None:
+            entry = self._verify_known(token, known, now)
+            if entry is not None:
+                return entry
+            # Refused here: the full path below finds and names the reason.
         fail = _failure
         if not token.isascii():
             return fail(TokenReason.MALFORMED, "token contains non-ASCII characters")
@@ -273,7 +248,7 @@ class TokenVerifier:
         if isinstance(parsed, Verification):
             return parsed
         algorithm, kid = parsed
-        decoded = _PAYLOADS.get(p64)
+        decoded = PAYLOADS.get(p64)
         if decoded is None:
             try:
                 payload = decode_json(p64)
@@ -281,10 +256,10 @@ class TokenVerifier:
                 return fail(TokenReason.MALFORMED, "payload is not base64url-encoded JSON")
             if not isinstance(payload, dict):
                 return fail(TokenReason.MALFORMED, "payload is not a JSON object")
-            decoded = (payload, _freeze(payload))
-            if len(_PAYLOADS) >= _PAYLOAD_MEMO_SIZE:
-                del _PAYLOADS[next(iter(_PAYLOADS))]
-            _PAYLOADS[p64] = decoded
+            decoded = (payload, freeze(payload))
+            if len(PAYLOADS) >= PAYLOAD_MEMO_SIZE:
+                evict_oldest(PAYLOADS)
+            PAYLOADS[p64] = decoded
         payload, frozen = decoded
 
         # The subject picks the trust bundle (JWT-SVID validation), so it is read before the
@@ -323,7 +298,52 @@ class TokenVerifier:
                 "bad": (TokenReason.BAD_SIGNATURE, f"signature does not verify with key {kid}"),
             }[refused])
         signed = token[: len(h64) + 1 + len(p64)].encode("ascii")
-        return self._check_claims(token, signed, payload, frozen, sid, kid, bundle)
+        return self._check_claims(token, signed, payload, frozen, sid, kid, bundle, algorithm)
+
+    def _verify_known(self, token: str, known: KnownToken, now: float) -> CacheEntry | None:
+        """The cache entry of a token another verifier accepted, or None to take the full path.
+
+        Re-checks, in this verifier, everything the token's bytes do not settle: its alg is
+        allowed, its trust domain is neither distrusted nor untrusted, its kid names a live
+        key on the alg's curve under which the signature verifies (ECDSA, once per key and
+        token in the process), the chain is within depth and its actors trusted, and the
+        issuer's ledger recorded these bytes.
+        """
+        algorithm = self._algs.get(known.alg)
+        td = known.td
+        if algorithm is None or self.revocations.is_distrusted(td):
+            return None
+        bundle = self.trust.get(td)
+        public_key = None if bundle is None else bundle.key(known.kid, now)
+        if public_key is None or not isinstance(public_key.curve, algorithm.curve) \
+                or verify_signature(public_key, algorithm, token, known.signed_end) is not None:
+            return None
+        assert bundle is not None
+        actor_tds = known.actor_tds
+        if actor_tds:
+            if len(actor_tds) > self.max_chain_depth:
+                return None
+            for actor_td in actor_tds:
+                if actor_td not in self.trust:
+                    return None
+        ok = known.ok
+        ledger = bundle.ledger
+        if ledger is not None:
+            if ledger.check_digest(ok.jti or "", ok.subject or "", ok.actors, ok.expires_at or 0.0,
+                                   known.digest) is not None:
+                return None
+        elif self.require_ledger:
+            return None
+        return self._remember(token, CacheEntry(
+            ok, known.scope, known.auds, known.exp + self.leeway, known.nbf - self.leeway,
+            known.kid, bundle))
+
+    def _remember(self, token: str, entry: CacheEntry) -> CacheEntry:
+        cache = self._cache
+        if len(cache) >= self._cache_size:
+            del cache[next(iter(cache))]  # oldest first: O(1), bounded
+        cache[token] = entry
+        return entry
 
     def _parse_header(self, h64: str) -> tuple[Algorithm, str] | Verification:
         """Check a header segment: JSON object, allowed alg, JWT-SVID parameters, a kid."""
@@ -361,8 +381,8 @@ class TokenVerifier:
 
     def _check_claims(
         self, token: str, signed: bytes, payload: dict[str, Any], frozen: Any, sid: SpiffeId,
-        kid: str, bundle: TrustBundle,
-    ) -> _Entry | Verification:
+        kid: str, bundle: TrustBundle, algorithm: Algorithm,
+    ) -> CacheEntry | Verification:
         fail = _failure
         for claim in ("iss", "aud", "exp", "iat", "jti", "scope", "mode"):
             if claim not in payload:
@@ -381,7 +401,7 @@ class TokenVerifier:
             return fail(TokenReason.INVALID_CLAIM, "aud must be a string or a list of strings")
         exp, iat = payload["exp"], payload["iat"]
         nbf = payload.get("nbf", iat)
-        if not (_number(exp) and _number(iat) and _number(nbf)):
+        if not (is_number(exp) and is_number(iat) and is_number(nbf)):
             return fail(TokenReason.INVALID_CLAIM, "exp, iat and nbf must be finite numbers")
         jti = payload["jti"]
         if not isinstance(jti, str) or not jti:
@@ -416,9 +436,10 @@ class TokenVerifier:
                 return chain
             actors = chain
         ledger = bundle.ledger
+        digest = sha256(signed).digest()
         if ledger is not None:
             # The issued token byte for byte, or a forgery under a real (leaked) key.
-            forged = ledger.check(jti, sub, actors, float(exp), signed)
+            forged = ledger.check_digest(jti, sub, actors, float(exp), digest)
             if forged is not None:
                 return fail(*forged)
         elif self.require_ledger:
@@ -431,12 +452,11 @@ class TokenVerifier:
             True, TokenReason.OK, "", frozen, jti, sub, actors, mode, task_id,
             scope, float(iat), float(exp), holder, td, iss,
         )
-        entry = _Entry(ok, scope, auds, exp + self.leeway, nbf - self.leeway, kid, bundle)
-        cache = self._cache
-        if len(cache) >= self._cache_size:
-            del cache[next(iter(cache))]  # oldest first: O(1), bounded
-        cache[token] = entry
-        return entry
+        remember(token, KnownToken(ok, scope, algorithm.name, kid, auds, exp, nbf, digest,
+                                   len(signed)))
+        return self._remember(
+            token, CacheEntry(ok, scope, auds, exp + self.leeway, nbf - self.leeway, kid, bundle)
+        )
 
     def _spiffe_id(self, value: str) -> SpiffeId:
         sid = self._ids.get(value)
