@@ -8,7 +8,7 @@ import math
 import pytest
 from textual.widgets import Input, OptionList, Static
 
-from tests.tui.pilot_support import paused_at, plain, wait_for
+from tests.tui.pilot_support import paste, paused_at, plain, wait_for
 from tui.app import make_app
 from tui.screens.compare import CompareScreen
 from tui.screens.detail import DecisionDetailScreen
@@ -72,8 +72,9 @@ async def test_field_query_filters_by_effect_agent_and_tool_glob() -> None:
     async with app.run_test(size=(160, 45)) as pilot:
         screen = await paused_at(pilot, app, LATE)
         stream = screen.query_one(DecisionStream)
-        await pilot.press("f", *"effect:require_approval agent:support-bot tool:email.*",
-                          "enter")
+        await pilot.press("f")
+        await paste(pilot, "effect:require_approval agent:support-bot tool:email.*")
+        await pilot.press("enter")
         rows = stream.rows
         assert rows
         assert all(e.agent == "support-bot" and e.data["tool"].startswith("email.")
@@ -92,7 +93,9 @@ async def test_a_bad_query_says_what_was_expected_and_keeps_the_stream() -> None
         screen = await paused_at(pilot, app, 7_500.0)
         stream = screen.query_one(DecisionStream)
         before = len(stream.rows)
-        await pilot.press("f", *"colour:red", "enter")
+        await pilot.press("f")
+        await paste(pilot, "colour:red")
+        await pilot.press("enter")
         await pilot.pause(0.1)
         notes = [str(n.message) for n in app._notifications]
         assert any("unknown field 'colour'" in n and "effect" in n for n in notes), notes
@@ -106,7 +109,9 @@ async def test_default_deny_detail_shows_the_allow_rule_that_nearly_matched() ->
     async with app.run_test(size=(160, 45)) as pilot:
         screen = await paused_at(pilot, app, 3_700.0)
         stream = screen.query_one(DecisionStream)
-        await pilot.press("f", *"reason:no_matching_allow tool:ledger.*", "enter")
+        await pilot.press("f")
+        await paste(pilot, "reason:no_matching_allow tool:ledger.*")
+        await pilot.press("enter")
         target = stream.rows[0]
         assert stream.select_seq(target.seq)
         stream.focus()
@@ -173,7 +178,9 @@ async def test_an_old_filtered_row_opens_an_abridged_detail_that_says_so() -> No
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await paused_at(pilot, app, LATE)
         stream = screen.query_one(DecisionStream)
-        await pilot.press("f", *"effect:allow tool:helpdesk.*", "enter")
+        await pilot.press("f")
+        await paste(pilot, "effect:allow tool:helpdesk.*")
+        await pilot.press("enter")
         oldest = stream.rows[0]
         assert oldest.data.get("summary"), "the oldest allow should only be in the index"
         assert stream.select_seq(oldest.seq)
