@@ -32,7 +32,7 @@ async def paste(pilot: Pilot[Any], text: str) -> None:
     ``pilot.press(*text)`` waits for the app to go idle after every character (40 ms at
     least, far more on a loaded machine): a 50-character filter query typed took 2-5 s of a
     test's wall time. Typing itself stays covered where it matters (``f`` typed into an open
-    filter, test_app_view_minor; short queries typed in test_app_live and the snapshots).
+    filter, test_app_view_minor; short queries typed in test_app_live and test_app_tune).
     """
     pilot.app.post_message(events.Paste(text))
     await pilot.pause()

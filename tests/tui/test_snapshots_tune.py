@@ -59,7 +59,9 @@ def test_field_query_over_the_whole_run(snap_compare: Any, size: tuple[int, int]
 
     async def steps(pilot: Pilot[Any]) -> None:
         await paused(pilot, 28_000.0)
-        await pilot.press("f", *"effect:deny agent:support-bot", "enter")
+        await pilot.press("f")
+        await paste(pilot, "effect:deny agent:support-bot")
+        await pilot.press("enter")
 
     assert snap_compare(app, terminal_size=size, run_before=then(steps))
 
