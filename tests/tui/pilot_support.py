@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -23,6 +24,18 @@ async def wait_for(pilot: Pilot[Any], predicate: Callable[[], bool],
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not reached in time")
         await pilot.pause(0.02)
+
+
+async def paste(pilot: Pilot[Any], text: str) -> None:
+    """Paste ``text`` into the focused widget, one event as a terminal's bracketed paste sends.
+
+    ``pilot.press(*text)`` waits for the app to go idle after every character (40 ms at
+    least, far more on a loaded machine): a 50-character filter query typed took 2-5 s of a
+    test's wall time. Typing itself stays covered where it matters (``f`` typed into an open
+    filter, test_app_view_minor; short queries typed in test_app_live and test_app_tune).
+    """
+    pilot.app.post_message(events.Paste(text))
+    await pilot.pause()
 
 
 def plain(static: Static) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
@@ -60,11 +60,17 @@ def headless(name: str, profile: str) -> tuple[tuple[Event, ...], MetricsCollect
 
 
 @pytest.fixture(scope="module", params=library.names())
-def name(request: pytest.FixtureRequest) -> str:
+def name(request: pytest.FixtureRequest) -> Iterator[str]:
     """Each built-in by name; module-scoped so pytest orders the two tests scenario by scenario
-    and each scenario's headless runs (cached) are made and read on one worker."""
+    and each scenario's headless runs (cached) are made and read on one worker.
+
+    The cache is emptied when pytest moves on to the next scenario: every built-in's events
+    kept to the end (about 300,000 objects) made each full collection the dashboard runs in
+    the rest of the worker's tests walk them all.
+    """
     value: str = request.param
-    return value
+    yield value
+    headless.cache_clear()
 
 
 def flat(data: Any, prefix: str = "") -> dict[str, Any]:

@@ -27,32 +27,41 @@ SCENARIO = "support-pii-injection"
 AFTER_INCIDENT = 2 * 3600.0 + 900
 
 
-def paused_live(when: float) -> Callable[[Pilot[Any]], Any]:
+def paused_live(when: float, *, slower: bool = False) -> Callable[[Pilot[Any]], Any]:
+    """Wait for the live run paused at ``when``; ``slower``: then press ``-`` once.
+
+    A run played at max speed and slowed once shows 3600x, the same screen as a run played
+    at 3600x (the panels fold events, not ticks) without waiting seconds of wall time.
+    """
     async def run_before(pilot: Pilot[Any]) -> None:
         app = pilot.app
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen)
                        and app.screen.now == when and app.screen.playback.paused
                        and app.screen.playback.inflight == 0)
+        if slower:
+            await pilot.press("minus")
         await pilot.pause(0.1)
 
     return run_before
 
 
 def test_live_run_on_an_80x24_terminal(snap_compare: Any) -> None:
-    app = make_app(SCENARIO, speed=3600, pause_at=AFTER_INCIDENT)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=paused_live(AFTER_INCIDENT))
+    app = make_app(SCENARIO, speed=math.inf, pause_at=AFTER_INCIDENT)
+    assert snap_compare(app, terminal_size=(80, 24),
+                        run_before=paused_live(AFTER_INCIDENT, slower=True))
 
 
 def test_live_run_on_a_large_terminal(snap_compare: Any) -> None:
-    app = make_app(SCENARIO, profile="static-rbac", speed=3600, pause_at=AFTER_INCIDENT)
-    assert snap_compare(app, terminal_size=(160, 45), run_before=paused_live(AFTER_INCIDENT))
+    app = make_app(SCENARIO, profile="static-rbac", speed=math.inf, pause_at=AFTER_INCIDENT)
+    assert snap_compare(app, terminal_size=(160, 45),
+                        run_before=paused_live(AFTER_INCIDENT, slower=True))
 
 
 def test_decision_detail_of_the_injected_export(snap_compare: Any) -> None:
-    app = make_app(SCENARIO, speed=3600, pause_at=AFTER_INCIDENT)
+    app = make_app(SCENARIO, speed=math.inf, pause_at=AFTER_INCIDENT)
 
     async def run_before(pilot: Pilot[Any]) -> None:
-        await paused_live(AFTER_INCIDENT)(pilot)
+        await paused_live(AFTER_INCIDENT, slower=True)(pilot)
         screen = pilot.app.screen
         stream = screen.query_one(DecisionStream)
         export = next(e for e in stream.rows if e.data.get("incident")
@@ -66,18 +75,23 @@ def test_decision_detail_of_the_injected_export(snap_compare: Any) -> None:
     assert snap_compare(app, terminal_size=(100, 40), run_before=run_before)
 
 
-def test_compare_paused_after_the_incident(snap_compare: Any) -> None:
-    app = make_app(SCENARIO, compare="static-rbac,jit-context", speed=3600,
-                   pause_at=4 * 3600.0)
-
+def paused_compare(when: float) -> Callable[[Pilot[Any]], Any]:
+    """Wait for the comparison paused at ``when``, then press ``-`` once (see paused_live)."""
     async def run_before(pilot: Pilot[Any]) -> None:
         app = pilot.app
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
-                       and app.screen.now == 4 * 3600.0 and app.screen.playback.paused
+                       and app.screen.now == when and app.screen.playback.paused
                        and app.screen.playback.inflight == 0)
+        await pilot.press("minus")
         await pilot.pause(0.1)
 
-    assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)
+    return run_before
+
+
+def test_compare_paused_after_the_incident(snap_compare: Any) -> None:
+    app = make_app(SCENARIO, compare="static-rbac,jit-context", speed=math.inf,
+                   pause_at=4 * 3600.0)
+    assert snap_compare(app, terminal_size=(120, 36), run_before=paused_compare(4 * 3600.0))
 
 
 def compare_ended() -> Callable[[Pilot[Any]], Any]:

@@ -27,8 +27,9 @@ VENDOR_BREACH = 16 * 3600.0 + 60
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)])
 def test_blind_live_run_before_detection(snap_compare: Any, size: tuple[int, int]) -> None:
-    app = make_app(SUPPORT, speed=3600, pause_at=BEFORE_DETECTION, blind=True)
-    assert snap_compare(app, terminal_size=size, run_before=paused_live(BEFORE_DETECTION))
+    app = make_app(SUPPORT, speed=math.inf, pause_at=BEFORE_DETECTION, blind=True)
+    assert snap_compare(app, terminal_size=size,
+                        run_before=paused_live(BEFORE_DETECTION, slower=True))
 
 
 AFTER_DETECTION = 2 * 3600.0 + 600
@@ -38,9 +39,10 @@ AFTER_DETECTION = 2 * 3600.0 + 600
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)])
 def test_blind_blast_after_detection_shows_what_leaked_before_it(
         snap_compare: Any, size: tuple[int, int]) -> None:
-    app = make_app(SUPPORT, profile="static-rbac", speed=3600, pause_at=AFTER_DETECTION,
+    app = make_app(SUPPORT, profile="static-rbac", speed=math.inf, pause_at=AFTER_DETECTION,
                    blind=True)
-    assert snap_compare(app, terminal_size=size, run_before=paused_live(AFTER_DETECTION))
+    assert snap_compare(app, terminal_size=size,
+                        run_before=paused_live(AFTER_DETECTION, slower=True))
 
 
 def test_revoke_dialog_with_token_facts(snap_compare: Any) -> None:

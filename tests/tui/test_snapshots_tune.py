@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from tests.tui.pilot_support import wait_for
+from tests.tui.pilot_support import paste, wait_for
 from tui.app import make_app
 from tui.screens.compare import CompareScreen
 from tui.screens.detail import DecisionDetailScreen
@@ -59,7 +59,9 @@ def test_field_query_over_the_whole_run(snap_compare: Any, size: tuple[int, int]
 
     async def steps(pilot: Pilot[Any]) -> None:
         await paused(pilot, 28_000.0)
-        await pilot.press("f", *"effect:deny agent:support-bot", "enter")
+        await pilot.press("f")
+        await paste(pilot, "effect:deny agent:support-bot")
+        await pilot.press("enter")
 
     assert snap_compare(app, terminal_size=size, run_before=then(steps))
 
@@ -72,7 +74,9 @@ def test_near_misses_of_a_default_deny(snap_compare: Any, size: tuple[int, int])
     async def steps(pilot: Pilot[Any]) -> None:
         screen = await paused(pilot, 3_700.0)
         stream = screen.query_one(DecisionStream)
-        await pilot.press("f", *"reason:no_matching_allow", "enter")
+        await pilot.press("f")
+        await paste(pilot, "reason:no_matching_allow")
+        await pilot.press("enter")
         assert stream.select_seq(stream.rows[0].seq)
         stream.focus()
         await pilot.press("enter")
