@@ -20,6 +20,7 @@ from engine.policy.decision import Reason
 from sim.approvals import ApprovalResult
 from sim.events import DecisionData, Event, EventKind, Outcome
 from sim.state import PlanItem, SimulationState, TaskRun
+from sim.wakes import waiting
 from sim.wallet import Credential
 from sim.world import EPOCH, WEEK_OFFSET
 
@@ -124,7 +125,7 @@ class DecisionStep(SimulationState):
         self._emit(EventKind.APPROVAL_REQUESTED, agent, {
             "run": run.id, "task": run.task.id, "step": number, "tool": spec.tool_id,
             "queue": self.approvers.waiting, "decision": seq, "incident": item.incident})
-        result: ApprovalResult = yield pending
+        result: ApprovalResult = yield waiting(run.wakeup, pending)
         if result.expired:
             outcome = _EXPIRED
         elif not result.approved:
@@ -163,5 +164,5 @@ class DecisionStep(SimulationState):
         alerts = self.detector.executed(agent, spec.tool_id, spec.records)
         if alerts:
             self._raise(alerts, agent, seq, ist)
-        yield env.timeout(spec.duration)
+        yield waiting(run.wakeup, env.timeout(spec.duration))
         return _EXECUTED

@@ -72,6 +72,7 @@ from sim.responses import Responses
 from sim.result import RunResult
 from sim.state import AgentState
 from sim.task_runs import TaskRuns
+from sim.wakes import Wake, failed_run
 from sim.wallet import Wallet
 from sim.world import EPOCH, World
 
@@ -264,9 +265,15 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
                     try:
                         for callback in callbacks:
                             callback(event)
+                    except StopIteration:
+                        pass  # a generator resumed without a Process returned (sim.wakes)
                     except StopSimulation:
                         _stopped_in(env, event, callbacks, callback)
                         raise
+                    except BaseException as error:
+                        if type(event) is not Wake:
+                            raise
+                        failed_run(env, error)  # as a failed process: raised in its turn
                     if not event._ok:
                         _failed(event)
                 check()
@@ -339,7 +346,7 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         for state in self.agents.values():
             for task in state.model.tasks:
                 if task.arrival is not None:
-                    env.process(self._arrivals(state, task))
+                    self._start_arrivals(state, task)
         for incident in scenario.incidents:
             env.process(self._incident_at(incident))
         for state in self.agents.values():

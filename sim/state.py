@@ -93,6 +93,9 @@ class TaskRun:
     presenter: str | None = None
     attacker: bool = False
     principal: Mapping[str, Any] | None = None
+    wakeup: list[Any] | None = None
+    """The callbacks of the run's wakes when simpy's loop resumes it directly (a top-level
+    run, see :mod:`sim.wakes`); None for a run under a Process."""
 
 
 class SimulationState(ABC):
