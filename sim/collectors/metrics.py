@@ -104,8 +104,11 @@ class MetricsCollector:
         """Incident id -> the first of its steps that did not run, and what stopped it."""
         self.before_detection: dict[str, int] = {}
         """Incident id -> records its steps had reached when the first alert detected it."""
-        self._tally: dict[tuple[str, str, bool, bool], int] = {}
-        """Live decisions by (effect, outcome, benign, approved), not yet in the counters."""
+        self._tally: dict[Effect, dict[Outcome, list[int]]] = {
+            effect: {outcome: [0, 0, 0, 0] for outcome in Outcome} for effect in Effect}
+        """Live decisions not yet in the counters: by effect, then outcome, then one count per
+        (benign, approved) at ``2 * benign + approved`` (nested by the enum members
+        themselves: two lookups that match by identity, no key tuple to build and hash)."""
         self._top: set[str] = set()
         self._pending: dict[int, _Pending] = {}
         self._handlers = {
@@ -157,9 +160,8 @@ class MetricsCollector:
         incident = data.incident
         effect = decision.effect
         # One count per kind of decision; the counters are settled from it when read.
-        key = (effect, outcome, incident is None and not data.attacker, data.approved)
-        tally = self._tally
-        tally[key] = tally.get(key, 0) + 1
+        self._tally[effect][outcome][(2 if incident is None and not data.attacker else 0)
+                                     + (1 if data.approved else 0)] += 1
         agent = event.agent
         if self.record_decisions:
             assert agent is not None
@@ -176,22 +178,23 @@ class MetricsCollector:
 
     def _settle(self) -> None:
         """Add the live decisions tallied since the last read to the counters."""
-        tally = self._tally
-        if not tally:
-            return
         effects, outcomes = self._effects, self._outcomes
-        for (effect, outcome, benign, approved), n in tally.items():
-            effects[effect] += n
-            outcomes[outcome] += n
-            if benign:
-                self._benign_steps += n
-                if effect == "deny":
-                    self._benign_denied += n
-            if not approved:
-                self._oos_attempts += n
+        for effect, row in self._tally.items():
+            for outcome, cell in row.items():
+                # By (benign, approved): (no, no), (no, yes), (yes, no), (yes, yes).
+                others, others_approved, benign, benign_approved = cell
+                n = others + others_approved + benign + benign_approved
+                if not n:
+                    continue
+                cell[:] = (0, 0, 0, 0)
+                effects[effect] += n
+                outcomes[outcome] += n
+                self._benign_steps += benign + benign_approved
+                if effect is _DENY:
+                    self._benign_denied += benign + benign_approved
+                self._oos_attempts += others + benign
                 if outcome not in _NOT_STOPPED:
-                    self._oos_stopped += n
-        tally.clear()
+                    self._oos_stopped += others + benign
 
     @property
     def effects(self) -> dict[str, int]:
