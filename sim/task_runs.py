@@ -25,7 +25,7 @@ from sim.arrivals import arrival_times
 from sim.events import EventKind, Outcome
 from sim.incidents import IncidentState, retired
 from sim.state import AgentState, PlanItem, SimulationState, TaskRun
-from sim.wakes import Wake, drive, sleep, waiting
+from sim.wakes import Wake, drive, waiting
 from sim.wallet import Credential
 
 _BLOCKED, _AWAITING, _EXPIRED = Outcome.BLOCKED, Outcome.AWAITING_APPROVAL, Outcome.EXPIRED
@@ -52,10 +52,20 @@ class TaskRuns(SimulationState):
         env = self.env
         assert task.arrival is not None
         stream = self.rng(f"arrivals/{state.name}/{task.id}")
+        queue: list[Any] = env._queue
+        eids = env._eid
+        start = self._start_top_run
+        prefix = f"{state.name}/{task.id}#"
         for n, t in enumerate(arrival_times(task.arrival, stream, self.end), 1):
             if t > env._now:
-                yield sleep(env, t - env._now, wakeup)
-            self._start_top_run(state, task, f"{state.name}/{task.id}#{n}", t)
+                # A timeout until the arrival, made lighter (see sim.wakes); its time is
+                # computed as simpy's (now + delay), which may differ from t in the last bit.
+                now = env._now
+                wake = _new(Wake)
+                wake.callbacks = wakeup
+                heappush(queue, (now + (t - now), NORMAL, next(eids), wake))
+                yield wake  # type: ignore[misc]  # an event as simpy's loop sees one
+            start(state, task, f"{prefix}{n}", t)
 
     def _start_top_run(self, state: AgentState, task: Task, run_id: str,
                        arrival: float) -> None:

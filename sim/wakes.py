@@ -21,7 +21,7 @@ from heapq import heappush
 from typing import Any
 
 import simpy
-from simpy.events import NORMAL, URGENT
+from simpy.events import URGENT
 
 _new = object.__new__
 
@@ -38,18 +38,6 @@ class Wake:
     callbacks: list[Any] | None
     _ok = True
     _value = None
-
-
-def sleep(env: simpy.Environment, delay: float, wakeup: list[Any]) -> simpy.Event:
-    """``env.timeout(delay)``, lighter, its callbacks ``wakeup`` (``[]`` under a Process).
-
-    Scheduled where a timeout made at this moment would be (same time, priority and event id).
-    """
-    wake = _new(Wake)
-    wake.callbacks = wakeup
-    queue: list[Any] = env._queue
-    heappush(queue, (env._now + delay, NORMAL, next(env._eid), wake))
-    return wake  # type: ignore[return-value]  # an event as simpy's loop sees one
 
 
 def drive(env: simpy.Environment, generator: Generator[Any, Any, Any],
