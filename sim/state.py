@@ -93,6 +93,10 @@ class TaskRun:
     presenter: str | None = None
     attacker: bool = False
     principal: Mapping[str, Any] | None = None
+    task_id: str = ""
+    """``task.id``, read once: an attribute of a pydantic model costs ~20x a slot's."""
+    intent: str = ""
+    """``task.intent``, likewise."""
     wakeup: list[Any] | None = None
     """The callbacks of the run's wakes when simpy's loop resumes it directly (a top-level
     run, see :mod:`sim.wakes`); None for a run under a Process."""

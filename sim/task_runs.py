@@ -126,7 +126,7 @@ class TaskRuns(SimulationState):
                        chain_attributes(root, actors), hops, arrival,
                        parent is None and incident is None, incident, parent, cred,
                        presenter=self.wallet.thumbprints[state.name],
-                       principal=state.principal)
+                       principal=state.principal, task_id=task.id, intent=task.intent)
 
     def _task(self, run: TaskRun) -> Generator[simpy.Event, Any, bool]:
         wakeup = run.wakeup
@@ -136,7 +136,7 @@ class TaskRuns(SimulationState):
         state = run.agent
         name = state.name
         self._emit(EventKind.TASK_STARTED, name, {
-            "task": run.task.id, "run": run.id, "chain": run.actors,
+            "task": run.task_id, "run": run.id, "chain": run.actors,
             "delegated_by": run.parent.agent.name if run.parent is not None else None,
             "incident": run.incident, "attacker": run.attacker})
         ist = self.incidents.get(run.incident) if run.incident is not None else None
@@ -238,11 +238,11 @@ class TaskRuns(SimulationState):
         latency = env.now - run.arrival
         if ok:
             self._emit(EventKind.TASK_COMPLETED, name, {
-                "task": run.task.id, "run": run.id, "chain": run.actors,
+                "task": run.task_id, "run": run.id, "chain": run.actors,
                 "latency": latency, "steps": steps, "incident": run.incident})
         else:
             self._emit(EventKind.TASK_FAILED, name, {
-                "task": run.task.id, "run": run.id, "chain": run.actors,
+                "task": run.task_id, "run": run.id, "chain": run.actors,
                 "reason": reason, "steps": steps, "incident": run.incident})
         if ist is not None and not ist.contained and not ist.renewable \
                 and ist.incident.repeat_every is None and run.attacker is False \
