@@ -150,6 +150,7 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         self.world = World(scenario, self.profile)
         self.creds = self.profile.credentials
         self.jit = self.creds.mode == "jit"
+        self.renewing = self.creds.renew_before is not None
         self.estate = Estate.of(scenario)
         self.collector = MetricsCollector(record_decisions=record_decisions,
                                           audited=audit is not None)

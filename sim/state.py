@@ -129,6 +129,9 @@ class SimulationState(ABC):
     """The profile's credential settings."""
     jit: bool
     """Tokens are minted per task (else one static token per agent or shared group)."""
+    renewing: bool
+    """Tokens are renewed ahead of their expiry (the profile sets ``renew_before``); read
+    once: a pydantic field read costs ~20x a plain attribute's, and runs ask at each start."""
     estate: Estate
     wallet: Wallet
     approvers: ApproverPool

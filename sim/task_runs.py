@@ -154,7 +154,7 @@ class TaskRuns(SimulationState):
         reason = ""
         ok = True
         jit = self.jit
-        renewing = self.creds.renew_before is not None and (not jit or run.own_cred)
+        renewing = self.renewing and (not jit or run.own_cred)
         attacker = run.attacker
         decide = self._decide
         queue: list[Any] = env._queue
@@ -281,8 +281,8 @@ class TaskRuns(SimulationState):
 
     def _static_for(self, state: AgentState) -> Credential | None:
         cred = state.static
-        if cred is None:
-            return None
+        if cred is None or not self.renewing:  # nothing is renewed without renew_before
+            return cred
         renewed = self.wallet.renew_if_due(cred)
         if renewed is not cred:
             for other in self.agents.values():
