@@ -99,11 +99,15 @@ class DecisionStep(SimulationState):
         self._seq = seq + 1
         # The event refers to the request and the decision; what a sink reads of them is
         # rendered when it reads it (see DecisionData).
-        self._sink(_new_event(Event, (seq, now, _DECISION, agent, _new_event(DecisionData, (
+        event = _new_event(Event, (seq, now, _DECISION, agent, _new_event(DecisionData, (
             run.id, run.actors, task_id, number, spec.tool_id, spec.action, spec.resource,
             spec.data_class, spec.system, records, spec.amount, spec.destination, cred.jti,
             None if cred.shared else cred.holder, token_reason, request, decision, outcome,
-            incident, attacker, approved, also)))))
+            incident, attacker, approved, also))))
+        self._fold(event)
+        sink = self._sink
+        if sink is not None:
+            sink(event)
         ist = self.incidents.get(incident) if incident is not None else None
         if outcome is _EXECUTED:
             if records < self._bulk and not decision.sequences and not decision.shadow:

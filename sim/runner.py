@@ -155,12 +155,15 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         self.collector = MetricsCollector(record_decisions=record_decisions,
                                           audited=audit is not None)
         """Folds this run's events into its figures (:meth:`result`, :meth:`blast_radius`)."""
-        sinks: list[Sink] = [self.collector]
+        self._fold = tee(self.collector)
+        sinks: list[Sink] = []
         if audit is not None:
             sinks.append(AuditSink(audit))
         if sink is not None:
             sinks.append(sink)
-        self._sink = tee(*sinks)
+        # The collector is called first, then the others: tee's pair function between them
+        # was a Python call per event.
+        self._sink = tee(*sinks) if sinks else None
         self._seq = 0
         self.wallet = Wallet(self.env, scenario, self.creds, self.seed, self._emit,
                              self._credential_ended, self.end, self.world)

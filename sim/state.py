@@ -138,7 +138,10 @@ class SimulationState(ABC):
     detector: Detector
     agents: dict[str, AgentState]
     incidents: dict[str, IncidentState]
-    _sink: Sink
+    _fold: Sink
+    """The run's own collector, which every event reaches first."""
+    _sink: Sink | None
+    """Every other sink (an audit log, the caller's) as one; None when there is none."""
     _seq: int
     """The number of the next event."""
 
@@ -149,7 +152,11 @@ class SimulationState(ABC):
     def _emit(self, kind: EventKind, agent: str | None, data: dict[str, Any]) -> int:
         seq = self._seq
         self._seq = seq + 1
-        self._sink(_new_event(Event, (seq, self.env._now, kind, agent, data)))
+        event = _new_event(Event, (seq, self.env._now, kind, agent, data))
+        self._fold(event)
+        sink = self._sink
+        if sink is not None:
+            sink(event)
         return seq
 
     # --- task runs (sim.task_runs) ----------------------------------------------------------
