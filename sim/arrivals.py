@@ -22,22 +22,24 @@ def arrival_times(arrival: Arrival, rng: random.Random, until: float) -> Iterato
         rng: The generator of this stream (only Poisson arrivals draw from it).
         until: The end of the run; no arrival at or after it is produced.
     """
+    # The kind's own generator is returned, not delegated to: one generator resumed per
+    # arrival, not two.
     if isinstance(arrival, FixedArrival):
-        yield from _fixed(arrival, until)
-    elif isinstance(arrival, PoissonArrival):
-        yield from poisson_times(arrival.rate / arrival.per, rng, until,
-                                 start=arrival.start, count=arrival.count)
-    elif isinstance(arrival, ScriptedArrival):
-        yield from (t for t in sorted(arrival.at) if t < until)
-    else:  # pragma: no cover - the model admits only the three kinds
-        raise TypeError(f"unknown arrival {arrival!r}")
+        return _fixed(arrival.start, arrival.interval, arrival.count, until)
+    if isinstance(arrival, PoissonArrival):
+        return poisson_times(arrival.rate / arrival.per, rng, until,
+                             start=arrival.start, count=arrival.count)
+    if isinstance(arrival, ScriptedArrival):
+        return (t for t in sorted(arrival.at) if t < until)
+    raise TypeError(f"unknown arrival {arrival!r}")  # pragma: no cover - three kinds only
 
 
-def _fixed(arrival: FixedArrival, until: float) -> Iterator[float]:
+def _fixed(start: float, interval: float, count: int | None, until: float) -> Iterator[float]:
+    # The model's fields read once: each read of a pydantic field costs ~20x a local's.
     n = 0
-    while arrival.count is None or n < arrival.count:
+    while count is None or n < count:
         # Multiplying instead of accumulating keeps long runs free of float drift.
-        t = arrival.start + n * arrival.interval
+        t = start + n * interval
         if t >= until:
             return
         yield t

@@ -20,6 +20,7 @@ from engine.policy.decision import Reason
 from sim.approvals import ApprovalResult
 from sim.events import DecisionData, Event, EventKind, Outcome
 from sim.state import PlanItem, SimulationState, TaskRun
+from sim.wakes import waiting
 from sim.wallet import Credential
 from sim.world import EPOCH, WEEK_OFFSET
 
@@ -64,12 +65,12 @@ class DecisionStep(SimulationState):
         seq = self._seq
         state = run.agent
         principal = run.principal or state.principal
-        task = run.task
+        task_id = run.task_id
         approved = item.approved
         request = Request(
             principal, spec.action, spec.tool_ns, verification.attributes(wall),
             spec.resource_ns, spec.request_ns,
-            {"id": task.id, "intent": task.intent, "approved": approved, "step": number,
+            {"id": task_id, "intent": run.intent, "approved": approved, "step": number,
              "run": run.id},
             run.session_ns, run.chain_ns, time_ns, seq, run.hops)
         decision = self.engine.decide(request)
@@ -98,11 +99,15 @@ class DecisionStep(SimulationState):
         self._seq = seq + 1
         # The event refers to the request and the decision; what a sink reads of them is
         # rendered when it reads it (see DecisionData).
-        self._sink(_new_event(Event, (seq, now, _DECISION, agent, _new_event(DecisionData, (
-            run.id, run.actors, task.id, number, spec.tool_id, spec.action, spec.resource,
+        event = _new_event(Event, (seq, now, _DECISION, agent, _new_event(DecisionData, (
+            run.id, run.actors, task_id, number, spec.tool_id, spec.action, spec.resource,
             spec.data_class, spec.system, records, spec.amount, spec.destination, cred.jti,
             None if cred.shared else cred.holder, token_reason, request, decision, outcome,
-            incident, attacker, approved, also)))))
+            incident, attacker, approved, also))))
+        self._fold(event)
+        sink = self._sink
+        if sink is not None:
+            sink(event)
         ist = self.incidents.get(incident) if incident is not None else None
         if outcome is _EXECUTED:
             if records < self._bulk and not decision.sequences and not decision.shadow:
@@ -122,9 +127,9 @@ class DecisionStep(SimulationState):
         malicious = item.incident is not None or run.attacker
         pending = self.approvers.submit(malicious)
         self._emit(EventKind.APPROVAL_REQUESTED, agent, {
-            "run": run.id, "task": run.task.id, "step": number, "tool": spec.tool_id,
+            "run": run.id, "task": run.task_id, "step": number, "tool": spec.tool_id,
             "queue": self.approvers.waiting, "decision": seq, "incident": item.incident})
-        result: ApprovalResult = yield pending
+        result: ApprovalResult = yield waiting(run.wakeup, pending)
         if result.expired:
             outcome = _EXPIRED
         elif not result.approved:
@@ -152,7 +157,7 @@ class DecisionStep(SimulationState):
                     outcome = (_REVOKED if reason == "revoked" else
                                _EXPIRED if reason == "expired" else _BLOCKED)
         self._emit(EventKind.APPROVAL_RESOLVED, agent, {
-            "run": run.id, "task": run.task.id, "step": number, "tool": spec.tool_id,
+            "run": run.id, "task": run.task_id, "step": number, "tool": spec.tool_id,
             "approved": result.approved, "waited": result.waited, "expired": result.expired,
             "fatigue_miss": result.fatigue_miss, "outcome": outcome, "decision": seq,
             "incident": item.incident})
@@ -163,5 +168,5 @@ class DecisionStep(SimulationState):
         alerts = self.detector.executed(agent, spec.tool_id, spec.records)
         if alerts:
             self._raise(alerts, agent, seq, ist)
-        yield env.timeout(spec.duration)
+        yield waiting(run.wakeup, env.timeout(spec.duration))
         return _EXECUTED

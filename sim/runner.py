@@ -72,6 +72,7 @@ from sim.responses import Responses
 from sim.result import RunResult
 from sim.state import AgentState
 from sim.task_runs import TaskRuns
+from sim.wakes import Wake, failed_run
 from sim.wallet import Wallet
 from sim.world import EPOCH, World
 
@@ -149,16 +150,20 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         self.world = World(scenario, self.profile)
         self.creds = self.profile.credentials
         self.jit = self.creds.mode == "jit"
+        self.renewing = self.creds.renew_before is not None
         self.estate = Estate.of(scenario)
         self.collector = MetricsCollector(record_decisions=record_decisions,
                                           audited=audit is not None)
         """Folds this run's events into its figures (:meth:`result`, :meth:`blast_radius`)."""
-        sinks: list[Sink] = [self.collector]
+        self._fold = tee(self.collector)
+        sinks: list[Sink] = []
         if audit is not None:
             sinks.append(AuditSink(audit))
         if sink is not None:
             sinks.append(sink)
-        self._sink = tee(*sinks)
+        # The collector is called first, then the others: tee's pair function between them
+        # was a Python call per event.
+        self._sink = tee(*sinks) if sinks else None
         self._seq = 0
         self.wallet = Wallet(self.env, scenario, self.creds, self.seed, self._emit,
                              self._credential_ended, self.end, self.world)
@@ -264,9 +269,15 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
                     try:
                         for callback in callbacks:
                             callback(event)
+                    except StopIteration:
+                        pass  # a generator resumed without a Process returned (sim.wakes)
                     except StopSimulation:
                         _stopped_in(env, event, callbacks, callback)
                         raise
+                    except BaseException as error:
+                        if type(event) is not Wake:
+                            raise
+                        failed_run(env, error)  # as a failed process: raised in its turn
                     if not event._ok:
                         _failed(event)
                 check()
@@ -301,7 +312,7 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         burst = self._burst = self._burst + 1
         if not burst % BURST:
             self._check((state.name, task.id))
-        super()._start_top_run(state, task, run_id, arrival)
+        TaskRuns._start_top_run(self, state, task, run_id, arrival)  # super(), lighter
 
     def run(self) -> RunResult:
         """Run to the end and return the result.
@@ -339,7 +350,7 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         for state in self.agents.values():
             for task in state.model.tasks:
                 if task.arrival is not None:
-                    env.process(self._arrivals(state, task))
+                    self._start_arrivals(state, task)
         for incident in scenario.incidents:
             env.process(self._incident_at(incident))
         for state in self.agents.values():

@@ -18,7 +18,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import simpy
 
@@ -44,8 +44,14 @@ from sim.world import StepSpec, World
 _new_event = tuple.__new__
 
 
-class PlanItem(NamedTuple):
-    """One step of a run's plan, resolved."""
+@dataclass(frozen=True, slots=True)
+class PlanItem:
+    """One step of a run's plan, resolved.
+
+    Slots rather than a named tuple: the decision step reads three fields per tool call, and
+    a named tuple's field is read through a descriptor call (~10x a slot's); plans are made
+    once per agent and task, so the frozen constructor's cost is not on the hot path.
+    """
 
     spec: StepSpec | None
     """The tool step, or None for a delegation."""
@@ -93,6 +99,13 @@ class TaskRun:
     presenter: str | None = None
     attacker: bool = False
     principal: Mapping[str, Any] | None = None
+    task_id: str = ""
+    """``task.id``, read once: an attribute of a pydantic model costs ~20x a slot's."""
+    intent: str = ""
+    """``task.intent``, likewise."""
+    wakeup: list[Any] | None = None
+    """The callbacks of the run's wakes when simpy's loop resumes it directly (a top-level
+    run, see :mod:`sim.wakes`); None for a run under a Process."""
 
 
 class SimulationState(ABC):
@@ -116,13 +129,19 @@ class SimulationState(ABC):
     """The profile's credential settings."""
     jit: bool
     """Tokens are minted per task (else one static token per agent or shared group)."""
+    renewing: bool
+    """Tokens are renewed ahead of their expiry (the profile sets ``renew_before``); read
+    once: a pydantic field read costs ~20x a plain attribute's, and runs ask at each start."""
     estate: Estate
     wallet: Wallet
     approvers: ApproverPool
     detector: Detector
     agents: dict[str, AgentState]
     incidents: dict[str, IncidentState]
-    _sink: Sink
+    _fold: Sink
+    """The run's own collector, which every event reaches first."""
+    _sink: Sink | None
+    """Every other sink (an audit log, the caller's) as one; None when there is none."""
     _seq: int
     """The number of the next event."""
 
@@ -133,7 +152,11 @@ class SimulationState(ABC):
     def _emit(self, kind: EventKind, agent: str | None, data: dict[str, Any]) -> int:
         seq = self._seq
         self._seq = seq + 1
-        self._sink(_new_event(Event, (seq, self.env._now, kind, agent, data)))
+        event = _new_event(Event, (seq, self.env._now, kind, agent, data))
+        self._fold(event)
+        sink = self._sink
+        if sink is not None:
+            sink(event)
         return seq
 
     # --- task runs (sim.task_runs) ----------------------------------------------------------

@@ -16,7 +16,7 @@ from heapq import heappush
 from typing import Any
 
 import simpy
-from simpy.events import NORMAL, URGENT
+from simpy.events import NORMAL
 
 from engine.identity.scope import Scope
 from engine.model import DelegateStep, Incident, Task, ToolStep
@@ -25,98 +25,12 @@ from sim.arrivals import arrival_times
 from sim.events import EventKind, Outcome
 from sim.incidents import IncidentState, retired
 from sim.state import AgentState, PlanItem, SimulationState, TaskRun
+from sim.wakes import Wake, drive, waiting
 from sim.wallet import Credential
 
 _BLOCKED, _AWAITING, _EXPIRED = Outcome.BLOCKED, Outcome.AWAITING_APPROVAL, Outcome.EXPIRED
 _EXECUTED = Outcome.EXECUTED
 _new = object.__new__
-
-
-class _Wake:
-    """A timeout as simpy processes it, made without :class:`simpy.Timeout`'s constructor.
-
-    simpy's loop reads only ``callbacks``, ``_ok`` and ``_value`` of an event; a process
-    waiting on it appends its resume to ``callbacks``. Scheduled with :func:`_sleep`
-    exactly where a timeout made at that moment would be (same time, priority and event
-    id), so the order of events, and the stream, are the same.
-    """
-
-    __slots__ = ("callbacks",)
-
-    callbacks: list[Any] | None
-    _ok = True
-    _value = None
-
-
-def _sleep(env: simpy.Environment, delay: float) -> simpy.Event:
-    """An event ``delay`` simulated seconds from now (``env.timeout(delay)``, lighter)."""
-    wake = _new(_Wake)
-    wake.callbacks = []
-    queue: list[Any] = env._queue
-    heappush(queue, (env._now + delay, NORMAL, next(env._eid), wake))
-    return wake  # type: ignore[return-value]  # an event as simpy's loop sees one
-
-
-class _TopRun(simpy.Process):
-    """The process of a top-level task run: nobody waits for its end, so it is no event.
-
-    A :class:`simpy.Process` schedules itself when its generator returns, so that waiting
-    processes resume; no process waits for a top-level run (delegated runs, which their
-    parent waits for, stay plain processes). Its end is then an event with nothing to do,
-    and is left out: the other events keep their order (event ids only rank events). A run
-    that raises is scheduled as simpy does, so the error still stops the simulation.
-    """
-
-    def _resume(self, event: simpy.Event) -> None:
-        env = self.env
-        env._active_proc = self
-        if event._ok:
-            try:
-                event = self._generator.send(event._value)
-            except StopIteration as stop:
-                self._ok = True
-                self._value = stop.args[0] if stop.args else None
-                if self.callbacks:
-                    env.schedule(self)
-                else:
-                    self.callbacks = None  # type: ignore[assignment]  # processed: none waits
-                env._active_proc = None
-                return
-            except BaseException as exc:  # failed: scheduled, so that simpy raises it
-                self._ok = False
-                exc.__traceback__ = exc.__traceback__.tb_next if exc.__traceback__ else None
-                self._value = exc
-                env.schedule(self)
-                env._active_proc = None
-                return
-            try:
-                callbacks = event.callbacks
-            except AttributeError:
-                raise RuntimeError(f'Invalid yield value "{event}"') from None
-            if callbacks is not None:  # as simpy's own loop: wait for it
-                callbacks.append(self._resume)
-                self._target = event
-                env._active_proc = None
-                return
-        # A failed event, or one already processed: simpy's own handling.
-        super()._resume(event)
-
-
-def _start(env: simpy.Environment, generator: Generator[simpy.Event, Any, bool]) -> None:
-    """``_TopRun(env, generator)``, lighter: its start is a :class:`_Wake`, not Initialize.
-
-    simpy's Process schedules an Initialize event (urgent, now) whose one callback resumes
-    it; this schedules the same at the same place in the queue, without the constructors.
-    """
-    proc = _new(_TopRun)
-    proc.env = env
-    proc.callbacks = []
-    proc._generator = generator
-    wake = _new(_Wake)
-    wake.callbacks = [proc._resume]
-    queue: list[Any] = env._queue
-    heappush(queue, (env._now, URGENT, next(env._eid), wake))
-    proc._target = wake  # type: ignore[assignment]  # an event as simpy's loop sees one
 
 
 class TaskRuns(SimulationState):
@@ -127,14 +41,31 @@ class TaskRuns(SimulationState):
 
     # --- runs ---------------------------------------------------------------------------------
 
-    def _arrivals(self, state: AgentState, task: Task) -> Generator[simpy.Event, Any, None]:
+    def _start_arrivals(self, state: AgentState, task: Task) -> None:
+        """Start the arrivals of ``task`` (driven without a Process: see :mod:`sim.wakes`)."""
+        wakeup: list[Any] = []
+        drive(self.env, self._arrivals(state, task, wakeup), wakeup)
+
+    def _arrivals(self, state: AgentState, task: Task, wakeup: list[Any]
+                  ) -> Generator[simpy.Event, Any, None]:
+        yield None  # type: ignore[misc]  # started here (see sim.wakes.drive)
         env = self.env
         assert task.arrival is not None
         stream = self.rng(f"arrivals/{state.name}/{task.id}")
+        queue: list[Any] = env._queue
+        eids = env._eid
+        start = self._start_top_run
+        prefix = f"{state.name}/{task.id}#"
         for n, t in enumerate(arrival_times(task.arrival, stream, self.end), 1):
-            if t > env.now:
-                yield _sleep(env, t - env.now)
-            self._start_top_run(state, task, f"{state.name}/{task.id}#{n}", t)
+            if t > env._now:
+                # A timeout until the arrival, made lighter (see sim.wakes); its time is
+                # computed as simpy's (now + delay), which may differ from t in the last bit.
+                now = env._now
+                wake = _new(Wake)
+                wake.callbacks = wakeup
+                heappush(queue, (now + (t - now), NORMAL, next(eids), wake))
+                yield wake  # type: ignore[misc]  # an event as simpy's loop sees one
+            start(state, task, f"{prefix}{n}", t)
 
     def _start_top_run(self, state: AgentState, task: Task, run_id: str,
                        arrival: float) -> None:
@@ -151,7 +82,9 @@ class TaskRuns(SimulationState):
                 plan = plan + self._incident_plan(state.name, task, inc)
                 incident = pid
         run = self._new_run(state, task, run_id, plan, arrival=arrival, incident=incident)
-        _start(self.env, self._task(run))
+        wakeup: list[Any] = []
+        run.wakeup = wakeup  # nobody waits for a top-level run: driven without a Process
+        drive(self.env, self._task(run), wakeup)
 
     def _benign_plan(self, agent: str, task: Task) -> tuple[PlanItem, ...]:
         key = (agent, task.id)
@@ -193,14 +126,17 @@ class TaskRuns(SimulationState):
                        chain_attributes(root, actors), hops, arrival,
                        parent is None and incident is None, incident, parent, cred,
                        presenter=self.wallet.thumbprints[state.name],
-                       principal=state.principal)
+                       principal=state.principal, task_id=task.id, intent=task.intent)
 
     def _task(self, run: TaskRun) -> Generator[simpy.Event, Any, bool]:
+        wakeup = run.wakeup
+        if wakeup is not None:
+            yield None  # type: ignore[misc]  # started here (see sim.wakes.drive)
         env = self.env
         state = run.agent
         name = state.name
         self._emit(EventKind.TASK_STARTED, name, {
-            "task": run.task.id, "run": run.id, "chain": run.actors,
+            "task": run.task_id, "run": run.id, "chain": run.actors,
             "delegated_by": run.parent.agent.name if run.parent is not None else None,
             "incident": run.incident, "attacker": run.attacker})
         ist = self.incidents.get(run.incident) if run.incident is not None else None
@@ -218,7 +154,7 @@ class TaskRuns(SimulationState):
         reason = ""
         ok = True
         jit = self.jit
-        renewing = self.creds.renew_before is not None and (not jit or run.own_cred)
+        renewing = self.renewing and (not jit or run.own_cred)
         attacker = run.attacker
         decide = self._decide
         queue: list[Any] = env._queue
@@ -235,7 +171,7 @@ class TaskRuns(SimulationState):
             if spec is None:
                 assert item.delegate is not None
                 child = self._delegated_run(run, item, number)
-                if not (yield env.process(self._task(child))):
+                if not (yield waiting(wakeup, env.process(self._task(child)))):
                     ok, reason = False, "delegate_failed"
                     break
                 done += 1
@@ -251,9 +187,9 @@ class TaskRuns(SimulationState):
                 cred = self._reissue_expired(run, cred, ist)
             outcome, request, seq = decide(run, item, number, cred)
             if outcome is _EXECUTED:
-                # The step takes its duration: a timeout, made lighter (see _Wake).
-                wake = _new(_Wake)
-                wake.callbacks = []
+                # The step takes its duration: a timeout, made lighter (see sim.wakes).
+                wake = _new(Wake)
+                wake.callbacks = [] if wakeup is None else wakeup
                 heappush(queue, (env._now + spec.duration, NORMAL, next(eids), wake))
                 yield wake  # type: ignore[misc]  # an event as simpy's loop sees one
                 done += 1
@@ -302,11 +238,11 @@ class TaskRuns(SimulationState):
         latency = env.now - run.arrival
         if ok:
             self._emit(EventKind.TASK_COMPLETED, name, {
-                "task": run.task.id, "run": run.id, "chain": run.actors,
+                "task": run.task_id, "run": run.id, "chain": run.actors,
                 "latency": latency, "steps": steps, "incident": run.incident})
         else:
             self._emit(EventKind.TASK_FAILED, name, {
-                "task": run.task.id, "run": run.id, "chain": run.actors,
+                "task": run.task_id, "run": run.id, "chain": run.actors,
                 "reason": reason, "steps": steps, "incident": run.incident})
         if ist is not None and not ist.contained and not ist.renewable \
                 and ist.incident.repeat_every is None and run.attacker is False \
@@ -345,8 +281,8 @@ class TaskRuns(SimulationState):
 
     def _static_for(self, state: AgentState) -> Credential | None:
         cred = state.static
-        if cred is None:
-            return None
+        if cred is None or not self.renewing:  # nothing is renewed without renew_before
+            return cred
         renewed = self.wallet.renew_if_due(cred)
         if renewed is not cred:
             for other in self.agents.values():

@@ -8,7 +8,7 @@ or an audit log, it gives the same result.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from engine.blast import Compromise, Estate, totals
@@ -19,8 +19,6 @@ from sim.result import ALERT_REASONS, OUTCOMES, DecisionFacts, DecisionKey, RunR
 _DECISION = EventKind.DECISION
 _DENY = Effect.DENY
 _EXECUTED, _AWAITING = Outcome.EXECUTED, Outcome.AWAITING_APPROVAL
-_fields: Callable[[DecisionData], Iterator[Any]] = tuple.__iter__
-"""A DecisionData's values (iterating the mapping gives its keys)."""
 _NOT_STOPPED = frozenset({"executed", "awaiting_approval"})
 
 
@@ -106,8 +104,11 @@ class MetricsCollector:
         """Incident id -> the first of its steps that did not run, and what stopped it."""
         self.before_detection: dict[str, int] = {}
         """Incident id -> records its steps had reached when the first alert detected it."""
-        self._tally: dict[tuple[str, str, bool, bool], int] = {}
-        """Live decisions by (effect, outcome, benign, approved), not yet in the counters."""
+        self._tally: dict[Effect, dict[Outcome, list[int]]] = {
+            effect: {outcome: [0, 0, 0, 0] for outcome in Outcome} for effect in Effect}
+        """Live decisions not yet in the counters: by effect, then outcome, then one count per
+        (benign, approved) at ``2 * benign + approved`` (nested by the enum members
+        themselves: two lookups that match by identity, no key tuple to build and hash)."""
         self._top: set[str] = set()
         self._pending: dict[int, _Pending] = {}
         self._handlers = {
@@ -138,7 +139,7 @@ class MetricsCollector:
         """Fold one event.
 
         A decision the simulator made (its data a :class:`~sim.events.DecisionData`) is
-        folded here, read in one unpacking: the same fold as :meth:`_decision`, which reads
+        folded here, read by attribute: the same fold as :meth:`_decision`, which reads
         a decision read back from a file. The effect and the outcome are string enums, equal
         to (and hashing as) the strings the counts are kept under, so both count the same.
         """
@@ -153,46 +154,47 @@ class MetricsCollector:
         if type(data) is not DecisionData:
             self._decision(event)
             return
-        (run, _chain, task, step, tool, _action, resource, _data_class, _system, records,
-         amount, destination, _jti, holder, _reason, _request, decision, outcome, incident,
-         attacker, approved, _also) = _fields(data)
+        # The fields read one by one: unpacking all 22 of a tuple subclass costs more.
+        decision = data.decision
+        outcome = data.outcome
+        incident = data.incident
         effect = decision.effect
         # One count per kind of decision; the counters are settled from it when read.
-        key = (effect, outcome, incident is None and not attacker, approved)
-        tally = self._tally
-        tally[key] = tally.get(key, 0) + 1
+        self._tally[effect][outcome][(2 if incident is None and not data.attacker else 0)
+                                     + (1 if data.approved else 0)] += 1
         agent = event.agent
         if self.record_decisions:
             assert agent is not None
-            self.decisions[(agent, task, run, step, incident)] = (
-                str(effect), tool, decision.rule)
-        if holder == agent and agent in self.accountable:
+            self.decisions[(agent, data.task, data.run, data.step, incident)] = (
+                str(effect), data.tool, decision.rule)
+        if data.holder == agent and agent in self.accountable:
             self.attributable += 1
         if outcome is _AWAITING:
             self._pending[event.seq] = _Pending(data)
         elif incident is not None:
-            self._incident_step(event.time, incident, outcome is _EXECUTED, tool, resource,
-                                records, destination, amount,
+            self._incident_step(event.time, incident, outcome is _EXECUTED, data.tool,
+                                data.resource, data.records, data.destination, data.amount,
                                 effect is _DENY, decision.rule, outcome)
 
     def _settle(self) -> None:
         """Add the live decisions tallied since the last read to the counters."""
-        tally = self._tally
-        if not tally:
-            return
         effects, outcomes = self._effects, self._outcomes
-        for (effect, outcome, benign, approved), n in tally.items():
-            effects[effect] += n
-            outcomes[outcome] += n
-            if benign:
-                self._benign_steps += n
-                if effect == "deny":
-                    self._benign_denied += n
-            if not approved:
-                self._oos_attempts += n
+        for effect, row in self._tally.items():
+            for outcome, cell in row.items():
+                # By (benign, approved): (no, no), (no, yes), (yes, no), (yes, yes).
+                others, others_approved, benign, benign_approved = cell
+                n = others + others_approved + benign + benign_approved
+                if not n:
+                    continue
+                cell[:] = (0, 0, 0, 0)
+                effects[effect] += n
+                outcomes[outcome] += n
+                self._benign_steps += benign + benign_approved
+                if effect is _DENY:
+                    self._benign_denied += benign + benign_approved
+                self._oos_attempts += others + benign
                 if outcome not in _NOT_STOPPED:
-                    self._oos_stopped += n
-        tally.clear()
+                    self._oos_stopped += others + benign
 
     @property
     def effects(self) -> dict[str, int]:
