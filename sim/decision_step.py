@@ -17,6 +17,7 @@ import simpy
 
 from engine.policy import Effect, Request
 from engine.policy.decision import Reason
+from engine.policy.request import make_request
 from sim.approvals import ApprovalResult
 from sim.events import DecisionData, Event, EventKind, Outcome
 from sim.state import PlanItem, SimulationState, TaskRun
@@ -67,7 +68,7 @@ class DecisionStep(SimulationState):
         principal = run.principal or state.principal
         task_id = run.task_id
         approved = item.approved
-        request = Request(
+        request = make_request(
             principal, spec.action, spec.tool_ns, verification.attributes(wall),
             spec.resource_ns, spec.request_ns,
             {"id": task_id, "intent": run.intent, "approved": approved, "step": number,

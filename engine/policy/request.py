@@ -16,10 +16,10 @@ after a request using it was decided.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from engine.fields import Scalar
 from engine.model import Agent, Resource, Scenario, Tool
@@ -101,26 +101,21 @@ class Request:
     ref: Any = None
     hops: tuple[Mapping[str, Any], ...] | None = None
 
-    def __init__(self, principal: Mapping[str, Any], action: str, tool: Mapping[str, Any],
-                 token: Mapping[str, Any], resource: Mapping[str, Any] | None = None,
-                 request: Mapping[str, Any] = EMPTY, task: Mapping[str, Any] = EMPTY,
-                 session: Mapping[str, Any] = EMPTY, chain: Mapping[str, Any] = EMPTY,
-                 time: Mapping[str, Any] = EMPTY, ref: Any = None,
-                 hops: tuple[Mapping[str, Any], ...] | None = None) -> None:
-        # The generated frozen __init__ goes through object.__setattr__ per field; the slot
-        # descriptors' own setters do the same job in under half the time (one per tool call).
-        _principal(self, principal)
-        _action(self, action)
-        _tool(self, tool)
-        _token(self, token)
-        _resource(self, resource)
-        _request(self, request)
-        _task(self, task)
-        _session(self, session)
-        _chain(self, chain)
-        _time(self, time)
-        _ref(self, ref)
-        _hops(self, hops)
+    def __new__(cls, principal: Mapping[str, Any], action: str, tool: Mapping[str, Any],
+                token: Mapping[str, Any], resource: Mapping[str, Any] | None = None,
+                request: Mapping[str, Any] = EMPTY, task: Mapping[str, Any] = EMPTY,
+                session: Mapping[str, Any] = EMPTY, chain: Mapping[str, Any] = EMPTY,
+                time: Mapping[str, Any] = EMPTY, ref: Any = None,
+                hops: tuple[Mapping[str, Any], ...] | None = None) -> Request:
+        """Build the request (see :data:`make_request`: the same, one call fewer)."""
+        return _build(principal, action, tool, token, resource, request, task, session, chain,
+                      time, ref, hops)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Copied and pickled by its fields (there is no ``__new__`` without them)."""
+        return make_request, (self.principal, self.action, self.tool, self.token,
+                              self.resource, self.request, self.task, self.session,
+                              self.chain, self.time, self.ref, self.hops)
 
     def to_dict(self) -> dict[str, Any]:
         """Every namespace as plain JSON data (``ref`` and ``hops`` are left out).
@@ -194,8 +189,38 @@ def read_only(value: Any) -> Any:
     return value
 
 
-(_principal, _action, _tool, _token, _resource, _request, _task, _session, _chain, _time, _ref,
- _hops) = (getattr(Request, f.name).__set__ for f in fields(Request))
+class _Building:
+    """A :class:`Request` being built: the same slots, plain stores, then it becomes one."""
+
+    __slots__ = Request.__slots__
+
+    def __init__(self, principal: Mapping[str, Any], action: str, tool: Mapping[str, Any],
+                 token: Mapping[str, Any], resource: Mapping[str, Any] | None = None,
+                 request: Mapping[str, Any] = EMPTY, task: Mapping[str, Any] = EMPTY,
+                 session: Mapping[str, Any] = EMPTY, chain: Mapping[str, Any] = EMPTY,
+                 time: Mapping[str, Any] = EMPTY, ref: Any = None,
+                 hops: tuple[Mapping[str, Any], ...] | None = None) -> None:
+        self.principal = principal
+        self.action = action
+        self.tool = tool
+        self.token = token
+        self.resource = resource
+        self.request = request
+        self.task = task
+        self.session = session
+        self.chain = chain
+        self.time = time
+        self.ref = ref
+        self.hops = hops
+        self.__class__ = Request  # type: ignore[assignment]
+
+
+make_request: Callable[..., Request] = cast(Any, _Building)
+"""``Request(...)`` without the call to ``Request.__new__`` (the simulator's hot path): the same
+arguments, the same frozen :class:`Request`. A twin class with the same slots stores each field
+with a plain slot store and then becomes a Request (same layout): about half the time of
+setting twelve frozen fields through their descriptors."""
+_build = make_request
 
 
 def principal_attributes(scenario: Scenario, agent: Agent | str) -> Mapping[str, Any]:
