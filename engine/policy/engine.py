@@ -153,18 +153,16 @@ class PolicyEngine:
                 if depth or (depth is None and len(chain.get("actors") or ()) > 1):
                     return self._decide_delegated(req)
             # Read-only views (what the *_attributes helpers build) cannot change, so their
-            # identity stands for their content: the entry is found by identity.
-            p, t, r = req.principal, req.tool, req.resource
-            e = self._entries.get((id(p), id(t), id(r), req.action))
-            if e is None or e.p is not p or e.t is not t or e.r is not r:
+            # identity stands for their content: the entry is found by identity. An entry
+            # holds its views, so while it is kept no other object can have their ids: a
+            # hit is the same views, with no identity check to make.
+            e = self._entries.get((id(req.principal), id(req.tool), id(req.resource),
+                                   req.action))
+            if e is None:
                 e = self._entry(req)
             if not e.stateful:
                 return e.probe(req, _NO_CV, e)
-            state = self._state
-            decision, hits, now = state.decide(req, e)
-            if decision.effect is _ALLOW:
-                state.apply(req, e.plan, hits, now)
-            return decision
+            return self._state.run(req, e)
         except Exception as exc:  # the engine fails closed; it never raises on a request
             return Decision(_DENY, Reason.ERROR, errors=(f"internal error: {exc!r}",))
 
@@ -251,9 +249,9 @@ class PolicyEngine:
                 owner=owner, chain=actors,
                 errors=(f"delegation depth {depth} exceeds the policy's max_depth "
                         f"{policy.max_depth}",))
-        p, t, r = req.principal, req.tool, req.resource
-        e = self._entries.get((id(p), id(t), id(r), req.action))
-        if e is None or e.p is not p or e.t is not t or e.r is not r:
+        t, r = req.tool, req.resource
+        e = self._entries.get((id(req.principal), id(t), id(r), req.action))
+        if e is None:
             e = self._entry(req)
         hits: Hits = []
         now: float | None = None
@@ -273,7 +271,7 @@ class PolicyEngine:
                     break
                 hop_req = replace(req, principal=principal)
                 hop = self._entries.get((id(principal), id(t), id(r), req.action))
-                if hop is None or hop.p is not principal or hop.t is not t or hop.r is not r:
+                if hop is None:
                     hop = self._entry(hop_req)
                 cv = (state.counter_values(hop_req, hop.plan, now)
                       if hop.plan.counter_reads else _NO_CV)

@@ -325,7 +325,8 @@ def _failures(rule: CompiledRule) -> tuple[tuple[str, str], ...]:
 class Plan:
     """Everything about one (principal, action, tool, resource) combination."""
 
-    __slots__ = ("counter_reads", "counters", "needs_time", "shared", "stateful", "steps")
+    __slots__ = ("counted", "counter_reads", "counters", "needs_time", "reads", "shared",
+                 "stateful", "steps")
 
     def __init__(self, shared: CandidateSet, counters: tuple[CompiledCounter, ...],
                  steps: tuple[StepEntry, ...]) -> None:
@@ -333,6 +334,14 @@ class Plan:
         self.counter_reads = shared.counter_reads
         self.counters = counters
         self.steps = steps
+        self.counted = tuple((c.scope, c.index, c.window, c.measure) for c in counters)
+        """Per counter its requests add to: (scope, index, window, measure), read per call
+        without attribute lookups."""
+        self.reads = tuple(
+            (c.id, c.scope, c.index, c.window, counters.index(c) if c in counters else -1)
+            for c in self.counter_reads)
+        """Per counter its conditions read: (id, scope, index, window, its place in
+        ``counted`` or -1 when its requests do not add to it)."""
         self.stateful = bool(self.counter_reads or counters or steps)
         self.needs_time = bool(steps) or any(
             c.window is not None for c in (*self.counter_reads, *counters))

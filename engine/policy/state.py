@@ -27,7 +27,7 @@ from engine.policy.decision import (
     _Core,
     owner_of,
 )
-from engine.policy.plans import Plan
+from engine.policy.plans import Plan, StepEntry
 from engine.policy.request import EMPTY, Request
 from engine.policy.rules import CompiledCounter, CompiledSequence
 
@@ -130,6 +130,137 @@ class EngineState:
             return base, hits, now
         return (self.with_sequences(req, base, completions or [], seq_errors or []), hits,
                 now)
+
+    def run(self, req: Request, e: Entry) -> Decision:
+        """Decide a request and record it when its effect is ALLOW, in one pass.
+
+        What :meth:`decide` then :meth:`apply` do, for the common case: each measure is read
+        once and the request's session key once. A request without a numeric ``time.now``,
+        or whose sequence step test raises, takes the general path (deciding changes
+        nothing, so starting it afresh is exact).
+        """
+        now = req.time.get("now")
+        t = type(now)
+        if not (t is int or t is float) or now != now:
+            return self._general(req, e)
+        plan = e.plan
+        sid = req.session.get("id")
+        amounts: list[float] | None = None
+        if plan.counted:
+            amounts = []
+            for _scope, _index, _window, measure in plan.counted:
+                if measure is None:
+                    amounts.append(1)
+                else:
+                    v = measure(req, _NO_CV)
+                    t = type(v)
+                    amounts.append(v if (t is int or t is float) and v == v else 0)
+        cv: Mapping[str, Any] = _NO_CV
+        if plan.reads:
+            cv = {}
+            counters = self.counters
+            for cid, scope, index, window, own in plan.reads:
+                skey = sid if scope == "session" else _scope_key(req, scope)
+                if skey is None:
+                    cv[cid] = None  # absent: conditions reading it fail closed
+                    continue
+                total: float = 0
+                state = counters[scope].get(skey)
+                slot = state.get(index) if state is not None else None
+                if slot is not None:
+                    if window is not None:
+                        _prune(slot, now - window)  # type: ignore[operator]
+                    total = slot[0]
+                if own >= 0:
+                    total += amounts[own]  # type: ignore[index]
+                cv[cid] = total
+        decision = e.probe(req, cv, e)
+        hits: list[StepEntry] | None = None
+        if plan.steps:
+            completions: list[tuple[CompiledSequence, SequenceMatch]] | None = None
+            for step in plan.steps:
+                seq, _j, test, last, _hit = step
+                if test is not None:
+                    try:
+                        if not test(req, cv):
+                            continue
+                    except EvalError:
+                        return self._general(req, e)
+                if not last:
+                    if hits is None:
+                        hits = [step]
+                    else:
+                        hits.append(step)
+                    continue
+                # The last step: a completion when an earlier prefix is within the window
+                # (as :meth:`prefix` finds it).
+                scope = seq.scope
+                skey = sid if scope == "session" else _scope_key(req, scope)
+                per_key = self.sequences[scope].get(skey) if skey is not None else None
+                partials = per_key.get(seq.index) if per_key is not None else None
+                if partials is None:
+                    continue
+                latest = partials[-1]
+                if latest is None or now - latest[0] > seq.window:
+                    continue
+                if completions is None:
+                    completions = []
+                completions.append((seq, SequenceMatch(seq.id, seq.effect, seq.shadow,
+                                                       latest[1])))
+            if completions is not None:
+                decision = self.with_sequences(req, decision, completions, [])
+        if decision.effect is not _ALLOW:
+            return decision
+        if amounts is not None:
+            for (scope, index, window, _measure), amount in zip(plan.counted, amounts,
+                                                                  strict=True):
+                skey = sid if scope == "session" else _scope_key(req, scope)
+                if skey is None:
+                    continue
+                scoped = self.counters[scope]
+                per_key = scoped.get(skey)
+                if per_key is None:  # not setdefault: that builds a dict on every call
+                    per_key = scoped[skey] = {}
+                slot = per_key.get(index)
+                if slot is None:
+                    slot = per_key[index] = [0, deque() if window is not None else None]
+                slot[0] += amount
+                if slot[1] is not None:
+                    slot[1].append((now, amount))
+                    _prune(slot, now - window)  # type: ignore[operator]
+        if hits is None:
+            return decision
+        # Advance the automata of the steps matched (highest step first in a sequence).
+        ref = _new_tuple(StepRef, (now, req.tool.get("id"), req.ref))
+        for seq, j, _test, _last, _hit in hits:
+            scope = seq.scope
+            skey = sid if scope == "session" else _scope_key(req, scope)
+            if skey is None:
+                continue
+            scoped = self.sequences[scope]
+            per_key = scoped.get(skey)
+            if per_key is None:
+                per_key = scoped[skey] = {}
+            partials = per_key.get(seq.index)
+            if partials is None:
+                partials = per_key[seq.index] = [None] * (len(seq.steps) - 1)
+            if j == 0:
+                partials[0] = (now, (ref,))
+                continue
+            prev = partials[j - 1]
+            if prev is None or now - prev[0] > seq.window:
+                continue
+            current = partials[j]
+            # Keep the partial match that started latest: it stays inside the window longest.
+            if current is None or current[0] <= prev[0] or now - current[0] > seq.window:
+                partials[j] = (prev[0], (*prev[1], ref))
+        return decision
+
+    def _general(self, req: Request, e: Entry) -> Decision:
+        decision, hits, now = self.decide(req, e)
+        if decision.effect is _ALLOW:
+            self.apply(req, e.plan, hits, now)
+        return decision
 
     def prefix(self, req: Request, seq: CompiledSequence, now: float | None
                ) -> tuple[StepRef, ...] | None:
