@@ -161,16 +161,20 @@ class Entry:
             cycle collector untracks it (an envelope member is itself a tracked object).
         stable: The views are read-only (kept and recognised by identity); else the entry
             serves one request and keeps nothing.
+        run: The plan's generated decide-and-record function
+            (:mod:`engine.policy.runners`) when it is stateful, else None.
     """
 
     __slots__ = ("_views", "action", "cache", "fixed", "memo", "owners", "p", "plan", "probe",
-                 "r", "stable", "stateful", "static", "t")
+                 "r", "run", "stable", "stateful", "static", "t")
 
     def __init__(self, req: Request, plan: Plan, cache: SetCache, probe: ProbeFn,
                  stable: bool) -> None:
         self.p, self.t, self.r, self.action = req.principal, req.tool, req.resource, req.action
         self.plan = plan
         self.stateful = plan.stateful
+        self.run: Any = None
+        """The plan's decide-and-record function when it is stateful (set by the engine)."""
         self.cache = cache
         self.probe = probe
         self.stable = stable

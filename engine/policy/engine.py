@@ -26,7 +26,10 @@ runs the candidate set's generated probe (:mod:`engine.policy.probes`), which OR
 stop bits of each per-call value into the static stop set, and looks the result up: the
 effect, the deciding rule and the whole explanation (matched rules, shadow matches, each
 unmatched rule's first failed item) follow from that stop set with a few integer operations,
-once per distinct stop set. A request whose explanation reads nothing it brought shares one
+once per distinct stop set; a plan with counters or sequence steps runs its generated
+decide-and-record function (:mod:`engine.policy.runners`), which reads the counter values,
+runs the probe, finds completed sequences and records an allowed request in one pass. A
+request whose explanation reads nothing it brought shares one
 frozen decision; any other gets one small decision that reads its failed conditions' actual
 values from the request on demand (and keeps the counter values it was decided with). Rules
 with an item that reads several paths run their generated check per request
@@ -55,6 +58,7 @@ from engine.policy.decision import (
 from engine.policy.plans import MAX_PLANS, CandidateSet, Plan, PlanBook, plan_book, target_key
 from engine.policy.probes import ProbeFn
 from engine.policy.request import EMPTY, Request, principal_attributes
+from engine.policy.runners import plan_runner
 from engine.policy.state import EngineState, Hits
 from engine.policy.tables import Tables
 
@@ -160,9 +164,10 @@ class PolicyEngine:
                                    req.action))
             if e is None:
                 e = self._entry(req)
-            if not e.stateful:
+            run = e.run
+            if run is None:
                 return e.probe(req, _NO_CV, e)
-            return self._state.run(req, e)
+            return run(self._state, req, e)
         except Exception as exc:  # the engine fails closed; it never raises on a request
             return Decision(_DENY, Reason.ERROR, errors=(f"internal error: {exc!r}",))
 
@@ -205,6 +210,8 @@ class PolicyEngine:
         stable = type(p) is MappingProxyType and type(t) is MappingProxyType and (
             r is None or type(r) is MappingProxyType)
         e = Entry(req, plan, found[0], found[1], stable)
+        if plan.stateful:
+            e.run = plan_runner(plan)
         if stable:
             if len(self._entries) >= MAX_PLANS:
                 self._entries = {}

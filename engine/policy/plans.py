@@ -325,8 +325,8 @@ def _failures(rule: CompiledRule) -> tuple[tuple[str, str], ...]:
 class Plan:
     """Everything about one (principal, action, tool, resource) combination."""
 
-    __slots__ = ("counted", "counter_reads", "counters", "needs_time", "reads", "shared",
-                 "stateful", "steps")
+    __slots__ = ("counted", "counter_reads", "counters", "needs_time", "reads", "runner",
+                 "shared", "stateful", "steps")
 
     def __init__(self, shared: CandidateSet, counters: tuple[CompiledCounter, ...],
                  steps: tuple[StepEntry, ...]) -> None:
@@ -342,6 +342,9 @@ class Plan:
             for c in self.counter_reads)
         """Per counter its conditions read: (id, scope, index, window, its place in
         ``counted`` or -1 when its requests do not add to it)."""
+        self.runner: Any = None
+        """Its generated decide-and-record function (:mod:`engine.policy.runners`), made
+        when first needed; None until then."""
         self.stateful = bool(self.counter_reads or counters or steps)
         self.needs_time = bool(steps) or any(
             c.window is not None for c in (*self.counter_reads, *counters))

@@ -27,7 +27,7 @@ from engine.policy.decision import (
     _Core,
     owner_of,
 )
-from engine.policy.plans import Plan, StepEntry
+from engine.policy.plans import Plan
 from engine.policy.request import EMPTY, Request
 from engine.policy.rules import CompiledCounter, CompiledSequence
 
@@ -131,142 +131,11 @@ class EngineState:
         return (self.with_sequences(req, base, completions or [], seq_errors or []), hits,
                 now)
 
-    def run(self, req: Request, e: Entry) -> Decision:
-        """Decide a request and record it when its effect is ALLOW, in one pass.
-
-        What :meth:`decide` then :meth:`apply` do, for the common case: each measure is read
-        once and the request's session key once. A request without a numeric ``time.now``,
-        or whose sequence step test raises, takes the general path (deciding changes
-        nothing, so starting it afresh is exact).
-        """
-        now = req.time.get("now")
-        t = type(now)
-        if not (t is int or t is float) or now != now:
-            return self._general(req, e)
-        plan = e.plan
-        sid = req.session.get("id")
-        amounts: list[float] | None = None
-        if plan.counted:
-            amounts = []
-            for _scope, _index, _window, measure in plan.counted:
-                if measure is None:
-                    amounts.append(1)
-                else:
-                    v = measure(req, _NO_CV)
-                    t = type(v)
-                    amounts.append(v if (t is int or t is float) and v == v else 0)
-        cv: Mapping[str, Any] = _NO_CV
-        if plan.reads:
-            cv = {}
-            counters = self.counters
-            for cid, scope, index, window, own in plan.reads:
-                skey = sid if scope == "session" else _scope_key(req, scope)
-                if skey is None:
-                    cv[cid] = None  # absent: conditions reading it fail closed
-                    continue
-                total: float = 0
-                state = counters[scope].get(skey)
-                slot = state.get(index) if state is not None else None
-                if slot is not None:
-                    if window is not None:
-                        _prune(slot, now - window)  # type: ignore[operator]
-                    total = slot[0]
-                if own >= 0:
-                    total += amounts[own]  # type: ignore[index]
-                cv[cid] = total
-        decision = e.probe(req, cv, e)
-        hits: list[StepEntry] | None = None
-        if plan.steps:
-            completions: list[tuple[CompiledSequence, SequenceMatch]] | None = None
-            for step in plan.steps:
-                seq, _j, test, last, _hit = step
-                if test is not None:
-                    try:
-                        if not test(req, cv):
-                            continue
-                    except EvalError:
-                        return self._general(req, e)
-                if not last:
-                    if hits is None:
-                        hits = [step]
-                    else:
-                        hits.append(step)
-                    continue
-                # The last step: a completion when an earlier prefix is within the window
-                # (as :meth:`prefix` finds it).
-                scope = seq.scope
-                skey = sid if scope == "session" else _scope_key(req, scope)
-                per_key = self.sequences[scope].get(skey) if skey is not None else None
-                partials = per_key.get(seq.index) if per_key is not None else None
-                if partials is None:
-                    continue
-                latest = partials[-1]
-                if latest is None or now - latest[0] > seq.window:
-                    continue
-                if completions is None:
-                    completions = []
-                completions.append((seq, SequenceMatch(seq.id, seq.effect, seq.shadow,
-                                                       latest[1])))
-            if completions is not None:
-                decision = self.with_sequences(req, decision, completions, [])
-        if decision.effect is not _ALLOW:
-            return decision
-        if amounts is not None:
-            for (scope, index, window, _measure), amount in zip(plan.counted, amounts,
-                                                                  strict=True):
-                skey = sid if scope == "session" else _scope_key(req, scope)
-                if skey is None:
-                    continue
-                scoped = self.counters[scope]
-                per_key = scoped.get(skey)
-                if per_key is None:  # not setdefault: that builds a dict on every call
-                    per_key = scoped[skey] = {}
-                slot = per_key.get(index)
-                if slot is None:
-                    slot = per_key[index] = [0, deque() if window is not None else None]
-                slot[0] += amount
-                if slot[1] is not None:
-                    slot[1].append((now, amount))
-                    _prune(slot, now - window)  # type: ignore[operator]
-        if hits is None:
-            return decision
-        # Advance the automata of the steps matched (highest step first in a sequence).
-        ref = _new_tuple(StepRef, (now, req.tool.get("id"), req.ref))
-        for seq, j, _test, _last, _hit in hits:
-            scope = seq.scope
-            skey = sid if scope == "session" else _scope_key(req, scope)
-            if skey is None:
-                continue
-            scoped = self.sequences[scope]
-            per_key = scoped.get(skey)
-            if per_key is None:
-                per_key = scoped[skey] = {}
-            partials = per_key.get(seq.index)
-            if partials is None:
-                partials = per_key[seq.index] = [None] * (len(seq.steps) - 1)
-            if j == 0:
-                partials[0] = (now, (ref,))
-                continue
-            prev = partials[j - 1]
-            if prev is None or now - prev[0] > seq.window:
-                continue
-            current = partials[j]
-            # Keep the partial match that started latest: it stays inside the window longest.
-            if current is None or current[0] <= prev[0] or now - current[0] > seq.window:
-                partials[j] = (prev[0], (*prev[1], ref))
-        return decision
-
-    def _general(self, req: Request, e: Entry) -> Decision:
-        decision, hits, now = self.decide(req, e)
-        if decision.effect is _ALLOW:
-            self.apply(req, e.plan, hits, now)
-        return decision
-
     def prefix(self, req: Request, seq: CompiledSequence, now: float | None
                ) -> tuple[StepRef, ...] | None:
         """The earlier steps of ``seq`` matched in this request's scope, within the window."""
         scope = seq.scope
-        skey = req.session.get("id") if scope == "session" else _scope_key(req, scope)
+        skey = req.session.get("id") if scope == "session" else scope_key(req, scope)
         if skey is None or now is None:
             return None
         per_key = self.sequences[scope].get(skey)
@@ -312,18 +181,24 @@ class EngineState:
                 envelope, obligations = seq.envelope, ()
                 owner = owner_of(envelope, req.principal, self.legal_owner)
                 break
-        shadow = core.shadow + tuple(ShadowMatch(s.id, s.effect) for s, _ in completions
-                                     if s.shadow)
-        new = _Core(effect, reason, rule, core.matched, shadow, core.failed,
-                    tuple([m for _, m in completions]), obligations, envelope,
-                    core.errors + tuple([text for _, text in seq_errors]))
+        shadow = core.shadow
+        for s, _ in completions:
+            if s.shadow:
+                shadow += (_new_tuple(ShadowMatch, (s.id, s.effect)),)
+        errors = core.errors
+        if seq_errors:
+            errors += tuple([text for _, text in seq_errors])
+        # NamedTuples built in C: their own __new__ is a Python lambda (3x slower).
+        new = _new_tuple(_Core, (effect, reason, rule, core.matched, shadow, core.failed,
+                                 tuple([m for _, m in completions]), obligations, envelope,
+                                 errors, (), None))
         return Decision._make(new, base._src, owner)
 
     def counter_values(self, req: Request, plan: Plan, now: float | None) -> dict[str, Any]:
         """The counters the plan's conditions read, as they would be with ``req`` executed."""
         values: dict[str, Any] = {}
         for c in plan.counter_reads:
-            skey = _scope_key(req, c.scope)
+            skey = scope_key(req, c.scope)
             if skey is None:
                 values[c.id] = None  # absent: conditions reading it fail closed
                 continue
@@ -332,7 +207,7 @@ class EngineState:
             slot = state.get(c.index) if state is not None else None
             if slot is not None:
                 if c.window is not None and now is not None:
-                    _prune(slot, now - c.window)
+                    prune(slot, now - c.window)
                 total = slot[0]
             if c in plan.counters:
                 total += _measure(req, c)
@@ -342,7 +217,7 @@ class EngineState:
     def apply(self, req: Request, plan: Plan, hits: Hits, now: float | None) -> None:
         """Record an executed request: counters add, sequence automata advance."""
         for c in plan.counters:
-            skey = _scope_key(req, c.scope)
+            skey = scope_key(req, c.scope)
             if skey is None:
                 continue
             amount = _measure(req, c)
@@ -356,7 +231,7 @@ class EngineState:
             slot[0] += amount
             if slot[1] is not None and now is not None:
                 slot[1].append((now, amount))
-                _prune(slot, now - c.window)  # type: ignore[operator]
+                prune(slot, now - c.window)  # type: ignore[operator]
         if not hits or now is None:
             return
         ref: StepRef | None = None
@@ -365,7 +240,7 @@ class EngineState:
             if j == last:
                 continue
             scope = seq.scope
-            skey = req.session.get("id") if scope == "session" else _scope_key(req, scope)
+            skey = req.session.get("id") if scope == "session" else scope_key(req, scope)
             if skey is None:
                 continue
             if ref is None:
@@ -421,7 +296,8 @@ def _measure(req: Request, c: CompiledCounter) -> float:
     return 0 if value is None else value
 
 
-def _prune(slot: list[Any], horizon: float) -> None:
+def prune(slot: list[Any], horizon: float) -> None:
+    """Drop a windowed counter's events at or before ``horizon`` from its total."""
     events: deque[tuple[float, float]] | None = slot[1]
     if events is None:
         return
@@ -431,7 +307,8 @@ def _prune(slot: list[Any], horizon: float) -> None:
         slot[0] = 0  # no drift from repeated float subtraction
 
 
-def _scope_key(req: Request, scope: str) -> Any:
+def scope_key(req: Request, scope: str) -> Any:
+    """The key of a request's state in ``scope`` (None: the request has none)."""
     if scope == "session":
         return req.session.get("id")
     if scope == "chain":
@@ -443,3 +320,11 @@ def _scope_key(req: Request, scope: str) -> Any:
     pid, tid = req.principal.get("id"), req.task.get("id")
     return None if pid is None or tid is None else (pid, tid)
 
+
+
+def general(state: EngineState, req: Request, e: Entry) -> Decision:
+    """Decide a request with the state, then record it when its effect is ALLOW."""
+    decision, hits, now = state.decide(req, e)
+    if decision.effect is _ALLOW:
+        state.apply(req, e.plan, hits, now)
+    return decision
