@@ -11,14 +11,15 @@ measure read once and the scope keys read once. It does exactly what
 :meth:`~engine.policy.state.EngineState.apply` do; a request without a numeric ``time.now``,
 or whose sequence step test raises, takes that general path instead (deciding changes
 nothing, so starting afresh is exact). Only plan shapes reach the source text, so each text
-compiles once per shape; every function gets a code object of its own (CPython specialises
-a code object's global reads for one globals dict).
+compiles once per shape; a plan's own values are its function's parameter defaults.
 """
 
 from __future__ import annotations
 
+import builtins
 from collections import deque
 from collections.abc import Callable
+from types import CodeType, FunctionType
 from typing import Any
 
 from engine.policy.codegen import compiled
@@ -31,7 +32,7 @@ from engine.policy.state import EngineState, general, prune, scope_key
 RunFn = Callable[[EngineState, Request, Any], Decision]
 """``run(state, request, entry)``: the decision, recorded in ``state`` when allowed."""
 
-_RUNNERS: dict[tuple[Any, ...], Any] = {}
+_RUNNERS: dict[tuple[Any, ...], CodeType] = {}
 MAX_SHAPES = 4096
 """Runner shapes kept compiled."""
 
@@ -54,28 +55,55 @@ def _shape(plan: Plan) -> tuple[Any, ...]:
     return counted, reads, steps
 
 
+_GLOBALS: dict[str, Any] = {
+    "__builtins__": builtins, "GENERAL": general, "SCOPE_KEY": scope_key, "PRUNE": prune,
+    "EvalError": EvalError, "NO_CV": EMPTY, "ALLOW": Effect.ALLOW, "MATCH": SequenceMatch,
+    "STEPREF": StepRef, "NEW_TUPLE": tuple.__new__, "DEQUE": deque}
+"""The names every runner reads as globals: one dict for all of them, so that CPython's
+specialised global reads of a shape's code hold whichever plan runs it."""
+
+
+def _constants(plan: Plan) -> tuple[Any, ...]:
+    """The plan's own values, in the order :func:`_names` lists their parameters."""
+    out: list[Any] = []
+    for scope, index, window, measure in plan.counted:
+        out += (scope, index, window, measure)
+    for cid, scope, index, window, _own in plan.reads:
+        out += (cid, scope, index, window)
+    for seq, _j, test, _last, _hit in plan.steps:
+        out += (seq, test, seq.scope, seq.index, seq.window, len(seq.steps) - 1, seq.id,
+                seq.effect, seq.shadow)
+    return tuple(out)
+
+
+def _names(shape: tuple[Any, ...]) -> list[str]:
+    counted, reads, steps = shape
+    names: list[str] = []
+    for i in range(len(counted)):
+        names += (f"CS{i}", f"CI{i}", f"CW{i}", f"M{i}")
+    for k in range(len(reads)):
+        names += (f"RID{k}", f"RS{k}", f"RI{k}", f"RW{k}")
+    for n in range(len(steps)):
+        names += (f"SEQ{n}", f"TEST{n}", f"SS{n}", f"SI{n}", f"SW{n}", f"SL{n}", f"SID{n}",
+                  f"SEF{n}", f"SSH{n}")
+    return names
+
+
 def _bind(plan: Plan) -> RunFn:
+    """The plan's runner: its shape's code, the plan's values as parameter defaults.
+
+    Plans of one shape share one code object (compiled, quickened and specialised once)
+    and one globals dict; what differs between them is in the defaults, read as locals.
+    """
     shape = _shape(plan)
     code = _RUNNERS.get(shape)
     if code is None:
         if len(_RUNNERS) >= MAX_SHAPES:
             _RUNNERS.clear()
-        code = _RUNNERS[shape] = _code(shape)
-    env: dict[str, Any] = {
-        "GENERAL": general, "SCOPE_KEY": scope_key, "PRUNE": prune, "EvalError": EvalError,
-        "NO_CV": EMPTY, "ALLOW": Effect.ALLOW, "MATCH": SequenceMatch, "STEPREF": StepRef,
-        "NEW_TUPLE": tuple.__new__, "DEQUE": deque}
-    for i, (scope, index, window, measure) in enumerate(plan.counted):
-        env[f"CS{i}"], env[f"CI{i}"], env[f"CW{i}"], env[f"M{i}"] = scope, index, window, measure
-    for k, (cid, scope, index, window, _own) in enumerate(plan.reads):
-        env[f"RID{k}"], env[f"RS{k}"], env[f"RI{k}"], env[f"RW{k}"] = cid, scope, index, window
-    for n, (seq, _j, test, _last, _hit) in enumerate(plan.steps):
-        env[f"SEQ{n}"], env[f"TEST{n}"], env[f"SS{n}"] = seq, test, seq.scope
-        env[f"SI{n}"], env[f"SW{n}"], env[f"SL{n}"] = seq.index, seq.window, len(seq.steps) - 1
-        env[f"SID{n}"], env[f"SEF{n}"], env[f"SSH{n}"] = seq.id, seq.effect, seq.shadow
-    exec(code, env)
-    fn: RunFn = env.pop("run")  # not left in its own globals: no reference cycle
-    fn.__code__ = fn.__code__.replace()
+        scratch: dict[str, Any] = {}
+        exec(_code(shape), scratch)
+        code = _RUNNERS[shape] = scratch["run"].__code__
+    fn: RunFn = FunctionType(code, _GLOBALS, "run", _constants(plan))
     return fn
 
 
@@ -87,7 +115,7 @@ def _key(session: bool, scope: str) -> str:
 def _code(shape: tuple[Any, ...]) -> Any:
     counted, reads, steps = shape
     lines = [
-        "def run(S, req, e):",
+        f"def run(S, req, e, {', '.join(_names(shape))}):",
         "    now = req.time.get('now')",
         "    t = type(now)",
         "    if not (t is int or t is float) or now != now:",
