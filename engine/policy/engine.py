@@ -61,6 +61,7 @@ from engine.policy.request import EMPTY, Request, principal_attributes
 from engine.policy.runners import plan_runner
 from engine.policy.state import EngineState, Hits
 from engine.policy.tables import Tables
+from engine.policy.values import actual_value
 
 DEPTH_RULE = "delegation.max_depth"
 """The rule id of a denial for a delegation chain deeper than the policy's max_depth."""
@@ -87,6 +88,8 @@ class PolicyEngine:
         self._sets: dict[CandidateSet, tuple[SetCache, ProbeFn]] = {}
         self._switch = MemoSwitch()
         self._entries: dict[tuple[int, int, int, Any], Entry] = {}
+        self._twins: dict[tuple[Any, ...], Entry] = {}
+        """What an entry's decisions depend on in its views -> the entry (see _content)."""
         self._state = EngineState(compiled.legal_owner)
         self._hop_principals: dict[str, Mapping[str, Any]] = {}
         self._small: dict[tuple[Any, ...], Decision] = {}
@@ -126,6 +129,7 @@ class PolicyEngine:
         self._tables = self._book.tables.fresh()
         self._sets = {}
         self._entries = {}
+        self._twins = {}
         self._switch = MemoSwitch()
 
     def end_session(self, session_id: str) -> None:
@@ -199,23 +203,41 @@ class PolicyEngine:
     # --- entries -----------------------------------------------------------------------------
 
     def _entry(self, req: Request) -> Entry:
-        """The entry of a request's views: kept when they are read-only, else for this call."""
+        """The entry of a request's views: kept when they are read-only, else for this call.
+
+        Read-only views met for the first time whose content equals that of views met before
+        (another caller building its own views of the same agent, tool and resource) share
+        that entry's caches: a warmed engine stays warm for them.
+        """
         p, t, r = req.principal, req.tool, req.resource
         plan = self._book.plan(target_key(req, p))
+        stable = type(p) is MappingProxyType and type(t) is MappingProxyType and (
+            r is None or type(r) is MappingProxyType)
+        content = _content(req, plan) if stable else None
+        if content is not None:
+            twin = self._twins.get(content)
+            if twin is not None:
+                return self._keep(twin.alias(req))
         found = self._sets.get(plan.shared)
         if found is None:
             cache = SetCache(plan.shared, self._tables, self._policy.legal_owner,
                              self._switch)
             found = self._sets[plan.shared] = (cache, cache.bound_probe())
-        stable = type(p) is MappingProxyType and type(t) is MappingProxyType and (
-            r is None or type(r) is MappingProxyType)
         e = Entry(req, plan, found[0], found[1], stable)
         if plan.stateful:
             e.run = plan_runner(plan)
         if stable:
-            if len(self._entries) >= MAX_PLANS:
-                self._entries = {}
-            self._entries[(id(p), id(t), id(r), req.action)] = e
+            self._keep(e)
+            if content is not None:
+                self._twins[content] = e
+        return e
+
+    def _keep(self, e: Entry) -> Entry:
+        """Find ``e`` by its views' identities from now on (it keeps them alive)."""
+        if len(self._entries) >= MAX_PLANS:
+            self._entries = {}
+            self._twins = {}
+        self._entries[(id(e.p), id(e.t), id(e.r), e.action)] = e
         return e
 
     def _plan_for(self, req: Request) -> Plan:
@@ -309,3 +331,20 @@ class PolicyEngine:
             out.append((name, principal))
         return out
 
+
+
+def _content(req: Request, plan: Plan) -> tuple[Any, ...] | None:
+    """What an entry's decisions depend on in a request's views (None: not hashable).
+
+    The plan (found by the target key), the values of every view path its rules' conditions
+    read (static stop set, and the actual values explanations read from the views) and the
+    principal's owners (accountable owners).
+    """
+    owners = req.principal.get("owners")
+    try:
+        key = (plan, tuple([actual_value(req, path) for path in plan.shared.view_paths]),
+               tuple(owners.items()) if isinstance(owners, Mapping) else owners)
+        hash(key)
+    except TypeError:
+        return None
+    return key

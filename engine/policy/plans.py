@@ -96,7 +96,7 @@ class CandidateSet:
     __slots__ = ("by_effect", "counter_items", "counter_reads", "dynamic", "dynamic_items",
                  "enforced", "evaluator", "index", "key_index", "limit", "local_bit", "m",
                  "obliged", "paths", "positions", "prelocal", "rule_at", "rules", "slow",
-                 "slow_bits", "span", "static", "statics", "untabled", "width")
+                 "slow_bits", "span", "static", "statics", "untabled", "view_paths", "width")
 
     def __init__(self, rules: tuple[CompiledRule, ...], mask: int,
                  counter_reads: tuple[CompiledCounter, ...], tables: Tables) -> None:
@@ -133,6 +133,8 @@ class CandidateSet:
         fast = {p for r in rules if r.index in item_paths for p in item_paths[r.index]}
         tabled = [p for p in self.paths if p in fast and p in tables.paths]
         self.static = tuple(p for p in tabled if is_static(p))
+        self.view_paths = tuple(p for p in self.paths if is_static(p))
+        """Every path the conditions read from the views and the action (tabled or not)."""
         self.dynamic = tuple(p for p in tabled if not is_static(p))
         self.untabled = tuple(p for p in self.paths if p not in tabled and not is_static(p))
         """Per-call paths only slow rules read (no table; their checks read them)."""
