@@ -21,7 +21,8 @@ it stops. Before the first decision, the policy's plan book (:mod:`engine.policy
 builds every (principal, action, tool, resource) combination the scenario can reach: its
 candidate rules, found by ANDing per-facet rule bitmasks, and the *static stop set* of the
 views the scenario declares (what the principal, tool and resource already stop). Deciding a
-request finds its entry by the identity of its read-only views (:mod:`engine.policy.caches`),
+request finds its entry by the identity of its read-only views (:mod:`engine.policy.caches`;
+views met for the first time share the entry of earlier views with the same content),
 runs the candidate set's generated probe (:mod:`engine.policy.probes`), which ORs the cached
 stop bits of each per-call value into the static stop set, and looks the result up: the
 effect, the deciding rule and the whole explanation (matched rules, shadow matches, each
@@ -217,7 +218,7 @@ class PolicyEngine:
         if content is not None:
             twin = self._twins.get(content)
             if twin is not None:
-                return self._keep(twin.alias(req))
+                return self._remember(twin.alias(req))
         found = self._sets.get(plan.shared)
         if found is None:
             cache = SetCache(plan.shared, self._tables, self._policy.legal_owner,
@@ -227,12 +228,12 @@ class PolicyEngine:
         if plan.stateful:
             e.run = plan_runner(plan)
         if stable:
-            self._keep(e)
+            self._remember(e)
             if content is not None:
                 self._twins[content] = e
         return e
 
-    def _keep(self, e: Entry) -> Entry:
+    def _remember(self, e: Entry) -> Entry:
         """Find ``e`` by its views' identities from now on (it keeps them alive)."""
         if len(self._entries) >= MAX_PLANS:
             self._entries = {}
