@@ -37,6 +37,7 @@ MAX_BITS = 4096
 afresh."""
 MAX_MEMO = 4096
 """Shared decisions kept per entry before starting afresh."""
+_new = object.__new__
 
 
 class MemoSwitch:
@@ -161,16 +162,20 @@ class Entry:
             cycle collector untracks it (an envelope member is itself a tracked object).
         stable: The views are read-only (kept and recognised by identity); else the entry
             serves one request and keeps nothing.
+        run: The plan's generated decide-and-record function
+            (:mod:`engine.policy.runners`) when it is stateful, else None.
     """
 
     __slots__ = ("_views", "action", "cache", "fixed", "memo", "owners", "p", "plan", "probe",
-                 "r", "stable", "stateful", "static", "t")
+                 "r", "run", "stable", "stateful", "static", "t")
 
     def __init__(self, req: Request, plan: Plan, cache: SetCache, probe: ProbeFn,
                  stable: bool) -> None:
         self.p, self.t, self.r, self.action = req.principal, req.tool, req.resource, req.action
         self.plan = plan
         self.stateful = plan.stateful
+        self.run: Any = None
+        """The plan's decide-and-record function when it is stateful (set by the engine)."""
         self.cache = cache
         self.probe = probe
         self.stable = stable
@@ -179,6 +184,20 @@ class Entry:
         self.memo: dict[tuple[Any, ...], Decision] = {}
         self.owners: dict[str | None, str | None] = {}
         self._views: Request | None = None
+
+    def alias(self, req: Request) -> Entry:
+        """This entry for the request's own views, whose content equals this entry's views.
+
+        Shares everything it keeps (the decision of requests whose per-call values stop
+        nothing, the shared decisions, the owners); only the views it holds, and is found
+        by, are the request's.
+        """
+        e: Entry = _new(Entry)
+        e.p, e.t, e.r, e.action = req.principal, req.tool, req.resource, req.action
+        e.plan, e.stateful, e.cache, e.probe = self.plan, self.stateful, self.cache, self.probe
+        e.stable, e.static, e.fixed, e.memo = self.stable, self.static, self.fixed, self.memo
+        e.owners, e.run, e._views = self.owners, self.run, self._views
+        return e
 
     def views(self) -> Request:
         """A request holding only this entry's views (what static actual values are read from)."""

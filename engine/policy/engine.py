@@ -21,12 +21,16 @@ it stops. Before the first decision, the policy's plan book (:mod:`engine.policy
 builds every (principal, action, tool, resource) combination the scenario can reach: its
 candidate rules, found by ANDing per-facet rule bitmasks, and the *static stop set* of the
 views the scenario declares (what the principal, tool and resource already stop). Deciding a
-request finds its entry by the identity of its read-only views (:mod:`engine.policy.caches`),
+request finds its entry by the identity of its read-only views (:mod:`engine.policy.caches`;
+views met for the first time share the entry of earlier views with the same content),
 runs the candidate set's generated probe (:mod:`engine.policy.probes`), which ORs the cached
 stop bits of each per-call value into the static stop set, and looks the result up: the
 effect, the deciding rule and the whole explanation (matched rules, shadow matches, each
 unmatched rule's first failed item) follow from that stop set with a few integer operations,
-once per distinct stop set. A request whose explanation reads nothing it brought shares one
+once per distinct stop set; a plan with counters or sequence steps runs its generated
+decide-and-record function (:mod:`engine.policy.runners`), which reads the counter values,
+runs the probe, finds completed sequences and records an allowed request in one pass. A
+request whose explanation reads nothing it brought shares one
 frozen decision; any other gets one small decision that reads its failed conditions' actual
 values from the request on demand (and keeps the counter values it was decided with). Rules
 with an item that reads several paths run their generated check per request
@@ -55,8 +59,10 @@ from engine.policy.decision import (
 from engine.policy.plans import MAX_PLANS, CandidateSet, Plan, PlanBook, plan_book, target_key
 from engine.policy.probes import ProbeFn
 from engine.policy.request import EMPTY, Request, principal_attributes
+from engine.policy.runners import plan_runner
 from engine.policy.state import EngineState, Hits
 from engine.policy.tables import Tables
+from engine.policy.values import actual_value
 
 DEPTH_RULE = "delegation.max_depth"
 """The rule id of a denial for a delegation chain deeper than the policy's max_depth."""
@@ -83,6 +89,8 @@ class PolicyEngine:
         self._sets: dict[CandidateSet, tuple[SetCache, ProbeFn]] = {}
         self._switch = MemoSwitch()
         self._entries: dict[tuple[int, int, int, Any], Entry] = {}
+        self._twins: dict[tuple[Any, ...], Entry] = {}
+        """What an entry's decisions depend on in its views -> the entry (see _content)."""
         self._state = EngineState(compiled.legal_owner)
         self._hop_principals: dict[str, Mapping[str, Any]] = {}
         self._small: dict[tuple[Any, ...], Decision] = {}
@@ -122,6 +130,7 @@ class PolicyEngine:
         self._tables = self._book.tables.fresh()
         self._sets = {}
         self._entries = {}
+        self._twins = {}
         self._switch = MemoSwitch()
 
     def end_session(self, session_id: str) -> None:
@@ -153,18 +162,17 @@ class PolicyEngine:
                 if depth or (depth is None and len(chain.get("actors") or ()) > 1):
                     return self._decide_delegated(req)
             # Read-only views (what the *_attributes helpers build) cannot change, so their
-            # identity stands for their content: the entry is found by identity.
-            p, t, r = req.principal, req.tool, req.resource
-            e = self._entries.get((id(p), id(t), id(r), req.action))
-            if e is None or e.p is not p or e.t is not t or e.r is not r:
+            # identity stands for their content: the entry is found by identity. An entry
+            # holds its views, so while it is kept no other object can have their ids: a
+            # hit is the same views, with no identity check to make.
+            e = self._entries.get((id(req.principal), id(req.tool), id(req.resource),
+                                   req.action))
+            if e is None:
                 e = self._entry(req)
-            if not e.stateful:
+            run = e.run
+            if run is None:
                 return e.probe(req, _NO_CV, e)
-            state = self._state
-            decision, hits, now = state.decide(req, e)
-            if decision.effect is _ALLOW:
-                state.apply(req, e.plan, hits, now)
-            return decision
+            return run(self._state, req, e)
         except Exception as exc:  # the engine fails closed; it never raises on a request
             return Decision(_DENY, Reason.ERROR, errors=(f"internal error: {exc!r}",))
 
@@ -196,21 +204,41 @@ class PolicyEngine:
     # --- entries -----------------------------------------------------------------------------
 
     def _entry(self, req: Request) -> Entry:
-        """The entry of a request's views: kept when they are read-only, else for this call."""
+        """The entry of a request's views: kept when they are read-only, else for this call.
+
+        Read-only views met for the first time whose content equals that of views met before
+        (another caller building its own views of the same agent, tool and resource) share
+        that entry's caches: a warmed engine stays warm for them.
+        """
         p, t, r = req.principal, req.tool, req.resource
         plan = self._book.plan(target_key(req, p))
+        stable = type(p) is MappingProxyType and type(t) is MappingProxyType and (
+            r is None or type(r) is MappingProxyType)
+        content = _content(req, plan) if stable else None
+        if content is not None:
+            twin = self._twins.get(content)
+            if twin is not None:
+                return self._remember(twin.alias(req))
         found = self._sets.get(plan.shared)
         if found is None:
             cache = SetCache(plan.shared, self._tables, self._policy.legal_owner,
                              self._switch)
             found = self._sets[plan.shared] = (cache, cache.bound_probe())
-        stable = type(p) is MappingProxyType and type(t) is MappingProxyType and (
-            r is None or type(r) is MappingProxyType)
         e = Entry(req, plan, found[0], found[1], stable)
+        if plan.stateful:
+            e.run = plan_runner(plan)
         if stable:
-            if len(self._entries) >= MAX_PLANS:
-                self._entries = {}
-            self._entries[(id(p), id(t), id(r), req.action)] = e
+            self._remember(e)
+            if content is not None:
+                self._twins[content] = e
+        return e
+
+    def _remember(self, e: Entry) -> Entry:
+        """Find ``e`` by its views' identities from now on (it keeps them alive)."""
+        if len(self._entries) >= MAX_PLANS:
+            self._entries = {}
+            self._twins = {}
+        self._entries[(id(e.p), id(e.t), id(e.r), e.action)] = e
         return e
 
     def _plan_for(self, req: Request) -> Plan:
@@ -251,9 +279,9 @@ class PolicyEngine:
                 owner=owner, chain=actors,
                 errors=(f"delegation depth {depth} exceeds the policy's max_depth "
                         f"{policy.max_depth}",))
-        p, t, r = req.principal, req.tool, req.resource
-        e = self._entries.get((id(p), id(t), id(r), req.action))
-        if e is None or e.p is not p or e.t is not t or e.r is not r:
+        t, r = req.tool, req.resource
+        e = self._entries.get((id(req.principal), id(t), id(r), req.action))
+        if e is None:
             e = self._entry(req)
         hits: Hits = []
         now: float | None = None
@@ -273,7 +301,7 @@ class PolicyEngine:
                     break
                 hop_req = replace(req, principal=principal)
                 hop = self._entries.get((id(principal), id(t), id(r), req.action))
-                if hop is None or hop.p is not principal or hop.t is not t or hop.r is not r:
+                if hop is None:
                     hop = self._entry(hop_req)
                 cv = (state.counter_values(hop_req, hop.plan, now)
                       if hop.plan.counter_reads else _NO_CV)
@@ -304,3 +332,20 @@ class PolicyEngine:
             out.append((name, principal))
         return out
 
+
+
+def _content(req: Request, plan: Plan) -> tuple[Any, ...] | None:
+    """What an entry's decisions depend on in a request's views (None: not hashable).
+
+    The plan (found by the target key), the values of every view path its rules' conditions
+    read (static stop set, and the actual values explanations read from the views) and the
+    principal's owners (accountable owners).
+    """
+    owners = req.principal.get("owners")
+    try:
+        key = (plan, tuple([actual_value(req, path) for path in plan.shared.view_paths]),
+               tuple(owners.items()) if isinstance(owners, Mapping) else owners)
+        hash(key)
+    except TypeError:
+        return None
+    return key

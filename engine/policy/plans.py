@@ -96,7 +96,7 @@ class CandidateSet:
     __slots__ = ("by_effect", "counter_items", "counter_reads", "dynamic", "dynamic_items",
                  "enforced", "evaluator", "index", "key_index", "limit", "local_bit", "m",
                  "obliged", "paths", "positions", "prelocal", "rule_at", "rules", "slow",
-                 "slow_bits", "span", "static", "statics", "untabled", "width")
+                 "slow_bits", "span", "static", "statics", "untabled", "view_paths", "width")
 
     def __init__(self, rules: tuple[CompiledRule, ...], mask: int,
                  counter_reads: tuple[CompiledCounter, ...], tables: Tables) -> None:
@@ -133,6 +133,8 @@ class CandidateSet:
         fast = {p for r in rules if r.index in item_paths for p in item_paths[r.index]}
         tabled = [p for p in self.paths if p in fast and p in tables.paths]
         self.static = tuple(p for p in tabled if is_static(p))
+        self.view_paths = tuple(p for p in self.paths if is_static(p))
+        """Every path the conditions read from the views and the action (tabled or not)."""
         self.dynamic = tuple(p for p in tabled if not is_static(p))
         self.untabled = tuple(p for p in self.paths if p not in tabled and not is_static(p))
         """Per-call paths only slow rules read (no table; their checks read them)."""
@@ -325,7 +327,8 @@ def _failures(rule: CompiledRule) -> tuple[tuple[str, str], ...]:
 class Plan:
     """Everything about one (principal, action, tool, resource) combination."""
 
-    __slots__ = ("counter_reads", "counters", "needs_time", "shared", "stateful", "steps")
+    __slots__ = ("counted", "counter_reads", "counters", "needs_time", "reads", "runner",
+                 "shared", "stateful", "steps")
 
     def __init__(self, shared: CandidateSet, counters: tuple[CompiledCounter, ...],
                  steps: tuple[StepEntry, ...]) -> None:
@@ -333,6 +336,17 @@ class Plan:
         self.counter_reads = shared.counter_reads
         self.counters = counters
         self.steps = steps
+        self.counted = tuple((c.scope, c.index, c.window, c.measure) for c in counters)
+        """Per counter its requests add to: (scope, index, window, measure), read per call
+        without attribute lookups."""
+        self.reads = tuple(
+            (c.id, c.scope, c.index, c.window, counters.index(c) if c in counters else -1)
+            for c in self.counter_reads)
+        """Per counter its conditions read: (id, scope, index, window, its place in
+        ``counted`` or -1 when its requests do not add to it)."""
+        self.runner: Any = None
+        """Its generated decide-and-record function (:mod:`engine.policy.runners`), made
+        when first needed; None until then."""
         self.stateful = bool(self.counter_reads or counters or steps)
         self.needs_time = bool(steps) or any(
             c.window is not None for c in (*self.counter_reads, *counters))

@@ -76,6 +76,9 @@ def bind_probe(cache: Any) -> ProbeFn:
         env[f"SB{k}"] = shared.slow_bits[k]
     exec(code, env)
     fn: ProbeFn = env.pop("probe")  # not left in its own globals: no reference cycle
+    # A code object of its own: CPython specialises a code object's global reads for one
+    # globals dict, and probes of one shape bound to other caches would keep undoing that.
+    fn.__code__ = fn.__code__.replace()
     return fn
 
 

@@ -135,7 +135,7 @@ class EngineState:
                ) -> tuple[StepRef, ...] | None:
         """The earlier steps of ``seq`` matched in this request's scope, within the window."""
         scope = seq.scope
-        skey = req.session.get("id") if scope == "session" else _scope_key(req, scope)
+        skey = req.session.get("id") if scope == "session" else scope_key(req, scope)
         if skey is None or now is None:
             return None
         per_key = self.sequences[scope].get(skey)
@@ -181,18 +181,24 @@ class EngineState:
                 envelope, obligations = seq.envelope, ()
                 owner = owner_of(envelope, req.principal, self.legal_owner)
                 break
-        shadow = core.shadow + tuple(ShadowMatch(s.id, s.effect) for s, _ in completions
-                                     if s.shadow)
-        new = _Core(effect, reason, rule, core.matched, shadow, core.failed,
-                    tuple([m for _, m in completions]), obligations, envelope,
-                    core.errors + tuple([text for _, text in seq_errors]))
+        shadow = core.shadow
+        for s, _ in completions:
+            if s.shadow:
+                shadow += (_new_tuple(ShadowMatch, (s.id, s.effect)),)
+        errors = core.errors
+        if seq_errors:
+            errors += tuple([text for _, text in seq_errors])
+        # NamedTuples built in C: their own __new__ is a Python lambda (3x slower).
+        new = _new_tuple(_Core, (effect, reason, rule, core.matched, shadow, core.failed,
+                                 tuple([m for _, m in completions]), obligations, envelope,
+                                 errors, (), None))
         return Decision._make(new, base._src, owner)
 
     def counter_values(self, req: Request, plan: Plan, now: float | None) -> dict[str, Any]:
         """The counters the plan's conditions read, as they would be with ``req`` executed."""
         values: dict[str, Any] = {}
         for c in plan.counter_reads:
-            skey = _scope_key(req, c.scope)
+            skey = scope_key(req, c.scope)
             if skey is None:
                 values[c.id] = None  # absent: conditions reading it fail closed
                 continue
@@ -201,7 +207,7 @@ class EngineState:
             slot = state.get(c.index) if state is not None else None
             if slot is not None:
                 if c.window is not None and now is not None:
-                    _prune(slot, now - c.window)
+                    prune(slot, now - c.window)
                 total = slot[0]
             if c in plan.counters:
                 total += _measure(req, c)
@@ -211,7 +217,7 @@ class EngineState:
     def apply(self, req: Request, plan: Plan, hits: Hits, now: float | None) -> None:
         """Record an executed request: counters add, sequence automata advance."""
         for c in plan.counters:
-            skey = _scope_key(req, c.scope)
+            skey = scope_key(req, c.scope)
             if skey is None:
                 continue
             amount = _measure(req, c)
@@ -225,7 +231,7 @@ class EngineState:
             slot[0] += amount
             if slot[1] is not None and now is not None:
                 slot[1].append((now, amount))
-                _prune(slot, now - c.window)  # type: ignore[operator]
+                prune(slot, now - c.window)  # type: ignore[operator]
         if not hits or now is None:
             return
         ref: StepRef | None = None
@@ -234,7 +240,7 @@ class EngineState:
             if j == last:
                 continue
             scope = seq.scope
-            skey = req.session.get("id") if scope == "session" else _scope_key(req, scope)
+            skey = req.session.get("id") if scope == "session" else scope_key(req, scope)
             if skey is None:
                 continue
             if ref is None:
@@ -290,7 +296,8 @@ def _measure(req: Request, c: CompiledCounter) -> float:
     return 0 if value is None else value
 
 
-def _prune(slot: list[Any], horizon: float) -> None:
+def prune(slot: list[Any], horizon: float) -> None:
+    """Drop a windowed counter's events at or before ``horizon`` from its total."""
     events: deque[tuple[float, float]] | None = slot[1]
     if events is None:
         return
@@ -300,7 +307,8 @@ def _prune(slot: list[Any], horizon: float) -> None:
         slot[0] = 0  # no drift from repeated float subtraction
 
 
-def _scope_key(req: Request, scope: str) -> Any:
+def scope_key(req: Request, scope: str) -> Any:
+    """The key of a request's state in ``scope`` (None: the request has none)."""
     if scope == "session":
         return req.session.get("id")
     if scope == "chain":
@@ -312,3 +320,11 @@ def _scope_key(req: Request, scope: str) -> Any:
     pid, tid = req.principal.get("id"), req.task.get("id")
     return None if pid is None or tid is None else (pid, tid)
 
+
+
+def general(state: EngineState, req: Request, e: Entry) -> Decision:
+    """Decide a request with the state, then record it when its effect is ALLOW."""
+    decision, hits, now = state.decide(req, e)
+    if decision.effect is _ALLOW:
+        state.apply(req, e.plan, hits, now)
+    return decision
