@@ -54,7 +54,10 @@ def plain_scalar(value: str) -> Any:
     if _FLOAT.match(value):
         return _float(value)
     if _INT.match(value):
-        return _int(value)
+        try:
+            return _int(value)
+        except ScalarError:  # the pattern allows no digit at all (``+_``, ``0x_``): a string
+            return value
     return value
 
 
