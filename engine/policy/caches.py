@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from engine.policy.decision import Decision, Envelope, owner_of
+from engine.policy.decision import Decision, Envelope, make_decision, owner_of
 from engine.policy.plans import BitCore, CandidateSet, Plan, stops_of
 from engine.policy.probes import UNKNOWN, ProbeFn, bind_probe
 from engine.policy.request import EMPTY, Request
@@ -221,7 +221,7 @@ class Entry:
         known: Any = self.owners.get(core.envelope, UNKNOWN)
         owner: str | None = self.owner_for(core.envelope) if known is UNKNOWN else known
         # What it reports comes from the views alone: a request holding them is the source.
-        found = Decision._make(core, self.views() if self.static else (), owner)
+        found = make_decision(core, self.views() if self.static else (), owner)
         if self.stable:
             self.fixed = found
         return found
@@ -237,6 +237,6 @@ class Entry:
 
     def share(self, core: BitCore, key: tuple[Any, ...], owner: str | None) -> Decision:
         """A decision for every request bringing the per-call values ``key`` (then kept)."""
-        found = Decision._make(core, Snapshot(self.views(), self.cache.shared.key_index, key),
+        found = make_decision(core, Snapshot(self.views(), self.cache.shared.key_index, key),
                                owner)
         return self.keep(key, found)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import FrozenInstanceError
 from enum import StrEnum
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 from engine.policy.values import actual_value
 
@@ -275,7 +275,7 @@ class Decision(_SharedFields):
             (attenuation), or None.
     """
 
-    __slots__ = ("_core", "_src", "owner")
+    __slots__ = ("_core", "_src", "effect", "owner")
 
     _core: _Explanation
     _src: Any
@@ -305,6 +305,7 @@ class Decision(_SharedFields):
                                   None if envelope is None else Envelope(envelope),
                                   tuple(errors), tuple(chain), hop))
         _set(self, "_src", tuple(f.actual for f in failed))
+        _set(self, "effect", self._core.effect)
         _set(self, "owner", owner)
 
     @staticmethod
@@ -312,14 +313,9 @@ class Decision(_SharedFields):
         """Build from a shared explanation and where its actual values come from (engine).
 
         ``source``: a tuple of values (by the index in each failed entry), the request, or
-        a :class:`Captured` request. The slots' own setters do the job of
-        ``object.__setattr__`` in about half the time (this runs once per decision).
+        a :class:`Captured` request. Runs once per decision: see :class:`_Building`.
         """
-        self = _new(Decision)
-        _set_core(self, core)
-        _set_src(self, source)
-        _set_owner(self, owner)
-        return self
+        return _build(core, source, owner)
 
     def _in_chain(self, chain: tuple[str, ...], hop: str | None) -> Decision:
         """The same decision for a request made along a delegation chain (engine)."""
@@ -460,10 +456,33 @@ class Decision(_SharedFields):
         }
 
 
-_new = object.__new__
 _new_tuple = tuple.__new__
-_set_core, _set_src, _set_owner = (
-    getattr(Decision, name).__set__ for name in ("_core", "_src", "owner"))
+
+
+class _Building(_SharedFields):
+    """A :class:`Decision` being built: the same slots, plain stores, then it becomes one.
+
+    A decision's own ``__setattr__`` refuses every store, so the engine would set its slots
+    through their descriptors' setters (a call each); this twin stores them directly and then
+    takes the decision's class (same base, same slots). The effect is copied out of the
+    explanation because the simulator reads it on every call (a slot, not a forwarded
+    property); the other fields stay on the explanation, which may spell them out only when
+    read.
+    """
+
+    __slots__ = Decision.__slots__
+
+    def __init__(self, core: _Explanation, source: Any, owner: str | None) -> None:
+        self._core = core
+        self._src = source
+        self.effect = core.effect
+        self.owner = owner
+        self.__class__ = Decision  # type: ignore[assignment]
+
+
+make_decision: Callable[[_Explanation, Any, str | None], Decision] = cast(Any, _Building)
+"""``Decision._make`` without its call (the engine's hot paths)."""
+_build = make_decision
 
 
 def _verb(effect: Effect) -> str:

@@ -27,6 +27,7 @@ from engine.policy.decision import (
     Reason,
     ShadowMatch,
     _Core,
+    make_decision,
     owner_of,
 )
 from engine.policy.plans import REASONS, CandidateSet, EvalFn
@@ -35,7 +36,7 @@ from engine.policy.rules import CompiledRule
 from engine.policy.values import Captured
 
 _DENY = Effect.DENY
-_make = Decision._make
+_make = make_decision
 
 ProbeFn = Callable[[Request, Mapping[str, Any], Any], Decision]
 """``probe(request, counter values, entry)``: the decision (see :func:`bind_probe`)."""
@@ -63,9 +64,7 @@ def bind_probe(cache: Any) -> ProbeFn:
         **constants, "Mapping": Mapping, "EvalError": EvalError, "cache": cache,
         "full": full, "LOCAL": cache.local, "CORE": cache.cores.get, "NEW_CORE": cache.core,
         "LIMIT": shared.limit, "COUNTERS": shared.counter_items, "SW": cache.switch,
-        "UNKNOWN": UNKNOWN, "Decision": Decision, "new": object.__new__,
-        "set_core": _SET_CORE, "set_src": _SET_SRC, "set_owner": _SET_OWNER,
-        "Captured": Captured, "POS": bisect_left}
+        "UNKNOWN": UNKNOWN, "MAKE": _make, "Captured": Captured, "POS": bisect_left}
     for i, (table, of_class) in enumerate(cache.dyn):
         env[f"Y{i}"], env[f"TH{i}"], env[f"EX{i}"] = (table.by_key.get, table.thresholds,
                                                      table.exact)
@@ -84,8 +83,6 @@ def bind_probe(cache: Any) -> ProbeFn:
 
 UNKNOWN = object()
 """What an entry's owners say of an envelope whose owner is not computed yet."""
-_SET_CORE, _SET_SRC, _SET_OWNER = (getattr(Decision, name).__set__
-                                   for name in ("_core", "_src", "owner"))
 Shape = tuple[tuple[tuple[str, str], ...], int, tuple[str, ...]]
 """(per-call table paths with their kind, number of slow rules, per-call paths without a
 table): what a probe's text depends on."""
@@ -172,11 +169,8 @@ def _probe_code(shape: Shape, constants: dict[str, Any]) -> CodeType:
         "        owner = e.owner_for(c.envelope)",
         "    if key is not None:",
         "        return e.share(c, key, owner)",
-        "    x = new(Decision)  # its own: it reads its values from the request when asked",
-        "    set_core(x, c)",
-        "    set_src(x, Captured(req, cv) if s & COUNTERS else req)",
-        "    set_owner(x, owner)",
-        "    return x",
+        "    # Its own: it reads its values from the request when asked.",
+        "    return MAKE(c, Captured(req, cv) if s & COUNTERS else req, owner)",
     ]
     return compiled("\n".join(lines))
 

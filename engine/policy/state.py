@@ -25,6 +25,7 @@ from engine.policy.decision import (
     ShadowMatch,
     StepRef,
     _Core,
+    make_decision,
     owner_of,
 )
 from engine.policy.plans import Plan
@@ -192,7 +193,7 @@ class EngineState:
         new = _new_tuple(_Core, (effect, reason, rule, core.matched, shadow, core.failed,
                                  tuple([m for _, m in completions]), obligations, envelope,
                                  errors, (), None))
-        return Decision._make(new, base._src, owner)
+        return make_decision(new, base._src, owner)
 
     def counter_values(self, req: Request, plan: Plan, now: float | None) -> dict[str, Any]:
         """The counters the plan's conditions read, as they would be with ``req`` executed."""
