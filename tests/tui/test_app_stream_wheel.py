@@ -4,6 +4,7 @@ a user scrolled to stay put while the run streams; scrolling back to the bottom 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from textual import events
 from textual.pilot import Pilot
@@ -17,7 +18,7 @@ FLEET = "devops-static-keys"
 HOUR = 3600.0
 
 
-async def wheel(pilot: Pilot[object], stream: DecisionStream,
+async def wheel(pilot: Pilot[Any], stream: DecisionStream,
                 kind: type[events.MouseScrollUp] | type[events.MouseScrollDown],
                 times: int) -> None:
     """Turn the wheel over the stream: the events take the app's own route to the widget."""
@@ -25,7 +26,16 @@ async def wheel(pilot: Pilot[object], stream: DecisionStream,
         await pilot._post_mouse_events([kind], widget=stream, offset=(10, 5))
 
 
-async def streamed_until(pilot: Pilot[object], app: AgentrangeApp, when: float
+async def following(pilot: Pilot[Any], app: AgentrangeApp) -> DecisionStream:
+    """The stream of a run paused at its first hour: following, more rows than fit."""
+    screen = await paused_at(pilot, app, HOUR)
+    await pilot.pause(0.1)
+    stream = screen.query_one(DecisionStream)
+    assert stream.following and stream.scroll_y == stream.max_scroll_y > 10
+    return stream
+
+
+async def streamed_until(pilot: Pilot[Any], app: AgentrangeApp, when: float
                          ) -> DecisionStream:
     """Play on until ``when`` (the run streams new rows meanwhile), then stand still."""
     screen = app.screen
@@ -39,10 +49,7 @@ async def streamed_until(pilot: Pilot[object], app: AgentrangeApp, when: float
 async def test_the_wheel_up_stops_following_and_new_rows_leave_the_view_put() -> None:
     app = make_app(FLEET, speed=math.inf, pause_at=HOUR)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await paused_at(pilot, app, HOUR)
-        await pilot.pause(0.1)
-        stream = screen.query_one(DecisionStream)
-        assert stream.following and stream.scroll_y == stream.max_scroll_y > 10
+        stream = await following(pilot, app)
         await wheel(pilot, stream, events.MouseScrollUp, 3)
         assert not stream.following
         top, cursor, seen = stream.scroll_y, stream.cursor_event, stream.total
@@ -59,9 +66,7 @@ async def test_the_wheel_up_stops_following_and_new_rows_leave_the_view_put() ->
 async def test_the_wheel_back_to_the_bottom_follows_the_newest_row_again() -> None:
     app = make_app(FLEET, speed=math.inf, pause_at=HOUR)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await paused_at(pilot, app, HOUR)
-        await pilot.pause(0.1)
-        stream = screen.query_one(DecisionStream)
+        stream = await following(pilot, app)
         await wheel(pilot, stream, events.MouseScrollUp, 2)
         assert not stream.following
         await wheel(pilot, stream, events.MouseScrollDown, 10)
@@ -75,9 +80,7 @@ async def test_the_wheel_back_to_the_bottom_follows_the_newest_row_again() -> No
 async def test_dragging_the_scrollbar_up_stops_following_and_down_to_the_end_follows() -> None:
     app = make_app(FLEET, speed=math.inf, pause_at=HOUR)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await paused_at(pilot, app, HOUR)
-        await pilot.pause(0.1)
-        stream = screen.query_one(DecisionStream)
+        stream = await following(pilot, app)
         # What the scrollbar posts while its thumb is dragged, and on a click above it.
         stream.vertical_scrollbar.post_message(ScrollTo(y=0, animate=False))
         await pilot.pause(0.1)
