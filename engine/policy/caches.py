@@ -28,7 +28,7 @@ from engine.policy.plans import BitCore, CandidateSet, Plan, stops_of
 from engine.policy.probes import UNKNOWN, ProbeFn, bind_probe
 from engine.policy.request import EMPTY, Request
 from engine.policy.tables import PathTable, Tables
-from engine.policy.values import Snapshot, actual_value
+from engine.policy.values import Snapshot, actual_value, typed
 
 MAX_CORES = 20_000
 """Explanations (one per distinct stop set) kept per candidate set before starting afresh."""
@@ -133,17 +133,18 @@ class SetCache:
         """The static stop set of the request's views (None: a value cannot be classed)."""
         shared = self.shared
         values = tuple([actual_value(req, p) for p in shared.static])
+        key = typed(values)
         try:
-            found = shared.statics.get(values)  # what the plan book foresaw
+            found = shared.statics.get(key)  # what the plan book foresaw
             if found is None:
-                found = self.statics[values]
+                found = self.statics[key]
         except TypeError:
             return None
         except KeyError:
             found = stops_of(shared, values, self.tables)
             if len(self.statics) >= MAX_BITS:
                 self.statics.clear()
-            self.statics[values] = found
+            self.statics[key] = found
         return found
 
 

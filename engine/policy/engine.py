@@ -62,7 +62,7 @@ from engine.policy.request import EMPTY, Request, principal_attributes
 from engine.policy.runners import plan_runner
 from engine.policy.state import EngineState, Hits
 from engine.policy.tables import Tables
-from engine.policy.values import actual_value
+from engine.policy.values import actual_value, typed
 
 DEPTH_RULE = "delegation.max_depth"
 """The rule id of a denial for a delegation chain deeper than the policy's max_depth."""
@@ -343,8 +343,8 @@ def _content(req: Request, plan: Plan) -> tuple[Any, ...] | None:
     """
     owners = req.principal.get("owners")
     try:
-        key = (plan, tuple([actual_value(req, path) for path in plan.shared.view_paths]),
-               tuple(owners.items()) if isinstance(owners, Mapping) else owners)
+        key = (plan, typed(tuple([actual_value(req, path) for path in plan.shared.view_paths])),
+               typed(tuple(owners.items())) if isinstance(owners, Mapping) else typed(owners))
         hash(key)
     except TypeError:
         return None

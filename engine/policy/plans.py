@@ -40,7 +40,7 @@ from engine.policy.request import (
 )
 from engine.policy.rules import CompiledCounter, CompiledRule, CompiledSequence, TargetKey
 from engine.policy.tables import Tables
-from engine.policy.values import actual_value
+from engine.policy.values import actual_value, typed
 
 MAX_PLANS = 50_000
 """Plans a book keeps (those built ahead included) before starting afresh."""
@@ -447,10 +447,11 @@ class PlanBook:
                               None if resource_ns is None else resource_ns["data_class"]))
             shared = plan.shared
             values = tuple([actual_value(req, path) for path in shared.static])
-            if values not in shared.statics and len(shared.statics) < MAX_STATICS:
+            key = typed(values)
+            if key not in shared.statics and len(shared.statics) < MAX_STATICS:
                 found = stops_of(shared, values, self.tables)
                 if found is not None:
-                    shared.statics[values] = found
+                    shared.statics[key] = found
         return len(self.plans)
 
 

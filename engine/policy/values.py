@@ -64,3 +64,19 @@ def actual_value(source: Any, path: str) -> Any:
     if kind is Captured:
         return reader(source.request, source.counters)
     return reader(source, _NO_COUNTERS)
+
+
+def typed(value: Any) -> Any:
+    """``value`` as a cache key that tells apart values ``==`` takes for one another.
+
+    ``True == 1 == 1.0`` in Python (and they hash alike), but conditions do not take them
+    for one another (a number condition does not take a bool): a key made of raw values would
+    hand the stop set or decision cached for ``1`` to a view holding ``True``. Every item is
+    paired with its type (through tuples); anything unhashable stays unhashable, so callers
+    that fall back on a ``TypeError`` still do.
+    """
+    kind = type(value)
+    if kind is tuple:
+        return kind, tuple([typed(v) for v in value])
+    return kind, value
+

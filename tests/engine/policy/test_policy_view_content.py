@@ -36,7 +36,8 @@ def _rebuilt(req: Request, scenario: Scenario, **changes: Any) -> Request:
     return replace(req, principal=changes.get("principal") or principal_attributes(
                        scenario, req.principal["id"]),
                    tool=changes.get("tool") or tool_attributes(tool),
-                   resource=resource_attributes(scenario, req.resource["id"]))
+                   resource=changes.get("resource") or resource_attributes(
+                       scenario, req.resource["id"]))
 
 
 def test_views_built_again_share_what_the_first_views_filled(
@@ -73,3 +74,30 @@ def test_views_that_differ_in_a_value_a_condition_reads_are_not_shared(
     d = engine.decide(_rebuilt(first, scenario, tool=critical))
     assert (d.effect, d.rule) == ("deny", "risky")
     assert engine.decide(_rebuilt(first, scenario)).allowed
+
+
+
+NUMERIC = """
+policy: p
+legal_owner: dpo
+rules:
+  - {id: support-reads-stores, envelope: security, effect: allow,
+     target: {principals: ["role:support"]}, when: {attr: resource.records, gte: 1}}
+"""
+
+
+def test_views_whose_values_are_equal_but_of_another_type_are_not_shared(
+        scenario: Scenario, tmp_path: Path) -> None:
+    # True == 1 in Python, but a number condition does not take a bool: had the view holding
+    # True shared the entry of the one holding 1, it would have been allowed (fail open).
+    engine = PolicyEngine(policy_from_text(NUMERIC, scenario, tmp_path))
+    first = make_request(records=3)
+    as_int = MappingProxyType({**first.resource, "records": 1})
+    as_bool = MappingProxyType({**first.resource, "records": True})
+    d_int = engine.decide(_rebuilt(first, scenario, resource=as_int))
+    d_bool = engine.decide(_rebuilt(first, scenario, resource=as_bool))
+    assert (d_int.effect, d_int.rule) == ("allow", "support-reads-stores")
+    fresh = PolicyEngine(policy_from_text(NUMERIC, scenario, tmp_path, "again.yaml"))
+    expected = fresh.decide(_rebuilt(first, scenario, resource=as_bool))
+    assert expected.effect == "deny"  # the condition does not hold for a bool
+    assert d_bool == expected
