@@ -77,6 +77,11 @@ def typed(value: Any) -> Any:
     """
     kind = type(value)
     if kind is tuple:
-        return kind, tuple([typed(v) for v in value])
+        # A flat tuple's items' types go beside it in one tuple, not one pair per item: a key
+        # made when an engine meets new views is then three small tuples whatever the count.
+        kinds = tuple(map(type, value))
+        if tuple in kinds:
+            return kind, tuple([typed(v) for v in value])
+        return kind, value, kinds
     return kind, value
 
