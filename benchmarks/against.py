@@ -10,7 +10,14 @@ side by side with their ratio (this / REF; above 1 is faster), each side's range
 rounds, and the machine's load average when each run started. "this tree" is the working
 tree as it is, uncommitted changes included.
 
-Run: ``python benchmarks/against.py REF [--rounds N] -- SCRIPT [ARGS...]``, e.g.
+With ``--same-benchmark`` both sides run THIS tree's benchmark (its harness, workload and
+report), each measuring its own tree's product: the script gets ``AGENTRANGE_PRODUCT_TREE``
+set to the side's tree, must take ``--json`` and must report the tree whose engine it
+imported as ``product_tree`` (a run that measured another tree fails). Use it when the
+benchmark's harness changed since REF, so that a harness change is not read as a speed-up.
+
+Run: ``python benchmarks/against.py REF [--rounds N] [--same-benchmark] -- SCRIPT [ARGS...]``,
+e.g.
 ``python benchmarks/against.py main --rounds 3 -- benchmarks/sim_throughput.py --calls 200000``.
 It prints figures; it is not a test and passes no judgement beyond marking figures whose
 ranges do not overlap.
@@ -44,6 +51,8 @@ class Side:
     label: str
     root: Path
     json: bool = False
+    bench_root: Path | None = None
+    """Where the benchmark script is taken from (``--same-benchmark``: this tree), else root."""
     runs: list[dict[str, float]] = field(default_factory=list)
     loads: list[float] = field(default_factory=list)
 
@@ -185,18 +194,24 @@ def worktree(repo: Path, commit: str) -> Iterator[Path]:
         shutil.rmtree(parent, ignore_errors=True)
 
 
-def _env(root: Path) -> dict[str, str]:
+def _env(side: Side) -> dict[str, str]:
     env = dict(os.environ)
     # The tree's own packages first, ahead of the editable install of this tree.
-    env["PYTHONPATH"] = str(root)
+    env["PYTHONPATH"] = str(side.root)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if side.bench_root is not None:
+        env["AGENTRANGE_PRODUCT_TREE"] = str(side.root)
     return env
+
+
+def _script(side: Side, script: str) -> str:
+    return script if side.bench_root is None else str(side.bench_root / script)
 
 
 def has_json(side: Side, script: str) -> bool:
     """Whether the tree's benchmark takes ``--json`` (its ``--help`` lists it)."""
-    done = subprocess.run([sys.executable, script, "--help"], cwd=side.root,
-                          env=_env(side.root), capture_output=True, text=True)
+    done = subprocess.run([sys.executable, _script(side, script), "--help"], cwd=side.root,
+                          env=_env(side), capture_output=True, text=True)
     return done.returncode == 0 and "--json" in done.stdout
 
 
@@ -206,16 +221,22 @@ def run_once(side: Side, script: str, args: Sequence[str]) -> None:
     Raises:
         AgainstError: when it fails or prints no figures.
     """
-    cmd = [sys.executable, script, *args, *(["--json"] if side.json else [])]
+    cmd = [sys.executable, _script(side, script), *args, *(["--json"] if side.json else [])]
     side.loads.append(os.getloadavg()[0])
-    done = subprocess.run(cmd, cwd=side.root, env=_env(side.root), capture_output=True,
+    done = subprocess.run(cmd, cwd=side.root, env=_env(side), capture_output=True,
                           text=True)
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
         raise AgainstError(f"{side.label}: {' '.join(cmd[1:])} exited {done.returncode}:\n"
                            f"{tail}")
     if side.json:
-        figures = json.loads(done.stdout.strip().splitlines()[-1])["figures"]
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+        figures = report["figures"]
+        if side.bench_root is not None and (
+                Path(report.get("product_tree") or "/").resolve() != side.root.resolve()):
+            raise AgainstError(f"{side.label}: {script} measured the product in "
+                               f"{report.get('product_tree')}, not {side.root} "
+                               "(it does not follow AGENTRANGE_PRODUCT_TREE)")
     else:
         figures = TEXT_PARSERS[Path(script).name](done.stdout)
     if not figures:
@@ -226,9 +247,11 @@ def run_once(side: Side, script: str, args: Sequence[str]) -> None:
 def compare(this: Side, ref: Side, script: str, args: Sequence[str], rounds: int) -> None:
     """Alternate the two sides for ``rounds`` rounds (this/ref, then ref/this, ...)."""
     for side in (this, ref):
-        if not (side.root / script).is_file():
-            raise AgainstError(f"{side.label}: no {script} in {side.root}")
+        if not Path(side.bench_root or side.root, script).is_file():
+            raise AgainstError(f"{side.label}: no {script} in {side.bench_root or side.root}")
         side.json = has_json(side, script)
+        if side.bench_root is not None and not side.json:
+            raise AgainstError(f"--same-benchmark: {script} takes no --json")
         if not side.json and Path(script).name not in TEXT_PARSERS:
             raise AgainstError(f"{side.label}: {script} has no --json and no known report "
                                f"format ({', '.join(TEXT_PARSERS)})")
@@ -268,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("ref", metavar="REF", help="the commit to compare with (e.g. HEAD~1)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="runs per side, alternating (default 3)")
+    parser.add_argument("--same-benchmark", action="store_true",
+                        help="run this tree's benchmark on both sides, each measuring its "
+                        "own tree's product")
     args = parser.parse_args(argv[:split])
     bench = argv[split + 1:]
     if not bench or args.rounds < 1:
@@ -283,8 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         short, subject = git(here, "log", "-1", "--format=%h%n%s", commit).split("\n", 1)
         dirty = " + uncommitted changes" if git(here, "status", "--porcelain") else ""
         with worktree(here, commit) as tree:
-            this = Side("this tree", here)
-            ref = Side(short, tree)
+            bench_root = here if args.same_benchmark else None
+            this = Side("this tree", here, bench_root=bench_root)
+            ref = Side(short, tree, bench_root=bench_root)
             compare(this, ref, script, bench_args, args.rounds)
     except AgainstError as exc:
         print(f"against: {exc}", file=sys.stderr)
@@ -293,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{script} {' '.join(bench_args)}".rstrip())
     print(f"  this tree: {here} ({git(here, 'log', '-1', '--format=%h')}{dirty})")
     print(f"  against: {ref.label} {subject}")
+    if args.same_benchmark:
+        print("  --same-benchmark: this tree's benchmark on both sides, each measuring its own "
+              "tree's product")
     print(f"  {args.rounds} round(s), alternating, each run a fresh process; figures from "
           f"{'--json' if this.json else 'the report'} (this tree), "
           f"{'--json' if ref.json else 'the report'} ({ref.label})")

@@ -24,11 +24,14 @@ already decided as many other requests of the same fleet (another seed), as in a
 simulation. Either way the policy's plans were built ahead, once per policy and before any
 decision (as a simulation builds them when it starts); that time is printed apart. The
 peers are given their cheapest inputs: Cedar gets its context pre-serialised to JSON, Casbin
-gets integers in its p lines (no parsing in the matcher). Before timing, the heap that setup
-built (three workloads, ~200k objects) is frozen with ``gc.freeze()``, as a long-running
-decision point freezes what it loaded, so that the cycle collector's full passes do not
-rescan it; ``--no-freeze`` times without. The share of agentrange's time spent in the
-collector is printed either way, against its target (under 10%).
+gets integers in its p lines (no parsing in the matcher). Before each timed phase, what is
+alive is frozen with ``gc.freeze()``: the heap that setup built (three workloads, ~200k
+objects), as a long-running decision point freezes what it loaded, and what earlier phases
+keep (the peers' results, earlier engines' decisions), so that a phase's collector time is
+the passes its own allocations cause over its own objects, whatever ran before it; a
+repeat's result is released before the next repeat. ``--no-freeze`` times without. The
+share of agentrange's time spent in the collector is printed either way, with its passes by
+generation, against its target (under 10%).
 
 Three more lines show what this machine can do at all: agentrange when every explanation is
 already seen (the same requests decided again), and a "CPython floor", a hand-written loop
@@ -40,7 +43,9 @@ whose difference is the collector's price for kept objects).
 
 Targets (issue 21): >= 100x cedarpy's batch rate and a collector share under 10%, checked
 here; fresh >= 1.6x, steady >= 1.3x and with the sequence rules >= 1.3x the commit before
-that work, measured with ``benchmarks/against.py REF -- benchmarks/pdp_vs_peers.py``.
+that work, measured with ``benchmarks/against.py REF --same-benchmark --
+benchmarks/pdp_vs_peers.py`` (this harness on both sides; ``AGENTRANGE_PRODUCT_TREE`` names
+the tree whose engine is measured).
 
 Run: ``python benchmarks/pdp_vs_peers.py [--quick] [--seed S] [--repeats R] [--cedar-repeats R]
 [--casbin-repeats R] [--no-freeze] [--profile fresh|steady|sequences|sequences-steady]

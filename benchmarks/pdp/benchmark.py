@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from typing import Any
 
 from benchmarks.pdp.agentrange import (
     agentrange_outcome,
@@ -29,7 +30,12 @@ from benchmarks.pdp.report import Report, print_agreement, print_rates, rule_mix
 from benchmarks.pdp.timing import GcClock, timed, timed_floor, timed_seen, timed_steady
 from benchmarks.pdp.workload import Sizes, make_workload
 from engine.policy import Decision, Reason
-from engine.policy.plans import plan_book
+
+plan_book: Callable[[Any], Any] | None
+try:
+    from engine.policy.plans import plan_book
+except ImportError:  # an engine from before plans were built ahead (benchmarks/against.py)
+    plan_book = None
 
 
 def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: int | None = None,
@@ -60,7 +66,7 @@ def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: i
     compiled_seq = compile_agentrange(w, scenario, sequences=True)
     # The plans every combination of the scenario can reach, built once per policy before
     # any decision (as a simulation builds them when it starts): timed apart from deciding.
-    books = (plan_book(compiled), plan_book(compiled_seq))
+    books = (plan_book(compiled), plan_book(compiled_seq)) if plan_book is not None else None
     requests = agentrange_requests(w, scenario)
     cedar = cedar_setup(w)
     enforcer = casbin_enforcer(w)
@@ -73,34 +79,50 @@ def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: i
         f"{n} requests in {len(w.session_last)} sessions (setup {setup_s:.1f} s)")
 
     freeze = freeze and time_it
-    if freeze:
-        # What setup built (three engines' workloads) stays for the whole run: moved out of
-        # the collector's way, as a long-running decision point does after loading.
-        gc.collect()
-        gc.freeze()
+
+    def phase() -> None:
+        # Each timed phase starts with everything alive frozen: the setup heap (three
+        # engines' workloads), as a long-running decision point freezes what it loaded, and
+        # what earlier phases keep (the peers' results, earlier engines' decisions). So a
+        # phase's collector time is the passes its own allocations cause over its own
+        # objects, and the same for every engine whatever ran before it.
+        if freeze:
+            gc.collect()
+            gc.freeze()
     clocks = {"fresh": GcClock(), "steady": GcClock(), "floor": GcClock(),
               "floor_flat": GcClock(), "dropped": GcClock()}
+    phase()
     ar_s, ar_decisions = timed(lambda: run_agentrange(compiled, requests), reps,
                                clocks["fresh"])
+    phase()
     cedar_s, cedar_results = timed(lambda: run_cedar(cedar), cedar_reps)
+    phase()
     casbin_s, casbin_results = timed(lambda: run_casbin(enforcer, casbin_reqs), casbin_repeats)
     base_allowed = [o == ALLOW for o, _ in reference]
+    phase()
     seq_s, seq_decisions = timed(
         lambda: run_agentrange(compiled_seq, requests, w.session_last), reps, clocks["fresh"])
     warm_s, warm_decisions, seq_warm_s = 1.0, ar_decisions, 1.0
     seq_warm_decisions: list[Decision] = []
     if time_it:
         warmup = warmup_requests(w, scenario)
+        phase()
         warm_s, warm_decisions = timed_steady(compiled, warmup, requests, frozenset(), reps,
                                               clocks["steady"])
+        phase()
         seq_warm_s, seq_warm_decisions = timed_steady(compiled_seq, warmup, requests,
                                                       w.session_last, reps, clocks["steady"])
+        phase()
         seen_s = timed_seen(compiled, warmup, requests, reps)
         like = ar_decisions[first_failed(ar_decisions)]
+        phase()
         floor_s = timed_floor(requests, like, reps, clock=clocks["floor"])
+        phase()
         floor_shared_s = timed_floor(requests, like, reps, keep=False)
+        phase()
         floor_flat_s = timed_floor(requests, like, reps, flat=True, clock=clocks["floor_flat"])
         # The engine as the simulator uses it: each decision dropped once folded.
+        phase()
         dropped_s, _ = timed(lambda: run_agentrange(compiled, requests, keep=False), reps,
                              clocks["dropped"])
 
@@ -136,15 +158,18 @@ def run(sizes: Sizes, seed: int, *, repeats: int | None = None, cedar_repeats: i
     report.extra = {"sequence_denials": sum(1 for d in seq_decisions
                                             if d.reason is Reason.SEQUENCE),
                     "gc_share": {mode: c.share for mode, c in clocks.items()},
+                    "gc_passes": {mode: (tuple(c.passes), tuple(c.by_generation))
+                                  for mode, c in clocks.items()},
                     "frozen": freeze,
                     "explanation": ar_decisions[first_failed(ar_decisions)].explain(),
                     "compile_s": compile_s,
-                    "plans": [(b.built, len(b.sets), b.seconds) for b in books],
+                    "plans": [(b.built, len(b.sets), b.seconds) for b in books or ()],
                     "spell_us": spell_s / n * 1e6}
     if time_it:
         # The simulator, the engine's main user, runs with fewer young-generation passes
         # (its hot path and the engine's make no reference cycles): the same passes again.
         from sim.runner import fewer_gc_passes
+        phase()
         with fewer_gc_passes():
             sim_fresh, _ = timed(lambda: run_agentrange(compiled, requests), reps)
             sim_steady, _ = timed_steady(compiled, warmup, requests, frozenset(), reps)

@@ -9,8 +9,10 @@ import os
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import engine
 from benchmarks.pdp.reference import ALLOW, DENY, NO_MATCH, Agreement
 from benchmarks.pdp.workload import SEQUENCES, Sizes, Workload
 
@@ -23,6 +25,8 @@ RELATIVE_TARGETS = ("fresh >= 1.6x, steady >= 1.3x and with the sequence rules >
                     "benchmarks/against.py")
 """Issue 21's targets against an earlier commit (they replace the absolute rates of issue 3,
 which pure CPython cannot reach on this workload: see the floor lines)."""
+PRODUCT_TREE = str(Path(engine.__file__).resolve().parents[1])
+"""The tree whose engine is measured (``benchmarks/against.py --same-benchmark`` checks it)."""
 
 
 @dataclass
@@ -100,8 +104,15 @@ def print_rates(out: Callable[[str], None], r: Report, reps: tuple[int, int, int
         f"every kept decision, as tuples): {r.extra['spell_us']:.2f} us per decision")
     out(f"agentrange time in the cyclic garbage collector: {shares['fresh']:.0%} fresh, "
         f"{shares['steady']:.0%} steady"
-        + (" (setup heap frozen with gc.freeze() before timing)" if r.extra["frozen"]
-           else " (--no-freeze: setup heap not frozen)"))
+        + (" (what was alive frozen with gc.freeze() before each timed phase)"
+           if r.extra["frozen"] else " (--no-freeze: nothing frozen)"))
+    passes = r.extra.get("gc_passes", {})
+    for mode in ("fresh", "steady"):
+        if mode in passes:
+            counts, seconds = passes[mode]
+            out(f"  {mode}: " + ", ".join(
+                f"{n:,} {name} passes {s * 1e3:,.0f} ms" for name, n, s in
+                zip(("young", "middle", "full"), counts, seconds, strict=True)))
     if "floor" in rates and "floor" in shares:
         per = {mode: shares[mode] * 1e6 / rates[mode if mode.startswith("floor") else key]
                for mode, key in (("fresh", "agentrange"), ("steady", "agentrange_steady"),
@@ -171,6 +182,7 @@ def to_json(r: Report, seed: int) -> dict[str, Any]:
         "sequence_agreement": r.sequence_agreement.ok,
         "figures": figures(r),
         "gc_share": r.extra.get("gc_share", {}),
+        "product_tree": PRODUCT_TREE,
         "spell_us": r.extra.get("spell_us"),
         "plans": r.extra.get("plans"),
         "compile_s": r.extra.get("compile_s"),

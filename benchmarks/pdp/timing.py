@@ -16,18 +16,29 @@ from engine.policy import Decision, PolicyEngine, Request
 
 
 class GcClock:
-    """Time spent in the cyclic garbage collector while switched on (via ``gc.callbacks``)."""
+    """Time spent in the cyclic garbage collector while switched on (via ``gc.callbacks``).
+
+    Also by generation: how many passes over the young (0), middle (1) and whole (2) heap,
+    and their time, since a full pass costs what everything alive costs, not what the timed
+    code made.
+    """
 
     def __init__(self) -> None:
         self.seconds = 0.0
         self.timed = 0.0
         self._started = 0.0
+        self.passes = [0, 0, 0]
+        self.by_generation = [0.0, 0.0, 0.0]
 
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
         else:
-            self.seconds += time.perf_counter() - self._started
+            took = time.perf_counter() - self._started
+            self.seconds += took
+            generation = info["generation"]
+            self.passes[generation] += 1
+            self.by_generation[generation] += took
 
     def run(self, fn: Callable[[], Any]) -> tuple[float, Any]:
         """Call ``fn``; its wall time (collections included) and result."""
@@ -54,6 +65,7 @@ def timed(fn: Callable[[], Any], repeats: int, clock: GcClock | None = None
     times = []
     result = None
     for _ in range(repeats):
+        result = None  # the last repeat's result is not alive during this one
         elapsed, result = clock.run(fn)
         times.append(elapsed)
     return statistics.median(times), result
@@ -70,6 +82,7 @@ def timed_steady(compiled: Any, warmup: tuple[list[Request], frozenset[int]],
     times = []
     decisions: list[Decision] = []
     for _ in range(repeats):
+        decisions = []  # the last repeat's decisions are not alive during this one
         engine = PolicyEngine(compiled)
         for i, r in enumerate(warmup[0]):
             engine.decide(r)
@@ -158,6 +171,7 @@ def timed_floor(requests: Sequence[Request], like: Decision, repeats: int, *,
 
     times = []
     for _ in range(repeats):
+        out: list[Any] = []  # the last repeat's are not alive during this one
         elapsed, out = (clock or GcClock()).run(one_pass)
         assert len(out) == (len(requests) if keep else 0)
         times.append(elapsed)

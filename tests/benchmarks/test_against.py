@@ -100,3 +100,27 @@ def test_audit_report_parser_reads_the_report_before_json() -> None:
         "write": 39811, "verify": 65805, "write_per_cpu_s": 81413, "verify_per_cpu_s": 145777,
         "canonical_bytes": 122125, "write_floor_ratio_x1000": 326,
         "verify_floor_ratio_x1000": 539}
+
+
+def test_same_benchmark_refuses_a_benchmark_that_does_not_follow_the_product_tree() -> None:
+    # audit.py takes --json but imports this tree's product whatever the variable says: a
+    # --same-benchmark comparison would then measure this tree twice, so it must fail.
+    done = subprocess.run([sys.executable, "benchmarks/against.py", "HEAD", "--rounds", "1",
+                           "--same-benchmark", "--", *QUICK_AUDIT], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stdout
+    assert "does not follow AGENTRANGE_PRODUCT_TREE" in done.stderr
+
+
+def test_pdp_benchmark_measures_the_engine_of_the_product_tree_it_is_given() -> None:
+    # What --same-benchmark relies on: this tree's benchmark, another tree's engine.
+    with worktree(ROOT, "HEAD") as other:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks/pdp_vs_peers.py"), "--quick", "--repeats",
+             "1", "--cedar-repeats", "1", "--json"], cwd=other, capture_output=True, text=True,
+            timeout=600, env={**os.environ, "AGENTRANGE_PRODUCT_TREE": str(other),
+                              "PYTHONPATH": str(other)})
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+        assert Path(report["product_tree"]).resolve() == other.resolve()
+        assert report["agreement"] and report["figures"]["agentrange"] > 0
