@@ -55,6 +55,8 @@ class Side:
     """Where the benchmark script is taken from (``--same-benchmark``: this tree), else root."""
     runs: list[dict[str, float]] = field(default_factory=list)
     loads: list[float] = field(default_factory=list)
+    shares: list[dict[str, float]] = field(default_factory=list)
+    """Each run's shares of time (``gc_share`` in its JSON: the collector's, by mode)."""
 
 
 # --- figures from a report printed without --json --------------------------------------------
@@ -232,6 +234,8 @@ def run_once(side: Side, script: str, args: Sequence[str]) -> None:
     if side.json:
         report = json.loads(done.stdout.strip().splitlines()[-1])
         figures = report["figures"]
+        if isinstance(report.get("gc_share"), dict):
+            side.shares.append({k: float(v) for k, v in report["gc_share"].items()})
         if side.bench_root is not None and (
                 Path(report.get("product_tree") or "/").resolve() != side.root.resolve()):
             raise AgainstError(f"{side.label}: {script} measured the product in "
@@ -277,6 +281,16 @@ def table(this: Side, ref: Side) -> list[str]:
     missing = sorted({k for r in (*this.runs, *ref.runs) for k in r} - set(names))
     if missing:
         lines.append(f"(not in both trees: {', '.join(missing)})")
+    if this.shares and ref.shares:
+        lines.append("time in the cyclic garbage collector (lower is better), medians:")
+        for name in [k for k in this.shares[0] if all(k in r for r in (*this.shares,
+                                                                         *ref.shares))]:
+            a = [r[name] for r in this.shares]
+            b = [r[name] for r in ref.shares]
+            label = f"gc_share.{name}"
+            lines.append(f"{label:<{width}}{statistics.median(a):>14.1%}"
+                         f"{statistics.median(b):>14.1%}{'':>8}   {min(a):.1%}-{max(a):.1%} | "
+                         f"{min(b):.1%}-{max(b):.1%}")
     return lines
 
 
