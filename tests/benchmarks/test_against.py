@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.against import audit_figures, pdp_figures, sim_figures, worktree
+from benchmarks.against import Side, audit_figures, pdp_figures, sim_figures, table, worktree
 
 pytestmark = pytest.mark.slow
 
@@ -124,3 +124,18 @@ def test_pdp_benchmark_measures_the_engine_of_the_product_tree_it_is_given() -> 
         report = json.loads(done.stdout.strip().splitlines()[-1])
         assert Path(report["product_tree"]).resolve() == other.resolve()
         assert report["agreement"] and report["figures"]["agentrange"] > 0
+
+
+def test_table_sets_the_collector_shares_side_by_side_when_both_sides_give_them() -> None:
+    this, ref = Side("this tree", ROOT), Side("abc1234", ROOT)
+    this.runs = [{"agentrange": 120.0}, {"agentrange": 100.0}]
+    ref.runs = [{"agentrange": 50.0}, {"agentrange": 60.0}]
+    this.shares = [{"fresh": 0.08, "steady": 0.05}, {"fresh": 0.10, "steady": 0.07}]
+    ref.shares = [{"fresh": 0.30}, {"fresh": 0.20}]
+    lines = table(this, ref)
+    assert lines[1].split()[:4] == ["agentrange", "110", "55", "2.00x"]
+    row = next(line for line in lines if line.startswith("gc_share.fresh"))
+    assert row.split()[1:3] == ["9.0%", "25.0%"]
+    assert not any(line.startswith("gc_share.steady") for line in lines)  # not in both
+    ref.shares = []
+    assert not any("gc_share" in line for line in table(this, ref))
