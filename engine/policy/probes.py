@@ -62,13 +62,16 @@ def bind_probe(cache: Any) -> ProbeFn:
     code, constants = found
     env: dict[str, Any] = {
         **constants, "Mapping": Mapping, "EvalError": EvalError, "cache": cache,
-        "full": full, "LOCAL": cache.local, "CORE": cache.cores.get, "NEW_CORE": cache.core,
+        "full": full, "CORE": cache.cores.get,
         "LIMIT": shared.limit, "COUNTERS": shared.counter_items, "SW": cache.switch,
         "UNKNOWN": UNKNOWN, "MAKE": _make, "Captured": Captured, "POS": bisect_left}
     for i, (table, of_class) in enumerate(cache.dyn):
-        env[f"Y{i}"], env[f"TH{i}"], env[f"EX{i}"] = (table.by_key.get, table.thresholds,
+        # What is read on every call is bound (the table's lookup is shared by every probe over
+        # it); what runs on a miss only is reached through its object, so an engine's probes
+        # keep fewer objects for the collector to walk.
+        env[f"Y{i}"], env[f"TH{i}"], env[f"EX{i}"] = (table.lookup, table.thresholds,
                                                      table.exact)
-        env[f"C{i}"], env[f"T{i}"] = table.classify, of_class.get
+        env[f"C{i}"], env[f"T{i}"] = table, of_class.get
     for k, rule in enumerate(shared.slow):
         assert rule.cond is not None  # slow rules are those with conditions
         env[f"SC{k}"] = rule.check if rule.check is not None else rule_check(rule.cond)[0]
@@ -137,10 +140,10 @@ def _probe_code(shape: Shape, constants: dict[str, Any]) -> CodeType:
         else:
             lines += [f"        k = Y{i}(v{i} if type(v{i}) is str else (type(v{i}), v{i}))"]
         lines += ["        if k is None:",
-                  f"            k = C{i}(v{i})",
+                  f"            k = C{i}.classify(v{i})",
                   f"        b = T{i}(k)",
                   "        if b is None:",
-                  f"            b = LOCAL({i}, k)",
+                  f"            b = cache.local({i}, k)",
                   "        s |= b"]
     for k in range(slow):
         lines += [f"        n = SC{k}(req, cv)",
@@ -163,7 +166,7 @@ def _probe_code(shape: Shape, constants: dict[str, Any]) -> CodeType:
         "        return x",
         "    c = CORE(s)",
         "    if c is None:",
-        "        c = NEW_CORE(s)",
+        "        c = cache.core(s)",
         "    owner = e.owners.get(c.envelope, UNKNOWN)",
         "    if owner is UNKNOWN:",
         "        owner = e.owner_for(c.envelope)",

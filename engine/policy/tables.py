@@ -66,8 +66,8 @@ class PathTable:
         entries: Class -> entry: the bitset of the items the class stops (and errors).
     """
 
-    __slots__ = ("by_key", "by_number", "entries", "exact", "last", "numeric", "path", "tests",
-                 "thresholds", "width")
+    __slots__ = ("by_key", "by_number", "entries", "exact", "last", "lookup", "numeric", "path",
+                 "tests", "thresholds", "width")
 
     def __init__(self, path: str, tests: list[tuple[ItemTest, int]], width: int,
                  spec: tuple[list[Any], frozenset[Any]] | None) -> None:
@@ -79,6 +79,8 @@ class PathTable:
         self.thresholds, self.exact = spec if spec is not None else ([], frozenset())
         self.by_number: dict[Any, int] = {}
         self.by_key: dict[Any, int] = {}
+        self.lookup = self.by_key.get
+        """``by_key.get``, bound once: every probe reading this table shares it."""
         self.entries: dict[int, int] = {}
         self.last = 0
 
@@ -91,6 +93,7 @@ class PathTable:
         copy = PathTable(self.path, self.tests, self.width, spec)
         copy.by_number = dict(self.by_number)
         copy.by_key = dict(self.by_key)
+        copy.lookup = copy.by_key.get
         copy.entries = dict(self.entries)
         copy.last = self.last
         return copy
