@@ -34,6 +34,7 @@ from engine.model import (
     ToolStep,
 )
 from engine.policy import CompiledPolicy, PolicyEngine, Request
+from sim.agenda import Agenda
 from sim.approvals import ApproverPool
 from sim.detection import AlertSpec, Detector
 from sim.events import Event, EventKind, Outcome, Sink
@@ -123,7 +124,7 @@ class SimulationState(ABC):
     """The simulated time the run stops at."""
     policy: CompiledPolicy
     engine: PolicyEngine
-    env: simpy.Environment
+    env: Agenda
     world: World
     creds: Credentials
     """The profile's credential settings."""

@@ -12,7 +12,6 @@ not executed, and its end is an event (completed or failed, with why).
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable
-from heapq import heappush
 from typing import Any
 
 import simpy
@@ -52,7 +51,7 @@ class TaskRuns(SimulationState):
         env = self.env
         assert task.arrival is not None
         stream = self.rng(f"arrivals/{state.name}/{task.id}")
-        queue: list[Any] = env._queue
+        normal = env.normal
         eids = env._eid
         start = self._start_top_run
         prefix = f"{state.name}/{task.id}#"
@@ -61,9 +60,13 @@ class TaskRuns(SimulationState):
                 # A timeout until the arrival, made lighter (see sim.wakes); its time is
                 # computed as simpy's (now + delay), which may differ from t in the last bit.
                 now = env._now
+                at = now + (t - now)
                 wake = _new(Wake)
                 wake.callbacks = wakeup
-                heappush(queue, (now + (t - now), NORMAL, next(eids), wake))
+                slot = normal.get(at)
+                if slot is None:
+                    slot = env.open(at, NORMAL)
+                slot.append((at, next(eids), wake))
                 yield wake  # type: ignore[misc]  # an event as simpy's loop sees one
             start(state, task, f"{prefix}{n}", t)
 
@@ -157,7 +160,7 @@ class TaskRuns(SimulationState):
         renewing = self.renewing and (not jit or run.own_cred)
         attacker = run.attacker
         decide = self._decide
-        queue: list[Any] = env._queue
+        normal = env.normal
         eids = env._eid
         for number, item in enumerate(run.plan, 1):
             if state.quarantined and not attacker:
@@ -187,10 +190,15 @@ class TaskRuns(SimulationState):
                 cred = self._reissue_expired(run, cred, ist)
             outcome, request, seq = decide(run, item, number, cred)
             if outcome is _EXECUTED:
-                # The step takes its duration: a timeout, made lighter (see sim.wakes).
+                # The step takes its duration: a timeout, made lighter (see sim.wakes),
+                # appended to its instant's slot (see sim.agenda).
                 wake = _new(Wake)
                 wake.callbacks = [] if wakeup is None else wakeup
-                heappush(queue, (env._now + spec.duration, NORMAL, next(eids), wake))
+                at = env._now + spec.duration
+                slot = normal.get(at)
+                if slot is None:
+                    slot = env.open(at, NORMAL)
+                slot.append((at, next(eids), wake))
                 yield wake  # type: ignore[misc]  # an event as simpy's loop sees one
                 done += 1
                 continue
