@@ -97,15 +97,20 @@ class DecisionStep(SimulationState):
         incident = item.incident
         attacker = run.attacker
         records = spec.records
+        run_id = run.id
+        tool_id = spec.tool_id
+        holder = None if cred.shared else cred.holder
         self._seq = seq + 1
         # The event refers to the request and the decision; what a sink reads of them is
         # rendered when it reads it (see DecisionData).
         event = _new_event(Event, (seq, now, _DECISION, agent, _new_event(DecisionData, (
-            run.id, run.actors, task_id, number, spec.tool_id, spec.action, spec.resource,
+            run_id, run.actors, task_id, number, tool_id, spec.action, spec.resource,
             spec.data_class, spec.system, records, spec.amount, spec.destination, cred.jti,
-            None if cred.shared else cred.holder, token_reason, request, decision, outcome,
-            incident, attacker, approved, also))))
-        self._fold(event)
+            holder, token_reason, request, decision, outcome, incident, attacker, approved,
+            also))))
+        # The run's collector folds it from the values held here (what it would read back).
+        self._decided(event, agent, decision, outcome, incident, attacker, approved, holder,
+                      task_id, run_id, number, tool_id)
         sink = self._sink
         if sink is not None:
             sink(event)
@@ -113,7 +118,7 @@ class DecisionStep(SimulationState):
         if outcome is _EXECUTED:
             if records < self._bulk and not decision.sequences and not decision.shadow:
                 return outcome, request, seq  # nothing a detector would flag
-        alerts = self.detector.decision(now, agent, spec.tool_id, decision, token_reason,
+        alerts = self.detector.decision(now, agent, tool_id, decision, token_reason,
                                         records if outcome is _EXECUTED else None)
         if alerts:
             self._raise(alerts, agent, seq, ist)

@@ -157,6 +157,7 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
                                           audited=audit is not None)
         """Folds this run's events into its figures (:meth:`result`, :meth:`blast_radius`)."""
         self._fold = tee(self.collector)
+        self._decided = self.collector.decided
         sinks: list[Sink] = []
         if audit is not None:
             sinks.append(AuditSink(audit))
@@ -285,7 +286,8 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
                         if type(event) is not Wake:
                             raise
                         failed_run(env, error)  # as a failed process: raised in its turn
-                    if not event._ok:
+                    # A Wake never fails (and its _ok, a class attribute, is a slow read).
+                    if type(event) is not Wake and not event._ok:
                         _failed(event)
                 check()
         except StopSimulation:

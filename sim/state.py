@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,6 +141,9 @@ class SimulationState(ABC):
     incidents: dict[str, IncidentState]
     _fold: Sink
     """The run's own collector, which every event reaches first."""
+    _decided: Callable[..., None]
+    """The same collector's fold of a decision event from the values the simulator holds
+    (:meth:`sim.collectors.metrics.MetricsCollector.decided`)."""
     _sink: Sink | None
     """Every other sink (an audit log, the caller's) as one; None when there is none."""
     _seq: int
