@@ -29,6 +29,8 @@ from sim.wallet import Credential
 
 _BLOCKED, _AWAITING, _EXPIRED = Outcome.BLOCKED, Outcome.AWAITING_APPROVAL, Outcome.EXPIRED
 _EXECUTED = Outcome.EXECUTED
+_TASK_STARTED, _TASK_COMPLETED = EventKind.TASK_STARTED, EventKind.TASK_COMPLETED
+_TASK_FAILED = EventKind.TASK_FAILED
 _new = object.__new__
 
 
@@ -55,13 +57,13 @@ class TaskRuns(SimulationState):
         eids = env._eid
         start = self._start_top_run
         prefix = f"{state.name}/{task.id}#"
+        wake = _new(Wake)  # one pending at a time: reused (see Wake)
         for n, t in enumerate(arrival_times(task.arrival, stream, self.end), 1):
             if t > env._now:
                 # A timeout until the arrival, made lighter (see sim.wakes); its time is
                 # computed as simpy's (now + delay), which may differ from t in the last bit.
                 now = env._now
                 at = now + (t - now)
-                wake = _new(Wake)
                 wake.callbacks = wakeup
                 slot = normal.get(at)
                 if slot is None:
@@ -138,7 +140,7 @@ class TaskRuns(SimulationState):
         env = self.env
         state = run.agent
         name = state.name
-        self._emit(EventKind.TASK_STARTED, name, {
+        self._emit(_TASK_STARTED, name, {
             "task": run.task_id, "run": run.id, "chain": run.actors,
             "delegated_by": run.parent.agent.name if run.parent is not None else None,
             "incident": run.incident, "attacker": run.attacker})
@@ -162,6 +164,7 @@ class TaskRuns(SimulationState):
         decide = self._decide
         normal = env.normal
         eids = env._eid
+        wake = _new(Wake)  # one pending at a time: reused (see Wake)
         for number, item in enumerate(run.plan, 1):
             if state.quarantined and not attacker:
                 ok, reason = False, "quarantined"
@@ -192,7 +195,6 @@ class TaskRuns(SimulationState):
             if outcome is _EXECUTED:
                 # The step takes its duration: a timeout, made lighter (see sim.wakes),
                 # appended to its instant's slot (see sim.agenda).
-                wake = _new(Wake)
                 wake.callbacks = [] if wakeup is None else wakeup
                 at = env._now + spec.duration
                 slot = normal.get(at)
@@ -243,13 +245,13 @@ class TaskRuns(SimulationState):
                      ist: IncidentState | None) -> None:
         env = self.env
         name = run.agent.name
-        latency = env.now - run.arrival
+        latency = env._now - run.arrival
         if ok:
-            self._emit(EventKind.TASK_COMPLETED, name, {
+            self._emit(_TASK_COMPLETED, name, {
                 "task": run.task_id, "run": run.id, "chain": run.actors,
                 "latency": latency, "steps": steps, "incident": run.incident})
         else:
-            self._emit(EventKind.TASK_FAILED, name, {
+            self._emit(_TASK_FAILED, name, {
                 "task": run.task_id, "run": run.id, "chain": run.actors,
                 "reason": reason, "steps": steps, "incident": run.incident})
         if ist is not None and not ist.contained and not ist.renewable \

@@ -32,7 +32,9 @@ class Wake:
     """A timeout as simpy processes it, made without :class:`simpy.Timeout`'s constructor.
 
     simpy's loop reads only ``callbacks``, ``_ok`` and ``_value`` of an event; a process
-    waiting on it appends its resume to ``callbacks``.
+    waiting on it appends its resume to ``callbacks``. A generator waits on one at a time and
+    the loop is done with it (its callbacks taken) before resuming the generator, so each
+    generator reuses one Wake, setting its callbacks anew before each push.
     """
 
     __slots__ = ("callbacks",)
