@@ -16,7 +16,7 @@ from typing import Any
 import simpy
 
 from engine.policy import Effect, Request
-from engine.policy.decision import Reason
+from engine.policy.decision import Decision, Reason
 from engine.policy.request import make_request
 from sim.approvals import ApprovalResult
 from sim.events import DecisionData, Event, EventKind, Outcome
@@ -32,11 +32,16 @@ _INVALID = Reason.INVALID_TOKEN
 _DECISION = EventKind.DECISION
 _new_event = tuple.__new__
 
+QUIET_KEPT = 4096
+"""Quiet decisions remembered (the engine shares one Decision between the requests it can)."""
+
 
 class DecisionStep(SimulationState):
     """The part of a simulation that decides tool steps and waits for approvals."""
 
     _bulk: int
+    _quiet: dict[int, Decision]
+    """Decisions that complete no sequence and match no shadow rule, by id."""
     """Records at or above which an executed step may be flagged (the detector's)."""
     _time_at: float | None
     _time_ns: Mapping[str, Any]
@@ -115,9 +120,20 @@ class DecisionStep(SimulationState):
         if sink is not None:
             sink(event)
         ist = self.incidents.get(incident) if incident is not None else None
-        if outcome is _EXECUTED:
-            if records < self._bulk and not decision.sequences and not decision.shadow:
-                return outcome, request, seq  # nothing a detector would flag
+        if outcome is _EXECUTED and records < self._bulk:
+            # Nothing a detector would flag unless the decision completes a sequence or a
+            # shadow rule matched. Both are read through forwarding properties (~600
+            # instructions each) and the engine hands one Decision to many requests, so a
+            # decision found quiet is remembered (by id: the entry keeps it alive, so the id
+            # stays its own).
+            quiet = self._quiet
+            if id(decision) in quiet:
+                return outcome, request, seq
+            if not decision.sequences and not decision.shadow:
+                if len(quiet) >= QUIET_KEPT:
+                    quiet.clear()
+                quiet[id(decision)] = decision
+                return outcome, request, seq
         alerts = self.detector.decision(now, agent, tool_id, decision, token_reason,
                                         records if outcome is _EXECUTED else None)
         if alerts:

@@ -185,6 +185,7 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         # What one part keeps for itself (declared in that part).
         self._plans = {}  # task runs
         self._bulk = self.detector.config.bulk_records  # the decision step
+        self._quiet = {}
         self._time_at = None
         self._time_ns = {}
         self._holding = {}  # incidents in play
