@@ -4,9 +4,10 @@ Each arrival of a task starts a top-level run. A run resolves its plan (the agen
 incident's under a rogue agent, or its own followed by a poisoned memory's steps), obtains its
 credential (the agent's static token, renewed when due; or a JIT token minted for the task,
 narrowed to the delegator's token on a delegated run) and walks the plan: a tool step goes to
-the decision step (:mod:`sim.decision_step`) and takes its duration when executed; a
-delegation starts the delegate's run and waits for it. A run stops at its first step that is
-not executed, and its end is an event (completed or failed, with why).
+the decision step (:mod:`sim.decision_step`, its hot path inlined in :meth:`TaskRuns._task`)
+and takes its duration when executed; a delegation starts the delegate's run and waits for
+it. A run stops at its first step that is not executed, and its end is an event (completed or
+failed, with why).
 """
 
 from __future__ import annotations
@@ -19,16 +20,21 @@ from simpy.events import NORMAL
 
 from engine.identity.scope import Scope
 from engine.model import DelegateStep, Incident, Task, ToolStep
-from engine.policy.request import chain_attributes
+from engine.policy.decision import Effect
+from engine.policy.request import chain_attributes, make_request
 from sim.arrivals import arrival_times
-from sim.events import EventKind, Outcome
+from sim.events import DecisionData, Event, EventKind, Outcome
 from sim.incidents import IncidentState, retired
 from sim.state import AgentState, PlanItem, SimulationState, TaskRun
 from sim.wakes import Wake, drive, waiting
 from sim.wallet import Credential
+from sim.world import EPOCH
 
 _BLOCKED, _AWAITING, _EXPIRED = Outcome.BLOCKED, Outcome.AWAITING_APPROVAL, Outcome.EXPIRED
 _EXECUTED = Outcome.EXECUTED
+_ALLOW, _DENY = Effect.ALLOW, Effect.DENY
+_DECISION = EventKind.DECISION
+_new_event = tuple.__new__
 _TASK_STARTED, _TASK_COMPLETED = EventKind.TASK_STARTED, EventKind.TASK_COMPLETED
 _TASK_FAILED = EventKind.TASK_FAILED
 _new = object.__new__
@@ -161,7 +167,13 @@ class TaskRuns(SimulationState):
         jit = self.jit
         renewing = self.renewing and (not jit or run.own_cred)
         attacker = run.attacker
-        decide = self._decide
+        verifiers = self.wallet.verifiers
+        engine = self.engine
+        decided = self._decided
+        bulk = self._bulk
+        quiet = self._quiet
+        principal = run.principal or state.principal
+        run_id = run.id
         normal = env.normal
         eids = env._eid
         wake = _new(Wake)  # one pending at a time: reused (see Wake)
@@ -191,7 +203,57 @@ class TaskRuns(SimulationState):
                         self._hold(ist, cred)
             if jit and env._now >= cred.exp:
                 cred = self._reissue_expired(run, cred, ist)
-            outcome, request, seq = decide(run, item, number, cred)
+            # The decision step (see sim.decision_step), inlined: a call per step cost more
+            # than the rest of this loop. Locals and plain increments on purpose.
+            now = env._now
+            wall = EPOCH + now
+            verification = verifiers[spec.environment].verify(
+                cred.token, now=wall, tool=spec.tool_id, data_class=spec.data_class,
+                presenter_thumbprint=run.presenter)
+            time_ns = self._time_ns
+            last = self._time_at
+            if now != last or type(now) is not type(last):
+                time_ns = self._time_of(now)
+            seq = self._seq
+            task_id = run.task_id
+            approved = item.approved
+            request = make_request(
+                principal, spec.action, spec.tool_ns, verification.attributes(wall),
+                spec.resource_ns, spec.request_ns,
+                {"id": task_id, "intent": run.intent, "approved": approved, "step": number,
+                 "run": run_id},
+                run.session_ns, run.chain_ns, time_ns, seq, run.hops)
+            decision = engine.decide(request)
+            effect = decision.effect
+            token_reason = verification.reason
+            also: str | None = None
+            if effect is _ALLOW:
+                outcome = _EXECUTED
+            elif effect is _DENY:
+                outcome, also = self._refused(request, decision, token_reason)
+            else:
+                outcome = _AWAITING
+            incident = item.incident
+            records = spec.records
+            tool_id = spec.tool_id
+            holder = None if cred.shared else cred.holder
+            self._seq = seq + 1
+            # The event refers to the request and the decision; what a sink reads of them is
+            # rendered when it reads it (see DecisionData).
+            event = _new_event(Event, (seq, now, _DECISION, name, _new_event(DecisionData, (
+                run_id, run.actors, task_id, number, tool_id, spec.action, spec.resource,
+                spec.data_class, spec.system, records, spec.amount, spec.destination,
+                cred.jti, holder, token_reason, request, decision, outcome, incident,
+                attacker, approved, also))))
+            # The run's collector folds it from the values held here (what it would read).
+            decided(event, name, decision, outcome, incident, attacker, approved, holder,
+                    task_id, run_id, number, tool_id)
+            sink = self._sink
+            if sink is not None:
+                sink(event)
+            if outcome is not _EXECUTED or records >= bulk or id(decision) not in quiet:
+                self._watch(now, name, tool_id, decision, token_reason, outcome, records, seq,
+                            incident)
             if outcome is _EXECUTED:
                 # The step takes its duration: a timeout, made lighter (see sim.wakes),
                 # appended to its instant's slot (see sim.agenda).
