@@ -1,11 +1,14 @@
 """The decision step: a tool step becomes a verified request, a decision and its event.
 
-The hot path: :meth:`DecisionStep._decide` runs once per tool step. It verifies the run's
-token, builds the request (sharing the ``time`` namespace among the requests of one simulated
-instant), asks the engine, emits the ``decision`` event (a tuple referring to the request and
-the decision: nothing is rendered until a sink reads it), and hands the step to the detector
-only when it could be flagged. A ``require_approval`` step then waits for the approvers
-(:meth:`DecisionStep._approval`), whose answer is checked against the token again.
+The hot path runs once per tool step, inlined in the task loop
+(:meth:`sim.task_runs.TaskRuns._task`: a call per step was ~1,400 instructions of a static
+tool call's): it verifies the run's token, builds the request (sharing the ``time`` namespace
+of :meth:`DecisionStep._time_of` among the requests of one simulated instant), asks the
+engine, emits the ``decision`` event (a tuple referring to the request and the decision:
+nothing is rendered until a sink reads it) and folds it into the run's collector. This part
+holds what that path calls only sometimes: the outcome of a denial (:meth:`_refused`), the
+detector for a step that could be flagged (:meth:`_watch`), and a ``require_approval`` step's
+wait for the approvers (:meth:`_approval`), whose answer is checked against the token again.
 """
 
 from __future__ import annotations
@@ -15,109 +18,75 @@ from typing import Any
 
 import simpy
 
-from engine.policy import Effect, Request
-from engine.policy.decision import Reason
-from engine.policy.request import make_request
+from engine.policy import Request
+from engine.policy.decision import Decision, Effect, Reason
 from sim.approvals import ApprovalResult
-from sim.events import DecisionData, Event, EventKind, Outcome
+from sim.events import EventKind, Outcome
 from sim.state import PlanItem, SimulationState, TaskRun
 from sim.wakes import waiting
 from sim.wallet import Credential
-from sim.world import EPOCH, WEEK_OFFSET
+from sim.world import WEEK_OFFSET
 
-_ALLOW, _DENY = Effect.ALLOW, Effect.DENY
-_EXECUTED, _BLOCKED, _AWAITING = Outcome.EXECUTED, Outcome.BLOCKED, Outcome.AWAITING_APPROVAL
+_DENY = Effect.DENY
+_EXECUTED, _BLOCKED = Outcome.EXECUTED, Outcome.BLOCKED
 _EXPIRED, _REVOKED = Outcome.EXPIRED, Outcome.REVOKED
 _INVALID = Reason.INVALID_TOKEN
-_DECISION = EventKind.DECISION
-_new_event = tuple.__new__
+
+QUIET_KEPT = 4096
+"""Quiet decisions remembered (the engine shares one Decision between the requests it can)."""
 
 
 class DecisionStep(SimulationState):
     """The part of a simulation that decides tool steps and waits for approvals."""
 
-    _bulk: int
-    """Records at or above which an executed step may be flagged (the detector's)."""
-    _time_at: float | None
-    _time_ns: Mapping[str, Any]
-    """The ``time`` namespace of the current simulated instant, shared by its requests."""
+    # Its state (_bulk, _quiet, _time_at, _time_ns) is declared in SimulationState: the task
+    # loop reads it too.
 
-    # --- one request -------------------------------------------------------------------------
+    # --- one request (the rest is inlined in the task loop) -----------------------------------
 
-    def _decide(self, run: TaskRun, item: PlanItem, number: int, cred: Credential
-                ) -> tuple[Outcome, Request, int]:
-        # The hot path: one call per tool step. Locals and plain increments on purpose (and
-        # simpy's clock read directly: its ``now`` is a property).
-        now = self.env._now
-        wall = EPOCH + now
-        spec = item.spec
-        assert spec is not None
-        verification = self.wallet.verifiers[spec.environment].verify(
-            cred.token, now=wall, tool=spec.tool_id, data_class=spec.data_class,
-            presenter_thumbprint=run.presenter)
-        time_ns = self._time_ns
-        last = self._time_at
-        if now != last or type(now) is not type(last):
-            # Many requests share an instant (a fleet acts on the second): one namespace each.
-            clock = now + WEEK_OFFSET
-            time_ns = self._time_ns = {"now": now, "hour": int(clock // 3600) % 24,
-                                       "weekday": int(clock // 86400) % 7}
-            self._time_at = now
-        seq = self._seq
-        state = run.agent
-        principal = run.principal or state.principal
-        task_id = run.task_id
-        approved = item.approved
-        request = make_request(
-            principal, spec.action, spec.tool_ns, verification.attributes(wall),
-            spec.resource_ns, spec.request_ns,
-            {"id": task_id, "intent": run.intent, "approved": approved, "step": number,
-             "run": run.id},
-            run.session_ns, run.chain_ns, time_ns, seq, run.hops)
-        decision = self.engine.decide(request)
-        effect = decision.effect
-        token_reason = verification.reason
-        also: str | None = None
-        if effect is _ALLOW:
-            outcome = _EXECUTED
-        elif effect is _DENY:
-            outcome = _BLOCKED
-            if decision.reason is _INVALID:
-                if token_reason == "revoked":
-                    outcome = _REVOKED
-                elif token_reason == "expired":
-                    outcome = _EXPIRED
-                # Refused by the token: name the rule that would have denied it too.
-                verdict = self.engine.rules_verdict(request)
-                if verdict.effect is _DENY and verdict.rule is not None:
-                    also = verdict.rule
-        else:
-            outcome = _AWAITING
-        agent = state.name
-        incident = item.incident
-        attacker = run.attacker
-        records = spec.records
-        self._seq = seq + 1
-        # The event refers to the request and the decision; what a sink reads of them is
-        # rendered when it reads it (see DecisionData).
-        event = _new_event(Event, (seq, now, _DECISION, agent, _new_event(DecisionData, (
-            run.id, run.actors, task_id, number, spec.tool_id, spec.action, spec.resource,
-            spec.data_class, spec.system, records, spec.amount, spec.destination, cred.jti,
-            None if cred.shared else cred.holder, token_reason, request, decision, outcome,
-            incident, attacker, approved, also))))
-        self._fold(event)
-        sink = self._sink
-        if sink is not None:
-            sink(event)
-        ist = self.incidents.get(incident) if incident is not None else None
-        if outcome is _EXECUTED:
-            if records < self._bulk and not decision.sequences and not decision.shadow:
-                return outcome, request, seq  # nothing a detector would flag
-        alerts = self.detector.decision(now, agent, spec.tool_id, decision, token_reason,
+    def _time_of(self, now: float) -> Mapping[str, Any]:
+        """The ``time`` namespace of ``now``, made when the instant changes."""
+        # Many requests share an instant (a fleet acts on the second): one namespace each.
+        clock = now + WEEK_OFFSET
+        time_ns = self._time_ns = {"now": now, "hour": int(clock // 3600) % 24,
+                                   "weekday": int(clock // 86400) % 7}
+        self._time_at = now
+        return time_ns
+
+    def _refused(self, request: Request, decision: Decision, token_reason: str
+                 ) -> tuple[Outcome, str | None]:
+        """A denied step's outcome, and the rule that would also deny one the token refused."""
+        if decision.reason is not _INVALID:
+            return _BLOCKED, None
+        outcome = (_REVOKED if token_reason == "revoked" else
+                   _EXPIRED if token_reason == "expired" else _BLOCKED)
+        # Refused by the token: name the rule that would have denied it too.
+        verdict = self.engine.rules_verdict(request)
+        return outcome, (verdict.rule if verdict.effect is _DENY else None)
+
+    def _watch(self, now: float, agent: str, tool_id: str, decision: Decision,
+               token_reason: str, outcome: Outcome, records: int, seq: int,
+               incident: str | None) -> None:
+        """Hand a decided step to the detector, unless nothing in it could be flagged.
+
+        An executed step under the detector's bulk threshold is flagged only when its
+        decision completes a sequence or a shadow rule matched. Both are read through
+        forwarding properties (~600 instructions each) and the engine hands one Decision to
+        many requests, so a decision found quiet is remembered (by id: the entry keeps it
+        alive, so the id stays its own); the task loop skips this call for those.
+        """
+        if outcome is _EXECUTED and records < self._bulk \
+                and not decision.sequences and not decision.shadow:
+            quiet = self._quiet
+            if len(quiet) >= QUIET_KEPT:
+                quiet.clear()
+            quiet[id(decision)] = decision
+            return
+        alerts = self.detector.decision(now, agent, tool_id, decision, token_reason,
                                         records if outcome is _EXECUTED else None)
         if alerts:
+            ist = self.incidents.get(incident) if incident is not None else None
             self._raise(alerts, agent, seq, ist)
-        return outcome, request, seq
 
     def _approval(self, run: TaskRun, item: PlanItem, number: int, cred: Credential,
                   request: Request, seq: int) -> Generator[simpy.Event, Any, Outcome]:

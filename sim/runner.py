@@ -59,6 +59,7 @@ from engine.cedar.profile import EngineFactory, profile_engine
 from engine.errors import AgentrangeError
 from engine.model import Incident, Scenario, Task
 from engine.policy import CompiledPolicy, PolicyEngine, load_profile_policy
+from sim.agenda import Agenda
 from sim.approvals import ApproverPool
 from sim.audit_sink import AuditSink
 from sim.budget import CHECK_EVERY, BudgetWatch, RunBudget, RunStopped
@@ -146,7 +147,7 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
             engine = profile_engine(scenario, self.profile.id)  # a profile written in Cedar
         self.engine = PolicyEngine(policy) if engine is None else engine(policy)
         self.policy = self.engine.policy
-        self.env = simpy.Environment(initial_time=0.0)  # event times are floats, even at 0
+        self.env = Agenda(initial_time=0.0)  # event times are floats, even at 0
         self.world = World(scenario, self.profile)
         self.creds = self.profile.credentials
         self.jit = self.creds.mode == "jit"
@@ -156,6 +157,7 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
                                           audited=audit is not None)
         """Folds this run's events into its figures (:meth:`result`, :meth:`blast_radius`)."""
         self._fold = tee(self.collector)
+        self._decided = self.collector.decided
         sinks: list[Sink] = []
         if audit is not None:
             sinks.append(AuditSink(audit))
@@ -183,6 +185,7 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         # What one part keeps for itself (declared in that part).
         self._plans = {}  # task runs
         self._bulk = self.detector.config.bulk_records  # the decision step
+        self._quiet = {}
         self._time_at = None
         self._time_ns = {}
         self._holding = {}  # incidents in play
@@ -256,16 +259,22 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         until.callbacks.append(StopSimulation.callback)
         check = self._check
         batch = range(CHECK_EVERY)
-        queue = env._queue
+        pending = env.pending
+        slots = env.slots
         try:
             while True:
-                # simpy's Environment.step, inlined: one call fewer per event, the same order.
+                # simpy's Environment.step, inlined (Agenda.pop too): one call fewer per
+                # event, the same order.
                 for _ in batch:
                     try:
-                        env._now, _, _, event = heappop(queue)
+                        time, priority, slot = pending[0]
                     except IndexError:
                         raise EmptySchedule from None
-                    callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+                    env._now, _, event = slot.popleft()
+                    if not slot:
+                        heappop(pending)
+                        del slots[priority][time]
+                    callbacks, event.callbacks = event.callbacks, None
                     try:
                         for callback in callbacks:
                             callback(event)
@@ -278,7 +287,8 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
                         if type(event) is not Wake:
                             raise
                         failed_run(env, error)  # as a failed process: raised in its turn
-                    if not event._ok:
+                    # A Wake never fails (and its _ok, a class attribute, is a slow read).
+                    if type(event) is not Wake and not event._ok:
                         _failed(event)
                 check()
         except StopSimulation:

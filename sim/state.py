@@ -7,16 +7,16 @@
 This base declares the state they share and the methods one part calls on another, so each
 part type-checks alone and no part imports another.
 
-Mixins rather than parts holding a reference to each other: a step calls ``self._decide``
-and reads ``self.env`` as it did when this was one class (one attribute lookup, no
-forwarding), which matters on the hot path, one decision per tool step.
+Mixins rather than parts holding a reference to each other: the task loop calls
+``self._watch`` and reads ``self.env`` as it did when this was one class (one attribute
+lookup, no forwarding), which matters on the hot path, one decision per tool step.
 """
 
 from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,8 @@ from engine.model import (
     Task,
     ToolStep,
 )
-from engine.policy import CompiledPolicy, PolicyEngine, Request
+from engine.policy import CompiledPolicy, Decision, PolicyEngine, Request
+from sim.agenda import Agenda
 from sim.approvals import ApproverPool
 from sim.detection import AlertSpec, Detector
 from sim.events import Event, EventKind, Outcome, Sink
@@ -123,7 +124,7 @@ class SimulationState(ABC):
     """The simulated time the run stops at."""
     policy: CompiledPolicy
     engine: PolicyEngine
-    env: simpy.Environment
+    env: Agenda
     world: World
     creds: Credentials
     """The profile's credential settings."""
@@ -140,6 +141,9 @@ class SimulationState(ABC):
     incidents: dict[str, IncidentState]
     _fold: Sink
     """The run's own collector, which every event reaches first."""
+    _decided: Callable[..., None]
+    """The same collector's fold of a decision event from the values the simulator holds
+    (:meth:`sim.collectors.metrics.MetricsCollector.decided`)."""
     _sink: Sink | None
     """Every other sink (an audit log, the caller's) as one; None when there is none."""
     _seq: int
@@ -189,10 +193,28 @@ class SimulationState(ABC):
 
     # --- the decision step (sim.decision_step) ----------------------------------------------
 
+    _bulk: int
+    """Records at or above which an executed step may be flagged (the detector's)."""
+    _quiet: dict[int, Decision]
+    """Decisions that complete no sequence and match no shadow rule, by id."""
+    _time_at: float | None
+    _time_ns: Mapping[str, Any]
+    """The ``time`` namespace of the current simulated instant, shared by its requests."""
+
     @abstractmethod
-    def _decide(self, run: TaskRun, item: PlanItem, number: int, cred: Credential
-                ) -> tuple[Outcome, Request, int]:
-        """One tool step's request decided and emitted: (outcome, request, event number)."""
+    def _time_of(self, now: float) -> Mapping[str, Any]:
+        """The ``time`` namespace of ``now``, made when the instant changes."""
+
+    @abstractmethod
+    def _refused(self, request: Request, decision: Decision, token_reason: str
+                 ) -> tuple[Outcome, str | None]:
+        """A denied step's outcome, and the rule that would also deny one the token refused."""
+
+    @abstractmethod
+    def _watch(self, now: float, agent: str, tool_id: str, decision: Decision,
+               token_reason: str, outcome: Outcome, records: int, seq: int,
+               incident: str | None) -> None:
+        """Hand a decided step to the detector, unless nothing in it could be flagged."""
 
     @abstractmethod
     def _approval(self, run: TaskRun, item: PlanItem, number: int, cred: Credential,

@@ -4,15 +4,15 @@ Each arrival of a task starts a top-level run. A run resolves its plan (the agen
 incident's under a rogue agent, or its own followed by a poisoned memory's steps), obtains its
 credential (the agent's static token, renewed when due; or a JIT token minted for the task,
 narrowed to the delegator's token on a delegated run) and walks the plan: a tool step goes to
-the decision step (:mod:`sim.decision_step`) and takes its duration when executed; a
-delegation starts the delegate's run and waits for it. A run stops at its first step that is
-not executed, and its end is an event (completed or failed, with why).
+the decision step (:mod:`sim.decision_step`, its hot path inlined in :meth:`TaskRuns._task`)
+and takes its duration when executed; a delegation starts the delegate's run and waits for
+it. A run stops at its first step that is not executed, and its end is an event (completed or
+failed, with why).
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable
-from heapq import heappush
 from typing import Any
 
 import simpy
@@ -20,16 +20,23 @@ from simpy.events import NORMAL
 
 from engine.identity.scope import Scope
 from engine.model import DelegateStep, Incident, Task, ToolStep
-from engine.policy.request import chain_attributes
+from engine.policy.decision import Effect
+from engine.policy.request import chain_attributes, make_request
 from sim.arrivals import arrival_times
-from sim.events import EventKind, Outcome
+from sim.events import DecisionData, Event, EventKind, Outcome
 from sim.incidents import IncidentState, retired
 from sim.state import AgentState, PlanItem, SimulationState, TaskRun
 from sim.wakes import Wake, drive, waiting
 from sim.wallet import Credential
+from sim.world import EPOCH
 
 _BLOCKED, _AWAITING, _EXPIRED = Outcome.BLOCKED, Outcome.AWAITING_APPROVAL, Outcome.EXPIRED
 _EXECUTED = Outcome.EXECUTED
+_ALLOW, _DENY = Effect.ALLOW, Effect.DENY
+_DECISION = EventKind.DECISION
+_new_event = tuple.__new__
+_TASK_STARTED, _TASK_COMPLETED = EventKind.TASK_STARTED, EventKind.TASK_COMPLETED
+_TASK_FAILED = EventKind.TASK_FAILED
 _new = object.__new__
 
 
@@ -52,18 +59,22 @@ class TaskRuns(SimulationState):
         env = self.env
         assert task.arrival is not None
         stream = self.rng(f"arrivals/{state.name}/{task.id}")
-        queue: list[Any] = env._queue
+        normal = env.normal
         eids = env._eid
         start = self._start_top_run
         prefix = f"{state.name}/{task.id}#"
+        wake = _new(Wake)  # one pending at a time: reused (see Wake)
         for n, t in enumerate(arrival_times(task.arrival, stream, self.end), 1):
             if t > env._now:
                 # A timeout until the arrival, made lighter (see sim.wakes); its time is
                 # computed as simpy's (now + delay), which may differ from t in the last bit.
                 now = env._now
-                wake = _new(Wake)
+                at = now + (t - now)
                 wake.callbacks = wakeup
-                heappush(queue, (now + (t - now), NORMAL, next(eids), wake))
+                slot = normal.get(at)
+                if slot is None:
+                    slot = env.open(at, NORMAL)
+                slot.append((at, next(eids), wake))
                 yield wake  # type: ignore[misc]  # an event as simpy's loop sees one
             start(state, task, f"{prefix}{n}", t)
 
@@ -135,7 +146,7 @@ class TaskRuns(SimulationState):
         env = self.env
         state = run.agent
         name = state.name
-        self._emit(EventKind.TASK_STARTED, name, {
+        self._emit(_TASK_STARTED, name, {
             "task": run.task_id, "run": run.id, "chain": run.actors,
             "delegated_by": run.parent.agent.name if run.parent is not None else None,
             "incident": run.incident, "attacker": run.attacker})
@@ -156,9 +167,16 @@ class TaskRuns(SimulationState):
         jit = self.jit
         renewing = self.renewing and (not jit or run.own_cred)
         attacker = run.attacker
-        decide = self._decide
-        queue: list[Any] = env._queue
+        verifiers = self.wallet.verifiers
+        engine = self.engine
+        decided = self._decided
+        bulk = self._bulk
+        quiet = self._quiet
+        principal = run.principal or state.principal
+        run_id = run.id
+        normal = env.normal
         eids = env._eid
+        wake = _new(Wake)  # one pending at a time: reused (see Wake)
         for number, item in enumerate(run.plan, 1):
             if state.quarantined and not attacker:
                 ok, reason = False, "quarantined"
@@ -185,12 +203,66 @@ class TaskRuns(SimulationState):
                         self._hold(ist, cred)
             if jit and env._now >= cred.exp:
                 cred = self._reissue_expired(run, cred, ist)
-            outcome, request, seq = decide(run, item, number, cred)
+            # The decision step (see sim.decision_step), inlined: a call per step cost more
+            # than the rest of this loop. Locals and plain increments on purpose.
+            now = env._now
+            wall = EPOCH + now
+            verification = verifiers[spec.environment].verify(
+                cred.token, now=wall, tool=spec.tool_id, data_class=spec.data_class,
+                presenter_thumbprint=run.presenter)
+            time_ns = self._time_ns
+            last = self._time_at
+            if now != last or type(now) is not type(last):
+                time_ns = self._time_of(now)
+            seq = self._seq
+            task_id = run.task_id
+            approved = item.approved
+            request = make_request(
+                principal, spec.action, spec.tool_ns, verification.attributes(wall),
+                spec.resource_ns, spec.request_ns,
+                {"id": task_id, "intent": run.intent, "approved": approved, "step": number,
+                 "run": run_id},
+                run.session_ns, run.chain_ns, time_ns, seq, run.hops)
+            decision = engine.decide(request)
+            effect = decision.effect
+            token_reason = verification.reason
+            also: str | None = None
+            if effect is _ALLOW:
+                outcome = _EXECUTED
+            elif effect is _DENY:
+                outcome, also = self._refused(request, decision, token_reason)
+            else:
+                outcome = _AWAITING
+            incident = item.incident
+            records = spec.records
+            tool_id = spec.tool_id
+            holder = None if cred.shared else cred.holder
+            self._seq = seq + 1
+            # The event refers to the request and the decision; what a sink reads of them is
+            # rendered when it reads it (see DecisionData).
+            event = _new_event(Event, (seq, now, _DECISION, name, _new_event(DecisionData, (
+                run_id, run.actors, task_id, number, tool_id, spec.action, spec.resource,
+                spec.data_class, spec.system, records, spec.amount, spec.destination,
+                cred.jti, holder, token_reason, request, decision, outcome, incident,
+                attacker, approved, also))))
+            # The run's collector folds it from the values held here (what it would read).
+            decided(event, name, decision, outcome, incident, attacker, approved, holder,
+                    task_id, run_id, number, tool_id)
+            sink = self._sink
+            if sink is not None:
+                sink(event)
+            if outcome is not _EXECUTED or records >= bulk or id(decision) not in quiet:
+                self._watch(now, name, tool_id, decision, token_reason, outcome, records, seq,
+                            incident)
             if outcome is _EXECUTED:
-                # The step takes its duration: a timeout, made lighter (see sim.wakes).
-                wake = _new(Wake)
+                # The step takes its duration: a timeout, made lighter (see sim.wakes),
+                # appended to its instant's slot (see sim.agenda).
                 wake.callbacks = [] if wakeup is None else wakeup
-                heappush(queue, (env._now + spec.duration, NORMAL, next(eids), wake))
+                at = env._now + spec.duration
+                slot = normal.get(at)
+                if slot is None:
+                    slot = env.open(at, NORMAL)
+                slot.append((at, next(eids), wake))
                 yield wake  # type: ignore[misc]  # an event as simpy's loop sees one
                 done += 1
                 continue
@@ -235,13 +307,13 @@ class TaskRuns(SimulationState):
                      ist: IncidentState | None) -> None:
         env = self.env
         name = run.agent.name
-        latency = env.now - run.arrival
+        latency = env._now - run.arrival
         if ok:
-            self._emit(EventKind.TASK_COMPLETED, name, {
+            self._emit(_TASK_COMPLETED, name, {
                 "task": run.task_id, "run": run.id, "chain": run.actors,
                 "latency": latency, "steps": steps, "incident": run.incident})
         else:
-            self._emit(EventKind.TASK_FAILED, name, {
+            self._emit(_TASK_FAILED, name, {
                 "task": run.task_id, "run": run.id, "chain": run.actors,
                 "reason": reason, "steps": steps, "incident": run.incident})
         if ist is not None and not ist.contained and not ist.renewable \

@@ -6,7 +6,8 @@ each :class:`Wake` they yield carries ``[generator.send]`` as its callbacks (one
 generator, reused: the loop only iterates it), so the loop's ``callback(event)`` is the
 generator's own send. Such a generator is made with its ``wakeup`` list, opens with a bare
 ``yield`` and is started by :func:`drive`, which primes it to that ``yield`` and pushes its
-start where simpy's ``Initialize`` would be (urgent, now, the next event id). When it returns,
+start where simpy's ``Initialize`` would be (urgent, now, the next event id: the end of
+that instant's urgent slot, see :mod:`sim.agenda`). When it returns,
 ``send`` raises StopIteration, which the driving loop (:meth:`sim.runner.Simulation._advance`)
 takes as its end; when it raises, the loop schedules the error as simpy schedules a failed
 process (:func:`failed_run`). Any other event it waits for (a delegate's process, an approval)
@@ -17,11 +18,12 @@ processes, so the events, and the stream, are the same.
 from __future__ import annotations
 
 from collections.abc import Generator
-from heapq import heappush
 from typing import Any
 
 import simpy
 from simpy.events import URGENT
+
+from sim.agenda import Agenda
 
 _new = object.__new__
 
@@ -30,7 +32,9 @@ class Wake:
     """A timeout as simpy processes it, made without :class:`simpy.Timeout`'s constructor.
 
     simpy's loop reads only ``callbacks``, ``_ok`` and ``_value`` of an event; a process
-    waiting on it appends its resume to ``callbacks``.
+    waiting on it appends its resume to ``callbacks``. A generator waits on one at a time and
+    the loop is done with it (its callbacks taken) before resuming the generator, so each
+    generator reuses one Wake, setting its callbacks anew before each push.
     """
 
     __slots__ = ("callbacks",)
@@ -40,15 +44,15 @@ class Wake:
     _value = None
 
 
-def drive(env: simpy.Environment, generator: Generator[Any, Any, Any],
+def drive(env: Agenda, generator: Generator[Any, Any, Any],
           wakeup: list[Any]) -> None:
     """Start ``generator`` (made with the empty list ``wakeup``) as simpy starts a process."""
     wakeup.append(generator.send)
     next(generator)  # to the bare ``yield`` at its top: its start resumes it there
     wake = _new(Wake)
     wake.callbacks = wakeup
-    queue: list[Any] = env._queue
-    heappush(queue, (env._now, URGENT, next(env._eid), wake))
+    now = env._now
+    env.open(now, URGENT).append((now, next(env._eid), wake))
 
 
 def waiting(wakeup: list[Any] | None, event: simpy.Event) -> simpy.Event:

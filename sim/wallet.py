@@ -33,6 +33,7 @@ from engine.identity.tokens import Verification
 from engine.identity.trust import RevocationList, TrustStore
 from engine.identity.verifier import TokenVerifier
 from engine.model import Credentials, Scenario
+from sim.agenda import Agenda
 from sim.events import EventKind
 from sim.world import EPOCH, World
 
@@ -116,7 +117,7 @@ class Wallet:
             domains under the profile (as loaded, environments shared, when None).
     """
 
-    def __init__(self, env: simpy.Environment, scenario: Scenario, credentials: Credentials,
+    def __init__(self, env: Agenda, scenario: Scenario, credentials: Credentials,
                  seed: int, emit: Emit, on_end: EndHook, end: float,
                  world: World | None = None) -> None:
         self.env = env
@@ -331,7 +332,7 @@ class Wallet:
         event._value = None
         event.callbacks.append(_Expiry(self, entry[2]))
         self._armed.add(entry[1])
-        heappush(self.env._queue, (entry[0], NORMAL, entry[1], event))
+        self.env.insert(entry[0], NORMAL, entry[1], event)
 
     def _expired_now(self, cred: Credential) -> None:
         """The earliest pending expiry fired: expire its token and arm the next live one."""

@@ -9,10 +9,10 @@ or an audit log, it gives the same result.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from engine.blast import Compromise, Estate, totals
-from engine.policy.decision import Effect
+from engine.policy.decision import Decision, Effect
 from sim.events import DecisionData, Event, EventKind, Outcome
 from sim.result import ALERT_REASONS, OUTCOMES, DecisionFacts, DecisionKey, RunResult, percentile
 
@@ -139,40 +139,53 @@ class MetricsCollector:
         """Fold one event.
 
         A decision the simulator made (its data a :class:`~sim.events.DecisionData`) is
-        folded here, read by attribute: the same fold as :meth:`_decision`, which reads
-        a decision read back from a file. The effect and the outcome are string enums, equal
-        to (and hashing as) the strings the counts are kept under, so both count the same.
+        folded by :meth:`decided`, its fields read by attribute: the same fold as
+        :meth:`_decision`, which reads a decision read back from a file. The effect and the
+        outcome are string enums, equal to (and hashing as) the strings the counts are kept
+        under, so both count the same.
         """
-        self._last = event
         kind = event.kind
         if kind is not _DECISION:
+            self._last = event
             handler = self._handlers.get(kind)
             if handler is not None:
                 handler(event)
             return
         data = event.data
         if type(data) is not DecisionData:
+            self._last = event
             self._decision(event)
             return
-        # The fields read one by one: unpacking all 22 of a tuple subclass costs more.
-        decision = data.decision
-        outcome = data.outcome
-        incident = data.incident
+        self.decided(event, event.agent, data.decision, data.outcome, data.incident,
+                     data.attacker, data.approved, data.holder, data.task, data.run,
+                     data.step, data.tool)
+
+    def decided(self, event: Event, agent: str | None, decision: Decision, outcome: Outcome,
+                incident: str | None, attacker: bool, approved: bool, holder: str | None,
+                task: str, run: str, step: int, tool: str) -> None:
+        """Fold a decision event the simulator made, given the fields it holds.
+
+        What :meth:`__call__` does with ``event`` (whose data is a
+        :class:`~sim.events.DecisionData` holding these values), for the simulator's hot
+        path: a named tuple's field is read through a descriptor, several times the cost of
+        passing the value the simulator already holds.
+        """
+        self._last = event
         effect = decision.effect
         # One count per kind of decision; the counters are settled from it when read.
-        self._tally[effect][outcome][(2 if incident is None and not data.attacker else 0)
-                                     + (1 if data.approved else 0)] += 1
-        agent = event.agent
+        self._tally[effect][outcome][(2 if incident is None and not attacker else 0)
+                                     + (1 if approved else 0)] += 1
         if self.record_decisions:
             assert agent is not None
-            self.decisions[(agent, data.task, data.run, data.step, incident)] = (
-                str(effect), data.tool, decision.rule)
-        if data.holder == agent and agent in self.accountable:
+            self.decisions[(agent, task, run, step, incident)] = (str(effect), tool,
+                                                                  decision.rule)
+        if holder == agent and agent in self.accountable:
             self.attributable += 1
         if outcome is _AWAITING:
-            self._pending[event.seq] = _Pending(data)
+            self._pending[event.seq] = _Pending(event.data)
         elif incident is not None:
-            self._incident_step(event.time, incident, outcome is _EXECUTED, data.tool,
+            data = cast(DecisionData, event.data)
+            self._incident_step(event.time, incident, outcome is _EXECUTED, tool,
                                 data.resource, data.records, data.destination, data.amount,
                                 effect is _DENY, decision.rule, outcome)
 
