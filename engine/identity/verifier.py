@@ -104,11 +104,11 @@ class TokenVerifier:
                     f"{', '.join(SUPPORTED_ALGORITHMS)}"
                 )
         self.trust = trust
-        self.audience = audience
+        self._audience = audience
         self.revocations = revocations if revocations is not None else RevocationList()
         self.leeway = float(leeway)
         self.max_chain_depth = max_chain_depth
-        self.max_token_bytes = max_token_bytes
+        self._max_token_bytes = max_token_bytes
         self.algorithms = algs
         self.require_ledger = require_ledger
         self._algs = {alg: SUPPORTED_ALGORITHMS[alg] for alg in algs}
@@ -118,6 +118,32 @@ class TokenVerifier:
         self._ids: dict[str, SpiffeId] = {}
         self._scopes: dict[str, Scope] = {}
         self._headers: dict[str, tuple[Algorithm, str]] = {}
+
+    @property
+    def audience(self) -> str:
+        """The audience this verifier serves (setting another empties the cache)."""
+        return self._audience
+
+    @audience.setter
+    def audience(self, value: str) -> None:
+        if not value:
+            raise CredentialError("a verifier needs an audience")
+        # Cached entries hold whether the token names the audience (CacheEntry.use_until).
+        self._cache.clear()
+        self._audience = value
+
+    @property
+    def max_token_bytes(self) -> int:
+        """Longer tokens are refused before any parsing (setting a limit empties the cache)."""
+        return self._max_token_bytes
+
+    @max_token_bytes.setter
+    def max_token_bytes(self, value: int) -> None:
+        if value <= 0:
+            raise CredentialError("max_token_bytes and cache_size must be positive")
+        # verify's fast path takes every cached token to be within the limit.
+        self._cache.clear()
+        self._max_token_bytes = value
 
     @property
     def cached_tokens(self) -> int:
@@ -150,6 +176,62 @@ class TokenVerifier:
         Returns:
             ``ok`` with the token's facts, or the first failure's reason and detail.
         """
+        # The fast path: a cached token that passes every per-request check, in one
+        # expression. A cached token is within max_token_bytes (oversized ones are never
+        # cached, and a new limit empties the cache) and use_until folds the audience check
+        # into expiry (see CacheEntry); the revocation list's and trust store's counters stand
+        # for the revocation and trust checks, as long as neither changed since this token
+        # last passed them. Anything else, every refusal included, takes _verify: the same
+        # checks one by one, naming the first that fails. verify_attributes spells out the
+        # same expression (a call per request would cost as much as the checks); the tests
+        # hold both to _verify.
+        entry = self._cache.get(token)
+        if entry is not None and entry.nbf_limit <= now < entry.use_until \
+                and entry.rgen == self.revocations.changes \
+                and entry.tgen == self.trust.generation \
+                and (presenter_thumbprint == entry.jkt or entry.jkt is None) \
+                and (tool is None or ((entry.tools is None or tool in entry.tools)
+                                      and (data_class is None or entry.data is None
+                                           or data_class in entry.data))):
+            return entry.ok
+        return self._verify(token, now, tool, data_class, presenter_thumbprint)
+
+    def verify_attributes(
+        self,
+        token: str,
+        now: float,
+        tool: str | None,
+        data_class: str | None,
+        presenter_thumbprint: str | None,
+    ) -> tuple[Verification, dict[str, Any]]:
+        """:meth:`verify` and the outcome's ``attributes(now)``, in one call.
+
+        The simulator's hot path: one call per request instead of two, its arguments
+        positional (keywords cost a call more). They and the checks are :meth:`verify`'s.
+
+        Returns:
+            The :class:`Verification` ``verify`` returns and its ``token.*`` attributes at
+            ``now`` (a new dict, the caller's to keep).
+        """
+        entry = self._cache.get(token)
+        if entry is not None and entry.nbf_limit <= now < entry.use_until \
+                and entry.rgen == self.revocations.changes \
+                and entry.tgen == self.trust.generation \
+                and (presenter_thumbprint == entry.jkt or entry.jkt is None) \
+                and (tool is None or ((entry.tools is None or tool in entry.tools)
+                                      and (data_class is None or entry.data is None
+                                           or data_class in entry.data))):
+            # What entry.ok.attributes(now) returns, without the call.
+            attrs = entry.attrs.copy()
+            attrs["ttl_remaining"] = entry.exp - now
+            attrs["age"] = now - entry.iat
+            return entry.ok, attrs
+        verification = self._verify(token, now, tool, data_class, presenter_thumbprint)
+        return verification, verification.attributes(now)
+
+    def _verify(self, token: str, now: float, tool: str | None, data_class: str | None,
+                presenter_thumbprint: str | None) -> Verification:
+        """Every check in order, naming the first that fails (all but the fast path)."""
         if len(token) > self.max_token_bytes:
             return _failure(
                 TokenReason.OVERSIZED,
@@ -182,12 +264,14 @@ class TokenVerifier:
                 f"token is for {', '.join(entry.auds)}, not {self.audience}",
             )
         revocations = self.revocations
-        # The revocation list's token table is read directly: this runs on every request.
         if entry.gen != revocations.generation or entry.tgen != self.trust.generation \
                 or entry.rkey in revocations._tokens:
             refused = self._recheck(entry, now)
             if refused is not None:
                 return refused
+        else:
+            # Unrevoked as of these changes: the fast path may skip the lookup until the next.
+            entry.rgen = revocations.changes
         jkt = entry.jkt
         if jkt is not None and presenter_thumbprint != jkt:
             return entry.ok.failed(
@@ -225,6 +309,7 @@ class TokenVerifier:
                 )
         entry.gen = self.revocations.generation
         entry.tgen = self.trust.generation
+        entry.rgen = self.revocations.changes
         return None
 
     def _verify_signed(self, token: str, now: float) -> CacheEntry | Verification:
@@ -336,7 +421,7 @@ class TokenVerifier:
             return None
         return self._remember(token, CacheEntry(
             ok, known.scope, known.auds, known.exp + self.leeway, known.nbf - self.leeway,
-            known.kid, bundle))
+            known.kid, bundle, self._audience))
 
     def _remember(self, token: str, entry: CacheEntry) -> CacheEntry:
         cache = self._cache
@@ -455,7 +540,8 @@ class TokenVerifier:
         remember(token, KnownToken(ok, scope, algorithm.name, kid, auds, exp, nbf, digest,
                                    len(signed)))
         return self._remember(
-            token, CacheEntry(ok, scope, auds, exp + self.leeway, nbf - self.leeway, kid, bundle)
+            token, CacheEntry(ok, scope, auds, exp + self.leeway, nbf - self.leeway, kid, bundle,
+                              self._audience)
         )
 
     def _spiffe_id(self, value: str) -> SpiffeId:
