@@ -58,10 +58,15 @@ KNOWN: dict[str, KnownToken] = {}
 
 
 class CacheEntry:
-    """A token whose signature and static claims verified (the per-token cache value)."""
+    """A token whose signature and static claims verified (the per-token cache value).
 
-    __slots__ = ("actors", "auds", "bundle", "exp_limit", "gen", "jkt", "kid", "nbf_limit",
-                 "ok", "rkey", "scope", "tgen")
+    It also holds what ``TokenVerifier.verify``'s fast path reads without a call: the limits,
+    the scope's sets, the counters of the last recheck and the token's time-free attributes.
+    """
+
+    __slots__ = ("actors", "attrs", "auds", "bundle", "data", "exp", "exp_limit", "gen", "iat",
+                 "jkt", "kid", "nbf_limit", "ok", "rgen", "rkey", "scope", "tgen", "tools",
+                 "use_until")
 
     def __init__(
         self,
@@ -72,10 +77,15 @@ class CacheEntry:
         nbf_limit: float,
         kid: str,
         bundle: TrustBundle,
+        audience: str,
     ) -> None:
         self.ok = ok
         self.auds = auds
         self.exp_limit = exp_limit
+        self.use_until = exp_limit if audience in auds else -math.inf
+        """The verifier's fast path accepts the token only before this: its expiry limit,
+        or never when the token does not name ``audience`` (the verifier's; setting another
+        empties the cache), so that the full checks name that refusal."""
         self.nbf_limit = nbf_limit
         self.kid = kid
         self.bundle = bundle
@@ -86,6 +96,18 @@ class CacheEntry:
         """How the revocation list keys this token."""
         self.gen = -1  # forces the revocation check on first use
         self.tgen = -1
+        self.rgen = -1
+        """The revocation list's ``changes`` when this token was last found unrevoked."""
+        # The request checks read these directly (no call): the scope's tool and data class
+        # sets, None where the scope allows all of them, and the token's time-free
+        # attributes with its times (what ``ok.attributes(now)`` reads).
+        self.tools = None if "*" in scope.tools else scope.tools
+        self.data = None if "*" in scope.data_classes else scope.data_classes
+        self.attrs = ok._static
+        exp, iat = ok.expires_at, ok.issued_at
+        assert exp is not None and iat is not None  # an accepted token has both
+        self.exp = exp
+        self.iat = iat
 
 
 def freeze(value: Any) -> Any:

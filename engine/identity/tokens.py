@@ -149,7 +149,8 @@ class Verification:
     holder: str | None = None
     trust_domain: str | None = None
     issuer: str | None = None
-    _static: Mapping[str, Any] = field(init=False, repr=False, compare=False)
+    _static: dict[str, Any] = field(init=False, repr=False, compare=False)
+    """The attributes that do not depend on the time (copied, never handed out)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -166,6 +167,10 @@ class Verification:
                 "chain_depth": len(self.actors),
                 "issuer": self.issuer,
                 "trust_domain": self.trust_domain,
+                # Set per request by attributes(); present here so that a copy already has
+                # room for them, in the order callers have always seen (no dict resize).
+                "ttl_remaining": None,
+                "age": None,
             },
         )
 
@@ -180,7 +185,7 @@ class Verification:
         Keys: valid, reason, jti, mode, task_id, ttl_remaining, age, scope (tuple of
         entries), sender_constrained, chain_depth, issuer, trust_domain.
         """
-        attrs = dict(self._static)
+        attrs = self._static.copy()
         exp = self.expires_at
         iat = self.issued_at
         attrs["ttl_remaining"] = None if exp is None else exp - now

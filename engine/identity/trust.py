@@ -174,6 +174,9 @@ class RevocationList:
         self.generation = 0
         """Bumped on every revocation of a subject, key or trust domain, so cached
         verifications get rechecked (a single token's revocation is looked up per use)."""
+        self.changes = 0
+        """Bumped on every revocation of any kind (a token's too): while it stays what a
+        verifier saw when it last found a cached token unrevoked, that token still is."""
         self._tokens: dict[tuple[str, str], tuple[float, float | None]] = {}
         self._subjects: dict[str, float] = {}
         self._keys: dict[tuple[str, str], float] = {}
@@ -190,24 +193,29 @@ class RevocationList:
         if key in self._tokens:
             return False
         # No generation bump: it would make verifiers recheck every other cached token;
-        # they look this token up by (trust domain, jti) on every use instead.
+        # they look a cached token up by (trust domain, jti) on its first use after any
+        # change instead.
         self._tokens[key] = (now, expires_at)
+        self.changes += 1
         return True
 
     def revoke_subject(self, spiffe_id: str, *, now: float) -> None:
         """Revoke every token naming ``spiffe_id`` (subject or actor) issued at or before now."""
         self._subjects[spiffe_id] = max(now, self._subjects.get(spiffe_id, -math.inf))
         self.generation += 1
+        self.changes += 1
 
     def revoke_key(self, trust_domain: str, kid: str, *, now: float) -> None:
         """Revoke every token signed with ``kid`` in ``trust_domain``."""
         self._keys.setdefault((trust_domain, kid), now)
         self.generation += 1
+        self.changes += 1
 
     def distrust(self, trust_domain: str, *, now: float) -> None:
         """Refuse every token whose subject or any actor is in ``trust_domain``."""
         self._domains.setdefault(trust_domain, now)
         self.generation += 1
+        self.changes += 1
 
     def is_distrusted(self, trust_domain: str) -> bool:
         """Whether a trust domain has been distrusted."""

@@ -6,17 +6,20 @@ change (time, audience, revocation, trust, holder, scope) is checked on every ca
 A :class:`~engine.identity.tokens.Verification` comes back, never an exception.
 
 What a token's bytes alone settle is remembered process-wide once a verifier accepted it;
-another verifier re-checks the rest (:mod:`engine.identity.known`, ``_verify_known``).
+another verifier re-checks the rest (:mod:`engine.identity.known`, ``_verify_known``). The
+header and claim checks live in :mod:`engine.identity.claims`. A cached token that passes every
+per-request check is accepted by one inline expression; any refusal is named by the checks
+made one by one (``_verify``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from hashlib import sha256
 from typing import Any
 
-from engine.identity.errors import CredentialError, ScopeError
+from engine.identity.claims import ClaimChecks
+from engine.identity.errors import CredentialError
 from engine.identity.jws import (
     SUPPORTED_ALGORITHMS,
     Algorithm,
@@ -31,27 +34,22 @@ from engine.identity.known import (
     CacheEntry,
     KnownToken,
     freeze,
-    is_number,
-    remember,
 )
 from engine.identity.scope import Scope
 from engine.identity.spiffe import SpiffeId, SpiffeIdError, trust_domain_of
-from engine.identity.tokens import MODES, TokenReason, Verification
-from engine.identity.trust import RevocationList, TrustBundle, TrustStore
+from engine.identity.tokens import TokenReason, Verification
+from engine.identity.trust import RevocationList, TrustStore
 
 DEFAULT_MAX_TOKEN_BYTES = 8192
 DEFAULT_MAX_CHAIN_DEPTH = 4
 DEFAULT_CACHE_SIZE = 65536
-_PARSE_CACHE_SIZE = 4096
-_HEADER_CACHE_SIZE = 1024
-_ALLOWED_HEADER = frozenset({"alg", "kid", "typ"})  # JWT-SVID §2: no other header parameters
-_ACT_MEMBERS = frozenset({"sub", "iss", "act"})  # RFC 8693 §4.1: identity claims only
+
 
 def _failure(reason: TokenReason, detail: str) -> Verification:
     return Verification(False, reason, detail)
 
 
-class TokenVerifier:
+class TokenVerifier(ClaimChecks):
     """Verifies JWT-SVIDs on every request; returns a :class:`Verification`, never raises.
 
     The signature and the token's static claims are verified once per token string and
@@ -104,11 +102,11 @@ class TokenVerifier:
                     f"{', '.join(SUPPORTED_ALGORITHMS)}"
                 )
         self.trust = trust
-        self.audience = audience
+        self._audience = audience
         self.revocations = revocations if revocations is not None else RevocationList()
         self.leeway = float(leeway)
         self.max_chain_depth = max_chain_depth
-        self.max_token_bytes = max_token_bytes
+        self._max_token_bytes = max_token_bytes
         self.algorithms = algs
         self.require_ledger = require_ledger
         self._algs = {alg: SUPPORTED_ALGORITHMS[alg] for alg in algs}
@@ -118,6 +116,32 @@ class TokenVerifier:
         self._ids: dict[str, SpiffeId] = {}
         self._scopes: dict[str, Scope] = {}
         self._headers: dict[str, tuple[Algorithm, str]] = {}
+
+    @property
+    def audience(self) -> str:
+        """The audience this verifier serves (setting another empties the cache)."""
+        return self._audience
+
+    @audience.setter
+    def audience(self, value: str) -> None:
+        if not value:
+            raise CredentialError("a verifier needs an audience")
+        # Cached entries hold whether the token names the audience (CacheEntry.use_until).
+        self._cache.clear()
+        self._audience = value
+
+    @property
+    def max_token_bytes(self) -> int:
+        """Longer tokens are refused before any parsing (setting a limit empties the cache)."""
+        return self._max_token_bytes
+
+    @max_token_bytes.setter
+    def max_token_bytes(self, value: int) -> None:
+        if value <= 0:
+            raise CredentialError("max_token_bytes and cache_size must be positive")
+        # verify's fast path takes every cached token to be within the limit.
+        self._cache.clear()
+        self._max_token_bytes = value
 
     @property
     def cached_tokens(self) -> int:
@@ -150,6 +174,62 @@ class TokenVerifier:
         Returns:
             ``ok`` with the token's facts, or the first failure's reason and detail.
         """
+        # The fast path: a cached token that passes every per-request check, in one
+        # expression. A cached token is within max_token_bytes (oversized ones are never
+        # cached, and a new limit empties the cache) and use_until folds the audience check
+        # into expiry (see CacheEntry); the revocation list's and trust store's counters stand
+        # for the revocation and trust checks, as long as neither changed since this token
+        # last passed them. Anything else, every refusal included, takes _verify: the same
+        # checks one by one, naming the first that fails. verify_attributes spells out the
+        # same expression (a call per request would cost as much as the checks); the tests
+        # hold both to _verify.
+        entry = self._cache.get(token)
+        if entry is not None and entry.nbf_limit <= now < entry.use_until \
+                and entry.rgen == self.revocations.changes \
+                and entry.tgen == self.trust.generation \
+                and (presenter_thumbprint == entry.jkt or entry.jkt is None) \
+                and (tool is None or ((entry.tools is None or tool in entry.tools)
+                                      and (data_class is None or entry.data is None
+                                           or data_class in entry.data))):
+            return entry.ok
+        return self._verify(token, now, tool, data_class, presenter_thumbprint)
+
+    def verify_attributes(
+        self,
+        token: str,
+        now: float,
+        tool: str | None,
+        data_class: str | None,
+        presenter_thumbprint: str | None,
+    ) -> tuple[Verification, dict[str, Any]]:
+        """:meth:`verify` and the outcome's ``attributes(now)``, in one call.
+
+        The simulator's hot path: one call per request instead of two, its arguments
+        positional (keywords cost a call more). They and the checks are :meth:`verify`'s.
+
+        Returns:
+            The :class:`Verification` ``verify`` returns and its ``token.*`` attributes at
+            ``now`` (a new dict, the caller's to keep).
+        """
+        entry = self._cache.get(token)
+        if entry is not None and entry.nbf_limit <= now < entry.use_until \
+                and entry.rgen == self.revocations.changes \
+                and entry.tgen == self.trust.generation \
+                and (presenter_thumbprint == entry.jkt or entry.jkt is None) \
+                and (tool is None or ((entry.tools is None or tool in entry.tools)
+                                      and (data_class is None or entry.data is None
+                                           or data_class in entry.data))):
+            # What entry.ok.attributes(now) returns, without the call.
+            attrs = entry.attrs.copy()
+            attrs["ttl_remaining"] = entry.exp - now
+            attrs["age"] = now - entry.iat
+            return entry.ok, attrs
+        verification = self._verify(token, now, tool, data_class, presenter_thumbprint)
+        return verification, verification.attributes(now)
+
+    def _verify(self, token: str, now: float, tool: str | None, data_class: str | None,
+                presenter_thumbprint: str | None) -> Verification:
+        """Every check in order, naming the first that fails (all but the fast path)."""
         if len(token) > self.max_token_bytes:
             return _failure(
                 TokenReason.OVERSIZED,
@@ -182,12 +262,14 @@ class TokenVerifier:
                 f"token is for {', '.join(entry.auds)}, not {self.audience}",
             )
         revocations = self.revocations
-        # The revocation list's token table is read directly: this runs on every request.
         if entry.gen != revocations.generation or entry.tgen != self.trust.generation \
                 or entry.rkey in revocations._tokens:
             refused = self._recheck(entry, now)
             if refused is not None:
                 return refused
+        else:
+            # Unrevoked as of these changes: the fast path may skip the lookup until the next.
+            entry.rgen = revocations.changes
         jkt = entry.jkt
         if jkt is not None and presenter_thumbprint != jkt:
             return entry.ok.failed(
@@ -225,6 +307,7 @@ class TokenVerifier:
                 )
         entry.gen = self.revocations.generation
         entry.tgen = self.trust.generation
+        entry.rgen = self.revocations.changes
         return None
 
     def _verify_signed(self, token: str, now: float) -> CacheEntry | Verification:
@@ -336,7 +419,7 @@ class TokenVerifier:
             return None
         return self._remember(token, CacheEntry(
             ok, known.scope, known.auds, known.exp + self.leeway, known.nbf - self.leeway,
-            known.kid, bundle))
+            known.kid, bundle, self._audience))
 
     def _remember(self, token: str, entry: CacheEntry) -> CacheEntry:
         cache = self._cache
@@ -344,162 +427,3 @@ class TokenVerifier:
             del cache[next(iter(cache))]  # oldest first: O(1), bounded
         cache[token] = entry
         return entry
-
-    def _parse_header(self, h64: str) -> tuple[Algorithm, str] | Verification:
-        """Check a header segment: JSON object, allowed alg, JWT-SVID parameters, a kid."""
-        fail = _failure
-        try:
-            header = decode_json(h64)
-        except (ValueError, RecursionError):
-            return fail(TokenReason.MALFORMED, "header is not base64url-encoded JSON")
-        if not isinstance(header, dict):
-            return fail(TokenReason.MALFORMED, "header is not a JSON object")
-        alg = header.get("alg")
-        algorithm = self._algs.get(alg) if isinstance(alg, str) else None
-        if algorithm is None:
-            return fail(
-                TokenReason.ALG_NOT_ALLOWED,
-                f"alg {str(alg)[:20]!r} is not in the allow-list ({', '.join(self.algorithms)})",
-            )
-        extra = header.keys() - _ALLOWED_HEADER
-        if extra:
-            return fail(
-                TokenReason.HEADER_NOT_ALLOWED,
-                f"header parameters {', '.join(sorted(str(e)[:20] for e in extra))} not allowed",
-            )
-        typ = header.get("typ")
-        if typ is not None and typ not in ("JWT", "JOSE"):
-            return fail(TokenReason.HEADER_NOT_ALLOWED, f"typ {str(typ)[:20]!r} not allowed")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            return fail(TokenReason.UNKNOWN_KID, "header has no kid")
-        # Every token of a key shares its header: remember good ones (bounded).
-        if len(self._headers) >= _HEADER_CACHE_SIZE:
-            self._headers.clear()
-        self._headers[h64] = (algorithm, kid)
-        return algorithm, kid
-
-    def _check_claims(
-        self, token: str, signed: bytes, payload: dict[str, Any], frozen: Any, sid: SpiffeId,
-        kid: str, bundle: TrustBundle, algorithm: Algorithm,
-    ) -> CacheEntry | Verification:
-        fail = _failure
-        for claim in ("iss", "aud", "exp", "iat", "jti", "scope", "mode"):
-            if claim not in payload:
-                return fail(TokenReason.MISSING_CLAIM, f"no {claim} claim")
-        sub = str(sid)
-        td = sid.trust_domain
-        iss = payload["iss"]
-        if iss != f"spiffe://{td}":
-            return fail(TokenReason.WRONG_ISSUER, f"iss {str(iss)[:60]!r} is not {td}'s authority")
-        aud = payload["aud"]
-        if isinstance(aud, str):
-            auds: tuple[str, ...] = (aud,)
-        elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
-            auds = tuple(aud)
-        else:
-            return fail(TokenReason.INVALID_CLAIM, "aud must be a string or a list of strings")
-        exp, iat = payload["exp"], payload["iat"]
-        nbf = payload.get("nbf", iat)
-        if not (is_number(exp) and is_number(iat) and is_number(nbf)):
-            return fail(TokenReason.INVALID_CLAIM, "exp, iat and nbf must be finite numbers")
-        jti = payload["jti"]
-        if not isinstance(jti, str) or not jti:
-            return fail(TokenReason.INVALID_CLAIM, "jti must be a non-empty string")
-        mode = payload["mode"]
-        if mode not in MODES:
-            return fail(TokenReason.INVALID_CLAIM, f"mode {str(mode)[:20]!r} is not static or jit")
-        task_id = payload.get("task_id")
-        if task_id is not None and not isinstance(task_id, str):
-            return fail(TokenReason.INVALID_CLAIM, "task_id must be a string")
-        claim = payload["scope"]
-        scope = self._scopes.get(claim) if isinstance(claim, str) else None
-        if scope is None:
-            try:
-                scope = Scope.parse(claim)
-            except ScopeError as exc:
-                return fail(TokenReason.INVALID_CLAIM, str(exc))
-            if len(self._scopes) >= _PARSE_CACHE_SIZE:
-                self._scopes.clear()
-            self._scopes[claim] = scope
-        holder = None
-        if "cnf" in payload:
-            cnf = payload["cnf"]
-            if not isinstance(cnf, dict) or not isinstance(cnf.get("jkt"), str):
-                return fail(TokenReason.INVALID_CLAIM, "cnf must be an object with a jkt string")
-            holder = cnf["jkt"]
-
-        actors: tuple[str, ...] = ()
-        if "act" in payload:
-            chain = self._parse_act(payload["act"], sub)
-            if isinstance(chain, Verification):
-                return chain
-            actors = chain
-        ledger = bundle.ledger
-        digest = sha256(signed).digest()
-        if ledger is not None:
-            # The issued token byte for byte, or a forgery under a real (leaked) key.
-            forged = ledger.check_digest(jti, sub, actors, float(exp), digest)
-            if forged is not None:
-                return fail(*forged)
-        elif self.require_ledger:
-            return fail(
-                TokenReason.NOT_ISSUED,
-                f"trust domain {td} keeps no issuance ledger this verifier can check",
-            )
-
-        ok = Verification(
-            True, TokenReason.OK, "", frozen, jti, sub, actors, mode, task_id,
-            scope, float(iat), float(exp), holder, td, iss,
-        )
-        remember(token, KnownToken(ok, scope, algorithm.name, kid, auds, exp, nbf, digest,
-                                   len(signed)))
-        return self._remember(
-            token, CacheEntry(ok, scope, auds, exp + self.leeway, nbf - self.leeway, kid, bundle)
-        )
-
-    def _spiffe_id(self, value: str) -> SpiffeId:
-        sid = self._ids.get(value)
-        if sid is None:
-            sid = SpiffeId.parse(value)
-            if len(self._ids) >= _PARSE_CACHE_SIZE:
-                self._ids.clear()
-            self._ids[value] = sid
-        return sid
-
-    def _parse_act(self, act: Any, sub: str) -> tuple[str, ...] | Verification:
-        """The actors of a nested ``act`` claim, current first; refusals for bad chains."""
-        fail = _failure
-        actors: list[str] = []
-        seen = {sub}
-        node = act
-        while node is not None:
-            if not isinstance(node, dict) or not isinstance(node.get("sub"), str):
-                return fail(TokenReason.ACT_CHAIN_MALFORMED, "each act must be an object with sub")
-            if node.keys() - _ACT_MEMBERS:
-                return fail(TokenReason.ACT_CHAIN_MALFORMED, "act may hold only sub, iss and act")
-            if len(actors) >= self.max_chain_depth:
-                return fail(
-                    TokenReason.ACT_CHAIN_TOO_DEEP,
-                    f"delegation chain deeper than {self.max_chain_depth}",
-                )
-            try:
-                actor = self._spiffe_id(node["sub"])
-            except SpiffeIdError as exc:
-                return fail(
-                    TokenReason.ACT_CHAIN_MALFORMED, f"actor is not a SPIFFE ID: {exc.rule}"
-                )
-            name = str(actor)
-            if name in seen:
-                return fail(TokenReason.ACT_CHAIN_CYCLE, f"{name} appears twice in the chain")
-            if actor.trust_domain not in self.trust:
-                return fail(
-                    TokenReason.ACT_CHAIN_UNTRUSTED,
-                    f"actor {name} is in untrusted trust domain {actor.trust_domain}",
-                )
-            seen.add(name)
-            actors.append(name)
-            node = node.get("act")
-        if not actors:
-            return fail(TokenReason.ACT_CHAIN_MALFORMED, "act is empty")
-        return tuple(actors)
