@@ -207,9 +207,9 @@ class TaskRuns(SimulationState):
             # than the rest of this loop. Locals and plain increments on purpose.
             now = env._now
             wall = EPOCH + now
-            verification = verifiers[spec.environment].verify(
-                cred.token, now=wall, tool=spec.tool_id, data_class=spec.data_class,
-                presenter_thumbprint=run.presenter)
+            # Verified with the token.* attributes in one positional call (the same checks).
+            verification, token_ns = verifiers[spec.environment].verify_attributes(
+                cred.token, wall, spec.tool_id, spec.data_class, run.presenter)
             time_ns = self._time_ns
             last = self._time_at
             if now != last or type(now) is not type(last):
@@ -218,7 +218,7 @@ class TaskRuns(SimulationState):
             task_id = run.task_id
             approved = item.approved
             request = make_request(
-                principal, spec.action, spec.tool_ns, verification.attributes(wall),
+                principal, spec.action, spec.tool_ns, token_ns,
                 spec.resource_ns, spec.request_ns,
                 {"id": task_id, "intent": run.intent, "approved": approved, "step": number,
                  "run": run_id},
