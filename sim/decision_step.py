@@ -3,7 +3,7 @@
 The hot path runs once per tool step, inlined in the task loop
 (:meth:`sim.task_runs.TaskRuns._task`: a call per step was ~1,400 instructions of a static
 tool call's): it verifies the run's token, builds the request (sharing the ``time`` namespace
-of :meth:`DecisionStep._time_of` among the requests of one simulated instant), asks the
+among the requests of one simulated instant), asks the
 engine, emits the ``decision`` event (a tuple referring to the request and the decision:
 nothing is rendered until a sink reads it) and folds it into the run's collector. This part
 holds what that path calls only sometimes: the outcome of a denial (:meth:`_refused`), the
@@ -13,7 +13,7 @@ wait for the approvers (:meth:`_approval`), whose answer is checked against the 
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 from typing import Any
 
 import simpy
@@ -25,7 +25,6 @@ from sim.events import EventKind, Outcome
 from sim.state import PlanItem, SimulationState, TaskRun
 from sim.wakes import waiting
 from sim.wallet import Credential
-from sim.world import WEEK_OFFSET
 
 _DENY = Effect.DENY
 _EXECUTED, _BLOCKED = Outcome.EXECUTED, Outcome.BLOCKED
@@ -43,15 +42,6 @@ class DecisionStep(SimulationState):
     # loop reads it too.
 
     # --- one request (the rest is inlined in the task loop) -----------------------------------
-
-    def _time_of(self, now: float) -> Mapping[str, Any]:
-        """The ``time`` namespace of ``now``, made when the instant changes."""
-        # Many requests share an instant (a fleet acts on the second): one namespace each.
-        clock = now + WEEK_OFFSET
-        time_ns = self._time_ns = {"now": now, "hour": int(clock // 3600) % 24,
-                                   "weekday": int(clock // 86400) % 7}
-        self._time_at = now
-        return time_ns
 
     def _refused(self, request: Request, decision: Decision, token_reason: str
                  ) -> tuple[Outcome, str | None]:

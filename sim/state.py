@@ -202,10 +202,6 @@ class SimulationState(ABC):
     """The ``time`` namespace of the current simulated instant, shared by its requests."""
 
     @abstractmethod
-    def _time_of(self, now: float) -> Mapping[str, Any]:
-        """The ``time`` namespace of ``now``, made when the instant changes."""
-
-    @abstractmethod
     def _refused(self, request: Request, decision: Decision, token_reason: str
                  ) -> tuple[Outcome, str | None]:
         """A denied step's outcome, and the rule that would also deny one the token refused."""

@@ -12,7 +12,9 @@ failed, with why).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Generator, Iterable
+from heapq import heappush
 from typing import Any
 
 import simpy
@@ -28,7 +30,7 @@ from sim.incidents import IncidentState, retired
 from sim.state import AgentState, PlanItem, SimulationState, TaskRun
 from sim.wakes import Wake, drive, waiting
 from sim.wallet import Credential
-from sim.world import EPOCH
+from sim.world import EPOCH, WEEK_OFFSET
 
 _BLOCKED, _AWAITING, _EXPIRED = Outcome.BLOCKED, Outcome.AWAITING_APPROVAL, Outcome.EXPIRED
 _EXECUTED = Outcome.EXECUTED
@@ -60,6 +62,7 @@ class TaskRuns(SimulationState):
         assert task.arrival is not None
         stream = self.rng(f"arrivals/{state.name}/{task.id}")
         normal = env.normal
+        pending = env.pending
         eids = env._eid
         start = self._start_top_run
         prefix = f"{state.name}/{task.id}#"
@@ -72,8 +75,9 @@ class TaskRuns(SimulationState):
                 at = now + (t - now)
                 wake.callbacks = wakeup
                 slot = normal.get(at)
-                if slot is None:
-                    slot = env.open(at, NORMAL)
+                if slot is None:  # Agenda.open, inlined
+                    slot = normal[at] = deque()
+                    heappush(pending, (at, NORMAL, slot))
                 slot.append((at, next(eids), wake))
                 yield wake  # type: ignore[misc]  # an event as simpy's loop sees one
             start(state, task, f"{prefix}{n}", t)
@@ -175,6 +179,7 @@ class TaskRuns(SimulationState):
         principal = run.principal or state.principal
         run_id = run.id
         normal = env.normal
+        pending = env.pending
         eids = env._eid
         wake = _new(Wake)  # one pending at a time: reused (see Wake)
         for number, item in enumerate(run.plan, 1):
@@ -213,7 +218,12 @@ class TaskRuns(SimulationState):
             time_ns = self._time_ns
             last = self._time_at
             if now != last or type(now) is not type(last):
-                time_ns = self._time_of(now)
+                # A new instant: its time namespace (DecisionStep._time_of, inlined: where
+                # arrivals are continuous, nearly every request opens an instant).
+                clock = now + WEEK_OFFSET
+                time_ns = self._time_ns = {"now": now, "hour": int(clock // 3600) % 24,
+                                           "weekday": int(clock // 86400) % 7}
+                self._time_at = now
             seq = self._seq
             task_id = run.task_id
             approved = item.approved
@@ -260,8 +270,9 @@ class TaskRuns(SimulationState):
                 wake.callbacks = [] if wakeup is None else wakeup
                 at = env._now + spec.duration
                 slot = normal.get(at)
-                if slot is None:
-                    slot = env.open(at, NORMAL)
+                if slot is None:  # Agenda.open, inlined
+                    slot = normal[at] = deque()
+                    heappush(pending, (at, NORMAL, slot))
                 slot.append((at, next(eids), wake))
                 yield wake  # type: ignore[misc]  # an event as simpy's loop sees one
                 done += 1
