@@ -342,9 +342,12 @@ def _content(req: Request, plan: Plan) -> tuple[Any, ...] | None:
     principal's owners (accountable owners).
     """
     owners = req.principal.get("owners")
+    # The owners' names and their values as two flat tuples: typed keys them without a
+    # tuple per (name, value) pair, and the order of the names still counts.
     try:
         key = (plan, typed(tuple([actual_value(req, path) for path in plan.shared.view_paths])),
-               typed(tuple(owners.items())) if isinstance(owners, Mapping) else typed(owners))
+               (typed(tuple(owners)), typed(tuple(owners.values())))
+               if isinstance(owners, Mapping) else typed(owners))
         hash(key)
     except TypeError:
         return None
