@@ -218,8 +218,8 @@ class TaskRuns(SimulationState):
             time_ns = self._time_ns
             last = self._time_at
             if now != last or type(now) is not type(last):
-                # A new instant: its time namespace (DecisionStep._time_of, inlined: where
-                # arrivals are continuous, nearly every request opens an instant).
+                # A new instant: its time namespace, made here (where arrivals are
+                # continuous, nearly every request opens an instant: a call each cost more).
                 clock = now + WEEK_OFFSET
                 time_ns = self._time_ns = {"now": now, "hour": int(clock // 3600) % 24,
                                            "weekday": int(clock // 86400) % 7}
