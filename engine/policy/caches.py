@@ -21,6 +21,7 @@ the engine, so a dropped engine is freed by reference counting.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from typing import Any
 
 from engine.policy.decision import Decision, Envelope, make_decision, owner_of
@@ -146,6 +147,62 @@ class SetCache:
                 self.statics.clear()
             self.statics[key] = found
         return found
+
+
+class ViewCanon:
+    """Read-only views met by identity -> the first view met with the same content.
+
+    Another caller (a test harness, a second simulator run on a warmed engine) builds its own
+    views of the same agents, tools and resources: mapped to the views met first, each of its
+    combinations finds the entry already built, with no key to compute per combination.
+    Holds every view it has met, so their ids stay theirs while it is kept: clear it together
+    with whatever is keyed by those ids.
+    """
+
+    __slots__ = ("by_content", "by_id")
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, tuple[Any, Any]] = {}
+        """id(view) -> (the view, kept alive; its canonical view)."""
+        self.by_content: dict[Any, Any] = {}
+
+    def of(self, view: Any) -> Any:
+        """The canonical view of ``view`` (itself when first met or not hashable as content)."""
+        found = self.by_id.get(id(view))
+        if found is not None:
+            return found[1]
+        try:
+            canonical = self.by_content.setdefault(content_key(view), view)
+        except TypeError:
+            canonical = view
+        self.by_id[id(view)] = (view, canonical)
+        return canonical
+
+    def clear(self) -> None:
+        """Forget every view."""
+        self.by_id = {}
+        self.by_content = {}
+
+
+def content_key(value: Any) -> Any:
+    """A hashable key equal for values with the same content, items' types and order.
+
+    Like :func:`~engine.policy.values.typed` all the way down: ``True``, ``1`` and ``1.0``
+    stay apart, mappings keep their keys' order, and anything unhashable that is not a
+    mapping, list or tuple raises ``TypeError``.
+    """
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return kind, value
+    if isinstance(value, Mapping):
+        return (kind, tuple([content_key(k) for k in value]),
+                tuple([content_key(v) for v in value.values()]))
+    if kind is list or kind is tuple:
+        return kind, tuple([content_key(v) for v in value])
+    if kind is frozenset:
+        return kind, frozenset([content_key(v) for v in value])
+    hash(value)
+    return kind, value
 
 
 class Entry:

@@ -46,7 +46,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from engine.policy.caches import Entry, MemoSwitch, SetCache
+from engine.policy.caches import Entry, MemoSwitch, SetCache, ViewCanon
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.decision import (
     RESTRICTIVENESS,
@@ -91,6 +91,8 @@ class PolicyEngine:
         self._entries: dict[tuple[int, int, int, Any], Entry] = {}
         self._twins: dict[tuple[Any, ...], Entry] = {}
         """What an entry's decisions depend on in its views -> the entry (see _content)."""
+        self._canon = ViewCanon()
+        """Views met -> the first met with their content (keeps the ids of both keys)."""
         self._state = EngineState(compiled.legal_owner)
         self._hop_principals: dict[str, Mapping[str, Any]] = {}
         self._small: dict[tuple[Any, ...], Decision] = {}
@@ -131,6 +133,7 @@ class PolicyEngine:
         self._sets = {}
         self._entries = {}
         self._twins = {}
+        self._canon.clear()
         self._switch = MemoSwitch()
 
     def end_session(self, session_id: str) -> None:
@@ -208,17 +211,37 @@ class PolicyEngine:
 
         Read-only views met for the first time whose content equals that of views met before
         (another caller building its own views of the same agent, tool and resource) share
-        that entry's caches: a warmed engine stays warm for them.
+        that entry's caches: a warmed engine stays warm for them. Each such view is mapped
+        once to the first view met with its content, so a combination of them finds the
+        entry of the same combination of those; failing that, the entry of views whose rules
+        read the same values (``_content``).
         """
+        if len(self._entries) >= MAX_PLANS:
+            self._entries = {}
+            self._twins = {}
+            self._canon.clear()
         p, t, r = req.principal, req.tool, req.resource
-        plan = self._book.plan(target_key(req, p))
         stable = type(p) is MappingProxyType and type(t) is MappingProxyType and (
             r is None or type(r) is MappingProxyType)
+        canonical: tuple[int, int, int, Any] | None = None
+        if stable:
+            of = self._canon.of
+            cp, ct = of(p), of(t)
+            cr = None if r is None else of(r)
+            if cp is not p or ct is not t or cr is not r:
+                canonical = (id(cp), id(ct), id(cr), req.action)
+                twin = self._entries.get(canonical)
+                if twin is not None:
+                    return self._remember(twin.alias(req))
+        plan = self._book.plan(target_key(req, p))
         content = _content(req, plan) if stable else None
         if content is not None:
             twin = self._twins.get(content)
             if twin is not None:
-                return self._remember(twin.alias(req))
+                e = self._remember(twin.alias(req))
+                if canonical is not None:
+                    self._entries[canonical] = e  # the canon keeps those ids theirs
+                return e
         found = self._sets.get(plan.shared)
         if found is None:
             cache = SetCache(plan.shared, self._tables, self._policy.legal_owner,
@@ -229,15 +252,14 @@ class PolicyEngine:
             e.run = plan_runner(plan)
         if stable:
             self._remember(e)
+            if canonical is not None:
+                self._entries[canonical] = e
             if content is not None:
                 self._twins[content] = e
         return e
 
     def _remember(self, e: Entry) -> Entry:
         """Find ``e`` by its views' identities from now on (it keeps them alive)."""
-        if len(self._entries) >= MAX_PLANS:
-            self._entries = {}
-            self._twins = {}
         self._entries[(id(e.p), id(e.t), id(e.r), e.action)] = e
         return e
 
