@@ -24,8 +24,9 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
+from engine.policy.bitcore import BitCore
 from engine.policy.decision import Decision, Envelope, make_decision, owner_of
-from engine.policy.plans import BitCore, CandidateSet, Plan, stops_of
+from engine.policy.plans import CandidateSet, Plan, stops_of
 from engine.policy.probes import UNKNOWN, ProbeFn, bind_probe
 from engine.policy.request import EMPTY, Request
 from engine.policy.tables import PathTable, Tables

@@ -11,11 +11,11 @@ request then only ORs the stop bits of its per-call values into that static stop
 looks the explanation up by the result; combinations nobody foresaw get their plan on first
 use, in the same book.
 
-A :class:`CandidateSet` reads the explanation (:class:`BitCore`) off a stop set: effect,
-deciding rule, matched, shadow and failed rules follow with a few integer operations. The
-caches that fill while deciding (value -> stop bits, stop set -> explanation) belong to each
-decision point (:mod:`engine.policy.caches`); everything here is built once per policy and
-then only read, so engines in several threads may share it.
+A :class:`CandidateSet` reads the explanation (:class:`~engine.policy.bitcore.BitCore`)
+off a stop set: effect, deciding rule, matched, shadow and failed rules follow with a few
+integer operations. The caches that fill while deciding (value -> stop bits, stop set ->
+explanation) belong to each decision point (:mod:`engine.policy.caches`); everything here is
+built once per policy and then only read, so engines in several threads may share it.
 
 Nothing here refers back to a policy, an engine or generated code, so dropped ones are freed
 by reference counting.
@@ -29,9 +29,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from engine.model import Scenario
-from engine.policy.codegen import rule_check
+from engine.policy.bitcore import BitCore, bit_indexes, failures
 from engine.policy.compiled import CompiledPolicy
-from engine.policy.decision import Effect, Reason, SequenceMatch, ShadowMatch
+from engine.policy.decision import Effect, Reason, ShadowMatch
 from engine.policy.request import (
     Request,
     principal_attributes,
@@ -105,7 +105,7 @@ class CandidateSet:
         """The rule at a local index (a candidate's place in ``rules``)."""
         n, m = tables.n, len(rules)
         self.m = m
-        self.positions = max((len(_failures(r)) for r in rules if r.cond is not None),
+        self.positions = max((len(failures(r)) for r in rules if r.cond is not None),
                              default=0)
         self.width = self.positions * m
         self.limit = 1 << self.width
@@ -117,7 +117,7 @@ class CandidateSet:
         self.local_bit: dict[int, int] = {}
         """A table entry's bit -> the local stop set's bit, for these rules' items."""
         for j, r in enumerate(rules):
-            for c in range(len(_failures(r)) if r.cond is not None else 0):
+            for c in range(len(failures(r)) if r.cond is not None else 0):
                 self.local_bit[c * n + r.index] = c * m + j
                 self.local_bit[tables.width + c * n + r.index] = self.width + c * m + j
         self.enforced = _local_mask(rules, lambda r: not r.shadow)
@@ -149,7 +149,7 @@ class CandidateSet:
         self.counter_items = 0
         """Local bits of the items that read a counter."""
         for j, r in enumerate(rules):
-            for c, (_text, path) in enumerate(_failures(r) if r.cond is not None else ()):
+            for c, (_text, path) in enumerate(failures(r) if r.cond is not None else ()):
                 if not is_static(path) or r in self.slow:
                     self.dynamic_items |= 1 << (c * m + j)
                 if path.startswith("counter.") or r in self.slow:
@@ -197,7 +197,7 @@ class CandidateSet:
         if obliged:
             obligations = tuple(dict.fromkeys(
                 o for i in bit_indexes(obliged) for o in self.rule_at(i).obligations))
-        return BitCore(self, effect, reason, decider, obligations, enforced,
+        return BitCore(self.rule_at, effect, reason, decider, obligations, enforced,
                        matched & ~self.enforced, s, m)
 
 
@@ -213,89 +213,6 @@ def stops_of(shared: CandidateSet, values: tuple[Any, ...], tables: Tables) -> i
     return s
 
 
-class BitCore:
-    """An explanation read off a stop set: effect and deciding rule now, the lists on demand.
-
-    The stop set already says, for every candidate rule, whether it matched and which item
-    failed first; the matched ids, shadow matches and failed conditions are only spelled out
-    as tuples when first read. Immutable once built (the cached tuples are a pure function
-    of the stop set and the rules).
-    """
-
-    __slots__ = ("_failed", "_matched", "_paths", "effect", "envelope", "matched_bits", "n",
-                 "obligations", "reason", "rule", "rule_at", "shadow", "shadow_bits", "stops")
-
-    sequences: tuple[SequenceMatch, ...] = ()
-    errors: tuple[str, ...] = ()
-    chain: tuple[str, ...] = ()
-    hop: str | None = None
-
-    def __init__(self, shared: CandidateSet, effect: Effect, reason: Reason,
-                 decider: CompiledRule | None, obligations: tuple[str, ...],
-                 matched_bits: int, shadow_bits: int, stops: int, n: int) -> None:
-        self.rule_at = shared.rule_at
-        self.effect = effect
-        self.reason = reason
-        self.rule = decider.id if decider is not None else None
-        self.envelope = decider.envelope if decider is not None else None
-        self.obligations = obligations
-        self.matched_bits = matched_bits
-        self.shadow_bits = shadow_bits
-        self.stops = stops
-        """The stop set: bit ``c * n + r`` when item ``c`` of rule ``r`` did not hold."""
-        self.n = n
-        self._matched: tuple[str, ...] | None = None
-        self.shadow: tuple[ShadowMatch, ...] = tuple([
-            ShadowMatch(r.id, r.effect) for r in map(self.rule_at, bit_indexes(shadow_bits))
-        ]) if shadow_bits else ()
-        """Shadow rules that matched, in document order (spelled out now: read on every
-        decision to see whether it could raise an alert, and mostly empty)."""
-        self._failed: tuple[tuple[str, str, str, int], ...] | None = None
-        self._paths: tuple[str, ...] = ()
-
-    @property
-    def matched(self) -> tuple[str, ...]:
-        """Ids of the enforced rules that matched, in document order."""
-        if self._matched is None:
-            by_index = self.rule_at
-            self._matched = tuple([by_index(i).id for i in bit_indexes(self.matched_bits)])
-        return self._matched
-
-    @property
-    def failed(self) -> tuple[tuple[str, str, str, int], ...]:
-        """(rule, condition, path, value index) of each rule that did not match.
-
-        The value index is the path's place in :attr:`failed_paths`: a decision holding its
-        actual values as a tuple holds them in that order.
-        """
-        if self._failed is None:
-            at: dict[int, int] = {}
-            n, every = self.n, (1 << self.n) - 1
-            s = self.stops
-            c = 0
-            while s:  # the lowest item position at which each rule stopped
-                for i in bit_indexes(s & every):
-                    at.setdefault(i, c)
-                s >>= n
-                c += 1
-            index: dict[str, int] = {}
-            out = []
-            for i in sorted(at):
-                rule = self.rule_at(i)
-                text, path = _failures(rule)[at[i]]
-                out.append((rule.id, text, path, index.setdefault(path, len(index))))
-            self._paths = tuple(index)
-            self._failed = tuple(out)
-        return self._failed
-
-    @property
-    def failed_paths(self) -> tuple[str, ...]:
-        """The distinct paths the failed conditions read, in the order of their values."""
-        if self._failed is None:
-            self.failed  # noqa: B018 - spells them out
-        return self._paths
-
-
 def _enforced_with(effect: Effect) -> Callable[[CompiledRule], bool]:
     return lambda r: not r.shadow and r.effect is effect
 
@@ -306,22 +223,6 @@ def _local_mask(rules: Sequence[CompiledRule], test: Callable[[CompiledRule], bo
         if test(r):
             mask |= 1 << j
     return mask
-
-
-def bit_indexes(bits: int) -> list[int]:
-    """The positions of the set bits of ``bits``, lowest first."""
-    out = []
-    while bits:
-        low = bits & -bits
-        out.append(low.bit_length() - 1)
-        bits ^= low
-    return out
-
-
-def _failures(rule: CompiledRule) -> tuple[tuple[str, str], ...]:
-    if rule.check is None and rule.cond is not None:  # built without the compiler
-        return rule_check(rule.cond)[1]
-    return rule.failures
 
 
 class Plan:
