@@ -71,6 +71,7 @@ def bind_probe(cache: Any) -> ProbeFn:
         # keep fewer objects for the collector to walk.
         env[f"Y{i}"], env[f"TH{i}"], env[f"EX{i}"] = (table.lookup, table.thresholds,
                                                      table.exact)
+        env[f"N{i}"] = table.by_number.get
         env[f"C{i}"], env[f"T{i}"] = table, of_class.get
     for k, rule in enumerate(shared.slow):
         assert rule.cond is not None  # slow rules are those with conditions
@@ -132,9 +133,15 @@ def _probe_code(shape: Shape, constants: dict[str, Any]) -> CodeType:
         # A value's class, as the path's table keys it (numbers on a numeric path by value,
         # other values by (type, value): bool is not a number here and True == 1 as a key).
         if kind == "n":  # a number's class is its position among the thresholds
+            # Numbers met before are looked up by value (1 and 1.0 compare alike; a bool is
+            # not a number here), the others placed among the thresholds and remembered.
             lines += [f"        t = type(v{i})",
                       f"        if (t is int or t is float) and v{i} == v{i}:",
-                      f"            k = Y{i}(POS(TH{i}, v{i}) * 2 + (v{i} in EX{i}))",
+                      f"            k = N{i}(v{i})",
+                      "            if k is None:",
+                      f"                k = Y{i}(POS(TH{i}, v{i}) * 2 + (v{i} in EX{i}))",
+                      "                if k is not None:",
+                      f"                    C{i}.remember(v{i}, k)",
                       "        else:",
                       f"            k = Y{i}(v{i} if t is str else (t, v{i}))"]
         else:

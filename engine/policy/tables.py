@@ -129,15 +129,19 @@ class PathTable:
             if found is None:
                 found = self._new(key, value)
             if value == value:
-                if len(self.by_number) >= MAX_VALUES:
-                    self.by_number.clear()
-                self.by_number[value] = found
+                self.remember(value, found)
             return found
         key = value if t is str else (t, value)
         found = self.by_key.get(key)
         if found is None:
             found = self._new(key, value)
         return found
+
+    def remember(self, number: Any, found: int) -> None:
+        """Keep the class of a number (not NaN) placed among the thresholds by a probe."""
+        if len(self.by_number) >= MAX_VALUES:
+            self.by_number.clear()
+        self.by_number[number] = found
 
     def _new(self, key: Any, value: Any) -> int:
         if len(self.by_key) >= MAX_VALUES:
