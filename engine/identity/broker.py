@@ -17,6 +17,7 @@ from typing import Any
 from engine.identity.errors import CredentialError, QuarantinedError
 from engine.identity.jws import MEMO_SIZE, Es256Signer, b64encode, compact_json, evict_oldest
 from engine.identity.keys import jwk_thumbprint, load_signing_key, signing_key
+from engine.identity.known import remember_payload
 from engine.identity.scope import Scope
 from engine.identity.spiffe import SpiffeId, SpiffeIdError, validate_trust_domain
 from engine.identity.tokens import MODES, IssuanceLedger, IssuedToken
@@ -27,6 +28,9 @@ from engine.keyfiles import save_private_key
 # Claims (and the signing key) -> (the issued token, the SHA-256 of its signing input),
 # process-wide and bounded. IssuedToken is frozen, so runs that mint the same token share it.
 _TOKENS: dict[tuple[Any, ...], tuple[IssuedToken, bytes]] = {}
+_PLAIN_NUMBERS = (int, float)
+"""Numbers whose JSON text decodes to an equal value of the same type (not bool, not a
+subclass)."""
 
 
 class CredentialBroker:
@@ -237,7 +241,13 @@ class CredentialBroker:
         # What jwt.encode does, minus re-encoding the constant header and its generic
         # checks: compact JSON, base64url, ES256 as r || s (RFC 7518).
         payload = compact_json(claims)
-        signing_input = f"{self._header_segment}.{b64encode(payload.encode('ascii'))}"
+        segment = b64encode(payload.encode("ascii"))
+        if type(aud) is str and type(now) in _PLAIN_NUMBERS and type(exp) in _PLAIN_NUMBERS:
+            # These claims are what decoding the segment gives back (strings, dicts, ints and
+            # floats survive JSON unchanged): a verifier that meets it skips decoding it again.
+            # The token's signature, claims and ledger digest are still checked from its bytes.
+            remember_payload(segment, claims)
+        signing_input = f"{self._header_segment}.{segment}"
         signed = signing_input.encode("ascii")
         signature = self._signer.sign(signed)
         return f"{signing_input}.{b64encode(signature)}", signed

@@ -121,6 +121,20 @@ def freeze(value: Any) -> Any:
     return value
 
 
+def remember_payload(segment: str, payload: dict[str, Any]) -> None:
+    """Keep what decoding a payload segment gives, known without decoding it (the issuer).
+
+    ``payload`` must be exactly what ``json.loads`` of the segment's bytes returns: the
+    issuer that just encoded it (only strings, ints, floats and dicts) knows it. It is
+    kept, with its frozen copy, in :data:`PAYLOADS` and must not be changed afterwards.
+    """
+    if segment in PAYLOADS:
+        return
+    if len(PAYLOADS) >= PAYLOAD_MEMO_SIZE:
+        evict_oldest(PAYLOADS)
+    PAYLOADS[segment] = (payload, freeze(payload))
+
+
 def is_number(value: Any) -> bool:
     """Whether a claim is a finite JSON number (not a bool)."""
     return (
