@@ -188,12 +188,15 @@ class CredentialBroker:
         self._counter += 1
         jti = f"{self._prefix}-{self._counter:08d}"
         exp = now + ttl
-        # Deterministic signatures make the token a pure function of these (floats by repr,
-        # as JSON writes them): a sweep's runs of one seed issue many identical tokens. The
-        # signer's public point fixes the kid and the issuer the trust domain; the scope is
-        # keyed whole (its claim drops the tools a ``*`` covers, its sets keep them).
-        memo_key = (self._signer.id, self.issuer, sub, aud, type(now), repr(now), repr(exp), jti,
-                    scope, mode, task_id, chain, holder_thumbprint)
+        # Deterministic signatures make the token a pure function of these: a sweep's runs
+        # of one seed issue many identical tokens. The signer's public point fixes the kid
+        # and the issuer the trust domain; the scope is keyed whole (its claim drops the
+        # tools a ``*`` covers, its sets keep them). A time is keyed as JSON writes it: by its
+        # type and value (equal numbers of one type write the same text), a zero by its text
+        # (0.0 and -0.0 are equal but write differently); repr cost more than the rest.
+        memo_key = (self._signer.id, self.issuer, sub, aud, type(now), now or repr(now),
+                    type(exp), exp or repr(exp), jti, scope, mode, task_id, chain,
+                    holder_thumbprint)
         known = _TOKENS.get(memo_key)
         if known is None:
             token, signed = self._encode(sub, aud, now, exp, jti, scope, mode, task_id, chain,
