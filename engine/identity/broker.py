@@ -191,12 +191,13 @@ class CredentialBroker:
         # Deterministic signatures make the token a pure function of these: a sweep's runs
         # of one seed issue many identical tokens. The signer's public point fixes the kid
         # and the issuer the trust domain; the scope is keyed whole (its claim drops the
-        # tools a ``*`` covers, its sets keep them). A time is keyed as JSON writes it: by its
-        # type and value (equal numbers of one type write the same text), a zero by its text
-        # (0.0 and -0.0 are equal but write differently); repr cost more than the rest.
+        # tools a ``*`` covers, its sets keep them: keyed by its two sets, which are what
+        # makes scopes equal, without the dataclass's hash and equality calls). A time is
+        # keyed as JSON writes it: by its type and value (equal numbers of one type write the
+        # same text), a zero by its text (0.0 and -0.0 are equal but write differently).
         memo_key = (self._signer.id, self.issuer, sub, aud, type(now), now or repr(now),
-                    type(exp), exp or repr(exp), jti, scope, mode, task_id, chain,
-                    holder_thumbprint)
+                    type(exp), exp or repr(exp), jti, scope.tools, scope.data_classes, mode,
+                    task_id, chain, holder_thumbprint)
         known = _TOKENS.get(memo_key)
         if known is None:
             token, signed = self._encode(sub, aud, now, exp, jti, scope, mode, task_id, chain,
