@@ -22,7 +22,9 @@ from engine.identity.trust import TrustBundle
 
 PAYLOAD_MEMO_SIZE = 8192
 # A payload segment's JSON object and its frozen copy, process-wide: decoding is a pure
-# function of the segment, and a sweep's runs issue many identical tokens. Read-only.
+# function of the segment, and a sweep's runs issue many identical tokens. Filled by the first
+# verifier that decodes a segment, or by the broker that encoded it (remember_payload).
+# Read-only.
 PAYLOADS: dict[str, tuple[dict[str, Any], Any]] = {}
 
 
