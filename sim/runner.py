@@ -46,22 +46,19 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from heapq import heappop
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import URGENT, EventPriority
 from simpy.events import Event as SimpyEvent
 
-from engine.audit.writer import AuditWriter
 from engine.blast import Estate
-from engine.cedar.profile import EngineFactory, profile_engine
 from engine.errors import AgentrangeError
 from engine.model import Incident, Scenario, Task
 from engine.policy import CompiledPolicy, PolicyEngine, load_profile_policy
 from sim.agenda import Agenda
 from sim.approvals import ApproverPool
-from sim.audit_sink import AuditSink
 from sim.budget import CHECK_EVERY, BudgetWatch, RunBudget, RunStopped
 from sim.collectors.metrics import MetricsCollector
 from sim.decision_step import DecisionStep
@@ -76,6 +73,10 @@ from sim.task_runs import TaskRuns
 from sim.wakes import Wake, failed_run
 from sim.wallet import Wallet
 from sim.world import EPOCH, World
+
+if TYPE_CHECKING:  # imported where used: a run without an audit log or Cedar needs neither
+    from engine.audit.writer import AuditWriter
+    from engine.cedar.profile import EngineFactory
 
 
 class SimulationError(AgentrangeError):
@@ -143,8 +144,12 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
                                                                         scenario.duration))
         if policy is None:
             policy = load_profile_policy(scenario, self.profile.id)
-        if engine is None:
-            engine = profile_engine(scenario, self.profile.id)  # a profile written in Cedar
+        if engine is None and getattr(self.profile, "cedar", None) is not None:
+            # A profile written in Cedar (profile_engine gives None for any other, and the
+            # Cedar room is imported only for one).
+            from engine.cedar.profile import profile_engine
+
+            engine = profile_engine(scenario, self.profile.id)
         self.engine = PolicyEngine(policy) if engine is None else engine(policy)
         self.policy = self.engine.policy
         self.env = Agenda(initial_time=0.0)  # event times are floats, even at 0
@@ -160,6 +165,8 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
         self._decided = self.collector.decided
         sinks: list[Sink] = []
         if audit is not None:
+            from sim.audit_sink import AuditSink
+
             sinks.append(AuditSink(audit))
         if sink is not None:
             sinks.append(sink)

@@ -29,11 +29,8 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from multiprocessing import get_all_start_methods, get_context
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from engine.loader import as_tuples
 from engine.model import DecisionExpectation, Scenario
@@ -48,6 +45,9 @@ from sim.budget import RunBudget, RunStopped
 from sim.expectations import check
 from sim.runner import Simulation
 from sim.sweep_grid import SweepError
+
+if TYPE_CHECKING:  # imported where a pool starts: a sweep run here (jobs 1) needs none
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 
 class SweepStoppedError(SweepError):
@@ -209,6 +209,10 @@ def run_all(variants: Sequence[Scenario], documents: Sequence[dict[str, Any] | N
             if progress is not None:
                 progress(n, total)
         return out
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+    from multiprocessing import get_context
+
     method = start_method()
     # A forked worker inherits the compiled policies; a spawned one compiles its own.
     inherited = policies if method == "fork" else None
@@ -245,6 +249,8 @@ def start_method() -> str:
     spawned one imports the simulator first (about a second). Forking copies the locks other
     threads hold at that moment, so a process with other threads (the dashboard) spawns.
     """
+    from multiprocessing import get_all_start_methods
+
     if threading.active_count() == 1 and "fork" in get_all_start_methods():
         return "fork"
     return "spawn"

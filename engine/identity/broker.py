@@ -17,6 +17,7 @@ from typing import Any
 from engine.identity.errors import CredentialError, QuarantinedError
 from engine.identity.jws import MEMO_SIZE, Es256Signer, b64encode, compact_json, evict_oldest
 from engine.identity.keys import jwk_thumbprint, load_signing_key, signing_key
+from engine.identity.known import remember_payload
 from engine.identity.scope import Scope
 from engine.identity.spiffe import SpiffeId, SpiffeIdError, validate_trust_domain
 from engine.identity.tokens import MODES, IssuanceLedger, IssuedToken
@@ -27,6 +28,9 @@ from engine.keyfiles import save_private_key
 # Claims (and the signing key) -> (the issued token, the SHA-256 of its signing input),
 # process-wide and bounded. IssuedToken is frozen, so runs that mint the same token share it.
 _TOKENS: dict[tuple[Any, ...], tuple[IssuedToken, bytes]] = {}
+_PLAIN_NUMBERS = (int, float)
+"""Numbers whose JSON text decodes to an equal value of the same type (not bool, not a
+subclass)."""
 
 
 class CredentialBroker:
@@ -184,12 +188,16 @@ class CredentialBroker:
         self._counter += 1
         jti = f"{self._prefix}-{self._counter:08d}"
         exp = now + ttl
-        # Deterministic signatures make the token a pure function of these (floats by repr,
-        # as JSON writes them): a sweep's runs of one seed issue many identical tokens. The
-        # signer's public point fixes the kid and the issuer the trust domain; the scope is
-        # keyed whole (its claim drops the tools a ``*`` covers, its sets keep them).
-        memo_key = (self._signer.id, self.issuer, sub, aud, type(now), repr(now), repr(exp), jti,
-                    scope, mode, task_id, chain, holder_thumbprint)
+        # Deterministic signatures make the token a pure function of these: a sweep's runs
+        # of one seed issue many identical tokens. The signer's public point fixes the kid
+        # and the issuer the trust domain; the scope is keyed whole (its claim drops the
+        # tools a ``*`` covers, its sets keep them: keyed by its two sets, which are what
+        # makes scopes equal, without the dataclass's hash and equality calls). A time is
+        # keyed as JSON writes it: by its type and value (equal numbers of one type write the
+        # same text), a zero by its text (0.0 and -0.0 are equal but write differently).
+        memo_key = (self._signer.id, self.issuer, sub, aud, type(now), now or repr(now),
+                    type(exp), exp or repr(exp), jti, scope.tools, scope.data_classes, mode,
+                    task_id, chain, holder_thumbprint)
         known = _TOKENS.get(memo_key)
         if known is None:
             token, signed = self._encode(sub, aud, now, exp, jti, scope, mode, task_id, chain,
@@ -237,7 +245,13 @@ class CredentialBroker:
         # What jwt.encode does, minus re-encoding the constant header and its generic
         # checks: compact JSON, base64url, ES256 as r || s (RFC 7518).
         payload = compact_json(claims)
-        signing_input = f"{self._header_segment}.{b64encode(payload.encode('ascii'))}"
+        segment = b64encode(payload.encode("ascii"))
+        if type(aud) is str and type(now) in _PLAIN_NUMBERS and type(exp) in _PLAIN_NUMBERS:
+            # These claims are what decoding the segment gives back (strings, dicts, ints and
+            # floats survive JSON unchanged): a verifier that meets it skips decoding it again.
+            # The token's signature, claims and ledger digest are still checked from its bytes.
+            remember_payload(segment, claims)
+        signing_input = f"{self._header_segment}.{segment}"
         signed = signing_input.encode("ascii")
         signature = self._signer.sign(signed)
         return f"{signing_input}.{b64encode(signature)}", signed

@@ -22,7 +22,9 @@ from engine.identity.trust import TrustBundle
 
 PAYLOAD_MEMO_SIZE = 8192
 # A payload segment's JSON object and its frozen copy, process-wide: decoding is a pure
-# function of the segment, and a sweep's runs issue many identical tokens. Read-only.
+# function of the segment, and a sweep's runs issue many identical tokens. Filled by the first
+# verifier that decodes a segment, or by the broker that encoded it (remember_payload).
+# Read-only.
 PAYLOADS: dict[str, tuple[dict[str, Any], Any]] = {}
 
 
@@ -119,6 +121,20 @@ def freeze(value: Any) -> Any:
     if isinstance(value, list):
         return tuple([freeze(v) if isinstance(v, dict | list) else v for v in value])
     return value
+
+
+def remember_payload(segment: str, payload: dict[str, Any]) -> None:
+    """Keep what decoding a payload segment gives, known without decoding it (the issuer).
+
+    ``payload`` must be exactly what ``json.loads`` of the segment's bytes returns: the
+    issuer that just encoded it (only strings, ints, floats and dicts) knows it. It is
+    kept, with its frozen copy, in :data:`PAYLOADS` and must not be changed afterwards.
+    """
+    if segment in PAYLOADS:
+        return
+    if len(PAYLOADS) >= PAYLOAD_MEMO_SIZE:
+        evict_oldest(PAYLOADS)
+    PAYLOADS[segment] = (payload, freeze(payload))
 
 
 def is_number(value: Any) -> bool:
