@@ -33,6 +33,7 @@ from engine.policy.decision import (
 from engine.policy.plans import REASONS, CandidateSet, EvalFn
 from engine.policy.request import EMPTY, Request
 from engine.policy.rules import CompiledRule
+from engine.policy.tables import MAX_VALUES
 from engine.policy.values import Captured
 
 _DENY = Effect.DENY
@@ -64,14 +65,15 @@ def bind_probe(cache: Any) -> ProbeFn:
         **constants, "Mapping": Mapping, "EvalError": EvalError, "cache": cache,
         "full": full, "CORE": cache.cores.get,
         "LIMIT": shared.limit, "COUNTERS": shared.counter_items, "SW": cache.switch,
-        "UNKNOWN": UNKNOWN, "MAKE": _make, "Captured": Captured, "POS": bisect_left}
+        "UNKNOWN": UNKNOWN, "MAKE": _make, "Captured": Captured, "POS": bisect_left,
+        "LEN": len, "MAXV": MAX_VALUES}
     for i, (table, of_class) in enumerate(cache.dyn):
         # What is read on every call is bound (the table's lookup is shared by every probe over
         # it); what runs on a miss only is reached through its object, so an engine's probes
         # keep fewer objects for the collector to walk.
         env[f"Y{i}"], env[f"TH{i}"], env[f"EX{i}"] = (table.lookup, table.thresholds,
                                                      table.exact)
-        env[f"N{i}"] = table.by_number.get
+        env[f"N{i}"], env[f"NB{i}"] = table.by_number.get, table.by_number
         env[f"C{i}"], env[f"T{i}"] = table, of_class.get
     for k, rule in enumerate(shared.slow):
         assert rule.cond is not None  # slow rules are those with conditions
@@ -134,14 +136,18 @@ def _probe_code(shape: Shape, constants: dict[str, Any]) -> CodeType:
         # other values by (type, value): bool is not a number here and True == 1 as a key).
         if kind == "n":  # a number's class is its position among the thresholds
             # Numbers met before are looked up by value (1 and 1.0 compare alike; a bool is
-            # not a number here), the others placed among the thresholds and remembered.
+            # not a number here), the others placed among the thresholds and remembered
+            # (stored inline: the method, which starts afresh at MAX_VALUES, only when full).
             lines += [f"        t = type(v{i})",
                       f"        if (t is int or t is float) and v{i} == v{i}:",
                       f"            k = N{i}(v{i})",
                       "            if k is None:",
                       f"                k = Y{i}(POS(TH{i}, v{i}) * 2 + (v{i} in EX{i}))",
                       "                if k is not None:",
-                      f"                    C{i}.remember(v{i}, k)",
+                      f"                    if LEN(NB{i}) < MAXV:",
+                      f"                        NB{i}[v{i}] = k",
+                      "                    else:",
+                      f"                        C{i}.remember(v{i}, k)",
                       "        else:",
                       f"            k = Y{i}(v{i} if t is str else (t, v{i}))"]
         else:
