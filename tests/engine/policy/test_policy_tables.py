@@ -13,9 +13,12 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from policy_support import make_request
 
 from engine.policy import PolicyEngine
+from engine.policy import probes as probes_module
 from engine.policy import tables as tables_module
 from engine.policy.conditions import EvalError
 
@@ -86,6 +89,35 @@ def test_an_overflowing_value_cache_starts_afresh_without_reusing_classes(
                 request = {"records": records, "destination": value,
                            "attributes": {"x": value}}
                 assert got(engine, **request) == expected(engine, **request), (value, records)
+
+
+NUMBERS_POLICY = """
+    policy: p
+    rules:
+      - {id: small, envelope: security, effect: allow, when: {attr: request.records, lte: 10}}
+      - {id: exact-one, envelope: security, effect: allow, when: {attr: request.records, eq: 1}}
+      - {id: mixed, envelope: business, effect: require_approval,
+         when: {attr: request.records, gt: 1000}}
+"""
+numbers = st.one_of(st.integers(-2, 1002), st.sampled_from([1.0, 10.0, 10.5, 1000.5, -0.0]),
+                    st.booleans(), st.floats(allow_nan=True, allow_infinity=True))
+
+
+@given(st.lists(numbers, min_size=1, max_size=40))
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # a new engine per example
+def test_numbers_remembered_by_value_decide_as_the_conditions_do(
+        make_engine: Make, values: list[Any]) -> None:
+    # A probe looks a number met before up by value and remembers new ones, up to a bound
+    # (4 here, so it fills and starts afresh): 1, 1.0 and True, NaN and -0.0 must still each
+    # decide as the plain evaluation of the conditions does, on first sight and after.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tables_module, "MAX_VALUES", 4)
+        patch.setattr(probes_module, "MAX_VALUES", 4)
+        engine = make_engine(NUMBERS_POLICY)  # records read by table conditions alone
+        for value in values * 2:
+            request = {"records": value}
+            assert got(engine, **request) == expected(engine, **request), value
 
 
 STATIC_POLICY = """
