@@ -24,6 +24,7 @@ import difflib
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,19 @@ def _runs(name: str, log_dir: str) -> tuple[Scenario, dict[str, tuple[RunResult,
 
 _LIVE_REPORTS: dict[tuple[str, str], dict[str, Any]] = {}
 """The accountability report of each run, folded from its events as they were emitted."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_runs() -> Iterator[None]:
+    """Let every built-in's runs and reports go when the module's tests end.
+
+    Kept to the end of the worker (about 90,000 objects), they made every full collection
+    that the dashboard tests run later in the same worker (two at least per app) walk them.
+    """
+    yield
+    _runs.cache_clear()
+    _LIVE_REPORTS.clear()
+    _coverage.cache_clear()
 
 
 @pytest.fixture(scope="session")

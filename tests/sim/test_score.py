@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -30,6 +31,14 @@ def _events(scenario: str, profile: str) -> tuple[Event, ...]:
     Simulation(loaded, profile, seed=loaded.seed, sink=events.append,
                record_decisions=False).run()
     return tuple(events)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_runs() -> Iterator[None]:
+    """Let the cached runs' events go when the module's tests end: kept to the end of the worker,
+    they made every full collection the dashboard tests run later in it walk them too."""
+    yield
+    _events.cache_clear()
 
 
 def test_a_live_quarantine_is_scored_with_its_time_and_cuts_the_records_exposed() -> None:

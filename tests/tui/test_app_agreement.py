@@ -64,13 +64,14 @@ def name(request: pytest.FixtureRequest) -> Iterator[str]:
     """Each built-in by name; module-scoped so pytest orders the two tests scenario by scenario
     and each scenario's headless runs (cached) are made and read on one worker.
 
-    The cache is emptied when pytest moves on to the next scenario: every built-in's events
-    kept to the end (about 300,000 objects) made each full collection the dashboard runs in
-    the rest of the worker's tests walk them all.
+    The caches are emptied when pytest moves on to the next scenario: every built-in's events
+    (and loaded scenario) kept to the end (about 300,000 objects) made each full collection
+    the dashboard runs in the rest of the worker's tests walk them all.
     """
     value: str = request.param
     yield value
     headless.cache_clear()
+    scenario.cache_clear()
 
 
 def flat(data: Any, prefix: str = "") -> dict[str, Any]:

@@ -7,6 +7,7 @@ first incident and how each profile ended it reach the screen within 60 wall sec
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 
 import pytest
@@ -36,6 +37,15 @@ def headless_story(name: str) -> Story:
         sim.run()
         runs.append((profile.id, sim.collector))
     return story_of(runs)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_stories() -> Iterator[None]:
+    """Let the cached stories (every profile's collector) go when the module's tests end:
+    kept to the end of the worker, they made every full collection the dashboard tests run
+    later in it walk them too."""
+    yield
+    headless_story.cache_clear()
 
 
 @pytest.mark.slow

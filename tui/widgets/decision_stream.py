@@ -19,10 +19,17 @@ from textual.scrollbar import ScrollDown, ScrollTo, ScrollUp
 from textual.strip import Strip
 
 from sim.events import Event, EventKind
-from tui.render.formatting import chain_text, clock, effect_label
-from tui.run_index import NO_RULE as _NO_RULE
 from tui.run_index import Cells, RunIndex, event_values
 from tui.run_query import Query, QueryError, Term, parse_query
+from tui.widgets.decision_rows import (
+    DIM_CELLS,
+    EFFECT_CELL,
+    HEADER,
+    MARKER_CELL,
+    column_layout,
+    fit,
+    row_cells,
+)
 
 
 class DecisionStream(ScrollView, can_focus=True):
@@ -417,39 +424,8 @@ class DecisionStream(ScrollView, can_focus=True):
     def _row_cells(self, event: Event) -> Cells:
         cells = self._cells.get(event.seq)
         if cells is None:
-            d = event.data
-            decision = d.get("decision") or {}
-            marker = "!" if d.get("attacker") else ("*" if d.get("incident") else " ")
-            cells = (
-                clock(event.time),
-                event.agent or "",
-                chain_text(d.get("chain")),
-                str(d.get("tool") or ""),
-                str(d.get("resource") or ""),
-                effect_label(str(decision.get("effect", ""))),
-                str(decision.get("rule") or _NO_RULE.get(str(decision.get("reason")), "")),
-                marker,
-            )
-            self._cells[event.seq] = cells
+            cells = self._cells[event.seq] = row_cells(event)
         return cells
-
-    @staticmethod
-    def _layout(width: int) -> list[tuple[int, int]]:
-        """(cell index, width) of the columns that fit; chain and resource only when roomy."""
-        fixed = 2 + 9 + 9  # marker, time, effect (each with its gap)
-        room = max(12, width - fixed)
-        agent = max(8, min(16, room * 30 // 100))
-        tool = max(10, min(24, room * 40 // 100))
-        cols = [(7, 1), (0, 8), (1, agent), (3, tool), (5, 8)]
-        spare = room - agent - tool - 2
-        if spare >= 38:
-            cols.insert(3, (2, 18))
-            spare -= 19
-        if spare >= 38:
-            cols.insert(-1, (4, 18))
-            spare -= 19
-        cols.append((6, max(4, spare)))
-        return cols
 
     def _strip(self, texts: list[tuple[str, Style]], width: int, base: Style) -> Strip:
         segments = [Segment(text, base + style) for text, style in texts]
@@ -459,11 +435,10 @@ class DecisionStream(ScrollView, can_focus=True):
         """Line 0 is the column header; the rest show rows from the scroll offset."""
         width = self.size.width
         base = self.rich_style
-        layout = self._layout(width)
+        layout = column_layout(width)
         if y == 0:
-            names = ("time", "agent", "chain", "tool", "resource", "effect", "rule", "")
             style = self.get_component_rich_style("decision-stream--header")
-            return self._strip([(_fit(names[i], w) + " ", style) for i, w in layout],
+            return self._strip([(fit(HEADER[i], w) + " ", style) for i, w in layout],
                                width, base)
         index = int(self.scroll_y) + y - 1
         if not 0 <= index < self._count():
@@ -485,9 +460,9 @@ class DecisionStream(ScrollView, can_focus=True):
             base = base + self.get_component_rich_style("decision-stream--cursor")
         texts: list[tuple[str, Style]] = []
         for i, w in layout:
-            style = effect_style if i == 5 else marker_style if i == 7 else (
-                dim if i in (0, 2) else Style())
-            texts.append((_fit(cells[i], w) + " ", style))
+            style = effect_style if i == EFFECT_CELL else marker_style if i == MARKER_CELL else (
+                dim if i in DIM_CELLS else Style())
+            texts.append((fit(cells[i], w) + " ", style))
         return self._strip(texts, width, base)
 
     def on_resize(self) -> None:
@@ -496,8 +471,3 @@ class DecisionStream(ScrollView, can_focus=True):
         if self.following:
             self._stick_to_end()
 
-
-def _fit(text: str, width: int) -> str:
-    if len(text) <= width:
-        return text.ljust(width)
-    return text[: max(0, width - 1)] + "…"
