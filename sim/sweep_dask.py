@@ -25,7 +25,7 @@ from multiprocessing import resource_tracker
 from typing import Any
 
 from sim.budget import RunStopped
-from sim.runner import YOUNG_GC_THRESHOLD
+from sim.gc_passes import YOUNG_GC_THRESHOLD
 from sim.sweep_grid import SweepError
 from sim.sweep_pool import (
     Grid,

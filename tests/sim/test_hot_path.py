@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from engine.identity.scope import EVERYTHING
 from sim.events import Event
-from sim.runner import YOUNG_GC_THRESHOLD, Simulation, fewer_gc_passes
+from sim.gc_passes import YOUNG_GC_THRESHOLD, fewer_gc_passes
+from sim.runner import Simulation
 from tests.sim.support import ALLOW_ALL, base, kinds, policy, run, scenario
 
 TIME_RULES = {"policy": "clock", "rules": [
