@@ -62,7 +62,6 @@ from engine.policy.request import EMPTY, Request, principal_attributes
 from engine.policy.runners import plan_runner
 from engine.policy.state import EngineState, Hits
 from engine.policy.tables import Tables
-from engine.policy.values import actual_value, typed
 
 DEPTH_RULE = "delegation.max_depth"
 """The rule id of a denial for a delegation chain deeper than the policy's max_depth."""
@@ -89,8 +88,6 @@ class PolicyEngine:
         self._sets: dict[CandidateSet, tuple[SetCache, ProbeFn]] = {}
         self._switch = MemoSwitch()
         self._entries: dict[tuple[int, int, int, Any], Entry] = {}
-        self._twins: dict[tuple[Any, ...], Entry] = {}
-        """What an entry's decisions depend on in its views -> the entry (see _content)."""
         self._canon = ViewCanon()
         """Views met -> the first met with their content (keeps the ids of both keys)."""
         self._state = EngineState(compiled.legal_owner)
@@ -132,7 +129,6 @@ class PolicyEngine:
         self._tables = self._book.tables.fresh()
         self._sets = {}
         self._entries = {}
-        self._twins = {}
         self._canon.clear()
         self._switch = MemoSwitch()
 
@@ -213,12 +209,10 @@ class PolicyEngine:
         (another caller building its own views of the same agent, tool and resource) share
         that entry's caches: a warmed engine stays warm for them. Each such view is mapped
         once to the first view met with its content, so a combination of them finds the
-        entry of the same combination of those; failing that, the entry of views whose rules
-        read the same values (``_content``).
+        entry of the same combination of those.
         """
         if len(self._entries) >= MAX_PLANS:
             self._entries = {}
-            self._twins = {}
             self._canon.clear()
         p, t, r = req.principal, req.tool, req.resource
         stable = type(p) is MappingProxyType and type(t) is MappingProxyType and (
@@ -234,14 +228,6 @@ class PolicyEngine:
                 if twin is not None:
                     return self._remember(twin.alias(req))
         plan = self._book.plan(target_key(req, p))
-        content = _content(req, plan) if stable else None
-        if content is not None:
-            twin = self._twins.get(content)
-            if twin is not None:
-                e = self._remember(twin.alias(req))
-                if canonical is not None:
-                    self._entries[canonical] = e  # the canon keeps those ids theirs
-                return e
         found = self._sets.get(plan.shared)
         if found is None:
             cache = SetCache(plan.shared, self._tables, self._policy.legal_owner,
@@ -253,9 +239,7 @@ class PolicyEngine:
         if stable:
             self._remember(e)
             if canonical is not None:
-                self._entries[canonical] = e
-            if content is not None:
-                self._twins[content] = e
+                self._entries[canonical] = e  # the canon keeps those ids theirs
         return e
 
     def _remember(self, e: Entry) -> Entry:
@@ -353,24 +337,3 @@ class PolicyEngine:
                 self._hop_principals[name] = principal
             out.append((name, principal))
         return out
-
-
-
-def _content(req: Request, plan: Plan) -> tuple[Any, ...] | None:
-    """What an entry's decisions depend on in a request's views (None: not hashable).
-
-    The plan (found by the target key), the values of every view path its rules' conditions
-    read (static stop set, and the actual values explanations read from the views) and the
-    principal's owners (accountable owners).
-    """
-    owners = req.principal.get("owners")
-    # The owners' names and their values as two flat tuples: typed keys them without a
-    # tuple per (name, value) pair, and the order of the names still counts.
-    try:
-        key = (plan, typed(tuple([actual_value(req, path) for path in plan.shared.view_paths])),
-               (typed(tuple(owners)), typed(tuple(owners.values())))
-               if isinstance(owners, Mapping) else typed(owners))
-        hash(key)
-    except TypeError:
-        return None
-    return key
