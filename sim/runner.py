@@ -143,9 +143,8 @@ class Simulation(TaskRuns, DecisionStep, IncidentPlay, Responses):
                                                                         scenario.duration))
         if policy is None:
             policy = load_profile_policy(scenario, self.profile.id)
-        if engine is None and getattr(self.profile, "cedar", None) is not None:
-            # A profile written in Cedar (profile_engine gives None for any other, and the
-            # Cedar room is imported only for one).
+        if engine is None and self.profile.cedar is not None:
+            # A profile written in Cedar: the Cedar room is imported only for one.
             from engine.cedar.profile import profile_engine
 
             engine = profile_engine(scenario, self.profile.id)
