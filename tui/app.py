@@ -110,17 +110,22 @@ class AgentrangeApp(App[int]):
     def on_mount(self) -> None:
         """Open the picker, a comparison or the live run, as the factory was told."""
         self._own_full_passes()
-        settle_memory()
         self._apply_theme()
         scenario = self.start_scenario
         if self.start_sweep is not None:  # lazily: its plot library is an optional extra
             from tui.screens.sweep_plot import SweepPlotScreen
 
+            settle_memory()
             self.push_screen(SweepPlotScreen(*self.start_sweep))
         elif self.drill is not None and self.participant is None and scenario is not None:
+            settle_memory()
             self.ask_participant(scenario)
         elif self.start_pick or scenario is None:
+            settle_memory()
             self.open_picker()
+        # A run's room settles memory itself once its simulations are built (start-up objects
+        # included): settling here as well would walk the whole heap twice before the first
+        # frame of the run.
         elif self.start_compare:
             self.open_compare(scenario, self.start_compare, self.seed, replace=True)
         else:

@@ -99,6 +99,19 @@ async def test_the_app_owns_full_passes_and_hands_the_collector_back_as_found() 
         gc.set_threshold(*found)
 
 
+async def test_starting_on_a_run_walks_the_heap_once_before_the_run_plays() -> None:
+    # The run's room settles memory once its simulations are built, start-up included; a
+    # settle at the app's own start as well was a second walk of the whole heap.
+    app = make_app(speed=math.inf, debrief=False, autoplay=False)
+    with full_passes() as passes:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
+            await wait_for(pilot, lambda: live(app).driver is not None)
+            settles = [by for _thread, by in passes if by == "settle_memory"]
+    assert settles == ["settle_memory"], passes
+    assert gc.get_freeze_count() == 0  # handed back on exit
+
+
 class Counted(Static):
     """A real Static that counts how often it is rendered."""
 
