@@ -40,10 +40,11 @@ def settle_memory() -> None:
 
     Modules, styles, the scenario and a new run's simulation live as long as the screen or
     the app; a full collection walks all of them and stalls a frame for tens of milliseconds
-    each time. Called at start-up and when a run's screen has built its simulations. Frozen
-    objects are unfrozen first, so what earlier runs left is reclaimed here: Textual keeps a
-    replaced run's screen reachable until the next run's worker has started, so each run is
-    frozen once more with the next one and reclaimed after.
+    each time. Called when a run's screen has built its simulations, and at start-up when the
+    first screen is not a run's. Frozen objects are unfrozen first, so what earlier runs left
+    is reclaimed here: Textual keeps a replaced run's screen reachable until the next run's
+    worker has started, so each run is frozen once more with the next one and reclaimed
+    after.
     """
     gc.unfreeze()
     gc.collect()
