@@ -35,7 +35,6 @@ from engine.audit.identity import document
 from engine.audit.signing import load_private_key, save_private_key, save_public_key
 from engine.audit.trust import PUBLIC_KEY_SUFFIX
 from engine.audit.writer import AuditWriter, ignore_file_size_signal, incomplete_reason
-from engine.durations import parse_duration
 from engine.errors import AgentrangeError
 from engine.model import Scenario
 from engine.policy.loading import profile_policy_file
@@ -46,13 +45,12 @@ from sim.events import JsonlSink, Sink
 from sim.result import RunResult
 from sim.runner import Simulation, fewer_gc_passes
 from tui.commands.cedar import engine_factory
+from tui.commands.options import PROGRESS_AFTER, RunCommandError, parse_profiles, parse_until
 from tui.commands.otlp_out import TraceExport, tee
 from tui.commands.run_signals import interrupt_on_signals, signals_held, stop_on_signals
-from tui.render.formatting import count, metric, seconds
+from tui.render.formatting import count, markdown_table, metric, seconds
 from tui.render.metrics import metric_cells
 
-PROGRESS_AFTER = 1.0
-"""Wall seconds a run may take before a progress bar appears."""
 PROGRESS_EVERY = 0.1
 """Wall seconds between two updates of the progress bar."""
 PLAIN_PROGRESS_EVERY = 10.0
@@ -61,10 +59,6 @@ CHUNKS = 200
 """Steps a run is driven in (the progress bar also moves within a step)."""
 EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 """Exit codes of a run stopped by a signal (128 + the signal's number, as shells report)."""
-
-
-class RunCommandError(AgentrangeError):
-    """A bad option value for ``run`` or ``compare`` (a duration, a file, a profile list)."""
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -202,35 +196,6 @@ def _seal_incomplete(audit: AuditWriter, reason: str, at: float) -> None:
 
 
 # --- options ------------------------------------------------------------------------------------
-
-
-def parse_until(text: str | None) -> float | None:
-    """``--until``: a positive simulated duration, or None when not given."""
-    if text is None:
-        return None
-    try:
-        value = parse_duration(text)
-    except ValueError as exc:
-        raise RunCommandError(f"--until: {exc}") from None
-    if value <= 0:
-        raise RunCommandError(f"--until: expected a positive duration, found {text!r}")
-    return value
-
-
-def parse_profiles(scenario: Scenario, text: str | None) -> list[str]:
-    """``--profiles A,B``: known profile ids in the order given (default: all of them)."""
-    if text is None:
-        return [p.id for p in scenario.profiles]
-    ids = [p.strip() for p in text.split(",") if p.strip()]
-    if not ids:
-        raise RunCommandError("--profiles: name at least one profile")
-    known = {p.id for p in scenario.profiles}
-    unknown = [p for p in ids if p not in known]
-    if unknown:
-        raise RunCommandError(f"--profiles: scenario {scenario.name} has no profile "
-                              f"{', '.join(map(repr, unknown))} (profiles: "
-                              f"{', '.join(p.id for p in scenario.profiles)})")
-    return list(dict.fromkeys(ids))
 
 
 def _open(stack: contextlib.ExitStack, path: str) -> IO[str]:
@@ -449,15 +414,3 @@ def _rich_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]
     for row in rows:
         table.add_row(*row)
     return table
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table (pipes in cells escaped)."""
-
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(cell(h) for h in header) + " |",
-             "|" + "|".join([" --- "] + [" ---: "] * (len(header) - 1)) + "|"]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)

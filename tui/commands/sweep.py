@@ -51,8 +51,9 @@ from scenarios.library import load_scenario
 from sim.sweep import Summary, SweepResult, sweep
 from sim.sweep_grid import SweepError, parse_seeds, parse_variation
 from sim.sweep_pool import LocalExecutor, SweepExecutor, default_jobs
-from tui.commands.run import PROGRESS_AFTER, markdown_table, parse_profiles, parse_until
+from tui.commands.options import PROGRESS_AFTER, parse_profiles, parse_until
 from tui.render import tradeoff as tradeoff_view
+from tui.render.formatting import markdown_table
 
 
 class _Terminated(KeyboardInterrupt):
