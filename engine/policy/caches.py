@@ -4,7 +4,7 @@ Plans are built ahead and shared (:mod:`engine.policy.plans`); what fills while 
 each decision point's own, so a fresh engine starts cold and engines never contend:
 
 - per candidate set a :class:`SetCache`: per per-call path, value class -> the local stop
-  bits it adds; stop set -> explanation (:class:`~engine.policy.plans.BitCore`). The set's
+  bits it adds; stop set -> verdict (:class:`~engine.policy.bitcore.Verdict`). The set's
   generated probe (:mod:`engine.policy.probes`) is bound to these caches;
 - per (principal, tool, resource) views and action an :class:`Entry`: the plan, the static
   stop set of these views, the one frozen decision its requests share when no per-call
@@ -24,8 +24,8 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from engine.policy.bitcore import BitCore
-from engine.policy.decision import Decision, Envelope, make_decision, owner_of
+from engine.policy.bitcore import Verdict, make_stop_decision
+from engine.policy.decision import Decision, Envelope, owner_of
 from engine.policy.plans import CandidateSet, Plan, stops_of
 from engine.policy.probes import UNKNOWN, ProbeFn, bind_probe
 from engine.policy.request import EMPTY, Request
@@ -90,7 +90,8 @@ class SetCache:
         switch: The engine's memo switch.
     """
 
-    __slots__ = ("cores", "dyn", "legal_owner", "shared", "statics", "switch", "tables")
+    __slots__ = ("cores", "dyn", "kinds", "legal_owner", "shared", "statics", "switch",
+                 "tables")
 
     def __init__(self, shared: CandidateSet, tables: Tables, legal_owner: str | None,
                  switch: MemoSwitch) -> None:
@@ -102,7 +103,10 @@ class SetCache:
             (tables.paths[p], dict(ahead)) for p, ahead in zip(shared.dynamic, shared.prelocal,
                                                                strict=True))
         """Per per-call path: (its table, class -> local stop bits)."""
-        self.cores: dict[int, BitCore] = {}
+        self.cores: dict[int, Verdict] = {}
+        """Stop set -> its verdict (one of ``kinds``)."""
+        self.kinds: dict[tuple[int, int, int], Verdict] = {}
+        """The verdicts met, by what they are made of (see :meth:`CandidateSet.core`)."""
         self.statics: dict[tuple[Any, ...], int | None] = {}
         """Static values not foreseen by the plan book -> their stop set (this engine's)."""
 
@@ -123,12 +127,12 @@ class SetCache:
         of_class[k] = found
         return found
 
-    def core(self, s: int) -> BitCore:
-        """The explanation of stop set ``s`` (then cached)."""
-        core = self.shared.core(s)
+    def core(self, s: int) -> Verdict:
+        """The verdict of stop set ``s`` (then cached)."""
         if len(self.cores) >= MAX_CORES:
             self.cores.clear()
-        self.cores[s] = core
+            self.kinds.clear()
+        core = self.cores[s] = self.shared.core(s, self.kinds)
         return core
 
     def static_stops(self, req: Request) -> int | None:
@@ -280,7 +284,8 @@ class Entry:
         known: Any = self.owners.get(core.envelope, UNKNOWN)
         owner: str | None = self.owner_for(core.envelope) if known is UNKNOWN else known
         # What it reports comes from the views alone: a request holding them is the source.
-        found = make_decision(core, self.views() if self.static else (), owner)
+        found = make_stop_decision(core, self.views() if self.static else (), owner,
+                                   self.static)
         if self.stable:
             self.fixed = found
         return found
@@ -294,8 +299,9 @@ class Entry:
         self.cache.switch.missed()
         return decision
 
-    def share(self, core: BitCore, key: tuple[Any, ...], owner: str | None) -> Decision:
+    def share(self, core: Verdict, stops: int, key: tuple[Any, ...], owner: str | None
+              ) -> Decision:
         """A decision for every request bringing the per-call values ``key`` (then kept)."""
-        found = make_decision(core, Snapshot(self.views(), self.cache.shared.key_index, key),
-                               owner)
+        found = make_stop_decision(
+            core, Snapshot(self.views(), self.cache.shared.key_index, key), owner, stops)
         return self.keep(key, found)

@@ -275,12 +275,14 @@ class Decision(_SharedFields):
             (attenuation), or None.
     """
 
-    __slots__ = ("_core", "_src", "effect", "owner")
+    __slots__ = ("_core", "_src", "_stops", "effect", "owner")
 
     _core: _Explanation
     _src: Any
     """The failed conditions' actual values: a tuple (by each one's index), a request, or a
     :class:`Captured` request."""
+    _stops: int
+    """Its stop set, if a :class:`~engine.policy.bitcore.StopDecision` (else unset)."""
     owner: str | None
 
     def __init__(
@@ -308,23 +310,18 @@ class Decision(_SharedFields):
         _set(self, "effect", self._core.effect)
         _set(self, "owner", owner)
 
-    @staticmethod
-    def _make(core: _Explanation, source: Any, owner: str | None) -> Decision:
-        """Build from a shared explanation and where its actual values come from (engine).
-
-        ``source``: a tuple of values (by the index in each failed entry), the request, or
-        a :class:`Captured` request. Runs once per decision: see :class:`_Building`.
-        """
-        return _build(core, source, owner)
+    def _explanation(self) -> _Explanation:
+        """The explanation as one object (engine): what a chain or a sequence wraps."""
+        return self._core
 
     def _in_chain(self, chain: tuple[str, ...], hop: str | None) -> Decision:
         """The same decision for a request made along a delegation chain (engine)."""
         if not chain and hop is None and not self._core.chain and self._core.hop is None:
             return self
-        core = self._core
+        core = self._explanation()
         if type(core) is _Chained:
             core = core._of
-        return Decision._make(_Chained(core, chain, hop), self._src, self.owner)
+        return _build(_Chained(core, chain, hop), self._src, self.owner)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise FrozenInstanceError(f"cannot assign to field {name!r}")
@@ -335,13 +332,7 @@ class Decision(_SharedFields):
     @property
     def failed(self) -> tuple[FailedCondition, ...]:
         """Targeted-but-unmatched rules: first failed condition and the actual value."""
-        src = self._src
-        new = _new_tuple  # NamedTuple's own __new__ is a Python lambda: 3x slower per item
-        if type(src) is tuple:
-            return tuple([new(FailedCondition, (r, c, p, src[i]))
-                          for r, c, p, i in self._core.failed])
-        return tuple([new(FailedCondition, (r, c, p, actual_value(src, p)))
-                      for r, c, p, _i in self._core.failed])
+        return with_values(self._core.failed, self._src)
 
     @property
     def allowed(self) -> bool:
@@ -459,6 +450,16 @@ class Decision(_SharedFields):
 _new_tuple = tuple.__new__
 
 
+def with_values(failed: tuple[tuple[str, str, str, int], ...], src: Any
+                 ) -> tuple[FailedCondition, ...]:
+    """Failed entries (rule, condition, path, value index) with their actual values."""
+    new = _new_tuple  # NamedTuple's own __new__ is a Python lambda: 3x slower per item
+    if type(src) is tuple:
+        return tuple([new(FailedCondition, (r, c, p, src[i])) for r, c, p, i in failed])
+    return tuple([new(FailedCondition, (r, c, p, actual_value(src, p)))
+                  for r, c, p, _i in failed])
+
+
 class _Building(_SharedFields):
     """A :class:`Decision` being built: the same slots, plain stores, then it becomes one.
 
@@ -481,7 +482,9 @@ class _Building(_SharedFields):
 
 
 make_decision: Callable[[_Explanation, Any, str | None], Decision] = cast(Any, _Building)
-"""``Decision._make`` without its call (the engine's hot paths)."""
+"""A decision from its shared explanation and where its actual values come from: a tuple
+of values (by the index in each failed entry), the request, or a :class:`Captured` request
+(the engine's hot paths)."""
 _build = make_decision
 
 

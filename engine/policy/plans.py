@@ -11,11 +11,12 @@ request then only ORs the stop bits of its per-call values into that static stop
 looks the explanation up by the result; combinations nobody foresaw get their plan on first
 use, in the same book.
 
-A :class:`CandidateSet` reads the explanation (:class:`~engine.policy.bitcore.BitCore`)
-off a stop set: effect, deciding rule, matched, shadow and failed rules follow with a few
-integer operations. The caches that fill while deciding (value -> stop bits, stop set ->
-explanation) belong to each decision point (:mod:`engine.policy.caches`); everything here is
-built once per policy and then only read, so engines in several threads may share it.
+A :class:`CandidateSet` reads the verdict (:class:`~engine.policy.bitcore.Verdict`) off a
+stop set: effect, deciding rule and shadow rules follow with a few integer operations, the
+matched and failed rules when read. The caches that fill while deciding (value -> stop
+bits, stop set -> verdict) belong to each decision point (:mod:`engine.policy.caches`);
+everything here is built once per policy and then only read, so engines in several threads
+may share it.
 
 Nothing here refers back to a policy, an engine or generated code, so dropped ones are freed
 by reference counting.
@@ -29,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from engine.model import Scenario
-from engine.policy.bitcore import BitCore, bit_indexes, failures
+from engine.policy.bitcore import Verdict, bit_indexes, failures
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.decision import Effect, Reason, ShadowMatch
 from engine.policy.request import (
@@ -175,8 +176,13 @@ class CandidateSet:
             bits ^= low
         return out
 
-    def core(self, s: int) -> BitCore:
-        """Read the explanation off a local stop set (see :mod:`engine.policy.tables`)."""
+    def core(self, s: int, kinds: dict[tuple[int, int, int], Verdict]) -> Verdict:
+        """The verdict of a local stop set (see :mod:`engine.policy.tables`).
+
+        ``kinds``: the verdicts met so far, by what they are made of (the deciding rule's
+        bit, the obliged rules' bits, the matched shadow rules' bits); the caller's, then
+        updated.
+        """
         m = self.m
         seen = 0
         for c in range(self.positions):  # rules stopped at any item
@@ -184,21 +190,31 @@ class CandidateSet:
         matched = ((1 << m) - 1) & ~seen
         enforced = matched & self.enforced
         by_effect = self.by_effect
-        decider: CompiledRule | None = None
-        effect, reason = _DENY, Reason.NO_MATCHING_ALLOW
+        decides = 0
+        effect = _DENY
         for e in (_DENY, _APPROVAL, _ALLOW):  # the first deny, else approval, else allow
             bits = enforced & by_effect[e]
             if bits:
-                decider = self.rule_at((bits & -bits).bit_length() - 1)
-                effect, reason = e, REASONS[e]
+                decides, effect = bits & -bits, e
                 break
+        obliged = enforced & by_effect[effect] & self.obliged if decides else 0
+        shadow = matched & ~self.enforced
+        kind = (decides, obliged, shadow)
+        found = kinds.get(kind)
+        if found is None:
+            found = kinds[kind] = self.verdict(decides, effect, obliged, shadow)
+        return found
+
+    def verdict(self, decides: int, effect: Effect, obliged: int, shadow: int) -> Verdict:
+        """The verdict of deciding rule bit ``decides`` (0: none), obliged and shadow bits."""
+        decider = self.rule_at(decides.bit_length() - 1) if decides else None
+        reason = REASONS[effect] if decides else Reason.NO_MATCHING_ALLOW
         obligations: tuple[str, ...] = ()
-        obliged = enforced & by_effect[effect] & self.obliged if decider is not None else 0
         if obliged:
             obligations = tuple(dict.fromkeys(
                 o for i in bit_indexes(obliged) for o in self.rule_at(i).obligations))
-        return BitCore(self.rule_at, effect, reason, decider, obligations, enforced,
-                       matched & ~self.enforced, s, m)
+        return Verdict(self.rule_at, self.m, self.positions, self.enforced, effect, reason,
+                       decider, obligations, shadow)
 
 
 def stops_of(shared: CandidateSet, values: tuple[Any, ...], tables: Tables) -> int | None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from types import CodeType
 from typing import Any
 
+from engine.policy.bitcore import make_stop_decision
 from engine.policy.codegen import compiled, read_lines, rule_check
 from engine.policy.conditions import EvalError
 from engine.policy.decision import (
@@ -65,7 +66,7 @@ def bind_probe(cache: Any) -> ProbeFn:
         **constants, "Mapping": Mapping, "EvalError": EvalError, "cache": cache,
         "full": full, "CORE": cache.cores.get,
         "LIMIT": shared.limit, "COUNTERS": shared.counter_items, "SW": cache.switch,
-        "UNKNOWN": UNKNOWN, "MAKE": _make, "Captured": Captured, "POS": bisect_left,
+        "UNKNOWN": UNKNOWN, "MAKE": make_stop_decision, "Captured": Captured, "POS": bisect_left,
         "LEN": len, "MAXV": MAX_VALUES}
     for i, (table, of_class) in enumerate(cache.dyn):
         # What is read on every call is bound (the table's lookup is shared by every probe over
@@ -184,9 +185,9 @@ def _probe_code(shape: Shape, constants: dict[str, Any]) -> CodeType:
         "    if owner is UNKNOWN:",
         "        owner = e.owner_for(c.envelope)",
         "    if key is not None:",
-        "        return e.share(c, key, owner)",
+        "        return e.share(c, s, key, owner)",
         "    # Its own: it reads its values from the request when asked.",
-        "    return MAKE(c, Captured(req, cv) if s & COUNTERS else req, owner)",
+        "    return MAKE(c, Captured(req, cv) if s & COUNTERS else req, owner, s)",
     ]
     return compiled("\n".join(lines))
 

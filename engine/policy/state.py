@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
 from engine.policy.caches import Entry
 from engine.policy.conditions import EvalError
@@ -20,11 +21,12 @@ from engine.policy.decision import (
     RESTRICTIVENESS,
     Decision,
     Effect,
+    Envelope,
     Reason,
     SequenceMatch,
     ShadowMatch,
     StepRef,
-    _Core,
+    _Fields,
     make_decision,
     owner_of,
 )
@@ -39,6 +41,35 @@ Hits = list[tuple[CompiledSequence, int]]
 """Sequence steps a request matched: (sequence, step index), highest step first."""
 _NO_HITS: Hits = []
 """What a request that matched no step shares (never appended to)."""
+
+
+class _Sequenced(_Fields):
+    """An explanation overridden by the sequences a request completed or errored on.
+
+    The matched and failed rules stay the rules' own, read from the explanation it wraps (and
+    spelled out only when read); everything a sequence can change is its own.
+    """
+
+    __slots__ = ("_of", "effect", "envelope", "errors", "obligations", "reason", "rule",
+                 "sequences", "shadow")
+
+    chain: tuple[str, ...] = ()
+    hop: str | None = None
+
+    if TYPE_CHECKING:
+        failed: tuple[tuple[str, str, str, int], ...]
+    else:
+        matched = property(attrgetter("_of.matched"))
+        failed = property(attrgetter("_of.failed"))
+
+    def __init__(self, of: Any, effect: Effect, reason: Reason, rule: str | None,
+                 shadow: tuple[ShadowMatch, ...], sequences: tuple[SequenceMatch, ...],
+                 obligations: tuple[str, ...], envelope: Envelope | None,
+                 errors: tuple[str, ...]) -> None:
+        self._of = of
+        self.effect, self.reason, self.rule = effect, reason, rule
+        self.shadow, self.sequences, self.obligations = shadow, sequences, obligations
+        self.envelope, self.errors = envelope, errors
 
 
 class EngineState:
@@ -159,7 +190,7 @@ class EngineState:
         An enforced sequence that completes decides when it is more restrictive than the
         rules (or when no rule allowed); one whose last step raised denies (fail closed).
         """
-        core = base._core
+        core = base._explanation()
         effect, reason, rule = core.effect, core.reason, core.rule
         envelope, obligations = core.envelope, core.obligations
         owner = base.owner
@@ -189,10 +220,8 @@ class EngineState:
         errors = core.errors
         if seq_errors:
             errors += tuple([text for _, text in seq_errors])
-        # NamedTuples built in C: their own __new__ is a Python lambda (3x slower).
-        new = _new_tuple(_Core, (effect, reason, rule, core.matched, shadow, core.failed,
-                                 tuple([m for _, m in completions]), obligations, envelope,
-                                 errors, (), None))
+        new = _Sequenced(core, effect, reason, rule, shadow, tuple([m for _, m in completions]),
+                         obligations, envelope, errors)
         return make_decision(new, base._src, owner)
 
     def counter_values(self, req: Request, plan: Plan, now: float | None) -> dict[str, Any]:
