@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import engine.policy.decision as decisions
 from engine.policy import Decision, PolicyEngine, Request
 
 
@@ -154,7 +155,9 @@ def timed_floor(requests: Sequence[Request], like: Decision, repeats: int, *,
         p, t, res = r.principal, r.tool, r.resource
         static[(id(p), id(t), id(res), r.action)] = (
             p, t, res, (res.get("sensitivity"), p.get("roles")) if res is not None else None)
-    make, core = Decision._make, like._core  # the engine's own constructor and explanation
+    # The engine's own constructor and a shared explanation (an older tree's: Decision._make).
+    make = getattr(Decision, "_make", None) or decisions.make_decision
+    core = like._explanation() if hasattr(like, "_explanation") else like._core
 
     def one_pass() -> list[Any]:
         out: list[Any] = []
