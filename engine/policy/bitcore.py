@@ -11,7 +11,6 @@ candidate set (:meth:`engine.policy.plans.CandidateSet.core`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any, cast
 
 from engine.policy.codegen import rule_check
@@ -23,6 +22,7 @@ from engine.policy.decision import (
     Reason,
     SequenceMatch,
     ShadowMatch,
+    _forward,
     _SharedFields,
     with_values,
 )
@@ -124,10 +124,6 @@ class Verdict:
         return spelled
 
 
-def _of_verdict(name: str) -> property:
-    return property(attrgetter(f"verdict.{name}"), doc=f"The verdict's ``{name}``.")
-
-
 class BitCore:
     """A verdict's explanation of one stop set, as one object (delegation, sequences).
 
@@ -150,12 +146,8 @@ class BitCore:
         obligations: tuple[str, ...]
         shadow: tuple[ShadowMatch, ...]
     else:
-        effect = _of_verdict("effect")
-        reason = _of_verdict("reason")
-        rule = _of_verdict("rule")
-        envelope = _of_verdict("envelope")
-        obligations = _of_verdict("obligations")
-        shadow = _of_verdict("shadow")
+        _forward(locals(), "verdict",
+                 ["effect", "reason", "rule", "envelope", "obligations", "shadow"])
 
     def __init__(self, verdict: Verdict, stops: int) -> None:
         self.verdict = verdict

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from engine.policy.caches import Entry
@@ -27,6 +26,7 @@ from engine.policy.decision import (
     ShadowMatch,
     StepRef,
     _Fields,
+    _forward,
     make_decision,
     owner_of,
 )
@@ -59,8 +59,7 @@ class _Sequenced(_Fields):
     if TYPE_CHECKING:
         failed: tuple[tuple[str, str, str, int], ...]
     else:
-        matched = property(attrgetter("_of.matched"))
-        failed = property(attrgetter("_of.failed"))
+        _forward(locals(), "_of", ["matched", "failed"])
 
     def __init__(self, of: Any, effect: Effect, reason: Reason, rule: str | None,
                  shadow: tuple[ShadowMatch, ...], sequences: tuple[SequenceMatch, ...],
